@@ -1,0 +1,127 @@
+// One zod schema for the whole configuration: defaults, a one-line reason per field, parsed once at start.
+// Sources, lowest to highest precedence: defaults < config file (--config) < environment (QUIRE_*) < flags.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const GiB = 1024 ** 3;
+
+const accessKeySchema = z.object({
+  accessKeyId: z.string().regex(/^[A-Za-z0-9_+=,.@-]{3,128}$/, 'use 3–128 letters, digits or _+=,.@-'),
+  secretAccessKey: z.string().min(8, 'use at least 8 characters'),
+});
+
+export const configSchema = z.object({
+  /** Where volumes, the index and the catalog live. */
+  dataDir: z.string().min(1).default('./data'),
+  /** TCP port of the S3 endpoint. */
+  port: z.coerce.number().int().min(0).max(65535).default(9000),
+  /** Interface to listen on; loopback by default so a fresh install is not exposed. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Region reported to clients and used in SigV4 scopes. */
+  region: z.string().regex(/^[a-z0-9-]{1,32}$/, 'use lower-case letters, digits and -').default('us-east-1'),
+  /** Base domains for virtual-hosted-style requests (bucket.<domain>). */
+  baseDomains: z.array(z.string().min(1)).default(['localhost']),
+  /** The main access key; generated once and kept in the data dir when not given. */
+  accessKeyId: z.string().optional(),
+  secretAccessKey: z.string().optional(),
+  /** More access keys, each owning the buckets it creates. */
+  extraKeys: z.array(accessKeySchema).default([]),
+  /** Largest size the volume may grow to. */
+  volumeMaxBytes: z.coerce.number().int().positive().default(1024 * GiB),
+  /** Free disk space the volume never fills, so the machine keeps working when the store is full. */
+  reservedFreeBytes: z.coerce.number().int().min(0).default(4 * GiB),
+  /** Objects below this size are packed into chunkfiles; larger ones get a singlefile. */
+  smallObjectMaxBytes: z.coerce.number().int().positive().default(1024 * 1024),
+  /** Smallest multipart part (all but the last), as S3 requires. */
+  multipartMinPartBytes: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  /** Largest single PUT, as S3 allows. */
+  maxObjectBytes: z.coerce.number().int().positive().default(5 * GiB),
+  /** pino level. */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Abandoned multipart uploads older than this are removed with their parts. */
+  multipartExpiryDays: z.coerce.number().positive().default(7),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** A configuration problem, said in one line with the fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const ENV: Record<string, keyof Config> = {
+  QUIRE_DATA: 'dataDir',
+  QUIRE_PORT: 'port',
+  QUIRE_HOST: 'host',
+  QUIRE_REGION: 'region',
+  QUIRE_ACCESS_KEY: 'accessKeyId',
+  QUIRE_SECRET_KEY: 'secretAccessKey',
+  QUIRE_RESERVED_FREE_BYTES: 'reservedFreeBytes',
+  QUIRE_VOLUME_MAX_BYTES: 'volumeMaxBytes',
+  QUIRE_LOG_LEVEL: 'logLevel',
+  QUIRE_MULTIPART_MIN_PART_BYTES: 'multipartMinPartBytes',
+};
+
+/** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */
+function parseKeyList(text: string, source: string): Array<{ accessKeyId: string; secretAccessKey: string }> {
+  return text
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map((pair) => {
+      const at = pair.indexOf(':');
+      if (at <= 0) throw new ConfigError(`${source}: "${pair}" is not ACCESS:SECRET; write pairs like AK1:SK1,AK2:SK2`);
+      return { accessKeyId: pair.slice(0, at).trim(), secretAccessKey: pair.slice(at + 1).trim() };
+    });
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv): Partial<Record<keyof Config, unknown>> {
+  const out: Partial<Record<keyof Config, unknown>> = {};
+  for (const [name, field] of Object.entries(ENV)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out[field] = value;
+  }
+  if (env.QUIRE_EXTRA_KEYS) out.extraKeys = parseKeyList(env.QUIRE_EXTRA_KEYS, 'QUIRE_EXTRA_KEYS');
+  if (env.QUIRE_BASE_DOMAIN) out.baseDomains = env.QUIRE_BASE_DOMAIN.split(',').map((s) => s.trim());
+  return out;
+}
+
+export function configFromFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`cannot read config file ${path}; check the path given to --config`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch {
+    throw new ConfigError(`config file ${path} is not a JSON object; write it as {"port": 9000, ...}`);
+  }
+}
+
+/** Merges the sources and validates once; a bad value becomes one line naming it and the fix. */
+export function resolveConfig(layers: Array<Record<string, unknown>>): Config {
+  const merged = Object.assign({}, ...layers);
+  const result = configSchema.strict().safeParse(merged);
+  if (result.success) {
+    const c = result.data;
+    if ((c.accessKeyId === undefined) !== (c.secretAccessKey === undefined)) {
+      throw new ConfigError('set both QUIRE_ACCESS_KEY and QUIRE_SECRET_KEY, or neither (one is generated then)');
+    }
+    if (c.accessKeyId !== undefined) {
+      const key = accessKeySchema.safeParse({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey });
+      if (!key.success) {
+        const issue = key.error.issues[0]!;
+        throw new ConfigError(`invalid ${String(issue.path[0])}: ${issue.message}`);
+      }
+    }
+    return c;
+  }
+  const issue = result.error.issues[0]!;
+  const field = issue.path.join('.') || '(config)';
+  const value = issue.path.length > 0 ? (merged as Record<string, unknown>)[String(issue.path[0])] : undefined;
+  const shown = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  throw new ConfigError(`invalid ${field}${shown}: ${issue.message}`);
+}

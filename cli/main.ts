@@ -1,0 +1,91 @@
+// `quire <command>`: one CLI, `--help` on every subcommand, one-line errors (never a stack trace).
+import { parseArgs } from 'node:util';
+import { ConfigError } from './config.ts';
+
+interface Command {
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
+
+const COMMON_FLAGS = `  --data DIR        data directory (env QUIRE_DATA, default ./data)
+  --config FILE     JSON config file (any field of the config schema; env and flags override it)`;
+
+const commands: Record<string, Command> = {
+  server: {
+    summary: 'start Quire: tracker, storage node and S3 gateway in one process',
+    usage: `quire server [flags]
+
+Starts the embedded single-node Quire and prints the endpoint and credentials.
+
+${COMMON_FLAGS}
+  --port N          S3 port (env QUIRE_PORT, default 9000; 0 picks a free port)
+  --host ADDR       listen address (env QUIRE_HOST, default 127.0.0.1)
+  --log-level L     fatal|error|warn|info|debug|trace|silent (env QUIRE_LOG_LEVEL)
+
+Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
+More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish,
+everything is made durable, then it exits 0.`,
+    run: async (args) => (await import('./server-command.ts')).serverCommand(args),
+  },
+  'rebuild-index': {
+    summary: "rebuild the storage node's index from its volumes (server must be stopped)",
+    usage: `quire rebuild-index [flags]
+
+Discards the LMDB index of the node in the data directory and rebuilds it from the chunkfiles and singlefiles.
+Nothing is lost: volumes are self-describing. The server must not be running on this data directory.
+
+${COMMON_FLAGS}`,
+    run: async (args) => (await import('./rebuild-command.ts')).rebuildCommand(args),
+  },
+};
+
+function topHelp(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(15)} ${c.summary}`);
+  return `quire — an S3-compatible object store built for millions of small objects
+
+Usage: quire <command> [flags]     (quire <command> --help for its flags)
+
+Commands:
+${lines.join('\n')}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${topHelp()}\n`);
+    return name === undefined ? 1 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`quire: unknown command "${name}"; run "quire --help" to see the commands\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    process.stderr.write(`quire ${name}: ${describeError(err)}\n`);
+    return 2;
+  }
+}
+
+/** One line for the user; the stack stays out of their terminal. */
+export function describeError(err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
+    return `${err.message}; run with --help to see the flags`;
+  }
+  if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE') {
+    return 'the port is already in use; pick another with --port N (or QUIRE_PORT)';
+  }
+  if (err instanceof Error && 'code' in err && err.code === 'EACCES') {
+    return `permission denied (${err.message}); choose a data directory or port you may use`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export { parseArgs };

@@ -1,0 +1,75 @@
+// The cluster catalog the tracker owns: S3 buckets and who owns them. Small, never per-object.
+// Kept in LMDB; every change is awaited until flushed to disk before it is acknowledged.
+import { type Database, open, type RootDatabase } from 'lmdb';
+
+export interface BucketInfo {
+  readonly name: string;
+  /** Access key id that created the bucket; only it may use the bucket (policies come later). */
+  readonly owner: string;
+  readonly createdMs: number;
+  readonly region: string;
+}
+
+export type CreateBucketOutcome = 'created' | 'owned-by-you' | 'owned-by-other';
+
+const CATALOG_VERSION = 1;
+
+export class Catalog {
+  private constructor(
+    private readonly root: RootDatabase,
+    private readonly buckets: Database<BucketInfo & { v: number }, string>,
+  ) {}
+
+  static open(dir: string): Catalog {
+    const root = open({
+      path: dir,
+      // Durable by default: commits are synced; we await `flushed` before acknowledging.
+      noSync: false,
+      overlappingSync: true,
+      compression: false,
+      maxDbs: 8,
+    });
+    const buckets = root.openDB<BucketInfo & { v: number }, string>({ name: 'buckets', encoding: 'msgpack' });
+    return new Catalog(root, buckets);
+  }
+
+  getBucket(name: string): BucketInfo | undefined {
+    const value = this.buckets.get(name);
+    return value ? toInfo(value) : undefined;
+  }
+
+  /** Buckets in name order; only the owner's when `owner` is given. */
+  listBuckets(owner?: string): BucketInfo[] {
+    const out: BucketInfo[] = [];
+    for (const { value } of this.buckets.getRange({ snapshot: false })) {
+      if (owner === undefined || value.owner === owner) out.push(toInfo(value));
+    }
+    return out;
+  }
+
+  async createBucket(info: BucketInfo): Promise<CreateBucketOutcome> {
+    const outcome = await this.buckets.transaction((): CreateBucketOutcome => {
+      const existing = this.buckets.get(info.name);
+      if (existing) return existing.owner === info.owner ? 'owned-by-you' : 'owned-by-other';
+      this.buckets.put(info.name, { ...info, v: CATALOG_VERSION });
+      return 'created';
+    });
+    await this.root.flushed;
+    return outcome;
+  }
+
+  async deleteBucket(name: string): Promise<boolean> {
+    const removed = await this.buckets.remove(name);
+    await this.root.flushed;
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await this.root.flushed;
+    await this.root.close();
+  }
+}
+
+function toInfo(v: BucketInfo & { v: number }): BucketInfo {
+  return { name: v.name, owner: v.owner, createdMs: v.createdMs, region: v.region };
+}
