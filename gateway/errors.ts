@@ -41,6 +41,9 @@ export const S3_ERRORS = {
   SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
   ServiceUnavailable: [503, 'Please reduce your request rate.'],
   XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
+  IllegalLocationConstraintException: [400, 'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.'],
+  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
+  InvalidLocationConstraint: [400, 'The specified location constraint is not valid.'],
   NotModified: [304, 'Not Modified'],
 } as const satisfies Record<string, readonly [number, string]>;
 
