@@ -1,0 +1,216 @@
+// The storage node's public interface: what the gateway codes against, in-process or over HTTP.
+// Keys are raw S3 key bytes (Buffer): they may hold NUL and invalid UTF-8 and are never normalised.
+//
+// Refinements of the brief (names and meaning kept):
+// - `uploadPartCopy` takes the source object and inclusive byte range; it returns the part's ETag
+//   (computed here, MD5 of the copied bytes) and no checksums.
+// - `listParts` also returns the upload's bucket/key-independent description (`upload`).
+// - `stats()` returns one row per volume plus node-wide counters.
+
+export interface StoredHeaders {
+  contentType?: string;
+  cacheControl?: string;
+  contentDisposition?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  expires?: string;
+  userMeta: Record<string, string>;
+}
+
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+export type Checksums = Partial<Record<ChecksumAlgorithm, string>>;
+
+export interface Opver {
+  counter: bigint;
+  nodeId: number;
+}
+
+export interface PartInfo {
+  size: number;
+  etag: string;
+}
+
+export interface ObjectRecord {
+  bucket: string;
+  key: Buffer;
+  size: number;
+  /** Without quotes. */
+  etag: string;
+  lastModifiedMs: number;
+  headers: StoredHeaders;
+  /** base64 values. */
+  checksums: Checksums;
+  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  /** Present for multipart objects: each part's size (GetObject?partNumber=N needs it) and ETag. */
+  parts?: PartInfo[];
+  opver: Opver;
+}
+
+export interface BodyFinish {
+  etag: string;
+  checksums: Checksums;
+}
+
+export interface WriteCondition {
+  /** If-None-Match: * — fail with PreconditionFailed when the key exists. */
+  ifNoneMatchStar?: boolean;
+  /** If-Match: etag — NoSuchKey when absent, PreconditionFailed when the ETag differs. */
+  ifMatchEtag?: string;
+}
+
+export interface PutObjectInput {
+  bucket: string;
+  key: Buffer;
+  size: number;
+  body: AsyncIterable<Buffer>;
+  headers: StoredHeaders;
+  nowMs: number;
+  /** Called after `body` is fully consumed, before the commit; may throw (bad digest): nothing is stored. */
+  finish: () => Promise<BodyFinish>;
+  /** Checked atomically with the commit. */
+  condition?: WriteCondition;
+}
+
+export interface ByteRangeInclusive {
+  start: number;
+  end: number;
+}
+
+export interface ReadHandle {
+  record: ObjectRecord;
+  /** Streams [start, end] inclusive (default: whole object); every byte verified before it is yielded. */
+  stream(range?: ByteRangeInclusive): AsyncIterable<Buffer>;
+  /** Unpins the version: its space may be freed after this. Idempotent. */
+  release(): void;
+}
+
+export interface ListedObject {
+  key: Buffer;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+}
+
+export interface UploadPartInput {
+  bucket: string;
+  key: Buffer;
+  uploadId: string;
+  partNumber: number;
+  size: number;
+  body: AsyncIterable<Buffer>;
+  finish: () => Promise<BodyFinish>;
+  nowMs: number;
+}
+
+export interface UploadPartCopyInput {
+  bucket: string;
+  key: Buffer;
+  uploadId: string;
+  partNumber: number;
+  src: { bucket: string; key: Buffer; range?: ByteRangeInclusive };
+  nowMs: number;
+}
+
+export interface ListedPart {
+  partNumber: number;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+  checksums: Checksums;
+}
+
+export interface UploadDescription {
+  headers: StoredHeaders;
+  initiatedMs: number;
+  checksumAlgorithm?: ChecksumAlgorithm;
+}
+
+export interface ListPartsResult {
+  parts: ListedPart[];
+  isTruncated: boolean;
+  upload: UploadDescription;
+}
+
+export interface ListedUpload {
+  key: Buffer;
+  uploadId: string;
+  initiatedMs: number;
+}
+
+export interface VolumeRow {
+  volumeId: string;
+  liveBytes: number;
+  holeBytes: number;
+  diskBytes: number;
+  liveEntries: number;
+  /** Bytes a new write may still use (max size minus used minus reserved free space). */
+  freeBytes: number;
+  full: boolean;
+}
+
+export interface NodeStats {
+  nodeId: number;
+  volumes: VolumeRow[];
+  objects: number;
+  uploads: number;
+}
+
+export interface CopySource {
+  bucket: string;
+  key: Buffer;
+  range?: ByteRangeInclusive;
+}
+
+export interface CopyDestination {
+  bucket: string;
+  key: Buffer;
+  /** REPLACE directive: new headers; absent = COPY the source's headers. */
+  headers?: StoredHeaders;
+  nowMs: number;
+  condition?: WriteCondition;
+}
+
+export interface StorageApi {
+  putObject(input: PutObjectInput): Promise<ObjectRecord>;
+  headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined>;
+  /** Pins the version: a concurrent replace/delete cannot free its space until release(). */
+  openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined>;
+  /** Durable when resolved; false if the key was absent. */
+  deleteObject(bucket: string, key: Buffer): Promise<boolean>;
+  /** Server-side, streaming. A range copies only those bytes (the result is a plain object). */
+  copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord>;
+  /** Keys > `after`, starting with `prefix`, in UTF-8 byte order, at most `limit`. */
+  listObjects(bucket: string, opts: { prefix: Buffer; after?: Buffer; limit: number }): Promise<ListedObject[]>;
+  hasObjects(bucket: string): Promise<boolean>;
+  createUpload(
+    bucket: string,
+    key: Buffer,
+    headers: StoredHeaders,
+    nowMs: number,
+    checksumAlgorithm?: ChecksumAlgorithm,
+  ): Promise<string>;
+  uploadPart(input: UploadPartInput): Promise<BodyFinish>;
+  uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish>;
+  completeUpload(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    parts: Array<{ partNumber: number; etag: string }>,
+    nowMs: number,
+  ): Promise<ObjectRecord>;
+  abortUpload(bucket: string, key: Buffer, uploadId: string): Promise<void>;
+  listParts(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    opts: { afterPart: number; limit: number },
+  ): Promise<ListPartsResult>;
+  /** Sorted by key (bytes) then upload id; paging with afterKey/afterUploadId like key-marker/upload-id-marker. */
+  listUploads(
+    bucket: string,
+    opts: { prefix: Buffer; afterKey?: Buffer; afterUploadId?: string; limit: number },
+  ): Promise<ListedUpload[]>;
+  stats(): Promise<NodeStats>;
+  /** Everything durable, LMDB closed. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,109 @@
+// Typed storage errors. `code` is the S3 error code the gateway maps to its catalogue; it is also
+// what crosses the internal HTTP API (`{code, message}`) so the client can rethrow the same class.
+
+export type StorageErrorCode =
+  | 'InsufficientStorage'
+  | 'NoSuchUpload'
+  | 'NoSuchKey'
+  | 'InvalidPart'
+  | 'InvalidPartOrder'
+  | 'EntityTooSmall'
+  | 'PreconditionFailed'
+  | 'InvalidRange'
+  | 'InvalidArgument'
+  | 'IncompleteBody'
+  | 'BadDigest'
+  | 'InternalError';
+
+export class StorageError extends Error {
+  readonly code: StorageErrorCode;
+  constructor(code: StorageErrorCode, message?: string) {
+    super(message ?? code);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** No volume can take the write without eating into its reserved free space. Reads and deletes still work. */
+export class StorageFullError extends StorageError {
+  constructor(message = 'no volume has room for this write') {
+    super('InsufficientStorage', message);
+  }
+}
+
+export class NoSuchUploadError extends StorageError {
+  constructor(uploadId: string) {
+    super('NoSuchUpload', `upload ${uploadId} does not exist`);
+  }
+}
+
+export class NoSuchKeyError extends StorageError {
+  constructor(message = 'the key does not exist') {
+    super('NoSuchKey', message);
+  }
+}
+
+export class InvalidPartError extends StorageError {
+  constructor(message: string) {
+    super('InvalidPart', message);
+  }
+}
+
+export class InvalidPartOrderError extends StorageError {
+  constructor(message = 'parts must be listed in ascending order') {
+    super('InvalidPartOrder', message);
+  }
+}
+
+export class EntityTooSmallError extends StorageError {
+  constructor(message: string) {
+    super('EntityTooSmall', message);
+  }
+}
+
+export class PreconditionFailedError extends StorageError {
+  constructor(message = 'precondition failed') {
+    super('PreconditionFailed', message);
+  }
+}
+
+export class InvalidRangeError extends StorageError {
+  constructor(message = 'range not satisfiable') {
+    super('InvalidRange', message);
+  }
+}
+
+export class IncompleteBodyError extends StorageError {
+  constructor(message: string) {
+    super('IncompleteBody', message);
+  }
+}
+
+const BY_CODE: Record<StorageErrorCode, (message: string) => StorageError> = {
+  InsufficientStorage: (m) => new StorageFullError(m),
+  NoSuchUpload: (m) => Object.assign(new NoSuchUploadError(''), { message: m }),
+  NoSuchKey: (m) => new NoSuchKeyError(m),
+  InvalidPart: (m) => new InvalidPartError(m),
+  InvalidPartOrder: (m) => new InvalidPartOrderError(m),
+  EntityTooSmall: (m) => new EntityTooSmallError(m),
+  PreconditionFailed: (m) => new PreconditionFailedError(m),
+  InvalidRange: (m) => new InvalidRangeError(m),
+  IncompleteBody: (m) => new IncompleteBodyError(m),
+  InvalidArgument: (m) => new StorageError('InvalidArgument', m),
+  BadDigest: (m) => new StorageError('BadDigest', m),
+  InternalError: (m) => new StorageError('InternalError', m),
+};
+
+/** Rebuilds the typed error from its wire form; an unknown code becomes InternalError. */
+export function errorFromWire(code: string, message: string): StorageError {
+  const make = BY_CODE[code as StorageErrorCode] ?? BY_CODE.InternalError;
+  return make(message);
+}
+
+/** The wire form of any thrown value; non-storage errors cross as InternalError. */
+export function errorToWire(err: unknown): { code: StorageErrorCode; message: string } {
+  if (err instanceof StorageError) return { code: err.code, message: err.message };
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && code in BY_CODE) return { code: code as StorageErrorCode, message: String((err as Error).message) };
+  return { code: 'InternalError', message: err instanceof Error ? err.message : String(err) };
+}

@@ -1,0 +1,291 @@
+// Versioned binary encodings of what the node persists: index values (LMDB) and the caller-owned
+// `meta` block of volume entries. Everything in the index is derivable from the volume metas plus
+// each entry's key, opver and location, so the index can be rebuilt from the volumes alone.
+//
+// Every encoding starts with a version byte (FORMAT_V1). Volume metas then hold a kind byte.
+import type { Checksums, ChecksumAlgorithm, Opver, StoredHeaders } from './api.ts';
+import { Reader, Writer } from './codec.ts';
+import type { Location } from './volume-port.ts';
+
+export const FORMAT_V1 = 1;
+
+/** An entry somewhere on this node: which volume and where in it. */
+export interface VolLoc {
+  volumeId: string;
+  location: Location;
+}
+
+export type ObjectBody =
+  | { kind: 'inline' }
+  | { kind: 'blob'; blobId: Buffer }
+  | { kind: 'multipart'; uploadId: string; parts: Array<{ partNumber: number; size: number; etag: string }> };
+
+/** Stored in an object entry's meta (key 'O' + objectKey). */
+export interface ObjectMeta {
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+  headers: StoredHeaders;
+  checksums: Checksums;
+  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  body: ObjectBody;
+}
+
+/** The index value for an object: its meta plus where things are. */
+export interface ObjectValue extends ObjectMeta {
+  opver: Opver;
+  at: VolLoc;
+  /** For body.kind 'blob': the singlefile holding the data. */
+  blobAt?: VolLoc;
+}
+
+/** Stored in an upload marker's meta (key 'U' + uploadId). */
+export interface UploadMeta {
+  bucket: string;
+  key: Buffer;
+  headers: StoredHeaders;
+  initiatedMs: number;
+  checksumAlgorithm?: ChecksumAlgorithm;
+}
+
+export interface UploadValue extends UploadMeta {
+  uploadId: string;
+  opver: Opver;
+  at: VolLoc;
+}
+
+/** Stored in a part entry's meta (key 'P' + uploadId + partNumber). */
+export interface PartMeta {
+  size: number;
+  etag: string;
+  checksums: Checksums;
+  lastModifiedMs: number;
+  /** Small parts keep their data in the part entry; large ones in a blob singlefile. */
+  blobId?: Buffer;
+}
+
+export interface PartValue extends PartMeta {
+  opver: Opver;
+  at: VolLoc;
+  blobAt?: VolLoc;
+}
+
+const META_OBJECT = 1;
+const META_UPLOAD = 2;
+const META_PART = 3;
+const META_BLOB = 4;
+
+const HEADER_FIELDS = [
+  'contentType',
+  'cacheControl',
+  'contentDisposition',
+  'contentEncoding',
+  'contentLanguage',
+  'expires',
+] as const;
+const ALGORITHMS: ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
+
+function writeHeaders(w: Writer, h: StoredHeaders): void {
+  for (const f of HEADER_FIELDS) w.optStr(h[f]);
+  w.strMap(h.userMeta);
+}
+function readHeaders(r: Reader): StoredHeaders {
+  const h: StoredHeaders = { userMeta: {} };
+  for (const f of HEADER_FIELDS) {
+    const v = r.optStr();
+    if (v !== undefined) h[f] = v;
+  }
+  h.userMeta = r.strMap();
+  return h;
+}
+
+function writeChecksums(w: Writer, c: Checksums): void {
+  w.strMap(c as Record<string, string>);
+}
+function readChecksums(r: Reader): Checksums {
+  const m = r.strMap();
+  const out: Checksums = {};
+  for (const a of ALGORITHMS) if (m[a] !== undefined) out[a] = m[a];
+  return out;
+}
+
+function writeOpver(w: Writer, o: Opver): void {
+  w.u64(o.counter).u32(o.nodeId);
+}
+function readOpver(r: Reader): Opver {
+  return { counter: r.u64(), nodeId: r.u32() };
+}
+
+const LOC_KINDS = ['chunk', 'single'] as const;
+function writeVolLoc(w: Writer, v: VolLoc): void {
+  const l = v.location;
+  w.str(v.volumeId).u8(l.kind === 'chunk' ? 0 : 1).num(l.fileId).num(l.offset).num(l.allocBytes);
+}
+function readVolLoc(r: Reader): VolLoc {
+  const volumeId = r.str();
+  const kind = LOC_KINDS[r.u8()] ?? 'single';
+  return { volumeId, location: { kind, fileId: r.num(), offset: r.num(), allocBytes: r.num() } };
+}
+function writeOptVolLoc(w: Writer, v: VolLoc | undefined): void {
+  if (v === undefined) w.u8(0);
+  else {
+    w.u8(1);
+    writeVolLoc(w, v);
+  }
+}
+function readOptVolLoc(r: Reader): VolLoc | undefined {
+  return r.u8() === 0 ? undefined : readVolLoc(r);
+}
+
+const CHECKSUM_TYPES = [undefined, 'FULL_OBJECT', 'COMPOSITE'] as const;
+
+function writeObjectMeta(w: Writer, m: ObjectMeta): void {
+  w.num(m.size).str(m.etag).num(m.lastModifiedMs);
+  writeHeaders(w, m.headers);
+  writeChecksums(w, m.checksums);
+  w.u8(CHECKSUM_TYPES.indexOf(m.checksumType));
+  const b = m.body;
+  if (b.kind === 'inline') w.u8(0);
+  else if (b.kind === 'blob') w.u8(1).bytes(b.blobId);
+  else {
+    w.u8(2).str(b.uploadId).u32(b.parts.length);
+    for (const p of b.parts) w.u32(p.partNumber).num(p.size).str(p.etag);
+  }
+}
+function readObjectMeta(r: Reader): ObjectMeta {
+  const size = r.num();
+  const etag = r.str();
+  const lastModifiedMs = r.num();
+  const headers = readHeaders(r);
+  const checksums = readChecksums(r);
+  const checksumType = CHECKSUM_TYPES[r.u8()];
+  const tag = r.u8();
+  let body: ObjectBody;
+  if (tag === 0) body = { kind: 'inline' };
+  else if (tag === 1) body = { kind: 'blob', blobId: r.bytes() };
+  else {
+    const uploadId = r.str();
+    const n = r.u32();
+    const parts = [];
+    for (let i = 0; i < n; i++) parts.push({ partNumber: r.u32(), size: r.num(), etag: r.str() });
+    body = { kind: 'multipart', uploadId, parts };
+  }
+  const m: ObjectMeta = { size, etag, lastModifiedMs, headers, checksums, body };
+  if (checksumType) m.checksumType = checksumType;
+  return m;
+}
+
+function writeUploadMeta(w: Writer, m: UploadMeta): void {
+  w.str(m.bucket).bytes(m.key).num(m.initiatedMs).optStr(m.checksumAlgorithm);
+  writeHeaders(w, m.headers);
+}
+function readUploadMeta(r: Reader): UploadMeta {
+  const m: UploadMeta = { bucket: r.str(), key: r.bytes(), initiatedMs: r.num(), headers: { userMeta: {} } };
+  const alg = r.optStr();
+  if (alg) m.checksumAlgorithm = alg as ChecksumAlgorithm;
+  m.headers = readHeaders(r);
+  return m;
+}
+
+function writePartMeta(w: Writer, m: PartMeta): void {
+  w.num(m.size).str(m.etag).num(m.lastModifiedMs);
+  writeChecksums(w, m.checksums);
+  if (m.blobId) w.u8(1).bytes(m.blobId);
+  else w.u8(0);
+}
+function readPartMeta(r: Reader): PartMeta {
+  const m: PartMeta = { size: r.num(), etag: r.str(), lastModifiedMs: r.num(), checksums: readChecksums(r) };
+  if (r.u8() === 1) m.blobId = r.bytes();
+  return m;
+}
+
+function checkVersion(r: Reader): void {
+  const v = r.u8();
+  if (v !== FORMAT_V1) throw new Error(`unknown record format version ${v}`);
+}
+
+// ---- volume entry metas ----
+
+export type EntryMeta =
+  | { kind: 'object'; meta: ObjectMeta }
+  | { kind: 'upload'; meta: UploadMeta }
+  | { kind: 'part'; meta: PartMeta }
+  | { kind: 'blob' };
+
+export function encodeEntryMeta(e: EntryMeta): Buffer {
+  const w = new Writer(128).u8(FORMAT_V1);
+  if (e.kind === 'object') writeObjectMeta(w.u8(META_OBJECT), e.meta);
+  else if (e.kind === 'upload') writeUploadMeta(w.u8(META_UPLOAD), e.meta);
+  else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
+  else w.u8(META_BLOB);
+  return w.done();
+}
+
+export function decodeEntryMeta(buf: Buffer): EntryMeta {
+  const r = new Reader(buf);
+  checkVersion(r);
+  const kind = r.u8();
+  if (kind === META_OBJECT) return { kind: 'object', meta: readObjectMeta(r) };
+  if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadMeta(r) };
+  if (kind === META_PART) return { kind: 'part', meta: readPartMeta(r) };
+  if (kind === META_BLOB) return { kind: 'blob' };
+  throw new Error(`unknown entry meta kind ${kind}`);
+}
+
+// ---- index values ----
+
+export function encodeObjectValue(v: ObjectValue): Buffer {
+  const w = new Writer(192).u8(FORMAT_V1);
+  writeObjectMeta(w, v);
+  writeOpver(w, v.opver);
+  writeVolLoc(w, v.at);
+  writeOptVolLoc(w, v.blobAt);
+  return w.done();
+}
+export function decodeObjectValue(buf: Buffer): ObjectValue {
+  const r = new Reader(buf);
+  checkVersion(r);
+  const m = readObjectMeta(r);
+  const v: ObjectValue = { ...m, opver: readOpver(r), at: readVolLoc(r) };
+  const blobAt = readOptVolLoc(r);
+  if (blobAt) v.blobAt = blobAt;
+  return v;
+}
+
+export function encodeUploadValue(v: UploadValue): Buffer {
+  const w = new Writer(128).u8(FORMAT_V1);
+  writeUploadMeta(w, v);
+  w.str(v.uploadId);
+  writeOpver(w, v.opver);
+  writeVolLoc(w, v.at);
+  return w.done();
+}
+export function decodeUploadValue(buf: Buffer): UploadValue {
+  const r = new Reader(buf);
+  checkVersion(r);
+  const m = readUploadMeta(r);
+  return { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) };
+}
+
+export function encodePartValue(v: PartValue): Buffer {
+  const w = new Writer(128).u8(FORMAT_V1);
+  writePartMeta(w, v);
+  writeOpver(w, v.opver);
+  writeVolLoc(w, v.at);
+  writeOptVolLoc(w, v.blobAt);
+  return w.done();
+}
+export function decodePartValue(buf: Buffer): PartValue {
+  const r = new Reader(buf);
+  checkVersion(r);
+  const m = readPartMeta(r);
+  const v: PartValue = { ...m, opver: readOpver(r), at: readVolLoc(r) };
+  const blobAt = readOptVolLoc(r);
+  if (blobAt) v.blobAt = blobAt;
+  return v;
+}
+
+export function compareOpver(a: Opver, b: Opver): number {
+  if (a.counter !== b.counter) return a.counter < b.counter ? -1 : 1;
+  return a.nodeId - b.nodeId;
+}

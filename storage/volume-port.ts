@@ -1,0 +1,44 @@
+// What the storage node needs from one volume: the packing library's contract (packing/types.ts).
+// Declared here as a structural interface so the node can run against packing's `Volume` and, in
+// unit tests only, against a small stand-in.
+import type {
+  ByteRange,
+  EntryMoved,
+  Location,
+  PutInput,
+  StoredEntry,
+  VolumeStats,
+} from '../packing/types.ts';
+
+export type { ByteRange, EntryMoved, Location, PutInput, StoredEntry, VolumeStats };
+
+export interface VolumePort {
+  put(input: PutInput): Promise<StoredEntry>;
+  delete(location: Location): Promise<void>;
+  read(location: Location, range?: ByteRange): Promise<Buffer>;
+  openRead(location: Location, range?: ByteRange): AsyncIterable<Buffer>;
+  readEntry(location: Location): Promise<StoredEntry>;
+  scan(): AsyncIterable<StoredEntry>;
+  stats(): VolumeStats;
+  close(): Promise<void>;
+}
+
+/** How the node opens (or creates on first start) each configured volume. */
+export interface VolumeOpener {
+  openOrCreate(spec: VolumeSpec, nodeId: number): Promise<VolumePort>;
+}
+
+export interface VolumeSpec {
+  /** Directory of the volume. */
+  dir: string;
+  /** Stable id written into the volume at creation; the index refers to volumes by it. */
+  volumeId: string;
+  maxBytes: number;
+  reservedFreeBytes: number;
+}
+
+/** True when the error is the volume saying it is full (packing's typed VolumeFullError). */
+export function isVolumeFull(err: unknown): boolean {
+  const e = err as { name?: unknown; code?: unknown } | undefined;
+  return e?.name === 'VolumeFullError' || e?.code === 'VolumeFull' || e?.code === 'VOLUME_FULL';
+}
