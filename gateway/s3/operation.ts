@@ -1,0 +1,203 @@
+// Every S3 request is parsed once into one closed union; the HTTP framework only dispatches on `op`.
+
+import { S3Error } from '../errors.ts';
+import type { ParsedTarget } from './target.ts';
+import { validateKey } from './validate.ts';
+
+export type { ParsedTarget, TargetOptions } from './target.ts';
+export { parseTarget } from './target.ts';
+
+type B = { bucket: string };
+type K = { bucket: string; key: string };
+type U = K & { uploadId: string };
+
+export type Operation =
+  | { op: 'ListBuckets' }
+  | ({ op: 'CreateBucket' } & B)
+  | ({ op: 'HeadBucket' } & B)
+  | ({ op: 'DeleteBucket' } & B)
+  | ({ op: 'GetBucketLocation' } & B)
+  | ({ op: 'GetBucketVersioning' } & B)
+  | ({ op: 'ListObjectsV2' } & B)
+  | ({ op: 'ListObjects' } & B)
+  | ({ op: 'ListMultipartUploads' } & B)
+  | ({ op: 'DeleteObjects' } & B)
+  | ({ op: 'PutObject' } & K)
+  | ({ op: 'CopyObject' } & K)
+  | ({ op: 'GetObject' } & K)
+  | ({ op: 'HeadObject' } & K)
+  | ({ op: 'DeleteObject' } & K)
+  | ({ op: 'CreateMultipartUpload' } & K)
+  | ({ op: 'UploadPart'; partNumber: number } & U)
+  | ({ op: 'UploadPartCopy'; partNumber: number } & U)
+  | ({ op: 'CompleteMultipartUpload' } & U)
+  | ({ op: 'AbortMultipartUpload' } & U)
+  | ({ op: 'ListParts' } & U)
+  | { op: 'NotImplemented'; name: string };
+
+export type OperationName = Operation['op'];
+export type Headers = Record<string, string | string[] | undefined>;
+
+// Subresources we recognise as S3 but do not serve (501), with the noun of the AWS operation name.
+const UNSUPPORTED: Record<string, string> = {
+  accelerate: 'Accelerate',
+  acl: 'Acl',
+  analytics: 'Analytics',
+  attributes: 'Attributes',
+  cors: 'Cors',
+  encryption: 'Encryption',
+  'intelligent-tiering': 'IntelligentTiering',
+  inventory: 'Inventory',
+  'legal-hold': 'LegalHold',
+  lifecycle: 'Lifecycle',
+  logging: 'Logging',
+  metadataTable: 'MetadataTable',
+  metrics: 'Metrics',
+  notification: 'Notification',
+  'object-lock': 'ObjectLock',
+  ownershipControls: 'OwnershipControls',
+  policy: 'Policy',
+  policyStatus: 'PolicyStatus',
+  publicAccessBlock: 'PublicAccessBlock',
+  replication: 'Replication',
+  requestPayment: 'RequestPayment',
+  restore: 'Restore',
+  retention: 'Retention',
+  select: 'Content',
+  session: 'Session',
+  tagging: 'Tagging',
+  torrent: 'Torrent',
+  versions: 'Versions',
+  website: 'Website',
+};
+
+const VERB: Record<string, string> = { GET: 'Get', PUT: 'Put', DELETE: 'Delete', POST: 'Post', HEAD: 'Head' };
+
+/** One header value as Node gives it (lower-case names); repeated headers are joined as HTTP allows. */
+export function headerValue(headers: Headers, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function unsupportedIn(query: Map<string, string>, level: 'Bucket' | 'Object', method: string) {
+  for (const name of query.keys()) {
+    const noun = UNSUPPORTED[name];
+    if (noun !== undefined) {
+      if (name === 'versions') return { op: 'NotImplemented' as const, name: 'ListObjectVersions' };
+      return { op: 'NotImplemented' as const, name: `${VERB[method] ?? method}${level}${noun}` };
+    }
+  }
+  return undefined;
+}
+
+function methodNotAllowed(method: string): S3Error {
+  return new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'OBJECT' });
+}
+
+export function parseOperation(method: string, target: ParsedTarget, headers: Headers): Operation {
+  const m = method.toUpperCase();
+  const { bucket, key, query } = target;
+  if (bucket === undefined) {
+    if (m === 'GET') return { op: 'ListBuckets' };
+    throw methodNotAllowed(m);
+  }
+  if (key === undefined) return bucketOperation(m, bucket, query);
+  validateKey(key);
+  return objectOperation(m, bucket, key, query, headers);
+}
+
+function bucketOperation(m: string, bucket: string, query: Map<string, string>): Operation {
+  const b = { bucket };
+  if (m === 'HEAD') return { op: 'HeadBucket', ...b };
+  if (m === 'GET') {
+    if (query.has('location')) return { op: 'GetBucketLocation', ...b };
+    if (query.has('versioning')) return { op: 'GetBucketVersioning', ...b };
+    if (query.has('uploads')) return { op: 'ListMultipartUploads', ...b };
+    const unsupported = unsupportedIn(query, 'Bucket', m);
+    if (unsupported) return unsupported;
+    const listType = query.get('list-type');
+    if (listType === '2') return { op: 'ListObjectsV2', ...b };
+    if (listType !== undefined) {
+      throw new S3Error('InvalidArgument', 'Invalid List Type specified', {
+        ArgumentName: 'list-type',
+        ArgumentValue: listType,
+      });
+    }
+    return { op: 'ListObjects', ...b };
+  }
+  if (m === 'PUT' || m === 'DELETE') {
+    if (m === 'PUT' && query.has('versioning')) return { op: 'NotImplemented', name: 'PutBucketVersioning' };
+    const unsupported = unsupportedIn(query, 'Bucket', m);
+    if (unsupported) return unsupported;
+    return m === 'PUT' ? { op: 'CreateBucket', ...b } : { op: 'DeleteBucket', ...b };
+  }
+  if (m === 'POST') {
+    if (query.has('delete')) return { op: 'DeleteObjects', ...b };
+    // A POST to a bucket without ?delete is a browser form upload (PostObject).
+    return { op: 'NotImplemented', name: 'PostObject' };
+  }
+  if (m === 'OPTIONS') return { op: 'NotImplemented', name: 'OptionsObject' };
+  throw methodNotAllowed(m);
+}
+
+/** `partNumber` must be an integer 1..10000, as AWS requires. */
+export function parsePartNumber(raw: string): number {
+  if (/^[0-9]{1,5}$/.test(raw)) {
+    const n = Number(raw);
+    if (n >= 1 && n <= 10000) return n;
+  }
+  throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
+    ArgumentName: 'partNumber',
+    ArgumentValue: raw,
+  });
+}
+
+function objectOperation(
+  m: string,
+  bucket: string,
+  key: string,
+  query: Map<string, string>,
+  headers: Headers,
+): Operation {
+  const k = { bucket, key };
+  const uploadId = query.get('uploadId');
+  switch (m) {
+    case 'HEAD':
+      return { op: 'HeadObject', ...k };
+    case 'GET':
+      if (uploadId !== undefined) return { op: 'ListParts', ...k, uploadId };
+      return unsupportedIn(query, 'Object', m) ?? { op: 'GetObject', ...k };
+    case 'DELETE':
+      if (uploadId !== undefined) return { op: 'AbortMultipartUpload', ...k, uploadId };
+      return unsupportedIn(query, 'Object', m) ?? { op: 'DeleteObject', ...k };
+    case 'POST':
+      if (query.has('uploads')) return { op: 'CreateMultipartUpload', ...k };
+      if (uploadId !== undefined) return { op: 'CompleteMultipartUpload', ...k, uploadId };
+      if (query.has('restore')) return { op: 'NotImplemented', name: 'RestoreObject' };
+      if (query.has('select')) return { op: 'NotImplemented', name: 'SelectObjectContent' };
+      throw methodNotAllowed(m);
+    case 'PUT':
+      return putObjectOperation(k, query, headers);
+    case 'OPTIONS':
+      return { op: 'NotImplemented', name: 'OptionsObject' };
+    default:
+      throw methodNotAllowed(m);
+  }
+}
+
+function putObjectOperation(k: K, query: Map<string, string>, headers: Headers): Operation {
+  const copy = headerValue(headers, 'x-amz-copy-source') !== undefined;
+  const uploadId = query.get('uploadId');
+  const partNumber = query.get('partNumber');
+  if (uploadId !== undefined || partNumber !== undefined) {
+    if (uploadId === undefined || partNumber === undefined) {
+      const missing = uploadId === undefined ? 'uploadId' : 'partNumber';
+      throw new S3Error('InvalidRequest', `A ${missing} must be given with an UploadPart request`);
+    }
+    const part = { ...k, uploadId, partNumber: parsePartNumber(partNumber) };
+    return copy ? { op: 'UploadPartCopy', ...part } : { op: 'UploadPart', ...part };
+  }
+  const unsupported = unsupportedIn(query, 'Object', 'PUT');
+  if (unsupported) return unsupported;
+  return copy ? { op: 'CopyObject', ...k } : { op: 'PutObject', ...k };
+}
