@@ -58,3 +58,15 @@ export async function readBody(
   assert.ok(body, 'response has no body');
   return Buffer.from(await body.transformToByteArray());
 }
+
+/** For answers that carry no error body (304): only the HTTP status can be checked. */
+export async function expectStatus(op: Promise<unknown>, status: number, what = ''): Promise<void> {
+  let err: unknown;
+  try {
+    await op;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof S3ServiceException, `${what}: expected HTTP ${status}, got ${String(err ?? 'success')}`);
+  assert.equal(err.$metadata.httpStatusCode, status, `${what}: ${err.name}`);
+}
