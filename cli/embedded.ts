@@ -1,0 +1,115 @@
+// The embedded mode: one tracker catalog, one storage node with one volume and the S3 gateway in one process,
+// calling each other through the same interfaces the distributed mode uses over HTTP.
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { Credentials } from '../gateway/auth/types.ts';
+import { createGateway } from '../gateway/app.ts';
+import { createHashingPool } from '../gateway/checksums/index.ts';
+import { GatewayMetrics } from '../gateway/metrics.ts';
+import { errorXml } from '../gateway/s3/xml.ts';
+import { StorageNode } from '../storage/node.ts';
+import { Catalog } from '../tracker/catalog.ts';
+import type { Config } from './config.ts';
+
+export interface RunningQuire {
+  readonly endpoint: string;
+  readonly port: number;
+  /** Stops accepting, lets in-flight requests finish, makes everything durable, closes LMDB. */
+  close(): Promise<void>;
+}
+
+/** Where each part keeps its files inside the data directory (one place, so tests and docs agree). */
+export function dataLayout(dataDir: string) {
+  const root = resolve(dataDir);
+  return { root, tracker: join(root, 'tracker'), node: root, index: join(root, 'index'), volume: join(root, 'volumes', 'v1') };
+}
+
+export async function startEmbedded(config: Config, credentials: Credentials[], logger: Logger): Promise<RunningQuire> {
+  const layout = dataLayout(config.dataDir);
+  await mkdir(layout.root, { recursive: true });
+  const catalog = Catalog.open(layout.tracker);
+  const storage = await StorageNode.open({
+    dataDir: layout.node,
+    nodeId: 1,
+    volumes: [{ dir: layout.volume, maxBytes: config.volumeMaxBytes, reservedFreeBytes: config.reservedFreeBytes }],
+    smallObjectMaxBytes: config.smallObjectMaxBytes,
+    minPartBytes: config.multipartMinPartBytes,
+    uploadExpiryMs: config.multipartExpiryDays * 24 * 3600 * 1000,
+    logger: logger.child({ part: 'storage' }),
+  });
+  const hasher = createHashingPool();
+  const keys = new Map(credentials.map((c) => [c.accessKeyId, c]));
+  let ready = false;
+  const metrics = new GatewayMetrics(async () => (await storage.stats()).volumes);
+  const gateway = createGateway({
+    buckets: catalog,
+    storage,
+    credentials: (id) => keys.get(id),
+    region: config.region,
+    baseDomains: config.baseDomains,
+    logger: logger.child({ part: 'gateway' }),
+    metrics,
+    hasher,
+    limits: { maxObjectBytes: config.maxObjectBytes, minPartBytes: config.multipartMinPartBytes },
+    clock: () => Date.now(),
+    isReady: () => ready,
+  });
+
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, gateway.listener);
+  // With a listener here Node does not send `100 Continue` by itself: handlers send it once the request is accepted.
+  server.on('checkContinue', gateway.listener);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
+  await listen(server, config.port, config.host);
+  ready = true;
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint: `http://${host}:${port}`,
+    port,
+    close: () => {
+      closing ??= (async () => {
+        ready = false;
+        const stopped = new Promise<void>((done) => server.close(() => done()));
+        server.closeIdleConnections();
+        await gateway.idle();
+        server.closeIdleConnections();
+        await Promise.race([stopped, new Promise((r) => setTimeout(r, 2000))]);
+        server.closeAllConnections();
+        await storage.close();
+        await catalog.close();
+        await hasher.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolvePromise();
+    });
+  });
+}
+
+/** Requests Node rejects before our handler (oversized or malformed headers) still get an S3 error XML. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const code = tooLarge ? 'RequestHeaderSectionTooLarge' : 'InvalidRequest';
+  const message = tooLarge ? 'Your request header section exceeds the maximum allowed size.' : 'The request could not be parsed.';
+  const body = Buffer.from(errorXml({ code, message, resource: '/', requestId: '0000000000000000', details: {} }));
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\nConnection: close\r\nx-amz-request-id: 0000000000000000\r\n\r\n${body.toString('latin1')}`,
+  );
+}

@@ -1,0 +1,163 @@
+// The S3 gateway: parse once, authenticate once, dispatch to one handler per operation.
+// Hono routes the two service endpoints; every S3 request is answered on the Node response directly so
+// bodies stream both ways without web-stream copies.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { verifyRequest } from './auth/verify.ts';
+import { S3_ERRORS, S3Error, type S3ErrorCode } from './errors.ts';
+import type { GatewayDeps, Handler, RequestState } from './handlers/deps.ts';
+import { HANDLERS } from './handlers/index.ts';
+import { type Exchange, sendEmpty, sendXml, settleUnreadBody } from './http/respond.ts';
+import { type Operation, parseOperation, parseTarget } from './s3/operation.ts';
+import { errorXml } from './s3/xml.ts';
+
+export type { GatewayDeps } from './handlers/deps.ts';
+
+type NodeBindings = { incoming: IncomingMessage; outgoing: ServerResponse };
+
+export interface Gateway {
+  /** The Node request listener to mount on an http.Server (also handles `checkContinue`). */
+  readonly listener: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void>;
+}
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+  const nextRequestId = requestIdSource();
+
+  const app = new Hono<{ Bindings: NodeBindings }>();
+  app.all('*', async (c) => {
+    const { incoming, outgoing } = c.env;
+    if (isServiceProbe(incoming)) return serviceProbe(deps, incoming);
+    inFlight++;
+    try {
+      await handleS3(deps, incoming, outgoing, nextRequestId());
+    } finally {
+      if (--inFlight === 0) {
+        for (const wake of idleWaiters) wake();
+        idleWaiters = [];
+      }
+    }
+    return RESPONSE_ALREADY_SENT;
+  });
+
+  const honoListener = getRequestListener(app.fetch, { autoCleanupIncoming: false });
+  return {
+    listener: (req, res) => void honoListener(req, res),
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise((wake) => idleWaiters.push(wake))),
+  };
+}
+
+/** `/health` and `/metrics` are answered only to unsigned plain GETs, so a bucket named "health" still works. */
+function isServiceProbe(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' || req.headers.authorization !== undefined) return false;
+  return req.url === '/health' || req.url === '/metrics';
+}
+
+async function serviceProbe(deps: GatewayDeps, req: IncomingMessage): Promise<Response> {
+  if (req.url === '/health') {
+    return deps.isReady() ? new Response('ok\n') : new Response('starting\n', { status: 503 });
+  }
+  const text = await deps.metrics.registry.metrics();
+  return new Response(text, { headers: { 'content-type': deps.metrics.registry.contentType } });
+}
+
+async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
+  const started = process.hrtime.bigint();
+  const ex: Exchange = { req, res, requestId, bytesIn: 0, bytesOut: 0, bodyTaken: false };
+  res.setHeader('x-amz-request-id', requestId);
+  res.setHeader('x-amz-id-2', requestId);
+  res.setHeader('server', 'Quire');
+  const state: RequestState = { op: 'Unknown' };
+  try {
+    const target = parseTarget(req.url ?? '/', req.headers.host, { baseDomains: deps.baseDomains });
+    const operation: Operation = parseOperation(req.method ?? 'GET', target, req.headers);
+    state.op = operation.op;
+    if ('bucket' in operation) state.bucket = operation.bucket;
+    if ('key' in operation) state.key = operation.key;
+    if (operation.op === 'NotImplemented') {
+      throw new S3Error('NotImplemented', `${operation.name} is not implemented by Quire`);
+    }
+    const verified = verifyRequest(
+      { method: req.method ?? 'GET', rawTarget: req.url ?? '/', headers: req.headers },
+      deps.credentials,
+      deps.clock(),
+      { region: deps.region },
+    );
+    const handler = HANDLERS[operation.op] as Handler<typeof operation>;
+    await handler({ deps, ex, verified, target, op: operation });
+  } catch (err) {
+    sendFailure(deps.logger, ex, state, err);
+  } finally {
+    if (!ex.bodyTaken) settleUnreadBody(ex);
+    finish(deps, ex, state, started);
+  }
+}
+
+function sendFailure(logger: Logger, ex: Exchange, state: RequestState, err: unknown): void {
+  const s3 = toS3Error(err);
+  if (s3.code === 'InternalError') {
+    logger.error({ err, reqId: ex.requestId, op: state.op }, 'internal error');
+  }
+  const { res } = ex;
+  if (res.headersSent) {
+    // Headers are out: the only honest signal left is to cut the connection so the client sees a short body.
+    res.destroy();
+    return;
+  }
+  settleUnreadBody(ex);
+  for (const [name, value] of Object.entries(s3.headers)) res.setHeader(name, value);
+  if (s3.status === 304) return sendEmpty(ex, 304);
+  if (ex.req.method === 'HEAD') return sendEmpty(ex, s3.status);
+  const resource = state.bucket === undefined ? '/' : `/${state.bucket}${state.key === undefined ? '' : `/${state.key}`}`;
+  sendXml(ex, s3.status, errorXml({ code: s3.code, message: s3.message, resource, requestId: ex.requestId, details: s3.details }));
+}
+
+/** Typed errors from storage carry an S3 code; anything else is an internal error with nothing leaked. */
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string' && err.code in S3_ERRORS) {
+    const message = 'message' in err && typeof err.message === 'string' ? err.message : undefined;
+    return new S3Error(err.code as S3ErrorCode, message);
+  }
+  return new S3Error('InternalError');
+}
+
+function finish(deps: GatewayDeps, ex: Exchange, state: RequestState, started: bigint): void {
+  const done = () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const status = ex.res.statusCode;
+    deps.metrics.observe(state.op, status, seconds, ex.bytesIn, ex.bytesOut);
+    deps.logger.info(
+      {
+        reqId: ex.requestId,
+        op: state.op,
+        bucket: state.bucket,
+        key: state.key,
+        status,
+        bytesIn: ex.bytesIn,
+        bytesOut: ex.bytesOut,
+        ms: Math.round(seconds * 1e4) / 10,
+      },
+      'request',
+    );
+  };
+  if (ex.res.writableFinished || ex.res.destroyed) done();
+  else ex.res.once('close', done);
+}
+
+/** Request ids like AWS's: 16 upper-case hex digits, unique per process without a syscall per request. */
+function requestIdSource(): () => string {
+  const prefix = randomBytes(3).toString('hex').toUpperCase();
+  let counter = 0;
+  return () => {
+    counter = (counter + 1) % 0x10000000000;
+    return prefix + counter.toString(16).toUpperCase().padStart(10, '0');
+  };
+}

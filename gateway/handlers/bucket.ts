@@ -1,0 +1,80 @@
+// Bucket operations: list, create, head, delete, location, versioning.
+import { S3Error } from '../errors.ts';
+import { readVerifiedSmallBody } from '../http/body.ts';
+import { sendEmpty, sendXml } from '../http/respond.ts';
+import { validateBucketName } from '../s3/validate.ts';
+import {
+  listAllMyBucketsXml,
+  locationConstraintXml,
+  parseCreateBucketConfiguration,
+  versioningConfigurationXml,
+} from '../s3/xml.ts';
+import { requireBucket } from './access.ts';
+import type { Handler } from './deps.ts';
+import type { Operation } from '../s3/operation.ts';
+
+type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
+
+export const listBuckets: Handler<Op<'ListBuckets'>> = async ({ deps, ex, verified }) => {
+  const buckets = deps.buckets.listBuckets(verified.accessKeyId);
+  sendXml(
+    ex,
+    200,
+    listAllMyBucketsXml({
+      owner: { id: verified.accessKeyId, displayName: verified.accessKeyId },
+      buckets: buckets.map((b) => ({ name: b.name, creationDate: new Date(b.createdMs), region: b.region })),
+    }),
+  );
+};
+
+export const createBucket: Handler<Op<'CreateBucket'>> = async ({ deps, ex, verified, op }) => {
+  validateBucketName(op.bucket);
+  const body = await readVerifiedSmallBody(deps, ex, verified, 64 * 1024);
+  if (body.length > 0) {
+    const constraint = parseCreateBucketConfiguration(body.toString('utf8'));
+    const wanted = constraint.locationConstraint || 'us-east-1';
+    if (wanted !== deps.region) {
+      throw new S3Error(
+        'IllegalLocationConstraintException',
+        `The ${wanted} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+      );
+    }
+  }
+  const outcome = await deps.buckets.createBucket({
+    name: op.bucket,
+    owner: verified.accessKeyId,
+    createdMs: deps.clock(),
+    region: deps.region,
+  });
+  if (outcome === 'owned-by-other') throw new S3Error('BucketAlreadyExists', undefined, { BucketName: op.bucket });
+  // us-east-1 answers 200 to a repeated create by the owner; other regions say BucketAlreadyOwnedByYou.
+  if (outcome === 'owned-by-you' && deps.region !== 'us-east-1') {
+    throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: op.bucket });
+  }
+  sendEmpty(ex, 200, { location: `/${op.bucket}` });
+};
+
+export const headBucket: Handler<Op<'HeadBucket'>> = async ({ deps, ex, verified, op }) => {
+  const bucket = requireBucket(deps, op.bucket, verified);
+  sendEmpty(ex, 200, { 'x-amz-bucket-region': bucket.region });
+};
+
+export const deleteBucket: Handler<Op<'DeleteBucket'>> = async ({ deps, ex, verified, op }) => {
+  requireBucket(deps, op.bucket, verified);
+  if (await deps.storage.hasObjects(op.bucket)) {
+    throw new S3Error('BucketNotEmpty', undefined, { BucketName: op.bucket });
+  }
+  await deps.buckets.deleteBucket(op.bucket);
+  sendEmpty(ex, 204);
+};
+
+export const getBucketLocation: Handler<Op<'GetBucketLocation'>> = async ({ deps, ex, verified, op }) => {
+  const bucket = requireBucket(deps, op.bucket, verified);
+  // AWS reports us-east-1 as an empty LocationConstraint.
+  sendXml(ex, 200, locationConstraintXml(bucket.region === 'us-east-1' ? '' : bucket.region));
+};
+
+export const getBucketVersioning: Handler<Op<'GetBucketVersioning'>> = async ({ deps, ex, verified, op }) => {
+  requireBucket(deps, op.bucket, verified);
+  sendXml(ex, 200, versioningConfigurationXml());
+};

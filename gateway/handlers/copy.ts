@@ -1,0 +1,117 @@
+// CopyObject and UploadPartCopy: server-side copies; the source is read by storage, never via the gateway.
+import type { IncomingMessage } from 'node:http';
+import type { ObjectRecord } from '../../storage/api.ts';
+import { S3Error } from '../errors.ts';
+import { acceptBody, requireBucket } from './access.ts';
+import { evaluateCopySourceConditions } from '../s3/conditionals.ts';
+import { storedHeadersFromRequest } from '../s3/headers.ts';
+import type { Operation } from '../s3/operation.ts';
+import { validateKey } from '../s3/validate.ts';
+import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
+import { sendXml } from '../http/respond.ts';
+import type { GatewayDeps, Handler } from './deps.ts';
+import type { VerifiedRequest } from '../auth/types.ts';
+import { putCondition } from './object-write.ts';
+
+type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
+
+export interface CopySource {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** `x-amz-copy-source: [/]bucket/key[?versionId=...]`, URL-encoded. */
+export function parseCopySource(value: string | string[] | undefined): CopySource {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (!raw) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+  const [path, query] = splitOnce(raw, '?');
+  if (query !== undefined) {
+    const versionId = new URLSearchParams(query).get('versionId');
+    if (versionId !== null && versionId !== 'null') throw new S3Error('NotImplemented', 'Versioned copy sources are not supported');
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path.startsWith('/') ? path.slice(1) : path);
+  } catch {
+    throw new S3Error('InvalidArgument', 'Copy Source is not valid URL encoding');
+  }
+  const slash = decoded.indexOf('/');
+  if (slash <= 0 || slash === decoded.length - 1) {
+    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+  }
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+}
+
+function splitOnce(s: string, sep: string): [string, string | undefined] {
+  const at = s.indexOf(sep);
+  return at < 0 ? [s, undefined] : [s.slice(0, at), s.slice(at + 1)];
+}
+
+/** Looks the source up and applies the x-amz-copy-source-if-* conditions (412 when one fails). */
+async function checkedSource(deps: GatewayDeps, req: IncomingMessage, verified: VerifiedRequest): Promise<{ src: CopySource; record: ObjectRecord }> {
+  const src = parseCopySource(req.headers['x-amz-copy-source']);
+  requireBucket(deps, src.bucket, verified);
+  const record = await deps.storage.headObject(src.bucket, Buffer.from(src.key, 'utf8'));
+  if (!record) throw new S3Error('NoSuchKey', undefined, { Key: src.key });
+  if (evaluateCopySourceConditions(req.headers, { etag: record.etag, lastModifiedMs: record.lastModifiedMs }) !== 'ok') {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'x-amz-copy-source-If-Match' });
+  }
+  return { src, record };
+}
+
+export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified, op }) => {
+  requireBucket(deps, op.bucket, verified);
+  validateKey(op.key);
+  const { src } = await checkedSource(deps, ex.req, verified);
+  const directive = String(ex.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive });
+  }
+  if (src.bucket === op.bucket && src.key === op.key && directive === 'COPY') {
+    throw new S3Error(
+      'InvalidRequest',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    );
+  }
+  acceptBody(ex);
+  const condition = putCondition(ex.req);
+  const record = await deps.storage.copyObject(
+    { bucket: src.bucket, key: Buffer.from(src.key, 'utf8') },
+    {
+      bucket: op.bucket,
+      key: Buffer.from(op.key, 'utf8'),
+      nowMs: deps.clock(),
+      ...(directive === 'REPLACE' ? { headers: storedHeadersFromRequest(ex.req.headers) } : {}),
+      ...(condition ? { condition } : {}),
+    },
+  );
+  sendXml(ex, 200, copyObjectResultXml({ etag: record.etag, lastModified: new Date(record.lastModifiedMs), checksums: record.checksums }));
+};
+
+/** `bytes=first-last` within the source, as UploadPartCopy requires. */
+function parseCopyRange(value: string | string[] | undefined, size: number): { start: number; end: number } | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined) return undefined;
+  const m = /^bytes=(\d+)-(\d+)$/.exec(raw.trim());
+  if (!m) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: raw });
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (start > end || end >= size) throw new S3Error('InvalidRange', undefined, { RangeRequested: raw, ActualObjectSize: String(size) });
+  return { start, end };
+}
+
+export const uploadPartCopy: Handler<Op<'UploadPartCopy'>> = async ({ deps, ex, verified, op }) => {
+  requireBucket(deps, op.bucket, verified);
+  const { src, record } = await checkedSource(deps, ex.req, verified);
+  const range = parseCopyRange(ex.req.headers['x-amz-copy-source-range'], record.size);
+  acceptBody(ex);
+  const part = await deps.storage.uploadPartCopy({
+    bucket: op.bucket,
+    key: Buffer.from(op.key, 'utf8'),
+    uploadId: op.uploadId,
+    partNumber: op.partNumber,
+    src: { bucket: src.bucket, key: Buffer.from(src.key, 'utf8'), ...(range ? { range } : {}) },
+    nowMs: deps.clock(),
+  });
+  sendXml(ex, 200, copyPartResultXml({ etag: part.etag, lastModified: new Date(deps.clock()), checksums: part.checksums }));
+};

@@ -1,0 +1,57 @@
+// What every handler receives, and what the gateway needs from the rest of Quire.
+import type { Logger } from 'pino';
+import type { StorageApi } from '../../storage/api.ts';
+import type { BucketInfo, CreateBucketOutcome } from '../../tracker/catalog.ts';
+import type { CredentialLookup, VerifiedRequest } from '../auth/types.ts';
+import type { HashingPool } from '../checksums/index.ts';
+import type { Exchange } from '../http/respond.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { Operation, ParsedTarget } from '../s3/operation.ts';
+
+/** The tracker's bucket catalog as the gateway sees it (in-process today, a client over HTTP in a cluster). */
+export interface BucketDirectory {
+  getBucket(name: string): BucketInfo | undefined;
+  listBuckets(owner?: string): BucketInfo[];
+  createBucket(info: BucketInfo): Promise<CreateBucketOutcome>;
+  deleteBucket(name: string): Promise<boolean>;
+}
+
+export interface GatewayLimits {
+  /** Largest single PUT or part. */
+  readonly maxObjectBytes: number;
+  /** Smallest part size for all parts but the last. */
+  readonly minPartBytes: number;
+}
+
+export interface GatewayDeps {
+  readonly buckets: BucketDirectory;
+  readonly storage: StorageApi;
+  readonly credentials: CredentialLookup;
+  readonly region: string;
+  readonly baseDomains: string[];
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly hasher?: HashingPool;
+  readonly limits: GatewayLimits;
+  /** Wall-clock ms: for signatures' skew checks and Last-Modified only, never for ordering. */
+  readonly clock: () => number;
+  readonly isReady: () => boolean;
+}
+
+export interface RequestState {
+  op: string;
+  bucket?: string;
+  key?: string;
+}
+
+export interface HandlerInput<O extends Operation> {
+  readonly deps: GatewayDeps;
+  readonly ex: Exchange;
+  readonly verified: VerifiedRequest;
+  readonly target: ParsedTarget;
+  readonly op: O;
+}
+
+export type Handler<O extends Operation> = (input: HandlerInput<O>) => Promise<void>;
+
+export type HandlerTable = { [K in Operation['op']]: Handler<Extract<Operation, { op: K }>> };

@@ -1,0 +1,37 @@
+// The dispatch table: one handler per S3 operation. The compiler checks it covers the whole Operation union.
+import { S3Error } from '../errors.ts';
+import * as bucket from './bucket.ts';
+import * as copy from './copy.ts';
+import type { HandlerTable } from './deps.ts';
+import * as del from './object-delete.ts';
+import * as read from './object-read.ts';
+import * as write from './object-write.ts';
+import * as list from './list.ts';
+import * as mpu from './multipart.ts';
+
+export const HANDLERS: HandlerTable = {
+  ListBuckets: bucket.listBuckets,
+  CreateBucket: bucket.createBucket,
+  HeadBucket: bucket.headBucket,
+  DeleteBucket: bucket.deleteBucket,
+  GetBucketLocation: bucket.getBucketLocation,
+  GetBucketVersioning: bucket.getBucketVersioning,
+  ListObjectsV2: list.listObjectsV2,
+  ListObjects: list.listObjectsV1,
+  ListMultipartUploads: mpu.listMultipartUploads,
+  DeleteObjects: del.deleteObjects,
+  PutObject: write.putObject,
+  CopyObject: copy.copyObject,
+  GetObject: read.getObject,
+  HeadObject: read.headObject,
+  DeleteObject: del.deleteObject,
+  CreateMultipartUpload: mpu.createMultipartUpload,
+  UploadPart: mpu.uploadPart,
+  UploadPartCopy: copy.uploadPartCopy,
+  CompleteMultipartUpload: mpu.completeMultipartUpload,
+  AbortMultipartUpload: mpu.abortMultipartUpload,
+  ListParts: mpu.listParts,
+  NotImplemented: async ({ op }) => {
+    throw new S3Error('NotImplemented', `${op.name} is not implemented by Quire`);
+  },
+};

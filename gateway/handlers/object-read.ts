@@ -1,0 +1,100 @@
+// GetObject and HeadObject: conditionals, ranges, partNumber, header overrides, streamed verified bytes.
+import type { ReadHandle } from '../../storage/api.ts';
+import { S3Error } from '../errors.ts';
+import { type Exchange, writeChunk } from '../http/respond.ts';
+import { evaluateReadConditions } from '../s3/conditionals.ts';
+import { objectResponseHeaders } from '../s3/headers.ts';
+import type { Operation } from '../s3/operation.ts';
+import { parseRange } from '../s3/range.ts';
+import { requireBucket } from './access.ts';
+import type { HandlerInput } from './deps.ts';
+
+type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
+
+export async function getObject(input: HandlerInput<Op<'GetObject'>>): Promise<void> {
+  await readObject(input, true);
+}
+
+export async function headObject(input: HandlerInput<Op<'HeadObject'>>): Promise<void> {
+  await readObject(input, false);
+}
+
+async function readObject(
+  { deps, ex, verified, target, op }: HandlerInput<Op<'GetObject'> | Op<'HeadObject'>>,
+  withBody: boolean,
+): Promise<void> {
+  requireBucket(deps, op.bucket, verified);
+  const handle = await deps.storage.openObject(op.bucket, Buffer.from(op.key, 'utf8'));
+  if (!handle) throw new S3Error('NoSuchKey', undefined, { Key: op.key });
+  try {
+    const { record } = handle;
+    const validators = { etag: record.etag, lastModifiedMs: record.lastModifiedMs };
+    const verdict = evaluateReadConditions(ex.req.headers, validators);
+    const validatorHeaders = { etag: `"${record.etag}"`, 'last-modified': new Date(record.lastModifiedMs).toUTCString() };
+    if (verdict === 'not-modified') throw new S3Error('NotModified', undefined, {}, validatorHeaders);
+    if (verdict === 'precondition-failed') throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+
+    const range = selectRange(ex, target.query, record);
+    const headers = objectResponseHeaders(record, {
+      query: target.query,
+      checksumMode: String(ex.req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED',
+      range,
+    });
+    const status = range.partial ? 206 : 200;
+    const length = range.end - range.start + 1;
+    ex.res.writeHead(status, { ...headers, 'content-length': record.size === 0 ? 0 : length });
+    if (!withBody || record.size === 0) {
+      ex.res.end();
+      return;
+    }
+    await streamBody(ex, handle, range);
+  } finally {
+    handle.release();
+  }
+}
+
+interface SelectedRange {
+  readonly start: number;
+  readonly end: number;
+  readonly partial: boolean;
+  readonly partsCount?: number;
+}
+
+function selectRange(ex: Exchange, query: Map<string, string>, record: ReadHandle['record']): SelectedRange {
+  const partParam = query.get('partNumber');
+  if (partParam !== undefined) {
+    if (ex.req.headers.range !== undefined) {
+      throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+    }
+    const part = Number(partParam);
+    if (!Number.isInteger(part) || part < 1 || part > 10000) {
+      throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
+        ArgumentName: 'partNumber',
+        ArgumentValue: partParam,
+      });
+    }
+    const parts = record.parts ?? [{ size: record.size, etag: record.etag }];
+    if (part > parts.length) throw new S3Error('InvalidPartNumber');
+    let start = 0;
+    for (let i = 0; i < part - 1; i++) start += parts[i]!.size;
+    const size = parts[part - 1]!.size;
+    return { start, end: start + size - 1, partial: record.parts !== undefined, partsCount: parts.length };
+  }
+  const range = parseRange(header(ex.req.headers.range), record.size);
+  if (!range) return { start: 0, end: record.size - 1, partial: false };
+  return { start: range.start, end: range.end, partial: true };
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function streamBody(ex: Exchange, handle: ReadHandle, range: SelectedRange): Promise<void> {
+  const { res } = ex;
+  for await (const chunk of handle.stream({ start: range.start, end: range.end })) {
+    ex.bytesOut += chunk.length;
+    const wait = writeChunk(res, chunk);
+    if (wait) await wait;
+  }
+  res.end();
+}

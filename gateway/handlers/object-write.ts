@@ -1,0 +1,86 @@
+// PutObject: authenticate → check bucket → 100 Continue → stream the verified body into storage.
+import type { IncomingMessage } from 'node:http';
+import { decodeBody } from '../auth/body.ts';
+import type { ChecksumAlgorithm, VerifiedRequest } from '../auth/types.ts';
+import { checksumAlgorithm, expectedDigests } from '../http/digests.ts';
+import { S3Error } from '../errors.ts';
+import type { Exchange } from '../http/respond.ts';
+import { sendEmpty } from '../http/respond.ts';
+import { storedHeadersFromRequest } from '../s3/headers.ts';
+import type { Operation } from '../s3/operation.ts';
+import { validateKey } from '../s3/validate.ts';
+import { acceptBody, requireBucket } from './access.ts';
+import type { GatewayDeps, Handler } from './deps.ts';
+import { checksumResponseHeaders } from './object-headers.ts';
+
+type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
+
+export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, op }) => {
+  requireBucket(deps, op.bucket, verified);
+  validateKey(op.key);
+  const headers = storedHeadersFromRequest(ex.req.headers);
+  const condition = putCondition(ex.req);
+  const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
+  const record = await deps.storage.putObject({
+    bucket: op.bucket,
+    key: Buffer.from(op.key, 'utf8'),
+    size: upload.size,
+    body: upload.body,
+    headers,
+    nowMs: deps.clock(),
+    finish: upload.finish,
+    condition,
+  });
+  ex.bytesIn = upload.size;
+  sendEmpty(ex, 200, { etag: `"${record.etag}"`, ...checksumResponseHeaders(record.checksums, upload.algorithm) });
+};
+
+/** If-None-Match: * and If-Match on PUT, checked by storage atomically with the commit. */
+export function putCondition(req: IncomingMessage): { ifNoneMatchStar?: boolean; ifMatchEtag?: string } | undefined {
+  const ifNoneMatch = req.headers['if-none-match'];
+  const ifMatch = req.headers['if-match'];
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    throw new S3Error('NotImplemented', 'If-None-Match on PUT supports only "*"');
+  }
+  return {
+    ...(ifNoneMatch !== undefined ? { ifNoneMatchStar: true } : {}),
+    ...(ifMatch !== undefined ? { ifMatchEtag: ifMatch.trim().replace(/^"|"$/g, '') } : {}),
+  };
+}
+
+export interface OpenedUpload {
+  readonly size: number;
+  readonly body: AsyncIterable<Buffer>;
+  readonly finish: () => Promise<{ etag: string; checksums: Partial<Record<ChecksumAlgorithm, string>> }>;
+  readonly algorithm: ChecksumAlgorithm | undefined;
+}
+
+/** Validates the declared size and digests, accepts the body, and wraps it in the verifying decoder. */
+export function openUpload(deps: GatewayDeps, ex: Exchange, verified: VerifiedRequest, maxBytes: number): OpenedUpload {
+  const h = ex.req.headers;
+  const wireLength = h['content-length'] === undefined ? undefined : parseLength(h['content-length']);
+  const size = verified.decodedContentLength ?? wireLength;
+  if (size === undefined) throw new S3Error('MissingContentLength');
+  if (size > maxBytes) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(maxBytes) });
+  const expected = expectedDigests(h);
+  const algorithm = checksumAlgorithm(h);
+  const body = decodeBody(acceptBody(ex) as AsyncIterable<Buffer>, verified, {
+    contentLength: wireLength,
+    expected,
+    ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
+    maxBytes,
+    ...(deps.hasher ? { hasher: deps.hasher } : {}),
+  });
+  const finish = async () => {
+    const digests = await body.digests;
+    if (digests.bytes !== size) throw new S3Error('IncompleteBody');
+    return { etag: digests.md5Hex, checksums: digests.checksums };
+  };
+  return { size, body, finish, algorithm };
+}
+
+function parseLength(value: string): number {
+  if (!/^\d{1,16}$/.test(value)) throw new S3Error('InvalidArgument', 'Content-Length is not a number');
+  return Number(value);
+}

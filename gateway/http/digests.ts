@@ -1,0 +1,39 @@
+// Digests a request declares up front: Content-MD5 and x-amz-checksum-* headers, and the checksum algorithm.
+import type { IncomingMessage } from 'node:http';
+import type { ChecksumAlgorithm, ExpectedDigests } from '../auth/types.ts';
+import { S3Error } from '../errors.ts';
+
+export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
+
+export function expectedDigests(h: IncomingMessage['headers']): ExpectedDigests {
+  const md5 = h['content-md5'];
+  if (md5 !== undefined && !isBase64OfLength(md5, 16)) throw new S3Error('InvalidDigest');
+  const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
+  for (const algo of CHECKSUM_ALGORITHMS) {
+    const value = h[`x-amz-checksum-${algo.toLowerCase()}`];
+    if (typeof value === 'string') checksums[algo] = value;
+  }
+  return { ...(md5 !== undefined ? { contentMd5: md5 } : {}), checksums };
+}
+
+/** The algorithm the client asked for: named in a header, announced as a trailer, or given as a value. */
+export function checksumAlgorithm(h: IncomingMessage['headers']): ChecksumAlgorithm | undefined {
+  const named = h['x-amz-sdk-checksum-algorithm'] ?? h['x-amz-checksum-algorithm'];
+  if (typeof named === 'string') {
+    const algo = named.toUpperCase() as ChecksumAlgorithm;
+    if (!CHECKSUM_ALGORITHMS.includes(algo)) {
+      throw new S3Error('InvalidRequest', `Checksum algorithm ${named} is not supported.`);
+    }
+    return algo;
+  }
+  const trailer = h['x-amz-trailer'];
+  if (typeof trailer === 'string') {
+    const algo = CHECKSUM_ALGORITHMS.find((a) => trailer.trim().toLowerCase() === `x-amz-checksum-${a.toLowerCase()}`);
+    if (algo) return algo;
+  }
+  return CHECKSUM_ALGORITHMS.find((a) => h[`x-amz-checksum-${a.toLowerCase()}`] !== undefined);
+}
+
+function isBase64OfLength(value: string, bytes: number): boolean {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === bytes;
+}

@@ -1,0 +1,62 @@
+// Prometheus metrics of the gateway and the node it serves (prom-client), exposed at GET /metrics.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface VolumeUsage {
+  readonly volumeId: string;
+  readonly liveBytes: number;
+  readonly holeBytes: number;
+  readonly diskBytes: number;
+  readonly liveEntries: number;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'quire_s3_requests_total',
+    help: 'S3 requests by operation and HTTP status',
+    labelNames: ['op', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'quire_s3_request_duration_seconds',
+    help: 'S3 request latency by operation, from first byte in to last byte out',
+    labelNames: ['op'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly bytesIn = new Counter({
+    name: 'quire_s3_bytes_in_total',
+    help: 'Object bytes received',
+    registers: [this.registry],
+  });
+  private readonly bytesOut = new Counter({
+    name: 'quire_s3_bytes_out_total',
+    help: 'Object bytes sent',
+    registers: [this.registry],
+  });
+
+  constructor(volumeUsage: () => Promise<VolumeUsage[]>) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'quire_' });
+    const gauge = (name: string, help: string, pick: (v: VolumeUsage) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['volume'] as const,
+        registers: [this.registry],
+        async collect() {
+          for (const v of await volumeUsage()) this.set({ volume: v.volumeId }, pick(v));
+        },
+      });
+    gauge('quire_volume_live_bytes', 'Bytes of live object data per volume', (v) => v.liveBytes);
+    gauge('quire_volume_hole_bytes', 'Bytes freed by deletes and not yet reused, per volume', (v) => v.holeBytes);
+    gauge('quire_volume_disk_bytes', 'Bytes the volume occupies on disk', (v) => v.diskBytes);
+    gauge('quire_volume_live_objects', 'Live entries per volume', (v) => v.liveEntries);
+  }
+
+  observe(op: string, status: number, seconds: number, bytesIn: number, bytesOut: number): void {
+    this.requests.inc({ op, status: String(status) });
+    this.latency.observe({ op }, seconds);
+    if (bytesIn > 0) this.bytesIn.inc(bytesIn);
+    if (bytesOut > 0) this.bytesOut.inc(bytesOut);
+  }
+}
