@@ -7,13 +7,13 @@ export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC3
 
 export function expectedDigests(h: IncomingMessage['headers']): ExpectedDigests {
   const md5 = h['content-md5'];
-  if (md5 !== undefined && !isBase64OfLength(md5, 16)) throw new S3Error('InvalidDigest');
+  if (md5 !== undefined && (typeof md5 !== 'string' || !isBase64OfLength(md5, 16))) throw new S3Error('InvalidDigest');
   const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
   for (const algo of CHECKSUM_ALGORITHMS) {
     const value = h[`x-amz-checksum-${algo.toLowerCase()}`];
     if (typeof value === 'string') checksums[algo] = value;
   }
-  return { ...(md5 !== undefined ? { contentMd5: md5 } : {}), checksums };
+  return { ...(typeof md5 === 'string' ? { contentMd5: md5 } : {}), checksums };
 }
 
 /** The algorithm the client asked for: named in a header, announced as a trailer, or given as a value. */
