@@ -70,3 +70,13 @@ export async function expectStatus(op: Promise<unknown>, status: number, what = 
   assert.ok(err instanceof S3ServiceException, `${what}: expected HTTP ${status}, got ${String(err ?? 'success')}`);
   assert.equal(err.$metadata.httpStatusCode, status, `${what}: ${err.name}`);
 }
+
+/** S3 lists in UTF-8 byte order, which differs from JS string order for astral characters. */
+export function byteOrder(keys: string[]): string[] {
+  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** Decodes a key from an EncodingType=url listing (form-style: `+` may stand for a space). */
+export function decodeListedKey(k: string): string {
+  return decodeURIComponent(k.replace(/\+/g, ' '));
+}
