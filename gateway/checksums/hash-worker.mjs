@@ -1,0 +1,35 @@
+// Piscina worker: one task per upload. The task receives a MessagePort and the hash names, hashes every
+// chunk posted to the port, and resolves with the digests when it gets 'end' (null on 'abort').
+// Plain JS because workers do not run under the TypeScript loader.
+import { createRawHasher } from './hashers.mjs';
+
+/**
+ * @param {{ port: import('node:worker_threads').MessagePort; names: string[] }} task
+ * @returns {Promise<Record<string, ArrayBuffer> | null>}
+ */
+export default function hashUpload({ port, names }) {
+  const hashers = names.map((name) => createRawHasher(name));
+  return new Promise((resolve) => {
+    port.on('message', (msg) => {
+      if (msg instanceof ArrayBuffer) {
+        const view = new Uint8Array(msg);
+        for (const h of hashers) h.update(view);
+        // An ack per chunk lets the sender bound the bytes in flight.
+        port.postMessage(msg.byteLength);
+        return;
+      }
+      port.close();
+      if (msg === 'end') {
+        const out = {};
+        names.forEach((name, i) => {
+          const d = hashers[i].digest();
+          out[name] = d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength);
+        });
+        resolve(out);
+      } else {
+        resolve(null);
+      }
+    });
+    port.on('close', () => resolve(null));
+  });
+}
