@@ -45,7 +45,9 @@ describe('sdk: CopyObject', () => {
   });
 
   test('MetadataDirective COPY (default) keeps metadata and bytes, across buckets', async () => {
-    const res = await s3.send(new CopyObjectCommand({ Bucket: other, Key: 'dst', CopySource: `${bucket}/src` }));
+    const res = await s3.send(
+      new CopyObjectCommand({ Bucket: other, Key: 'dst', CopySource: `${bucket}/src` }),
+    );
     assert.equal(res.CopyObjectResult?.ETag, etag);
     assert.ok(res.CopyObjectResult?.LastModified instanceof Date);
     const got = await s3.send(new GetObjectCommand({ Bucket: other, Key: 'dst' }));
@@ -75,7 +77,11 @@ describe('sdk: CopyObject', () => {
     const key = 'dir/with space+plus%-ß';
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'odd' }));
     await s3.send(
-      new CopyObjectCommand({ Bucket: bucket, Key: 'odd-copy', CopySource: `${bucket}/${encodeURIComponent(key)}` }),
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'odd-copy',
+        CopySource: `${bucket}/${encodeURIComponent(key)}`,
+      }),
     );
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'odd-copy' }));
     assert.equal((await readBody(got.Body)).toString(), 'odd');
@@ -112,17 +118,23 @@ describe('sdk: CopyObject', () => {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'self' }));
     assert.deepEqual(head.Metadata, { v: '2' });
     assert.equal(head.ETag, `"${md5hex(Buffer.from('me'))}"`);
-    await expectS3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'self', CopySource: `${bucket}/self` })), {
-      code: 'InvalidRequest',
-      status: 400,
-    });
+    await expectS3Error(
+      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'self', CopySource: `${bucket}/self` })),
+      {
+        code: 'InvalidRequest',
+        status: 400,
+      },
+    );
   });
 
   test('copy of a missing source → 404 NoSuchKey; of a missing bucket → 404 NoSuchBucket', async () => {
-    await expectS3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: `${bucket}/none` })), {
-      code: 'NoSuchKey',
-      status: 404,
-    });
+    await expectS3Error(
+      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: `${bucket}/none` })),
+      {
+        code: 'NoSuchKey',
+        status: 404,
+      },
+    );
     await expectS3Error(
       s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: `${uniqueBucket('gone')}/src` })),
       { code: 'NoSuchBucket', status: 404 },

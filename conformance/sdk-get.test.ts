@@ -64,7 +64,10 @@ describe('sdk: GetObject', () => {
 
   test('Range starting at or past the end → 416 InvalidRange', async () => {
     await expectS3Error(get({ Range: `bytes=${SIZE}-` }), { code: 'InvalidRange', status: 416 });
-    await expectS3Error(get({ Range: `bytes=${SIZE + 5}-${SIZE + 10}` }), { code: 'InvalidRange', status: 416 });
+    await expectS3Error(get({ Range: `bytes=${SIZE + 5}-${SIZE + 10}` }), {
+      code: 'InvalidRange',
+      status: 416,
+    });
   });
 
   test('If-Match: matching → 200, other ETag → 412 PreconditionFailed', async () => {
@@ -78,7 +81,11 @@ describe('sdk: GetObject', () => {
 
   test('If-None-Match: matching → 304 (no body), other ETag → 200', async () => {
     await expectStatus(get({ IfNoneMatch: etag }), 304);
-    const raw = await signedRaw(target, { method: 'GET', path: keyPath(bucket, 'obj'), headers: { 'if-none-match': etag } });
+    const raw = await signedRaw(target, {
+      method: 'GET',
+      path: keyPath(bucket, 'obj'),
+      headers: { 'if-none-match': etag },
+    });
     assert.equal(raw.status, 304);
     assert.equal(raw.body.length, 0);
     assert.equal(raw.headers.etag, etag);
@@ -111,7 +118,10 @@ describe('sdk: GetObject', () => {
   });
 
   test('precedence: If-None-Match false wins over If-Modified-Since true → 304', async () => {
-    await expectStatus(get({ IfNoneMatch: etag, IfModifiedSince: new Date(lastModified.getTime() - DAY_MS) }), 304);
+    await expectStatus(
+      get({ IfNoneMatch: etag, IfModifiedSince: new Date(lastModified.getTime() - DAY_MS) }),
+      304,
+    );
   });
 
   test('HeadObject honours the same conditions (412 / 304 without a body)', async () => {
@@ -122,7 +132,11 @@ describe('sdk: GetObject', () => {
     });
     assert.equal(stale.status, 412);
     assert.equal(stale.body.length, 0);
-    const same = await signedRaw(target, { method: 'HEAD', path: keyPath(bucket, 'obj'), headers: { 'if-none-match': etag } });
+    const same = await signedRaw(target, {
+      method: 'HEAD',
+      path: keyPath(bucket, 'obj'),
+      headers: { 'if-none-match': etag },
+    });
     assert.equal(same.status, 304);
   });
 

@@ -67,7 +67,9 @@ describe('sdk: awkward keys', () => {
       const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       assert.deepEqual(await readBody(got.Body), body);
 
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, EncodingType: 'url' }));
+      const listed = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: key, EncodingType: 'url' }),
+      );
       const keys = listed.Contents?.map((c) => decodeListedKey(c.Key!)) ?? [];
       assert.ok(keys.includes(key), `listed: ${JSON.stringify(keys)}`);
 
@@ -81,7 +83,8 @@ describe('sdk: awkward keys', () => {
   }
 
   test('all awkward keys coexist and list in UTF-8 byte order', async () => {
-    for (const key of AWKWARD_KEYS) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+    for (const key of AWKWARD_KEYS)
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
     const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, EncodingType: 'url' }));
     const keys = res.Contents?.map((c) => decodeListedKey(c.Key!)) ?? [];
     const want = [...AWKWARD_KEYS].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));

@@ -88,7 +88,9 @@ describe('sdk: listing', () => {
     const seen: string[] = [];
     let token: string | undefined;
     do {
-      const res = await s3.send(new ListObjectsV2Command({ Bucket: paged, MaxKeys: 300, ContinuationToken: token }));
+      const res = await s3.send(
+        new ListObjectsV2Command({ Bucket: paged, MaxKeys: 300, ContinuationToken: token }),
+      );
       for (const c of res.Contents ?? []) {
         assert.match(c.ETag ?? '', /^"[0-9a-f]{32}"$/);
         assert.equal(c.Size, c.Key!.length);
@@ -102,7 +104,9 @@ describe('sdk: listing', () => {
   });
 
   test('StartAfter skips to the next key', async () => {
-    const res = await s3.send(new ListObjectsV2Command({ Bucket: paged, StartAfter: 'page/01000', MaxKeys: 2 }));
+    const res = await s3.send(
+      new ListObjectsV2Command({ Bucket: paged, StartAfter: 'page/01000', MaxKeys: 2 }),
+    );
     assert.deepEqual(
       res.Contents?.map((c) => c.Key),
       ['page/01001', 'page/01002'],
@@ -152,7 +156,10 @@ describe('sdk: listing', () => {
     let token: string | undefined;
     do {
       const res = await v2({ Delimiter: '/', MaxKeys: 2, ContinuationToken: token });
-      const items = [...(res.Contents?.map((c) => c.Key!) ?? []), ...(res.CommonPrefixes?.map((p) => p.Prefix!) ?? [])];
+      const items = [
+        ...(res.Contents?.map((c) => c.Key!) ?? []),
+        ...(res.CommonPrefixes?.map((p) => p.Prefix!) ?? []),
+      ];
       assert.ok(items.length <= 2);
       assert.equal(res.KeyCount, items.length);
       seen.push(...items);
@@ -190,8 +197,13 @@ describe('sdk: listing', () => {
     const seen: string[] = [];
     let marker: string | undefined;
     for (let round = 0; round < 20; round++) {
-      const page = await s3.send(new ListObjectsCommand({ Bucket: tree, Delimiter: '/', MaxKeys: 2, Marker: marker }));
-      const items = [...(page.Contents?.map((c) => c.Key!) ?? []), ...(page.CommonPrefixes?.map((p) => p.Prefix!) ?? [])];
+      const page = await s3.send(
+        new ListObjectsCommand({ Bucket: tree, Delimiter: '/', MaxKeys: 2, Marker: marker }),
+      );
+      const items = [
+        ...(page.Contents?.map((c) => c.Key!) ?? []),
+        ...(page.CommonPrefixes?.map((p) => p.Prefix!) ?? []),
+      ];
       seen.push(...items);
       if (!page.IsTruncated) break;
       assert.ok(page.NextMarker, 'a truncated v1 listing with a delimiter has NextMarker');

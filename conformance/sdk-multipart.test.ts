@@ -29,7 +29,12 @@ describe('sdk: multipart', () => {
 
   const create = async (key: string) => {
     const res = await s3.send(
-      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'application/x-mp', Metadata: { m: 'p' } }),
+      new CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        ContentType: 'application/x-mp',
+        Metadata: { m: 'p' },
+      }),
     );
     assert.ok(res.UploadId);
     assert.equal(res.Key, key);
@@ -37,7 +42,13 @@ describe('sdk: multipart', () => {
   };
   const upload = async (key: string, uploadId: string, partNumber: number, body: Buffer) => {
     const res = await s3.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body }),
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        Body: body,
+      }),
     );
     assert.equal(res.ETag, `"${md5hex(body)}"`);
     return res.ETag!;
@@ -75,7 +86,10 @@ describe('sdk: multipart', () => {
       parts.map((p, i) => [i + 1, etags[i], p.length]),
     );
     const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-    assert.ok(uploads.Uploads?.some((u) => u.Key === key && u.UploadId === id), 'upload is listed');
+    assert.ok(
+      uploads.Uploads?.some((u) => u.Key === key && u.UploadId === id),
+      'upload is listed',
+    );
 
     const done = await complete(
       key,

@@ -67,7 +67,10 @@ export async function expectStatus(op: Promise<unknown>, status: number, what = 
   } catch (e) {
     err = e;
   }
-  assert.ok(err instanceof S3ServiceException, `${what}: expected HTTP ${status}, got ${String(err ?? 'success')}`);
+  assert.ok(
+    err instanceof S3ServiceException,
+    `${what}: expected HTTP ${status}, got ${String(err ?? 'success')}`,
+  );
   assert.equal(err.$metadata.httpStatusCode, status, `${what}: ${err.name}`);
 }
 
