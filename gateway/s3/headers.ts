@@ -1,0 +1,109 @@
+// Object headers in (PUT, CreateMultipartUpload, CopyObject REPLACE) and out (GET, HEAD).
+// Header values are kept exactly as Node received them (latin1, one char per byte), so whatever bytes
+// a client sent in x-amz-meta-* go back out unchanged; we do no RFC 2047 decoding.
+
+import type { ObjectRecord, StoredHeaders } from '../../storage/api.ts';
+import { type Headers, headerValue } from './operation.ts';
+import { validateUserMetadata } from './validate.ts';
+
+const META_PREFIX = 'x-amz-meta-';
+/** AWS's Content-Type for objects stored without one. */
+export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
+
+const STANDARD: Array<[keyof Omit<StoredHeaders, 'userMeta'>, string]> = [
+  ['contentType', 'content-type'],
+  ['cacheControl', 'cache-control'],
+  ['contentDisposition', 'content-disposition'],
+  ['contentEncoding', 'content-encoding'],
+  ['contentLanguage', 'content-language'],
+  ['expires', 'expires'],
+];
+
+/** Collects the headers S3 stores with an object; throws MetadataTooLarge past 2 KiB of user metadata. */
+export function storedHeadersFromRequest(headers: Headers): StoredHeaders {
+  const stored: StoredHeaders = { userMeta: {} };
+  for (const [field, name] of STANDARD) {
+    const value = headerValue(headers, name);
+    if (value !== undefined) stored[field] = value;
+  }
+  for (const [rawName, raw] of Object.entries(headers)) {
+    const name = rawName.toLowerCase();
+    if (!name.startsWith(META_PREFIX) || raw === undefined) continue;
+    const metaName = name.slice(META_PREFIX.length);
+    if (metaName === '') continue;
+    // Repeated headers are joined with ',' as HTTP allows (Node joins unknown ones with ', ').
+    stored.userMeta[metaName] = Array.isArray(raw) ? raw.join(',') : raw;
+  }
+  validateUserMetadata(stored.userMeta);
+  return stored;
+}
+
+/** The range being answered, as the read handler selected it (Range header or partNumber). */
+export interface ResponseRange {
+  start: number;
+  end: number;
+  partial: boolean;
+  partsCount?: number;
+}
+
+export interface ResponseOptions {
+  /** Decoded query: `response-*` overrides apply (every request of ours is signed, so all are allowed). */
+  query?: ReadonlyMap<string, string>;
+  /** `x-amz-checksum-mode: ENABLED` was sent. */
+  checksumMode?: boolean;
+  range?: ResponseRange;
+}
+
+const OVERRIDES: Array<[string, string]> = [
+  ['response-content-type', 'content-type'],
+  ['response-content-language', 'content-language'],
+  ['response-expires', 'expires'],
+  ['response-cache-control', 'cache-control'],
+  ['response-content-disposition', 'content-disposition'],
+  ['response-content-encoding', 'content-encoding'],
+];
+
+/** Response headers for GET/HEAD (lower-case names); the caller sets the status (200/206). */
+export function objectResponseHeaders(record: ObjectRecord, opts: ResponseOptions = {}): Record<string, string> {
+  const h = record.headers;
+  const out: Record<string, string> = {
+    'last-modified': new Date(record.lastModifiedMs).toUTCString(),
+    etag: `"${record.etag}"`,
+    'accept-ranges': 'bytes',
+    'content-type': h.contentType ?? DEFAULT_CONTENT_TYPE,
+  };
+  for (const [field, name] of STANDARD) {
+    const value = h[field];
+    if (value !== undefined && field !== 'contentType') out[name] = value;
+  }
+  for (const [name, value] of Object.entries(h.userMeta)) out[`${META_PREFIX}${name}`] = value;
+  const range = opts.range;
+  const length = range === undefined ? record.size : Math.max(0, range.end - range.start + 1);
+  out['content-length'] = String(length);
+  if (range?.partial) out['content-range'] = `bytes ${range.start}-${range.end}/${record.size}`;
+  if (range?.partsCount !== undefined && record.parts !== undefined) {
+    out['x-amz-mp-parts-count'] = String(range.partsCount);
+  }
+  // A checksum describes the whole object; AWS sends none with a partial answer.
+  if (opts.checksumMode && !range?.partial) Object.assign(out, checksumHeaders(record));
+  for (const [param, name] of OVERRIDES) {
+    const value = opts.query?.get(param);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+function checksumHeaders(record: ObjectRecord): Record<string, string> {
+  const out: Record<string, string> = {};
+  const composite = record.checksumType === 'COMPOSITE' && record.parts !== undefined;
+  for (const [algo, value] of Object.entries(record.checksums)) {
+    if (value === undefined) continue;
+    // A composite (checksum of checksums) value is sent with its part count, as AWS does.
+    out[`x-amz-checksum-${algo.toLowerCase()}`] =
+      composite && !/-\d+$/.test(value) ? `${value}-${record.parts!.length}` : value;
+  }
+  if (Object.keys(out).length > 0 && record.checksumType !== undefined) {
+    out['x-amz-checksum-type'] = record.checksumType;
+  }
+  return out;
+}
