@@ -180,7 +180,10 @@ export interface StorageApi {
   /** Server-side, streaming. A range copies only those bytes (the result is a plain object). */
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord>;
   /** Keys > `after`, starting with `prefix`, in UTF-8 byte order, at most `limit`. */
-  listObjects(bucket: string, opts: { prefix: Buffer; after?: Buffer; limit: number }): Promise<ListedObject[]>;
+  listObjects(
+    bucket: string,
+    opts: { prefix: Buffer; after?: Buffer; limit: number },
+  ): Promise<ListedObject[]>;
   hasObjects(bucket: string): Promise<boolean>;
   createUpload(
     bucket: string,

@@ -16,9 +16,19 @@ async function tempDir(): Promise<string> {
 }
 
 function rec(i: number): BinlogRecord {
-  const base = { bucket: 'b', key: Buffer.from([0, i & 0xff, 0xff]), opver: { counter: BigInt(i), nodeId: 7 }, size: i * 10 };
+  const base = {
+    bucket: 'b',
+    key: Buffer.from([0, i & 0xff, 0xff]),
+    opver: { counter: BigInt(i), nodeId: 7 },
+    size: i * 10,
+  };
   if (i % 3 === 2) return { ...base, op: 'delete' };
-  return { ...base, op: i % 3 === 0 ? 'insert' : 'replace', volumeId: 'v1', location: { kind: 'chunk', fileId: 1, offset: i * 64, allocBytes: 64 } };
+  return {
+    ...base,
+    op: i % 3 === 0 ? 'insert' : 'replace',
+    volumeId: 'v1',
+    location: { kind: 'chunk', fileId: 1, offset: i * 64, allocBytes: 64 },
+  };
 }
 
 async function readAll(log: Binlog, from?: { file: number; offset: number }): Promise<BinlogRecord[]> {
@@ -68,7 +78,10 @@ describe('binlog', () => {
     assert.equal((await stat(file)).size, goodBytes);
     assert.equal((await readAll(log)).length, 10);
     await log.append(rec(10));
-    assert.deepEqual(await readAll(log), Array.from({ length: 11 }, (_, i) => rec(i)));
+    assert.deepEqual(
+      await readAll(log),
+      Array.from({ length: 11 }, (_, i) => rec(i)),
+    );
     await log.close();
   });
 });

@@ -8,10 +8,11 @@
 // Appends are group-committed: all records queued while a write+fdatasync is in flight go out in
 // the next single write+fdatasync. On open, a torn or corrupt tail of the last file (kill -9 in the
 // middle of a write) is cut off; a record is only ever acknowledged after its fdatasync.
-import { crc32 } from 'node:zlib';
-import { mkdir, open, readdir } from 'node:fs/promises';
+
 import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import type { Opver } from './api.ts';
 import { Reader, Writer } from './codec.ts';
 import type { Location } from './volume-port.ts';
@@ -45,7 +46,12 @@ export function encodeBinlogRecord(rec: BinlogRecord): Buffer {
   w.str(rec.bucket).bytes(rec.key).u64(rec.opver.counter).u32(rec.opver.nodeId).num(rec.size);
   if (rec.location && rec.volumeId !== undefined) {
     const l = rec.location;
-    w.u8(1).str(rec.volumeId).u8(l.kind === 'chunk' ? 0 : 1).num(l.fileId).num(l.offset).num(l.allocBytes);
+    w.u8(1)
+      .str(rec.volumeId)
+      .u8(l.kind === 'chunk' ? 0 : 1)
+      .num(l.fileId)
+      .num(l.offset)
+      .num(l.allocBytes);
   } else w.u8(0);
   const buf = w.done();
   const payload = buf.subarray(FRAME_BYTES);
@@ -59,7 +65,13 @@ function decodePayload(payload: Buffer): BinlogRecord {
   if (r.u8() !== VERSION) throw new Error('unknown binlog record version');
   const op = OPS[r.u8()];
   if (!op) throw new Error('unknown binlog op');
-  const rec: BinlogRecord = { op, bucket: r.str(), key: r.bytes(), opver: { counter: r.u64(), nodeId: r.u32() }, size: r.num() };
+  const rec: BinlogRecord = {
+    op,
+    bucket: r.str(),
+    key: r.bytes(),
+    opver: { counter: r.u64(), nodeId: r.u32() },
+    size: r.num(),
+  };
   if (r.u8() === 1) {
     rec.volumeId = r.str();
     const kind = r.u8() === 0 ? 'chunk' : 'single';
@@ -69,7 +81,10 @@ function decodePayload(payload: Buffer): BinlogRecord {
 }
 
 /** Parses whole valid records from `buf`; stops at the first torn/corrupt one. */
-export function parseRecords(buf: Buffer): { records: Array<{ rec: BinlogRecord; end: number }>; validBytes: number } {
+export function parseRecords(buf: Buffer): {
+  records: Array<{ rec: BinlogRecord; end: number }>;
+  validBytes: number;
+} {
   const records: Array<{ rec: BinlogRecord; end: number }> = [];
   let at = 0;
   while (at + FRAME_BYTES <= buf.length) {
@@ -109,7 +124,10 @@ export class Binlog {
   private readonly maxFileBytes: number;
   private readonly sync: boolean;
 
-  private constructor(private readonly dir: string, opts: BinlogOptions) {
+  private constructor(
+    private readonly dir: string,
+    opts: BinlogOptions,
+  ) {
     this.maxFileBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
     this.sync = (opts.durability ?? 'fsync') === 'fsync';
   }
@@ -173,7 +191,9 @@ export class Binlog {
   }
 
   /** Every durable record from `from` on, each with the position just after it. */
-  async *readFrom(from: BinlogPosition = { file: 1, offset: 0 }): AsyncIterable<{ record: BinlogRecord; next: BinlogPosition }> {
+  async *readFrom(
+    from: BinlogPosition = { file: 1, offset: 0 },
+  ): AsyncIterable<{ record: BinlogRecord; next: BinlogPosition }> {
     const files = (await listFiles(this.dir)).filter((n) => n >= from.file);
     for (const n of files) {
       const limit = n === this.fileNo ? this.size : Number.POSITIVE_INFINITY;

@@ -104,6 +104,7 @@ export function errorFromWire(code: string, message: string): StorageError {
 export function errorToWire(err: unknown): { code: StorageErrorCode; message: string } {
   if (err instanceof StorageError) return { code: err.code, message: err.message };
   const code = (err as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string' && code in BY_CODE) return { code: code as StorageErrorCode, message: String((err as Error).message) };
+  if (typeof code === 'string' && code in BY_CODE)
+    return { code: code as StorageErrorCode, message: String((err as Error).message) };
   return { code: 'InternalError', message: err instanceof Error ? err.message : String(err) };
 }

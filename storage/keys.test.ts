@@ -3,7 +3,10 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { decodeObjectKey, decodeUploadKey, objectKey, prefixEnd, uploadKey } from './keys.ts';
 
-const anyBucket = fc.string({ maxLength: 8, unit: fc.constantFrom('a', 'b', '\x00', '\x01', '\x02', 'ÿ', '.') });
+const anyBucket = fc.string({
+  maxLength: 8,
+  unit: fc.constantFrom('a', 'b', '\x00', '\x01', '\x02', 'ÿ', '.'),
+});
 const anyKey = fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a));
 const edgyKey = fc.oneof(
   anyKey,
@@ -42,7 +45,9 @@ describe('index key encoding', () => {
     fc.assert(
       fc.property(fc.tuple(anyBucket, edgyKey, id), fc.tuple(anyBucket, edgyKey, id), (a, b) => {
         const enc = Math.sign(Buffer.compare(uploadKey(...a), uploadKey(...b)));
-        const want = Math.sign(cmpPair([a[0], a[1]], [b[0], b[1]]) || Buffer.compare(Buffer.from(a[2]), Buffer.from(b[2])));
+        const want = Math.sign(
+          cmpPair([a[0], a[1]], [b[0], b[1]]) || Buffer.compare(Buffer.from(a[2]), Buffer.from(b[2])),
+        );
         assert.equal(enc, want);
         assert.deepEqual(decodeUploadKey(uploadKey(...a)), { bucket: a[0], key: a[1], uploadId: a[2] });
       }),
@@ -50,7 +55,7 @@ describe('index key encoding', () => {
     );
   });
 
-  test('a bucket range holds exactly that bucket\'s keys', () => {
+  test("a bucket range holds exactly that bucket's keys", () => {
     fc.assert(
       fc.property(anyBucket, anyBucket, edgyKey, (b1, b2, key) => {
         const lo = objectKey(b1, Buffer.alloc(0));

@@ -114,7 +114,12 @@ export function successor(k: Buffer): Buffer {
 }
 
 /** Volume entry keys: a one-byte namespace so objects, uploads, parts and blobs never collide. */
-export const EntryKind = { object: 0x4f /* O */, upload: 0x55 /* U */, part: 0x50 /* P */, blob: 0x42 /* B */ } as const;
+export const EntryKind = {
+  object: 0x4f /* O */,
+  upload: 0x55 /* U */,
+  part: 0x50 /* P */,
+  blob: 0x42 /* B */,
+} as const;
 
 export function entryKey(kind: number, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(body.length + 1);
@@ -133,5 +138,8 @@ export function partKey(uploadId: string, partNumber: number): Buffer {
 }
 
 export function decodePartKey(k: Buffer): { uploadId: string; partNumber: number } {
-  return { uploadId: k.subarray(0, k.length - 4).toString('latin1'), partNumber: k.readUInt32BE(k.length - 4) };
+  return {
+    uploadId: k.subarray(0, k.length - 4).toString('latin1'),
+    partNumber: k.readUInt32BE(k.length - 4),
+  };
 }

@@ -3,7 +3,7 @@
 // each entry's key, opver and location, so the index can be rebuilt from the volumes alone.
 //
 // Every encoding starts with a version byte (FORMAT_V1). Volume metas then hold a kind byte.
-import type { Checksums, ChecksumAlgorithm, Opver, StoredHeaders } from './api.ts';
+import type { ChecksumAlgorithm, Checksums, Opver, StoredHeaders } from './api.ts';
 import { Reader, Writer } from './codec.ts';
 import type { Location } from './volume-port.ts';
 
@@ -119,7 +119,11 @@ function readOpver(r: Reader): Opver {
 const LOC_KINDS = ['chunk', 'single'] as const;
 function writeVolLoc(w: Writer, v: VolLoc): void {
   const l = v.location;
-  w.str(v.volumeId).u8(l.kind === 'chunk' ? 0 : 1).num(l.fileId).num(l.offset).num(l.allocBytes);
+  w.str(v.volumeId)
+    .u8(l.kind === 'chunk' ? 0 : 1)
+    .num(l.fileId)
+    .num(l.offset)
+    .num(l.allocBytes);
 }
 function readVolLoc(r: Reader): VolLoc {
   const volumeId = r.str();

@@ -25,14 +25,23 @@ export interface VolumePort {
 
 /** How the node opens (or creates on first start) each configured volume. */
 export interface VolumeOpener {
-  openOrCreate(spec: VolumeSpec, nodeId: number): Promise<VolumePort>;
+  openOrCreate(spec: ResolvedVolumeSpec, nodeId: number, hooks?: VolumeHooks): Promise<VolumePort>;
 }
+
+export interface VolumeHooks {
+  /** 'none' skips fdatasync: tests and benchmarks only. */
+  durability?: 'fsync' | 'none';
+  /** Compaction moved an entry: the index must follow. */
+  onMoved?: (moved: EntryMoved) => void | Promise<void>;
+}
+
+export type ResolvedVolumeSpec = VolumeSpec & { volumeId: string };
 
 export interface VolumeSpec {
   /** Directory of the volume. */
   dir: string;
-  /** Stable id written into the volume at creation; the index refers to volumes by it. */
-  volumeId: string;
+  /** Stable id written into the volume at creation; the index refers to volumes by it (default: the dir's name). */
+  volumeId?: string;
   maxBytes: number;
   reservedFreeBytes: number;
 }

@@ -1,0 +1,95 @@
+// The per-node LMDB index: one root environment with named sub-databases, binary keys (our own
+// order-preserving encoding, see keys.ts) and binary values (records.ts).
+//
+//   objects  objectKey(bucket, key)        -> ObjectValue
+//   uploads  uploadKey(bucket, key, id)    -> UploadValue
+//   parts    partKey(uploadId, partNumber) -> PartValue (in-progress uploads and completed objects)
+//   pending  volumeId 0 location           -> VolLoc: deletes deferred by a pinned read
+//   meta     'opver' -> u64 counter; 'clean' -> 1 when closed cleanly
+//
+// Durability: lmdb-js resolves a write when its transaction is committed and visible, which with
+// overlappingSync is BEFORE the disk has it. `write()` therefore awaits `flushed` as well; a PUT
+// is acknowledged only after that (pinned by index-db.test.ts).
+import { type Database, open, type RootDatabase } from 'lmdb';
+
+export type Db = Database<Buffer, Buffer>;
+
+export interface IndexOptions {
+  /** 'none' skips the fsync: tests and benchmarks only. */
+  durability?: 'fsync' | 'none';
+  mapSizeBytes?: number;
+}
+
+const OPVER_KEY = Buffer.from('opver');
+const CLEAN_KEY = Buffer.from('clean');
+
+export class NodeIndex {
+  readonly objects: Db;
+  readonly uploads: Db;
+  readonly parts: Db;
+  readonly pending: Db;
+  readonly meta: Db;
+
+  private constructor(readonly env: RootDatabase<Buffer, Buffer>) {
+    const sub = (name: string) =>
+      env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary', cache: false });
+    this.objects = sub('objects');
+    this.uploads = sub('uploads');
+    this.parts = sub('parts');
+    this.pending = sub('pending');
+    this.meta = sub('meta');
+  }
+
+  static open(path: string, opts: IndexOptions = {}): NodeIndex {
+    const env = open<Buffer, Buffer>({
+      path,
+      maxDbs: 8,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      mapSize: opts.mapSizeBytes ?? 1024 * 1024 * 1024,
+      // Commits are visible at once and flushed to disk right after (awaited in write()).
+      overlappingSync: true,
+      noSync: opts.durability === 'none',
+      commitDelay: 0,
+      eventTurnBatching: true,
+      compression: false,
+      cache: false,
+    });
+    return new NodeIndex(env);
+  }
+
+  /** Runs `fn` in one write transaction (batched with others of this event turn); resolves once on disk. */
+  async write(fn: () => void): Promise<void> {
+    await this.env.transaction(fn);
+    await this.env.flushed;
+  }
+
+  get(db: Db, key: Buffer): Buffer | undefined {
+    return db.getBinary(key) as Buffer | undefined;
+  }
+
+  readCounter(): bigint {
+    const v = this.get(this.meta, OPVER_KEY);
+    return v ? v.readBigUInt64LE(0) : 0n;
+  }
+
+  /** Inside a write transaction: persist the node-wide opver counter. */
+  putCounter(counter: bigint): void {
+    const b = Buffer.allocUnsafe(8);
+    b.writeBigUInt64LE(counter);
+    this.meta.put(OPVER_KEY, b);
+  }
+
+  wasClean(): boolean {
+    return this.get(this.meta, CLEAN_KEY)?.[0] === 1;
+  }
+
+  async setClean(clean: boolean): Promise<void> {
+    await this.write(() => this.meta.put(CLEAN_KEY, Buffer.from([clean ? 1 : 0])));
+  }
+
+  async close(): Promise<void> {
+    await this.env.flushed;
+    await this.env.close();
+  }
+}

@@ -1,0 +1,361 @@
+// Multipart uploads. An upload is a marker entry 'U'+uploadId; each part is an entry
+// 'P'+uploadId+partNumber (data inline when small, else a blob singlefile written first).
+// Completion writes the object's manifest entry listing its parts and copies no bytes; the
+// parts stay where they are and become the object's segments.
+import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import type {
+  BodyFinish,
+  ChecksumAlgorithm,
+  Checksums,
+  ListedUpload,
+  ListPartsResult,
+  ObjectRecord,
+  StoredHeaders,
+  UploadPartInput,
+} from './api.ts';
+import { collectBody, exactly, stripQuotes } from './body.ts';
+import {
+  EntityTooSmallError,
+  InvalidPartError,
+  InvalidPartOrderError,
+  NoSuchUploadError,
+  StorageError,
+} from './errors.ts';
+import {
+  decodeUploadKey,
+  EntryKind,
+  entryKey,
+  objectKey,
+  partKey,
+  prefixEnd,
+  successor,
+  uploadKey,
+  uploadKeyPrefix,
+  uploadScanPrefix,
+} from './keys.ts';
+import type { StorageNode } from './node.ts';
+import {
+  compareOpver,
+  decodePartValue,
+  decodeUploadValue,
+  encodePartValue,
+  encodeUploadValue,
+  type ObjectMeta,
+  type PartValue,
+  type UploadValue,
+  type VolLoc,
+} from './records.ts';
+
+const MAX_PART_NUMBER = 10000;
+
+export class Multipart {
+  constructor(
+    private readonly node: StorageNode,
+    private readonly minPartBytes: number,
+  ) {}
+
+  partRowKey(uploadId: string, partNumber: number): Buffer {
+    return partKey(uploadId, partNumber);
+  }
+
+  private upload(bucket: string, key: Buffer, uploadId: string): UploadValue {
+    const v = this.node.index.get(this.node.index.uploads, uploadKey(bucket, key, uploadId));
+    if (!v) throw new NoSuchUploadError(uploadId);
+    return decodeUploadValue(v);
+  }
+
+  async create(
+    bucket: string,
+    key: Buffer,
+    headers: StoredHeaders,
+    nowMs: number,
+    checksumAlgorithm?: ChecksumAlgorithm,
+  ): Promise<string> {
+    const node = this.node;
+    const uploadId = node.random(16).toString('hex');
+    const opver = node.nextOpver();
+    const meta = {
+      bucket,
+      key,
+      headers,
+      initiatedMs: nowMs,
+      ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
+    };
+    const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
+    const { at } = await node.putEntry(ekey, { kind: 'upload', meta }, opver, Buffer.alloc(0), 0, nowMs);
+    const value: UploadValue = { ...meta, uploadId, opver, at };
+    await node.index.write(() => {
+      node.index.uploads.put(uploadKey(bucket, key, uploadId), encodeUploadValue(value));
+      node.index.putCounter(node.counter);
+    });
+    return uploadId;
+  }
+
+  async uploadPart(input: UploadPartInput): Promise<BodyFinish> {
+    const node = this.node;
+    const { bucket, key, uploadId, partNumber, nowMs } = input;
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+      throw new StorageError('InvalidArgument', `part number must be 1..${MAX_PART_NUMBER}`);
+    }
+    this.upload(bucket, key, uploadId);
+    const pk = partKey(uploadId, partNumber);
+    const written: VolLoc[] = [];
+    try {
+      let data: Buffer = Buffer.alloc(0);
+      let blobAt: VolLoc | undefined;
+      let blobId: Buffer | undefined;
+      if (input.size <= node.smallObjectMaxBytes) data = await collectBody(input.body, input.size);
+      else {
+        blobId = node.random(16);
+        const body = exactly(input.body, input.size);
+        blobAt = (
+          await node.putEntry(
+            entryKey(EntryKind.blob, blobId),
+            { kind: 'blob' },
+            node.nextOpver(),
+            body,
+            input.size,
+            nowMs,
+          )
+        ).at;
+        written.push(blobAt);
+      }
+      const fin = await input.finish();
+      const meta = {
+        size: input.size,
+        etag: stripQuotes(fin.etag),
+        checksums: fin.checksums,
+        lastModifiedMs: nowMs,
+        ...(blobId ? { blobId } : {}),
+      };
+      const opver = node.nextOpver();
+      const { at } = await node.putEntry(
+        entryKey(EntryKind.part, pk),
+        { kind: 'part', meta },
+        opver,
+        data,
+        data.length,
+        nowMs,
+      );
+      written.push(at);
+      const value: PartValue = { ...meta, opver, at, ...(blobAt ? { blobAt } : {}) };
+      await node.locks.run(`u:${uploadId}`, async () => {
+        this.upload(bucket, key, uploadId);
+        const curRow = node.index.get(node.index.parts, pk);
+        const cur = curRow ? decodePartValue(curRow) : undefined;
+        if (cur && compareOpver(cur.opver, opver) > 0) return; // a later upload of this part already won
+        await node.index.write(() => {
+          node.index.parts.put(pk, encodePartValue(value));
+          node.index.putCounter(node.counter);
+        });
+        written.length = 0;
+        if (cur) await node.freeNow(partLocs(cur));
+      });
+      if (written.length) await node.freeNow(written);
+      return { etag: meta.etag, checksums: meta.checksums };
+    } catch (err) {
+      await node.freeNow(written).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private partRows(uploadId: string): Array<{ partNumber: number; key: Buffer; value: PartValue }> {
+    const prefix = Buffer.from(uploadId, 'latin1');
+    const out = [];
+    for (const { key, value } of this.node.index.parts.getRange({
+      start: prefix,
+      end: prefixEnd(prefix),
+      snapshot: false,
+    })) {
+      out.push({
+        partNumber: key.readUInt32BE(key.length - 4),
+        key: Buffer.from(key),
+        value: decodePartValue(value),
+      });
+    }
+    return out;
+  }
+
+  async complete(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    parts: Array<{ partNumber: number; etag: string }>,
+    nowMs: number,
+  ): Promise<ObjectRecord> {
+    const node = this.node;
+    return node.locks.run(`u:${uploadId}`, async () => {
+      const upload = this.upload(bucket, key, uploadId);
+      const rows = new Map(this.partRows(uploadId).map((r) => [r.partNumber, r]));
+      const chosen = this.validate(parts, rows);
+      const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')));
+      const etag = `${createHash('md5').update(md5s).digest('hex')}-${chosen.length}`;
+      const meta: ObjectMeta = {
+        size: chosen.reduce((n, p) => n + p.size, 0),
+        etag,
+        lastModifiedMs: nowMs,
+        headers: upload.headers,
+        checksums: compositeChecksums(upload.checksumAlgorithm, chosen),
+        body: {
+          kind: 'multipart',
+          uploadId,
+          parts: chosen.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag })),
+        },
+      };
+      if (Object.keys(meta.checksums).length) meta.checksumType = 'COMPOSITE';
+      const used = new Set(chosen.map((p) => p.partNumber));
+      const unused = [...rows.values()].filter((r) => !used.has(r.partNumber));
+      const freeAfter = [upload.at, ...unused.flatMap((r) => partLocs(r.value))];
+      return node.commitObject(
+        bucket,
+        key,
+        objectKey(bucket, key),
+        meta,
+        Buffer.alloc(0),
+        nowMs,
+        undefined,
+        undefined,
+        {
+          inTxn: () => {
+            node.index.uploads.remove(uploadKey(bucket, key, uploadId));
+            for (const r of unused) node.index.parts.remove(r.key);
+          },
+          freeAfter,
+        },
+      );
+    });
+  }
+
+  private validate(
+    parts: Array<{ partNumber: number; etag: string }>,
+    rows: Map<number, { value: PartValue }>,
+  ): Array<{ partNumber: number; size: number; etag: string; checksums: Checksums }> {
+    if (parts.length === 0) throw new InvalidPartError('at least one part must be specified');
+    const out = [];
+    let prev = 0;
+    for (const p of parts) {
+      if (p.partNumber <= prev) throw new InvalidPartOrderError();
+      prev = p.partNumber;
+      const row = rows.get(p.partNumber);
+      if (!row || row.value.etag !== stripQuotes(p.etag))
+        throw new InvalidPartError(`part ${p.partNumber} not found or its ETag differs`);
+      out.push({
+        partNumber: p.partNumber,
+        size: row.value.size,
+        etag: row.value.etag,
+        checksums: row.value.checksums,
+      });
+    }
+    for (let i = 0; i < out.length - 1; i++) {
+      if (out[i]!.size < this.minPartBytes)
+        throw new EntityTooSmallError(
+          `part ${out[i]!.partNumber} is ${out[i]!.size} bytes, below the ${this.minPartBytes}-byte minimum`,
+        );
+    }
+    return out;
+  }
+
+  async abort(bucket: string, key: Buffer, uploadId: string): Promise<void> {
+    const node = this.node;
+    await node.locks.run(`u:${uploadId}`, async () => {
+      const upload = this.upload(bucket, key, uploadId);
+      const rows = this.partRows(uploadId);
+      // Marker first: without it, leftover parts are garbage to a rebuild, never a live upload.
+      await node.freeNow([upload.at]);
+      await node.index.write(() => {
+        node.index.uploads.remove(uploadKey(bucket, key, uploadId));
+        for (const r of rows) node.index.parts.remove(r.key);
+      });
+      await node.freeNow(rows.flatMap((r) => partLocs(r.value)));
+    });
+  }
+
+  async listParts(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    opts: { afterPart: number; limit: number },
+  ): Promise<ListPartsResult> {
+    const upload = this.upload(bucket, key, uploadId);
+    const rows = this.partRows(uploadId).filter((r) => r.partNumber > opts.afterPart);
+    const page = rows.slice(0, Math.max(0, opts.limit));
+    return {
+      parts: page.map((r) => ({
+        partNumber: r.partNumber,
+        size: r.value.size,
+        etag: r.value.etag,
+        lastModifiedMs: r.value.lastModifiedMs,
+        checksums: r.value.checksums,
+      })),
+      isTruncated: rows.length > page.length,
+      upload: {
+        headers: upload.headers,
+        initiatedMs: upload.initiatedMs,
+        ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
+      },
+    };
+  }
+
+  async listUploads(
+    bucket: string,
+    opts: { prefix: Buffer; afterKey?: Buffer; afterUploadId?: string; limit: number },
+  ): Promise<ListedUpload[]> {
+    const lo = uploadScanPrefix(bucket, opts.prefix);
+    let start = lo;
+    if (opts.afterKey) {
+      const after = opts.afterUploadId
+        ? successor(uploadKey(bucket, opts.afterKey, opts.afterUploadId))
+        : prefixEnd(uploadKeyPrefix(bucket, opts.afterKey))!;
+      if (Buffer.compare(after, start) > 0) start = after;
+    }
+    const out: ListedUpload[] = [];
+    if (opts.limit <= 0) return out;
+    for (const { key, value } of this.node.index.uploads.getRange({
+      start,
+      end: prefixEnd(lo),
+      limit: opts.limit,
+      snapshot: false,
+    })) {
+      const k = decodeUploadKey(key);
+      out.push({ key: k.key, uploadId: k.uploadId, initiatedMs: decodeUploadValue(value).initiatedMs });
+    }
+    return out;
+  }
+
+  async expire(nowMs: number, maxAgeMs: number): Promise<number> {
+    const stale: UploadValue[] = [];
+    for (const { value } of this.node.index.uploads.getRange({ snapshot: false })) {
+      const u = decodeUploadValue(value);
+      if (u.initiatedMs < nowMs - maxAgeMs) stale.push(u);
+    }
+    for (const u of stale) {
+      try {
+        await this.abort(u.bucket, u.key, u.uploadId);
+      } catch (err) {
+        if (!(err instanceof NoSuchUploadError)) throw err;
+      }
+    }
+    return stale.length;
+  }
+}
+
+function partLocs(p: PartValue): VolLoc[] {
+  return p.blobAt ? [p.at, p.blobAt] : [p.at];
+}
+
+/** S3's composite checksum: the checksum of the concatenated binary part checksums, "-N". */
+function compositeChecksums(
+  alg: ChecksumAlgorithm | undefined,
+  parts: Array<{ checksums: Checksums }>,
+): Checksums {
+  if (!alg || !parts.every((p) => p.checksums[alg])) return {};
+  const raw = Buffer.concat(parts.map((p) => Buffer.from(p.checksums[alg]!, 'base64')));
+  let digest: Buffer | undefined;
+  if (alg === 'CRC32') {
+    digest = Buffer.alloc(4);
+    digest.writeUInt32BE(crc32(raw));
+  } else if (alg === 'SHA1' || alg === 'SHA256') digest = createHash(alg.toLowerCase()).update(raw).digest();
+  if (!digest) return {};
+  return { [alg]: `${digest.toString('base64')}-${parts.length}` };
+}

@@ -1,0 +1,704 @@
+// The storage node: volumes + the LMDB index + the binlog, behind StorageApi.
+//
+// Entry keys in the volumes (keys.ts EntryKind): 'O'+objectKey (object: inline data, or a manifest
+// for blob/multipart bodies), 'B'+blobId (a large body, written before its manifest because its
+// ETag is known only after streaming), 'U'+uploadId (upload marker), 'P'+uploadId+partNumber.
+// The volume is the truth: every index row is derivable from entry keys, metas, opvers and
+// locations (rebuild.ts). Writes go volume first (durable), then index (flushed) and binlog
+// (fsynced) together; old versions are freed last, or later if a pinned read still uses them.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type {
+  BodyFinish,
+  CopyDestination,
+  CopySource,
+  ListedObject,
+  ListedUpload,
+  ListPartsResult,
+  NodeStats,
+  ObjectRecord,
+  Opver,
+  PutObjectInput,
+  ReadHandle,
+  StorageApi,
+  StoredHeaders,
+  UploadPartCopyInput,
+  UploadPartInput,
+  WriteCondition,
+} from './api.ts';
+import { Binlog, type BinlogOp } from './binlog.ts';
+import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
+import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
+import { NodeIndex } from './index-db.ts';
+import { bucketPrefix, EntryKind, entryKey, objectKey, prefixEnd, successor } from './keys.ts';
+import { KeyedLock } from './locks.ts';
+import { Multipart } from './multipart.ts';
+import { openSegments, type Segment } from './reading.ts';
+import { rebuildInto } from './rebuild.ts';
+import {
+  compareOpver,
+  decodeObjectValue,
+  decodePartValue,
+  type EntryMeta,
+  encodeEntryMeta,
+  encodeObjectValue,
+  encodePartValue,
+  type ObjectMeta,
+  type ObjectValue,
+  type PartValue,
+  type VolLoc,
+} from './records.ts';
+import {
+  type EntryMoved,
+  isVolumeFull,
+  type StoredEntry,
+  type VolumeOpener,
+  type VolumePort,
+  type VolumeSpec,
+} from './volume-port.ts';
+
+export interface StorageNodeOptions {
+  dataDir: string;
+  nodeId: number;
+  volumes: VolumeSpec[];
+  /** How volumes are opened; default: packing's Volume. */
+  volumeOpener?: VolumeOpener;
+  /** Bodies up to this size are inline entries; larger ones are blobs (singlefiles). */
+  smallObjectMaxBytes?: number;
+  /** S3's 5 MiB minimum for every part but the last; lowered in tests. */
+  minPartBytes?: number;
+  /** 'none' skips fsyncs of the index and binlog: tests and benchmarks only. */
+  durability?: 'fsync' | 'none';
+  binlogMaxFileBytes?: number;
+  /** Random source for upload and blob ids. */
+  random?: (bytes: number) => Buffer;
+}
+
+interface Pinned {
+  count: number;
+  deferred?: VolLoc;
+}
+
+export const locKey = (v: VolLoc) =>
+  `${v.volumeId}\0${v.location.kind}\0${v.location.fileId}\0${v.location.offset}`;
+
+export class StorageNode implements StorageApi {
+  /** @internal */ readonly locks = new KeyedLock();
+  /** @internal */ counter = 0n;
+  private readonly pins = new Map<string, Pinned>();
+  /** @internal */ readonly multipart: Multipart;
+  /** @internal */ readonly smallObjectMaxBytes: number;
+
+  private constructor(
+    /** @internal */ readonly opts: StorageNodeOptions,
+    /** @internal */ readonly index: NodeIndex,
+    /** @internal */ readonly binlog: Binlog,
+    /** @internal */ readonly volumes: Map<string, VolumePort>,
+  ) {
+    this.smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
+    this.multipart = new Multipart(this, opts.minPartBytes ?? 5 * 1024 * 1024);
+  }
+
+  static async open(opts: StorageNodeOptions): Promise<StorageNode> {
+    await mkdir(opts.dataDir, { recursive: true });
+    const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
+    const specs = opts.volumes.map((s) => ({ ...s, volumeId: s.volumeId ?? basename(s.dir) }));
+    await writeNodeFile(opts.dataDir, opts.nodeId, specs);
+    const moved = new MovedRouter();
+    const volumes = new Map<string, VolumePort>();
+    for (const spec of specs) {
+      const hooks = {
+        durability: opts.durability ?? 'fsync',
+        onMoved: (m: EntryMoved) => moved.route(spec.volumeId, m),
+      };
+      volumes.set(spec.volumeId, await opener.openOrCreate(spec, opts.nodeId, hooks));
+    }
+    const index = await openIndex(join(opts.dataDir, 'index'), opts.durability ?? 'fsync');
+    const binlog = await Binlog.open({
+      dir: join(opts.dataDir, 'binlog'),
+      durability: opts.durability ?? 'fsync',
+      maxFileBytes: opts.binlogMaxFileBytes,
+    });
+    const node = new StorageNode(opts, index, binlog, volumes);
+    await node.recover(moved.movedBeforeReady);
+    moved.node = node;
+    return node;
+  }
+
+  /** Deferred deletes first (their readers died with the process), then reconcile if unclean. */
+  private async recover(forceRebuild: boolean): Promise<void> {
+    const pending = [...this.index.pending.getRange({ snapshot: false })];
+    for (const { key, value } of pending) {
+      await this.deleteFromVolume(decodeVolLocValue(value), true);
+      await this.index.write(() => this.index.pending.remove(key));
+    }
+    this.counter = this.index.readCounter();
+    if (!this.index.wasClean() || forceRebuild) {
+      const { maxCounter } = await rebuildInto(this.index, this.volumes);
+      if (maxCounter > this.counter) this.counter = maxCounter;
+      await this.index.write(() => this.index.putCounter(this.counter));
+    }
+    await this.index.setClean(false);
+  }
+
+  // ---- opver, volumes, pins ----
+
+  /** @internal */ nextOpver(floor?: Opver): Opver {
+    if (floor && floor.counter > this.counter) this.counter = floor.counter;
+    this.counter++;
+    return { counter: this.counter, nodeId: this.opts.nodeId };
+  }
+
+  /** @internal */ volume(id: string): VolumePort {
+    const v = this.volumes.get(id);
+    if (!v) throw new Error(`unknown volume ${id}`);
+    return v;
+  }
+
+  /** Volumes ordered by free space (most first), only those with room for `bytes`. */
+  private candidates(bytes: number): string[] {
+    const rows: Array<[string, number]> = [];
+    for (const [id, v] of this.volumes) {
+      const free = freeBytes(v);
+      if (free >= bytes) rows.push([id, free]);
+    }
+    return rows.sort((a, b) => b[1] - a[1]).map((r) => r[0]);
+  }
+
+  /**
+   * Writes one entry on the roomiest volume (trying the next on VolumeFull when the data is a
+   * Buffer). `replace`: the current version; reused as `replaces` when it lies on the chosen volume.
+   * @internal
+   */
+  async putEntry(
+    key: Buffer,
+    meta: EntryMeta,
+    opver: Opver,
+    data: Buffer | AsyncIterable<Buffer>,
+    dataBytes: number,
+    nowMs: number,
+    replace?: VolLoc,
+  ): Promise<{ at: VolLoc; replaced: boolean }> {
+    const metaBuf = encodeEntryMeta(meta);
+    let ids = this.candidates(dataBytes + metaBuf.length + key.length);
+    if (replace && ids.includes(replace.volumeId) && !this.isPinned(replace)) {
+      ids = [replace.volumeId, ...ids.filter((i) => i !== replace.volumeId)];
+    }
+    for (const id of ids) {
+      const replaces = replace?.volumeId === id && !this.isPinned(replace) ? replace.location : undefined;
+      try {
+        const e: StoredEntry = await this.volume(id).put({
+          key,
+          meta: metaBuf,
+          opver,
+          data,
+          dataBytes,
+          replaces,
+          nowMs,
+        });
+        return { at: { volumeId: id, location: e.location }, replaced: replaces !== undefined };
+      } catch (err) {
+        if (!isVolumeFull(err) || !Buffer.isBuffer(data))
+          throw isVolumeFull(err) ? new StorageFullError() : err;
+      }
+    }
+    throw new StorageFullError();
+  }
+
+  private isPinned(v: VolLoc): boolean {
+    return (this.pins.get(locKey(v))?.count ?? 0) > 0;
+  }
+
+  /** Splits locations to free into those deletable now and those a pinned read still uses. @internal */
+  splitPinned(locs: VolLoc[]): { now: VolLoc[]; later: VolLoc[] } {
+    const now: VolLoc[] = [];
+    const later: VolLoc[] = [];
+    for (const l of locs) (this.isPinned(l) ? later : now).push(l);
+    return { now, later };
+  }
+
+  /** Inside an index transaction: remember deferred deletes durably. @internal */
+  recordDeferred(later: VolLoc[]): void {
+    for (const l of later) {
+      this.index.pending.put(Buffer.from(locKey(l)), encodeVolLocValue(l));
+      this.pins.get(locKey(l))!.deferred = l;
+    }
+  }
+
+  /** @internal */ async freeNow(locs: VolLoc[]): Promise<void> {
+    for (const l of locs) await this.deleteFromVolume(l, false);
+  }
+
+  private async deleteFromVolume(l: VolLoc, tolerant: boolean): Promise<void> {
+    try {
+      await this.volume(l.volumeId).delete(l.location);
+    } catch (err) {
+      if (!tolerant) throw err;
+    }
+  }
+
+  private pin(segs: Segment[]): () => void {
+    const keys = segs.map((s) => locKey(s.at));
+    for (const k of keys) {
+      const p = this.pins.get(k);
+      if (p) p.count++;
+      else this.pins.set(k, { count: 1 });
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const k of keys) {
+        const p = this.pins.get(k)!;
+        if (--p.count > 0) continue;
+        this.pins.delete(k);
+        if (p.deferred) void this.finishDeferred(k, p.deferred);
+      }
+    };
+  }
+
+  private async finishDeferred(k: string, l: VolLoc): Promise<void> {
+    await this.deleteFromVolume(l, true);
+    await this.index.write(() => this.index.pending.remove(Buffer.from(k)));
+  }
+
+  // ---- objects ----
+
+  /** @internal */ currentObject(okey: Buffer): ObjectValue | undefined {
+    const v = this.index.get(this.index.objects, okey);
+    return v ? decodeObjectValue(v) : undefined;
+  }
+
+  /** Everything a version occupies besides its 'O' entry, plus the part rows to drop. @internal */
+  bodyLocations(v: ObjectValue): { locs: VolLoc[]; partKeys: Buffer[] } {
+    if (v.body.kind === 'inline') return { locs: [], partKeys: [] };
+    if (v.body.kind === 'blob') return { locs: v.blobAt ? [v.blobAt] : [], partKeys: [] };
+    const locs: VolLoc[] = [];
+    const partKeys: Buffer[] = [];
+    for (const p of v.body.parts) {
+      const pk = this.multipart.partRowKey(v.body.uploadId, p.partNumber);
+      const row = this.index.get(this.index.parts, pk);
+      if (!row) continue;
+      const pv = decodePartValue(row);
+      locs.push(pv.at);
+      if (pv.blobAt) locs.push(pv.blobAt);
+      partKeys.push(pk);
+    }
+    return { locs, partKeys };
+  }
+
+  async putObject(input: PutObjectInput): Promise<ObjectRecord> {
+    const okey = objectKey(input.bucket, input.key);
+    if (input.size <= this.smallObjectMaxBytes) {
+      const data = await collectBody(input.body, input.size);
+      const fin = await input.finish();
+      return this.commitObject(
+        input.bucket,
+        input.key,
+        okey,
+        objectMeta(input, fin, { kind: 'inline' }),
+        data,
+        input.nowMs,
+        input.condition,
+      );
+    }
+    const blobId = this.random(16);
+    const bkey = entryKey(EntryKind.blob, blobId);
+    const body = exactly(input.body, input.size);
+    const { at } = await this.putEntry(
+      bkey,
+      { kind: 'blob' },
+      this.nextOpver(),
+      body,
+      input.size,
+      input.nowMs,
+    );
+    let fin: BodyFinish;
+    try {
+      fin = await input.finish();
+    } catch (err) {
+      await this.freeNow([at]);
+      throw err;
+    }
+    const meta = objectMeta(input, fin, { kind: 'blob', blobId });
+    try {
+      return await this.commitObject(
+        input.bucket,
+        input.key,
+        okey,
+        meta,
+        Buffer.alloc(0),
+        input.nowMs,
+        input.condition,
+        at,
+      );
+    } catch (err) {
+      await this.freeNow([at]);
+      throw err;
+    }
+  }
+
+  /**
+   * The atomic step of every object write: under the key's lock check the condition, write the
+   * 'O' entry, commit index + binlog, then free the old version. @internal
+   */
+  async commitObject(
+    bucket: string,
+    key: Buffer,
+    okey: Buffer,
+    meta: ObjectMeta,
+    data: Buffer,
+    nowMs: number,
+    condition: WriteCondition | undefined,
+    blobAt?: VolLoc,
+    extra?: { inTxn: () => void; freeAfter: VolLoc[] },
+  ): Promise<ObjectRecord> {
+    return this.locks.run(okey.toString('latin1'), async () => {
+      const cur = this.currentObject(okey);
+      checkCondition(cur, condition);
+      const opver = this.nextOpver(cur?.opver);
+      const ekey = entryKey(EntryKind.object, okey);
+      const { at, replaced } = await this.putEntry(
+        ekey,
+        { kind: 'object', meta },
+        opver,
+        data,
+        data.length,
+        nowMs,
+        cur?.at,
+      );
+      const value: ObjectValue = { ...meta, opver, at };
+      if (blobAt) value.blobAt = blobAt;
+      const old = cur ? this.bodyLocations(cur) : { locs: [], partKeys: [] };
+      if (cur && !replaced) old.locs.unshift(cur.at);
+      const { now, later } = this.splitPinned(old.locs);
+      const op: BinlogOp = cur ? 'replace' : 'insert';
+      await Promise.all([
+        this.index.write(() => {
+          this.index.objects.put(okey, encodeObjectValue(value));
+          for (const pk of old.partKeys) this.index.parts.remove(pk);
+          this.recordDeferred(later);
+          extra?.inTxn();
+          this.index.putCounter(this.counter);
+        }),
+        this.binlog.append({
+          op,
+          bucket,
+          key,
+          opver,
+          size: meta.size,
+          volumeId: at.volumeId,
+          location: at.location,
+        }),
+      ]);
+      await this.freeNow([...now, ...(extra?.freeAfter ?? [])]);
+      return toRecord(bucket, key, value);
+    });
+  }
+
+  async headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
+    const v = this.currentObject(objectKey(bucket, key));
+    return v ? toRecord(bucket, key, v) : undefined;
+  }
+
+  async openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
+    const v = this.currentObject(objectKey(bucket, key));
+    if (!v) return undefined;
+    const segs = this.segments(v);
+    const release = this.pin(segs);
+    return {
+      record: toRecord(bucket, key, v),
+      stream: (range) => openSegments(this, segs, v.size, range),
+      release,
+    };
+  }
+
+  /** Where the bytes of a version are, in order. @internal */
+  segments(v: ObjectValue): Segment[] {
+    if (v.body.kind === 'inline') return [{ at: v.at, size: v.size }];
+    if (v.body.kind === 'blob') return [{ at: v.blobAt!, size: v.size }];
+    return v.body.parts.map((p) => {
+      const row = this.index.get(
+        this.index.parts,
+        this.multipart.partRowKey((v.body as { uploadId: string }).uploadId, p.partNumber),
+      );
+      if (!row) throw new Error('multipart object lost a part row');
+      const pv = decodePartValue(row);
+      return { at: pv.blobAt ?? pv.at, size: p.size };
+    });
+  }
+
+  async deleteObject(bucket: string, key: Buffer): Promise<boolean> {
+    const okey = objectKey(bucket, key);
+    return this.locks.run(okey.toString('latin1'), async () => {
+      const cur = this.currentObject(okey);
+      if (!cur) return false;
+      const opver = this.nextOpver(cur.opver);
+      const old = this.bodyLocations(cur);
+      const { now, later } = this.splitPinned([cur.at, ...old.locs]);
+      // The volume is the truth: remove the entries first, so a crash cannot resurrect an acked delete.
+      await this.freeNow(now);
+      await Promise.all([
+        this.index.write(() => {
+          this.index.objects.remove(okey);
+          for (const pk of old.partKeys) this.index.parts.remove(pk);
+          this.recordDeferred(later);
+          this.index.putCounter(this.counter);
+        }),
+        this.binlog.append({ op: 'delete', bucket, key, opver, size: cur.size }),
+      ]);
+      return true;
+    });
+  }
+
+  async copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
+    const h = await this.openObject(src.bucket, src.key);
+    if (!h) throw new NoSuchKeyError();
+    try {
+      const r = h.record;
+      const size = src.range ? src.range.end - src.range.start + 1 : r.size;
+      const tee = md5Tee(h.stream(src.range));
+      const whole = !src.range && r.checksumType !== 'COMPOSITE';
+      return await this.putObject({
+        bucket: dst.bucket,
+        key: dst.key,
+        size,
+        body: tee.body,
+        headers: dst.headers ?? r.headers,
+        nowMs: dst.nowMs,
+        condition: dst.condition,
+        finish: async () => ({ etag: tee.etag(), checksums: whole ? r.checksums : {} }),
+      });
+    } finally {
+      h.release();
+    }
+  }
+
+  async listObjects(
+    bucket: string,
+    opts: { prefix: Buffer; after?: Buffer; limit: number },
+  ): Promise<ListedObject[]> {
+    const lo = objectKey(bucket, opts.prefix);
+    const afterKey = opts.after ? successor(objectKey(bucket, opts.after)) : undefined;
+    const start = afterKey && Buffer.compare(afterKey, lo) > 0 ? afterKey : lo;
+    const end = prefixEnd(lo);
+    const out: ListedObject[] = [];
+    if (opts.limit <= 0) return out;
+    const head = bucketPrefix(bucket).length;
+    for (const { key, value } of this.index.objects.getRange({
+      start,
+      end,
+      limit: opts.limit,
+      snapshot: false,
+    })) {
+      const v = decodeObjectValue(value);
+      out.push({
+        key: Buffer.from(key.subarray(head)),
+        size: v.size,
+        etag: v.etag,
+        lastModifiedMs: v.lastModifiedMs,
+      });
+    }
+    return out;
+  }
+
+  async hasObjects(bucket: string): Promise<boolean> {
+    const lo = bucketPrefix(bucket);
+    for (const _ of this.index.objects.getKeys({ start: lo, end: prefixEnd(lo), limit: 1, snapshot: false }))
+      return true;
+    return false;
+  }
+
+  // ---- multipart (multipart.ts) ----
+
+  createUpload(...a: Parameters<Multipart['create']>): Promise<string> {
+    return this.multipart.create(...a);
+  }
+  uploadPart(input: UploadPartInput): Promise<BodyFinish> {
+    return this.multipart.uploadPart(input);
+  }
+  async uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish> {
+    const h = await this.openObject(input.src.bucket, input.src.key);
+    if (!h) throw new NoSuchKeyError();
+    try {
+      const r = input.src.range;
+      const size = r ? r.end - r.start + 1 : h.record.size;
+      const tee = md5Tee(h.stream(r));
+      const { src: _src, ...rest } = input;
+      return await this.multipart.uploadPart({
+        ...rest,
+        size,
+        body: tee.body,
+        finish: async () => ({ etag: tee.etag(), checksums: {} }),
+      });
+    } finally {
+      h.release();
+    }
+  }
+  completeUpload(...a: Parameters<Multipart['complete']>): Promise<ObjectRecord> {
+    return this.multipart.complete(...a);
+  }
+  abortUpload(bucket: string, key: Buffer, uploadId: string): Promise<void> {
+    return this.multipart.abort(bucket, key, uploadId);
+  }
+  listParts(...a: Parameters<Multipart['listParts']>): Promise<ListPartsResult> {
+    return this.multipart.listParts(...a);
+  }
+  listUploads(...a: Parameters<Multipart['listUploads']>): Promise<ListedUpload[]> {
+    return this.multipart.listUploads(...a);
+  }
+  /** Aborts uploads initiated before `nowMs - maxAgeMs`, freeing their space; returns how many. */
+  expireUploads(nowMs: number, maxAgeMs: number): Promise<number> {
+    return this.multipart.expire(nowMs, maxAgeMs);
+  }
+
+  // ---- node ----
+
+  /** @internal */ random(n: number): Buffer {
+    return (this.opts.random ?? randomBytes)(n);
+  }
+
+  async stats(): Promise<NodeStats> {
+    const volumes = [...this.volumes.values()].map((v) => {
+      const s = v.stats();
+      const free = freeBytes(v);
+      return {
+        volumeId: s.volumeId,
+        liveBytes: s.liveBytes,
+        holeBytes: s.holeBytes,
+        diskBytes: s.diskBytes,
+        liveEntries: s.liveEntries,
+        freeBytes: free,
+        full: free <= 0,
+      };
+    });
+    return {
+      nodeId: this.opts.nodeId,
+      volumes,
+      objects: this.index.objects.getCount(),
+      uploads: this.index.uploads.getCount(),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.binlog.close();
+    for (const v of this.volumes.values()) await v.close();
+    await this.index.setClean(true);
+    await this.index.close();
+  }
+}
+
+/** Follows compaction: a moved 'O' or 'P' entry gets its new location in the index. */
+class MovedRouter {
+  node: StorageNode | undefined;
+  /** Moves reported while volumes open (compaction rolled forward) force a rebuild. */
+  movedBeforeReady = false;
+  async route(volumeId: string, m: EntryMoved): Promise<void> {
+    const node = this.node;
+    if (!node) {
+      this.movedBeforeReady = true;
+      return;
+    }
+    const kind = m.key[0];
+    const db =
+      kind === EntryKind.object ? node.index.objects : kind === EntryKind.part ? node.index.parts : undefined;
+    if (!db) return;
+    const k = m.key.subarray(1);
+    await node.index.write(() => {
+      const row = node.index.get(db, k);
+      if (!row) return;
+      const v = kind === EntryKind.object ? decodeObjectValue(row) : decodePartValue(row);
+      const same =
+        v.at.volumeId === volumeId &&
+        v.at.location.fileId === m.from.fileId &&
+        v.at.location.offset === m.from.offset &&
+        v.at.location.kind === m.from.kind;
+      if (!same) return;
+      v.at = { volumeId, location: m.to };
+      db.put(
+        k,
+        kind === EntryKind.object ? encodeObjectValue(v as ObjectValue) : encodePartValue(v as PartValue),
+      );
+    });
+  }
+}
+
+/** A damaged index is thrown away: the volumes hold everything it had. */
+async function openIndex(path: string, durability: 'fsync' | 'none'): Promise<NodeIndex> {
+  try {
+    const index = NodeIndex.open(path, { durability });
+    index.readCounter();
+    index.wasClean();
+    return index;
+  } catch {
+    await rm(path, { recursive: true, force: true });
+    return NodeIndex.open(path, { durability });
+  }
+}
+
+async function writeNodeFile(dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {
+  const path = join(dataDir, 'node.json');
+  const fh = await open(`${path}.tmp`, 'w');
+  await fh.writeFile(JSON.stringify({ nodeId, volumes }, null, 2));
+  await fh.datasync();
+  await fh.close();
+  await rename(`${path}.tmp`, path);
+}
+
+function freeBytes(v: VolumePort): number {
+  const s = v.stats();
+  return s.maxBytes - s.reservedFreeBytes - (s.diskBytes - s.holeBytes);
+}
+
+function objectMeta(
+  input: { size: number; headers: StoredHeaders; nowMs: number },
+  fin: BodyFinish,
+  body: ObjectMeta['body'],
+): ObjectMeta {
+  return {
+    size: input.size,
+    etag: stripQuotes(fin.etag),
+    lastModifiedMs: input.nowMs,
+    headers: input.headers,
+    checksums: fin.checksums,
+    ...(Object.keys(fin.checksums).length ? { checksumType: 'FULL_OBJECT' as const } : {}),
+    body,
+  };
+}
+
+function checkCondition(cur: ObjectValue | undefined, c: WriteCondition | undefined): void {
+  if (!c) return;
+  if (c.ifNoneMatchStar && cur) throw new PreconditionFailedError('the key exists (If-None-Match: *)');
+  if (c.ifMatchEtag !== undefined) {
+    if (!cur) throw new NoSuchKeyError();
+    const want = stripQuotes(c.ifMatchEtag);
+    if (want !== '*' && want !== cur.etag)
+      throw new PreconditionFailedError('ETag does not match (If-Match)');
+  }
+}
+
+export function toRecord(bucket: string, key: Buffer, v: ObjectValue): ObjectRecord {
+  const r: ObjectRecord = {
+    bucket,
+    key,
+    size: v.size,
+    etag: v.etag,
+    lastModifiedMs: v.lastModifiedMs,
+    headers: v.headers,
+    checksums: v.checksums,
+    opver: v.opver,
+  };
+  if (v.checksumType) r.checksumType = v.checksumType;
+  if (v.body.kind === 'multipart') r.parts = v.body.parts.map((p) => ({ size: p.size, etag: p.etag }));
+  return r;
+}
+
+function encodeVolLocValue(l: VolLoc): Buffer {
+  return Buffer.from(JSON.stringify(l));
+}
+function decodeVolLocValue(b: Buffer): VolLoc {
+  return JSON.parse(b.toString()) as VolLoc;
+}
+
+export { compareOpver };
