@@ -1,7 +1,9 @@
 // The raw disk ceiling, measured with the same fs.promises FileHandle calls our storage code uses:
-// sequential 1 MiB writes with one final fsync (bandwidth), and 4 KiB appends each followed by
-// fdatasync (durable operations per second).
+// sequential 1 MiB writes with one final fsync (bandwidth), and 4 KiB writes each followed by
+// fdatasync (durable operations per second), both appending (the file grows, so each fdatasync
+// also commits the new size) and overwriting a preallocated file (data only).
 import { randomFillSync } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -20,18 +22,24 @@ export interface DiskFigures {
   readonly sequentialMiBps: number;
   /** The same bandwidth in decimal MB/s (1e6 bytes), for ratios against MB/s figures. */
   readonly sequentialMBps: number;
+  /** 4 KiB appends, each followed by fdatasync. */
   readonly syncOps: number;
   readonly syncSeconds: number;
   readonly syncOpsPerSec: number;
+  /** 4 KiB writes into a preallocated file, each followed by fdatasync. */
+  readonly syncInPlaceOpsPerSec: number;
 }
 
 const BLOCK_BYTES = 1 << 20;
 const SMALL_BYTES = 4 << 10;
+const PREALLOCATED_BYTES = 128 << 20;
 
 export async function measureDisk(opts: DiskOptions): Promise<DiskFigures> {
   await mkdir(opts.dir, { recursive: true });
   const seq = await sequentialWrite(join(opts.dir, 'sequential.bin'), opts.sequentialBytes ?? 1 << 30);
-  const sync = await syncedSmallWrites(join(opts.dir, 'synced.bin'), opts.syncDurationMs ?? 3000);
+  const syncMs = opts.syncDurationMs ?? 3000;
+  const sync = await syncedSmallWrites(join(opts.dir, 'synced.bin'), syncMs, false);
+  const inPlace = await syncedSmallWrites(join(opts.dir, 'synced-in-place.bin'), syncMs, true);
   return {
     sequentialBytes: seq.bytes,
     sequentialSeconds: seq.seconds,
@@ -40,6 +48,7 @@ export async function measureDisk(opts: DiskOptions): Promise<DiskFigures> {
     syncOps: sync.ops,
     syncSeconds: sync.seconds,
     syncOpsPerSec: sync.ops / sync.seconds,
+    syncInPlaceOpsPerSec: inPlace.ops / inPlace.seconds,
   };
 }
 
@@ -64,15 +73,19 @@ async function sequentialWrite(path: string, bytes: number): Promise<{ bytes: nu
 async function syncedSmallWrites(
   path: string,
   durationMs: number,
+  preallocate: boolean,
 ): Promise<{ ops: number; seconds: number }> {
   const block = randomFillSync(Buffer.allocUnsafe(SMALL_BYTES));
   const fh = await open(path, 'w');
   try {
+    if (preallocate) await preallocateFile(fh, PREALLOCATED_BYTES);
     const start = performance.now();
     const deadline = start + durationMs;
     let ops = 0;
     while (performance.now() < deadline) {
-      await fh.write(block, 0, SMALL_BYTES, ops * SMALL_BYTES);
+      // In place: wrap around inside the preallocated area (at ~6k ops/s, 3 s is ~70 MiB).
+      const at = preallocate ? (ops * SMALL_BYTES) % PREALLOCATED_BYTES : ops * SMALL_BYTES;
+      await fh.write(block, 0, SMALL_BYTES, at);
       await fh.datasync();
       ops++;
     }
@@ -81,4 +94,11 @@ async function syncedSmallWrites(
     await fh.close();
     await rm(path, { force: true });
   }
+}
+
+/** Writes real blocks (not a sparse file) and syncs, so later in-place writes allocate nothing. */
+async function preallocateFile(fh: FileHandle, bytes: number): Promise<void> {
+  const block = Buffer.alloc(BLOCK_BYTES);
+  for (let at = 0; at < bytes; at += BLOCK_BYTES) await fh.write(block, 0, BLOCK_BYTES, at);
+  await fh.sync();
 }

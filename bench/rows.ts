@@ -9,7 +9,13 @@ export function diskRows(d: DiskFigures | null): Row[] {
   if (d === null) return [];
   return [
     { section: 'disk', figure: 'sequential 1 MiB writes + fsync', unit: 'MiB/s', value: d.sequentialMiBps },
-    { section: 'disk', figure: '4 KiB write + fdatasync', unit: 'ops/s', value: d.syncOpsPerSec },
+    { section: 'disk', figure: '4 KiB append + fdatasync', unit: 'ops/s', value: d.syncOpsPerSec },
+    {
+      section: 'disk',
+      figure: '4 KiB in-place write + fdatasync',
+      unit: 'ops/s',
+      value: d.syncInPlaceOpsPerSec,
+    },
   ];
 }
 

@@ -67,7 +67,8 @@ async function runDisk(workDir: string, quick: boolean): Promise<DiskFigures> {
   log(
     `  sequential 1 MiB writes + fsync: ${d.sequentialMiBps.toFixed(0)} MiB/s (${d.sequentialMBps.toFixed(0)} MB/s)`,
   );
-  log(`  4 KiB write + fdatasync: ${d.syncOpsPerSec.toFixed(0)} ops/s`);
+  log(`  4 KiB append + fdatasync: ${d.syncOpsPerSec.toFixed(0)} ops/s`);
+  log(`  4 KiB in-place write + fdatasync: ${d.syncInPlaceOpsPerSec.toFixed(0)} ops/s`);
   return d;
 }
 

@@ -2,7 +2,7 @@
 // streams, no header objects built by us), SigV4 header auth signed per request, bodies sent
 // as UNSIGNED-PAYLOAD from caller-owned reusable buffers. Response bodies are counted and
 // dropped unless the caller needs them (list pages, error replies).
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Pool } from 'undici';
 import { canonicalQuery, EMPTY_SHA256, encodeKeyPath, SigV4Signer, UNSIGNED_PAYLOAD } from './sigv4.ts';
@@ -82,7 +82,9 @@ export class BenchS3Client {
 
   /** PUT of `bytes` bytes streamed as repeats of `chunk` (a large object without a large buffer). */
   putRepeated(bucket: string, key: string, chunk: Buffer, bytes: number): Promise<Reply> {
-    const body = Readable.from(repeatChunks(chunk, bytes), { objectMode: false });
+    // undici's dispatch documents Iterable bodies (written chunk by chunk with backpressure, no stream
+    // machinery: measured ~10 % faster than Readable.from) though its typings omit them.
+    const body = repeatChunks(chunk, bytes) as unknown as Readable;
     return this.#send('PUT', encodeKeyPath(bucket, key), '', body, bytes, false);
   }
 
