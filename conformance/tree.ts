@@ -1,0 +1,63 @@
+// Local file trees for the CLI tests: write a tree of named buffers, read one back as name → sha256.
+
+import { execFile } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { sha256hex } from './bytes.ts';
+
+export function writeTree(root: string, files: Record<string, Buffer>): void {
+  for (const [name, body] of Object.entries(files)) {
+    const path = join(root, ...name.split('/'));
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, body);
+  }
+}
+
+/** Relative path (with `/`) → sha256 of every regular file under root. */
+export function hashTree(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else out.set(relative(root, path).split(sep).join('/'), sha256hex(readFileSync(path)));
+    }
+  };
+  walk(root);
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+export function hashFiles(files: Record<string, Buffer>): Map<string, string> {
+  return new Map(
+    Object.entries(files)
+      .map(([k, v]): [string, string] => [k, sha256hex(v)])
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command without a shell; never throws on a non-zero exit. */
+export function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 120_000,
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** True when `cmd` is on PATH. */
+export async function hasCommand(cmd: string): Promise<boolean> {
+  const res = await run('sh', ['-c', `command -v ${cmd}`], process.env, 10_000);
+  return res.code === 0 && res.stdout.trim() !== '';
+}
