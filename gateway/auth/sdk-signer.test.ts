@@ -35,7 +35,13 @@ class Sha256 {
 
 const credentials = { accessKeyId: 'QUIREKEY1', secretAccessKey: 'quire/secret+key=1' };
 const lookup = (id: string) => (id === credentials.accessKeyId ? credentials : undefined);
-const signer = new SignatureV4({ credentials, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
+const signer = new SignatureV4({
+  credentials,
+  region: 'us-east-1',
+  service: 's3',
+  sha256: Sha256,
+  uriEscapePath: false,
+});
 const signingDate = new Date(Date.UTC(2025, 0, 15, 12, 0, 0));
 const now = signingDate.getTime();
 const host = 'localhost:9000';
@@ -67,10 +73,23 @@ function wireQuery(query: Record<string, string>): string {
     .join('&');
 }
 
-async function signed(method: string, key: string, query: Record<string, string>, payloadHash: string): Promise<RawRequest> {
+async function signed(
+  method: string,
+  key: string,
+  query: Record<string, string>,
+  payloadHash: string,
+): Promise<RawRequest> {
   const path = `/bucket/${escapeUriPath(key)}`;
   const req = await signer.sign(
-    { method, protocol: 'http:', hostname: 'localhost', port: 9000, path, query, headers: { host, 'x-amz-content-sha256': payloadHash } },
+    {
+      method,
+      protocol: 'http:',
+      hostname: 'localhost',
+      port: 9000,
+      path,
+      query,
+      headers: { host, 'x-amz-content-sha256': payloadHash },
+    },
     { signingDate },
   );
   const q = wireQuery(query);
@@ -86,12 +105,22 @@ describe('header auth signed by @smithy/signature-v4', () => {
     test(`key ${JSON.stringify(key)}`, async () => {
       const req = await signed('PUT', key, { 'x-id': 'PutObject' }, 'UNSIGNED-PAYLOAD');
       assert.equal(verifyRequest(req, lookup, now).accessKeyId, credentials.accessKeyId);
-      rejects(() => verifyRequest({ ...req, rawTarget: req.rawTarget.replace('/bucket/', '/bucket2/') }, lookup, now), 'SignatureDoesNotMatch');
+      rejects(
+        () =>
+          verifyRequest({ ...req, rawTarget: req.rawTarget.replace('/bucket/', '/bucket2/') }, lookup, now),
+        'SignatureDoesNotMatch',
+      );
     });
   }
 
   test('query values with spaces, +, /, = and unicode; bare names', async () => {
-    const query = { prefix: 'a b+c/d=e&f', delimiter: '/', 'list-type': '2', 'start-after': 'ü😀', uploads: '' };
+    const query = {
+      prefix: 'a b+c/d=e&f',
+      delimiter: '/',
+      'list-type': '2',
+      'start-after': 'ü😀',
+      uploads: '',
+    };
     const req = await signed('GET', '', query, 'UNSIGNED-PAYLOAD');
     assert.equal(verifyRequest(req, lookup, now).accessKeyId, credentials.accessKeyId);
   });
@@ -102,10 +131,22 @@ describe('presigned URLs from @smithy/signature-v4', () => {
     test(`presigned GET of ${JSON.stringify(key)}, then expiry`, async () => {
       const path = `/bucket/${escapeUriPath(key)}`;
       const req = await signer.presign(
-        { method: 'GET', protocol: 'http:', hostname: 'localhost', port: 9000, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
+        {
+          method: 'GET',
+          protocol: 'http:',
+          hostname: 'localhost',
+          port: 9000,
+          path,
+          query: {},
+          headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+        },
         { signingDate, expiresIn: 600 },
       );
-      const raw: RawRequest = { method: 'GET', rawTarget: `${path}?${wireQuery(req.query as Record<string, string>)}`, headers: { host } };
+      const raw: RawRequest = {
+        method: 'GET',
+        rawTarget: `${path}?${wireQuery(req.query as Record<string, string>)}`,
+        headers: { host },
+      };
       const v = verifyRequest(raw, lookup, now + 599_000);
       assert.deepEqual(v.payload, { kind: 'unsigned' });
       rejects(() => verifyRequest(raw, lookup, now + 601_000), 'AccessDenied');
@@ -138,8 +179,15 @@ describe('streaming-signed upload chained with the SDK signer', () => {
     for (let off = 0; ; off += chunkBytes) {
       const chunk = data.subarray(off, off + chunkBytes);
       // A chunk's string to sign is an event's with no headers: sha256('') stands where the headers' hash goes.
-      prior = await signer.sign({ headers: new Uint8Array(0), payload: chunk }, { signingDate, priorSignature: prior });
-      parts.push(Buffer.from(`${chunk.length.toString(16)};chunk-signature=${prior}\r\n`), chunk, Buffer.from('\r\n'));
+      prior = await signer.sign(
+        { headers: new Uint8Array(0), payload: chunk },
+        { signingDate, priorSignature: prior },
+      );
+      parts.push(
+        Buffer.from(`${chunk.length.toString(16)};chunk-signature=${prior}\r\n`),
+        chunk,
+        Buffer.from('\r\n'),
+      );
       if (chunk.length === 0) break;
     }
     const wire = Buffer.concat(parts);
@@ -171,7 +219,10 @@ describe('streaming-signed upload chained with the SDK signer', () => {
     const { verified, wire } = await streamingRequest(data, 65_536, (w) => {
       w[w.length - 30_000] = 'r'.charCodeAt(0);
     });
-    await assert.rejects(drain(verified, wire, 65_536), (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch');
+    await assert.rejects(
+      drain(verified, wire, 65_536),
+      (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch',
+    );
   });
 });
 

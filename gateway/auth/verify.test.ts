@@ -42,7 +42,11 @@ const presignedTarget =
   '/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request' +
   '&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host' +
   '&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404';
-const docPresigned: RawRequest = { method: 'GET', rawTarget: presignedTarget, headers: { host: 'examplebucket.s3.amazonaws.com' } };
+const docPresigned: RawRequest = {
+  method: 'GET',
+  rawTarget: presignedTarget,
+  headers: { host: 'examplebucket.s3.amazonaws.com' },
+};
 
 function withHeaders(req: RawRequest, headers: RawRequest['headers']): RawRequest {
   return { ...req, headers: { ...req.headers, ...headers } };
@@ -137,7 +141,10 @@ describe('AWS documentation examples (sig-v4-header-based-auth, sigv4-query-stri
     );
     assert.deepEqual(v.payload, { kind: 'streaming-signed', trailer: false });
     assert.equal(v.decodedContentLength, 66560);
-    assert.equal(v.streaming?.seedSignature, '4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9');
+    assert.equal(
+      v.streaming?.seedSignature,
+      '4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9',
+    );
     assert.equal(v.streaming?.scope, '20130524/us-east-1/s3/aws4_request');
   });
 });
@@ -161,7 +168,10 @@ describe('requests captured from aws-cli', () => {
 
 describe('rejections', () => {
   test('anonymous request → AccessDenied', () => {
-    rejects(() => verifyRequest({ method: 'GET', rawTarget: '/b/k', headers: { host: 'h' } }, lookup, DOC_TIME), 'AccessDenied');
+    rejects(
+      () => verifyRequest({ method: 'GET', rawTarget: '/b/k', headers: { host: 'h' } }, lookup, DOC_TIME),
+      'AccessDenied',
+    );
   });
   test('unknown access key → InvalidAccessKeyId', () => {
     rejects(() => verifyRequest(docGet, () => undefined, DOC_TIME), 'InvalidAccessKeyId');
@@ -170,23 +180,39 @@ describe('rejections', () => {
     const wrong = () => ({ accessKeyId: AWS_KEY, secretAccessKey: 'not-the-secret' });
     assert.throws(
       () => verifyRequest(docGet, wrong, DOC_TIME),
-      (e: unknown) => e instanceof S3Error && e.code === 'SignatureDoesNotMatch' && e.details.CanonicalRequest?.startsWith('GET\n/test.txt\n') === true,
+      (e: unknown) =>
+        e instanceof S3Error &&
+        e.code === 'SignatureDoesNotMatch' &&
+        e.details.CanonicalRequest?.startsWith('GET\n/test.txt\n') === true,
     );
   });
   test('tampered signed header, method, path or query → SignatureDoesNotMatch', () => {
-    rejects(() => verifyRequest(withHeaders(docGet, { range: 'bytes=0-99' }), lookup, DOC_TIME), 'SignatureDoesNotMatch');
+    rejects(
+      () => verifyRequest(withHeaders(docGet, { range: 'bytes=0-99' }), lookup, DOC_TIME),
+      'SignatureDoesNotMatch',
+    );
     rejects(() => verifyRequest({ ...docGet, method: 'DELETE' }, lookup, DOC_TIME), 'SignatureDoesNotMatch');
-    rejects(() => verifyRequest({ ...docGet, rawTarget: '/test.txu' }, lookup, DOC_TIME), 'SignatureDoesNotMatch');
-    rejects(() => verifyRequest({ ...docGet, rawTarget: '/test.txt?acl' }, lookup, DOC_TIME), 'SignatureDoesNotMatch');
+    rejects(
+      () => verifyRequest({ ...docGet, rawTarget: '/test.txu' }, lookup, DOC_TIME),
+      'SignatureDoesNotMatch',
+    );
+    rejects(
+      () => verifyRequest({ ...docGet, rawTarget: '/test.txt?acl' }, lookup, DOC_TIME),
+      'SignatureDoesNotMatch',
+    );
   });
   test('tampered payload hash → SignatureDoesNotMatch (it is part of the canonical request)', () => {
     rejects(
-      () => verifyRequest(withHeaders(docGet, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }), lookup, DOC_TIME),
+      () =>
+        verifyRequest(withHeaders(docGet, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }), lookup, DOC_TIME),
       'SignatureDoesNotMatch',
     );
   });
   test('an unsigned header may change freely', () => {
-    assert.equal(verifyRequest(withHeaders(docGet, { 'user-agent': 'x' }), lookup, DOC_TIME).accessKeyId, AWS_KEY);
+    assert.equal(
+      verifyRequest(withHeaders(docGet, { 'user-agent': 'x' }), lookup, DOC_TIME).accessKeyId,
+      AWS_KEY,
+    );
   });
   test('clock skew beyond 15 minutes → RequestTimeTooSkewed, either direction', () => {
     assert.ok(verifyRequest(docGet, lookup, DOC_TIME + 14 * 60_000));
@@ -195,18 +221,31 @@ describe('rejections', () => {
     assert.ok(verifyRequest(docGet, lookup, DOC_TIME + 16 * 60_000, { maxSkewMs: 20 * 60_000 }));
   });
   test('expired presigned URL → AccessDenied "Request has expired"', () => {
-    rejects(() => verifyRequest(docPresigned, lookup, DOC_TIME + 86_401_000), 'AccessDenied', /Request has expired/);
+    rejects(
+      () => verifyRequest(docPresigned, lookup, DOC_TIME + 86_401_000),
+      'AccessDenied',
+      /Request has expired/,
+    );
   });
   test('presigned X-Amz-Expires outside 1..604800 → AuthorizationQueryParametersError', () => {
     for (const expires of ['0', '604801', 'abc']) {
-      const req = { ...docPresigned, rawTarget: presignedTarget.replace('X-Amz-Expires=86400', `X-Amz-Expires=${expires}`) };
+      const req = {
+        ...docPresigned,
+        rawTarget: presignedTarget.replace('X-Amz-Expires=86400', `X-Amz-Expires=${expires}`),
+      };
       rejects(() => verifyRequest(req, lookup, DOC_TIME), 'AuthorizationQueryParametersError');
     }
   });
   test('presigned with a tampered query or missing parameter', () => {
-    rejects(() => verifyRequest({ ...docPresigned, rawTarget: `${presignedTarget}&x=1` }, lookup, DOC_TIME), 'SignatureDoesNotMatch');
+    rejects(
+      () => verifyRequest({ ...docPresigned, rawTarget: `${presignedTarget}&x=1` }, lookup, DOC_TIME),
+      'SignatureDoesNotMatch',
+    );
     const missing = presignedTarget.replace('&X-Amz-SignedHeaders=host', '');
-    rejects(() => verifyRequest({ ...docPresigned, rawTarget: missing }, lookup, DOC_TIME), 'AuthorizationQueryParametersError');
+    rejects(
+      () => verifyRequest({ ...docPresigned, rawTarget: missing }, lookup, DOC_TIME),
+      'AuthorizationQueryParametersError',
+    );
   });
   test('header and query auth together → InvalidArgument', () => {
     rejects(
@@ -217,33 +256,59 @@ describe('rejections', () => {
   test('malformed Authorization headers → AuthorizationHeaderMalformed', () => {
     for (const authorization of [
       'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request',
-      'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3, SignedHeaders=host, Signature=' + 'a'.repeat(64),
+      'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3, SignedHeaders=host, Signature=' +
+        'a'.repeat(64),
       `AWS4-HMAC-SHA256 Credential=${AWS_KEY}/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=xyz`,
       `AWS4-HMAC-SHA256 Credential=${AWS_KEY}/20130524/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=${'a'.repeat(64)}`,
     ]) {
-      rejects(() => verifyRequest(withHeaders(docGet, { authorization }), lookup, DOC_TIME), 'AuthorizationHeaderMalformed');
+      rejects(
+        () => verifyRequest(withHeaders(docGet, { authorization }), lookup, DOC_TIME),
+        'AuthorizationHeaderMalformed',
+      );
     }
   });
   test('SigV2 → InvalidRequest; SigV4a → NotImplemented', () => {
-    rejects(() => verifyRequest(withHeaders(docGet, { authorization: 'AWS AK:c2lnbmF0dXJl' }), lookup, DOC_TIME), 'InvalidRequest');
     rejects(
-      () => verifyRequest(withHeaders(docGet, { authorization: 'AWS4-ECDSA-P256-SHA256 Credential=x' }), lookup, DOC_TIME),
+      () => verifyRequest(withHeaders(docGet, { authorization: 'AWS AK:c2lnbmF0dXJl' }), lookup, DOC_TIME),
+      'InvalidRequest',
+    );
+    rejects(
+      () =>
+        verifyRequest(
+          withHeaders(docGet, { authorization: 'AWS4-ECDSA-P256-SHA256 Credential=x' }),
+          lookup,
+          DOC_TIME,
+        ),
       'NotImplemented',
     );
   });
   test('credential date differing from x-amz-date → AuthorizationHeaderMalformed', () => {
     rejects(
-      () => verifyRequest(withHeaders(docGet, { 'x-amz-date': '20130525T000000Z' }), lookup, DOC_TIME + 86_400_000),
+      () =>
+        verifyRequest(
+          withHeaders(docGet, { 'x-amz-date': '20130525T000000Z' }),
+          lookup,
+          DOC_TIME + 86_400_000,
+        ),
       'AuthorizationHeaderMalformed',
     );
   });
   test('a region other than the configured one → AuthorizationHeaderMalformed', () => {
-    rejects(() => verifyRequest(docGet, lookup, DOC_TIME, { region: 'eu-west-1' }), 'AuthorizationHeaderMalformed');
+    rejects(
+      () => verifyRequest(docGet, lookup, DOC_TIME, { region: 'eu-west-1' }),
+      'AuthorizationHeaderMalformed',
+    );
     assert.ok(verifyRequest(docGet, lookup, DOC_TIME, { region: 'us-east-1' }));
   });
   test('missing x-amz-content-sha256 → InvalidRequest; a bogus one → InvalidArgument', () => {
-    rejects(() => verifyRequest(withHeaders(docGet, { 'x-amz-content-sha256': undefined }), lookup, DOC_TIME), 'InvalidRequest');
-    rejects(() => verifyRequest(withHeaders(docGet, { 'x-amz-content-sha256': 'abc' }), lookup, DOC_TIME), 'InvalidArgument');
+    rejects(
+      () => verifyRequest(withHeaders(docGet, { 'x-amz-content-sha256': undefined }), lookup, DOC_TIME),
+      'InvalidRequest',
+    );
+    rejects(
+      () => verifyRequest(withHeaders(docGet, { 'x-amz-content-sha256': 'abc' }), lookup, DOC_TIME),
+      'InvalidArgument',
+    );
   });
   test('host not signed → AccessDenied', () => {
     const authorization = headerAuth('range;x-amz-content-sha256;x-amz-date', 'a'.repeat(64));
