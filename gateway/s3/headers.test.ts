@@ -106,7 +106,9 @@ describe('objectResponseHeaders', () => {
       ['response-content-encoding', 'identity'],
       ['prefix', 'ignored'],
     ]);
-    const h = objectResponseHeaders(record({ headers: { contentType: 'text/plain', userMeta: {} } }), { query });
+    const h = objectResponseHeaders(record({ headers: { contentType: 'text/plain', userMeta: {} } }), {
+      query,
+    });
     assert.equal(h['content-type'], 'image/png');
     assert.equal(h['content-disposition'], 'inline');
     assert.equal(h['cache-control'], 'no-store');

@@ -64,7 +64,10 @@ const OVERRIDES: Array<[string, string]> = [
 ];
 
 /** Response headers for GET/HEAD (lower-case names); the caller sets the status (200/206). */
-export function objectResponseHeaders(record: ObjectRecord, opts: ResponseOptions = {}): Record<string, string> {
+export function objectResponseHeaders(
+  record: ObjectRecord,
+  opts: ResponseOptions = {},
+): Record<string, string> {
   const h = record.headers;
   const out: Record<string, string> = {
     'last-modified': new Date(record.lastModifiedMs).toUTCString(),
