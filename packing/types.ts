@@ -67,6 +67,10 @@ export interface VolumeStats {
   readonly fragmentation: number;
   readonly maxBytes: number;
   readonly reservedFreeBytes: number;
+  /** Data bytes of live objects (liveBytes counts their allocations, headers and slack included). */
+  readonly liveDataBytes: number;
+  /** Quarantined bytes (corrupt or torn regions) awaiting compaction. */
+  readonly deadBytes: number;
 }
 
 /** Emitted by compaction for every entry it moved, so an index can follow. */
@@ -75,4 +79,82 @@ export interface EntryMoved {
   readonly opver: Opver;
   readonly from: Location;
   readonly to: Location;
+}
+
+// ---- Added by the packing library (options, reports) ----
+
+/**
+ * How much room an entry gets beyond its body. `adaptive` (default, chosen from bench/packing-slack.ts):
+ * tight at insert; the first replacement that cannot be written in place moves the entry to a slot of
+ * about twice its body so later same-size replacements alternate in place. `fixed`: `percent` of the data
+ * (default 20) or `bytes`, reserved at every insert.
+ */
+export type SlackPolicy =
+  | { readonly kind: 'adaptive' }
+  | { readonly kind: 'fixed'; readonly percent?: number; readonly bytes?: number };
+
+export interface OpenVolumeOptions {
+  /** Target chunkfile size (default 64 MiB). */
+  readonly chunkBytes?: number;
+  /** Objects of at least this many data bytes become singlefiles (default 1 MiB). */
+  readonly smallObjectMaxBytes?: number;
+  readonly slack?: SlackPolicy;
+  /** Chunkfiles appended to at once (default 4). */
+  readonly writeLanes?: number;
+  /** 'none' skips fdatasync: tests and benchmarks only. Default 'fsync'. */
+  readonly durability?: 'fsync' | 'none';
+  /** This node's id (opver tie-break), informational for the volume. */
+  readonly nodeId?: number;
+  /** Wall clock for create/update times and throttling (default Date.now). */
+  readonly clock?: () => number;
+  /** Called for every entry compaction moves (also at open when a half-done compaction is rolled forward); awaited. */
+  readonly onMoved?: (moved: EntryMoved) => void | Promise<void>;
+}
+
+export interface CreateVolumeOptions extends OpenVolumeOptions {
+  readonly volumeId: string;
+  readonly type?: 'storage' | 'cache';
+  readonly maxBytes: number;
+  /** Disk space never filled (default 4 GiB). */
+  readonly reservedFreeBytes?: number;
+}
+
+export interface CompactionOptions {
+  /** Chunkfiles whose live ratio is below this are rewritten (default 0.5). */
+  readonly liveRatioBelow?: number;
+  /** Copy rate limit (default unlimited; the task still yields between entries). */
+  readonly bytesPerSecond?: number;
+  readonly onProgress?: (p: CompactionProgress) => void;
+}
+
+export interface CompactionProgress {
+  readonly filesDone: number;
+  readonly filesTotal: number;
+  readonly entriesMoved: number;
+  readonly bytesMoved: number;
+}
+
+export interface CompactionReport extends CompactionProgress {
+  /** Disk bytes given back (retired chunkfiles minus what their live entries took elsewhere). */
+  readonly bytesReclaimed: number;
+}
+
+export interface CorruptRegion {
+  readonly fileId: number;
+  readonly offset: number;
+  readonly bytes: number;
+  readonly reason: string;
+}
+
+/** What open found and did. */
+export interface RecoveryReport {
+  readonly mode: 'summary' | 'scan' | 'new';
+  /** Regions that failed their checksums (torn writes, corruption): not served, not reused. */
+  readonly corrupt: readonly CorruptRegion[];
+  /** Older duplicates of a key removed (crash between a replacement and freeing the old one). */
+  readonly duplicatesDropped: number;
+  /** Entries moved while rolling forward a half-done compaction (also passed to onMoved). */
+  readonly moved: readonly EntryMoved[];
+  readonly scannedBytes: number;
+  readonly durationMs: number;
 }

@@ -1,0 +1,102 @@
+// Sequential parse of one chunkfile from big block reads: live entries, free extents (deleted entries and
+// fillers) and dead regions (bad checksums, torn writes). An invalid header starts a resync: the scan steps
+// forward at alignment until a live header whose key/meta and data checksums all pass.
+import type { FileHandle } from 'node:fs/promises';
+import { decodeEntryHeader, type EntryHeader, keyMetaCrc } from './codec.ts';
+import { crc32Of } from './crc.ts';
+import { ALIGN_BYTES, ENTRY_FLAGS, HEADER_BYTES } from './layout.ts';
+
+export type ScanRecord =
+  | {
+      readonly kind: 'live';
+      readonly offset: number;
+      readonly header: EntryHeader;
+      readonly key: Buffer;
+      readonly meta: Buffer;
+    }
+  | { readonly kind: 'free'; readonly offset: number; readonly size: number }
+  | { readonly kind: 'dead'; readonly offset: number; readonly size: number; readonly reason: string };
+
+const BLOCK_BYTES = 8 * 1024 * 1024;
+
+/** Keeps a window of the file in memory; re-reads when a range falls outside it. */
+class BlockReader {
+  private buf = Buffer.alloc(0);
+  private start = 0;
+  constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+  ) {}
+
+  /** The bytes [from, to) (clamped to the file), as a view valid until the next call. */
+  async view(from: number, to: number): Promise<Buffer> {
+    const end = Math.min(to, this.size);
+    if (from < this.start || end > this.start + this.buf.length) {
+      const want = Math.min(Math.max(BLOCK_BYTES, end - from), this.size - from);
+      const buf = Buffer.allocUnsafe(want);
+      const { bytesRead } = await this.fh.read(buf, 0, want, from);
+      this.buf = buf.subarray(0, bytesRead);
+      this.start = from;
+    }
+    return this.buf.subarray(from - this.start, end - this.start);
+  }
+}
+
+type Verdict = { ok: true; key: Buffer; meta: Buffer } | { ok: false; reason: string };
+
+async function verifyBody(r: BlockReader, at: number, h: EntryHeader, verifyData: boolean): Promise<Verdict> {
+  const bodyAt = at + h.bodyOffset;
+  const bodyLen = h.keyBytes + h.metaBytes + h.dataBytes;
+  if (at + h.allocBytes > r.size && bodyAt + bodyLen > r.size) return { ok: false, reason: 'torn: past end' };
+  const body = await r.view(bodyAt, bodyAt + bodyLen);
+  if (body.length < bodyLen) return { ok: false, reason: 'torn: short body' };
+  const key = Buffer.from(body.subarray(0, h.keyBytes));
+  const meta = Buffer.from(body.subarray(h.keyBytes, h.keyBytes + h.metaBytes));
+  if (keyMetaCrc(key, meta) !== h.keyMetaCrc) return { ok: false, reason: 'key/meta checksum mismatch' };
+  if (verifyData && crc32Of(body.subarray(h.keyBytes + h.metaBytes)) !== h.dataCrc) {
+    return { ok: false, reason: 'data checksum mismatch' };
+  }
+  return { ok: true, key, meta };
+}
+
+/** Finds the next position at or after `from` holding a fully verified live entry; `size` when none. */
+async function resync(r: BlockReader, from: number, volumeCrc: number): Promise<number> {
+  for (let q = from; q + HEADER_BYTES <= r.size; q += ALIGN_BYTES) {
+    const h = decodeEntryHeader(await r.view(q, q + HEADER_BYTES), 0, volumeCrc);
+    if (h?.flags !== 0) continue;
+    if ((await verifyBody(r, q, h, true)).ok) return q;
+  }
+  return r.size;
+}
+
+/** Parses a chunkfile from `start` (just past its file header) to `size`. */
+export async function* scanChunkfile(
+  fh: FileHandle,
+  size: number,
+  volumeCrc: number,
+  verifyData = true,
+): AsyncGenerator<ScanRecord> {
+  const r = new BlockReader(fh, size);
+  let p = HEADER_BYTES;
+  while (p + HEADER_BYTES <= size) {
+    const h = decodeEntryHeader(await r.view(p, p + HEADER_BYTES), 0, volumeCrc);
+    if (!h) {
+      // Torn or corrupt header: nothing in [p, q) can be trusted, and nothing there is reused.
+      const q = await resync(r, p + ALIGN_BYTES, volumeCrc);
+      yield { kind: 'dead', offset: p, size: q - p, reason: 'invalid header' };
+      p = q;
+      continue;
+    }
+    const end = Math.min(p + h.allocBytes, size);
+    if (h.flags & (ENTRY_FLAGS.deleted | ENTRY_FLAGS.filler)) {
+      if (p + h.allocBytes > size) yield { kind: 'dead', offset: p, size: end - p, reason: 'free past end' };
+      else yield { kind: 'free', offset: p, size: h.allocBytes };
+    } else {
+      const v = await verifyBody(r, p, h, verifyData);
+      if (v.ok) yield { kind: 'live', offset: p, header: h, key: v.key, meta: v.meta };
+      else yield { kind: 'dead', offset: p, size: end - p, reason: v.reason };
+    }
+    p = end;
+  }
+  if (p < size) yield { kind: 'dead', offset: p, size: size - p, reason: 'torn tail' };
+}

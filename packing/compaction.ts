@@ -1,0 +1,128 @@
+// Compaction: copy the live entries of a chunkfile into the write lanes (same opver), make them durable,
+// tell the caller (EntryMoved, awaited), then retire the file. A marker file records the step so open
+// rolls a half-done compaction forward (FORMAT.md, "Compaction").
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep, setImmediate as yieldTick } from 'node:timers/promises';
+import { scanChunkfile } from './chunk-scan.ts';
+import type { ChunkFile } from './chunkfile.ts';
+import { locKey, type VolumeCore } from './core.ts';
+import { crc32Of } from './crc.ts';
+import { unlinkDurable, writeFileDurable } from './durable-io.ts';
+import { readEntryAt } from './entry-io.ts';
+import { chunkFileName, compactionMarkerName, HEADER_BYTES, MAGIC } from './layout.ts';
+import type { EntryMoved, Location } from './types.ts';
+
+export const MARKER_COPYING = 1;
+export const MARKER_DONE = 2;
+
+export function encodeMarker(fileId: number, state: number): Buffer {
+  const buf = Buffer.alloc(16);
+  buf.writeUInt32LE(MAGIC.compaction, 0);
+  buf.writeUInt32LE(fileId, 4);
+  buf.writeUInt32LE(state, 8);
+  buf.writeUInt32LE(crc32Of(buf.subarray(0, 12)), 12);
+  return buf;
+}
+
+/** The marker's state, or undefined for a torn/foreign marker (then nothing was started: roll back). */
+export async function readMarker(dir: string, fileId: number): Promise<number | undefined> {
+  const buf = await readFile(join(dir, compactionMarkerName(fileId))).catch(() => undefined);
+  if (buf?.length !== 16 || buf.readUInt32LE(0) !== MAGIC.compaction) return undefined;
+  if (buf.readUInt32LE(12) !== crc32Of(buf.subarray(0, 12)) || buf.readUInt32LE(4) !== fileId)
+    return undefined;
+  return buf.readUInt32LE(8);
+}
+
+export interface CompactFileControl {
+  /** Entry offsets already moved (found by recovery as duplicates): not copied again. */
+  readonly skip?: ReadonlySet<number>;
+  readonly emit: (moved: EntryMoved) => Promise<void>;
+  /** Called after each copied entry; may sleep to throttle. */
+  readonly pace: (bytes: number) => Promise<void>;
+}
+
+/** Moves one entry; undefined when it is gone (deleted meanwhile) or unreadable (left to be retired). */
+async function moveEntry(core: VolumeCore, file: ChunkFile, loc: Location): Promise<EntryMoved | undefined> {
+  return core.withLock(loc, async () => {
+    if (core.forwards.has(locKey(loc))) return undefined;
+    const cur = await readEntryAt(file.fh, loc, core.volumeCrc, true).catch(() => undefined);
+    if (!cur?.data) return undefined;
+    const h = cur.header;
+    const e = await core.putChunk(
+      {
+        key: cur.key,
+        meta: cur.meta,
+        data: cur.data,
+        opver: h.opver,
+        dataCrc: h.dataCrc,
+        createdMs: h.createdMs,
+        updatedMs: h.updatedMs,
+      },
+      HEADER_BYTES + cur.key.length + cur.meta.length + cur.data.length,
+    );
+    file.liveEntries -= 1;
+    file.liveBytes -= h.allocBytes;
+    file.liveDataBytes -= h.dataBytes;
+    core.forwards.set(locKey(loc), e.location);
+    return { key: cur.key, opver: h.opver, from: loc, to: e.location };
+  });
+}
+
+/** Compacts one chunkfile end to end. Returns entries and bytes moved. */
+export async function compactFile(core: VolumeCore, file: ChunkFile, ctl: CompactFileControl) {
+  await writeFileDurable(
+    core.dir,
+    compactionMarkerName(file.fileId),
+    encodeMarker(file.fileId, MARKER_COPYING),
+  );
+  file.compacting = true;
+  core.free.removeFile(file.fileId);
+  let entries = 0;
+  let bytes = 0;
+  for await (const rec of scanChunkfile(file.fh, file.end, core.volumeCrc, true)) {
+    if (rec.kind !== 'live' || ctl.skip?.has(rec.offset)) continue;
+    const loc: Location = {
+      kind: 'chunk',
+      fileId: file.fileId,
+      offset: rec.offset,
+      allocBytes: rec.header.allocBytes,
+    };
+    const moved = await moveEntry(core, file, loc);
+    if (!moved) continue;
+    entries += 1;
+    bytes += moved.to.allocBytes;
+    await ctl.emit(moved);
+    await ctl.pace(moved.to.allocBytes);
+  }
+  // Every copy is durable and every caller has been told: the old file can go.
+  await writeFileDurable(core.dir, compactionMarkerName(file.fileId), encodeMarker(file.fileId, MARKER_DONE));
+  await retireFile(core, file);
+  return { entries, bytes };
+}
+
+export async function retireFile(core: VolumeCore, file: ChunkFile): Promise<void> {
+  file.retired = true;
+  core.chunks.delete(file.fileId);
+  core.free.removeFile(file.fileId);
+  await unlinkDurable(core.dir, chunkFileName(file.fileId));
+  if (file.readers === 0) await file.fh.close();
+  await unlinkDurable(core.dir, compactionMarkerName(file.fileId));
+}
+
+/** A pacer that keeps the copy rate under `bytesPerSecond` and always yields to the event loop. */
+export function pacer(clock: () => number, bytesPerSecond: number | undefined) {
+  const started = clock();
+  let total = 0;
+  return async (bytes: number): Promise<void> => {
+    total += bytes;
+    if (bytesPerSecond && bytesPerSecond > 0) {
+      const aheadMs = (total / bytesPerSecond) * 1000 - (clock() - started);
+      if (aheadMs > 1) {
+        await sleep(aheadMs);
+        return;
+      }
+    }
+    await yieldTick();
+  };
+}

@@ -1,0 +1,291 @@
+// The state of one open volume and the primitives every operation is made of: allocate (hole best-fit or
+// lane append), write + group commit, replace in place, mark deleted, and hand extents back to the free
+// space only when no read in flight still points at them.
+import { access, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChunkFile } from './chunkfile.ts';
+import { WriteLane, writeAll } from './chunkfile.ts';
+import type { EntryHeader, Superblock } from './codec.ts';
+import { unlinkDurable } from './durable-io.ts';
+import {
+  bodyBytesOf,
+  type EntryContent,
+  encodeHeader,
+  fillerHeader,
+  headerFor,
+  readEntryAt,
+  zeroPad,
+} from './entry-io.ts';
+import { EntryNotFoundError, VolumeFullError } from './errors.ts';
+import { FreeSpace } from './free-space.ts';
+import { GroupCommitter } from './group-commit.ts';
+import { ENTRY_FLAGS, HEADER_BYTES, padAllocation, singleFileName } from './layout.ts';
+import type { ResolvedOptions } from './options.ts';
+import { readSingleHead } from './singlefile.ts';
+import type { Location, StoredEntry } from './types.ts';
+
+export function locKey(loc: Location): string {
+  return `${loc.kind === 'chunk' ? 'c' : 's'}${loc.fileId}:${loc.offset}`;
+}
+
+export function storedEntry(loc: Location, h: EntryHeader, key: Buffer, meta: Buffer): StoredEntry {
+  return {
+    key,
+    meta,
+    opver: h.opver,
+    location: loc,
+    dataBytes: h.dataBytes,
+    dataCrc32: h.dataCrc,
+    createdMs: h.createdMs,
+    updatedMs: h.updatedMs,
+  };
+}
+
+const STATFS_EVERY_BYTES = 64 * 1024 * 1024;
+
+export class VolumeCore {
+  readonly chunks = new Map<number, ChunkFile>();
+  readonly free = new FreeSpace();
+  readonly committer: GroupCommitter;
+  readonly lanes: WriteLane[];
+  /** Locations of entries compaction moved, for callers that still hold the old one. */
+  readonly forwards = new Map<string, Location>();
+  nextChunkId = 1;
+  nextSingleId = 1;
+  singlefiles = 0;
+  singleBytes = 0;
+  singleDataBytes = 0;
+  private laneCursor = 0;
+  private readonly readers = new Map<string, number>();
+  private readonly pendingFree = new Map<string, { file: ChunkFile; offset: number; size: number }>();
+  private readonly locks = new Map<string, Promise<void>>();
+  private diskFreeBytes = Number.POSITIVE_INFINITY;
+  private bytesSinceStatfs = 0;
+
+  constructor(
+    readonly dir: string,
+    readonly sb: Superblock,
+    readonly volumeCrc: number,
+    readonly opts: ResolvedOptions,
+    newChunkFile: () => Promise<ChunkFile>,
+  ) {
+    this.committer = new GroupCommitter(opts.durable);
+    this.lanes = Array.from({ length: opts.writeLanes }, () => new WriteLane(opts.chunkBytes, newChunkFile));
+  }
+
+  // ---- mutual exclusion per location, and read reference counts ----
+
+  /** Runs `fn` while no other mutation of the same location (delete, replace, compaction move) runs. */
+  async withLock<T>(loc: Location, fn: () => Promise<T>): Promise<T> {
+    const k = locKey(loc);
+    const prev = this.locks.get(k) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const chained = prev.then(() => mine);
+    this.locks.set(k, chained);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(k) === chained) this.locks.delete(k);
+    }
+  }
+
+  beginRead(loc: Location): void {
+    const k = locKey(loc);
+    this.readers.set(k, (this.readers.get(k) ?? 0) + 1);
+    const f = this.chunks.get(loc.fileId);
+    if (loc.kind === 'chunk' && f) f.readers += 1;
+  }
+
+  endRead(loc: Location, file: ChunkFile | undefined): void {
+    const k = locKey(loc);
+    const n = (this.readers.get(k) ?? 1) - 1;
+    if (n > 0) {
+      this.readers.set(k, n);
+    } else {
+      this.readers.delete(k);
+      const pend = this.pendingFree.get(k);
+      if (pend) {
+        this.pendingFree.delete(k);
+        this.releaseExtent(pend.file, pend.offset, pend.size);
+      }
+    }
+    if (file) {
+      file.readers -= 1;
+      if (file.retired && file.readers === 0) void file.fh.close().catch(() => undefined);
+    }
+  }
+
+  /** Follows compaction moves; the location itself when it was not moved. */
+  resolve(loc: Location): Location {
+    let cur = loc;
+    for (let f = this.forwards.get(locKey(cur)); f; f = this.forwards.get(locKey(cur))) cur = f;
+    return cur;
+  }
+
+  chunkFileOf(loc: Location): ChunkFile {
+    const f = this.chunks.get(loc.fileId);
+    if (!f || f.retired) throw new EntryNotFoundError(loc, 'no such chunkfile');
+    return f;
+  }
+
+  // ---- space accounting ----
+
+  diskBytes(): number {
+    let n = this.singleBytes;
+    for (const f of this.chunks.values()) n += f.end;
+    return n;
+  }
+
+  /** Throws VolumeFullError when growing the volume by `bytes` would pass maxBytes or the reserve. */
+  checkRoom(bytes: number): void {
+    const disk = this.diskBytes();
+    if (disk + bytes > this.sb.maxBytes) {
+      throw new VolumeFullError(bytes, `volume holds ${disk} of max ${this.sb.maxBytes} bytes`);
+    }
+    const free = this.diskFreeBytes - this.bytesSinceStatfs;
+    if (free - bytes < this.sb.reservedFreeBytes) {
+      throw new VolumeFullError(
+        bytes,
+        `disk free ${free} would fall below reserve ${this.sb.reservedFreeBytes}`,
+      );
+    }
+    this.bytesSinceStatfs += bytes;
+    if (this.bytesSinceStatfs > STATFS_EVERY_BYTES) void this.refreshDiskFree().catch(() => undefined);
+  }
+
+  async refreshDiskFree(): Promise<void> {
+    const s = await statfs(this.dir);
+    this.diskFreeBytes = s.bavail * s.bsize;
+    this.bytesSinceStatfs = 0;
+  }
+
+  // ---- writing entries ----
+
+  private nextLane(): WriteLane {
+    const lane = this.lanes[this.laneCursor % this.lanes.length]!;
+    this.laneCursor += 1;
+    return lane;
+  }
+
+  /** Writes a new entry (best-fit hole, else a lane's tail) and resolves once it is durable. */
+  async putChunk(c: EntryContent, needBytes: number): Promise<StoredEntry> {
+    const need = Math.max(needBytes, HEADER_BYTES + bodyBytesOf(c));
+    const hole = this.free.take(need, (e) => padAllocation(e.offset, need) <= e.size);
+    let file: ChunkFile;
+    let offset: number;
+    let alloc: number;
+    if (hole) {
+      file = this.chunks.get(hole.fileId)!;
+      offset = hole.offset;
+      alloc = padAllocation(offset, need);
+      // A remainder too small for a filler header stays with the entry as slack.
+      if (hole.size - alloc < HEADER_BYTES) alloc = hole.size;
+      const writes = [writeAll(file.fh, this.entryBufs(c, alloc, false), offset)];
+      const rest = hole.size - alloc;
+      if (rest > 0) writes.push(writeAll(file.fh, [fillerHeader(rest, this.volumeCrc)], offset + alloc));
+      await Promise.all(writes);
+      await this.committer.commit(file.fh);
+      if (rest > 0) this.releaseExtent(file, offset + alloc, rest);
+    } else {
+      this.checkRoom(need + 512);
+      const lane = this.nextLane();
+      const r = await lane.reserve(need);
+      file = r.file;
+      offset = r.offset;
+      alloc = r.allocBytes;
+      await lane.write(file, offset, this.entryBufs(c, alloc, true));
+      await this.committer.commit(file.fh);
+    }
+    file.liveEntries += 1;
+    file.liveBytes += alloc;
+    file.liveDataBytes += c.data.length;
+    const loc: Location = { kind: 'chunk', fileId: file.fileId, offset, allocBytes: alloc };
+    return storedEntry(loc, headerFor(c, alloc, HEADER_BYTES), c.key, c.meta);
+  }
+
+  private entryBufs(c: EntryContent, alloc: number, padToAlloc: boolean): Buffer[] {
+    const bufs = [encodeHeader(headerFor(c, alloc, HEADER_BYTES), this.volumeCrc), c.key, c.meta, c.data];
+    if (padToAlloc) bufs.push(...zeroPad(alloc - HEADER_BYTES - bodyBytesOf(c)));
+    return bufs;
+  }
+
+  /**
+   * Crash-safe in-place replacement: the new body goes into the part of the allocation the current body
+   * does not use, is synced, and only then one sector-contained header write switches to it.
+   * Undefined when it does not fit, or a reader or compaction is on this entry.
+   */
+  async replaceInPlace(file: ChunkFile, loc: Location, old: EntryHeader, c: EntryContent) {
+    if (file.compacting || file.retired || (this.readers.get(locKey(loc)) ?? 0) > 0) return undefined;
+    const oldStart = old.bodyOffset;
+    const oldEnd = Math.ceil((oldStart + old.keyBytes + old.metaBytes + old.dataBytes) / 8) * 8;
+    const len = bodyBytesOf(c);
+    let at: number;
+    if (len <= oldStart - HEADER_BYTES) at = HEADER_BYTES;
+    else if (old.allocBytes - oldEnd >= len) at = Math.floor((old.allocBytes - len) / 8) * 8;
+    else return undefined;
+    await writeAll(file.fh, [c.key, c.meta, c.data], loc.offset + at);
+    await this.committer.commit(file.fh);
+    const h = headerFor(c, old.allocBytes, at);
+    await writeAll(file.fh, [encodeHeader(h, this.volumeCrc)], loc.offset);
+    await this.committer.commit(file.fh);
+    file.liveDataBytes += c.data.length - old.dataBytes;
+    return storedEntry(loc, h, c.key, c.meta);
+  }
+
+  // ---- freeing ----
+
+  /** Sets the deleted flag (one header write), waits until durable, then frees the extent. */
+  async deleteChunkEntry(file: ChunkFile, loc: Location, h: EntryHeader): Promise<void> {
+    const deleted: EntryHeader = { ...h, flags: h.flags | ENTRY_FLAGS.deleted };
+    await writeAll(file.fh, [encodeHeader(deleted, this.volumeCrc)], loc.offset);
+    await this.committer.commit(file.fh);
+    file.liveEntries -= 1;
+    file.liveBytes -= h.allocBytes;
+    file.liveDataBytes -= h.dataBytes;
+    this.releaseExtent(file, loc.offset, h.allocBytes);
+  }
+
+  /** Hands an extent to the free space, or parks it until the last read of it ends. */
+  releaseExtent(file: ChunkFile, offset: number, size: number): void {
+    if (file.compacting || file.retired) return;
+    const k = locKey({ kind: 'chunk', fileId: file.fileId, offset, allocBytes: size });
+    if ((this.readers.get(k) ?? 0) > 0) this.pendingFree.set(k, { file, offset, size });
+    else this.free.add(file.fileId, offset, size);
+  }
+
+  /** Deletes whatever lives at `loc` (already resolved); EntryNotFoundError when nothing does. */
+  async deleteAt(loc: Location): Promise<void> {
+    if (loc.kind === 'single') {
+      const head = await readSingleHead(this.dir, loc, this.volumeCrc).catch(() => undefined);
+      if (!head && !(await this.singleExists(loc))) throw new EntryNotFoundError(loc, 'no such singlefile');
+      await unlinkDurable(this.dir, singleFileName(loc.fileId));
+      this.singlefiles -= 1;
+      this.singleBytes -= loc.allocBytes;
+      this.singleDataBytes -= head?.header.dataBytes ?? 0;
+      return;
+    }
+    const file = this.chunkFileOf(loc);
+    const { header } = await readEntryAt(file.fh, loc, this.volumeCrc, false).catch((err) => {
+      // A corrupt header is still ours to delete: quarantine the allocation rather than fail.
+      if ((err as { code?: string }).code === 'CORRUPT_ENTRY') return { header: undefined };
+      throw err;
+    });
+    if (!header) {
+      file.deadBytes += loc.allocBytes;
+      return;
+    }
+    await this.deleteChunkEntry(file, loc, header);
+  }
+
+  private async singleExists(loc: Location): Promise<boolean> {
+    return access(join(this.dir, singleFileName(loc.fileId))).then(
+      () => true,
+      () => false,
+    );
+  }
+}

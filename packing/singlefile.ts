@@ -1,0 +1,180 @@
+// Singlefiles: one file per large object, streamed in and out. Layout (FORMAT.md): header, key, meta,
+// padding to 8, data, then one CRC-32 per block so a read verifies each block before emitting it.
+import { open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeSingleHeader, type EntryHeader, encodeSingleHeader, keyMetaCrc } from './codec.ts';
+import { crc32Continue, crc32Of } from './crc.ts';
+import { fsyncDir } from './durable-io.ts';
+import { CorruptEntryError, InvalidInputError } from './errors.ts';
+import { alignUp, FILE_NAMES, HEADER_BYTES, singleFileName } from './layout.ts';
+import type { ByteRange, Location, Opver } from './types.ts';
+
+export const SINGLE_BLOCK_BYTES = 1024 * 1024;
+
+export interface SingleWrite {
+  readonly key: Buffer;
+  readonly meta: Buffer;
+  readonly opver: Opver;
+  readonly data: Buffer | AsyncIterable<Buffer>;
+  readonly dataBytes: number;
+  readonly createdMs: number;
+  readonly updatedMs: number;
+}
+
+export interface SingleLayout {
+  readonly dataOffset: number;
+  readonly tableOffset: number;
+  readonly blocks: number;
+  readonly fileBytes: number;
+}
+
+export function singleLayout(keyBytes: number, metaBytes: number, dataBytes: number): SingleLayout {
+  const dataOffset = alignUp(HEADER_BYTES + keyBytes + metaBytes);
+  const blocks = Math.ceil(dataBytes / SINGLE_BLOCK_BYTES);
+  const tableOffset = dataOffset + dataBytes;
+  return { dataOffset, tableOffset, blocks, fileBytes: tableOffset + 4 * blocks };
+}
+
+async function* chunksOf(data: Buffer | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (Buffer.isBuffer(data)) yield data;
+  else for await (const c of data) yield Buffer.isBuffer(c) ? c : Buffer.from(c);
+}
+
+/** Streams the object into a temp file, then fsync → rename → fsync dir. Returns the header written. */
+export async function writeSinglefile(
+  dir: string,
+  fileId: number,
+  w: SingleWrite,
+  volumeCrc: number,
+  durable: boolean,
+): Promise<{ header: EntryHeader; fileBytes: number }> {
+  const name = singleFileName(fileId);
+  const tmp = join(dir, name + FILE_NAMES.tmpSuffix);
+  const layout = singleLayout(w.key.length, w.meta.length, w.dataBytes);
+  const table = Buffer.alloc(4 * layout.blocks);
+  const fh = await open(tmp, 'w');
+  let header: EntryHeader;
+  try {
+    let pos = 0;
+    let dataCrc = 0;
+    let blockCrc = 0;
+    for await (const chunk of chunksOf(w.data)) {
+      if (pos + chunk.length > w.dataBytes)
+        throw new InvalidInputError('singlefile data longer than dataBytes');
+      await fh.write(chunk, 0, chunk.length, layout.dataOffset + pos);
+      dataCrc = crc32Continue(chunk, dataCrc);
+      // Per-block CRCs: a chunk may span block boundaries.
+      for (let off = 0; off < chunk.length; ) {
+        const inBlock = (pos + off) % SINGLE_BLOCK_BYTES;
+        const take = Math.min(SINGLE_BLOCK_BYTES - inBlock, chunk.length - off);
+        blockCrc = crc32Continue(chunk.subarray(off, off + take), inBlock === 0 ? 0 : blockCrc);
+        table.writeUInt32LE(blockCrc, 4 * Math.floor((pos + off) / SINGLE_BLOCK_BYTES));
+        off += take;
+      }
+      pos += chunk.length;
+    }
+    if (pos !== w.dataBytes)
+      throw new InvalidInputError(`singlefile data is ${pos} bytes, expected ${w.dataBytes}`);
+    header = {
+      flags: 0,
+      keyBytes: w.key.length,
+      allocBytes: SINGLE_BLOCK_BYTES,
+      bodyOffset: HEADER_BYTES,
+      metaBytes: w.meta.length,
+      dataBytes: w.dataBytes,
+      opver: w.opver,
+      dataCrc,
+      createdMs: w.createdMs,
+      updatedMs: w.updatedMs,
+      keyMetaCrc: keyMetaCrc(w.key, w.meta),
+    };
+    const head = Buffer.alloc(layout.dataOffset);
+    encodeSingleHeader(head, 0, header, volumeCrc);
+    w.key.copy(head, HEADER_BYTES);
+    w.meta.copy(head, HEADER_BYTES + w.key.length);
+    await fh.write(head, 0, head.length, 0);
+    await fh.write(table, 0, table.length, layout.tableOffset);
+    if (durable) await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(dir, name));
+  if (durable) await fsyncDir(dir);
+  return { header, fileBytes: layout.fileBytes };
+}
+
+export interface SingleHead {
+  readonly header: EntryHeader;
+  readonly key: Buffer;
+  readonly meta: Buffer;
+  readonly layout: SingleLayout;
+}
+
+export async function readSingleHead(
+  dir: string,
+  location: Location,
+  volumeCrc: number,
+): Promise<SingleHead> {
+  const fh = await open(join(dir, singleFileName(location.fileId)), 'r');
+  try {
+    return await readHeadFrom(fh, location, volumeCrc);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readHeadFrom(
+  fh: import('node:fs/promises').FileHandle,
+  location: Location,
+  volumeCrc: number,
+): Promise<SingleHead> {
+  const first = Buffer.alloc(4096);
+  const { bytesRead } = await fh.read(first, 0, first.length, 0);
+  const header = decodeSingleHeader(first.subarray(0, Math.min(bytesRead, HEADER_BYTES)), volumeCrc);
+  if (!header) throw new CorruptEntryError(location, 'invalid singlefile header');
+  const headLen = HEADER_BYTES + header.keyBytes + header.metaBytes;
+  let head = first.subarray(0, bytesRead);
+  if (headLen > bytesRead) {
+    head = Buffer.alloc(headLen);
+    await fh.read(head, 0, headLen, 0);
+  }
+  const key = Buffer.from(head.subarray(HEADER_BYTES, HEADER_BYTES + header.keyBytes));
+  const meta = Buffer.from(head.subarray(HEADER_BYTES + header.keyBytes, headLen));
+  if (keyMetaCrc(key, meta) !== header.keyMetaCrc) throw new CorruptEntryError(location, 'key/meta checksum');
+  return { header, key, meta, layout: singleLayout(header.keyBytes, header.metaBytes, header.dataBytes) };
+}
+
+/** Streams [range] of a singlefile, verifying every block it touches before yielding any of it. */
+export async function* readSinglefile(
+  dir: string,
+  location: Location,
+  volumeCrc: number,
+  range?: ByteRange,
+): AsyncGenerator<Buffer> {
+  const fh = await open(join(dir, singleFileName(location.fileId)), 'r');
+  try {
+    const { header, layout } = await readHeadFrom(fh, location, volumeCrc);
+    if (header.dataBytes === 0) return;
+    const start = range?.start ?? 0;
+    const end = Math.min(range?.end ?? header.dataBytes - 1, header.dataBytes - 1);
+    if (start > end) return;
+    const b0 = Math.floor(start / SINGLE_BLOCK_BYTES);
+    const b1 = Math.floor(end / SINGLE_BLOCK_BYTES);
+    const table = Buffer.alloc(4 * (b1 - b0 + 1));
+    await fh.read(table, 0, table.length, layout.tableOffset + 4 * b0);
+    for (let b = b0; b <= b1; b++) {
+      const blockStart = b * SINGLE_BLOCK_BYTES;
+      const len = Math.min(SINGLE_BLOCK_BYTES, header.dataBytes - blockStart);
+      const block = Buffer.allocUnsafe(len);
+      const { bytesRead } = await fh.read(block, 0, len, layout.dataOffset + blockStart);
+      if (bytesRead !== len || crc32Of(block) !== table.readUInt32LE(4 * (b - b0))) {
+        throw new CorruptEntryError(location, `block ${b} checksum mismatch`);
+      }
+      const from = Math.max(start - blockStart, 0);
+      const to = Math.min(end - blockStart + 1, len);
+      yield block.subarray(from, to);
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,148 @@
+// Creating and opening a volume directory: superblock, leftovers of interrupted steps, summary or scan.
+import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ChunkFile, writeAll } from './chunkfile.ts';
+import { decodeSuperblock, encodeChunkHeader, encodeSuperblock, volumeCrcOf } from './codec.ts';
+import { compactFile, MARKER_COPYING, MARKER_DONE, readMarker } from './compaction.ts';
+import { VolumeCore } from './core.ts';
+import { fsyncDir, unlinkDurable, writeFileDurable } from './durable-io.ts';
+import { InvalidInputError, VolumeFormatError } from './errors.ts';
+import { chunkFileName, compactionMarkerName, FILE_NAMES, HEADER_BYTES, parseFileId } from './layout.ts';
+import { DEFAULTS, resolveOptions } from './options.ts';
+import { fullScan, loadSummary } from './recovery.ts';
+import { decodeSummary } from './summary.ts';
+import type { CreateVolumeOptions, EntryMoved, OpenVolumeOptions, RecoveryReport } from './types.ts';
+
+export async function writeSuperblock(dir: string, o: CreateVolumeOptions): Promise<void> {
+  const id = Buffer.from(o.volumeId, 'utf8');
+  if (id.length === 0 || id.length > 32) throw new InvalidInputError('volumeId must be 1..32 UTF-8 bytes');
+  await mkdir(dir, { recursive: true });
+  const existing = await readFile(join(dir, FILE_NAMES.superblock)).catch(() => undefined);
+  if (existing) throw new InvalidInputError(`${dir} already holds a volume`);
+  const sb = encodeSuperblock({
+    volumeId: o.volumeId,
+    type: o.type ?? 'storage',
+    maxBytes: o.maxBytes,
+    reservedFreeBytes: o.reservedFreeBytes ?? DEFAULTS.reservedFreeBytes,
+  });
+  await writeFileDurable(dir, FILE_NAMES.superblock, sb);
+  await fsyncDir(dirname(dir));
+}
+
+interface DirListing {
+  readonly chunkIds: number[];
+  readonly singleIds: number[];
+  readonly markerIds: number[];
+  readonly tmpNames: string[];
+  readonly hasSummary: boolean;
+}
+
+async function listDir(dir: string): Promise<DirListing> {
+  const out: DirListing = { chunkIds: [], singleIds: [], markerIds: [], tmpNames: [], hasSummary: false };
+  for (const name of await readdir(dir)) {
+    if (name.endsWith(FILE_NAMES.tmpSuffix)) out.tmpNames.push(name);
+    const c = parseFileId(name, FILE_NAMES.chunkPrefix, FILE_NAMES.chunkSuffix);
+    if (c !== undefined) out.chunkIds.push(c);
+    const s = parseFileId(name, FILE_NAMES.singlePrefix, FILE_NAMES.singleSuffix);
+    if (s !== undefined) out.singleIds.push(s);
+    const m = parseFileId(name, FILE_NAMES.compactionPrefix, FILE_NAMES.compactionSuffix);
+    if (m !== undefined) out.markerIds.push(m);
+    if (name === FILE_NAMES.summary) (out as { hasSummary: boolean }).hasSummary = true;
+  }
+  for (const list of [out.chunkIds, out.singleIds, out.markerIds]) list.sort((a, b) => a - b);
+  return out;
+}
+
+function makeCore(dir: string, sbBuf: Buffer, opts: OpenVolumeOptions | undefined): VolumeCore {
+  const sb = decodeSuperblock(sbBuf);
+  if (!sb) throw new VolumeFormatError(`${dir}: bad or unsupported superblock`);
+  const resolved = resolveOptions(opts);
+  const volumeCrc = volumeCrcOf(sb.volumeId);
+  const core: VolumeCore = new VolumeCore(dir, sb, volumeCrc, resolved, async () => {
+    const id = core.nextChunkId++;
+    const fh = await open(join(dir, chunkFileName(id)), 'wx+');
+    await writeAll(fh, [encodeChunkHeader({ fileId: id, volumeCrc, chunkBytes: resolved.chunkBytes })], 0);
+    if (resolved.durable) {
+      await fh.datasync();
+      await fsyncDir(dir);
+    }
+    const f = new ChunkFile(id, fh, HEADER_BYTES);
+    core.chunks.set(id, f);
+    return f;
+  });
+  return core;
+}
+
+/** Sorts out markers: DONE → finish retiring; COPYING → roll forward after the scan; torn → drop. */
+async function triageMarkers(dir: string, l: DirListing): Promise<Set<number>> {
+  const copying = new Set<number>();
+  for (const id of l.markerIds) {
+    const state = await readMarker(dir, id);
+    if (state === MARKER_COPYING && l.chunkIds.includes(id)) {
+      copying.add(id);
+    } else if (state === MARKER_DONE) {
+      // Every copy was durable and reported before DONE was written.
+      await unlinkDurable(dir, chunkFileName(id));
+      l.chunkIds.splice(l.chunkIds.indexOf(id), 1);
+    }
+    if (!copying.has(id)) await unlinkDurable(dir, compactionMarkerName(id));
+  }
+  return copying;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+export async function openCore(
+  dir: string,
+  opts: OpenVolumeOptions | undefined,
+  isNew: boolean,
+): Promise<{ core: VolumeCore; recovery: RecoveryReport }> {
+  const started = (opts?.clock ?? Date.now)();
+  const core = makeCore(dir, await readFile(join(dir, FILE_NAMES.superblock)), opts);
+  const l = await listDir(dir);
+  for (const t of l.tmpNames) await unlink(join(dir, t));
+  const copying = await triageMarkers(dir, l);
+  const summaryBuf = l.hasSummary ? await readFile(join(dir, FILE_NAMES.summary)) : undefined;
+  const summary = summaryBuf && decodeSummary(summaryBuf, core.volumeCrc);
+  const sameFiles =
+    summary !== undefined &&
+    summary.chunks.length === l.chunkIds.length &&
+    summary.chunks.every((c) => l.chunkIds.includes(c.fileId)) &&
+    summary.singlefiles === l.singleIds.length;
+  const recovery: Mutable<RecoveryReport> & { moved: EntryMoved[] } = {
+    mode: 'scan',
+    corrupt: [],
+    duplicatesDropped: 0,
+    moved: [],
+    scannedBytes: 0,
+    durationMs: 0,
+  };
+  // The summary goes before any write: a crash from here on forces a full scan.
+  if (l.hasSummary) await unlinkDurable(dir, FILE_NAMES.summary);
+  if (summary && sameFiles && copying.size === 0) {
+    await loadSummary(core, summary);
+    recovery.mode = 'summary';
+  } else {
+    const out = await fullScan(core, l.chunkIds, l.singleIds, copying);
+    recovery.corrupt = out.corrupt;
+    recovery.duplicatesDropped = out.duplicatesDropped;
+    recovery.scannedBytes = out.scannedBytes;
+    recovery.moved.push(...out.moved);
+    for (const id of copying) {
+      const f = core.chunks.get(id);
+      if (!f) continue;
+      await compactFile(core, f, {
+        skip: out.alreadyMoved.get(id) ?? new Set(),
+        emit: async (m) => {
+          recovery.moved.push(m);
+        },
+        pace: async () => undefined,
+      });
+    }
+    for (const m of recovery.moved) await core.opts.onMoved?.(m);
+  }
+  if (isNew) recovery.mode = 'new';
+  await core.refreshDiskFree();
+  recovery.durationMs = (opts?.clock ?? Date.now)() - started;
+  return { core, recovery };
+}

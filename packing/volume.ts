@@ -1,0 +1,407 @@
+// The public face of one volume: put / replace / delete / read / scan / compact / stats / close.
+// The caller keeps key → Location; the volume keeps no key map at run time.
+import { EventEmitter } from 'node:events';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { scanChunkfile } from './chunk-scan.ts';
+import { compactFile, pacer } from './compaction.ts';
+import { storedEntry, type VolumeCore } from './core.ts';
+import { crc32Of } from './crc.ts';
+import { writeFileDurable } from './durable-io.ts';
+import { type EntryContent, encodeHeader, readEntryAt } from './entry-io.ts';
+import { EntryNotFoundError, InvalidInputError, PackingError } from './errors.ts';
+import { ENTRY_FLAGS, FILE_NAMES, HEADER_BYTES, parseFileId, singleFileName } from './layout.ts';
+import { DEFAULTS, insertAllocBytes, replaceAllocBytes } from './options.ts';
+import { readSinglefile, readSingleHead, writeSinglefile } from './singlefile.ts';
+import { encodeSummary } from './summary.ts';
+import type {
+  ByteRange,
+  CompactionOptions,
+  CompactionReport,
+  CreateVolumeOptions,
+  Location,
+  OpenVolumeOptions,
+  PutInput,
+  RecoveryReport,
+  StoredEntry,
+  VolumeStats,
+} from './types.ts';
+import { openCore, writeSuperblock } from './volume-open.ts';
+
+async function collect(data: Buffer | AsyncIterable<Buffer>, dataBytes: number): Promise<Buffer> {
+  let buf: Buffer;
+  if (Buffer.isBuffer(data)) buf = data;
+  else {
+    const parts: Buffer[] = [];
+    for await (const c of data) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+    buf = Buffer.concat(parts);
+  }
+  if (buf.length !== dataBytes)
+    throw new InvalidInputError(`data is ${buf.length} bytes, expected ${dataBytes}`);
+  return buf;
+}
+
+function sliceRange(data: Buffer, range: ByteRange | undefined): Buffer {
+  if (!range) return data;
+  if (range.start < 0 || range.end < range.start || (range.start >= data.length && data.length > 0)) {
+    throw new InvalidInputError(`range ${range.start}-${range.end} not satisfiable for ${data.length} bytes`);
+  }
+  return data.subarray(range.start, Math.min(range.end, data.length - 1) + 1);
+}
+
+function ignoreGone(err: unknown): void {
+  if (err instanceof EntryNotFoundError) return;
+  throw err;
+}
+
+export class Volume extends EventEmitter {
+  private closed = false;
+  private compacting = false;
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  private constructor(
+    private readonly core: VolumeCore,
+    /** What open found: summary or scan, corrupt regions, duplicates dropped, compaction moves. */
+    readonly recovery: RecoveryReport,
+  ) {
+    super();
+  }
+
+  static async create(dir: string, opts: CreateVolumeOptions): Promise<Volume> {
+    await writeSuperblock(dir, opts);
+    const { core, recovery } = await openCore(dir, opts, true);
+    return new Volume(core, recovery);
+  }
+
+  static async open(dir: string, opts?: OpenVolumeOptions): Promise<Volume> {
+    const { core, recovery } = await openCore(dir, opts, false);
+    return new Volume(core, recovery);
+  }
+
+  get volumeId(): string {
+    return this.core.sb.volumeId;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new InvalidInputError('volume is closed');
+  }
+
+  /** Stores an object; resolves only when durable. With `replaces`, the old version is freed or rewritten. */
+  put(input: PutInput): Promise<StoredEntry> {
+    this.checkOpen();
+    return this.track(this.doPut(input));
+  }
+
+  private async doPut(input: PutInput): Promise<StoredEntry> {
+    if (input.key.length > 0xffff) throw new InvalidInputError('key longer than 65535 bytes');
+    if (!Number.isSafeInteger(input.dataBytes) || input.dataBytes < 0) {
+      throw new InvalidInputError('dataBytes must be a non-negative integer');
+    }
+    const now = input.nowMs ?? this.core.opts.clock();
+    if (input.dataBytes >= this.core.opts.smallObjectMaxBytes) {
+      this.core.checkRoom(input.dataBytes + input.key.length + input.meta.length + 4096);
+      const id = this.core.nextSingleId++;
+      const { header, fileBytes } = await writeSinglefile(
+        this.core.dir,
+        id,
+        { ...input, createdMs: now, updatedMs: now },
+        this.core.volumeCrc,
+        this.core.opts.durable,
+      );
+      this.core.singlefiles += 1;
+      this.core.singleBytes += fileBytes;
+      this.core.singleDataBytes += input.dataBytes;
+      const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: fileBytes };
+      if (input.replaces) await this.freeReplaced(input.replaces);
+      return storedEntry(loc, header, input.key, input.meta);
+    }
+    const data = await collect(input.data, input.dataBytes);
+    const content: EntryContent = {
+      key: input.key,
+      meta: input.meta,
+      data,
+      opver: input.opver,
+      dataCrc: crc32Of(data),
+      createdMs: now,
+      updatedMs: now,
+    };
+    if (input.replaces) return this.replace(input.replaces, content);
+    const body = input.key.length + input.meta.length + data.length;
+    return this.core.putChunk(
+      content,
+      insertAllocBytes(this.core.opts.slack, HEADER_BYTES, body, data.length),
+    );
+  }
+
+  /**
+   * Follows a compaction move. The original copy is also marked deleted, so a crash before its file is
+   * retired cannot bring back what the caller deleted or replaced.
+   */
+  private async unforward(loc: Location): Promise<Location> {
+    const target = this.core.resolve(loc);
+    if (target === loc || loc.kind !== 'chunk') return target;
+    const f = this.core.chunks.get(loc.fileId);
+    if (f && !f.retired) {
+      const old = await readEntryAt(f.fh, loc, this.core.volumeCrc, false).catch(() => undefined);
+      if (old) {
+        const h = { ...old.header, flags: old.header.flags | ENTRY_FLAGS.deleted };
+        await f.fh.write(encodeHeader(h, this.core.volumeCrc), 0, HEADER_BYTES, loc.offset);
+        await this.core.committer.commit(f.fh);
+      }
+    }
+    return target;
+  }
+
+  private replace(replaces: Location, content: EntryContent): Promise<StoredEntry> {
+    const core = this.core;
+    return core.withLock(replaces, async () => {
+      const target = await this.unforward(replaces);
+      const body = content.key.length + content.meta.length + content.data.length;
+      const file = target.kind === 'chunk' ? core.chunks.get(target.fileId) : undefined;
+      const old =
+        file && !file.retired
+          ? await readEntryAt(file.fh, target, core.volumeCrc, false).catch(() => undefined)
+          : undefined;
+      if (file && old) {
+        const c = { ...content, createdMs: old.header.createdMs };
+        const inPlace = await core.replaceInPlace(file, target, old.header, c);
+        if (inPlace) return inPlace;
+        const e = await core.putChunk(
+          c,
+          replaceAllocBytes(core.opts.slack, HEADER_BYTES, body, c.data.length),
+        );
+        await core.deleteChunkEntry(file, target, old.header);
+        return e;
+      }
+      const e = await core.putChunk(content, insertAllocBytes(core.opts.slack, HEADER_BYTES, body, body));
+      await core.deleteAt(target).catch(ignoreGone);
+      return e;
+    });
+  }
+
+  private freeReplaced(replaces: Location): Promise<void> {
+    return this.core.withLock(replaces, async () => {
+      await this.core.deleteAt(await this.unforward(replaces)).catch(ignoreGone);
+    });
+  }
+
+  /** Deletes the entry; durable when resolved. Its extent becomes a hole once no read uses it. */
+  delete(location: Location): Promise<void> {
+    this.checkOpen();
+    return this.track(
+      this.core.withLock(location, async () => {
+        await this.core.deleteAt(await this.unforward(location));
+      }),
+    );
+  }
+
+  /** The object's data (or a range of it), checksum-verified. Singlefiles are read whole: use openRead. */
+  read(location: Location, range?: ByteRange): Promise<Buffer> {
+    this.checkOpen();
+    return this.track(this.doRead(location, range));
+  }
+
+  private async doRead(location: Location, range?: ByteRange): Promise<Buffer> {
+    const core = this.core;
+    const target = core.resolve(location);
+    if (target.kind === 'single') {
+      const parts: Buffer[] = [];
+      for await (const p of readSinglefile(core.dir, target, core.volumeCrc, range)) parts.push(p);
+      return Buffer.concat(parts);
+    }
+    const file = core.chunkFileOf(target);
+    core.beginRead(target);
+    try {
+      const { data } = await readEntryAt(file.fh, target, core.volumeCrc, true);
+      return sliceRange(data!, range);
+    } finally {
+      core.endRead(target, file);
+    }
+  }
+
+  /** Streams the data; singlefile blocks are verified one by one before they are emitted. */
+  openRead(location: Location, range?: ByteRange): Readable {
+    this.checkOpen();
+    const target = this.core.resolve(location);
+    const core = this.core;
+    const self = this;
+    async function* gen(): AsyncGenerator<Buffer> {
+      if (target.kind === 'single') yield* readSinglefile(core.dir, target, core.volumeCrc, range);
+      else yield await self.doRead(target, range);
+    }
+    return Readable.from(gen(), { objectMode: false });
+  }
+
+  /** Header, key and meta of the entry (key/meta checksum verified; data not read). */
+  async readEntry(location: Location): Promise<StoredEntry> {
+    this.checkOpen();
+    const core = this.core;
+    const target = core.resolve(location);
+    if (target.kind === 'single') {
+      const head = await readSingleHead(core.dir, target, core.volumeCrc);
+      return storedEntry(target, head.header, head.key, head.meta);
+    }
+    const file = core.chunkFileOf(target);
+    core.beginRead(target);
+    try {
+      const r = await readEntryAt(file.fh, target, core.volumeCrc, false);
+      return storedEntry(target, r.header, r.key, r.meta);
+    } finally {
+      core.endRead(target, file);
+    }
+  }
+
+  /** Every live, checksum-valid entry (chunkfiles in file order, then singlefiles): rebuilds an index. */
+  async *scan(): AsyncGenerator<StoredEntry> {
+    this.checkOpen();
+    const core = this.core;
+    const files = [...core.chunks.values()].sort((a, b) => a.fileId - b.fileId);
+    for (const f of files) {
+      if (f.retired) continue;
+      f.readers += 1;
+      try {
+        for await (const r of scanChunkfile(f.fh, f.end, core.volumeCrc, true)) {
+          if (r.kind !== 'live') continue;
+          const loc: Location = {
+            kind: 'chunk',
+            fileId: f.fileId,
+            offset: r.offset,
+            allocBytes: r.header.allocBytes,
+          };
+          yield storedEntry(loc, r.header, r.key, r.meta);
+        }
+      } finally {
+        f.readers -= 1;
+        if (f.retired && f.readers === 0) await f.fh.close().catch(() => undefined);
+      }
+    }
+    const ids = (await readdir(core.dir))
+      .map((n) => parseFileId(n, FILE_NAMES.singlePrefix, FILE_NAMES.singleSuffix))
+      .filter((n): n is number => n !== undefined)
+      .sort((a, b) => a - b);
+    for (const id of ids) {
+      const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: 0 };
+      const head = await readSingleHead(core.dir, loc, core.volumeCrc).catch(() => undefined);
+      if (!head) continue;
+      const size = (await stat(join(core.dir, singleFileName(id)))).size;
+      yield storedEntry({ ...loc, allocBytes: size }, head.header, head.key, head.meta);
+    }
+  }
+
+  /** Rewrites chunkfiles whose live ratio is below the threshold; emits 'moved' (and calls onMoved). */
+  compact(opts: CompactionOptions = {}): Promise<CompactionReport> {
+    this.checkOpen();
+    if (this.compacting) throw new PackingError('COMPACTION_RUNNING', 'a compaction is already running');
+    this.compacting = true;
+    return this.track(this.doCompact(opts)).finally(() => {
+      this.compacting = false;
+    });
+  }
+
+  private async doCompact(opts: CompactionOptions): Promise<CompactionReport> {
+    const core = this.core;
+    const below = opts.liveRatioBelow ?? DEFAULTS.compactLiveRatioBelow;
+    const candidates = [...core.chunks.values()].filter(
+      (f) =>
+        !f.active &&
+        !f.compacting &&
+        !f.retired &&
+        f.end > HEADER_BYTES &&
+        f.liveBytes / (f.end - HEADER_BYTES) < below,
+    );
+    const pace = pacer(core.opts.clock, opts.bytesPerSecond);
+    let entriesMoved = 0;
+    let bytesMoved = 0;
+    let bytesFreed = 0;
+    for (let i = 0; i < candidates.length; i++) {
+      const f = candidates[i]!;
+      bytesFreed += f.end;
+      const r = await compactFile(core, f, {
+        emit: async (m) => {
+          this.emit('moved', m);
+          await core.opts.onMoved?.(m);
+        },
+        pace,
+      });
+      entriesMoved += r.entries;
+      bytesMoved += r.bytes;
+      opts.onProgress?.({ filesDone: i + 1, filesTotal: candidates.length, entriesMoved, bytesMoved });
+    }
+    return {
+      filesDone: candidates.length,
+      filesTotal: candidates.length,
+      entriesMoved,
+      bytesMoved,
+      bytesReclaimed: bytesFreed - bytesMoved,
+    };
+  }
+
+  stats(): VolumeStats {
+    const core = this.core;
+    let liveEntries = core.singlefiles;
+    let liveBytes = core.singleBytes;
+    let liveDataBytes = core.singleDataBytes;
+    let deadBytes = 0;
+    let chunkBytes = 0;
+    for (const f of core.chunks.values()) {
+      liveEntries += f.liveEntries;
+      liveBytes += f.liveBytes;
+      liveDataBytes += f.liveDataBytes;
+      deadBytes += f.deadBytes;
+      chunkBytes += f.end;
+    }
+    return {
+      volumeId: core.sb.volumeId,
+      liveEntries,
+      liveBytes,
+      liveDataBytes,
+      holeBytes: core.free.bytes,
+      holeCount: core.free.count,
+      deadBytes,
+      chunkfiles: core.chunks.size,
+      singlefiles: core.singlefiles,
+      diskBytes: chunkBytes + core.singleBytes,
+      fragmentation: chunkBytes > 0 ? core.free.bytes / chunkBytes : 0,
+      maxBytes: core.sb.maxBytes,
+      reservedFreeBytes: core.sb.reservedFreeBytes,
+    };
+  }
+
+  /** Waits for operations in flight, makes everything durable and writes the clean-shutdown summary. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    const core = this.core;
+    for (const lane of core.lanes) lane.retire();
+    const chunks = [...core.chunks.values()].sort((a, b) => a.fileId - b.fileId);
+    if (core.opts.durable) for (const f of chunks) await f.fh.datasync();
+    const summary = encodeSummary({
+      volumeCrc: core.volumeCrc,
+      nextChunkId: core.nextChunkId,
+      nextSingleId: core.nextSingleId,
+      singlefiles: core.singlefiles,
+      singleBytes: core.singleBytes,
+      singleDataBytes: core.singleDataBytes,
+      chunks: chunks.map((f) => ({
+        fileId: f.fileId,
+        end: f.end,
+        liveEntries: f.liveEntries,
+        liveBytes: f.liveBytes,
+        liveDataBytes: f.liveDataBytes,
+        deadBytes: f.deadBytes,
+        holes: core.free.extentsOf(f.fileId),
+      })),
+    });
+    await writeFileDurable(core.dir, FILE_NAMES.summary, summary);
+    for (const f of chunks) await f.fh.close();
+  }
+}
