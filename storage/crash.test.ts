@@ -71,7 +71,7 @@ test(`SIGKILL during puts/replaces/deletes, ${ROUNDS} rounds: every ack survives
           const got = h ? await readAll(h.stream()) : undefined;
           h?.release();
           const match = candidates.find((c) =>
-            c.op === 'delete' ? got === undefined : got !== undefined && got.equals(bytes(c.size, c.seed)),
+            c.op === 'delete' ? got === undefined : got?.equals(bytes(c.size, c.seed)) === true,
           );
           assert.ok(
             match,

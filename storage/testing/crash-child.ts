@@ -21,7 +21,7 @@ const node = await StorageNode.open({
 out({ ready: true });
 
 async function worker(w: number): Promise<void> {
-  for (let i = 0; ; i++) {
+  for (;;) {
     const key = `w${w}-k${rand(8)}`;
     if (rand(5) === 0) {
       out({ start: 'delete', w, key });

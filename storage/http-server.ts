@@ -1,0 +1,150 @@
+// The storage node's internal HTTP API (node:http): POST /v1/<method>. Arguments travel as wire
+// JSON (http-wire.ts) in the body, or — for puts and parts, whose body is the framed object data —
+// in the `x-quire-args` header (base64url). Errors answer `{code, message}` with a status.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ByteRangeInclusive, ReadHandle, StorageApi } from './api.ts';
+import { errorToWire } from './errors.ts';
+import { fromWire, toWire, unframeBody } from './http-wire.ts';
+
+export interface StorageServerOptions {
+  /** An opened object not streamed or released within this time is released. */
+  handleIdleMs?: number;
+  /** Random source for read-handle ids. */
+  nextHandleId?: () => string;
+}
+
+const STATUS: Record<string, number> = {
+  NoSuchKey: 404,
+  NoSuchUpload: 404,
+  PreconditionFailed: 412,
+  InvalidRange: 416,
+  InsufficientStorage: 507,
+  InternalError: 500,
+};
+
+type Handler = (req: IncomingMessage, args: Record<string, unknown>) => Promise<unknown>;
+
+export function createStorageServer(api: StorageApi, opts: StorageServerOptions = {}): Server {
+  const handles = new Map<string, { h: ReadHandle; timer: NodeJS.Timeout }>();
+  let seq = 0;
+  const nextId = opts.nextHandleId ?? (() => `h${++seq}`);
+  const idleMs = opts.handleIdleMs ?? 60_000;
+  const drop = (id: string) => {
+    const e = handles.get(id);
+    if (!e) return;
+    clearTimeout(e.timer);
+    e.h.release();
+    handles.delete(id);
+  };
+  const touch = (id: string) => {
+    const e = handles.get(id);
+    if (!e) return undefined;
+    e.timer.refresh();
+    return e.h;
+  };
+  const a = (v: unknown) => v as never;
+  const calls: Record<string, Handler> = {
+    putObject: async (req, x) => api.putObject({ ...(x as object), ...unframeBody(req) } as never),
+    uploadPart: async (req, x) => api.uploadPart({ ...(x as object), ...unframeBody(req) } as never),
+    headObject: async (_r, x) => (await api.headObject(a(x.bucket), a(x.key))) ?? null,
+    deleteObject: async (_r, x) => api.deleteObject(a(x.bucket), a(x.key)),
+    copyObject: async (_r, x) => api.copyObject(a(x.src), a(x.dst)),
+    listObjects: async (_r, x) => api.listObjects(a(x.bucket), a(x.opts)),
+    hasObjects: async (_r, x) => api.hasObjects(a(x.bucket)),
+    createUpload: async (_r, x) =>
+      api.createUpload(a(x.bucket), a(x.key), a(x.headers), a(x.nowMs), a(x.checksumAlgorithm ?? undefined)),
+    uploadPartCopy: async (_r, x) => api.uploadPartCopy(a(x)),
+    completeUpload: async (_r, x) =>
+      api.completeUpload(a(x.bucket), a(x.key), a(x.uploadId), a(x.parts), a(x.nowMs)),
+    abortUpload: async (_r, x) => (await api.abortUpload(a(x.bucket), a(x.key), a(x.uploadId))) ?? null,
+    listParts: async (_r, x) => api.listParts(a(x.bucket), a(x.key), a(x.uploadId), a(x.opts)),
+    listUploads: async (_r, x) => api.listUploads(a(x.bucket), a(x.opts)),
+    stats: async () => api.stats(),
+    openObject: async (_r, x) => {
+      const h = await api.openObject(a(x.bucket), a(x.key));
+      if (!h) return null;
+      const id = nextId();
+      const timer = setTimeout(() => drop(id), idleMs);
+      timer.unref();
+      handles.set(id, { h, timer });
+      return { handleId: id, record: h.record };
+    },
+    release: async (_r, x) => {
+      drop(x.handleId as string);
+      return null;
+    },
+  };
+
+  const server = createServer((req, res) => {
+    void serve(req, res).catch((err) => sendError(res, err));
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = /^\/v1\/(\w+)$/.exec(req.url ?? '')?.[1];
+    if (req.method !== 'POST' || !method)
+      return sendError(res, Object.assign(new Error('no such call'), { code: 'InvalidArgument' }), 404);
+    if (method === 'stream') return streamHandle(req, res);
+    const handler = calls[method];
+    if (!handler)
+      return sendError(
+        res,
+        Object.assign(new Error(`no such call ${method}`), { code: 'InvalidArgument' }),
+        404,
+      );
+    const header = req.headers['x-quire-args'];
+    const args =
+      typeof header === 'string'
+        ? fromWire<Record<string, unknown>>(Buffer.from(header, 'base64url').toString())
+        : await readJson(req);
+    const result = await handler(req, args);
+    const body = toWire(result);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  async function streamHandle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const x = await readJson(req);
+    const h = touch(x.handleId as string);
+    if (!h) return sendError(res, Object.assign(new Error('read handle expired'), { code: 'NoSuchKey' }));
+    const it = h.stream((x.range as ByteRangeInclusive | null) ?? undefined)[Symbol.asyncIterator]();
+    // The first chunk is awaited before the headers, so an early failure is a proper error reply.
+    let next = await it.next();
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    try {
+      while (!next.done) {
+        if (!res.write(next.value)) await new Promise((r) => res.once('drain', r));
+        next = await it.next();
+      }
+      res.end();
+    } catch {
+      // Mid-stream failure (e.g. a checksum mismatch): cut the response so the client sees an error.
+      res.destroy();
+    }
+  }
+
+  server.on('close', () => {
+    for (const id of [...handles.keys()]) drop(id);
+  });
+  return server;
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return chunks.length ? fromWire(Buffer.concat(chunks).toString()) : {};
+}
+
+function sendError(res: ServerResponse, err: unknown, status?: number): void {
+  const wire = errorToWire(err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(wire);
+  res.writeHead(status ?? STATUS[wire.code] ?? 400, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
+}

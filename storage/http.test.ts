@@ -1,0 +1,42 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe } from 'node:test';
+import { StorageClient } from './http-client.ts';
+import { createStorageServer } from './http-server.ts';
+import { StorageNode } from './node.ts';
+import { apiSuite } from './testing/api-suite.ts';
+import { tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
+
+const SMALL = 64 * 1024;
+const MIN_PART = 100 * 1024;
+
+describe('storage node over HTTP (client <-> internal server on 127.0.0.1)', () => {
+  let node: StorageNode;
+  let server: Server;
+  let client: StorageClient;
+  let remove: () => Promise<void>;
+  before(async () => {
+    const t = await tempDir();
+    remove = t.remove;
+    node = await StorageNode.open({
+      dataDir: t.dir,
+      nodeId: 1,
+      volumes: volumeSpecs(t.dir, 2),
+      volumeOpener: testOpener().opener,
+      smallObjectMaxBytes: SMALL,
+      minPartBytes: MIN_PART,
+    });
+    server = createStorageServer(node);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    client = new StorageClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+  after(async () => {
+    await client.close();
+    server.close();
+    await node.close();
+    await remove();
+  });
+  apiSuite('HTTP client', () => ({ api: client, smallObjectMaxBytes: SMALL, minPartBytes: MIN_PART }));
+});
