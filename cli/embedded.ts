@@ -37,8 +37,6 @@ export async function startEmbedded(config: Config, credentials: Credentials[], 
     volumes: [{ dir: layout.volume, maxBytes: config.volumeMaxBytes, reservedFreeBytes: config.reservedFreeBytes }],
     smallObjectMaxBytes: config.smallObjectMaxBytes,
     minPartBytes: config.multipartMinPartBytes,
-    uploadExpiryMs: config.multipartExpiryDays * 24 * 3600 * 1000,
-    logger: logger.child({ part: 'storage' }),
   });
   const hasher = createHashingPool();
   const keys = new Map(credentials.map((c) => [c.accessKeyId, c]));

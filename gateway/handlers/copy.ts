@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { ObjectRecord } from '../../storage/api.ts';
 import { S3Error } from '../errors.ts';
 import { acceptBody, requireBucket } from './access.ts';
-import { evaluateCopySourceConditions } from '../s3/conditionals.ts';
+import { copySourceConditionError, parseWriteCondition } from '../s3/conditionals.ts';
+import { type CopySource, parseCopySource } from '../s3/copy-source.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
@@ -11,51 +12,24 @@ import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
 import { sendXml } from '../http/respond.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 import type { VerifiedRequest } from '../auth/types.ts';
-import { putCondition } from './object-write.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
-export interface CopySource {
-  readonly bucket: string;
-  readonly key: string;
-}
-
-/** `x-amz-copy-source: [/]bucket/key[?versionId=...]`, URL-encoded. */
-export function parseCopySource(value: string | string[] | undefined): CopySource {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (!raw) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
-  const [path, query] = splitOnce(raw, '?');
-  if (query !== undefined) {
-    const versionId = new URLSearchParams(query).get('versionId');
-    if (versionId !== null && versionId !== 'null') throw new S3Error('NotImplemented', 'Versioned copy sources are not supported');
-  }
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path.startsWith('/') ? path.slice(1) : path);
-  } catch {
-    throw new S3Error('InvalidArgument', 'Copy Source is not valid URL encoding');
-  }
-  const slash = decoded.indexOf('/');
-  if (slash <= 0 || slash === decoded.length - 1) {
-    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
-  }
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
-}
-
-function splitOnce(s: string, sep: string): [string, string | undefined] {
-  const at = s.indexOf(sep);
-  return at < 0 ? [s, undefined] : [s.slice(0, at), s.slice(at + 1)];
-}
-
 /** Looks the source up and applies the x-amz-copy-source-if-* conditions (412 when one fails). */
 async function checkedSource(deps: GatewayDeps, req: IncomingMessage, verified: VerifiedRequest): Promise<{ src: CopySource; record: ObjectRecord }> {
-  const src = parseCopySource(req.headers['x-amz-copy-source']);
+  const header = req.headers['x-amz-copy-source'];
+  if (typeof header !== 'string' || header === '') {
+    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+  }
+  const src = parseCopySource(header);
+  if (src.versionId !== undefined && src.versionId !== 'null') {
+    throw new S3Error('NotImplemented', 'Versioned copy sources are not supported');
+  }
   requireBucket(deps, src.bucket, verified);
   const record = await deps.storage.headObject(src.bucket, Buffer.from(src.key, 'utf8'));
   if (!record) throw new S3Error('NoSuchKey', undefined, { Key: src.key });
-  if (evaluateCopySourceConditions(req.headers, { etag: record.etag, lastModifiedMs: record.lastModifiedMs }) !== 'ok') {
-    throw new S3Error('PreconditionFailed', undefined, { Condition: 'x-amz-copy-source-If-Match' });
-  }
+  const failed = copySourceConditionError(req.headers, { etag: record.etag, lastModifiedMs: record.lastModifiedMs });
+  if (failed) throw failed;
   return { src, record };
 }
 
@@ -74,7 +48,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
     );
   }
   acceptBody(ex);
-  const condition = putCondition(ex.req);
+  const condition = parseWriteCondition(ex.req.headers);
   const record = await deps.storage.copyObject(
     { bucket: src.bucket, key: Buffer.from(src.key, 'utf8') },
     {

@@ -1,11 +1,11 @@
 // PutObject: authenticate → check bucket → 100 Continue → stream the verified body into storage.
-import type { IncomingMessage } from 'node:http';
 import { decodeBody } from '../auth/body.ts';
 import type { ChecksumAlgorithm, VerifiedRequest } from '../auth/types.ts';
 import { checksumAlgorithm, expectedDigests } from '../http/digests.ts';
 import { S3Error } from '../errors.ts';
 import type { Exchange } from '../http/respond.ts';
 import { sendEmpty } from '../http/respond.ts';
+import { parseWriteCondition } from '../s3/conditionals.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
@@ -19,7 +19,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
   const headers = storedHeadersFromRequest(ex.req.headers);
-  const condition = putCondition(ex.req);
+  const condition = parseWriteCondition(ex.req.headers);
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await deps.storage.putObject({
     bucket: op.bucket,
@@ -34,20 +34,6 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   ex.bytesIn = upload.size;
   sendEmpty(ex, 200, { etag: `"${record.etag}"`, ...checksumResponseHeaders(record.checksums, upload.algorithm) });
 };
-
-/** If-None-Match: * and If-Match on PUT, checked by storage atomically with the commit. */
-export function putCondition(req: IncomingMessage): { ifNoneMatchStar?: boolean; ifMatchEtag?: string } | undefined {
-  const ifNoneMatch = req.headers['if-none-match'];
-  const ifMatch = req.headers['if-match'];
-  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
-  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
-    throw new S3Error('NotImplemented', 'If-None-Match on PUT supports only "*"');
-  }
-  return {
-    ...(ifNoneMatch !== undefined ? { ifNoneMatchStar: true } : {}),
-    ...(ifMatch !== undefined ? { ifMatchEtag: ifMatch.trim().replace(/^"|"$/g, '') } : {}),
-  };
-}
 
 export interface OpenedUpload {
   readonly size: number;
