@@ -88,8 +88,9 @@ export class PooledHashSession {
         wake();
       }
     });
-    // If the worker dies the task rejects; keep that from being an unhandled rejection before digest().
-    result.catch(() => {});
+    // If the worker dies the task rejects: wake a writer waiting on backpressure (digest() then reports the
+    // failure) and keep the rejection from being unhandled before digest() is called.
+    result.catch(() => {}).finally(() => this.waiter?.());
   }
 
   /** Queues bytes for hashing; returns a promise when too many bytes are still unhashed. */
