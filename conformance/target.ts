@@ -2,7 +2,15 @@
 // `quire server` child process on a free loopback port with a fresh data dir.
 // The suite talks HTTP only: nothing here imports Quire internals.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import {
+  copyFileSync,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  type WriteStream,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,6 +173,7 @@ async function embeddedTarget(): Promise<Target> {
       const code = await waitExit('SIGTERM');
       log?.end();
       const logText = tail(logPath);
+      keepLog(logPath);
       rmSync(workDir, { recursive: true, force: true });
       if (wasRunning && code !== 0) {
         throw new Error(`quire server exited with ${code} after SIGTERM (want 0)\n${logText}`);
@@ -204,6 +213,18 @@ async function waitHealthy(
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`quire server not healthy after ${HEALTH_TIMEOUT_MS} ms\n${logTail()}`);
+}
+
+/** With QUIRE_CONF_LOG_DIR set, each server's log is kept there (named by port) for post-mortems. */
+function keepLog(logPath: string): void {
+  const dir = process.env.QUIRE_CONF_LOG_DIR;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  try {
+    copyFileSync(logPath, join(dir, `quire-${process.pid}-${Date.now()}.log`));
+  } catch {
+    // no log written
+  }
 }
 
 function tail(path: string): string {
