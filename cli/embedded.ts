@@ -62,6 +62,7 @@ export async function startEmbedded(config: Config, credentials: Credentials[], 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
   await listen(server, config.port, config.host);
   ready = true;
+  const expiry = scheduleUploadExpiry(storage, config.multipartExpiryDays * DAY_MS, logger);
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
@@ -72,6 +73,7 @@ export async function startEmbedded(config: Config, credentials: Credentials[], 
     close: () => {
       closing ??= (async () => {
         ready = false;
+        clearInterval(expiry);
         const stopped = new Promise<void>((done) => server.close(() => done()));
         server.closeIdleConnections();
         await gateway.idle();
@@ -85,6 +87,23 @@ export async function startEmbedded(config: Config, credentials: Credentials[], 
       return closing;
     },
   };
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+const EXPIRY_SWEEP_MS = 3600 * 1000;
+
+/** Abandoned multipart uploads are removed with their parts, once an hour, so their space comes back. */
+function scheduleUploadExpiry(storage: StorageNode, maxAgeMs: number, logger: Logger): NodeJS.Timeout {
+  const sweep = () => {
+    storage.expireUploads(Date.now(), maxAgeMs).then(
+      (removed) => removed > 0 && logger.info({ removed }, 'expired abandoned multipart uploads'),
+      (err: unknown) => logger.error({ err }, 'multipart expiry failed'),
+    );
+  };
+  const timer = setInterval(sweep, EXPIRY_SWEEP_MS);
+  timer.unref();
+  sweep();
+  return timer;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
