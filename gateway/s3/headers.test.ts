@@ -117,3 +117,9 @@ describe('objectResponseHeaders', () => {
     assert.equal(h['content-encoding'], 'identity');
   });
 });
+
+test('aws-chunked is a transfer framing, never stored as the object Content-Encoding', () => {
+  assert.equal(storedHeadersFromRequest({ 'content-encoding': 'aws-chunked' }).contentEncoding, undefined);
+  assert.equal(storedHeadersFromRequest({ 'content-encoding': 'aws-chunked,gzip' }).contentEncoding, 'gzip');
+  assert.equal(storedHeadersFromRequest({ 'content-encoding': 'gzip' }).contentEncoding, 'gzip');
+});

@@ -26,6 +26,15 @@ export function storedHeadersFromRequest(headers: Headers): StoredHeaders {
     const value = headerValue(headers, name);
     if (value !== undefined) stored[field] = value;
   }
+  // `aws-chunked` describes how this request's body was framed, not the object: S3 does not store it.
+  if (stored.contentEncoding !== undefined) {
+    const kept = stored.contentEncoding
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '' && s.toLowerCase() !== 'aws-chunked');
+    if (kept.length === 0) delete stored.contentEncoding;
+    else stored.contentEncoding = kept.join(',');
+  }
   for (const [rawName, raw] of Object.entries(headers)) {
     const name = rawName.toLowerCase();
     if (!name.startsWith(META_PREFIX) || raw === undefined) continue;
