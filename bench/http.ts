@@ -48,7 +48,7 @@ export function httpPlan(quick: boolean): HttpPlan {
         latencyMs: 5000,
         fillTarget: 1_000_000,
         fillSteps: 10,
-        fillTimeLimitMs: 330_000,
+        fillTimeLimitMs: 300_000,
       };
 }
 

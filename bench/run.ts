@@ -1,7 +1,9 @@
 // The project benchmark: `npm run bench [-- disk|packing|http|all] [--quick] [--endpoint URL]`.
 // Prints progress, then one markdown table of every figure with its ratio and goal, and writes
 // the same figures as JSON to .bench/last.json. Not a test: it reports, it does not judge.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DiskFigures } from './disk.ts';
@@ -18,6 +20,8 @@ import { BenchS3Client } from './s3client.ts';
 import { BENCH_ACCESS_KEY, BENCH_SECRET_KEY, quireAvailable, startCeiling, startQuire } from './targets.ts';
 import type { HttpTarget } from './workloads.ts';
 
+/** Above this 1-minute load average before we start, the machine is shared with other work: say so. */
+const BUSY_LOAD = 1.5;
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const benchDir = join(repoRoot, '.bench');
 
@@ -128,6 +132,14 @@ async function runHttp(workDir: string, args: Args, servers: ChildServer[]): Pro
   }
 }
 
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const workDir = join(benchDir, `run-${process.pid}`);
@@ -136,12 +148,23 @@ async function main(): Promise<void> {
   const cleanup = async (): Promise<void> => {
     await Promise.all(servers.map((s) => stopChild(s.child)));
     servers.length = 0;
+    // Keep the servers' logs of the last run next to last.json; the data itself goes.
+    for (const name of ['quire.log', 'ceiling.log']) {
+      await copyFile(join(workDir, name), join(benchDir, `last-${name}`)).catch(() => {});
+    }
     await rm(workDir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
     void cleanup().finally(() => process.exit(130));
   });
   const started = performance.now();
+  const loadBefore = loadavg()[0]!;
+  if (loadBefore > BUSY_LOAD) {
+    log(
+      `warning: 1-minute load average is ${loadBefore.toFixed(1)} on ${cpus().length} cores before starting;`,
+    );
+    log('         other work on this machine will lower and scatter every figure.');
+  }
   try {
     const disk = args.sections.has('disk') ? await runDisk(workDir, args.quick) : null;
     const packing = args.sections.has('packing') ? await runPacking(workDir, args.quick) : null;
@@ -150,8 +173,17 @@ async function main(): Promise<void> {
     log(`\n# results${args.quick ? ' (--quick)' : ''}\n`);
     log(markdownTable(rows));
     const seconds = (performance.now() - started) / 1000;
-    log(`\n(${seconds.toFixed(0)} s)`);
-    const json = { quick: args.quick, seconds, rows, disk, packing, http };
+    const machine = {
+      cpus: cpus().length,
+      node: process.version,
+      loadBefore,
+      loadAfter: loadavg()[0]!,
+      commit: commit(),
+    };
+    log(
+      `\n(${seconds.toFixed(0)} s; load average ${loadBefore.toFixed(1)} before, ${machine.loadAfter.toFixed(1)} after)`,
+    );
+    const json = { quick: args.quick, seconds, machine, rows, disk, packing, http };
     await writeFile(join(benchDir, 'last.json'), `${JSON.stringify(json, null, 2)}\n`);
     log(`written to ${join(benchDir, 'last.json')}`);
   } finally {
