@@ -10,18 +10,19 @@ import { locKey, type VolumeCore } from './core.ts';
 import { crc32Of } from './crc.ts';
 import { unlinkDurable, writeFileDurable } from './durable-io.ts';
 import { readEntryAt } from './entry-io.ts';
-import { chunkFileName, compactionMarkerName, HEADER_BYTES, MAGIC } from './layout.ts';
+import { chunkFileName, compactionMarkerName, HEADER_BYTES, MARKER_FIELDS as M, MAGIC } from './layout.ts';
 import type { EntryMoved, Location } from './types.ts';
 
 export const MARKER_COPYING = 1;
 export const MARKER_DONE = 2;
+const MARKER_BYTES = M.crc.offset + M.crc.width;
 
 export function encodeMarker(fileId: number, state: number): Buffer {
-  const buf = Buffer.alloc(16);
-  buf.writeUInt32LE(MAGIC.compaction, 0);
-  buf.writeUInt32LE(fileId, 4);
-  buf.writeUInt32LE(state, 8);
-  buf.writeUInt32LE(crc32Of(buf.subarray(0, 12)), 12);
+  const buf = Buffer.alloc(MARKER_BYTES);
+  buf.writeUInt32LE(MAGIC.compaction, M.magic.offset);
+  buf.writeUInt32LE(fileId, M.fileId.offset);
+  buf.writeUInt32LE(state, M.state.offset);
+  buf.writeUInt32LE(crc32Of(buf.subarray(0, M.crc.offset)), M.crc.offset);
   return buf;
 }
 

@@ -81,6 +81,13 @@ export const SINGLE_FIELDS = {
   headerCrc: { offset: 60, width: 4 },
 } as const satisfies Record<string, Field>;
 
+export const MARKER_FIELDS = {
+  magic: { offset: 0, width: 4 },
+  fileId: { offset: 4, width: 4 },
+  state: { offset: 8, width: 4 },
+  crc: { offset: 12, width: 4 },
+} as const satisfies Record<string, Field>;
+
 export const ENTRY_FLAGS = {
   deleted: 0x01,
   filler: 0x02,

@@ -375,6 +375,16 @@ export class Volume extends EventEmitter {
     };
   }
 
+  /**
+   * Closes the file handles without syncing or writing the summary: what a kill -9 leaves when the page
+   * cache survives. For tests of the recovery scan.
+   */
+  async closeUnclean(): Promise<void> {
+    this.closed = true;
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    for (const f of this.core.chunks.values()) await f.fh.close();
+  }
+
   /** Waits for operations in flight, makes everything durable and writes the clean-shutdown summary. */
   async close(): Promise<void> {
     if (this.closed) return;
