@@ -32,12 +32,12 @@ export function httpPlan(quick: boolean): HttpPlan {
         concurrency: 32,
         runMs: 1500,
         rounds: 2,
-        largeObjects: 8,
+        largeObjects: 4,
         largeConcurrency: 4,
         latencyMs: 2000,
         fillTarget: 100_000,
         fillSteps: 5,
-        fillTimeLimitMs: 45_000,
+        fillTimeLimitMs: 30_000,
       }
     : {
         concurrency: 32,

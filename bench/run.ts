@@ -1,6 +1,8 @@
-// The project benchmark: `npm run bench [-- disk|packing|http|all] [--quick] [--endpoint URL]`.
+// The project benchmark: `npm run bench [-- disk|packing|http|all] [--quick] [--endpoint URL] [--profile]`.
 // Prints progress, then one markdown table of every figure with its ratio and goal, and writes
 // the same figures as JSON to .bench/last.json. Not a test: it reports, it does not judge.
+// Quire inherits this process's environment, so e.g. QUIRE_LOG_LEVEL=warn measures it without
+// per-request access logs; --profile leaves its CPU profile in .bench/profiles.
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -29,19 +31,26 @@ interface Args {
   readonly sections: Set<'disk' | 'packing' | 'http'>;
   readonly quick: boolean;
   readonly endpoint: S3Endpoint | null;
+  /** Write a CPU profile of the Quire server to .bench/profiles when it exits. */
+  readonly profile: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const sections = new Set<'disk' | 'packing' | 'http'>();
   let quick = false;
   let endpointUrl: string | null = null;
+  let profile = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
+    else if (a === '--profile') profile = true;
     else if (a === '--endpoint') endpointUrl = argv[++i] ?? null;
     else if (a === 'all') for (const s of ['disk', 'packing', 'http'] as const) sections.add(s);
     else if (a === 'disk' || a === 'packing' || a === 'http') sections.add(a);
-    else throw new Error(`unknown argument ${a} (sections: disk packing http all; --quick; --endpoint URL)`);
+    else
+      throw new Error(
+        `unknown argument ${a} (sections: disk packing http all; --quick; --endpoint URL; --profile)`,
+      );
   }
   if (sections.size === 0) for (const s of ['disk', 'packing', 'http'] as const) sections.add(s);
   // An external S3 server (e.g. another implementation, to check the client) takes credentials from env.
@@ -54,7 +63,7 @@ function parseArgs(argv: readonly string[]): Args {
           secretKey: process.env.QUIRE_SECRET_KEY ?? BENCH_SECRET_KEY,
           region: process.env.QUIRE_REGION ?? 'us-east-1',
         };
-  return { sections, quick, endpoint };
+  return { sections, quick, endpoint, profile };
 }
 
 const log = (line: string): void => {
@@ -106,7 +115,8 @@ async function runHttp(workDir: string, args: Args, servers: ChildServer[]): Pro
   if (args.endpoint !== null) subject = { name: 'subject', endpoint: args.endpoint };
   else if (quireAvailable(repoRoot)) {
     try {
-      const quire = await startQuire(repoRoot, workDir);
+      const profileArgs = ['--cpu-prof', '--cpu-prof-dir', join(benchDir, 'profiles')];
+      const quire = await startQuire(repoRoot, workDir, args.profile ? profileArgs : []);
       servers.push(quire);
       const endpoint = { url: quire.url, accessKey: BENCH_ACCESS_KEY, secretKey: BENCH_SECRET_KEY };
       subject = { name: 'quire', endpoint };

@@ -25,14 +25,26 @@ export function quireAvailable(repoRoot: string): boolean {
 }
 
 /** The real server, embedded mode, default (durable) settings, on a fresh data directory. */
-export async function startQuire(repoRoot: string, workDir: string): Promise<ChildServer> {
+export async function startQuire(
+  repoRoot: string,
+  workDir: string,
+  nodeArgs: readonly string[] = [],
+): Promise<ChildServer> {
   const port = await freePort();
   const dataDir = join(workDir, 'quire-data');
   await mkdir(dataDir, { recursive: true });
   return startServer({
     name: 'quire',
     command: process.execPath,
-    args: [join(repoRoot, 'bin', 'quire.mjs'), 'server', '--data', dataDir, '--port', String(port)],
+    args: [
+      ...nodeArgs,
+      join(repoRoot, 'bin', 'quire.mjs'),
+      'server',
+      '--data',
+      dataDir,
+      '--port',
+      String(port),
+    ],
     port,
     cwd: repoRoot,
     env: { ...process.env, QUIRE_ACCESS_KEY: BENCH_ACCESS_KEY, QUIRE_SECRET_KEY: BENCH_SECRET_KEY },
