@@ -1,10 +1,7 @@
 // The S3 gateway: parse once, authenticate once, dispatch to one handler per operation.
-// Hono routes the two service endpoints; every S3 request is answered on the Node response directly so
-// bodies stream both ways without web-stream copies.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { verifyRequest } from './auth/verify.ts';
@@ -31,25 +28,31 @@ export function createGateway(deps: GatewayDeps): Gateway {
   let idleWaiters: Array<() => void> = [];
   const nextRequestId = requestIdSource();
 
-  const app = new Hono<{ Bindings: NodeBindings }>();
-  app.all('*', async (c) => {
-    const { incoming, outgoing } = c.env;
-    if (isServiceProbe(incoming)) return serviceProbe(deps, incoming);
+  // Hono serves the service endpoints. S3 requests go straight to our dispatcher on the Node request and
+  // response: bodies stream both ways without web-stream copies, and Hono's HEAD-as-GET rewrapping (which
+  // would answer a second time) never touches them.
+  const service = new Hono<{ Bindings: NodeBindings }>();
+  service.get('/health', (c) => (deps.isReady() ? c.text('ok\n') : c.text('starting\n', 503)));
+  service.get('/metrics', async (c) => {
+    const text = await deps.metrics.registry.metrics();
+    return c.body(text, 200, { 'content-type': deps.metrics.registry.contentType });
+  });
+  const serviceListener = getRequestListener(service.fetch);
+
+  const serveS3 = async (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     try {
-      await handleS3(deps, incoming, outgoing, nextRequestId());
+      await handleS3(deps, req, res, nextRequestId());
     } finally {
       if (--inFlight === 0) {
         for (const wake of idleWaiters) wake();
         idleWaiters = [];
       }
     }
-    return RESPONSE_ALREADY_SENT;
-  });
+  };
 
-  const honoListener = getRequestListener(app.fetch, { autoCleanupIncoming: false });
   return {
-    listener: (req, res) => void honoListener(req, res),
+    listener: (req, res) => void (isServiceProbe(req) ? serviceListener(req, res) : serveS3(req, res)),
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise((wake) => idleWaiters.push(wake))),
   };
 }
@@ -58,14 +61,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
 function isServiceProbe(req: IncomingMessage): boolean {
   if (req.method !== 'GET' || req.headers.authorization !== undefined) return false;
   return req.url === '/health' || req.url === '/metrics';
-}
-
-async function serviceProbe(deps: GatewayDeps, req: IncomingMessage): Promise<Response> {
-  if (req.url === '/health') {
-    return deps.isReady() ? new Response('ok\n') : new Response('starting\n', { status: 503 });
-  }
-  const text = await deps.metrics.registry.metrics();
-  return new Response(text, { headers: { 'content-type': deps.metrics.registry.contentType } });
 }
 
 async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {

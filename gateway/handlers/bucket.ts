@@ -47,8 +47,9 @@ export const createBucket: Handler<Op<'CreateBucket'>> = async ({ deps, ex, veri
     region: deps.region,
   });
   if (outcome === 'owned-by-other') throw new S3Error('BucketAlreadyExists', undefined, { BucketName: op.bucket });
-  // us-east-1 answers 200 to a repeated create by the owner; other regions say BucketAlreadyOwnedByYou.
-  if (outcome === 'owned-by-you' && deps.region !== 'us-east-1') {
+  // AWS's us-east-1 answers a repeated create with 200 for legacy reasons; every other region, and Quire, tells
+  // the owner plainly that the bucket exists.
+  if (outcome === 'owned-by-you') {
     throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: op.bucket });
   }
   sendEmpty(ex, 200, { location: `/${op.bucket}` });

@@ -44,23 +44,36 @@ export function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> | 
   });
 }
 
+/** Above this many unread bytes we stop draining a refused body and close the connection instead. */
+const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
+/** How long a refused body may keep draining after the answer went out. */
+const DRAIN_GRACE_MS = 2000;
+
 /**
- * An answer sent before the request body was read: keep the connection usable for small bodies by draining
- * them, but do not read a large body we are refusing — close the connection after the response instead.
+ * An answer sent before the request body was read. A client still waiting for `100 Continue` never sends the
+ * body: close after the answer. Otherwise drain what arrives (discarded), because closing a socket with unread
+ * bytes makes the kernel reset it and the client loses our answer; a large body is cut off after a grace time.
  */
 export function settleUnreadBody(ex: Exchange): void {
   if (ex.bodyTaken) return;
   ex.bodyTaken = true;
   const { req, res } = ex;
   if (req.complete) return;
-  const declared = Number(req.headers['content-length'] ?? 0);
   const expectsContinue = /100-continue/i.test(String(req.headers.expect ?? ''));
-  if (expectsContinue || !(declared <= 1024 * 1024)) {
+  if (expectsContinue) {
     res.setHeader('connection', 'close');
-    res.once('finish', () => req.destroy());
     return;
   }
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const declared = Number(req.headers['content-length'] ?? 0);
   req.resume();
+  if (!chunked && declared <= DRAIN_LIMIT_BYTES) return;
+  res.setHeader('connection', 'close');
+  res.once('finish', () => {
+    const timer = setTimeout(() => req.destroy(), DRAIN_GRACE_MS);
+    timer.unref();
+    req.once('end', () => clearTimeout(timer));
+  });
 }
 
 export function errorFor(err: unknown): S3Error | undefined {
