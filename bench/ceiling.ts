@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
+import { SlabStore } from './slab-store.ts';
 
 /** Bodies up to this size are kept (GET answers them); larger ones are counted and dropped. */
 const SMALL_MAX_BYTES = 1 << 20;
@@ -13,12 +14,7 @@ const LAST_MODIFIED = 'Mon, 06 May 2024 07:08:09 GMT';
 const LAST_MODIFIED_ISO = '2024-05-06T07:08:09.000Z';
 const ZEROS = Buffer.alloc(1 << 20);
 
-export interface CeilingState {
-  readonly small: Map<string, Buffer>;
-  readonly largeBytes: Map<string, number>;
-}
-
-export function createCeilingServer(state: CeilingState = { small: new Map(), largeBytes: new Map() }) {
+export function createCeilingServer(store: SlabStore = new SlabStore()) {
   const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -27,14 +23,13 @@ export function createCeilingServer(state: CeilingState = { small: new Map(), la
     const slash = path.indexOf('/', 1);
     if (path === '/health') return reply(res, 200, 'ok');
     if (req.method === 'PUT' && slash === -1) return drainThen(req, () => reply(res, 200, ''));
-    if (req.method === 'PUT') return storeBody(req, res, state, path);
+    if (req.method === 'PUT') return storeBody(req, res, store, path);
     if (req.method === 'GET' && slash === -1 && query.includes('list-type=2')) {
       return reply(res, 200, listPageXml(path.slice(1), new URLSearchParams(query)), 'application/xml');
     }
-    if (req.method === 'GET') return sendObject(res, state, path);
+    if (req.method === 'GET') return sendObject(res, store, path);
     if (req.method === 'DELETE') {
-      state.small.delete(path);
-      state.largeBytes.delete(path);
+      store.delete(path);
       return reply(res, 204, '');
     }
     return reply(res, 405, '');
@@ -52,7 +47,7 @@ function drainThen(req: IncomingMessage, done: () => void): void {
   req.on('end', done);
 }
 
-function storeBody(req: IncomingMessage, res: ServerResponse, state: CeilingState, path: string): void {
+function storeBody(req: IncomingMessage, res: ServerResponse, store: SlabStore, path: string): void {
   const chunks: Buffer[] = [];
   let bytes = 0;
   req.on('data', (chunk: Buffer) => {
@@ -60,34 +55,28 @@ function storeBody(req: IncomingMessage, res: ServerResponse, state: CeilingStat
     if (bytes <= SMALL_MAX_BYTES) chunks.push(chunk);
   });
   req.on('end', () => {
-    if (bytes <= SMALL_MAX_BYTES) {
-      // Copy: a socket chunk may be a view of a much larger allocation.
-      state.small.set(path, Buffer.concat(chunks, bytes));
-      state.largeBytes.delete(path);
-    } else {
-      state.largeBytes.set(path, bytes);
-      state.small.delete(path);
-    }
+    if (bytes <= SMALL_MAX_BYTES) store.set(path, chunks, bytes);
+    else store.setSizeOnly(path, bytes);
     res.writeHead(200, { etag: '"ceiling"', 'content-length': 0 });
     res.end();
   });
 }
 
-function sendObject(res: ServerResponse, state: CeilingState, path: string): void {
-  const small = state.small.get(path);
-  const bytes = small?.length ?? state.largeBytes.get(path);
-  if (bytes === undefined) {
+function sendObject(res: ServerResponse, store: SlabStore, path: string): void {
+  const found = store.get(path);
+  if (found === undefined) {
     reply(res, 404, '<Error><Code>NoSuchKey</Code></Error>', 'application/xml');
     return;
   }
+  const bytes = typeof found === 'number' ? found : found.length;
   res.writeHead(200, {
     'content-type': 'application/octet-stream',
     'content-length': bytes,
     etag: '"ceiling"',
     'last-modified': LAST_MODIFIED,
   });
-  if (small !== undefined) {
-    res.end(small);
+  if (typeof found !== 'number') {
+    res.end(found);
     return;
   }
   let left = bytes;
