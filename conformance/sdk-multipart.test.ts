@@ -6,6 +6,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -240,5 +241,44 @@ describe('sdk: multipart', () => {
       { code: 'InvalidRange', status: 416 },
     );
     await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'bad-range', UploadId: id }));
+  });
+
+  test('ListMultipartUploads pages through uploads and common prefixes with markers', async () => {
+    const b = uniqueBucket('mpu-list');
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
+    const keys = ['a/1', 'a/2', 'b', 'c/x/1', 'd', 'd', 'e/'];
+    const ids: string[] = [];
+    for (const key of keys) {
+      const res = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: key }));
+      ids.push(res.UploadId!);
+    }
+    const seen: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const res = await s3.send(
+        new ListMultipartUploadsCommand({
+          Bucket: b,
+          Delimiter: '/',
+          MaxUploads: 2,
+          ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+          ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+        }),
+      );
+      const items = [
+        ...(res.Uploads ?? []).map((u) => ({ at: u.Key!, item: `U:${u.Key}` })),
+        ...(res.CommonPrefixes ?? []).map((p) => ({ at: p.Prefix!, item: `P:${p.Prefix}` })),
+      ].sort((x, y) => Buffer.compare(Buffer.from(x.at), Buffer.from(y.at)));
+      assert.ok(items.length <= 2);
+      seen.push(...items.map((i) => i.item));
+      if (!res.IsTruncated) break;
+      keyMarker = res.NextKeyMarker;
+      uploadIdMarker = res.NextUploadIdMarker;
+    }
+    assert.deepEqual(seen, ['P:a/', 'U:b', 'P:c/', 'U:d', 'U:d', 'P:e/']);
+    for (let i = 0; i < keys.length; i++) {
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: b, Key: keys[i]!, UploadId: ids[i]! }));
+    }
+    await s3.send(new DeleteBucketCommand({ Bucket: b }));
   });
 });

@@ -108,16 +108,29 @@ function sendFailure(logger: Logger, ex: Exchange, state: RequestState, err: unk
   }
   settleUnreadBody(ex);
   for (const [name, value] of Object.entries(s3.headers)) res.setHeader(name, value);
-  if (s3.status === 304) return sendEmpty(ex, 304);
-  if (ex.req.method === 'HEAD') return sendEmpty(ex, s3.status);
-  const resource = state.bucket === undefined ? '/' : `/${state.bucket}${state.key === undefined ? '' : `/${state.key}`}`;
-  sendXml(ex, s3.status, errorXml({ code: s3.code, message: s3.message, resource, requestId: ex.requestId, details: s3.details }));
+  if (s3.status === 304 || ex.req.method === 'HEAD') {
+    sendEmpty(ex, s3.status);
+    return;
+  }
+  const resource =
+    state.bucket === undefined ? '/' : `/${state.bucket}${state.key === undefined ? '' : `/${state.key}`}`;
+  sendXml(
+    ex,
+    s3.status,
+    errorXml({ code: s3.code, message: s3.message, resource, requestId: ex.requestId, details: s3.details }),
+  );
 }
 
 /** Typed errors from storage carry an S3 code; anything else is an internal error with nothing leaked. */
 export function toS3Error(err: unknown): S3Error {
   if (err instanceof S3Error) return err;
-  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string' && err.code in S3_ERRORS) {
+  if (
+    err &&
+    typeof err === 'object' &&
+    'code' in err &&
+    typeof err.code === 'string' &&
+    err.code in S3_ERRORS
+  ) {
     const message = 'message' in err && typeof err.message === 'string' ? err.message : undefined;
     return new S3Error(err.code as S3ErrorCode, message);
   }

@@ -12,7 +12,11 @@ export function requireBucket(deps: GatewayDeps, name: string, verified: Verifie
 }
 
 /** Answers `100 Continue` once the request is known to be acceptable, then hands out the body stream. */
-export function acceptBody(ex: { req: import('node:http').IncomingMessage; res: import('node:http').ServerResponse; bodyTaken: boolean }) {
+export function acceptBody(ex: {
+  req: import('node:http').IncomingMessage;
+  res: import('node:http').ServerResponse;
+  bodyTaken: boolean;
+}) {
   ex.bodyTaken = true;
   if (/100-continue/i.test(String(ex.req.headers.expect ?? ''))) ex.res.writeContinue();
   return ex.req;

@@ -2,6 +2,7 @@
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
+import type { Operation } from '../s3/operation.ts';
 import { validateBucketName } from '../s3/validate.ts';
 import {
   listAllMyBucketsXml,
@@ -11,7 +12,6 @@ import {
 } from '../s3/xml.ts';
 import { requireBucket } from './access.ts';
 import type { Handler } from './deps.ts';
-import type { Operation } from '../s3/operation.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -46,7 +46,8 @@ export const createBucket: Handler<Op<'CreateBucket'>> = async ({ deps, ex, veri
     createdMs: deps.clock(),
     region: deps.region,
   });
-  if (outcome === 'owned-by-other') throw new S3Error('BucketAlreadyExists', undefined, { BucketName: op.bucket });
+  if (outcome === 'owned-by-other')
+    throw new S3Error('BucketAlreadyExists', undefined, { BucketName: op.bucket });
   // AWS's us-east-1 answers a repeated create with 200 for legacy reasons; every other region, and Quire, tells
   // the owner plainly that the bucket exists.
   if (outcome === 'owned-by-you') {

@@ -1,25 +1,32 @@
 // CopyObject and UploadPartCopy: server-side copies; the source is read by storage, never via the gateway.
 import type { IncomingMessage } from 'node:http';
 import type { ObjectRecord } from '../../storage/api.ts';
+import type { VerifiedRequest } from '../auth/types.ts';
 import { S3Error } from '../errors.ts';
-import { acceptBody, requireBucket } from './access.ts';
+import { sendXml } from '../http/respond.ts';
 import { copySourceConditionError, parseWriteCondition } from '../s3/conditionals.ts';
 import { type CopySource, parseCopySource } from '../s3/copy-source.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
 import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
-import { sendXml } from '../http/respond.ts';
+import { acceptBody, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
-import type { VerifiedRequest } from '../auth/types.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
 /** Looks the source up and applies the x-amz-copy-source-if-* conditions (412 when one fails). */
-async function checkedSource(deps: GatewayDeps, req: IncomingMessage, verified: VerifiedRequest): Promise<{ src: CopySource; record: ObjectRecord }> {
+async function checkedSource(
+  deps: GatewayDeps,
+  req: IncomingMessage,
+  verified: VerifiedRequest,
+): Promise<{ src: CopySource; record: ObjectRecord }> {
   const header = req.headers['x-amz-copy-source'];
   if (typeof header !== 'string' || header === '') {
-    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+    throw new S3Error(
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+    );
   }
   const src = parseCopySource(header);
   if (src.versionId !== undefined && src.versionId !== 'null') {
@@ -28,7 +35,10 @@ async function checkedSource(deps: GatewayDeps, req: IncomingMessage, verified: 
   requireBucket(deps, src.bucket, verified);
   const record = await deps.storage.headObject(src.bucket, Buffer.from(src.key, 'utf8'));
   if (!record) throw new S3Error('NoSuchKey', undefined, { Key: src.key });
-  const failed = copySourceConditionError(req.headers, { etag: record.etag, lastModifiedMs: record.lastModifiedMs });
+  const failed = copySourceConditionError(req.headers, {
+    etag: record.etag,
+    lastModifiedMs: record.lastModifiedMs,
+  });
   if (failed) throw failed;
   return { src, record };
 }
@@ -39,7 +49,10 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
   const { src } = await checkedSource(deps, ex.req, verified);
   const directive = String(ex.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
-    throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive });
+    throw new S3Error('InvalidArgument', 'Unknown metadata directive.', {
+      ArgumentName: 'x-amz-metadata-directive',
+      ArgumentValue: directive,
+    });
   }
   if (src.bucket === op.bucket && src.key === op.key && directive === 'COPY') {
     throw new S3Error(
@@ -59,18 +72,35 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
       ...(condition ? { condition } : {}),
     },
   );
-  sendXml(ex, 200, copyObjectResultXml({ etag: record.etag, lastModified: new Date(record.lastModifiedMs), checksums: record.checksums }));
+  sendXml(
+    ex,
+    200,
+    copyObjectResultXml({
+      etag: record.etag,
+      lastModified: new Date(record.lastModifiedMs),
+      checksums: record.checksums,
+    }),
+  );
 };
 
 /** `bytes=first-last` within the source, as UploadPartCopy requires. */
-function parseCopyRange(value: string | string[] | undefined, size: number): { start: number; end: number } | undefined {
+function parseCopyRange(
+  value: string | string[] | undefined,
+  size: number,
+): { start: number; end: number } | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
   if (raw === undefined) return undefined;
   const m = /^bytes=(\d+)-(\d+)$/.exec(raw.trim());
-  if (!m) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: raw });
+  if (!m)
+    throw new S3Error(
+      'InvalidArgument',
+      'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: raw },
+    );
   const start = Number(m[1]);
   const end = Number(m[2]);
-  if (start > end || end >= size) throw new S3Error('InvalidRange', undefined, { RangeRequested: raw, ActualObjectSize: String(size) });
+  if (start > end || end >= size)
+    throw new S3Error('InvalidRange', undefined, { RangeRequested: raw, ActualObjectSize: String(size) });
   return { start, end };
 }
 
@@ -87,5 +117,9 @@ export const uploadPartCopy: Handler<Op<'UploadPartCopy'>> = async ({ deps, ex, 
     src: { bucket: src.bucket, key: Buffer.from(src.key, 'utf8'), ...(range ? { range } : {}) },
     nowMs: deps.clock(),
   });
-  sendXml(ex, 200, copyPartResultXml({ etag: part.etag, lastModified: new Date(deps.clock()), checksums: part.checksums }));
+  sendXml(
+    ex,
+    200,
+    copyPartResultXml({ etag: part.etag, lastModified: new Date(deps.clock()), checksums: part.checksums }),
+  );
 };

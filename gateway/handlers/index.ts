@@ -3,11 +3,11 @@ import { S3Error } from '../errors.ts';
 import * as bucket from './bucket.ts';
 import * as copy from './copy.ts';
 import type { HandlerTable } from './deps.ts';
+import * as list from './list.ts';
+import * as mpu from './multipart.ts';
 import * as del from './object-delete.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
-import * as list from './list.ts';
-import * as mpu from './multipart.ts';
 
 export const HANDLERS: HandlerTable = {
   ListBuckets: bucket.listBuckets,

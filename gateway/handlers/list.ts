@@ -57,7 +57,10 @@ export const listObjectsV2: Handler<Op<'ListObjectsV2'>> = async ({ deps, ex, ve
     ...(after ? { startAfter: after } : {}),
     maxKeys,
   });
-  const owner = q.has('fetch-owner') && q.get('fetch-owner') === 'true' ? { id: verified.accessKeyId, displayName: verified.accessKeyId } : undefined;
+  const owner =
+    q.has('fetch-owner') && q.get('fetch-owner') === 'true'
+      ? { id: verified.accessKeyId, displayName: verified.accessKeyId }
+      : undefined;
   sendXml(
     ex,
     200,
@@ -70,7 +73,9 @@ export const listObjectsV2: Handler<Op<'ListObjectsV2'>> = async ({ deps, ex, ve
       ...(token !== undefined ? { continuationToken: token } : {}),
       ...(startAfter ? { startAfter } : {}),
       isTruncated: page.isTruncated,
-      ...(page.isTruncated && page.nextAfter ? { nextContinuationToken: encodeContinuationToken(page.nextAfter) } : {}),
+      ...(page.isTruncated && page.nextAfter
+        ? { nextContinuationToken: encodeContinuationToken(page.nextAfter) }
+        : {}),
       contents: page.contents.map(({ value }) => ({
         key: value.key,
         lastModified: new Date(value.lastModifiedMs),

@@ -4,7 +4,6 @@ import { readVerifiedSmallBody } from '../http/body.ts';
 import { checksumAlgorithm } from '../http/digests.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
-import { decodeContinuationToken, encodeContinuationToken } from '../s3/listing.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
 import {
@@ -15,7 +14,7 @@ import {
   parseCompleteMultipartUpload,
 } from '../s3/xml.ts';
 import { requireBucket } from './access.ts';
-import type { Handler } from './deps.ts';
+import type { GatewayDeps, Handler } from './deps.ts';
 import { parseEncodingType, parseMaxKeys } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 import { openUpload } from './object-write.ts';
@@ -24,12 +23,23 @@ type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
 const MAX_PARTS = 10000;
 
-export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async ({ deps, ex, verified, op }) => {
+export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async ({
+  deps,
+  ex,
+  verified,
+  op,
+}) => {
   requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
   const headers = storedHeadersFromRequest(ex.req.headers);
   const algorithm = checksumAlgorithm(ex.req.headers);
-  const uploadId = await deps.storage.createUpload(op.bucket, Buffer.from(op.key, 'utf8'), headers, deps.clock(), algorithm);
+  const uploadId = await deps.storage.createUpload(
+    op.bucket,
+    Buffer.from(op.key, 'utf8'),
+    headers,
+    deps.clock(),
+    algorithm,
+  );
   sendXml(ex, 200, initiateMultipartUploadResultXml({ bucket: op.bucket, key: op.key, uploadId }), {
     ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {}),
   });
@@ -49,15 +59,24 @@ export const uploadPart: Handler<Op<'UploadPart'>> = async ({ deps, ex, verified
     nowMs: deps.clock(),
   });
   ex.bytesIn = upload.size;
-  sendEmpty(ex, 200, { etag: `"${part.etag}"`, ...checksumResponseHeaders(part.checksums, upload.algorithm) });
+  sendEmpty(ex, 200, {
+    etag: `"${part.etag}"`,
+    ...checksumResponseHeaders(part.checksums, upload.algorithm),
+  });
 };
 
-export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = async ({ deps, ex, verified, op }) => {
+export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = async ({
+  deps,
+  ex,
+  verified,
+  op,
+}) => {
   requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, 4 * 1024 * 1024);
   const { parts } = parseCompleteMultipartUpload(body.toString('utf8'));
   if (parts.length === 0) throw new S3Error('MalformedXML');
-  if (parts.length > MAX_PARTS) throw new S3Error('InvalidArgument', `Part count must not exceed ${MAX_PARTS}`);
+  if (parts.length > MAX_PARTS)
+    throw new S3Error('InvalidArgument', `Part count must not exceed ${MAX_PARTS}`);
   for (let i = 1; i < parts.length; i++) {
     if (parts[i]!.partNumber <= parts[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
   }
@@ -82,7 +101,12 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
   );
 };
 
-export const abortMultipartUpload: Handler<Op<'AbortMultipartUpload'>> = async ({ deps, ex, verified, op }) => {
+export const abortMultipartUpload: Handler<Op<'AbortMultipartUpload'>> = async ({
+  deps,
+  ex,
+  verified,
+  op,
+}) => {
   requireBucket(deps, op.bucket, verified);
   await deps.storage.abortUpload(op.bucket, Buffer.from(op.key, 'utf8'), op.uploadId);
   sendEmpty(ex, 204);
@@ -127,7 +151,13 @@ export const listParts: Handler<Op<'ListParts'>> = async ({ deps, ex, verified, 
   );
 };
 
-export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async ({ deps, ex, verified, target, op }) => {
+export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async ({
+  deps,
+  ex,
+  verified,
+  target,
+  op,
+}) => {
   requireBucket(deps, op.bucket, verified);
   const q = target.query;
   const maxUploads = parseMaxKeys(q.get('max-uploads'));
@@ -136,35 +166,35 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
   const delimiter = q.get('delimiter') || undefined;
   const keyMarker = q.get('key-marker') ?? '';
   const uploadIdMarker = q.get('upload-id-marker') ?? '';
-  // Fetch one more than asked to know whether the listing is truncated.
-  const rows = await deps.storage.listUploads(op.bucket, {
-    prefix: Buffer.from(prefix, 'utf8'),
-    ...(keyMarker ? { afterKey: Buffer.from(keyMarker, 'utf8') } : {}),
-    ...(keyMarker && uploadIdMarker ? { afterUploadId: uploadIdMarker } : {}),
-    limit: maxUploads + 1,
-  });
-  const uploads: typeof rows = [];
-  const commonPrefixes: Buffer[] = [];
-  const delimiterBytes = delimiter ? Buffer.from(delimiter, 'utf8') : undefined;
   const prefixBytes = Buffer.from(prefix, 'utf8');
-  let truncated = false;
-  for (const row of rows) {
-    if (uploads.length + commonPrefixes.length >= maxUploads) {
-      truncated = true;
-      break;
-    }
-    if (delimiterBytes) {
-      const at = row.key.indexOf(delimiterBytes, prefixBytes.length);
-      if (at >= 0) {
-        const cp = row.key.subarray(0, at + delimiterBytes.length);
-        const last = commonPrefixes[commonPrefixes.length - 1];
-        if (!last || !last.equals(cp)) commonPrefixes.push(cp);
-        continue;
-      }
-    }
-    uploads.push(row);
-  }
+  const page = await collectUploads(
+    (after, afterUploadId, limit) =>
+      deps.storage.listUploads(op.bucket, {
+        prefix: prefixBytes,
+        ...(after ? { afterKey: after } : {}),
+        ...(after && afterUploadId ? { afterUploadId } : {}),
+        limit,
+      }),
+    {
+      prefix: prefixBytes,
+      ...(delimiter ? { delimiter: Buffer.from(delimiter, 'utf8') } : {}),
+      ...(keyMarker ? { afterKey: resumeAfter(keyMarker, uploadIdMarker, delimiter) } : {}),
+      ...(keyMarker && uploadIdMarker ? { afterUploadId: uploadIdMarker } : {}),
+      max: maxUploads,
+    },
+  );
+  const { uploads, commonPrefixes, truncated } = page;
   const last = uploads[uploads.length - 1];
+  const lastPrefix = commonPrefixes[commonPrefixes.length - 1];
+  // The page ends with whichever came last in byte order: an upload, or a common prefix (then no upload id).
+  const endsWithPrefix = lastPrefix !== undefined && (!last || Buffer.compare(lastPrefix, last.key) > 0);
+  const next = !truncated
+    ? {}
+    : endsWithPrefix
+      ? { nextKeyMarker: lastPrefix }
+      : last
+        ? { nextKeyMarker: last.key, nextUploadIdMarker: last.uploadId }
+        : {};
   const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
   sendXml(
     ex,
@@ -178,10 +208,63 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
       maxUploads,
       ...(encodingType ? { encodingType } : {}),
       isTruncated: truncated,
-      ...(truncated && last ? { nextKeyMarker: last.key, nextUploadIdMarker: last.uploadId } : {}),
-      uploads: uploads.map((u) => ({ key: u.key, uploadId: u.uploadId, initiated: new Date(u.initiatedMs), owner, initiator: owner })),
+      ...next,
+      uploads: uploads.map((u) => ({
+        key: u.key,
+        uploadId: u.uploadId,
+        initiated: new Date(u.initiatedMs),
+        owner,
+        initiator: owner,
+      })),
       commonPrefixes,
     }),
   );
 };
 
+/** A key marker that is a common prefix (no upload id) resumes after everything under that prefix. */
+function resumeAfter(keyMarker: string, uploadIdMarker: string, delimiter: string | undefined): Buffer {
+  const marker = Buffer.from(keyMarker, 'utf8');
+  if (uploadIdMarker === '' && delimiter && keyMarker.endsWith(delimiter)) {
+    return Buffer.concat([marker, Buffer.from([0xff])]);
+  }
+  return marker;
+}
+
+type UploadRow = Awaited<ReturnType<GatewayDeps['storage']['listUploads']>>[number];
+
+/**
+ * Uploads in (key, upload id) order, rolled up into common prefixes at the delimiter. Common prefixes count
+ * toward the maximum, and after one the source is asked to seek past it (a 0xFF byte never occurs in UTF-8).
+ */
+export async function collectUploads(
+  source: (
+    afterKey: Buffer | undefined,
+    afterUploadId: string | undefined,
+    limit: number,
+  ) => Promise<UploadRow[]>,
+  p: { prefix: Buffer; delimiter?: Buffer; afterKey?: Buffer; afterUploadId?: string; max: number },
+): Promise<{ uploads: UploadRow[]; commonPrefixes: Buffer[]; truncated: boolean }> {
+  const uploads: UploadRow[] = [];
+  const commonPrefixes: Buffer[] = [];
+  let afterKey = p.afterKey;
+  let afterUploadId = p.afterUploadId;
+  for (;;) {
+    const batch = await source(afterKey, afterUploadId, p.max + 1);
+    if (batch.length === 0) return { uploads, commonPrefixes, truncated: false };
+    for (const row of batch) {
+      const at = p.delimiter ? row.key.indexOf(p.delimiter, p.prefix.length) : -1;
+      const rolled = at >= 0 ? row.key.subarray(0, at + p.delimiter!.length) : undefined;
+      if (uploads.length + commonPrefixes.length >= p.max)
+        return { uploads, commonPrefixes, truncated: true };
+      if (rolled) {
+        commonPrefixes.push(rolled);
+        afterKey = Buffer.concat([rolled, Buffer.from([0xff])]);
+        afterUploadId = undefined;
+        break;
+      }
+      uploads.push(row);
+      afterKey = row.key;
+      afterUploadId = row.uploadId;
+    }
+  }
+}

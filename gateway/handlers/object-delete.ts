@@ -1,10 +1,11 @@
 // DeleteObject (idempotent) and DeleteObjects (up to 1000 keys, quiet or verbose).
+
+import { toS3Error } from '../app.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
 import { deleteResultXml, parseDeleteRequest } from '../s3/xml.ts';
-import { toS3Error } from '../app.ts';
 import { requireBucket } from './access.ts';
 import type { Handler } from './deps.ts';
 
@@ -23,7 +24,9 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
   requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
   const request = parseDeleteRequest(body.toString('utf8'));
-  const results: Array<{ key: string; error?: { code: string; message: string } }> = new Array(request.objects.length);
+  const results: Array<{ key: string; error?: { code: string; message: string } }> = new Array(
+    request.objects.length,
+  );
   let next = 0;
   const worker = async () => {
     while (next < request.objects.length) {
@@ -46,7 +49,9 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
     deleteResultXml({
       quiet: request.quiet,
       deleted: results.filter((r) => !r.error).map((r) => ({ key: r.key })),
-      errors: results.filter((r) => r.error).map((r) => ({ key: r.key, code: r.error!.code, message: r.error!.message })),
+      errors: results
+        .filter((r) => r.error)
+        .map((r) => ({ key: r.key, code: r.error!.code, message: r.error!.message })),
     }),
   );
 };

@@ -30,9 +30,13 @@ async function readObject(
     const { record } = handle;
     const validators = { etag: record.etag, lastModifiedMs: record.lastModifiedMs };
     const verdict = evaluateReadConditions(ex.req.headers, validators);
-    const validatorHeaders = { etag: `"${record.etag}"`, 'last-modified': new Date(record.lastModifiedMs).toUTCString() };
+    const validatorHeaders = {
+      etag: `"${record.etag}"`,
+      'last-modified': new Date(record.lastModifiedMs).toUTCString(),
+    };
     if (verdict === 'not-modified') throw new S3Error('NotModified', undefined, {}, validatorHeaders);
-    if (verdict === 'precondition-failed') throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+    if (verdict === 'precondition-failed')
+      throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
 
     const range = selectRange(ex, target.query, record);
     const headers = objectResponseHeaders(record, {

@@ -1,8 +1,8 @@
 // PutObject: authenticate → check bucket → 100 Continue → stream the verified body into storage.
 import { decodeBody } from '../auth/body.ts';
 import type { ChecksumAlgorithm, VerifiedRequest } from '../auth/types.ts';
-import { checksumAlgorithm, expectedDigests } from '../http/digests.ts';
 import { S3Error } from '../errors.ts';
+import { checksumAlgorithm, expectedDigests } from '../http/digests.ts';
 import type { Exchange } from '../http/respond.ts';
 import { sendEmpty } from '../http/respond.ts';
 import { parseWriteCondition } from '../s3/conditionals.ts';
@@ -32,7 +32,10 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
     condition,
   });
   ex.bytesIn = upload.size;
-  sendEmpty(ex, 200, { etag: `"${record.etag}"`, ...checksumResponseHeaders(record.checksums, upload.algorithm) });
+  sendEmpty(ex, 200, {
+    etag: `"${record.etag}"`,
+    ...checksumResponseHeaders(record.checksums, upload.algorithm),
+  });
 };
 
 export interface OpenedUpload {
@@ -43,12 +46,21 @@ export interface OpenedUpload {
 }
 
 /** Validates the declared size and digests, accepts the body, and wraps it in the verifying decoder. */
-export function openUpload(deps: GatewayDeps, ex: Exchange, verified: VerifiedRequest, maxBytes: number): OpenedUpload {
+export function openUpload(
+  deps: GatewayDeps,
+  ex: Exchange,
+  verified: VerifiedRequest,
+  maxBytes: number,
+): OpenedUpload {
   const h = ex.req.headers;
   const wireLength = h['content-length'] === undefined ? undefined : parseLength(h['content-length']);
   const size = verified.decodedContentLength ?? wireLength;
   if (size === undefined) throw new S3Error('MissingContentLength');
-  if (size > maxBytes) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(maxBytes) });
+  if (size > maxBytes)
+    throw new S3Error('EntityTooLarge', undefined, {
+      ProposedSize: String(size),
+      MaxSizeAllowed: String(maxBytes),
+    });
   const expected = expectedDigests(h);
   const algorithm = checksumAlgorithm(h);
   const body = decodeBody(acceptBody(ex) as AsyncIterable<Buffer>, verified, {
