@@ -20,11 +20,29 @@ export class ChunkFile {
   active = false;
   compacting = false;
   retired = false;
+  /** Entry writes in flight into this file (reserved or hole taken, not yet durable). */
+  private writers = 0;
+  private drainWaiters: Array<() => void> = [];
 
   constructor(fileId: number, fh: FileHandle, end: number) {
     this.fileId = fileId;
     this.fh = fh;
     this.end = end;
+  }
+
+  beginWrite(): void {
+    this.writers += 1;
+  }
+
+  endWrite(): void {
+    this.writers -= 1;
+    if (this.writers === 0) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  /** Resolves when no entry write is in flight (compaction waits here before scanning). */
+  drained(): Promise<void> {
+    if (this.writers === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 }
 
@@ -73,7 +91,10 @@ export class WriteLane {
     return this.file;
   }
 
-  /** Reserves `needBytes` (padded for alignment and sectors) at the lane's tail, rotating when full. */
+  /**
+   * Reserves `needBytes` (padded for alignment and sectors) at the lane's tail, rotating when full.
+   * The caller owns one `beginWrite` on the file and must call `endWrite` once the entry is durable.
+   */
   async reserve(needBytes: number): Promise<Reservation> {
     for (;;) {
       if (this.rotating) await this.rotating;
@@ -83,6 +104,7 @@ export class WriteLane {
         if (f.end + alloc <= this.chunkBytes || f.end === HEADER_BYTES) {
           const offset = f.end;
           f.end += alloc;
+          f.beginWrite();
           return { file: f, offset, allocBytes: alloc };
         }
       }

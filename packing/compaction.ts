@@ -66,6 +66,7 @@ async function moveEntry(core: VolumeCore, file: ChunkFile, loc: Location): Prom
     file.liveBytes -= h.allocBytes;
     file.liveDataBytes -= h.dataBytes;
     core.forwards.set(locKey(loc), e.location);
+    core.movedFrom.set(locKey(e.location), loc);
     return { key: cur.key, opver: h.opver, from: loc, to: e.location };
   });
 }
@@ -79,6 +80,9 @@ export async function compactFile(core: VolumeCore, file: ChunkFile, ctl: Compac
   );
   file.compacting = true;
   core.free.removeFile(file.fileId);
+  // Entries still being written into this file (a lane that just moved on, a hole taken earlier)
+  // must be on disk before the scan, or they would be left behind.
+  await file.drained();
   let entries = 0;
   let bytes = 0;
   for await (const rec of scanChunkfile(file.fh, file.end, core.volumeCrc, true)) {
@@ -106,7 +110,10 @@ export async function retireFile(core: VolumeCore, file: ChunkFile): Promise<voi
   file.retired = true;
   core.chunks.delete(file.fileId);
   core.free.removeFile(file.fileId);
+  for (const [k, from] of core.movedFrom) if (from.fileId === file.fileId) core.movedFrom.delete(k);
   await unlinkDurable(core.dir, chunkFileName(file.fileId));
+  // Header writes already under way (a delete that raced the last move) finish on the open handle.
+  await file.drained();
   if (file.readers === 0) await file.fh.close();
   await unlinkDurable(core.dir, compactionMarkerName(file.fileId));
 }

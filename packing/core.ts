@@ -50,6 +50,8 @@ export class VolumeCore {
   readonly lanes: WriteLane[];
   /** Locations of entries compaction moved, for callers that still hold the old one. */
   readonly forwards = new Map<string, Location>();
+  /** New location → the copy it was made from, while that copy's chunkfile still exists. */
+  readonly movedFrom = new Map<string, Location>();
   nextChunkId = 1;
   nextSingleId = 1;
   singlefiles = 0;
@@ -181,15 +183,20 @@ export class VolumeCore {
     let alloc: number;
     if (hole) {
       file = this.chunks.get(hole.fileId)!;
+      file.beginWrite();
       offset = hole.offset;
       alloc = padAllocation(offset, need);
       // A remainder too small for a filler header stays with the entry as slack.
       if (hole.size - alloc < HEADER_BYTES) alloc = hole.size;
-      const writes = [writeAll(file.fh, this.entryBufs(c, alloc, false), offset)];
       const rest = hole.size - alloc;
-      if (rest > 0) writes.push(writeAll(file.fh, [fillerHeader(rest, this.volumeCrc)], offset + alloc));
-      await Promise.all(writes);
-      await this.committer.commit(file.fh);
+      try {
+        const writes = [writeAll(file.fh, this.entryBufs(c, alloc, false), offset)];
+        if (rest > 0) writes.push(writeAll(file.fh, [fillerHeader(rest, this.volumeCrc)], offset + alloc));
+        await Promise.all(writes);
+        await this.committer.commit(file.fh);
+      } finally {
+        file.endWrite();
+      }
       if (rest > 0) this.releaseExtent(file, offset + alloc, rest);
     } else {
       this.checkRoom(need + 512);
@@ -198,8 +205,12 @@ export class VolumeCore {
       file = r.file;
       offset = r.offset;
       alloc = r.allocBytes;
-      await lane.write(file, offset, this.entryBufs(c, alloc, true));
-      await this.committer.commit(file.fh);
+      try {
+        await lane.write(file, offset, this.entryBufs(c, alloc, true));
+        await this.committer.commit(file.fh);
+      } finally {
+        file.endWrite();
+      }
     }
     file.liveEntries += 1;
     file.liveBytes += alloc;
@@ -242,8 +253,13 @@ export class VolumeCore {
   /** Sets the deleted flag (one header write), waits until durable, then frees the extent. */
   async deleteChunkEntry(file: ChunkFile, loc: Location, h: EntryHeader): Promise<void> {
     const deleted: EntryHeader = { ...h, flags: h.flags | ENTRY_FLAGS.deleted };
-    await writeAll(file.fh, [encodeHeader(deleted, this.volumeCrc)], loc.offset);
-    await this.committer.commit(file.fh);
+    file.beginWrite();
+    try {
+      await writeAll(file.fh, [encodeHeader(deleted, this.volumeCrc)], loc.offset);
+      await this.committer.commit(file.fh);
+    } finally {
+      file.endWrite();
+    }
     file.liveEntries -= 1;
     file.liveBytes -= h.allocBytes;
     file.liveDataBytes -= h.dataBytes;

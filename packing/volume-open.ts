@@ -83,7 +83,8 @@ async function triageMarkers(dir: string, l: DirListing): Promise<Set<number>> {
     } else if (state === MARKER_DONE) {
       // Every copy was durable and reported before DONE was written.
       await unlinkDurable(dir, chunkFileName(id));
-      l.chunkIds.splice(l.chunkIds.indexOf(id), 1);
+      const at = l.chunkIds.indexOf(id);
+      if (at >= 0) l.chunkIds.splice(at, 1);
     }
     if (!copying.has(id)) await unlinkDurable(dir, compactionMarkerName(id));
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { scanChunkfile } from './chunk-scan.ts';
 import { compactFile, pacer } from './compaction.ts';
-import { storedEntry, type VolumeCore } from './core.ts';
+import { locKey, storedEntry, type VolumeCore } from './core.ts';
 import { crc32Of } from './crc.ts';
 import { writeFileDurable } from './durable-io.ts';
 import { type EntryContent, encodeHeader, readEntryAt } from './entry-io.ts';
@@ -142,22 +142,30 @@ export class Volume extends EventEmitter {
   }
 
   /**
-   * Follows a compaction move. The original copy is also marked deleted, so a crash before its file is
-   * retired cannot bring back what the caller deleted or replaced.
+   * Follows a compaction move. While the chunkfile being compacted still exists, the other copy of the
+   * entry is marked deleted too, so a crash before that file is retired cannot bring back what the
+   * caller deleted or replaced (whichever of the two locations the caller used).
    */
   private async unforward(loc: Location): Promise<Location> {
     const target = this.core.resolve(loc);
-    if (target === loc || loc.kind !== 'chunk') return target;
-    const f = this.core.chunks.get(loc.fileId);
-    if (f && !f.retired) {
-      const old = await readEntryAt(f.fh, loc, this.core.volumeCrc, false).catch(() => undefined);
-      if (old) {
-        const h = { ...old.header, flags: old.header.flags | ENTRY_FLAGS.deleted };
-        await f.fh.write(encodeHeader(h, this.core.volumeCrc), 0, HEADER_BYTES, loc.offset);
-        await this.core.committer.commit(f.fh);
-      }
-    }
+    const origin = target !== loc ? loc : this.core.movedFrom.get(locKey(target));
+    if (origin && origin.kind === 'chunk') await this.markDeletedOnly(origin);
     return target;
+  }
+
+  private async markDeletedOnly(loc: Location): Promise<void> {
+    const f = this.core.chunks.get(loc.fileId);
+    if (!f || f.retired) return;
+    f.beginWrite();
+    try {
+      const old = await readEntryAt(f.fh, loc, this.core.volumeCrc, false).catch(() => undefined);
+      if (!old) return;
+      const h = { ...old.header, flags: old.header.flags | ENTRY_FLAGS.deleted };
+      await f.fh.write(encodeHeader(h, this.core.volumeCrc), 0, HEADER_BYTES, loc.offset);
+      await this.core.committer.commit(f.fh);
+    } finally {
+      f.endWrite();
+    }
   }
 
   private replace(replaces: Location, content: EntryContent): Promise<StoredEntry> {
