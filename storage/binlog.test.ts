@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { Binlog, type BinlogRecord } from './binlog.ts';
+import { Writer } from './codec.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -15,20 +17,28 @@ async function tempDir(): Promise<string> {
   return d;
 }
 
-function rec(i: number): BinlogRecord {
-  const base = {
+const OPS = [
+  'insert',
+  'replace',
+  'delete',
+  'upload-create',
+  'upload-part',
+  'upload-complete',
+  'upload-abort',
+] as const;
+
+function rec(i: number, keyBytes = 3): BinlogRecord {
+  const op = OPS[i % OPS.length]!;
+  const r: BinlogRecord = {
+    op,
     bucket: 'b',
-    key: Buffer.from([0, i & 0xff, 0xff]),
+    key: Buffer.alloc(keyBytes, i & 0xff),
     opver: { counter: BigInt(i), nodeId: 7 },
     size: i * 10,
   };
-  if (i % 3 === 2) return { ...base, op: 'delete' };
-  return {
-    ...base,
-    op: i % 3 === 0 ? 'insert' : 'replace',
-    volumeId: 'v1',
-    location: { kind: 'chunk', fileId: 1, offset: i * 64, allocBytes: 64 },
-  };
+  if (op.startsWith('upload-')) r.uploadId = `u${i}`;
+  if (op === 'upload-part') r.partNumber = (i % 10000) + 1;
+  return r;
 }
 
 async function readAll(log: Binlog, from?: { file: number; offset: number }): Promise<BinlogRecord[]> {
@@ -38,7 +48,7 @@ async function readAll(log: Binlog, from?: { file: number; offset: number }): Pr
 }
 
 describe('binlog', () => {
-  test('records round-trip, group-committed, and survive reopen', async () => {
+  test('records of every op round-trip, group-committed, and survive reopen', async () => {
     const dir = await tempDir();
     let log = await Binlog.open({ dir });
     const want = Array.from({ length: 200 }, (_, i) => rec(i));
@@ -65,6 +75,16 @@ describe('binlog', () => {
     await log.close();
   });
 
+  test('readFrom streams: records straddling its read chunks come out whole', async () => {
+    const dir = await tempDir();
+    const log = await Binlog.open({ dir, durability: 'none' });
+    // ~1.1 KiB records: 600 of them cross the 256 KiB read chunks at odd offsets.
+    const want = Array.from({ length: 600 }, (_, i) => rec(i, 1024 + (i % 7)));
+    await Promise.all(want.map((r) => log.append(r)));
+    assert.deepEqual(await readAll(log), want);
+    await log.close();
+  });
+
   test('a torn tail after a crash is discarded and appends continue after it', async () => {
     const dir = await tempDir();
     let log = await Binlog.open({ dir });
@@ -82,6 +102,62 @@ describe('binlog', () => {
       await readAll(log),
       Array.from({ length: 11 }, (_, i) => rec(i)),
     );
+    await log.close();
+  });
+
+  test('an unsettled record holds back readFrom until settled; later ones wait behind it', async () => {
+    const dir = await tempDir();
+    const log = await Binlog.open({ dir });
+    await log.append(rec(0));
+    const t1 = log.begin(rec(1));
+    const t2 = log.begin(rec(2));
+    await Promise.all([t1.durable, t2.durable]);
+    log.settle(t2);
+    assert.deepEqual(await readAll(log), [rec(0)], 'nothing past the first unsettled record');
+    const unconfirmed: BinlogRecord[] = [];
+    for await (const { record } of log.readFrom(undefined, { unconfirmed: true })) unconfirmed.push(record);
+    assert.equal(unconfirmed.length, 3, 'recovery sees the durable tail');
+    log.settle(t1);
+    assert.deepEqual(await readAll(log), [rec(0), rec(1), rec(2)]);
+    await log.close();
+  });
+
+  test('a voided record is never read again, also after reopen', async () => {
+    const dir = await tempDir();
+    let log = await Binlog.open({ dir });
+    await log.append(rec(0));
+    const t = log.begin(rec(1));
+    await t.durable;
+    await log.voidRecord(t);
+    await log.append(rec(2));
+    assert.deepEqual(await readAll(log), [rec(0), rec(2)]);
+    await log.close();
+    log = await Binlog.open({ dir });
+    assert.deepEqual(await readAll(log), [rec(0), rec(2)]);
+    await log.close();
+  });
+
+  test('version-1 records (with a location) written before v2 still decode', async () => {
+    const dir = await tempDir();
+    const w = new Writer(64).u8(1).u8(1).str('b').bytes(Buffer.from('k')).u64(5n).u32(2).num(11);
+    w.u8(1).str('v1').u8(0).num(3).num(4096).num(128);
+    const payload = w.done();
+    const frame = Buffer.alloc(8);
+    frame.writeUInt32LE(payload.length, 0);
+    frame.writeUInt32LE(crc32(payload), 4);
+    await writeFile(join(dir, 'binlog-00000001.log'), Buffer.concat([frame, payload]));
+    const log = await Binlog.open({ dir });
+    assert.deepEqual(await readAll(log), [
+      {
+        op: 'replace',
+        bucket: 'b',
+        key: Buffer.from('k'),
+        opver: { counter: 5n, nodeId: 2 },
+        size: 11,
+        volumeId: 'v1',
+        location: { kind: 'chunk', fileId: 3, offset: 4096, allocBytes: 128 },
+      },
+    ]);
     await log.close();
   });
 });

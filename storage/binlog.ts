@@ -1,110 +1,33 @@
-// The node's binlog: an append-only log of every accepted object operation, which the cluster
-// layer ships to mirrors with `readFrom(position)`.
+// The node's binlog: an append-only log of every accepted operation (objects and multipart
+// uploads), which the cluster layer ships to mirrors with `readFrom(position)`. Record format in
+// binlog-record.ts.
 //
-// Files `binlog-00000001.log`, ... rotated when one reaches `maxFileBytes`. Each record is framed
-//   u32 LE payload length | u32 LE CRC-32 of payload | payload
-// payload = version u8 | op u8 | bucket str | key bytes | opver (u64 counter, u32 node) | size num
-//           | has-location u8 [volumeId str | location]
-// Appends are group-committed: all records queued while a write+fdatasync is in flight go out in
-// the next single write+fdatasync. On open, a torn or corrupt tail of the last file (kill -9 in the
-// middle of a write) is cut off; a record is only ever acknowledged after its fdatasync.
-
+// Files `binlog-00000001.log`, ... rotated when one reaches `maxFileBytes`. Appends are
+// group-committed: all records queued while a write+fdatasync is in flight go out in the next
+// single write+fdatasync. On open, a torn or corrupt tail of the last file (kill -9 in the middle
+// of a write) is cut off.
+//
+// A record may be written at the same time as the volume entry it describes (`begin`), so it can
+// be durable before the operation has succeeded. Such a record is *unsettled* until the node calls
+// `settle` (the index has the op) or `voidRecord` (the op failed: the record is listed in
+// `voids.dat` and never read again). `readFrom` stops at the *confirmed* position, before the
+// first unsettled record, so nothing is shipped before the index has it. After a crash the node
+// checks the unsettled tail against the rebuilt index and voids what the volumes do not back.
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { Opver } from './api.ts';
-import { Reader, Writer } from './codec.ts';
-import type { Location } from './volume-port.ts';
+import {
+  type BinlogPosition,
+  type BinlogRecord,
+  encodeBinlogRecord,
+  FRAME_BYTES,
+  MAX_PAYLOAD_BYTES,
+  parseRecords,
+} from './binlog-record.ts';
 
-export type BinlogOp = 'insert' | 'replace' | 'delete';
-
-export interface BinlogRecord {
-  op: BinlogOp;
-  bucket: string;
-  key: Buffer;
-  opver: Opver;
-  size: number;
-  /** Where the new version lives (absent for deletes). */
-  volumeId?: string;
-  location?: Location;
-}
-
-export interface BinlogPosition {
-  file: number;
-  offset: number;
-}
-
-const OPS: BinlogOp[] = ['insert', 'replace', 'delete'];
-const FRAME_BYTES = 8;
-const VERSION = 1;
-/** Sanity bound on one record: S3 keys are at most 1 KiB, so anything bigger is garbage. */
-const MAX_PAYLOAD_BYTES = 64 * 1024;
-
-export function encodeBinlogRecord(rec: BinlogRecord): Buffer {
-  const w = new Writer(96).u32(0).u32(0).u8(VERSION).u8(OPS.indexOf(rec.op));
-  w.str(rec.bucket).bytes(rec.key).u64(rec.opver.counter).u32(rec.opver.nodeId).num(rec.size);
-  if (rec.location && rec.volumeId !== undefined) {
-    const l = rec.location;
-    w.u8(1)
-      .str(rec.volumeId)
-      .u8(l.kind === 'chunk' ? 0 : 1)
-      .num(l.fileId)
-      .num(l.offset)
-      .num(l.allocBytes);
-  } else w.u8(0);
-  const buf = w.done();
-  const payload = buf.subarray(FRAME_BYTES);
-  buf.writeUInt32LE(payload.length, 0);
-  buf.writeUInt32LE(crc32(payload), 4);
-  return buf;
-}
-
-function decodePayload(payload: Buffer): BinlogRecord {
-  const r = new Reader(payload);
-  if (r.u8() !== VERSION) throw new Error('unknown binlog record version');
-  const op = OPS[r.u8()];
-  if (!op) throw new Error('unknown binlog op');
-  const rec: BinlogRecord = {
-    op,
-    bucket: r.str(),
-    key: r.bytes(),
-    opver: { counter: r.u64(), nodeId: r.u32() },
-    size: r.num(),
-  };
-  if (r.u8() === 1) {
-    rec.volumeId = r.str();
-    const kind = r.u8() === 0 ? 'chunk' : 'single';
-    rec.location = { kind, fileId: r.num(), offset: r.num(), allocBytes: r.num() };
-  }
-  return rec;
-}
-
-/** Parses whole valid records from `buf`; stops at the first torn/corrupt one. */
-export function parseRecords(buf: Buffer): {
-  records: Array<{ rec: BinlogRecord; end: number }>;
-  validBytes: number;
-} {
-  const records: Array<{ rec: BinlogRecord; end: number }> = [];
-  let at = 0;
-  while (at + FRAME_BYTES <= buf.length) {
-    const len = buf.readUInt32LE(at);
-    if (len === 0 || len > MAX_PAYLOAD_BYTES || at + FRAME_BYTES + len > buf.length) break;
-    const payload = buf.subarray(at + FRAME_BYTES, at + FRAME_BYTES + len);
-    if (crc32(payload) !== buf.readUInt32LE(at + 4)) break;
-    let rec: BinlogRecord;
-    try {
-      rec = decodePayload(payload);
-    } catch {
-      break;
-    }
-    at += FRAME_BYTES + len;
-    records.push({ rec, end: at });
-  }
-  return { records, validBytes: at };
-}
-
-const fileName = (n: number) => `binlog-${String(n).padStart(8, '0')}.log`;
+export type { BinlogOp, BinlogPosition, BinlogRecord } from './binlog-record.ts';
+export { encodeBinlogRecord, parseRecords } from './binlog-record.ts';
 
 export interface BinlogOptions {
   dir: string;
@@ -114,12 +37,41 @@ export interface BinlogOptions {
   durability?: 'fsync' | 'none';
 }
 
+/** One appended record: `durable` resolves once it is on disk; then settle or void it. */
+export class BinlogTicket {
+  file = 0;
+  start = 0;
+  end = 0;
+  written = false;
+  failed = false;
+  settled = false;
+  readonly durable: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: unknown) => void;
+  constructor(readonly bytes: Buffer) {
+    this.durable = new Promise<void>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+  }
+}
+
+const VOIDS_FILE = 'voids.dat';
+const VOID_BYTES = 12;
+const READ_CHUNK_BYTES = 256 * 1024;
+const posKey = (file: number, offset: number) => file * 2 ** 32 + offset;
+
 export class Binlog {
   private fh: FileHandle | undefined;
+  private voidsFh: FileHandle | undefined;
+  private readonly voids = new Set<number>();
   private fileNo = 0;
   private size = 0;
-  private pending: Buffer[] = [];
-  private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  private pending: BinlogTicket[] = [];
+  /** Tickets in file order not yet passed by the confirmed position. */
+  private order: BinlogTicket[] = [];
+  private orderHead = 0;
+  private confirmedAt: BinlogPosition = { file: 1, offset: 0 };
   private flushing: Promise<void> | undefined;
   private readonly maxFileBytes: number;
   private readonly sync: boolean;
@@ -138,15 +90,15 @@ export class Binlog {
     const files = await listFiles(opts.dir);
     log.fileNo = files.at(-1) ?? 1;
     log.fh = await open(join(opts.dir, fileName(log.fileNo)), 'a+');
-    const buf = await log.fh.readFile();
-    const { validBytes } = parseRecords(buf);
-    if (validBytes < buf.length) {
-      // A torn tail from a crash mid-write: it was never acknowledged, cut it off durably.
-      await log.fh.truncate(validBytes);
-      await log.fh.datasync();
+    log.size = await cutTornTail(log.fh, log.sync);
+    log.confirmedAt = { file: log.fileNo, offset: log.size };
+    log.voidsFh = await open(join(opts.dir, VOIDS_FILE), 'a+');
+    const v = await log.voidsFh.readFile();
+    for (let at = 0; at + VOID_BYTES <= v.length; at += VOID_BYTES) {
+      if (crc32(v.subarray(at, at + 8)) !== v.readUInt32LE(at + 8)) break;
+      log.voids.add(posKey(v.readUInt32LE(at), v.readUInt32LE(at + 4)));
     }
-    log.size = validBytes;
-    if (files.length === 0) await syncDir(opts.dir);
+    if (files.length === 0 && log.sync) await syncDir(opts.dir);
     return log;
   }
 
@@ -155,29 +107,100 @@ export class Binlog {
     return { file: this.fileNo, offset: this.size };
   }
 
-  /** Resolves once the record is durable (group-committed with concurrent appends). */
-  append(rec: BinlogRecord): Promise<void> {
-    this.pending.push(encodeBinlogRecord(rec));
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  /** Everything before this position is settled: what `readFrom` may ship. */
+  get confirmed(): BinlogPosition {
+    return this.confirmedAt;
+  }
+
+  /** Queues a record; `ticket.durable` resolves once it is on disk. The caller must settle or void it. */
+  begin(rec: BinlogRecord): BinlogTicket {
+    const t = new BinlogTicket(encodeBinlogRecord(rec));
+    this.pending.push(t);
+    this.order.push(t);
     if (!this.flushing) this.flushing = this.flushLoop();
-    return done;
+    return t;
+  }
+
+  /** Appends a record for an op that already succeeded; resolves once durable (and settled). */
+  async append(rec: BinlogRecord): Promise<void> {
+    const t = this.begin(rec);
+    try {
+      await t.durable;
+    } finally {
+      this.settle(t);
+    }
+  }
+
+  /** The op the record describes is in the index: the record may be shipped. */
+  settle(t: BinlogTicket): void {
+    t.settled = true;
+    this.advance();
+  }
+
+  /** The op failed after its record became durable: mark the record dead, durably, then settle. */
+  async voidRecord(t: BinlogTicket): Promise<void> {
+    await this.voidAt([{ file: t.file, offset: t.start }]);
+    this.settle(t);
+  }
+
+  /** Durably marks the records starting at these positions as never having happened. */
+  async voidAt(positions: BinlogPosition[]): Promise<void> {
+    if (positions.length === 0) return;
+    const buf = Buffer.allocUnsafe(VOID_BYTES * positions.length);
+    positions.forEach((p, i) => {
+      buf.writeUInt32LE(p.file, i * VOID_BYTES);
+      buf.writeUInt32LE(p.offset, i * VOID_BYTES + 4);
+      buf.writeUInt32LE(crc32(buf.subarray(i * VOID_BYTES, i * VOID_BYTES + 8)), i * VOID_BYTES + 8);
+      this.voids.add(posKey(p.file, p.offset));
+    });
+    await this.voidsFh!.appendFile(buf);
+    if (this.sync) await this.voidsFh!.datasync();
+  }
+
+  private advance(): void {
+    const order = this.order;
+    let h = this.orderHead;
+    while (h < order.length) {
+      const t = order[h]!;
+      if (!t.failed && !(t.settled && t.written)) break;
+      if (!t.failed) this.confirmedAt = { file: t.file, offset: t.end };
+      h++;
+    }
+    if (h > 1024 && h * 2 > order.length) {
+      this.order = order.slice(h);
+      h = 0;
+    }
+    this.orderHead = h;
   }
 
   private async flushLoop(): Promise<void> {
     while (this.pending.length > 0) {
-      const batch = Buffer.concat(this.pending);
-      const waiters = this.waiters;
+      const batch = this.pending;
       this.pending = [];
-      this.waiters = [];
-      try {
-        await this.fh!.write(batch, 0, batch.length, this.size);
-        if (this.sync) await this.fh!.datasync();
-        this.size += batch.length;
-        if (this.size >= this.maxFileBytes) await this.rotate();
-        for (const w of waiters) w.resolve();
-      } catch (err) {
-        for (const w of waiters) w.reject(err);
+      let at = this.size;
+      const bufs: Buffer[] = [];
+      for (const t of batch) {
+        t.file = this.fileNo;
+        t.start = at;
+        at += t.bytes.length;
+        t.end = at;
+        bufs.push(t.bytes);
       }
+      try {
+        await this.fh!.writev(bufs, this.size);
+        if (this.sync) await this.fh!.datasync();
+        this.size = at;
+        for (const t of batch) t.written = true;
+        if (this.size >= this.maxFileBytes) await this.rotate();
+        for (const t of batch) t.resolve();
+      } catch (err) {
+        // Not appended: the next batch overwrites whatever part of it reached the file.
+        for (const t of batch) {
+          t.failed = true;
+          t.reject(err);
+        }
+      }
+      this.advance();
     }
     this.flushing = undefined;
   }
@@ -190,32 +213,76 @@ export class Binlog {
     if (this.sync) await syncDir(this.dir);
   }
 
-  /** Every durable record from `from` on, each with the position just after it. */
+  /**
+   * Every live record from `from` on, each with its own position and the one just after it, read a
+   * chunk at a time. Stops at the confirmed position unless `unconfirmed` (recovery's check).
+   */
   async *readFrom(
     from: BinlogPosition = { file: 1, offset: 0 },
-  ): AsyncIterable<{ record: BinlogRecord; next: BinlogPosition }> {
-    const files = (await listFiles(this.dir)).filter((n) => n >= from.file);
+    opts: { unconfirmed?: boolean } = {},
+  ): AsyncIterable<{ record: BinlogRecord; at: BinlogPosition; next: BinlogPosition }> {
+    const stop = opts.unconfirmed ? this.position : this.confirmedAt;
+    const files = (await listFiles(this.dir)).filter((n) => n >= from.file && n <= stop.file);
     for (const n of files) {
-      const limit = n === this.fileNo ? this.size : Number.POSITIVE_INFINITY;
+      const limit = n === stop.file ? stop.offset : Number.POSITIVE_INFINITY;
       const fh = await open(join(this.dir, fileName(n)), 'r');
-      let buf: Buffer;
       try {
-        buf = await fh.readFile();
+        for await (const r of readRecords(fh, n === from.file ? from.offset : 0, limit)) {
+          if (this.voids.has(posKey(n, r.start))) continue;
+          yield { record: r.rec, at: { file: n, offset: r.start }, next: { file: n, offset: r.end } };
+        }
       } finally {
         await fh.close();
       }
-      const start = n === from.file ? from.offset : 0;
-      const { records } = parseRecords(buf.subarray(start, Math.min(buf.length, limit)));
-      for (const { rec, end } of records) yield { record: rec, next: { file: n, offset: start + end } };
     }
   }
 
   async close(): Promise<void> {
     while (this.flushing) await this.flushing;
     await this.fh?.close();
+    await this.voidsFh?.close();
     this.fh = undefined;
+    this.voidsFh = undefined;
   }
 }
+
+/** Valid records of one file between `start` and `limit`, with absolute offsets. */
+async function* readRecords(fh: FileHandle, start: number, limit: number) {
+  let carry = Buffer.alloc(0);
+  let base = start;
+  let at = start;
+  for (;;) {
+    const want = Math.min(READ_CHUNK_BYTES, limit - at);
+    if (want <= 0) break;
+    const chunk = Buffer.allocUnsafe(want);
+    const { bytesRead } = await fh.read(chunk, 0, want, at);
+    if (bytesRead === 0) break;
+    at += bytesRead;
+    const buf = carry.length
+      ? Buffer.concat([carry, chunk.subarray(0, bytesRead)])
+      : chunk.subarray(0, bytesRead);
+    const { records, validBytes } = parseRecords(buf);
+    for (const r of records) yield { rec: r.rec, start: base + r.start, end: base + r.end };
+    carry = buf.subarray(validBytes);
+    base += validBytes;
+    // A frame never exceeds this; anything longer left over is corruption: stop like the parser does.
+    if (carry.length > FRAME_BYTES + MAX_PAYLOAD_BYTES) break;
+  }
+}
+
+/** Cuts a torn tail (kill -9 mid-write, never acknowledged) off durably; returns the valid size. */
+async function cutTornTail(fh: FileHandle, sync: boolean): Promise<number> {
+  const size = (await fh.stat()).size;
+  let valid = 0;
+  for await (const r of readRecords(fh, 0, size)) valid = r.end;
+  if (valid < size) {
+    await fh.truncate(valid);
+    if (sync) await fh.datasync();
+  }
+  return valid;
+}
+
+const fileName = (n: number) => `binlog-${String(n).padStart(8, '0')}.log`;
 
 async function listFiles(dir: string): Promise<number[]> {
   const names = await readdir(dir);

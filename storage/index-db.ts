@@ -4,12 +4,16 @@
 //   objects  objectKey(bucket, key)        -> ObjectValue
 //   uploads  uploadKey(bucket, key, id)    -> UploadValue
 //   parts    partKey(uploadId, partNumber) -> PartValue (in-progress uploads and completed objects)
-//   pending  volumeId 0 location           -> VolLoc: deletes deferred by a pinned read
-//   meta     'opver' -> u64 counter; 'clean' -> 1 when closed cleanly
+//   pending  volumeId 0 location           -> PendingValue: deletes deferred by a pinned read
+//   meta     'opver' -> u64 counter; 'clean' -> 1 when closed cleanly;
+//            'binlog' -> BinlogCheckpoint (records.ts)
 //
 // Durability: lmdb-js resolves a write when its transaction is committed and visible, which with
-// overlappingSync is BEFORE the disk has it. `write()` therefore awaits `flushed` as well; a PUT
-// is acknowledged only after that (pinned by index-db.test.ts).
+// overlappingSync is BEFORE the disk has it. `write()` awaits `flushed` as well (pinned by
+// index-db.test.ts); `commit()` does not. The object write path uses `commit()`: the index is a
+// cache of the volumes, rebuilt from them after any unclean stop (the 'clean' flag is cleared
+// durably at open), so an acknowledged write needs its volume entry and binlog record durable,
+// not its index row. overlappingSync keeps the environment consistent on disk at every instant.
 import { type Database, open, type RootDatabase } from 'lmdb';
 
 export type Db = Database<Buffer, Buffer>;
@@ -48,7 +52,7 @@ export class NodeIndex {
       encoding: 'binary',
       mapSize: opts.mapSizeBytes ?? 1024 * 1024 * 1024,
       // Commits are visible at once and flushed to disk right after (awaited in write()).
-      overlappingSync: true,
+      overlappingSync: opts.durability !== 'none',
       noSync: opts.durability === 'none',
       commitDelay: 0,
       eventTurnBatching: true,
@@ -62,6 +66,11 @@ export class NodeIndex {
   async write(fn: () => void): Promise<void> {
     await this.env.transaction(fn);
     await this.env.flushed;
+  }
+
+  /** Like write(), but resolves when the commit is visible, before it is on disk. */
+  async commit(fn: () => void): Promise<void> {
+    await this.env.transaction(fn);
   }
 
   get(db: Db, key: Buffer): Buffer | undefined {

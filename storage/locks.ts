@@ -1,22 +1,40 @@
 // Per-key mutual exclusion: operations on one key (or one upload) run one after another, so a
 // condition check, the opver assignment and the index commit form one atomic step per key.
+// Uncontended (the common case) it costs one Map set and delete: no promise, no closure.
 export class KeyedLock {
-  private readonly tails = new Map<string, Promise<void>>();
+  /** Held keys; the array holds the wake-ups of waiters in arrival order (null: nobody waits). */
+  private readonly held = new Map<string, Array<() => void> | null>();
 
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key);
-    let release!: () => void;
-    const mine = new Promise<void>((r) => {
-      release = r;
-    });
-    const tail = prev ? prev.then(() => mine) : mine;
-    this.tails.set(key, tail);
-    if (prev) await prev;
+    if (this.held.has(key)) await this.wait(key);
+    else this.held.set(key, null);
     try {
       return await fn();
     } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+      this.release(key);
     }
+  }
+
+  /** Keys currently held (tests). */
+  get size(): number {
+    return this.held.size;
+  }
+
+  private wait(key: string): Promise<void> {
+    let q = this.held.get(key);
+    if (!q) {
+      q = [];
+      this.held.set(key, q);
+    }
+    const queue = q;
+    return new Promise<void>((resolve) => queue.push(resolve));
+  }
+
+  /** Hands the key straight to the next waiter, so nobody can slip in between. */
+  private release(key: string): void {
+    const q = this.held.get(key);
+    const next = q?.shift();
+    if (next) next();
+    else this.held.delete(key);
   }
 }

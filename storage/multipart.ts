@@ -3,7 +3,6 @@
 // Completion writes the object's manifest entry listing its parts and copies no bytes; the
 // parts stay where they are and become the object's segments.
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import type {
   BodyFinish,
   ChecksumAlgorithm,
@@ -11,10 +10,13 @@ import type {
   ListedUpload,
   ListPartsResult,
   ObjectRecord,
+  Opver,
   StoredHeaders,
   UploadPartInput,
 } from './api.ts';
+import type { BinlogRecord } from './binlog.ts';
 import { collectBody, exactly, stripQuotes } from './body.ts';
+import { compositeChecksums } from './composite-checksum.ts';
 import {
   EntityTooSmallError,
   InvalidPartError,
@@ -74,7 +76,7 @@ export class Multipart {
   ): Promise<string> {
     const node = this.node;
     const uploadId = node.random(16).toString('hex');
-    const opver = node.nextOpver();
+    const opver = node.nextRecordedOpver();
     const meta = {
       bucket,
       key,
@@ -85,10 +87,11 @@ export class Multipart {
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
     const { at } = await node.putEntry(ekey, { kind: 'upload', meta }, opver, Buffer.alloc(0), 0, nowMs);
     const value: UploadValue = { ...meta, uploadId, opver, at };
-    await node.index.write(() => {
+    await node.index.commit(() => {
       node.index.uploads.put(uploadKey(bucket, key, uploadId), encodeUploadValue(value));
       node.index.putCounter(node.counter);
     });
+    await this.record({ op: 'upload-create', bucket, key, opver, size: 0, uploadId });
     return uploadId;
   }
 
@@ -101,6 +104,7 @@ export class Multipart {
     this.upload(bucket, key, uploadId);
     const pk = partKey(uploadId, partNumber);
     const written: VolLoc[] = [];
+    let opver: Opver | undefined;
     try {
       let data: Buffer = Buffer.alloc(0);
       let blobAt: VolLoc | undefined;
@@ -129,7 +133,8 @@ export class Multipart {
         lastModifiedMs: nowMs,
         ...(blobId ? { blobId } : {}),
       };
-      const opver = node.nextOpver();
+      opver = node.nextRecordedOpver();
+      const partOpver = opver;
       const { at } = await node.putEntry(
         entryKey(EntryKind.part, pk),
         { kind: 'part', meta },
@@ -139,17 +144,26 @@ export class Multipart {
         nowMs,
       );
       written.push(at);
-      const value: PartValue = { ...meta, opver, at, ...(blobAt ? { blobAt } : {}) };
+      const value: PartValue = { ...meta, opver: partOpver, at, ...(blobAt ? { blobAt } : {}) };
       await node.locks.run(`u:${uploadId}`, async () => {
         this.upload(bucket, key, uploadId);
         const curRow = node.index.get(node.index.parts, pk);
         const cur = curRow ? decodePartValue(curRow) : undefined;
-        if (cur && compareOpver(cur.opver, opver) > 0) return; // a later upload of this part already won
-        await node.index.write(() => {
+        if (cur && compareOpver(cur.opver, partOpver) > 0) return; // a later upload of this part already won
+        await node.index.commit(() => {
           node.index.parts.put(pk, encodePartValue(value));
           node.index.putCounter(node.counter);
         });
         written.length = 0;
+        await this.record({
+          op: 'upload-part',
+          bucket,
+          key,
+          opver: partOpver,
+          size: meta.size,
+          uploadId,
+          partNumber,
+        });
         if (cur) await node.freeNow(partLocs(cur));
       });
       if (written.length) await node.freeNow(written);
@@ -157,6 +171,8 @@ export class Multipart {
     } catch (err) {
       await node.freeNow(written).catch(() => undefined);
       throw err;
+    } finally {
+      if (opver) node.recorded(opver);
     }
   }
 
@@ -190,20 +206,21 @@ export class Multipart {
       const rows = new Map(this.partRows(uploadId).map((r) => [r.partNumber, r]));
       const chosen = this.validate(parts, rows);
       const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')));
+      const sum = compositeChecksums(upload.checksumAlgorithm, chosen);
       const etag = `${createHash('md5').update(md5s).digest('hex')}-${chosen.length}`;
       const meta: ObjectMeta = {
         size: chosen.reduce((n, p) => n + p.size, 0),
         etag,
         lastModifiedMs: nowMs,
         headers: upload.headers,
-        checksums: compositeChecksums(upload.checksumAlgorithm, chosen),
+        checksums: sum.checksums,
         body: {
           kind: 'multipart',
           uploadId,
           parts: chosen.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag })),
         },
       };
-      if (Object.keys(meta.checksums).length) meta.checksumType = 'COMPOSITE';
+      if (sum.checksumType) meta.checksumType = sum.checksumType;
       const used = new Set(chosen.map((p) => p.partNumber));
       const unused = [...rows.values()].filter((r) => !used.has(r.partNumber));
       const freeAfter = [upload.at, ...unused.flatMap((r) => partLocs(r.value))];
@@ -222,6 +239,7 @@ export class Multipart {
             for (const r of unused) node.index.parts.remove(r.key);
           },
           freeAfter,
+          uploadId,
         },
       );
     });
@@ -261,14 +279,33 @@ export class Multipart {
     await node.locks.run(`u:${uploadId}`, async () => {
       const upload = this.upload(bucket, key, uploadId);
       const rows = this.partRows(uploadId);
-      // Marker first: without it, leftover parts are garbage to a rebuild, never a live upload.
-      await node.freeNow([upload.at]);
-      await node.index.write(() => {
+      // Record first (voided by recovery if the marker survives a crash), then the marker: without
+      // it, leftover parts are garbage to a rebuild, never a live upload.
+      const opver = node.nextOpver(upload.opver);
+      const ticket = node.binlog.begin({ op: 'upload-abort', bucket, key, opver, size: 0, uploadId });
+      await ticket.durable;
+      try {
+        await node.freeNow([upload.at]);
+      } catch (err) {
+        await node.binlog.voidRecord(ticket);
+        throw err;
+      }
+      await node.index.commit(() => {
         node.index.uploads.remove(uploadKey(bucket, key, uploadId));
         for (const r of rows) node.index.parts.remove(r.key);
       });
+      node.binlog.settle(ticket);
       await node.freeNow(rows.flatMap((r) => partLocs(r.value)));
     });
+  }
+
+  /** Appends the record of an op that already succeeded (its entry is durable). */
+  private async record(rec: BinlogRecord): Promise<void> {
+    try {
+      await this.node.binlog.append(rec);
+    } finally {
+      this.node.recorded(rec.opver);
+    }
   }
 
   async listParts(
@@ -342,20 +379,4 @@ export class Multipart {
 
 function partLocs(p: PartValue): VolLoc[] {
   return p.blobAt ? [p.at, p.blobAt] : [p.at];
-}
-
-/** S3's composite checksum: the checksum of the concatenated binary part checksums, "-N". */
-function compositeChecksums(
-  alg: ChecksumAlgorithm | undefined,
-  parts: Array<{ checksums: Checksums }>,
-): Checksums {
-  if (!alg || !parts.every((p) => p.checksums[alg])) return {};
-  const raw = Buffer.concat(parts.map((p) => Buffer.from(p.checksums[alg]!, 'base64')));
-  let digest: Buffer | undefined;
-  if (alg === 'CRC32') {
-    digest = Buffer.alloc(4);
-    digest.writeUInt32BE(crc32(raw));
-  } else if (alg === 'SHA1' || alg === 'SHA256') digest = createHash(alg.toLowerCase()).update(raw).digest();
-  if (!digest) return {};
-  return { [alg]: `${digest.toString('base64')}-${parts.length}` };
 }

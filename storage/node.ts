@@ -4,8 +4,13 @@
 // for blob/multipart bodies), 'B'+blobId (a large body, written before its manifest because its
 // ETag is known only after streaming), 'U'+uploadId (upload marker), 'P'+uploadId+partNumber.
 // The volume is the truth: every index row is derivable from entry keys, metas, opvers and
-// locations (rebuild.ts). Writes go volume first (durable), then index (flushed) and binlog
-// (fsynced) together; old versions are freed last, or later if a pinned read still uses them.
+// locations (rebuild.ts). An object write puts its volume entry and its binlog record at the same
+// time (both durable before the ack), then commits the index (visible; flushed in the background,
+// see index-db.ts) and settles the binlog record; old versions are freed last, or later if a
+// pinned read still uses them. A delete makes its binlog record durable first, then removes the
+// entry from the volume (or, when a read pins it, writes a tombstone entry that outranks it), then
+// commits the index. After an unclean stop, recovery rebuilds the index from the volumes and
+// reconciles the binlog with it (binlog-reconcile.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -27,26 +32,34 @@ import type {
   UploadPartInput,
   WriteCondition,
 } from './api.ts';
-import { Binlog, type BinlogOp } from './binlog.ts';
+import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
+import { reconcileBinlog } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
 import { bucketPrefix, EntryKind, entryKey, objectKey, prefixEnd, successor } from './keys.ts';
 import { KeyedLock } from './locks.ts';
 import { Multipart } from './multipart.ts';
+import { ObjectRows } from './object-rows.ts';
 import { openSegments, type Segment } from './reading.ts';
 import { rebuildInto } from './rebuild.ts';
 import {
+  type BinlogCheckpoint,
   compareOpver,
+  decodeCheckpoint,
+  decodeObjectSummary,
   decodeObjectValue,
   decodePartValue,
+  decodePendingValue,
   type EntryMeta,
+  encodeCheckpoint,
   encodeEntryMeta,
   encodeObjectValue,
   encodePartValue,
+  encodePendingValue,
   type ObjectMeta,
   type ObjectValue,
-  type PartValue,
+  type PendingValue,
   type VolLoc,
 } from './records.ts';
 import {
@@ -70,6 +83,12 @@ export interface StorageNodeOptions {
   minPartBytes?: number;
   /** 'none' skips fsyncs of the index and binlog: tests and benchmarks only. */
   durability?: 'fsync' | 'none';
+  /**
+   * 'background' (default): an object write is acknowledged once its volume entry and binlog
+   * record are durable and its index commit is visible; the index flushes in the background
+   * (rebuilt from the volumes after an unclean stop). 'ack': also wait for the index flush.
+   */
+  indexSync?: 'background' | 'ack';
   binlogMaxFileBytes?: number;
   /** Random source for upload and blob ids. */
   random?: (bytes: number) => Buffer;
@@ -77,8 +96,12 @@ export interface StorageNodeOptions {
 
 interface Pinned {
   count: number;
-  deferred?: VolLoc;
+  deferred?: PendingValue;
 }
+
+const CHECKPOINT_KEY = Buffer.from('binlog');
+/** Object commits between two binlog checkpoints written to the index. */
+const CHECKPOINT_EVERY = 1024;
 
 export const locKey = (v: VolLoc) =>
   `${v.volumeId}\0${v.location.kind}\0${v.location.fileId}\0${v.location.offset}`;
@@ -87,8 +110,12 @@ export class StorageNode implements StorageApi {
   /** @internal */ readonly locks = new KeyedLock();
   /** @internal */ counter = 0n;
   private readonly pins = new Map<string, Pinned>();
+  /** Opver counters of ops whose binlog record is not durable yet (for the checkpoint). */
+  private readonly unrecorded = new Set<bigint>();
+  private commitsSinceCheckpoint = 0;
   /** @internal */ readonly multipart: Multipart;
   /** @internal */ readonly smallObjectMaxBytes: number;
+  /** @internal */ readonly rows: ObjectRows;
 
   private constructor(
     /** @internal */ readonly opts: StorageNodeOptions,
@@ -97,6 +124,7 @@ export class StorageNode implements StorageApi {
     /** @internal */ readonly volumes: Map<string, VolumePort>,
   ) {
     this.smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
+    this.rows = new ObjectRows(index);
     this.multipart = new Multipart(this, opts.minPartBytes ?? 5 * 1024 * 1024);
   }
 
@@ -126,20 +154,56 @@ export class StorageNode implements StorageApi {
     return node;
   }
 
-  /** Deferred deletes first (their readers died with the process), then reconcile if unclean. */
+  /**
+   * Clean stop: finish the deferred deletes (their readers died with the process). Unclean stop:
+   * the index may lag the volumes, so rebuild it from them (which also drops what deferred deletes
+   * and tombstones left) and reconcile the binlog with it.
+   */
   private async recover(forceRebuild: boolean): Promise<void> {
-    const pending = [...this.index.pending.getRange({ snapshot: false })];
-    for (const { key, value } of pending) {
-      await this.deleteFromVolume(decodeVolLocValue(value), true);
-      await this.index.write(() => this.index.pending.remove(key));
-    }
     this.counter = this.index.readCounter();
-    if (!this.index.wasClean() || forceRebuild) {
+    const pending = [...this.index.pending.getRange({ snapshot: false })].map((r) => Buffer.from(r.key));
+    if (this.index.wasClean() && !forceRebuild) {
+      for (const key of pending) {
+        const row = this.index.get(this.index.pending, key);
+        const v = row ? decodePendingSafe(row) : undefined;
+        if (v) await this.finishPending(v);
+        await this.index.write(() => this.index.pending.remove(key));
+      }
+    } else {
+      await this.index.write(() => {
+        for (const key of pending) this.index.pending.remove(key);
+      });
       const { maxCounter } = await rebuildInto(this.index, this.volumes);
       if (maxCounter > this.counter) this.counter = maxCounter;
-      await this.index.write(() => this.index.putCounter(this.counter));
+      await reconcileBinlog(this, this.readCheckpoint());
+      await this.index.write(() => {
+        this.index.putCounter(this.counter);
+        this.putCheckpoint();
+      });
     }
     await this.index.setClean(false);
+  }
+
+  /** @internal */ readCheckpoint(): BinlogCheckpoint {
+    const row = this.index.get(this.index.meta, CHECKPOINT_KEY);
+    return row ? decodeCheckpoint(row) : { file: 1, offset: 0, counter: 0n };
+  }
+
+  /** Inside an index transaction: everything before the confirmed binlog position is settled. */
+  private putCheckpoint(): void {
+    let counter = this.counter;
+    for (const c of this.unrecorded) if (c <= counter) counter = c - 1n;
+    const at = this.binlog.confirmed;
+    this.index.meta.put(CHECKPOINT_KEY, encodeCheckpoint({ file: at.file, offset: at.offset, counter }));
+  }
+
+  /** Sets or deletes an object row (see ObjectRows); waits for LMDB only when indexSync is 'ack'. */
+  private async writeRow(okey: Buffer, row: Buffer | null, alsoInTxn: () => void): Promise<void> {
+    const landed = this.rows.write(okey, row, alsoInTxn);
+    if (this.opts.indexSync === 'ack') {
+      await landed;
+      await this.index.env.flushed;
+    } else landed.catch(() => undefined);
   }
 
   // ---- opver, volumes, pins ----
@@ -148,6 +212,17 @@ export class StorageNode implements StorageApi {
     if (floor && floor.counter > this.counter) this.counter = floor.counter;
     this.counter++;
     return { counter: this.counter, nodeId: this.opts.nodeId };
+  }
+
+  /** An opver whose op will get a binlog record: tracked until `recorded` (binlog checkpoint). @internal */
+  nextRecordedOpver(floor?: Opver): Opver {
+    const o = this.nextOpver(floor);
+    this.unrecorded.add(o.counter);
+    return o;
+  }
+
+  /** @internal */ recorded(o: Opver): void {
+    this.unrecorded.delete(o.counter);
   }
 
   /** @internal */ volume(id: string): VolumePort {
@@ -177,7 +252,7 @@ export class StorageNode implements StorageApi {
     opver: Opver,
     data: Buffer | AsyncIterable<Buffer>,
     dataBytes: number,
-    nowMs: number,
+    nowMs: number | undefined,
     replace?: VolLoc,
   ): Promise<{ at: VolLoc; replaced: boolean }> {
     const metaBuf = encodeEntryMeta(meta);
@@ -218,12 +293,35 @@ export class StorageNode implements StorageApi {
     return { now, later };
   }
 
-  /** Inside an index transaction: remember deferred deletes durably. @internal */
-  recordDeferred(later: VolLoc[]): void {
+  /**
+   * Hands locations a pinned read still uses to their pins (freed on release) and returns the
+   * pending rows to write in the same index transaction; a location whose pins went away meanwhile
+   * is returned in `free` instead (its tombstone, if any, right after it). @internal
+   */
+  deferPinned(
+    later: VolLoc[],
+    tombstone?: { of: VolLoc; at: VolLoc },
+  ): { rows: Array<[Buffer, Buffer]>; free: VolLoc[] } {
+    const rows: Array<[Buffer, Buffer]> = [];
+    const free: VolLoc[] = [];
     for (const l of later) {
-      this.index.pending.put(Buffer.from(locKey(l)), encodeVolLocValue(l));
-      this.pins.get(locKey(l))!.deferred = l;
+      const v: PendingValue = { at: l };
+      if (tombstone && tombstone.of === l) v.tombstone = tombstone.at;
+      const pin = this.pins.get(locKey(l));
+      if (!pin) {
+        free.push(l);
+        if (v.tombstone) free.push(v.tombstone);
+        continue;
+      }
+      pin.deferred = v;
+      rows.push([Buffer.from(locKey(l)), encodePendingValue(v)]);
     }
+    return { rows, free };
+  }
+
+  /** Inside an index transaction. @internal */
+  putPending(rows: Array<[Buffer, Buffer]>): void {
+    for (const [k, v] of rows) this.index.pending.put(k, v);
   }
 
   /** @internal */ async freeNow(locs: VolLoc[]): Promise<void> {
@@ -258,15 +356,21 @@ export class StorageNode implements StorageApi {
     };
   }
 
-  private async finishDeferred(k: string, l: VolLoc): Promise<void> {
-    await this.deleteFromVolume(l, true);
+  private async finishDeferred(k: string, v: PendingValue): Promise<void> {
+    await this.finishPending(v);
     await this.index.write(() => this.index.pending.remove(Buffer.from(k)));
+  }
+
+  /** The entry first, its tombstone only after: a crash in between cannot resurrect the entry. */
+  private async finishPending(v: PendingValue): Promise<void> {
+    await this.deleteFromVolume(v.at, true);
+    if (v.tombstone) await this.deleteFromVolume(v.tombstone, true);
   }
 
   // ---- objects ----
 
   /** @internal */ currentObject(okey: Buffer): ObjectValue | undefined {
-    const v = this.index.get(this.index.objects, okey);
+    const v = this.rows.get(okey);
     return v ? decodeObjectValue(v) : undefined;
   }
 
@@ -341,7 +445,8 @@ export class StorageNode implements StorageApi {
 
   /**
    * The atomic step of every object write: under the key's lock check the condition, write the
-   * 'O' entry, commit index + binlog, then free the old version. @internal
+   * 'O' entry and the binlog record at once, commit the index, settle the record, then free the
+   * old version. @internal
    */
   async commitObject(
     bucket: string,
@@ -352,49 +457,65 @@ export class StorageNode implements StorageApi {
     nowMs: number,
     condition: WriteCondition | undefined,
     blobAt?: VolLoc,
-    extra?: { inTxn: () => void; freeAfter: VolLoc[] },
+    extra?: { inTxn: () => void; freeAfter: VolLoc[]; uploadId: string },
   ): Promise<ObjectRecord> {
     return this.locks.run(okey.toString('latin1'), async () => {
       const cur = this.currentObject(okey);
       checkCondition(cur, condition);
-      const opver = this.nextOpver(cur?.opver);
-      const ekey = entryKey(EntryKind.object, okey);
-      const { at, replaced } = await this.putEntry(
-        ekey,
-        { kind: 'object', meta },
+      const opver = this.nextRecordedOpver(cur?.opver);
+      const op: BinlogOp = extra ? 'upload-complete' : cur ? 'replace' : 'insert';
+      const rec = { op, bucket, key, opver, size: meta.size, uploadId: extra?.uploadId };
+      const ticket = this.binlog.begin(rec);
+      const entry = { kind: 'object', meta } as const;
+      const put = this.putEntry(
+        entryKey(EntryKind.object, okey),
+        entry,
         opver,
         data,
         data.length,
         nowMs,
         cur?.at,
       );
+      const { at, replaced } = await this.bothDurable(put, ticket, opver);
       const value: ObjectValue = { ...meta, opver, at };
       if (blobAt) value.blobAt = blobAt;
       const old = cur ? this.bodyLocations(cur) : { locs: [], partKeys: [] };
       if (cur && !replaced) old.locs.unshift(cur.at);
       const { now, later } = this.splitPinned(old.locs);
-      const op: BinlogOp = cur ? 'replace' : 'insert';
-      await Promise.all([
-        this.index.write(() => {
-          this.index.objects.put(okey, encodeObjectValue(value));
-          for (const pk of old.partKeys) this.index.parts.remove(pk);
-          this.recordDeferred(later);
-          extra?.inTxn();
-          this.index.putCounter(this.counter);
-        }),
-        this.binlog.append({
-          op,
-          bucket,
-          key,
-          opver,
-          size: meta.size,
-          volumeId: at.volumeId,
-          location: at.location,
-        }),
-      ]);
-      await this.freeNow([...now, ...(extra?.freeAfter ?? [])]);
+      const deferred = this.deferPinned(later);
+      const checkpoint = ++this.commitsSinceCheckpoint >= CHECKPOINT_EVERY;
+      if (checkpoint) this.commitsSinceCheckpoint = 0;
+      await this.writeRow(okey, encodeObjectValue(value), () => {
+        for (const pk of old.partKeys) this.index.parts.remove(pk);
+        this.putPending(deferred.rows);
+        extra?.inTxn();
+        this.index.putCounter(this.counter);
+        if (checkpoint) this.putCheckpoint();
+      });
+      this.binlog.settle(ticket);
+      await this.freeNow([...now, ...deferred.free, ...(extra?.freeAfter ?? [])]);
       return toRecord(bucket, key, value);
     });
+  }
+
+  /**
+   * Waits for a volume put and its binlog record, written at the same time. If the put fails the
+   * durable record is voided; if the record fails the entry is freed. Either way nothing is acked.
+   */
+  private async bothDurable<T extends { at: VolLoc }>(
+    put: Promise<T>,
+    ticket: BinlogTicket,
+    opver: Opver,
+  ): Promise<T> {
+    const [p, t] = await Promise.allSettled([put, ticket.durable]);
+    this.recorded(opver);
+    if (p.status === 'fulfilled' && t.status === 'fulfilled') return p.value;
+    if (p.status === 'fulfilled') {
+      await this.freeNow([p.value.at]).catch(() => undefined);
+      throw (t as PromiseRejectedResult).reason;
+    }
+    if (t.status === 'fulfilled') await this.binlog.voidRecord(ticket);
+    throw p.reason;
   }
 
   async headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
@@ -437,17 +558,36 @@ export class StorageNode implements StorageApi {
       const opver = this.nextOpver(cur.opver);
       const old = this.bodyLocations(cur);
       const { now, later } = this.splitPinned([cur.at, ...old.locs]);
-      // The volume is the truth: remove the entries first, so a crash cannot resurrect an acked delete.
-      await this.freeNow(now);
-      await Promise.all([
-        this.index.write(() => {
-          this.index.objects.remove(okey);
-          for (const pk of old.partKeys) this.index.parts.remove(pk);
-          this.recordDeferred(later);
-          this.index.putCounter(this.counter);
-        }),
-        this.binlog.append({ op: 'delete', bucket, key, opver, size: cur.size }),
-      ]);
+      // Record first: a crash after it but before the volume change leaves a record recovery voids;
+      // the other order could delete the object here and never tell the mirrors.
+      const ticket = this.binlog.begin({ op: 'delete', bucket, key, opver, size: cur.size });
+      await ticket.durable;
+      let tombstone: { of: VolLoc; at: VolLoc } | undefined;
+      let touched = false;
+      try {
+        // The volume is the truth: the entry goes (or is outranked by a tombstone) before the ack,
+        // so neither a crash nor a lost index can resurrect an acknowledged delete.
+        if (later.includes(cur.at)) {
+          const ekey = entryKey(EntryKind.object, okey);
+          const t = await this.putEntry(ekey, { kind: 'tombstone' }, opver, EMPTY, 0, undefined);
+          tombstone = { of: cur.at, at: t.at };
+        }
+        touched = true;
+        await this.freeNow(now);
+      } catch (err) {
+        // Untouched volume: the record describes nothing. Otherwise leave it to a rebuild's reconcile.
+        if (touched) this.binlog.settle(ticket);
+        else await this.binlog.voidRecord(ticket);
+        throw err;
+      }
+      const deferred = this.deferPinned(later, tombstone);
+      await this.writeRow(okey, null, () => {
+        for (const pk of old.partKeys) this.index.parts.remove(pk);
+        this.putPending(deferred.rows);
+        this.index.putCounter(this.counter);
+      });
+      this.binlog.settle(ticket);
+      await this.freeNow(deferred.free);
       return true;
     });
   }
@@ -486,13 +626,8 @@ export class StorageNode implements StorageApi {
     const out: ListedObject[] = [];
     if (opts.limit <= 0) return out;
     const head = bucketPrefix(bucket).length;
-    for (const { key, value } of this.index.objects.getRange({
-      start,
-      end,
-      limit: opts.limit,
-      snapshot: false,
-    })) {
-      const v = decodeObjectValue(value);
+    for (const { key, value } of this.rows.range(start, end, opts.limit)) {
+      const v = decodeObjectSummary(value);
       out.push({
         key: Buffer.from(key.subarray(head)),
         size: v.size,
@@ -505,8 +640,7 @@ export class StorageNode implements StorageApi {
 
   async hasObjects(bucket: string): Promise<boolean> {
     const lo = bucketPrefix(bucket);
-    for (const _ of this.index.objects.getKeys({ start: lo, end: prefixEnd(lo), limit: 1, snapshot: false }))
-      return true;
+    for (const _ of this.rows.range(lo, prefixEnd(lo), 1)) return true;
     return false;
   }
 
@@ -582,8 +716,10 @@ export class StorageNode implements StorageApi {
   }
 
   async close(): Promise<void> {
+    await this.rows.settle();
     await this.binlog.close();
     for (const v of this.volumes.values()) await v.close();
+    await this.index.write(() => this.putCheckpoint());
     await this.index.setClean(true);
     await this.index.close();
   }
@@ -600,28 +736,29 @@ class MovedRouter {
       this.movedBeforeReady = true;
       return;
     }
-    const kind = m.key[0];
-    const db =
-      kind === EntryKind.object ? node.index.objects : kind === EntryKind.part ? node.index.parts : undefined;
-    if (!db) return;
     const k = m.key.subarray(1);
-    await node.index.write(() => {
-      const row = node.index.get(db, k);
-      if (!row) return;
-      const v = kind === EntryKind.object ? decodeObjectValue(row) : decodePartValue(row);
-      const same =
-        v.at.volumeId === volumeId &&
-        v.at.location.fileId === m.from.fileId &&
-        v.at.location.offset === m.from.offset &&
-        v.at.location.kind === m.from.kind;
-      if (!same) return;
+    if (m.key[0] === EntryKind.object) {
+      // Through the object rows: the row may still be in their overlay.
+      const row = node.rows.get(k);
+      const v = row ? decodeObjectValue(row) : undefined;
+      if (!v || !sameLoc(v.at, volumeId, m.from)) return;
       v.at = { volumeId, location: m.to };
-      db.put(
-        k,
-        kind === EntryKind.object ? encodeObjectValue(v as ObjectValue) : encodePartValue(v as PartValue),
-      );
-    });
+      await node.rows.write(k, encodeObjectValue(v), () => undefined);
+    } else if (m.key[0] === EntryKind.part) {
+      await node.index.write(() => {
+        const row = node.index.get(node.index.parts, k);
+        const v = row ? decodePartValue(row) : undefined;
+        if (!v || !sameLoc(v.at, volumeId, m.from)) return;
+        v.at = { volumeId, location: m.to };
+        node.index.parts.put(k, encodePartValue(v));
+      });
+    }
   }
+}
+
+function sameLoc(at: VolLoc, volumeId: string, l: EntryMoved['from']): boolean {
+  const a = at.location;
+  return at.volumeId === volumeId && a.fileId === l.fileId && a.offset === l.offset && a.kind === l.kind;
 }
 
 /** A damaged index is thrown away: the volumes hold everything it had. */
@@ -694,11 +831,15 @@ export function toRecord(bucket: string, key: Buffer, v: ObjectValue): ObjectRec
   return r;
 }
 
-function encodeVolLocValue(l: VolLoc): Buffer {
-  return Buffer.from(JSON.stringify(l));
-}
-function decodeVolLocValue(b: Buffer): VolLoc {
-  return JSON.parse(b.toString()) as VolLoc;
+const EMPTY = Buffer.alloc(0);
+
+/** A pending row this version cannot read (written by a newer one) is left to a rebuild. */
+function decodePendingSafe(b: Buffer): PendingValue | undefined {
+  try {
+    return decodePendingValue(b);
+  } catch {
+    return undefined;
+  }
 }
 
 export { compareOpver };

@@ -1,26 +1,28 @@
 // Rebuilds the LMDB index from the volumes alone (the volumes are the truth): at start after an
 // unclean stop or a lost/damaged index, and from the CLI (`rebuildIndex(dataDir)`).
 //
-// Rules: for one key the higher opver wins and the loser entry is deleted; an upload marker whose
-// upload id appears in any object manifest was completed (marker deleted); a part is kept if the
-// winning manifest uses it or its upload marker is live; a blob is kept if a kept object or part
-// refers to it. Everything else is garbage from a crash mid-operation and is deleted.
+// Rules: for one key the higher opver wins and the loser entry is deleted; a tombstone (an object
+// deleted while a read pinned it) outranks lower versions of its key and is deleted last; an
+// upload marker whose upload id appears in any object manifest was completed (marker deleted); a
+// part is kept if the winning manifest uses it or its upload marker is live; a blob is kept if a
+// kept object or part refers to it. Everything else is garbage from a crash mid-operation.
+//
+// Memory: entries are applied in batches of BATCH; besides the index itself only blobs, multipart
+// manifests, tombstones and garbage are held, so a million small objects need little beyond LMDB.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Opver } from './api.ts';
 import { NodeIndex } from './index-db.ts';
-import { decodePartKey, EntryKind, uploadKey } from './keys.ts';
+import { EntryKind, uploadKey } from './keys.ts';
+import { type RebuildState, resolveReferences } from './rebuild-refs.ts';
 import {
   compareOpver,
   decodeEntryMeta,
   decodeObjectValue,
   decodePartValue,
-  decodeUploadValue,
   encodeObjectValue,
   encodePartValue,
   encodeUploadValue,
-  type ObjectValue,
-  type PartValue,
   type VolLoc,
 } from './records.ts';
 import type { ResolvedVolumeSpec, StoredEntry, VolumeOpener, VolumePort } from './volume-port.ts';
@@ -34,14 +36,6 @@ export interface RebuildReport {
   maxCounter: bigint;
 }
 
-interface State {
-  losers: VolLoc[];
-  manifestUploads: Set<string>;
-  blobs: Map<string, VolLoc>;
-  maxCounter: bigint;
-  entries: number;
-}
-
 const BATCH = 1000;
 
 export async function rebuildInto(
@@ -53,7 +47,14 @@ export async function rebuildInto(
     index.uploads.clearSync();
     index.parts.clearSync();
   });
-  const st: State = { losers: [], manifestUploads: new Set(), blobs: new Map(), maxCounter: 0n, entries: 0 };
+  const st: RebuildState = {
+    losers: [],
+    manifestUploads: new Set(),
+    blobs: new Map(),
+    tombstones: new Map(),
+    maxCounter: 0n,
+    entries: 0,
+  };
   for (const [volumeId, vol] of volumes) {
     let batch: StoredEntry[] = [];
     for await (const e of vol.scan()) {
@@ -65,8 +66,10 @@ export async function rebuildInto(
     }
     index.env.transactionSync(() => applyBatch(index, st, volumeId, batch));
   }
-  const counts = index.env.transactionSync(() => resolveReferences(index, st));
-  for (const l of st.losers) {
+  const counts = resolveReferences(index, st);
+  // Tombstones last: deleting one before the entry it outranks could resurrect that entry.
+  const garbage = [...st.losers, ...[...st.tombstones.values()].map((t) => t.at)];
+  for (const l of garbage) {
     try {
       await volumes.get(l.volumeId)?.delete(l.location);
     } catch {
@@ -76,10 +79,10 @@ export async function rebuildInto(
   await index.write(() =>
     index.putCounter(st.maxCounter > index.readCounter() ? st.maxCounter : index.readCounter()),
   );
-  return { entries: st.entries, ...counts, garbageDeleted: st.losers.length, maxCounter: st.maxCounter };
+  return { entries: st.entries, ...counts, garbageDeleted: garbage.length, maxCounter: st.maxCounter };
 }
 
-function applyBatch(index: NodeIndex, st: State, volumeId: string, batch: StoredEntry[]): void {
+function applyBatch(index: NodeIndex, st: RebuildState, volumeId: string, batch: StoredEntry[]): void {
   for (const e of batch) {
     st.entries++;
     if (e.opver.counter > st.maxCounter) st.maxCounter = e.opver.counter;
@@ -91,9 +94,16 @@ function applyBatch(index: NodeIndex, st: State, volumeId: string, batch: Stored
     } catch {
       continue; // not ours; leave it alone
     }
-    if (e.key[0] === EntryKind.object && meta.kind === 'object') {
+    if (e.key[0] === EntryKind.object && meta.kind === 'tombstone') {
+      applyTombstone(index, st, body, e.opver, at);
+    } else if (e.key[0] === EntryKind.object && meta.kind === 'object') {
+      const tomb = st.tombstones.get(body.toString('latin1'));
+      if (tomb && compareOpver(tomb.opver, e.opver) > 0) {
+        st.losers.push(at);
+        continue;
+      }
       if (meta.meta.body.kind === 'multipart') st.manifestUploads.add(meta.meta.body.uploadId);
-      keepHigher(
+      const won = keepHigher(
         index.objects,
         body,
         e.opver,
@@ -102,6 +112,10 @@ function applyBatch(index: NodeIndex, st: State, volumeId: string, batch: Stored
         () => encodeObjectValue({ ...meta.meta, opver: e.opver, at }),
         (b) => decodeObjectValue(b),
       );
+      if (won && tomb) {
+        st.tombstones.delete(body.toString('latin1'));
+        st.losers.push(tomb.at);
+      }
     } else if (e.key[0] === EntryKind.part && meta.kind === 'part') {
       keepHigher(
         index.parts,
@@ -125,72 +139,47 @@ function applyBatch(index: NodeIndex, st: State, volumeId: string, batch: Stored
   }
 }
 
+/** A tombstone removes the lower version of its key from the index (that entry is garbage). */
+function applyTombstone(index: NodeIndex, st: RebuildState, okey: Buffer, opver: Opver, at: VolLoc): void {
+  const k = okey.toString('latin1');
+  const prev = st.tombstones.get(k);
+  if (prev && compareOpver(prev.opver, opver) > 0) {
+    st.losers.push(at);
+    return;
+  }
+  const row = index.objects.getBinary(okey) as Buffer | undefined;
+  const cur = row ? decodeObjectValue(row) : undefined;
+  if (cur && compareOpver(cur.opver, opver) > 0) {
+    st.losers.push(at);
+    return;
+  }
+  if (prev) st.losers.push(prev.at);
+  if (cur) {
+    st.losers.push(cur.at);
+    index.objects.removeSync(okey);
+  }
+  st.tombstones.set(k, { opver, at });
+}
+
+/** Stores the entry unless the index has a higher opver for its key; true when it was stored. */
 function keepHigher(
   db: NodeIndex['objects'],
   key: Buffer,
   opver: Opver,
   at: VolLoc,
-  st: State,
+  st: RebuildState,
   encode: () => Buffer,
   decode: (b: Buffer) => { opver: Opver; at: VolLoc },
-): void {
+): boolean {
   const curBuf = db.getBinary(key) as Buffer | undefined;
   const cur = curBuf ? decode(curBuf) : undefined;
   if (cur && compareOpver(cur.opver, opver) >= 0) {
     st.losers.push(at);
-    return;
+    return false;
   }
   if (cur) st.losers.push(cur.at);
   db.putSync(key, encode());
-}
-
-function resolveReferences(index: NodeIndex, st: State): { objects: number; uploads: number; parts: number } {
-  const winnerParts = new Map<string, Set<number>>();
-  const objects = [...index.objects.getRange({ snapshot: false })].map(({ key, value }) => ({
-    key: Buffer.from(key),
-    v: decodeObjectValue(value),
-  }));
-  for (const { key, v } of objects) {
-    if (v.body.kind === 'blob') {
-      const blobAt = takeBlob(st, v.body.blobId);
-      if (blobAt) index.objects.putSync(key, encodeObjectValue({ ...v, blobAt } as ObjectValue));
-      else index.objects.removeSync(key); // data never became durable: cannot happen for an acked write
-    } else if (v.body.kind === 'multipart') {
-      winnerParts.set(v.body.uploadId, new Set(v.body.parts.map((p) => p.partNumber)));
-    }
-  }
-  const liveUploads = new Set<string>();
-  for (const { key, value } of [...index.uploads.getRange({ snapshot: false })]) {
-    const u = decodeUploadValue(value);
-    if (st.manifestUploads.has(u.uploadId)) {
-      st.losers.push(u.at);
-      index.uploads.removeSync(Buffer.from(key));
-    } else liveUploads.add(u.uploadId);
-  }
-  let parts = 0;
-  for (const { key, value } of [...index.parts.getRange({ snapshot: false })]) {
-    const { uploadId, partNumber } = decodePartKey(key);
-    const p: PartValue = decodePartValue(value);
-    const keep = winnerParts.get(uploadId)?.has(partNumber) || liveUploads.has(uploadId);
-    const blobAt = p.blobId ? takeBlob(st, p.blobId) : undefined;
-    if (!keep || (p.blobId && !blobAt)) {
-      st.losers.push(p.at);
-      if (blobAt) st.losers.push(blobAt);
-      index.parts.removeSync(Buffer.from(key));
-      continue;
-    }
-    parts++;
-    if (blobAt) index.parts.putSync(Buffer.from(key), encodePartValue({ ...p, blobAt }));
-  }
-  for (const at of st.blobs.values()) st.losers.push(at);
-  return { objects: index.objects.getCount(), uploads: liveUploads.size, parts };
-}
-
-function takeBlob(st: State, blobId: Buffer): VolLoc | undefined {
-  const k = blobId.toString('hex');
-  const at = st.blobs.get(k);
-  st.blobs.delete(k);
-  return at;
+  return true;
 }
 
 /** The node's id and volume list, remembered in `<dataDir>/node.json` so the CLI can rebuild offline. */

@@ -74,6 +74,7 @@ const META_OBJECT = 1;
 const META_UPLOAD = 2;
 const META_PART = 3;
 const META_BLOB = 4;
+const META_TOMBSTONE = 5;
 
 const HEADER_FIELDS = [
   'contentType',
@@ -214,14 +215,17 @@ export type EntryMeta =
   | { kind: 'object'; meta: ObjectMeta }
   | { kind: 'upload'; meta: UploadMeta }
   | { kind: 'part'; meta: PartMeta }
-  | { kind: 'blob' };
+  | { kind: 'blob' }
+  /** An object deleted while a read still pinned its entry: outranks that entry in a rebuild. */
+  | { kind: 'tombstone' };
 
 export function encodeEntryMeta(e: EntryMeta): Buffer {
   const w = new Writer(128).u8(FORMAT_V1);
   if (e.kind === 'object') writeObjectMeta(w.u8(META_OBJECT), e.meta);
   else if (e.kind === 'upload') writeUploadMeta(w.u8(META_UPLOAD), e.meta);
   else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
-  else w.u8(META_BLOB);
+  else if (e.kind === 'blob') w.u8(META_BLOB);
+  else w.u8(META_TOMBSTONE);
   return w.done();
 }
 
@@ -233,6 +237,7 @@ export function decodeEntryMeta(buf: Buffer): EntryMeta {
   if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadMeta(r) };
   if (kind === META_PART) return { kind: 'part', meta: readPartMeta(r) };
   if (kind === META_BLOB) return { kind: 'blob' };
+  if (kind === META_TOMBSTONE) return { kind: 'tombstone' };
   throw new Error(`unknown entry meta kind ${kind}`);
 }
 
@@ -254,6 +259,13 @@ export function decodeObjectValue(buf: Buffer): ObjectValue {
   const blobAt = readOptVolLoc(r);
   if (blobAt) v.blobAt = blobAt;
   return v;
+}
+
+/** Just what a listing needs (the fields every object value starts with). */
+export function decodeObjectSummary(buf: Buffer): { size: number; etag: string; lastModifiedMs: number } {
+  const r = new Reader(buf);
+  checkVersion(r);
+  return { size: r.num(), etag: r.str(), lastModifiedMs: r.num() };
 }
 
 export function encodeUploadValue(v: UploadValue): Buffer {
@@ -292,4 +304,46 @@ export function decodePartValue(buf: Buffer): PartValue {
 export function compareOpver(a: Opver, b: Opver): number {
   if (a.counter !== b.counter) return a.counter < b.counter ? -1 : 1;
   return a.nodeId - b.nodeId;
+}
+
+// ---- deferred deletes and the binlog checkpoint (index rows) ----
+
+/** A delete postponed while a read pins `at`; `tombstone` (if any) is removed after `at`. */
+export interface PendingValue {
+  at: VolLoc;
+  tombstone?: VolLoc;
+}
+
+export function encodePendingValue(v: PendingValue): Buffer {
+  const w = new Writer(64).u8(FORMAT_V1);
+  writeVolLoc(w, v.at);
+  writeOptVolLoc(w, v.tombstone);
+  return w.done();
+}
+export function decodePendingValue(buf: Buffer): PendingValue {
+  const r = new Reader(buf);
+  checkVersion(r);
+  const v: PendingValue = { at: readVolLoc(r) };
+  const t = readOptVolLoc(r);
+  if (t) v.tombstone = t;
+  return v;
+}
+
+/**
+ * Every binlog record before `file`/`offset` is settled, and every op of this node with an opver
+ * counter <= `counter` has a durable binlog record: recovery checks only what lies beyond.
+ */
+export interface BinlogCheckpoint {
+  file: number;
+  offset: number;
+  counter: bigint;
+}
+
+export function encodeCheckpoint(c: BinlogCheckpoint): Buffer {
+  return new Writer(24).u8(FORMAT_V1).u32(c.file).num(c.offset).u64(c.counter).done();
+}
+export function decodeCheckpoint(buf: Buffer): BinlogCheckpoint {
+  const r = new Reader(buf);
+  checkVersion(r);
+  return { file: r.u32(), offset: r.num(), counter: r.u64() };
 }

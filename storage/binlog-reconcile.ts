@@ -1,0 +1,120 @@
+// After an unclean stop and a rebuild of the index from the volumes, make the binlog agree with
+// the volumes, looking only past the last checkpoint (records.ts BinlogCheckpoint):
+//
+// 1. Void records the volumes do not back. An object write's record is written at the same time
+//    as its entry, and a delete's or abort's before the volume change, so a crash can leave a
+//    durable record for an op that never happened. One op per key is in flight at a time (key
+//    lock), so only the last record of a key can be such a record: a write whose key's index
+//    opver is lower, or a delete/abort whose entry is still live.
+// 2. Append the records that are missing: an entry durable in a volume whose record never became
+//    durable (crash between the two), so mirrors still learn of it.
+// Records of upload creates and parts are appended only after their entry is durable: always backed.
+import type { Opver } from './api.ts';
+import type { BinlogPosition, BinlogRecord } from './binlog.ts';
+import type { NodeIndex } from './index-db.ts';
+import { decodeObjectKey, decodePartKey, decodeUploadKey, objectKey, uploadKey } from './keys.ts';
+import { type BinlogCheckpoint, decodeObjectValue, decodePartValue, decodeUploadValue } from './records.ts';
+
+interface NodeView {
+  readonly index: NodeIndex;
+  readonly binlog: {
+    readFrom(
+      from: BinlogPosition,
+      opts: { unconfirmed: boolean },
+    ): AsyncIterable<{ record: BinlogRecord; at: BinlogPosition }>;
+    voidAt(positions: BinlogPosition[]): Promise<void>;
+    append(rec: BinlogRecord): Promise<void>;
+  };
+  readonly opts: { readonly nodeId: number };
+}
+
+export interface ReconcileReport {
+  voided: number;
+  appended: number;
+}
+
+const opverTag = (o: Opver) => `${o.counter}:${o.nodeId}`;
+
+/** Which index row a record is about. */
+function identity(r: BinlogRecord): string {
+  if (r.op === 'upload-create' || r.op === 'upload-abort') return `u${r.uploadId}`;
+  if (r.op === 'upload-part') return `p${r.uploadId}\0${r.partNumber}`;
+  return `o${objectKey(r.bucket, r.key).toString('latin1')}`;
+}
+
+export async function reconcileBinlog(node: NodeView, cp: BinlogCheckpoint): Promise<ReconcileReport> {
+  const last = new Map<string, { record: BinlogRecord; at: BinlogPosition }>();
+  const seen = new Set<string>();
+  for await (const r of node.binlog.readFrom(cp, { unconfirmed: true })) {
+    const id = identity(r.record);
+    last.set(id, r);
+    seen.add(`${id}#${opverTag(r.record.opver)}`);
+  }
+  const dead: BinlogPosition[] = [];
+  for (const [id, r] of last) {
+    if (backed(node.index, r.record)) continue;
+    dead.push(r.at);
+    seen.delete(`${id}#${opverTag(r.record.opver)}`);
+  }
+  await node.binlog.voidAt(dead);
+  const missing = findMissing(node, cp.counter, seen);
+  missing.sort((a, b) =>
+    a.opver.counter < b.opver.counter ? -1 : a.opver.counter > b.opver.counter ? 1 : 0,
+  );
+  await Promise.all(missing.map((m) => node.binlog.append(m)));
+  return { voided: dead.length, appended: missing.length };
+}
+
+/** Whether the rebuilt index shows the op of this (last-for-its-key) record as done. */
+function backed(index: NodeIndex, r: BinlogRecord): boolean {
+  if (r.op === 'upload-create' || r.op === 'upload-part') return true;
+  if (r.op === 'upload-abort') return !index.get(index.uploads, uploadKey(r.bucket, r.key, r.uploadId ?? ''));
+  const row = index.get(index.objects, objectKey(r.bucket, r.key));
+  const cur = row ? decodeObjectValue(row).opver : undefined;
+  const newer = cur !== undefined && compare(cur, r.opver) > 0;
+  if (r.op === 'delete') return !cur || newer;
+  return cur !== undefined && compare(cur, r.opver) >= 0;
+}
+
+function compare(a: Opver, b: Opver): number {
+  if (a.counter !== b.counter) return a.counter < b.counter ? -1 : 1;
+  return a.nodeId - b.nodeId;
+}
+
+/** Index rows of this node newer than the checkpoint that no live tail record describes. */
+function findMissing(node: NodeView, after: bigint, seen: Set<string>): BinlogRecord[] {
+  const { index } = node;
+  const mine = (o: Opver) => o.counter > after && o.nodeId === node.opts.nodeId;
+  const out: BinlogRecord[] = [];
+  const owners = new Map<string, { bucket: string; key: Buffer }>();
+  for (const { key, value } of index.objects.getRange({ snapshot: false })) {
+    const v = decodeObjectValue(value);
+    const { bucket, key: k } = decodeObjectKey(key);
+    if (v.body.kind === 'multipart') owners.set(v.body.uploadId, { bucket, key: k });
+    if (!mine(v.opver) || seen.has(`o${Buffer.from(key).toString('latin1')}#${opverTag(v.opver)}`)) continue;
+    const uploadId = v.body.kind === 'multipart' ? v.body.uploadId : undefined;
+    out.push({
+      op: uploadId ? 'upload-complete' : 'insert',
+      bucket,
+      key: k,
+      opver: v.opver,
+      size: v.size,
+      uploadId,
+    });
+  }
+  for (const { key, value } of index.uploads.getRange({ snapshot: false })) {
+    const u = decodeUploadValue(value);
+    const { bucket, key: k } = decodeUploadKey(key);
+    owners.set(u.uploadId, { bucket, key: k });
+    if (!mine(u.opver) || seen.has(`u${u.uploadId}#${opverTag(u.opver)}`)) continue;
+    out.push({ op: 'upload-create', bucket, key: k, opver: u.opver, size: 0, uploadId: u.uploadId });
+  }
+  for (const { key, value } of index.parts.getRange({ snapshot: false })) {
+    const p = decodePartValue(value);
+    const { uploadId, partNumber } = decodePartKey(key);
+    const owner = owners.get(uploadId);
+    if (!owner || !mine(p.opver) || seen.has(`p${uploadId}\0${partNumber}#${opverTag(p.opver)}`)) continue;
+    out.push({ op: 'upload-part', ...owner, opver: p.opver, size: p.size, uploadId, partNumber });
+  }
+  return out;
+}
