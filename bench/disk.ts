@@ -52,6 +52,13 @@ export async function measureDisk(opts: DiskOptions): Promise<DiskFigures> {
   };
 }
 
+/** Sequential bandwidth alone, in decimal MB/s: a short probe run next to another measurement. */
+export async function measureSequentialMBps(dir: string, bytes: number): Promise<number> {
+  await mkdir(dir, { recursive: true });
+  const seq = await sequentialWrite(join(dir, 'probe.bin'), bytes);
+  return seq.bytes / seq.seconds / 1e6;
+}
+
 async function sequentialWrite(path: string, bytes: number): Promise<{ bytes: number; seconds: number }> {
   // Random bytes: a virtual disk that compresses or dedupes zeros would flatter the figure.
   const block = randomFillSync(Buffer.allocUnsafe(BLOCK_BYTES));

@@ -32,7 +32,7 @@ export function httpPlan(quick: boolean): HttpPlan {
         concurrency: 32,
         runMs: 1500,
         rounds: 2,
-        largeObjects: 4,
+        largeObjects: 8,
         largeConcurrency: 4,
         latencyMs: 2000,
         fillTarget: 100_000,
@@ -114,12 +114,28 @@ const listWorkload = (plan: HttpPlan): Workload => ({
   run: async (t) => (await listPages(t, plan.concurrency, plan.runMs)).keysPerSec,
 });
 
+/** A figure measured at the start of each round of one workload, e.g. raw disk bandwidth next to 64 MiB PUTs. */
+export interface Probe {
+  readonly name: string;
+  readonly unit: string;
+  readonly forWorkload: Measured['id'];
+  run(): Promise<number>;
+}
+
 /** targets[0] is the ceiling; the fill curve runs on every other target. */
-export async function benchHttp(targets: HttpTarget[], plan: HttpPlan, log: Log): Promise<HttpReport> {
+export async function benchHttp(
+  targets: HttpTarget[],
+  plan: HttpPlan,
+  log: Log,
+  probes: readonly Probe[] = [],
+): Promise<HttpReport> {
   for (const t of targets) await createBuckets(t);
   await warmUp(targets, log);
   const measured: Measured[] = [];
-  for (const w of workloads(plan)) measured.push(await alternate(w, targets, plan.rounds, log));
+  for (const w of workloads(plan)) {
+    const probe = probes.find((p) => p.forWorkload === w.id);
+    measured.push(await alternate(w, targets, plan.rounds, log, probe));
+  }
 
   const latency: Record<string, LatencyFigures> = {};
   for (const t of targets) {
@@ -174,10 +190,21 @@ async function warmUp(targets: HttpTarget[], log: Log): Promise<void> {
   log('  warmed up');
 }
 
-async function alternate(w: Workload, targets: HttpTarget[], rounds: number, log: Log): Promise<Measured> {
+async function alternate(
+  w: Workload,
+  targets: HttpTarget[],
+  rounds: number,
+  log: Log,
+  probe?: Probe,
+): Promise<Measured> {
   const values: Record<string, number[]> = {};
   const errors: Record<string, string> = {};
   for (let round = 0; round < rounds; round++) {
+    if (probe !== undefined) {
+      const v = await probe.run();
+      values[probe.name] = [...(values[probe.name] ?? []), v];
+      log(`  ${probe.name}: ${fmt(v)} ${probe.unit}`);
+    }
     for (const t of targets) {
       if (errors[t.name] !== undefined) continue;
       const cpu = process.cpuUsage();

@@ -9,14 +9,14 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DiskFigures } from './disk.ts';
-import { measureDisk } from './disk.ts';
-import type { HttpReport } from './http.ts';
+import { measureDisk, measureSequentialMBps } from './disk.ts';
+import type { HttpReport, Probe } from './http.ts';
 import { benchHttp, httpPlan } from './http.ts';
 import type { ChildServer } from './procs.ts';
 import { stopChild } from './procs.ts';
 import type { Row } from './report.ts';
 import { markdownTable } from './report.ts';
-import { diskRows, httpRows, packingRows } from './rows.ts';
+import { DISK_PROBE, diskRows, httpRows, packingRows } from './rows.ts';
 import type { S3Endpoint } from './s3client.ts';
 import { BenchS3Client } from './s3client.ts';
 import { BENCH_ACCESS_KEY, BENCH_SECRET_KEY, quireAvailable, startCeiling, startQuire } from './targets.ts';
@@ -136,7 +136,14 @@ async function runHttp(workDir: string, args: Args, servers: ChildServer[]): Pro
     mediumWritten: 0,
   }));
   try {
-    return await benchHttp(targets, plan, log);
+    // Raw disk bandwidth right before each round of 64 MiB PUTs, on the filesystem Quire writes to.
+    const diskProbe: Probe = {
+      name: DISK_PROBE,
+      unit: 'MB/s',
+      forWorkload: 'put64m',
+      run: () => measureSequentialMBps(join(workDir, 'disk-probe'), args.quick ? 512 << 20 : 1 << 30),
+    };
+    return await benchHttp(targets, plan, log, subject === null ? [] : [diskProbe]);
   } finally {
     await Promise.all(targets.map((t) => t.client.close()));
   }
