@@ -171,9 +171,11 @@ async function main(): Promise<void> {
     }
     await rm(workDir, { recursive: true, force: true });
   };
-  process.once('SIGINT', () => {
-    void cleanup().finally(() => process.exit(130));
-  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
   const started = performance.now();
   const loadBefore = loadavg()[0]!;
   if (loadBefore > BUSY_LOAD) {
