@@ -51,7 +51,11 @@ export async function startServer(opts: StartOptions): Promise<ChildServer> {
     await waitForHealth(url, child, opts.readyTimeoutMs ?? 30_000);
   } catch (err) {
     await server.stop();
-    const tail = (await readFile(opts.logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n    ');
+    const tail = (await readFile(opts.logFile, 'utf8').catch(() => ''))
+      .trim()
+      .split('\n')
+      .slice(-5)
+      .join('\n    ');
     throw new Error(`${opts.name} did not become ready: ${(err as Error).message}\n    ${tail}`);
   }
   return server;
