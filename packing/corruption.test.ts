@@ -29,7 +29,15 @@ async function setup(tag: string) {
   for (let i = 0; i < 6; i++) {
     const data = bytesFor(i + 1, 700 + 300 * i);
     datas.push(data);
-    entries.push(await v.put({ key: Buffer.from(`key-${i}`), meta: Buffer.from('meta'), opver: opver(1), data, dataBytes: data.length }));
+    entries.push(
+      await v.put({
+        key: Buffer.from(`key-${i}`),
+        meta: Buffer.from('meta'),
+        opver: opver(1),
+        data,
+        dataBytes: data.length,
+      }),
+    );
   }
   await v.close();
   const file = join(t.dir, chunkFileName(entries[0]!.location.fileId));
@@ -55,7 +63,10 @@ async function checkDetected(dir: string, entries: StoredEntry[], datas: Buffer[
       assert.equal(r.offset, entries[bad]!.location.offset, 'reported at the entry');
       const keys: string[] = [];
       for await (const e of v.scan()) keys.push(e.key.toString());
-      assert.deepEqual(keys.sort(), entries.map((_, i) => `key-${i}`).filter((k) => k !== `key-${bad}`));
+      assert.deepEqual(
+        keys.sort(),
+        entries.map((_, i) => `key-${i}`).filter((k) => k !== `key-${bad}`),
+      );
     }
     await v.close();
   }

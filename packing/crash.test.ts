@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { dataFor, KEYS, keyBuf } from './test-support/crash-workload.ts';
+import { fileURLToPath } from 'node:url';
+import { CRASH_OPTS, dataFor, KEYS, keyBuf } from './test-support/crash-workload.ts';
 import { tempDir } from './test-support/helpers.ts';
 import { Volume } from './volume.ts';
-import { CRASH_OPTS } from './test-support/crash-workload.ts';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 20);
 const CHILD = fileURLToPath(new URL('./test-support/crash-child.ts', import.meta.url));
@@ -19,9 +18,13 @@ type State = { present: boolean; ver: number };
 
 function runChild(dir: string, round: number, create: boolean, killAfterMs: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(round * 7919 + 1), create ? 'create' : 'open'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CHILD, dir, String(round * 7919 + 1), create ? 'create' : 'open'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     let timer: NodeJS.Timeout | undefined;
     child.stdout.setEncoding('utf8');
@@ -30,7 +33,8 @@ function runChild(dir: string, round: number, create: boolean, killAfterMs: numb
       if (!timer && out.includes('READY\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     });
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': stdout may still hold acknowledgements when the process has exited.
+    child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (signal !== 'SIGKILL') reject(new Error(`child exited on its own: code ${code} signal ${signal}`));
       // The last line may be cut by the kill: only complete lines count.
@@ -39,7 +43,9 @@ function runChild(dir: string, round: number, create: boolean, killAfterMs: numb
   });
 }
 
-test(`acknowledged writes survive SIGKILL at random moments (${ROUNDS} rounds)`, { timeout: 240_000 }, async () => {
+test(`acknowledged writes survive SIGKILL at random moments (${ROUNDS} rounds)`, {
+  timeout: 240_000,
+}, async () => {
   const { dir, cleanup } = await tempDir('crash');
   const known = new Map<number, State>();
   let acks = 0;
@@ -79,14 +85,19 @@ test(`acknowledged writes survive SIGKILL at random moments (${ROUNDS} rounds)`,
         const before = acked.get(k) ?? { present: false, ver: 0 };
         const allowed = [before, pending.get(k)].filter((s): s is State => s !== undefined);
         const match = allowed.find((s) => (f ? s.present && s.ver === f.ver : !s.present));
-        assert.ok(match, `round ${round} key ${k}: found ${f ? `v${f.ver}` : 'nothing'}, allowed ${JSON.stringify(allowed)}; files ${filesBefore}; recovery ${rec.mode} moved ${rec.moved.length} dropped ${rec.duplicatesDropped} corrupt ${JSON.stringify(rec.corrupt)}`);
+        assert.ok(
+          match,
+          `round ${round} key ${k}: found ${f ? `v${f.ver}` : 'nothing'}, allowed ${JSON.stringify(allowed)}; files ${filesBefore}; recovery ${rec.mode} moved ${rec.moved.length} dropped ${rec.duplicatesDropped} corrupt ${JSON.stringify(rec.corrupt)}`,
+        );
         if (f) assert.deepEqual(f.data, dataFor(k, f.ver), `round ${round} key ${k} v${f.ver} byte-exact`);
         if (match !== before) inFlightSeen += 1;
         known.set(k, match);
         assert.deepEqual(keyBuf(k).toString(), `key-${String(k).padStart(3, '0')}`);
       }
     }
-    console.log(`crash: ${ROUNDS} rounds, ${acks} acknowledged operations checked, ${inFlightSeen} in-flight results kept`);
+    console.log(
+      `crash: ${ROUNDS} rounds, ${acks} acknowledged operations checked, ${inFlightSeen} in-flight results kept`,
+    );
     assert.ok(acks > ROUNDS, 'the child got work done between kills');
   } finally {
     if (process.env.CRASH_KEEP) console.log(`kept ${dir}`);

@@ -29,7 +29,16 @@ test('freed space is reused: growth stays within what new entries need beyond th
     const live: Array<{ e: StoredEntry; data: Buffer }> = [];
     for (let i = 0; i < 10_000; i++) {
       const data = bytesFor(i, size());
-      live.push({ e: await v.put({ key: Buffer.from(`a${i}`), meta: Buffer.alloc(0), opver: opver(1), data, dataBytes: data.length }), data });
+      live.push({
+        e: await v.put({
+          key: Buffer.from(`a${i}`),
+          meta: Buffer.alloc(0),
+          opver: opver(1),
+          data,
+          dataBytes: data.length,
+        }),
+        data,
+      });
     }
     let freed = 0;
     for (let i = live.length - 1; i >= 0; i--) {
@@ -45,7 +54,10 @@ test('freed space is reused: growth stays within what new entries need beyond th
       const data = bytesFor(100_000 + i, size());
       const key = Buffer.from(`b${i}`);
       need += alignUp(HEADER_BYTES + key.length + data.length);
-      live.push({ e: await v.put({ key, meta: Buffer.alloc(0), opver: opver(1), data, dataBytes: data.length }), data });
+      live.push({
+        e: await v.put({ key, meta: Buffer.alloc(0), opver: opver(1), data, dataBytes: data.length }),
+        data,
+      });
     }
     const growth = v.stats().diskBytes - before;
     const allowed = Math.max(0, need - freed) + 0.1 * need;
@@ -60,7 +72,8 @@ test('freed space is reused: growth stays within what new entries need beyond th
     v = await Volume.open(dir, opts);
     assert.equal(v.recovery.mode, 'scan');
     assert.equal(v.stats().holeBytes, holesBefore, 'free space is derivable from the data');
-    for (let i = 0; i < live.length; i += 7) assert.deepEqual(await v.read(live[i]!.e.location), live[i]!.data);
+    for (let i = 0; i < live.length; i += 7)
+      assert.deepEqual(await v.read(live[i]!.e.location), live[i]!.data);
     await v.close();
   } finally {
     await cleanup();

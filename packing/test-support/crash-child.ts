@@ -1,8 +1,8 @@
 // Child of crash.test.ts: opens (or creates) a volume and runs puts, replaces, deletes and compactions
 // until it is killed. Prints `B key ver kind` before and `A key ver kind` after each durable operation.
 import { appendFileSync } from 'node:fs';
-import { Volume } from '../volume.ts';
 import type { Location } from '../types.ts';
+import { Volume } from '../volume.ts';
 import { CRASH_OPTS, dataFor, KEYS, keyBuf, sizeFor, WORKERS } from './crash-workload.ts';
 
 const [dir, seedArg, create] = process.argv.slice(2);
@@ -19,7 +19,12 @@ const opts = {
   onMoved: (m: { key: Buffer; from: Location; to: Location }) => {
     const k = Number(m.key.toString().slice(4));
     const cur = index.get(k);
-    if (cur && cur.loc.kind === m.from.kind && cur.loc.fileId === m.from.fileId && cur.loc.offset === m.from.offset) {
+    if (
+      cur &&
+      cur.loc.kind === m.from.kind &&
+      cur.loc.fileId === m.from.fileId &&
+      cur.loc.offset === m.from.offset
+    ) {
       cur.loc = m.to;
     }
   },
