@@ -52,6 +52,7 @@ function unitOf(key: string): string {
   if (/mb\/?s|mbps|mbPerSec/i.test(key)) return 'MB/s';
   if (/ops|\/s|PerSec/i.test(key)) return '/s';
   if (/ms$|Ms$/.test(key)) return 'ms';
+  if (/pct$|percent/i.test(key)) return '%';
   return '';
 }
 

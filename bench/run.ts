@@ -102,8 +102,7 @@ async function runPacking(workDir: string, quick: boolean): Promise<Record<strin
   }
   const dir = join(workDir, 'packing');
   await mkdir(dir, { recursive: true });
-  const figures = await mod.benchPacking({ quick, dir });
-  for (const [k, v] of Object.entries(figures)) log(`  ${k}: ${v}`);
+  const figures = await mod.benchPacking({ quick, dir, log: (line: string) => log(`  ${line.trim()}`) });
   return figures;
 }
 
