@@ -89,15 +89,21 @@ function putInput(key: Buffer, data: Buffer): PutObjectInput {
   };
 }
 
+/** CPU time (all threads of this process, µs) per op of the last `run`: steadier than op/s on a shared machine. */
+let lastCpuUsPerOp = 0;
+
 /** `writers` loops calling `op(i)` with a shared counter until `ms` has passed; ops per second. */
 async function run(writers: number, ms: number, op: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const deadline = start + ms;
   const loop = async () => {
     while (performance.now() < deadline) await op(next++);
   };
   await Promise.all(Array.from({ length: writers }, loop));
+  const used = process.cpuUsage(cpu);
+  lastCpuUsPerOp = (used.user + used.system) / Math.max(1, next);
   return next / ((performance.now() - start) / 1000);
 }
 
@@ -114,6 +120,7 @@ export async function benchStorage(opts: StorageBenchOptions = {}): Promise<Reco
   try {
     out.fdatasyncPerSec = await fdatasyncPerSec(root);
     out.volumePut4kPerSec = await volumeOnly(join(root, 'vol0'), writers, ms, opts.durability ?? 'fsync');
+    out.volumePut4kCpuUs = lastCpuUsPerOp;
     const node = await StorageNode.open({
       dataDir: join(root, 'node'),
       nodeId: 1,
@@ -139,11 +146,13 @@ export async function benchStorage(opts: StorageBenchOptions = {}): Promise<Reco
         n4 = Math.max(n4, i + 1);
         await node.putObject(putInput(keyOf('s', i), small));
       });
+      out.put4kCpuUs = lastCpuUsPerOp;
       out.put4kVolumePutMs = volPut.ms / Math.max(1, volPut.calls);
       out.put4kIndexMs = indexWrite.ms / Math.max(1, indexWrite.calls);
       out.put4kBinlogMs = binlogAppend.ms / Math.max(1, binlogAppend.calls);
       for (const t of [volPut, indexWrite, binlogAppend]) Object.assign(t, newTimer());
       out.put64kPerSec = await run(writers, ms, (i) => node.putObject(putInput(keyOf('l', i), large)));
+      out.put64kCpuUs = lastCpuUsPerOp;
       out.put64kVolumePutMs = volPut.ms / Math.max(1, volPut.calls);
       out.put64kIndexMs = indexWrite.ms / Math.max(1, indexWrite.calls);
       out.put64kBinlogMs = binlogAppend.ms / Math.max(1, binlogAppend.calls);
@@ -153,6 +162,7 @@ export async function benchStorage(opts: StorageBenchOptions = {}): Promise<Reco
         for await (const _ of h.stream());
         h.release();
       });
+      out.get4kCpuUs = lastCpuUsPerOp;
       out.listKeysPerSec = await listRate(node, n4);
       out.objects4k = n4;
     } finally {

@@ -31,6 +31,8 @@ interface NodeView {
 export interface ReconcileReport {
   voided: number;
   appended: number;
+  /** Highest opver counter in the records checked: the node's counter must not fall below it. */
+  maxCounter: bigint;
 }
 
 const opverTag = (o: Opver) => `${o.counter}:${o.nodeId}`;
@@ -45,7 +47,9 @@ function identity(r: BinlogRecord): string {
 export async function reconcileBinlog(node: NodeView, cp: BinlogCheckpoint): Promise<ReconcileReport> {
   const last = new Map<string, { record: BinlogRecord; at: BinlogPosition }>();
   const seen = new Set<string>();
+  let maxCounter = 0n;
   for await (const r of node.binlog.readFrom(cp, { unconfirmed: true })) {
+    if (r.record.opver.counter > maxCounter) maxCounter = r.record.opver.counter;
     const id = identity(r.record);
     last.set(id, r);
     seen.add(`${id}#${opverTag(r.record.opver)}`);
@@ -62,7 +66,7 @@ export async function reconcileBinlog(node: NodeView, cp: BinlogCheckpoint): Pro
     a.opver.counter < b.opver.counter ? -1 : a.opver.counter > b.opver.counter ? 1 : 0,
   );
   await Promise.all(missing.map((m) => node.binlog.append(m)));
-  return { voided: dead.length, appended: missing.length };
+  return { voided: dead.length, appended: missing.length, maxCounter };
 }
 
 /** Whether the rebuilt index shows the op of this (last-for-its-key) record as done. */

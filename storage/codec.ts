@@ -44,6 +44,13 @@ export class Writer {
     this.at += v.length;
     return this;
   }
+  /** Bytes as they are, no length prefix. */
+  raw(v: Buffer): this {
+    this.room(v.length);
+    v.copy(this.buf, this.at);
+    this.at += v.length;
+    return this;
+  }
   str(v: string): this {
     const n = Buffer.byteLength(v, 'utf8');
     this.u32(n);
@@ -62,9 +69,9 @@ export class Writer {
     for (const k of keys) this.str(k).str(m[k]!);
     return this;
   }
-  /** A copy of exactly the written bytes. */
+  /** Exactly the written bytes (a view: the writer must not be used afterwards). */
   done(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.at));
+    return this.buf.subarray(0, this.at);
   }
 }
 

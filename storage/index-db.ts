@@ -19,8 +19,13 @@ import { type Database, open, type RootDatabase } from 'lmdb';
 export type Db = Database<Buffer, Buffer>;
 
 export interface IndexOptions {
-  /** 'none' skips the fsync: tests and benchmarks only. */
-  durability?: 'fsync' | 'none';
+  /**
+   * 'flush' (default): every commit is flushed right after it (overlappingSync) and write() waits
+   * for that. 'os': LMDB never syncs (noSync); the OS writes pages back when it likes, so the files
+   * are consistent after a process crash but not after a machine crash: only for an index that is
+   * thrown away after one (index-guard.ts) and synced with syncToDisk() before a clean close.
+   */
+  sync?: 'flush' | 'os';
   mapSizeBytes?: number;
 }
 
@@ -51,9 +56,9 @@ export class NodeIndex {
       keyEncoding: 'binary',
       encoding: 'binary',
       mapSize: opts.mapSizeBytes ?? 1024 * 1024 * 1024,
-      // Commits are visible at once and flushed to disk right after (awaited in write()).
-      overlappingSync: opts.durability !== 'none',
-      noSync: opts.durability === 'none',
+      // 'flush': commits are visible at once and flushed to disk right after (awaited in write()).
+      overlappingSync: opts.sync !== 'os',
+      noSync: opts.sync === 'os',
       commitDelay: 0,
       eventTurnBatching: true,
       compression: false,
@@ -66,6 +71,15 @@ export class NodeIndex {
   async write(fn: () => void): Promise<void> {
     await this.env.transaction(fn);
     await this.env.flushed;
+  }
+
+  /** Forces everything committed so far onto the disk (needed before a clean close in 'os' mode). */
+  syncToDisk(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      // lmdb-js has env.sync(callback) (open.js) but leaves it out of its typings.
+      const env = this.env as unknown as { sync(cb: (err?: unknown) => void): void };
+      env.sync((err) => (err ? reject(err) : resolve()));
+    });
   }
 
   /** Like write(), but resolves when the commit is visible, before it is on disk. */

@@ -37,6 +37,7 @@ import { reconcileBinlog } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
+import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
 import { bucketPrefix, EntryKind, entryKey, objectKey, prefixEnd, successor } from './keys.ts';
 import { KeyedLock } from './locks.ts';
 import { Multipart } from './multipart.ts';
@@ -59,6 +60,7 @@ import {
   encodePendingValue,
   type ObjectMeta,
   type ObjectValue,
+  objectValueFromEntryMeta,
   type PendingValue,
   type VolLoc,
 } from './records.ts';
@@ -142,7 +144,9 @@ export class StorageNode implements StorageApi {
       };
       volumes.set(spec.volumeId, await opener.openOrCreate(spec, opts.nodeId, hooks));
     }
-    const index = await openIndex(join(opts.dataDir, 'index'), opts.durability ?? 'fsync');
+    const sync = indexSyncMode(opts);
+    await guardIndexOpen(opts.dataDir, join(opts.dataDir, 'index'), sync);
+    const index = await openIndex(join(opts.dataDir, 'index'), sync);
     const binlog = await Binlog.open({
       dir: join(opts.dataDir, 'binlog'),
       durability: opts.durability ?? 'fsync',
@@ -175,7 +179,8 @@ export class StorageNode implements StorageApi {
       });
       const { maxCounter } = await rebuildInto(this.index, this.volumes);
       if (maxCounter > this.counter) this.counter = maxCounter;
-      await reconcileBinlog(this, this.readCheckpoint());
+      const r = await reconcileBinlog(this, this.readCheckpoint());
+      if (r.maxCounter > this.counter) this.counter = r.maxCounter;
       await this.index.write(() => {
         this.index.putCounter(this.counter);
         this.putCheckpoint();
@@ -248,14 +253,14 @@ export class StorageNode implements StorageApi {
    */
   async putEntry(
     key: Buffer,
-    meta: EntryMeta,
+    meta: EntryMeta | Buffer,
     opver: Opver,
     data: Buffer | AsyncIterable<Buffer>,
     dataBytes: number,
     nowMs: number | undefined,
     replace?: VolLoc,
   ): Promise<{ at: VolLoc; replaced: boolean }> {
-    const metaBuf = encodeEntryMeta(meta);
+    const metaBuf = Buffer.isBuffer(meta) ? meta : encodeEntryMeta(meta);
     let ids = this.candidates(dataBytes + metaBuf.length + key.length);
     if (replace && ids.includes(replace.volumeId) && !this.isPinned(replace)) {
       ids = [replace.volumeId, ...ids.filter((i) => i !== replace.volumeId)];
@@ -466,7 +471,7 @@ export class StorageNode implements StorageApi {
       const op: BinlogOp = extra ? 'upload-complete' : cur ? 'replace' : 'insert';
       const rec = { op, bucket, key, opver, size: meta.size, uploadId: extra?.uploadId };
       const ticket = this.binlog.begin(rec);
-      const entry = { kind: 'object', meta } as const;
+      const entry = encodeEntryMeta({ kind: 'object', meta });
       const put = this.putEntry(
         entryKey(EntryKind.object, okey),
         entry,
@@ -485,7 +490,7 @@ export class StorageNode implements StorageApi {
       const deferred = this.deferPinned(later);
       const checkpoint = ++this.commitsSinceCheckpoint >= CHECKPOINT_EVERY;
       if (checkpoint) this.commitsSinceCheckpoint = 0;
-      await this.writeRow(okey, encodeObjectValue(value), () => {
+      await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, blobAt), () => {
         for (const pk of old.partKeys) this.index.parts.remove(pk);
         this.putPending(deferred.rows);
         extra?.inTxn();
@@ -721,7 +726,9 @@ export class StorageNode implements StorageApi {
     for (const v of this.volumes.values()) await v.close();
     await this.index.write(() => this.putCheckpoint());
     await this.index.setClean(true);
+    await this.index.syncToDisk();
     await this.index.close();
+    await guardIndexClosed(this.opts.dataDir, indexSyncMode(this.opts));
   }
 }
 
@@ -761,16 +768,21 @@ function sameLoc(at: VolLoc, volumeId: string, l: EntryMoved['from']): boolean {
   return at.volumeId === volumeId && a.fileId === l.fileId && a.offset === l.offset && a.kind === l.kind;
 }
 
+/** 'ack' needs every commit flushed; otherwise the OS writes the index back (index-guard.ts). */
+function indexSyncMode(opts: StorageNodeOptions): 'flush' | 'os' {
+  return opts.indexSync === 'ack' && opts.durability !== 'none' ? 'flush' : 'os';
+}
+
 /** A damaged index is thrown away: the volumes hold everything it had. */
-async function openIndex(path: string, durability: 'fsync' | 'none'): Promise<NodeIndex> {
+async function openIndex(path: string, sync: 'flush' | 'os'): Promise<NodeIndex> {
   try {
-    const index = NodeIndex.open(path, { durability });
+    const index = NodeIndex.open(path, { sync });
     index.readCounter();
     index.wasClean();
     return index;
   } catch {
     await rm(path, { recursive: true, force: true });
-    return NodeIndex.open(path, { durability });
+    return NodeIndex.open(path, { sync });
   }
 }
 

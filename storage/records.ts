@@ -251,6 +251,24 @@ export function encodeObjectValue(v: ObjectValue): Buffer {
   writeOptVolLoc(w, v.blobAt);
   return w.done();
 }
+/**
+ * The same bytes as encodeObjectValue, from an already encoded object entry meta (whose object
+ * fields sit after its version and kind bytes): a PUT encodes its metadata once.
+ */
+export function objectValueFromEntryMeta(
+  entryMeta: Buffer,
+  opver: Opver,
+  at: VolLoc,
+  blobAt?: VolLoc,
+): Buffer {
+  if (entryMeta[0] !== FORMAT_V1 || entryMeta[1] !== META_OBJECT) throw new Error('not an object entry meta');
+  const w = new Writer(entryMeta.length + 64).u8(FORMAT_V1).raw(entryMeta.subarray(2));
+  writeOpver(w, opver);
+  writeVolLoc(w, at);
+  writeOptVolLoc(w, blobAt);
+  return w.done();
+}
+
 export function decodeObjectValue(buf: Buffer): ObjectValue {
   const r = new Reader(buf);
   checkVersion(r);
