@@ -80,10 +80,27 @@ test(`SIGKILL during puts/replaces/deletes, ${ROUNDS} rounds: every ack survives
           model.set(key, match);
         }
         const binlogged = new Map<string, number>();
-        for await (const { record } of node.binlog.readFrom())
-          binlogged.set(record.key.toString(), (binlogged.get(record.key.toString()) ?? 0) + 1);
+        const last = new Map<string, { op: string; counter: bigint }>();
+        for await (const { record } of node.binlog.readFrom()) {
+          const k = record.key.toString();
+          binlogged.set(k, (binlogged.get(k) ?? 0) + 1);
+          const prev = last.get(k);
+          if (!prev || prev.counter < record.opver.counter)
+            last.set(k, { op: record.op, counter: record.opver.counter });
+        }
         for (const { key } of ackedOps)
           assert.ok((binlogged.get(key) ?? 0) > 0, `acked op on ${key} missing from the binlog`);
+        // A mirror replaying the binlog ends where this node is: each key's newest record is its state.
+        for (const key of new Set([...model.keys(), ...last.keys()])) {
+          const head = await node.headObject('b', Buffer.from(key));
+          const l = last.get(key);
+          if (head) assert.deepEqual(l && [l.op === 'delete', l.counter], [false, head.opver.counter], key);
+          else
+            assert.ok(
+              !l || l.op === 'delete',
+              `round ${round}: ${key} is gone but its last record is ${l?.op}`,
+            );
+        }
       } finally {
         await node.close();
       }

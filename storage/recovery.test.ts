@@ -1,0 +1,141 @@
+// Recovery after an unclean stop: the binlog is reconciled with the volumes (missing records
+// appended, unbacked ones voided), and a delete acknowledged while a read pinned the object
+// cannot come back even when the index is lost.
+import assert from 'node:assert/strict';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Binlog, type BinlogRecord } from './binlog.ts';
+import { NodeIndex } from './index-db.ts';
+import { StorageNode } from './node.ts';
+import { bytes, H, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
+
+const { opener } = testOpener();
+
+function nodeOpts(dir: string) {
+  return { dataDir: dir, nodeId: 4, volumes: volumeSpecs(dir, 1), volumeOpener: opener };
+}
+
+/** What a crash leaves: the index not marked clean and no checkpoint past the lost records. */
+async function markUnclean(dir: string): Promise<void> {
+  const index = NodeIndex.open(join(dir, 'index'));
+  await index.write(() => index.meta.remove(Buffer.from('binlog')));
+  await index.setClean(false);
+  await index.close();
+}
+
+async function records(node: StorageNode): Promise<BinlogRecord[]> {
+  const out: BinlogRecord[] = [];
+  for await (const { record } of node.binlog.readFrom()) out.push(record);
+  return out;
+}
+
+test('entries durable in a volume but missing from the binlog get their records at recovery', async () => {
+  const t = await tempDir();
+  try {
+    let node = await StorageNode.open(nodeOpts(t.dir));
+    await node.putObject(putInput('b', 'k1', bytes(100, 1)));
+    const cut = node.binlog.position;
+    await node.putObject(putInput('b', 'k2', bytes(200, 2)));
+    const id = await node.createUpload('b', Buffer.from('mp'), H, 1);
+    await node.uploadPart({ ...putInput('b', 'mp', bytes(300, 3)), uploadId: id, partNumber: 1 });
+    await node.close();
+    // The crash came after the volume writes but before their binlog records were durable.
+    const fh = await open(join(t.dir, 'binlog', 'binlog-00000001.log'), 'r+');
+    await fh.truncate(cut.offset);
+    await fh.close();
+    await markUnclean(t.dir);
+    node = await StorageNode.open(nodeOpts(t.dir));
+    const got = await records(node);
+    const k2 = (await node.headObject('b', Buffer.from('k2')))!;
+    assert.deepEqual(
+      got.map((r) => [r.op, r.key.toString(), r.uploadId ?? '', r.partNumber ?? 0]),
+      [
+        ['insert', 'k1', '', 0],
+        ['insert', 'k2', '', 0],
+        ['upload-create', 'mp', id, 0],
+        ['upload-part', 'mp', id, 1],
+      ],
+    );
+    assert.deepEqual(got[1]!.opver, k2.opver);
+    await node.close();
+    // A clean restart finds nothing more to add.
+    node = await StorageNode.open(nodeOpts(t.dir));
+    assert.equal((await records(node)).length, 4);
+    await node.close();
+  } finally {
+    await t.remove();
+  }
+});
+
+test('durable binlog records whose volume change never happened are voided at recovery', async () => {
+  const t = await tempDir();
+  try {
+    let node = await StorageNode.open(nodeOpts(t.dir));
+    const k1 = await node.putObject(putInput('b', 'k1', bytes(100, 1)));
+    await node.close();
+    // The crash came after these records were durable but before the volume had the new entry
+    // (k2), or before the volume entry was removed (the delete of k1).
+    const log = await Binlog.open({ dir: join(t.dir, 'binlog') });
+    const next = { counter: k1.opver.counter + 1n, nodeId: 4 };
+    await log.append({ op: 'insert', bucket: 'b', key: Buffer.from('k2'), opver: next, size: 5 });
+    const del = { counter: k1.opver.counter + 2n, nodeId: 4 };
+    await log.append({ op: 'delete', bucket: 'b', key: Buffer.from('k1'), opver: del, size: 100 });
+    await log.close();
+    await markUnclean(t.dir);
+    node = await StorageNode.open(nodeOpts(t.dir));
+    assert.deepEqual(
+      (await records(node)).map((r) => [r.op, r.key.toString()]),
+      [['insert', 'k1']],
+    );
+    assert.deepEqual(await readAll((await node.openObject('b', Buffer.from('k1')))!.stream()), bytes(100, 1));
+    // The counter moved past the voided opvers: a new write of k1 outranks everything logged.
+    const again = await node.putObject(putInput('b', 'k1', bytes(10, 9)));
+    assert.ok(again.opver.counter > del.counter);
+    await node.close();
+  } finally {
+    await t.remove();
+  }
+});
+
+test('a delete acknowledged while a read pinned the object survives losing the index', async () => {
+  const t = await tempDir();
+  try {
+    let node = await StorageNode.open(nodeOpts(t.dir));
+    await node.putObject(putInput('b', 'gone', bytes(100, 1)));
+    await node.putObject(putInput('b', 'kept', bytes(100, 2)));
+    const pinned = (await node.openObject('b', Buffer.from('gone')))!;
+    assert.equal(await node.deleteObject('b', Buffer.from('gone')), true);
+    // The pinned read still gets its bytes.
+    assert.deepEqual(await readAll(pinned.stream()), bytes(100, 1));
+    await node.close();
+    await rm(join(t.dir, 'index'), { recursive: true, force: true });
+    node = await StorageNode.open(nodeOpts(t.dir));
+    assert.equal(await node.headObject('b', Buffer.from('gone')), undefined);
+    assert.ok(await node.headObject('b', Buffer.from('kept')));
+    const stats = await node.stats();
+    assert.equal(stats.volumes[0]!.liveEntries, 1, 'the old entry and its tombstone were both freed');
+    await node.close();
+  } finally {
+    await t.remove();
+  }
+});
+
+test('a deferred delete finishes when the read is released: the entry and its tombstone go', async () => {
+  const t = await tempDir();
+  try {
+    const node = await StorageNode.open(nodeOpts(t.dir));
+    await node.putObject(putInput('b', 'k', bytes(100, 1)));
+    const pinned = (await node.openObject('b', Buffer.from('k')))!;
+    await node.deleteObject('b', Buffer.from('k'));
+    assert.equal((await node.stats()).volumes[0]!.liveEntries, 2, 'old entry + tombstone while pinned');
+    pinned.release();
+    for (let i = 0; i < 50 && (await node.stats()).volumes[0]!.liveEntries > 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await node.stats()).volumes[0]!.liveEntries, 0);
+    assert.equal([...node.index.pending.getKeys({ snapshot: false })].length, 0);
+    await node.close();
+  } finally {
+    await t.remove();
+  }
+});
