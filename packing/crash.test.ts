@@ -87,7 +87,7 @@ test(`acknowledged writes survive SIGKILL at random moments (${ROUNDS} rounds)`,
         const match = allowed.find((s) => (f ? s.present && s.ver === f.ver : !s.present));
         assert.ok(
           match,
-          `round ${round} key ${k}: found ${f ? `v${f.ver}` : 'nothing'}, allowed ${JSON.stringify(allowed)}; files ${filesBefore}; recovery ${rec.mode} moved ${rec.moved.length} dropped ${rec.duplicatesDropped} corrupt ${JSON.stringify(rec.corrupt)}`,
+          `round ${round} key ${k}: found ${f ? `v${f.ver}` : 'nothing'}, allowed ${JSON.stringify(allowed)}; lines ${lines.filter((l) => l.split(' ')[1] === String(k)).join(',')} of ${lines.length}; files ${filesBefore}; recovery ${rec.mode} moved ${rec.moved.length} dropped ${rec.duplicatesDropped} corrupt ${JSON.stringify(rec.corrupt)}`,
         );
         if (f) assert.deepEqual(f.data, dataFor(k, f.ver), `round ${round} key ${k} v${f.ver} byte-exact`);
         if (match !== before) inFlightSeen += 1;

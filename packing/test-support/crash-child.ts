@@ -1,6 +1,6 @@
 // Child of crash.test.ts: opens (or creates) a volume and runs puts, replaces, deletes and compactions
 // until it is killed. Prints `B key ver kind` before and `A key ver kind` after each durable operation.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeSync } from 'node:fs';
 import type { Location } from '../types.ts';
 import { Volume } from '../volume.ts';
 import { CRASH_OPTS, dataFor, KEYS, keyBuf, sizeFor, WORKERS } from './crash-workload.ts';
@@ -41,7 +41,9 @@ for (let k = 0; k < KEYS; k++) versions.set(k, index.get(k)?.ver ?? 0);
 
 const debugLog = process.env.CRASH_CHILD_LOG;
 function say(line: string, extra = ''): void {
-  process.stdout.write(`${line}\n`);
+  // writeSync: an acknowledgement is in the pipe before the next operation starts (process.stdout on a
+  // pipe may buffer, and a SIGKILL would drop what it buffered).
+  writeSync(1, `${line}\n`);
   if (debugLog) appendFileSync(debugLog, `${line} ${extra}\n`);
 }
 
