@@ -8,7 +8,11 @@ import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
 const bin = join(fileURLToPath(import.meta.url), '..', '..', 'bin', 'quire.mjs');
 
 test('defaults, then env, then flags, each overriding the one before', () => {
-  const c = resolveConfig([{ port: 1 }, configFromEnv({ QUIRE_PORT: '2', QUIRE_DATA: '/tmp/x' }), { port: '3' }]);
+  const c = resolveConfig([
+    { port: 1 },
+    configFromEnv({ QUIRE_PORT: '2', QUIRE_DATA: '/tmp/x' }),
+    { port: '3' },
+  ]);
   assert.equal(c.port, 3);
   assert.equal(c.dataDir, '/tmp/x');
   assert.equal(c.host, '127.0.0.1');
@@ -16,14 +20,20 @@ test('defaults, then env, then flags, each overriding the one before', () => {
 });
 
 test('a bad value is one line naming the field, the value and the fix', () => {
-  assert.throws(() => resolveConfig([{ port: 'eighty' }]), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /^invalid port \(got "eighty"\): /);
-    assert.ok(!err.message.includes('\n'));
-    return true;
-  });
+  assert.throws(
+    () => resolveConfig([{ port: 'eighty' }]),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /^invalid port \(got "eighty"\): /);
+      assert.ok(!err.message.includes('\n'));
+      return true;
+    },
+  );
   assert.throws(() => resolveConfig([{ colour: 'blue' }]), ConfigError);
-  assert.throws(() => resolveConfig([configFromEnv({ QUIRE_ACCESS_KEY: 'AKIA1234' })]), /set both QUIRE_ACCESS_KEY and QUIRE_SECRET_KEY/);
+  assert.throws(
+    () => resolveConfig([configFromEnv({ QUIRE_ACCESS_KEY: 'AKIA1234' })]),
+    /set both QUIRE_ACCESS_KEY and QUIRE_SECRET_KEY/,
+  );
   assert.throws(() => configFromEnv({ QUIRE_EXTRA_KEYS: 'nocolon' }), /ACCESS:SECRET/);
 });
 
@@ -36,7 +46,11 @@ test('extra keys parse from QUIRE_EXTRA_KEYS', () => {
 });
 
 test('the CLI answers --help on every subcommand and one-line errors without stack traces', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, QUIRE_PORT: '' } });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, QUIRE_PORT: '' },
+    });
   const help = run('--help');
   assert.equal(help.status, 0);
   assert.match(help.stdout, /server/);

@@ -18,7 +18,10 @@ export const configSchema = z.object({
   /** Interface to listen on; loopback by default so a fresh install is not exposed. */
   host: z.string().min(1).default('127.0.0.1'),
   /** Region reported to clients and used in SigV4 scopes. */
-  region: z.string().regex(/^[a-z0-9-]{1,32}$/, 'use lower-case letters, digits and -').default('us-east-1'),
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'use lower-case letters, digits and -')
+    .default('us-east-1'),
   /** Base domains for virtual-hosted-style requests (bucket.<domain>). */
   baseDomains: z.array(z.string().min(1)).default(['localhost']),
   /** The main access key; generated once and kept in the data dir when not given. */
@@ -27,15 +30,35 @@ export const configSchema = z.object({
   /** More access keys, each owning the buckets it creates. */
   extraKeys: z.array(accessKeySchema).default([]),
   /** Largest size the volume may grow to. */
-  volumeMaxBytes: z.coerce.number().int().positive().default(1024 * GiB),
+  volumeMaxBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * GiB),
   /** Free disk space the volume never fills, so the machine keeps working when the store is full. */
-  reservedFreeBytes: z.coerce.number().int().min(0).default(4 * GiB),
+  reservedFreeBytes: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(4 * GiB),
   /** Objects below this size are packed into chunkfiles; larger ones get a singlefile. */
-  smallObjectMaxBytes: z.coerce.number().int().positive().default(1024 * 1024),
+  smallObjectMaxBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** Smallest multipart part (all but the last), as S3 requires. */
-  multipartMinPartBytes: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  multipartMinPartBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 1024 * 1024),
   /** Largest single PUT, as S3 allows. */
-  maxObjectBytes: z.coerce.number().int().positive().default(5 * GiB),
+  maxObjectBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * GiB),
   /** pino level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Abandoned multipart uploads older than this are removed with their parts. */
@@ -69,7 +92,8 @@ function parseKeyList(text: string, source: string): Array<{ accessKeyId: string
     .filter((s) => s.trim() !== '')
     .map((pair) => {
       const at = pair.indexOf(':');
-      if (at <= 0) throw new ConfigError(`${source}: "${pair}" is not ACCESS:SECRET; write pairs like AK1:SK1,AK2:SK2`);
+      if (at <= 0)
+        throw new ConfigError(`${source}: "${pair}" is not ACCESS:SECRET; write pairs like AK1:SK1,AK2:SK2`);
       return { accessKeyId: pair.slice(0, at).trim(), secretAccessKey: pair.slice(at + 1).trim() };
     });
 }
@@ -94,7 +118,8 @@ export function configFromFile(path: string): Record<string, unknown> {
   }
   try {
     const parsed: unknown = JSON.parse(text);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('not an object');
     return parsed as Record<string, unknown>;
   } catch {
     throw new ConfigError(`config file ${path} is not a JSON object; write it as {"port": 9000, ...}`);
@@ -108,10 +133,15 @@ export function resolveConfig(layers: Array<Record<string, unknown>>): Config {
   if (result.success) {
     const c = result.data;
     if ((c.accessKeyId === undefined) !== (c.secretAccessKey === undefined)) {
-      throw new ConfigError('set both QUIRE_ACCESS_KEY and QUIRE_SECRET_KEY, or neither (one is generated then)');
+      throw new ConfigError(
+        'set both QUIRE_ACCESS_KEY and QUIRE_SECRET_KEY, or neither (one is generated then)',
+      );
     }
     if (c.accessKeyId !== undefined) {
-      const key = accessKeySchema.safeParse({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey });
+      const key = accessKeySchema.safeParse({
+        accessKeyId: c.accessKeyId,
+        secretAccessKey: c.secretAccessKey,
+      });
       if (!key.success) {
         const issue = key.error.issues[0]!;
         throw new ConfigError(`invalid ${String(issue.path[0])}: ${issue.message}`);
@@ -121,7 +151,8 @@ export function resolveConfig(layers: Array<Record<string, unknown>>): Config {
   }
   const issue = result.error.issues[0]!;
   const field = issue.path.join('.') || '(config)';
-  const value = issue.path.length > 0 ? (merged as Record<string, unknown>)[String(issue.path[0])] : undefined;
+  const value =
+    issue.path.length > 0 ? (merged as Record<string, unknown>)[String(issue.path[0])] : undefined;
   const shown = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
   throw new ConfigError(`invalid ${field}${shown}: ${issue.message}`);
 }

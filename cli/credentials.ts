@@ -23,7 +23,9 @@ export async function mainCredentials(dataDir: string, given: Partial<Credential
     } catch {
       // fall through to the error below
     }
-    throw new ConfigError(`${path} is damaged; delete it to generate new credentials, or set QUIRE_ACCESS_KEY/QUIRE_SECRET_KEY`);
+    throw new ConfigError(
+      `${path} is damaged; delete it to generate new credentials, or set QUIRE_ACCESS_KEY/QUIRE_SECRET_KEY`,
+    );
   }
   const created: Credentials = {
     accessKeyId: `QK${randomBytes(9).toString('hex').toUpperCase()}`,

@@ -5,8 +5,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { Credentials } from '../gateway/auth/types.ts';
 import { createGateway } from '../gateway/app.ts';
+import type { Credentials } from '../gateway/auth/types.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { errorXml } from '../gateway/s3/xml.ts';
@@ -24,17 +24,29 @@ export interface RunningQuire {
 /** Where each part keeps its files inside the data directory (one place, so tests and docs agree). */
 export function dataLayout(dataDir: string) {
   const root = resolve(dataDir);
-  return { root, tracker: join(root, 'tracker'), node: root, index: join(root, 'index'), volume: join(root, 'volumes', 'v1') };
+  return {
+    root,
+    tracker: join(root, 'tracker'),
+    node: root,
+    index: join(root, 'index'),
+    volume: join(root, 'volumes', 'v1'),
+  };
 }
 
-export async function startEmbedded(config: Config, credentials: Credentials[], logger: Logger): Promise<RunningQuire> {
+export async function startEmbedded(
+  config: Config,
+  credentials: Credentials[],
+  logger: Logger,
+): Promise<RunningQuire> {
   const layout = dataLayout(config.dataDir);
   await mkdir(layout.root, { recursive: true });
   const catalog = Catalog.open(layout.tracker);
   const storage = await StorageNode.open({
     dataDir: layout.node,
     nodeId: 1,
-    volumes: [{ dir: layout.volume, maxBytes: config.volumeMaxBytes, reservedFreeBytes: config.reservedFreeBytes }],
+    volumes: [
+      { dir: layout.volume, maxBytes: config.volumeMaxBytes, reservedFreeBytes: config.reservedFreeBytes },
+    ],
     smallObjectMaxBytes: config.smallObjectMaxBytes,
     minPartBytes: config.multipartMinPartBytes,
   });
@@ -56,7 +68,10 @@ export async function startEmbedded(config: Config, credentials: Credentials[], 
     isReady: () => ready,
   });
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, gateway.listener);
+  const server = createServer(
+    { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 },
+    gateway.listener,
+  );
   // With a listener here Node does not send `100 Continue` by itself: handlers send it once the request is accepted.
   server.on('checkContinue', gateway.listener);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
@@ -124,8 +139,12 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   }
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
   const code = tooLarge ? 'RequestHeaderSectionTooLarge' : 'InvalidRequest';
-  const message = tooLarge ? 'Your request header section exceeds the maximum allowed size.' : 'The request could not be parsed.';
-  const body = Buffer.from(errorXml({ code, message, resource: '/', requestId: '0000000000000000', details: {} }));
+  const message = tooLarge
+    ? 'Your request header section exceeds the maximum allowed size.'
+    : 'The request could not be parsed.';
+  const body = Buffer.from(
+    errorXml({ code, message, resource: '/', requestId: '0000000000000000', details: {} }),
+  );
   socket.end(
     `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\nConnection: close\r\nx-amz-request-id: 0000000000000000\r\n\r\n${body.toString('latin1')}`,
   );

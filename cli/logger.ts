@@ -5,7 +5,10 @@ export function createLogger(level: string): Logger {
   if (process.stdout.isTTY) {
     return pino({
       level,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+      },
     });
   }
   return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });

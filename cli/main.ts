@@ -76,7 +76,12 @@ export async function main(argv: string[]): Promise<number> {
 /** One line for the user; the stack stays out of their terminal. */
 export function describeError(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
-  if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
+  if (
+    err instanceof Error &&
+    'code' in err &&
+    typeof err.code === 'string' &&
+    err.code.startsWith('ERR_PARSE_ARGS')
+  ) {
     return `${err.message}; run with --help to see the flags`;
   }
   if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE') {

@@ -5,7 +5,11 @@ import { configFromEnv, configFromFile, resolveConfig } from './config.ts';
 import { dataLayout } from './embedded.ts';
 
 export async function rebuildCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, strict: true, options: { data: { type: 'string' }, config: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { data: { type: 'string' }, config: { type: 'string' } },
+  });
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

@@ -35,7 +35,9 @@ export async function serverCommand(args: string[]): Promise<number> {
   });
   const logger = createLogger(config.logLevel);
   const quire = await startEmbedded(config, [main, ...config.extraKeys], logger);
-  process.stdout.write(banner(quire.endpoint, main.accessKeyId, main.secretAccessKey, config.dataDir, config.region));
+  process.stdout.write(
+    banner(quire.endpoint, main.accessKeyId, main.secretAccessKey, config.dataDir, config.region),
+  );
 
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -48,7 +50,13 @@ export async function serverCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-function banner(endpoint: string, accessKey: string, secretKey: string, dataDir: string, region: string): string {
+function banner(
+  endpoint: string,
+  accessKey: string,
+  secretKey: string,
+  dataDir: string,
+  region: string,
+): string {
   return `
 Quire is running.
   endpoint:    ${endpoint}

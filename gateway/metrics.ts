@@ -48,7 +48,11 @@ export class GatewayMetrics {
         },
       });
     gauge('quire_volume_live_bytes', 'Bytes of live object data per volume', (v) => v.liveBytes);
-    gauge('quire_volume_hole_bytes', 'Bytes freed by deletes and not yet reused, per volume', (v) => v.holeBytes);
+    gauge(
+      'quire_volume_hole_bytes',
+      'Bytes freed by deletes and not yet reused, per volume',
+      (v) => v.holeBytes,
+    );
     gauge('quire_volume_disk_bytes', 'Bytes the volume occupies on disk', (v) => v.diskBytes);
     gauge('quire_volume_live_objects', 'Live entries per volume', (v) => v.liveEntries);
   }

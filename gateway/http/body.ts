@@ -16,8 +16,10 @@ export async function readVerifiedSmallBody(
 ): Promise<Buffer> {
   const declared = ex.req.headers['content-length'];
   const wireLength = declared === undefined ? undefined : Number(declared);
-  if (wireLength !== undefined && !(wireLength >= 0)) throw new S3Error('InvalidArgument', 'Content-Length is not a number');
-  if ((verified.decodedContentLength ?? wireLength ?? 0) > maxBytes) throw new S3Error('MaxMessageLengthExceeded');
+  if (wireLength !== undefined && !(wireLength >= 0))
+    throw new S3Error('InvalidArgument', 'Content-Length is not a number');
+  if ((verified.decodedContentLength ?? wireLength ?? 0) > maxBytes)
+    throw new S3Error('MaxMessageLengthExceeded');
   const body = decodeBody(acceptBody(ex) as AsyncIterable<Buffer>, verified, {
     contentLength: wireLength,
     expected: expectedDigests(ex.req.headers),

@@ -3,11 +3,18 @@ import type { IncomingMessage } from 'node:http';
 import type { ChecksumAlgorithm, ExpectedDigests } from '../auth/types.ts';
 import { S3Error } from '../errors.ts';
 
-export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
+export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = [
+  'CRC32',
+  'CRC32C',
+  'CRC64NVME',
+  'SHA1',
+  'SHA256',
+];
 
 export function expectedDigests(h: IncomingMessage['headers']): ExpectedDigests {
   const md5 = h['content-md5'];
-  if (md5 !== undefined && (typeof md5 !== 'string' || !isBase64OfLength(md5, 16))) throw new S3Error('InvalidDigest');
+  if (md5 !== undefined && (typeof md5 !== 'string' || !isBase64OfLength(md5, 16)))
+    throw new S3Error('InvalidDigest');
   const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
   for (const algo of CHECKSUM_ALGORITHMS) {
     const value = h[`x-amz-checksum-${algo.toLowerCase()}`];
@@ -28,7 +35,9 @@ export function checksumAlgorithm(h: IncomingMessage['headers']): ChecksumAlgori
   }
   const trailer = h['x-amz-trailer'];
   if (typeof trailer === 'string') {
-    const algo = CHECKSUM_ALGORITHMS.find((a) => trailer.trim().toLowerCase() === `x-amz-checksum-${a.toLowerCase()}`);
+    const algo = CHECKSUM_ALGORITHMS.find(
+      (a) => trailer.trim().toLowerCase() === `x-amz-checksum-${a.toLowerCase()}`,
+    );
     if (algo) return algo;
   }
   return CHECKSUM_ALGORITHMS.find((a) => h[`x-amz-checksum-${a.toLowerCase()}`] !== undefined);

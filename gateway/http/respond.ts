@@ -16,7 +16,12 @@ export interface Exchange {
 
 const XML_TYPE = 'application/xml';
 
-export function sendXml(ex: Exchange, status: number, xml: string, headers: Record<string, string> = {}): void {
+export function sendXml(
+  ex: Exchange,
+  status: number,
+  xml: string,
+  headers: Record<string, string> = {},
+): void {
   const body = Buffer.from(xml, 'utf8');
   ex.res.writeHead(status, { ...headers, 'content-type': XML_TYPE, 'content-length': body.length });
   ex.res.end(ex.req.method === 'HEAD' ? undefined : body);
