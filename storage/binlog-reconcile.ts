@@ -13,7 +13,13 @@ import type { Opver } from './api.ts';
 import type { BinlogPosition, BinlogRecord } from './binlog.ts';
 import type { NodeIndex } from './index-db.ts';
 import { decodeObjectKey, decodePartKey, decodeUploadKey, objectKey, uploadKey } from './keys.ts';
-import { type BinlogCheckpoint, decodeObjectValue, decodePartValue, decodeUploadValue } from './records.ts';
+import {
+  type BinlogCheckpoint,
+  decodeObjectOpver,
+  decodeObjectValue,
+  decodePartValue,
+  decodeUploadValue,
+} from './records.ts';
 
 interface NodeView {
   readonly index: NodeIndex;
@@ -74,7 +80,7 @@ function backed(index: NodeIndex, r: BinlogRecord): boolean {
   if (r.op === 'upload-create' || r.op === 'upload-part') return true;
   if (r.op === 'upload-abort') return !index.get(index.uploads, uploadKey(r.bucket, r.key, r.uploadId ?? ''));
   const row = index.get(index.objects, objectKey(r.bucket, r.key));
-  const cur = row ? decodeObjectValue(row).opver : undefined;
+  const cur = row ? decodeObjectOpver(row).opver : undefined;
   const newer = cur !== undefined && compare(cur, r.opver) > 0;
   if (r.op === 'delete') return !cur || newer;
   return cur !== undefined && compare(cur, r.opver) >= 0;
@@ -92,11 +98,14 @@ function findMissing(node: NodeView, after: bigint, seen: Set<string>): BinlogRe
   const out: BinlogRecord[] = [];
   const owners = new Map<string, { bucket: string; key: Buffer }>();
   for (const { key, value } of index.objects.getRange({ snapshot: false })) {
+    const head = decodeObjectOpver(value);
+    const own = () => decodeObjectKey(key);
+    if (head.uploadId !== undefined && mine(head.opver)) owners.set(head.uploadId, own());
+    if (!mine(head.opver) || seen.has(`o${Buffer.from(key).toString('latin1')}#${opverTag(head.opver)}`))
+      continue;
     const v = decodeObjectValue(value);
-    const { bucket, key: k } = decodeObjectKey(key);
-    if (v.body.kind === 'multipart') owners.set(v.body.uploadId, { bucket, key: k });
-    if (!mine(v.opver) || seen.has(`o${Buffer.from(key).toString('latin1')}#${opverTag(v.opver)}`)) continue;
-    const uploadId = v.body.kind === 'multipart' ? v.body.uploadId : undefined;
+    const { bucket, key: k } = own();
+    const uploadId = head.uploadId;
     out.push({
       op: uploadId ? 'upload-complete' : 'insert',
       bucket,

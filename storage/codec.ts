@@ -120,6 +120,13 @@ export class Reader {
   optStr(): string | undefined {
     return this.u8() === 0 ? undefined : this.str();
   }
+  /** Steps over `n` bytes, or one length-prefixed string/byte string when `n` is absent. */
+  skip(n?: number): this {
+    const len = n ?? this.u32();
+    this.need(len);
+    this.at += len;
+    return this;
+  }
   strMap(): Record<string, string> {
     const n = this.u32();
     const m: Record<string, string> = {};

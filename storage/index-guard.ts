@@ -3,8 +3,9 @@
 // crash the files may be torn. `<dataDir>/index-state.json` records, durably, that the index is
 // open and under which boot; if it was open under another boot id, the machine went down under
 // it and the index is deleted before LMDB reads a byte of it (the volumes rebuild it).
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurable } from './durable-file.ts';
 
 interface IndexState {
   open: boolean;
@@ -53,20 +54,6 @@ async function readState(dataDir: string): Promise<IndexState | undefined> {
   }
 }
 
-async function writeState(dataDir: string, s: IndexState): Promise<void> {
-  const path = join(dataDir, STATE_FILE);
-  const fh = await open(`${path}.tmp`, 'w');
-  try {
-    await fh.writeFile(JSON.stringify(s));
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  await rename(`${path}.tmp`, path);
-  const dir = await open(dataDir, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+function writeState(dataDir: string, s: IndexState): Promise<void> {
+  return writeFileDurable(dataDir, STATE_FILE, JSON.stringify(s));
 }

@@ -35,6 +35,7 @@ import type {
 import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
 import { reconcileBinlog } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
+import { readCheckpointFile, writeCheckpointFile } from './durable-file.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
@@ -179,7 +180,7 @@ export class StorageNode implements StorageApi {
       });
       const { maxCounter } = await rebuildInto(this.index, this.volumes);
       if (maxCounter > this.counter) this.counter = maxCounter;
-      const r = await reconcileBinlog(this, this.readCheckpoint());
+      const r = await reconcileBinlog(this, await this.readCheckpoint());
       if (r.maxCounter > this.counter) this.counter = r.maxCounter;
       await this.index.write(() => {
         this.index.putCounter(this.counter);
@@ -189,17 +190,26 @@ export class StorageNode implements StorageApi {
     await this.index.setClean(false);
   }
 
-  /** @internal */ readCheckpoint(): BinlogCheckpoint {
+  /** The later of the index's checkpoint and the one written at the last clean close. */
+  private async readCheckpoint(): Promise<BinlogCheckpoint> {
     const row = this.index.get(this.index.meta, CHECKPOINT_KEY);
-    return row ? decodeCheckpoint(row) : { file: 1, offset: 0, counter: 0n };
+    const a = row ? decodeCheckpoint(row) : undefined;
+    const b = await readCheckpointFile(this.opts.dataDir);
+    if (a && b) return a.counter >= b.counter ? a : b;
+    return a ?? b ?? { file: 1, offset: 0, counter: 0n };
   }
 
-  /** Inside an index transaction: everything before the confirmed binlog position is settled. */
-  private putCheckpoint(): void {
+  /** Everything before the confirmed binlog position is settled; every op up to `counter` recorded. */
+  private checkpoint(): BinlogCheckpoint {
     let counter = this.counter;
     for (const c of this.unrecorded) if (c <= counter) counter = c - 1n;
     const at = this.binlog.confirmed;
-    this.index.meta.put(CHECKPOINT_KEY, encodeCheckpoint({ file: at.file, offset: at.offset, counter }));
+    return { file: at.file, offset: at.offset, counter };
+  }
+
+  /** Inside an index transaction. */
+  private putCheckpoint(): void {
+    this.index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(this.checkpoint()));
   }
 
   /** Sets or deletes an object row (see ObjectRows); waits for LMDB only when indexSync is 'ack'. */
@@ -724,6 +734,7 @@ export class StorageNode implements StorageApi {
     await this.rows.settle();
     await this.binlog.close();
     for (const v of this.volumes.values()) await v.close();
+    await writeCheckpointFile(this.opts.dataDir, this.checkpoint());
     await this.index.write(() => this.putCheckpoint());
     await this.index.setClean(true);
     await this.index.syncToDisk();

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   decodeCheckpoint,
   decodeEntryMeta,
+  decodeObjectOpver,
   decodeObjectSummary,
   decodeObjectValue,
   decodePendingValue,
@@ -40,6 +41,12 @@ test('an object index value built from the entry meta is byte-identical to a fre
   assert.deepEqual(built, encodeObjectValue(v));
   assert.deepEqual(decodeObjectValue(built), v);
   assert.deepEqual(decodeObjectSummary(built), { size: 5e6, etag: 'abc', lastModifiedMs: 1_700_000_000_123 });
+  assert.deepEqual(decodeObjectOpver(built), { opver: v.opver });
+  const mp: ObjectValue = {
+    ...v,
+    body: { kind: 'multipart', uploadId: 'u1', parts: [{ partNumber: 1, size: 5, etag: 'e' }] },
+  };
+  assert.deepEqual(decodeObjectOpver(encodeObjectValue(mp)), { opver: v.opver, uploadId: 'u1' });
 });
 
 test('pending deletes, tombstones and the binlog checkpoint use versioned binary encodings', () => {

@@ -279,6 +279,25 @@ export function decodeObjectValue(buf: Buffer): ObjectValue {
   return v;
 }
 
+/** An object value's opver and, for a multipart body, its upload id, without decoding the rest. */
+export function decodeObjectOpver(buf: Buffer): { opver: Opver; uploadId?: string } {
+  const r = new Reader(buf);
+  checkVersion(r);
+  r.skip(8).skip().skip(8);
+  for (let i = 0; i < HEADER_FIELDS.length; i++) if (r.u8() === 1) r.skip();
+  for (let maps = 0; maps < 2; maps++) for (let n = r.u32(); n > 0; n--) r.skip().skip();
+  r.skip(1);
+  const tag = r.u8();
+  let uploadId: string | undefined;
+  if (tag === 1) r.skip();
+  else if (tag === 2) {
+    uploadId = r.str();
+    for (let n = r.u32(); n > 0; n--) r.skip(12).skip();
+  }
+  const opver = readOpver(r);
+  return uploadId === undefined ? { opver } : { opver, uploadId };
+}
+
 /** Just what a listing needs (the fields every object value starts with). */
 export function decodeObjectSummary(buf: Buffer): { size: number; etag: string; lastModifiedMs: number } {
   const r = new Reader(buf);

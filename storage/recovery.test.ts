@@ -18,6 +18,7 @@ function nodeOpts(dir: string) {
 
 /** What a crash leaves: the index not marked clean and no checkpoint past the lost records. */
 async function markUnclean(dir: string): Promise<void> {
+  await rm(join(dir, 'binlog-checkpoint.dat'), { force: true });
   const index = NodeIndex.open(join(dir, 'index'));
   await index.write(() => index.meta.remove(Buffer.from('binlog')));
   await index.setClean(false);
