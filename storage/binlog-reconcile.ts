@@ -11,15 +11,28 @@
 // Records of upload creates and parts are appended only after their entry is durable: always backed.
 import type { Opver } from './api.ts';
 import type { BinlogPosition, BinlogRecord } from './binlog.ts';
+import { readCheckpointFile } from './durable-file.ts';
 import type { NodeIndex } from './index-db.ts';
 import { decodeObjectKey, decodePartKey, decodeUploadKey, objectKey, uploadKey } from './keys.ts';
 import {
   type BinlogCheckpoint,
+  decodeCheckpoint,
   decodeObjectOpver,
   decodeObjectValue,
   decodePartValue,
   decodeUploadValue,
 } from './records.ts';
+
+export const CHECKPOINT_KEY = Buffer.from('binlog');
+
+/** The later of the index's checkpoint and the one written at the last clean close. */
+export async function loadCheckpoint(index: NodeIndex, dataDir: string): Promise<BinlogCheckpoint> {
+  const row = index.get(index.meta, CHECKPOINT_KEY);
+  const a = row ? decodeCheckpoint(row) : undefined;
+  const b = await readCheckpointFile(dataDir);
+  if (a && b) return a.counter >= b.counter ? a : b;
+  return a ?? b ?? { file: 1, offset: 0, counter: 0n };
+}
 
 interface NodeView {
   readonly index: NodeIndex;

@@ -290,11 +290,14 @@ export class Multipart {
         await node.binlog.voidRecord(ticket);
         throw err;
       }
-      await node.index.commit(() => {
-        node.index.uploads.remove(uploadKey(bucket, key, uploadId));
-        for (const r of rows) node.index.parts.remove(r.key);
-      });
-      node.binlog.settle(ticket);
+      try {
+        await node.index.commit(() => {
+          node.index.uploads.remove(uploadKey(bucket, key, uploadId));
+          for (const r of rows) node.index.parts.remove(r.key);
+        });
+      } finally {
+        node.binlog.settle(ticket);
+      }
       await node.freeNow(rows.flatMap((r) => partLocs(r.value)));
     });
   }

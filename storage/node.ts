@@ -33,9 +33,9 @@ import type {
   WriteCondition,
 } from './api.ts';
 import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
-import { reconcileBinlog } from './binlog-reconcile.ts';
+import { CHECKPOINT_KEY, loadCheckpoint, reconcileBinlog } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
-import { readCheckpointFile, writeCheckpointFile } from './durable-file.ts';
+import { writeCheckpointFile } from './durable-file.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
@@ -48,7 +48,6 @@ import { rebuildInto } from './rebuild.ts';
 import {
   type BinlogCheckpoint,
   compareOpver,
-  decodeCheckpoint,
   decodeObjectSummary,
   decodeObjectValue,
   decodePartValue,
@@ -102,7 +101,6 @@ interface Pinned {
   deferred?: PendingValue;
 }
 
-const CHECKPOINT_KEY = Buffer.from('binlog');
 /** Object commits between two binlog checkpoints written to the index. */
 const CHECKPOINT_EVERY = 1024;
 
@@ -180,7 +178,7 @@ export class StorageNode implements StorageApi {
       });
       const { maxCounter } = await rebuildInto(this.index, this.volumes);
       if (maxCounter > this.counter) this.counter = maxCounter;
-      const r = await reconcileBinlog(this, await this.readCheckpoint());
+      const r = await reconcileBinlog(this, await loadCheckpoint(this.index, this.opts.dataDir));
       if (r.maxCounter > this.counter) this.counter = r.maxCounter;
       await this.index.write(() => {
         this.index.putCounter(this.counter);
@@ -188,15 +186,6 @@ export class StorageNode implements StorageApi {
       });
     }
     await this.index.setClean(false);
-  }
-
-  /** The later of the index's checkpoint and the one written at the last clean close. */
-  private async readCheckpoint(): Promise<BinlogCheckpoint> {
-    const row = this.index.get(this.index.meta, CHECKPOINT_KEY);
-    const a = row ? decodeCheckpoint(row) : undefined;
-    const b = await readCheckpointFile(this.opts.dataDir);
-    if (a && b) return a.counter >= b.counter ? a : b;
-    return a ?? b ?? { file: 1, offset: 0, counter: 0n };
   }
 
   /** Everything before the confirmed binlog position is settled; every op up to `counter` recorded. */
@@ -500,14 +489,18 @@ export class StorageNode implements StorageApi {
       const deferred = this.deferPinned(later);
       const checkpoint = ++this.commitsSinceCheckpoint >= CHECKPOINT_EVERY;
       if (checkpoint) this.commitsSinceCheckpoint = 0;
-      await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, blobAt), () => {
-        for (const pk of old.partKeys) this.index.parts.remove(pk);
-        this.putPending(deferred.rows);
-        extra?.inTxn();
-        this.index.putCounter(this.counter);
-        if (checkpoint) this.putCheckpoint();
-      });
-      this.binlog.settle(ticket);
+      try {
+        await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, blobAt), () => {
+          for (const pk of old.partKeys) this.index.parts.remove(pk);
+          this.putPending(deferred.rows);
+          extra?.inTxn();
+          this.index.putCounter(this.counter);
+          if (checkpoint) this.putCheckpoint();
+        });
+      } finally {
+        // Volume entry and record are durable: the record is true whatever the index did.
+        this.binlog.settle(ticket);
+      }
       await this.freeNow([...now, ...deferred.free, ...(extra?.freeAfter ?? [])]);
       return toRecord(bucket, key, value);
     });
@@ -596,12 +589,15 @@ export class StorageNode implements StorageApi {
         throw err;
       }
       const deferred = this.deferPinned(later, tombstone);
-      await this.writeRow(okey, null, () => {
-        for (const pk of old.partKeys) this.index.parts.remove(pk);
-        this.putPending(deferred.rows);
-        this.index.putCounter(this.counter);
-      });
-      this.binlog.settle(ticket);
+      try {
+        await this.writeRow(okey, null, () => {
+          for (const pk of old.partKeys) this.index.parts.remove(pk);
+          this.putPending(deferred.rows);
+          this.index.putCounter(this.counter);
+        });
+      } finally {
+        this.binlog.settle(ticket);
+      }
       await this.freeNow(deferred.free);
       return true;
     });

@@ -12,7 +12,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Opver } from './api.ts';
+import { Binlog } from './binlog.ts';
+import { CHECKPOINT_KEY, loadCheckpoint, reconcileBinlog } from './binlog-reconcile.ts';
+import { writeCheckpointFile } from './durable-file.ts';
 import { NodeIndex } from './index-db.ts';
+import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
 import { EntryKind, uploadKey } from './keys.ts';
 import { type RebuildState, resolveReferences } from './rebuild-refs.ts';
 import {
@@ -20,6 +24,7 @@ import {
   decodeEntryMeta,
   decodeObjectValue,
   decodePartValue,
+  encodeCheckpoint,
   encodeObjectValue,
   encodePartValue,
   encodeUploadValue,
@@ -199,13 +204,43 @@ export async function rebuildIndex(
   const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
   const volumes = new Map<string, VolumePort>();
   for (const s of specs) volumes.set(s.volumeId, await opener.openOrCreate(s, opts.nodeId ?? nodeId));
+  // A machine crash under an 'os'-synced index may have torn it: never open that one.
+  await guardIndexOpen(dataDir, join(dataDir, 'index'), 'flush');
   const index = NodeIndex.open(join(dataDir, 'index'));
   try {
     const report = await rebuildInto(index, volumes);
+    await reconcileOffline(dataDir, index, opts.nodeId ?? nodeId, report);
     await index.setClean(true);
     return report;
   } finally {
     await index.close();
     for (const v of volumes.values()) await v.close();
+    await guardIndexClosed(dataDir, 'flush');
+  }
+}
+
+/** What the node does after a rebuild at start, for the CLI: reconcile the binlog, checkpoint it. */
+async function reconcileOffline(
+  dataDir: string,
+  index: NodeIndex,
+  nodeId: number,
+  report: RebuildReport,
+): Promise<void> {
+  const binlog = await Binlog.open({ dir: join(dataDir, 'binlog') });
+  try {
+    const r = await reconcileBinlog(
+      { index, binlog, opts: { nodeId } },
+      await loadCheckpoint(index, dataDir),
+    );
+    let counter = index.readCounter();
+    for (const c of [report.maxCounter, r.maxCounter]) if (c > counter) counter = c;
+    const cp = { ...binlog.position, counter };
+    await writeCheckpointFile(dataDir, cp);
+    await index.write(() => {
+      index.putCounter(counter);
+      index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(cp));
+    });
+  } finally {
+    await binlog.close();
   }
 }
