@@ -19,26 +19,51 @@ export type ScanRecord =
 
 const BLOCK_BYTES = 8 * 1024 * 1024;
 
-/** Keeps a window of the file in memory; re-reads when a range falls outside it. */
+/**
+ * Keeps a window of the file in memory and reads the following block ahead while the current one is
+ * parsed, so a scan overlaps disk reads with checksumming.
+ */
 class BlockReader {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private start = 0;
+  private ahead: { start: number; read: Promise<Buffer> } | undefined;
   constructor(
     private readonly fh: FileHandle,
     readonly size: number,
   ) {}
 
+  private async readAt(at: number, len: number): Promise<Buffer> {
+    const want = Math.min(len, this.size - at);
+    const buf = Buffer.allocUnsafe(want);
+    const { bytesRead } = await this.fh.read(buf, 0, want, at);
+    return buf.subarray(0, bytesRead);
+  }
+
   /** The bytes [from, to) (clamped to the file), as a view valid until the next call. */
   async view(from: number, to: number): Promise<Buffer> {
     const end = Math.min(to, this.size);
-    if (from < this.start || end > this.start + this.buf.length) {
-      const want = Math.min(Math.max(BLOCK_BYTES, end - from), this.size - from);
-      const buf = Buffer.allocUnsafe(want);
-      const { bytesRead } = await this.fh.read(buf, 0, want, from);
-      this.buf = buf.subarray(0, bytesRead);
-      this.start = from;
+    if (from >= this.start && end <= this.start + this.buf.length) {
+      return this.buf.subarray(from - this.start, end - this.start);
     }
-    return this.buf.subarray(from - this.start, end - this.start);
+    const bufEnd = this.start + this.buf.length;
+    let buf: Buffer;
+    if (this.ahead && this.ahead.start === bufEnd && from >= this.start && from <= bufEnd) {
+      const next = await this.ahead.read;
+      buf = Buffer.concat([this.buf.subarray(from - this.start), next]);
+    } else {
+      buf = await this.readAt(from, Math.max(BLOCK_BYTES, end - from));
+    }
+    this.ahead = undefined;
+    if (buf.length < end - from) buf = Buffer.concat([buf, await this.readAt(from + buf.length, end - from - buf.length)]);
+    this.buf = buf;
+    this.start = from;
+    const nextStart = from + buf.length;
+    if (nextStart < this.size) {
+      const read = this.readAt(nextStart, BLOCK_BYTES);
+      read.catch(() => undefined);
+      this.ahead = { start: nextStart, read };
+    }
+    return this.buf.subarray(0, end - from);
   }
 }
 

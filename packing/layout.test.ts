@@ -93,8 +93,8 @@ describe('FORMAT.md matches the code', () => {
 
   test('flag bits', () => {
     const text = readFileSync(new URL('./FORMAT.md', import.meta.url), 'utf8');
-    assert.match(text, new RegExp(`\\| 0x0${ENTRY_FLAGS.deleted} \\| deleted \\|`));
-    assert.match(text, new RegExp(`\\| 0x0${ENTRY_FLAGS.filler} \\| filler \\|`));
+    assert.match(text, new RegExp(`\\|\\s*0x0${ENTRY_FLAGS.deleted}\\s*\\|\\s*deleted\\s*\\|`));
+    assert.match(text, new RegExp(`\\|\\s*0x0${ENTRY_FLAGS.filler}\\s*\\|\\s*filler\\s*\\|`));
   });
 });
 

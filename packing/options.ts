@@ -15,7 +15,8 @@ export interface ResolvedOptions {
 export const DEFAULTS = {
   chunkBytes: 64 * 1024 * 1024,
   smallObjectMaxBytes: 1024 * 1024,
-  writeLanes: 4,
+  // Two lanes measured ~20 % faster than one or four for 4 KiB durable puts (fewer files per group sync).
+  writeLanes: 2,
   reservedFreeBytes: 4 * 1024 * 1024 * 1024,
   fixedSlackPercent: 20,
   compactLiveRatioBelow: 0.5,

@@ -99,7 +99,7 @@ export interface OpenVolumeOptions {
   /** Objects of at least this many data bytes become singlefiles (default 1 MiB). */
   readonly smallObjectMaxBytes?: number;
   readonly slack?: SlackPolicy;
-  /** Chunkfiles appended to at once (default 4). */
+  /** Chunkfiles appended to at once (default 2, from bench/packing.ts measurements). */
   readonly writeLanes?: number;
   /** 'none' skips fdatasync: tests and benchmarks only. Default 'fsync'. */
   readonly durability?: 'fsync' | 'none';
