@@ -29,7 +29,10 @@ export async function* openSegments(
     if (lo <= hi) {
       const whole = lo === base && hi === base + s.size - 1;
       const r = whole ? undefined : { start: lo - base, end: hi - base };
-      yield* node.volume(s.at.volumeId).openRead(s.at.location, r);
+      const vol = node.volume(s.at.volumeId);
+      // A chunkfile entry is small and read (and verified) in one piece: skip the stream machinery.
+      if (s.at.location.kind === 'chunk') yield await vol.read(s.at.location, r);
+      else yield* vol.openRead(s.at.location, r);
     }
     base += s.size;
     if (base > end) break;
