@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
-const roots = ['common', 'packing', 'storage', 'tracker', 'gateway', 'cli', 'conformance', 'test'];
+const roots = ['common', 'packing', 'storage', 'tracker', 'gateway', 'cli', 'conformance', 'bench', 'test'];
 const filters = process.argv.slice(2);
 
 function walk(dir, out) {
