@@ -15,6 +15,9 @@ export type CreateBucketOutcome = 'created' | 'owned-by-you' | 'owned-by-other';
 const CATALOG_VERSION = 1;
 
 export class Catalog {
+  /** Every request asks for its bucket: the catalog is small, so it is read once and kept in memory. */
+  private readonly cache = new Map<string, BucketInfo>();
+
   private constructor(
     private readonly root: RootDatabase,
     private readonly buckets: Database<BucketInfo & { v: number }, string>,
@@ -30,21 +33,20 @@ export class Catalog {
       maxDbs: 8,
     });
     const buckets = root.openDB<BucketInfo & { v: number }, string>({ name: 'buckets', encoding: 'msgpack' });
-    return new Catalog(root, buckets);
+    const catalog = new Catalog(root, buckets);
+    for (const { key, value } of buckets.getRange({ snapshot: false })) catalog.cache.set(key, toInfo(value));
+    return catalog;
   }
 
   getBucket(name: string): BucketInfo | undefined {
-    const value = this.buckets.get(name);
-    return value ? toInfo(value) : undefined;
+    return this.cache.get(name);
   }
 
   /** Buckets in name order; only the owner's when `owner` is given. */
   listBuckets(owner?: string): BucketInfo[] {
-    const out: BucketInfo[] = [];
-    for (const { value } of this.buckets.getRange({ snapshot: false })) {
-      if (owner === undefined || value.owner === owner) out.push(toInfo(value));
-    }
-    return out;
+    return [...this.cache.values()]
+      .filter((b) => owner === undefined || b.owner === owner)
+      .sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   }
 
   async createBucket(info: BucketInfo): Promise<CreateBucketOutcome> {
@@ -55,12 +57,14 @@ export class Catalog {
       return 'created';
     });
     await this.root.flushed;
+    if (outcome === 'created') this.cache.set(info.name, toInfo({ ...info, v: CATALOG_VERSION }));
     return outcome;
   }
 
   async deleteBucket(name: string): Promise<boolean> {
     const removed = await this.buckets.remove(name);
     await this.root.flushed;
+    this.cache.delete(name);
     return removed;
   }
 
