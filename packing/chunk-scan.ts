@@ -39,6 +39,13 @@ class BlockReader {
     return buf.subarray(0, bytesRead);
   }
 
+  /** [from, to) (clamped) when the window already holds it, without a read; undefined otherwise. */
+  peek(from: number, to: number): Buffer | undefined {
+    const end = Math.min(to, this.size);
+    if (from < this.start || end > this.start + this.buf.length) return undefined;
+    return this.buf.subarray(from - this.start, end - this.start);
+  }
+
   /** The bytes [from, to) (clamped to the file), as a view valid until the next call. */
   async view(from: number, to: number): Promise<Buffer> {
     const end = Math.min(to, this.size);
@@ -54,7 +61,8 @@ class BlockReader {
       buf = await this.readAt(from, Math.max(BLOCK_BYTES, end - from));
     }
     this.ahead = undefined;
-    if (buf.length < end - from) buf = Buffer.concat([buf, await this.readAt(from + buf.length, end - from - buf.length)]);
+    if (buf.length < end - from)
+      buf = Buffer.concat([buf, await this.readAt(from + buf.length, end - from - buf.length)]);
     this.buf = buf;
     this.start = from;
     const nextStart = from + buf.length;
@@ -69,12 +77,8 @@ class BlockReader {
 
 type Verdict = { ok: true; key: Buffer; meta: Buffer } | { ok: false; reason: string };
 
-async function verifyBody(r: BlockReader, at: number, h: EntryHeader, verifyData: boolean): Promise<Verdict> {
-  const bodyAt = at + h.bodyOffset;
-  const bodyLen = h.keyBytes + h.metaBytes + h.dataBytes;
-  if (at + h.allocBytes > r.size && bodyAt + bodyLen > r.size) return { ok: false, reason: 'torn: past end' };
-  const body = await r.view(bodyAt, bodyAt + bodyLen);
-  if (body.length < bodyLen) return { ok: false, reason: 'torn: short body' };
+function checkBody(body: Buffer, h: EntryHeader, verifyData: boolean): Verdict {
+  if (body.length < h.keyBytes + h.metaBytes + h.dataBytes) return { ok: false, reason: 'torn: short body' };
   const key = Buffer.from(body.subarray(0, h.keyBytes));
   const meta = Buffer.from(body.subarray(h.keyBytes, h.keyBytes + h.metaBytes));
   if (keyMetaCrc(key, meta) !== h.keyMetaCrc) return { ok: false, reason: 'key/meta checksum mismatch' };
@@ -84,44 +88,76 @@ async function verifyBody(r: BlockReader, at: number, h: EntryHeader, verifyData
   return { ok: true, key, meta };
 }
 
+/** [from, to) from the window when it is there (no await: the scan's hot path), else read. */
+async function bytes(r: BlockReader, from: number, to: number): Promise<Buffer> {
+  return r.peek(from, to) ?? (await r.view(from, to));
+}
+
+async function verifyBody(r: BlockReader, at: number, h: EntryHeader, verifyData: boolean): Promise<Verdict> {
+  const bodyAt = at + h.bodyOffset;
+  const bodyEnd = bodyAt + h.keyBytes + h.metaBytes + h.dataBytes;
+  if (bodyEnd > r.size) return { ok: false, reason: 'torn: past end' };
+  return checkBody(r.peek(bodyAt, bodyEnd) ?? (await r.view(bodyAt, bodyEnd)), h, verifyData);
+}
+
 /** Finds the next position at or after `from` holding a fully verified live entry; `size` when none. */
 async function resync(r: BlockReader, from: number, volumeCrc: number): Promise<number> {
   for (let q = from; q + HEADER_BYTES <= r.size; q += ALIGN_BYTES) {
-    const h = decodeEntryHeader(await r.view(q, q + HEADER_BYTES), 0, volumeCrc);
+    const h = decodeEntryHeader(await bytes(r, q, q + HEADER_BYTES), 0, volumeCrc);
     if (h?.flags !== 0) continue;
     if ((await verifyBody(r, q, h, true)).ok) return q;
   }
   return r.size;
 }
 
-/** Parses a chunkfile from `start` (just past its file header) to `size`. */
+/**
+ * Parses a chunkfile from just past its file header to `size`, calling `emit` for every record. Records
+ * inside the in-memory window are parsed without awaiting, which keeps a full scan CPU-cheap.
+ */
+export async function parseChunkfile(
+  fh: FileHandle,
+  size: number,
+  volumeCrc: number,
+  verifyData: boolean,
+  emit: (rec: ScanRecord) => void,
+): Promise<void> {
+  const r = new BlockReader(fh, size);
+  let p = HEADER_BYTES;
+  while (p + HEADER_BYTES <= size) {
+    const h = decodeEntryHeader(
+      r.peek(p, p + HEADER_BYTES) ?? (await r.view(p, p + HEADER_BYTES)),
+      0,
+      volumeCrc,
+    );
+    if (!h) {
+      // Torn or corrupt header: nothing in [p, q) can be trusted, and nothing there is reused.
+      const q = await resync(r, p + ALIGN_BYTES, volumeCrc);
+      emit({ kind: 'dead', offset: p, size: q - p, reason: 'invalid header' });
+      p = q;
+      continue;
+    }
+    const end = Math.min(p + h.allocBytes, size);
+    if (h.flags & (ENTRY_FLAGS.deleted | ENTRY_FLAGS.filler)) {
+      if (p + h.allocBytes > size) emit({ kind: 'dead', offset: p, size: end - p, reason: 'free past end' });
+      else emit({ kind: 'free', offset: p, size: h.allocBytes });
+    } else {
+      const v = await verifyBody(r, p, h, verifyData);
+      if (v.ok) emit({ kind: 'live', offset: p, header: h, key: v.key, meta: v.meta });
+      else emit({ kind: 'dead', offset: p, size: end - p, reason: v.reason });
+    }
+    p = end;
+  }
+  if (p < size) emit({ kind: 'dead', offset: p, size: size - p, reason: 'torn tail' });
+}
+
+/** The records of one chunkfile as an async iterable (collected per file: at most a few MB of keys). */
 export async function* scanChunkfile(
   fh: FileHandle,
   size: number,
   volumeCrc: number,
   verifyData = true,
 ): AsyncGenerator<ScanRecord> {
-  const r = new BlockReader(fh, size);
-  let p = HEADER_BYTES;
-  while (p + HEADER_BYTES <= size) {
-    const h = decodeEntryHeader(await r.view(p, p + HEADER_BYTES), 0, volumeCrc);
-    if (!h) {
-      // Torn or corrupt header: nothing in [p, q) can be trusted, and nothing there is reused.
-      const q = await resync(r, p + ALIGN_BYTES, volumeCrc);
-      yield { kind: 'dead', offset: p, size: q - p, reason: 'invalid header' };
-      p = q;
-      continue;
-    }
-    const end = Math.min(p + h.allocBytes, size);
-    if (h.flags & (ENTRY_FLAGS.deleted | ENTRY_FLAGS.filler)) {
-      if (p + h.allocBytes > size) yield { kind: 'dead', offset: p, size: end - p, reason: 'free past end' };
-      else yield { kind: 'free', offset: p, size: h.allocBytes };
-    } else {
-      const v = await verifyBody(r, p, h, verifyData);
-      if (v.ok) yield { kind: 'live', offset: p, header: h, key: v.key, meta: v.meta };
-      else yield { kind: 'dead', offset: p, size: end - p, reason: v.reason };
-    }
-    p = end;
-  }
-  if (p < size) yield { kind: 'dead', offset: p, size: size - p, reason: 'torn tail' };
+  const recs: ScanRecord[] = [];
+  await parseChunkfile(fh, size, volumeCrc, verifyData, (rec) => recs.push(rec));
+  yield* recs;
 }

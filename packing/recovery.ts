@@ -2,7 +2,7 @@
 // otherwise by a full scan of every chunkfile and singlefile, deduplicating keys by opver.
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { scanChunkfile } from './chunk-scan.ts';
+import { parseChunkfile } from './chunk-scan.ts';
 import { ChunkFile } from './chunkfile.ts';
 import { decodeChunkHeader } from './codec.ts';
 import type { VolumeCore } from './core.ts';
@@ -93,7 +93,7 @@ async function scanOneChunkfile(core: VolumeCore, id: number, out: ScanOutcome, 
   const f = new ChunkFile(id, fh, size);
   core.chunks.set(id, f);
   out.scannedBytes += size;
-  for await (const r of scanChunkfile(fh, size, core.volumeCrc, true)) {
+  await parseChunkfile(fh, size, core.volumeCrc, true, (r) => {
     if (r.kind === 'live') {
       f.liveEntries += 1;
       f.liveBytes += r.header.allocBytes;
@@ -106,7 +106,7 @@ async function scanOneChunkfile(core: VolumeCore, id: number, out: ScanOutcome, 
       f.deadBytes += r.size;
       out.corrupt.push({ fileId: id, offset: r.offset, bytes: r.size, reason: r.reason });
     }
-  }
+  });
 }
 
 async function scanSinglefile(core: VolumeCore, id: number, out: ScanOutcome, dd: Deduper): Promise<void> {
