@@ -39,6 +39,15 @@ class BlockReader {
     return buf.subarray(0, bytesRead);
   }
 
+  get window(): Buffer {
+    return this.buf;
+  }
+
+  /** Index of `from` in `window` when the window holds [from, to); -1 otherwise. */
+  indexOf(from: number, to: number): number {
+    return from >= this.start && to <= this.start + this.buf.length ? from - this.start : -1;
+  }
+
   /** [from, to) (clamped) when the window already holds it, without a read; undefined otherwise. */
   peek(from: number, to: number): Buffer | undefined {
     const end = Math.min(to, this.size);

@@ -75,6 +75,11 @@ export function encodeSingleHeader(buf: Buffer, at: number, h: EntryHeader, volu
   buf.writeUInt32LE(headerCrc(buf, at, volumeCrc), at + S.headerCrc.offset);
 }
 
+/** A u64 as a Number without a BigInt (timestamps stay far below 2^53); the scan decodes millions. */
+function readU64AsNumber(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 0x1_0000_0000;
+}
+
 function readCommon(buf: Buffer, at: number): Omit<EntryHeader, 'bodyOffset' | 'metaBytes' | 'dataBytes'> {
   return {
     flags: buf.readUInt8(at + E.flags.offset),
@@ -85,8 +90,8 @@ function readCommon(buf: Buffer, at: number): Omit<EntryHeader, 'bodyOffset' | '
       nodeId: buf.readUInt32LE(at + E.opverNodeId.offset),
     },
     dataCrc: buf.readUInt32LE(at + E.dataCrc.offset),
-    createdMs: Number(buf.readBigUInt64LE(at + E.createdMs.offset)),
-    updatedMs: Number(buf.readBigUInt64LE(at + E.updatedMs.offset)),
+    createdMs: readU64AsNumber(buf, at + E.createdMs.offset),
+    updatedMs: readU64AsNumber(buf, at + E.updatedMs.offset),
     keyMetaCrc: buf.readUInt32LE(at + E.keyMetaCrc.offset),
   };
 }

@@ -39,11 +39,26 @@ for await (const e of v.scan()) {
 }
 for (let k = 0; k < KEYS; k++) versions.set(k, index.get(k)?.ver ?? 0);
 
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Synchronous write of a whole line to stdout; the pipe is non-blocking, so wait out EAGAIN. */
+function writeLine(text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(1, buf, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(sleepCell, 0, 0, 1);
+    }
+  }
+}
+
 const debugLog = process.env.CRASH_CHILD_LOG;
 function say(line: string, extra = ''): void {
   // writeSync: an acknowledgement is in the pipe before the next operation starts (process.stdout on a
   // pipe may buffer, and a SIGKILL would drop what it buffered).
-  writeSync(1, `${line}\n`);
+  writeLine(`${line}\n`);
   if (debugLog) appendFileSync(debugLog, `${line} ${extra}\n`);
 }
 
