@@ -5,8 +5,9 @@
 // ETag is known only after streaming), 'U'+uploadId (upload marker), 'P'+uploadId+partNumber.
 // The volume is the truth: every index row is derivable from entry keys, metas, opvers and
 // locations (rebuild.ts). An object write puts its volume entry and its binlog record at the same
-// time (both durable before the ack), then commits the index (visible; flushed in the background,
-// see index-db.ts) and settles the binlog record; old versions are freed last, or later if a
+// time (both durable before the ack), then commits the index row (visible at once through
+// object-rows.ts; on disk whenever the OS writes it, see index-db.ts) and settles the binlog
+// record; old versions are freed last, or later if a
 // pinned read still uses them. A delete makes its binlog record durable first, then removes the
 // entry from the volume (or, when a read pins it, writes a tombstone entry that outranks it), then
 // commits the index. After an unclean stop, recovery rebuilds the index from the volumes and
