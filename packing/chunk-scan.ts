@@ -17,7 +17,9 @@ export type ScanRecord =
   | { readonly kind: 'free'; readonly offset: number; readonly size: number }
   | { readonly kind: 'dead'; readonly offset: number; readonly size: number; readonly reason: string };
 
-const BLOCK_BYTES = 8 * 1024 * 1024;
+const BLOCK_BYTES = 16 * 1024 * 1024;
+/** Read-ahead starts this far before the window's end: covers any entry up to 1 MiB without a copy. */
+const OVERLAP_BYTES = 1024 * 1024 + 4096;
 
 /**
  * Keeps a window of the file in memory and reads the following block ahead while the current one is
@@ -58,29 +60,32 @@ class BlockReader {
   /** The bytes [from, to) (clamped to the file), as a view valid until the next call. */
   async view(from: number, to: number): Promise<Buffer> {
     const end = Math.min(to, this.size);
-    if (from >= this.start && end <= this.start + this.buf.length) {
-      return this.buf.subarray(from - this.start, end - this.start);
-    }
-    const bufEnd = this.start + this.buf.length;
-    let buf: Buffer;
-    if (this.ahead && this.ahead.start === bufEnd && from >= this.start && from <= bufEnd) {
-      const next = await this.ahead.read;
-      buf = Buffer.concat([this.buf.subarray(from - this.start), next]);
-    } else {
-      buf = await this.readAt(from, Math.max(BLOCK_BYTES, end - from));
-    }
+    const inWindow = this.peek(from, to);
+    if (inWindow) return inWindow;
+    const ahead = this.ahead;
     this.ahead = undefined;
-    if (buf.length < end - from)
-      buf = Buffer.concat([buf, await this.readAt(from + buf.length, end - from - buf.length)]);
-    this.buf = buf;
-    this.start = from;
-    const nextStart = from + buf.length;
-    if (nextStart < this.size) {
-      const read = this.readAt(nextStart, BLOCK_BYTES);
-      read.catch(() => undefined);
-      this.ahead = { start: nextStart, read };
+    let buf: Buffer | undefined;
+    if (ahead && from >= ahead.start) {
+      // The read-ahead overlaps the end of the window, so a record that straddles it is whole in there.
+      const next = await ahead.read;
+      if (end <= ahead.start + next.length) {
+        buf = next;
+        this.start = ahead.start;
+      }
     }
-    return this.buf.subarray(0, end - from);
+    if (!buf) {
+      buf = await this.readAt(from, Math.max(BLOCK_BYTES, end - from));
+      this.start = from;
+    }
+    this.buf = buf;
+    const bufEnd = this.start + buf.length;
+    if (bufEnd < this.size) {
+      const aheadStart = Math.max(bufEnd - OVERLAP_BYTES, from + 1);
+      const read = this.readAt(aheadStart, BLOCK_BYTES);
+      read.catch(() => undefined);
+      this.ahead = { start: aheadStart, read };
+    }
+    return buf.subarray(from - this.start, end - this.start);
   }
 }
 
@@ -150,7 +155,9 @@ export async function parseChunkfile(
       if (p + h.allocBytes > size) emit({ kind: 'dead', offset: p, size: end - p, reason: 'free past end' });
       else emit({ kind: 'free', offset: p, size: h.allocBytes });
     } else {
-      const v = await verifyBody(r, p, h, verifyData);
+      const bodyAt = p + h.bodyOffset;
+      const inWindow = r.peek(bodyAt, bodyAt + h.keyBytes + h.metaBytes + h.dataBytes);
+      const v = inWindow ? checkBody(inWindow, h, verifyData) : await verifyBody(r, p, h, verifyData);
       if (v.ok) emit({ kind: 'live', offset: p, header: h, key: v.key, meta: v.meta });
       else emit({ kind: 'dead', offset: p, size: end - p, reason: v.reason });
     }

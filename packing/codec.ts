@@ -107,10 +107,20 @@ function headerValid(buf: Buffer, at: number, magic: number, volumeCrc: number):
 export function decodeEntryHeader(buf: Buffer, at: number, volumeCrc: number): EntryHeader | undefined {
   if (!headerValid(buf, at, MAGIC.entry, volumeCrc)) return undefined;
   const h: EntryHeader = {
-    ...readCommon(buf, at),
+    flags: buf[at + E.flags.offset]!,
+    keyBytes: buf.readUInt16LE(at + E.keyBytes.offset),
+    allocBytes: buf.readUInt32LE(at + E.allocBytes.offset),
     bodyOffset: buf.readUInt32LE(at + E.bodyOffset.offset),
     metaBytes: buf.readUInt32LE(at + E.metaBytes.offset),
     dataBytes: buf.readUInt32LE(at + E.dataBytes.offset),
+    opver: {
+      counter: buf.readBigUInt64LE(at + E.opverCounter.offset),
+      nodeId: buf.readUInt32LE(at + E.opverNodeId.offset),
+    },
+    dataCrc: buf.readUInt32LE(at + E.dataCrc.offset),
+    createdMs: readU64AsNumber(buf, at + E.createdMs.offset),
+    updatedMs: readU64AsNumber(buf, at + E.updatedMs.offset),
+    keyMetaCrc: buf.readUInt32LE(at + E.keyMetaCrc.offset),
   };
   // A header whose checksum passes but whose lengths do not fit is still unusable.
   const body = h.keyBytes + h.metaBytes + h.dataBytes;

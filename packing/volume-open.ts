@@ -98,8 +98,8 @@ export async function openCore(
   opts: OpenVolumeOptions | undefined,
   isNew: boolean,
 ): Promise<{ core: VolumeCore; recovery: RecoveryReport }> {
-  const started = (opts?.clock ?? Date.now)();
   const core = makeCore(dir, await readFile(join(dir, FILE_NAMES.superblock)), opts);
+  const started = core.opts.clock();
   const l = await listDir(dir);
   for (const t of l.tmpNames) await unlink(join(dir, t));
   const copying = await triageMarkers(dir, l);
@@ -144,6 +144,6 @@ export async function openCore(
   }
   if (isNew) recovery.mode = 'new';
   await core.refreshDiskFree();
-  recovery.durationMs = (opts?.clock ?? Date.now)() - started;
+  recovery.durationMs = core.opts.clock() - started;
   return { core, recovery };
 }
