@@ -482,8 +482,6 @@ export class StorageNode implements StorageApi {
         cur?.at,
       );
       const { at, replaced } = await this.bothDurable(put, ticket, opver);
-      const value: ObjectValue = { ...meta, opver, at };
-      if (blobAt) value.blobAt = blobAt;
       const old = cur ? this.bodyLocations(cur) : { locs: [], partKeys: [] };
       if (cur && !replaced) old.locs.unshift(cur.at);
       const { now, later } = this.splitPinned(old.locs);
@@ -503,7 +501,7 @@ export class StorageNode implements StorageApi {
         this.binlog.settle(ticket);
       }
       await this.freeNow([...now, ...deferred.free, ...(extra?.freeAfter ?? [])]);
-      return toRecord(bucket, key, value);
+      return toRecord(bucket, key, meta, opver);
     });
   }
 
@@ -529,7 +527,7 @@ export class StorageNode implements StorageApi {
 
   async headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
     const v = this.currentObject(objectKey(bucket, key));
-    return v ? toRecord(bucket, key, v) : undefined;
+    return v ? toRecord(bucket, key, v, v.opver) : undefined;
   }
 
   async openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
@@ -538,7 +536,7 @@ export class StorageNode implements StorageApi {
     const segs = this.segments(v);
     const release = this.pin(segs);
     return {
-      record: toRecord(bucket, key, v),
+      record: toRecord(bucket, key, v, v.opver),
       stream: (range) => openSegments(this, segs, v.size, range),
       release,
     };
@@ -835,7 +833,7 @@ function checkCondition(cur: ObjectValue | undefined, c: WriteCondition | undefi
   }
 }
 
-export function toRecord(bucket: string, key: Buffer, v: ObjectValue): ObjectRecord {
+export function toRecord(bucket: string, key: Buffer, v: ObjectMeta, opver: Opver): ObjectRecord {
   const r: ObjectRecord = {
     bucket,
     key,
@@ -844,7 +842,7 @@ export function toRecord(bucket: string, key: Buffer, v: ObjectValue): ObjectRec
     lastModifiedMs: v.lastModifiedMs,
     headers: v.headers,
     checksums: v.checksums,
-    opver: v.opver,
+    opver,
   };
   if (v.checksumType) r.checksumType = v.checksumType;
   if (v.body.kind === 'multipart') r.parts = v.body.parts.map((p) => ({ size: p.size, etag: p.etag }));
