@@ -59,6 +59,11 @@ export const configSchema = z.object({
     .int()
     .positive()
     .default(5 * GiB),
+  /**
+   * 'ack': a write is acknowledged only once its index commit is flushed too (the default, and what the design
+   * requires). 'background': the index flushes on its own and is rebuilt from the volumes after a crash.
+   */
+  indexSync: z.enum(['ack', 'background']).default('ack'),
   /** pino level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Abandoned multipart uploads older than this are removed with their parts. */
@@ -83,6 +88,7 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_VOLUME_MAX_BYTES: 'volumeMaxBytes',
   QUIRE_LOG_LEVEL: 'logLevel',
   QUIRE_MULTIPART_MIN_PART_BYTES: 'multipartMinPartBytes',
+  QUIRE_INDEX_SYNC: 'indexSync',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

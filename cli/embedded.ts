@@ -49,6 +49,7 @@ export async function startEmbedded(
     ],
     smallObjectMaxBytes: config.smallObjectMaxBytes,
     minPartBytes: config.multipartMinPartBytes,
+    indexSync: config.indexSync,
   });
   const hasher = createHashingPool();
   const keys = new Map(credentials.map((c) => [c.accessKeyId, c]));

@@ -11,7 +11,7 @@
 // Durability: lmdb-js resolves a write when its transaction is committed and visible, which with
 // overlappingSync is BEFORE the disk has it. In 'flush' mode `write()` awaits `flushed` as well
 // (pinned by index-db.test.ts); `commit()` never does. The node opens its index in 'os' mode
-// unless indexSync is 'ack': the index is a cache of the volumes, rebuilt from them after any
+// when indexSync is 'background' (the default is 'ack', which flushes before acknowledging): the index is a cache of the volumes, rebuilt from them after any
 // unclean stop (the 'clean' flag is cleared at open), so an acknowledged write needs its volume
 // entry and binlog record durable, not its index row; a machine crash under an 'os' index makes
 // index-guard.ts delete it before it is read. Measured (bench/storage.ts, 64 writers, 4 KiB): the
