@@ -5,7 +5,10 @@ import { test } from 'node:test';
 import { StorageNode } from './node.ts';
 import { putInput, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
 
-async function withGatedFlush(indexSync: 'ack' | 'background' | undefined, check: (node: StorageNode, release: () => void) => Promise<void>) {
+async function withGatedFlush(
+  indexSync: 'ack' | 'background' | undefined,
+  check: (node: StorageNode, release: () => void) => Promise<void>,
+) {
   const { dir, remove } = await tempDir();
   const node = await StorageNode.open({
     dataDir: dir,
