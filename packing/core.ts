@@ -22,7 +22,7 @@ import { GroupCommitter } from './group-commit.ts';
 import { ENTRY_FLAGS, HEADER_BYTES, padAllocation, singleFileName } from './layout.ts';
 import type { ResolvedOptions } from './options.ts';
 import { readSingleHead } from './singlefile.ts';
-import type { Location, StoredEntry } from './types.ts';
+import type { Location, StagedPut, StoredEntry } from './types.ts';
 
 export function locKey(loc: Location): string {
   return `${loc.kind === 'chunk' ? 'c' : 's'}${loc.fileId}:${loc.offset}`;
@@ -176,11 +176,23 @@ export class VolumeCore {
 
   /** Writes a new entry (best-fit hole, else a lane's tail) and resolves once it is durable. */
   async putChunk(c: EntryContent, needBytes: number): Promise<StoredEntry> {
+    const staged = await this.stageChunk(c, needBytes);
+    await staged.durable;
+    return staged.entry;
+  }
+
+  /**
+   * Writes a new entry and resolves once its bytes are written (its location is final); `durable`
+   * resolves once they are on stable storage. The file keeps a writer (compaction waits) until then,
+   * and the live counters count the entry only once it is durable.
+   */
+  async stageChunk(c: EntryContent, needBytes: number): Promise<StagedPut> {
     const need = Math.max(needBytes, HEADER_BYTES + bodyBytesOf(c));
     const hole = this.free.take(need, (e) => padAllocation(e.offset, need) <= e.size);
     let file: ChunkFile;
     let offset: number;
     let alloc: number;
+    let rest = 0;
     if (hole) {
       file = this.chunks.get(hole.fileId)!;
       file.beginWrite();
@@ -188,16 +200,15 @@ export class VolumeCore {
       alloc = padAllocation(offset, need);
       // A remainder too small for a filler header stays with the entry as slack.
       if (hole.size - alloc < HEADER_BYTES) alloc = hole.size;
-      const rest = hole.size - alloc;
+      rest = hole.size - alloc;
       try {
         const writes = [writeAll(file.fh, this.entryBufs(c, alloc, false), offset)];
         if (rest > 0) writes.push(writeAll(file.fh, [fillerHeader(rest, this.volumeCrc)], offset + alloc));
         await Promise.all(writes);
-        await this.committer.commit(file.fh);
-      } finally {
+      } catch (err) {
         file.endWrite();
+        throw err;
       }
-      if (rest > 0) this.releaseExtent(file, offset + alloc, rest);
     } else {
       this.checkRoom(need + 512);
       const lane = this.nextLane();
@@ -207,16 +218,27 @@ export class VolumeCore {
       alloc = r.allocBytes;
       try {
         await lane.write(file, offset, this.entryBufs(c, alloc, true));
-        await this.committer.commit(file.fh);
-      } finally {
+      } catch (err) {
         file.endWrite();
+        throw err;
       }
     }
-    file.liveEntries += 1;
-    file.liveBytes += alloc;
-    file.liveDataBytes += c.data.length;
-    const loc: Location = { kind: 'chunk', fileId: file.fileId, offset, allocBytes: alloc };
-    return storedEntry(loc, headerFor(c, alloc, HEADER_BYTES), c.key, c.meta);
+    const f = file;
+    const durable = this.committer.commit(f.fh).then(
+      () => {
+        f.endWrite();
+        if (rest > 0) this.releaseExtent(f, offset + alloc, rest);
+        f.liveEntries += 1;
+        f.liveBytes += alloc;
+        f.liveDataBytes += c.data.length;
+      },
+      (err) => {
+        f.endWrite();
+        throw err;
+      },
+    );
+    const loc: Location = { kind: 'chunk', fileId: f.fileId, offset, allocBytes: alloc };
+    return { entry: storedEntry(loc, headerFor(c, alloc, HEADER_BYTES), c.key, c.meta), durable };
   }
 
   private entryBufs(c: EntryContent, alloc: number, padToAlloc: boolean): Buffer[] {

@@ -46,6 +46,16 @@ export interface PutInput {
   readonly nowMs?: number;
 }
 
+/**
+ * A put whose bytes are written and whose location is final, but which may not be durable yet: until
+ * `durable` resolves, a crash may lose the entry, so the caller must neither acknowledge nor expose it.
+ * If `durable` rejects, the entry must be treated as never written (its space is not reused).
+ */
+export interface StagedPut {
+  readonly entry: StoredEntry;
+  readonly durable: Promise<void>;
+}
+
 export interface ByteRange {
   /** First byte, inclusive. */
   readonly start: number;

@@ -24,6 +24,7 @@ import type {
   OpenVolumeOptions,
   PutInput,
   RecoveryReport,
+  StagedPut,
   StoredEntry,
   VolumeStats,
 } from './types.ts';
@@ -100,11 +101,54 @@ export class Volume extends EventEmitter {
     return this.track(this.doPut(input));
   }
 
-  private async doPut(input: PutInput): Promise<StoredEntry> {
+  /**
+   * Like put, but a new small entry (no `replaces`) resolves as soon as its bytes are written, with
+   * `durable` resolving once they are on stable storage (one group commit later); the caller can
+   * do its own bookkeeping in between. Replacements and singlefiles are done whole first (their
+   * `durable` is already resolved).
+   */
+  async putStaged(input: PutInput): Promise<StagedPut> {
+    this.checkOpen();
+    if (input.replaces || input.dataBytes >= this.core.opts.smallObjectMaxBytes) {
+      return { entry: await this.put(input), durable: Promise.resolve() };
+    }
+    const staged = await this.track(this.stage(input));
+    void this.track(staged.durable).catch(() => undefined);
+    return staged;
+  }
+
+  private async stage(input: PutInput): Promise<StagedPut> {
+    this.checkInput(input);
+    const data = await collect(input.data, input.dataBytes);
+    const content = this.contentOf(input, data, input.nowMs ?? this.core.opts.clock());
+    const body = input.key.length + input.meta.length + data.length;
+    return this.core.stageChunk(
+      content,
+      insertAllocBytes(this.core.opts.slack, HEADER_BYTES, body, data.length),
+    );
+  }
+
+  private checkInput(input: PutInput): void {
     if (input.key.length > 0xffff) throw new InvalidInputError('key longer than 65535 bytes');
     if (!Number.isSafeInteger(input.dataBytes) || input.dataBytes < 0) {
       throw new InvalidInputError('dataBytes must be a non-negative integer');
     }
+  }
+
+  private contentOf(input: PutInput, data: Buffer, now: number): EntryContent {
+    return {
+      key: input.key,
+      meta: input.meta,
+      data,
+      opver: input.opver,
+      dataCrc: crc32Of(data),
+      createdMs: now,
+      updatedMs: now,
+    };
+  }
+
+  private async doPut(input: PutInput): Promise<StoredEntry> {
+    this.checkInput(input);
     const now = input.nowMs ?? this.core.opts.clock();
     if (input.dataBytes >= this.core.opts.smallObjectMaxBytes) {
       this.core.checkRoom(input.dataBytes + input.key.length + input.meta.length + 4096);
@@ -124,15 +168,7 @@ export class Volume extends EventEmitter {
       return storedEntry(loc, header, input.key, input.meta);
     }
     const data = await collect(input.data, input.dataBytes);
-    const content: EntryContent = {
-      key: input.key,
-      meta: input.meta,
-      data,
-      opver: input.opver,
-      dataCrc: crc32Of(data),
-      createdMs: now,
-      updatedMs: now,
-    };
+    const content = this.contentOf(input, data, now);
     if (input.replaces) return this.replace(input.replaces, content);
     const body = input.key.length + input.meta.length + data.length;
     return this.core.putChunk(

@@ -4,14 +4,29 @@
 // for blob/multipart bodies), 'B'+blobId (a large body, written before its manifest because its
 // ETag is known only after streaming), 'U'+uploadId (upload marker), 'P'+uploadId+partNumber.
 // The volume is the truth: every index row is derivable from entry keys, metas, opvers and
-// locations (rebuild.ts). An object write puts its volume entry and its binlog record at the same
-// time (both durable before the ack), then commits the index row (visible at once through
-// object-rows.ts; on disk whenever the OS writes it, see index-db.ts) and settles the binlog
-// record; old versions are freed last, or later if a
-// pinned read still uses them. A delete makes its binlog record durable first, then removes the
+// locations (rebuild.ts). After an unclean stop, recovery rebuilds the index from the volumes and
+// reconciles the binlog with it (binlog-reconcile.ts); old versions are freed last, or later if a
+// pinned read still uses them.
+//
+// An object write (commitStaged) starts three things at once and acknowledges when all are done:
+// the 'O' entry's group commit in the volume, the binlog record's fsync, and the index commit of
+// the new row plus (indexSync 'ack') its flush. The row is committed as soon as the entry's bytes
+// are written and its location is known, before the volume has synced them. Why that is safe:
+//   - A crash (kill -9 or machine) before the volume sync may leave a flushed row pointing at an
+//     entry that is not on disk. But the 'clean' flag is cleared at every open and set only by a
+//     clean close, so any unclean stop rebuilds the index from the volumes (recover()): such a
+//     row is never read after a crash. The write was not acknowledged, so losing it is allowed.
+//   - While the three are in flight, readers (GET, HEAD, LIST) keep seeing the previous row
+//     through ObjectRows' shadow, so nobody observes a version a crash could still take back.
+//     The key's lock keeps other writers of the key out until the write is finished.
+//   - If the volume sync fails, the previous row is committed back before the shadow goes and
+//     the durable record (if any) is voided; if the record fails, the entry is freed. Either way
+//     nothing is acknowledged and readers never saw the new row.
+//   - The ack still waits for `flushed`, so an acknowledged write's row is on disk ('ack').
+// Multipart completes and versions with part rows use the serial order (entry and record
+// durable, then the index). A delete makes its binlog record durable first, then removes the
 // entry from the volume (or, when a read pins it, writes a tombstone entry that outranks it), then
-// commits the index. After an unclean stop, recovery rebuilds the index from the volumes and
-// reconciles the binlog with it (binlog-reconcile.ts).
+// commits the index.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -260,7 +275,8 @@ export class StorageNode implements StorageApi {
     dataBytes: number,
     nowMs: number | undefined,
     replace?: VolLoc,
-  ): Promise<{ at: VolLoc; replaced: boolean }> {
+    staged = false,
+  ): Promise<{ at: VolLoc; replaced: boolean; durable: Promise<void> }> {
     const metaBuf = Buffer.isBuffer(meta) ? meta : encodeEntryMeta(meta);
     let ids = this.candidates(dataBytes + metaBuf.length + key.length);
     if (replace && ids.includes(replace.volumeId) && !this.isPinned(replace)) {
@@ -269,16 +285,13 @@ export class StorageNode implements StorageApi {
     for (const id of ids) {
       const replaces = replace?.volumeId === id && !this.isPinned(replace) ? replace.location : undefined;
       try {
-        const e: StoredEntry = await this.volume(id).put({
-          key,
-          meta: metaBuf,
-          opver,
-          data,
-          dataBytes,
-          replaces,
-          nowMs,
-        });
-        return { at: { volumeId: id, location: e.location }, replaced: replaces !== undefined };
+        const vol = this.volume(id);
+        const input = { key, meta: metaBuf, opver, data, dataBytes, replaces, nowMs };
+        let e: StoredEntry;
+        let durable = RESOLVED;
+        if (staged && vol.putStaged) ({ entry: e, durable } = await vol.putStaged(input));
+        else e = await vol.put(input);
+        return { at: { volumeId: id, location: e.location }, replaced: replaces !== undefined, durable };
       } catch (err) {
         if (!isVolumeFull(err) || !Buffer.isBuffer(data))
           throw isVolumeFull(err) ? new StorageFullError() : err;
@@ -473,37 +486,107 @@ export class StorageNode implements StorageApi {
       const rec = { op, bucket, key, opver, size: meta.size, uploadId: extra?.uploadId };
       const ticket = this.binlog.begin(rec);
       const entry = encodeEntryMeta({ kind: 'object', meta });
-      const put = this.putEntry(
-        entryKey(EntryKind.object, okey),
-        entry,
-        opver,
-        data,
-        data.length,
-        nowMs,
-        cur?.at,
-      );
-      const { at, replaced } = await this.bothDurable(put, ticket, opver);
+      const ekey = entryKey(EntryKind.object, okey);
       const old = cur ? this.bodyLocations(cur) : { locs: [], partKeys: [] };
-      if (cur && !replaced) old.locs.unshift(cur.at);
-      const { now, later } = this.splitPinned(old.locs);
-      const deferred = this.deferPinned(later);
       const checkpoint = ++this.commitsSinceCheckpoint >= CHECKPOINT_EVERY;
       if (checkpoint) this.commitsSinceCheckpoint = 0;
-      try {
-        await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, blobAt), () => {
-          for (const pk of old.partKeys) this.index.parts.remove(pk);
-          this.putPending(deferred.rows);
-          extra?.inTxn();
-          this.index.putCounter(this.counter);
-          if (checkpoint) this.putCheckpoint();
-        });
-      } finally {
-        // Volume entry and record are durable: the record is true whatever the index did.
-        this.binlog.settle(ticket);
+      let at: VolLoc;
+      let replaced: boolean;
+      let deferred: { rows: Array<[Buffer, Buffer]>; free: VolLoc[] };
+      let now: VolLoc[];
+      if (!extra && old.partKeys.length === 0) {
+        ({ at, replaced } = await this.commitStaged(
+          okey,
+          ekey,
+          entry,
+          opver,
+          data,
+          nowMs,
+          cur?.at,
+          ticket,
+          () => {
+            this.index.putCounter(this.counter);
+            if (checkpoint) this.putCheckpoint();
+          },
+          blobAt,
+        ));
+        if (cur && !replaced) old.locs.unshift(cur.at);
+        const split = this.splitPinned(old.locs);
+        now = split.now;
+        deferred = this.deferPinned(split.later);
+        if (deferred.rows.length > 0) await this.index.write(() => this.putPending(deferred.rows));
+      } else {
+        const put = this.putEntry(ekey, entry, opver, data, data.length, nowMs, cur?.at);
+        ({ at, replaced } = await this.bothDurable(put, ticket, opver));
+        if (cur && !replaced) old.locs.unshift(cur.at);
+        const split = this.splitPinned(old.locs);
+        now = split.now;
+        deferred = this.deferPinned(split.later);
+        try {
+          await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, blobAt), () => {
+            for (const pk of old.partKeys) this.index.parts.remove(pk);
+            this.putPending(deferred.rows);
+            extra?.inTxn();
+            this.index.putCounter(this.counter);
+            if (checkpoint) this.putCheckpoint();
+          });
+        } finally {
+          // Volume entry and record are durable: the record is true whatever the index did.
+          this.binlog.settle(ticket);
+        }
       }
       await this.freeNow([...now, ...deferred.free, ...(extra?.freeAfter ?? [])]);
       return toRecord(bucket, key, meta, opver);
     });
+  }
+
+  /**
+   * Writes the 'O' entry, and as soon as its location is known (bytes written, not yet synced)
+   * commits its index row hidden behind the previous one (readers see the old row), so the index
+   * commit and its flush overlap the volume's group commit and the binlog record's fsync. Returns
+   * once all three are done, with the new row revealed. See the header for why this is safe.
+   */
+  private async commitStaged(
+    okey: Buffer,
+    ekey: Buffer,
+    entry: Buffer,
+    opver: Opver,
+    data: Buffer,
+    nowMs: number,
+    curAt: VolLoc | undefined,
+    ticket: BinlogTicket,
+    inTxn: () => void,
+    blobAt: VolLoc | undefined,
+  ): Promise<{ at: VolLoc; replaced: boolean }> {
+    let put: Awaited<ReturnType<StorageNode['putEntry']>>;
+    try {
+      put = await this.putEntry(ekey, entry, opver, data, data.length, nowMs, curAt, true);
+    } catch (err) {
+      await this.bothDurable(Promise.reject(err), ticket, opver);
+      throw err;
+    }
+    const hidden = this.rows.writeHidden(okey, objectValueFromEntryMeta(entry, opver, put.at, blobAt), inTxn);
+    let indexDone: Promise<unknown> | undefined;
+    if (this.opts.indexSync !== 'background') indexDone = hidden.landed.then(() => this.index.env.flushed);
+    else hidden.landed.catch(() => undefined);
+    const [v, t, i] = await Promise.allSettled([put.durable, ticket.durable, indexDone]);
+    this.recorded(opver);
+    if (v.status === 'fulfilled' && t.status === 'fulfilled') {
+      // Volume entry and record are durable: the record is true whatever the index did.
+      this.binlog.settle(ticket);
+      hidden.reveal();
+      if (i.status === 'rejected') throw i.reason;
+      return put;
+    }
+    // The new row must not outlive this failure: put the previous one back (readers never saw it).
+    await this.writeRow(okey, hidden.previous, () => undefined);
+    hidden.reveal();
+    if (v.status === 'fulfilled') {
+      await this.freeNow([put.at]).catch(() => undefined);
+      throw (t as PromiseRejectedResult).reason;
+    }
+    if (t.status === 'fulfilled') await this.binlog.voidRecord(ticket);
+    throw v.reason;
   }
 
   /**
@@ -753,7 +836,8 @@ class MovedRouter {
     const k = m.key.subarray(1);
     if (m.key[0] === EntryKind.object) {
       // Through the object rows: the row may still be in their overlay.
-      const row = node.rows.get(k);
+      // The newest row, even one still hidden from readers (object-rows.ts).
+      const row = node.rows.latest(k);
       const v = row ? decodeObjectValue(row) : undefined;
       if (!v || !sameLoc(v.at, volumeId, m.from)) return;
       v.at = { volumeId, location: m.to };
@@ -851,6 +935,7 @@ export function toRecord(bucket: string, key: Buffer, v: ObjectMeta, opver: Opve
 }
 
 const EMPTY = Buffer.alloc(0);
+const RESOLVED = Promise.resolve();
 
 /** A pending row this version cannot read (written by a newer one) is left to a rebuild. */
 function decodePendingSafe(b: Buffer): PendingValue | undefined {

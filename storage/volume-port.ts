@@ -6,14 +6,17 @@ import type {
   EntryMoved,
   Location,
   PutInput,
+  StagedPut,
   StoredEntry,
   VolumeStats,
 } from '../packing/types.ts';
 
-export type { ByteRange, EntryMoved, Location, PutInput, StoredEntry, VolumeStats };
+export type { ByteRange, EntryMoved, Location, PutInput, StagedPut, StoredEntry, VolumeStats };
 
 export interface VolumePort {
   put(input: PutInput): Promise<StoredEntry>;
+  /** Optional: resolves once the bytes are written, `durable` once they are synced (packing's Volume has it). */
+  putStaged?(input: PutInput): Promise<StagedPut>;
   delete(location: Location): Promise<void>;
   read(location: Location, range?: ByteRange): Promise<Buffer>;
   openRead(location: Location, range?: ByteRange): AsyncIterable<Buffer>;
