@@ -1,0 +1,111 @@
+// The gateway alone: the real S3 gateway (auth, parsing, headers, access log, metrics, verifying body
+// decoder) over an in-memory storage stub, on a real HTTP server. bench/gateway-cpu.ts --stub drives it,
+// so the CPU it reports per request is the gateway's and Node's HTTP cost, with no disk or index work.
+// Run: node --import tsx bench/gateway-stub.ts --port N   (QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY set)
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../cli/logger.ts';
+import { createGateway } from '../gateway/app.ts';
+import { createHashingPool } from '../gateway/checksums/index.ts';
+import type { BucketDirectory } from '../gateway/handlers/deps.ts';
+import { GatewayMetrics } from '../gateway/metrics.ts';
+import type { ObjectRecord, PutObjectInput, ReadHandle, StorageApi } from '../storage/api.ts';
+import type { BucketInfo } from '../tracker/catalog.ts';
+
+const { values } = parseArgs({ options: { port: { type: 'string', default: '0' } } });
+
+class MemoryStorage {
+  private readonly objects = new Map<string, { record: ObjectRecord; data: Buffer }>();
+  private counter = 0n;
+
+  async putObject(input: PutObjectInput): Promise<ObjectRecord> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of input.body) chunks.push(chunk);
+    const done = await input.finish();
+    const record: ObjectRecord = {
+      bucket: input.bucket,
+      key: input.key,
+      size: input.size,
+      etag: done.etag,
+      lastModifiedMs: input.nowMs,
+      headers: input.headers,
+      checksums: done.checksums,
+      opver: { counter: ++this.counter, nodeId: 1 },
+    };
+    this.objects.set(`${input.bucket}/${input.key.toString('latin1')}`, {
+      record,
+      data: Buffer.concat(chunks),
+    });
+    return record;
+  }
+
+  async headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
+    return this.objects.get(`${bucket}/${key.toString('latin1')}`)?.record;
+  }
+
+  async openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
+    const found = this.objects.get(`${bucket}/${key.toString('latin1')}`);
+    if (!found) return undefined;
+    return {
+      record: found.record,
+      async *stream(range) {
+        const start = range?.start ?? 0;
+        const end = range?.end ?? found.data.length - 1;
+        // Chunks of at most 256 KiB, like the real node's segment reads.
+        for (let at = start; at <= end; at += 256 * 1024) {
+          yield found.data.subarray(at, Math.min(end + 1, at + 256 * 1024));
+        }
+      },
+      release() {},
+    };
+  }
+
+  async hasObjects(): Promise<boolean> {
+    return this.objects.size > 0;
+  }
+
+  async stats() {
+    return { volumes: [] };
+  }
+}
+
+const buckets = new Map<string, BucketInfo>();
+const directory: BucketDirectory = {
+  getBucket: (name) => buckets.get(name),
+  listBuckets: () => [...buckets.values()],
+  createBucket: async (info) => {
+    if (buckets.has(info.name)) return 'owned-by-you';
+    buckets.set(info.name, info);
+    return 'created';
+  },
+  deleteBucket: async (name) => buckets.delete(name),
+};
+
+const accessKeyId = process.env.QUIRE_ACCESS_KEY ?? 'stubaccesskey';
+const secretAccessKey = process.env.QUIRE_SECRET_KEY ?? 'stubsecretkey';
+const logger = createLogger(process.env.QUIRE_LOG_LEVEL ?? 'info');
+const hasher = createHashingPool();
+const gateway = createGateway({
+  buckets: directory,
+  storage: new MemoryStorage() as unknown as StorageApi,
+  credentials: (id) => (id === accessKeyId ? { accessKeyId, secretAccessKey } : undefined),
+  region: 'us-east-1',
+  baseDomains: [],
+  logger: logger.child({ part: 'gateway' }),
+  metrics: new GatewayMetrics(async () => []),
+  hasher,
+  limits: { maxObjectBytes: 5 * 1024 ** 3, minPartBytes: 5 * 1024 ** 2 },
+  clock: () => Date.now(),
+  isReady: () => true,
+});
+const server = createServer(
+  { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 },
+  gateway.listener,
+);
+server.on('checkContinue', gateway.listener);
+server.listen(Number(values.port), '127.0.0.1');
+process.once('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close();
+  void hasher.close();
+});
