@@ -66,9 +66,6 @@ function isServiceProbe(req: IncomingMessage): boolean {
 async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
   const started = process.hrtime.bigint();
   const ex: Exchange = { req, res, requestId, bytesIn: 0, bytesOut: 0, bodyTaken: false };
-  res.setHeader('x-amz-request-id', requestId);
-  res.setHeader('x-amz-id-2', requestId);
-  res.setHeader('server', 'Quire');
   const state: RequestState = { op: 'Unknown' };
   try {
     const target = parseTarget(req.url ?? '/', req.headers.host, { baseDomains: deps.baseDomains });

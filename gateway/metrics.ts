@@ -11,11 +11,17 @@ export interface VolumeUsage {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /** Requests per (op, status) counted here and handed to prom-client at scrape time: no label hashing per request. */
+  private readonly requestCounts = new Map<
+    string,
+    { op: string; status: string; count: number; reported: number }
+  >();
   private readonly requests = new Counter({
     name: 'quire_s3_requests_total',
     help: 'S3 requests by operation and HTTP status',
     labelNames: ['op', 'status'] as const,
     registers: [this.registry],
+    collect: () => this.reportRequestCounts(),
   });
   private readonly latency = new Histogram({
     name: 'quire_s3_request_duration_seconds',
@@ -57,10 +63,30 @@ export class GatewayMetrics {
     gauge('quire_volume_live_objects', 'Live entries per volume', (v) => v.liveEntries);
   }
 
+  /** The latency histogram's child per op, so the label object is built and checked once. */
+  private readonly latencyChildren = new Map<string, { observe(value: number): void }>();
+
   observe(op: string, status: number, seconds: number, bytesIn: number, bytesOut: number): void {
-    this.requests.inc({ op, status: String(status) });
-    this.latency.observe({ op }, seconds);
+    const key = `${op} ${status}`;
+    const counted = this.requestCounts.get(key);
+    if (counted === undefined)
+      this.requestCounts.set(key, { op, status: String(status), count: 1, reported: 0 });
+    else counted.count++;
+    let latency = this.latencyChildren.get(op);
+    if (latency === undefined) {
+      latency = this.latency.labels(op);
+      this.latencyChildren.set(op, latency);
+    }
+    latency.observe(seconds);
     if (bytesIn > 0) this.bytesIn.inc(bytesIn);
     if (bytesOut > 0) this.bytesOut.inc(bytesOut);
+  }
+
+  private reportRequestCounts(): void {
+    for (const c of this.requestCounts.values()) {
+      if (c.count === c.reported) continue;
+      this.requests.inc({ op: c.op, status: c.status }, c.count - c.reported);
+      c.reported = c.count;
+    }
   }
 }

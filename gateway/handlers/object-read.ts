@@ -1,7 +1,7 @@
 // GetObject and HeadObject: conditionals, ranges, partNumber, header overrides, streamed verified bytes.
 import type { ReadHandle } from '../../storage/api.ts';
 import { S3Error } from '../errors.ts';
-import { type Exchange, writeChunk } from '../http/respond.ts';
+import { type Exchange, writeChunk, writeHead } from '../http/respond.ts';
 import { evaluateReadConditions } from '../s3/conditionals.ts';
 import { objectResponseHeaders } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
@@ -45,13 +45,14 @@ async function readObject(
       range,
     });
     const status = range.partial ? 206 : 200;
-    const length = range.end - range.start + 1;
-    ex.res.writeHead(status, { ...headers, 'content-length': record.size === 0 ? 0 : length });
+    const length = record.size === 0 ? 0 : range.end - range.start + 1;
+    headers['content-length'] = String(length);
+    writeHead(ex, status, headers);
     if (!withBody || record.size === 0) {
       ex.res.end();
       return;
     }
-    await streamBody(ex, handle, range);
+    await streamBody(ex, handle, range, length);
   } finally {
     handle.release();
   }
@@ -93,10 +94,20 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function streamBody(ex: Exchange, handle: ReadHandle, range: SelectedRange): Promise<void> {
+async function streamBody(
+  ex: Exchange,
+  handle: ReadHandle,
+  range: SelectedRange,
+  length: number,
+): Promise<void> {
   const { res } = ex;
   for await (const chunk of handle.stream({ start: range.start, end: range.end })) {
     ex.bytesOut += chunk.length;
+    // The last chunk goes out with end(): headers and a small body leave in one write.
+    if (ex.bytesOut === length) {
+      res.end(chunk);
+      return;
+    }
     const wait = writeChunk(res, chunk);
     if (wait) await wait;
   }

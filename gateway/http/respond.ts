@@ -16,6 +16,26 @@ export interface Exchange {
 
 const XML_TYPE = 'application/xml';
 
+type HeaderValue = string | number;
+
+/**
+ * Sends the status line and headers, with the request id and server headers every answer carries. One flat
+ * array handed to writeHead is Node's fast path: no per-header setHeader bookkeeping. Headers set earlier with
+ * setHeader (`connection: close` for an unread body, an error's extra headers) are still merged by Node.
+ */
+export function writeHead(ex: Exchange, status: number, headers: Record<string, HeaderValue>): void {
+  const flat: HeaderValue[] = [
+    'x-amz-request-id',
+    ex.requestId,
+    'x-amz-id-2',
+    ex.requestId,
+    'server',
+    'Quire',
+  ];
+  for (const name in headers) flat.push(name, headers[name] as HeaderValue);
+  ex.res.writeHead(status, flat as unknown as string[]);
+}
+
 export function sendXml(
   ex: Exchange,
   status: number,
@@ -23,12 +43,14 @@ export function sendXml(
   headers: Record<string, string> = {},
 ): void {
   const body = Buffer.from(xml, 'utf8');
-  ex.res.writeHead(status, { ...headers, 'content-type': XML_TYPE, 'content-length': body.length });
+  writeHead(ex, status, { ...headers, 'content-type': XML_TYPE, 'content-length': body.length });
   ex.res.end(ex.req.method === 'HEAD' ? undefined : body);
 }
 
+/** An answer without a body; `headers` is taken over (content-length is added to it). */
 export function sendEmpty(ex: Exchange, status: number, headers: Record<string, string | number> = {}): void {
-  ex.res.writeHead(status, { ...headers, 'content-length': 0 });
+  headers['content-length'] = 0;
+  writeHead(ex, status, headers);
   ex.res.end();
 }
 
