@@ -15,7 +15,7 @@ export interface Credential {
 
 export interface SignatureParams {
   credential: Credential;
-  signedHeaders: string[];
+  signedHeaders: readonly string[];
   signature: string;
 }
 
@@ -28,7 +28,28 @@ type BadInput = (message: string) => S3Error;
 const headerError: BadInput = (m) => new S3Error('AuthorizationHeaderMalformed', m);
 const queryError: BadInput = (m) => new S3Error('AuthorizationQueryParametersError', m);
 
+// A client signs every request with the same credential and SignedHeaders strings: parse each once.
+// Bounded (oldest dropped first) so a stream of distinct strings cannot grow memory.
+const PARSE_CACHE_MAX = 256;
+const credentials = new Map<string, Readonly<Credential>>();
+const signedHeaderLists = new Map<string, readonly string[]>();
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= PARSE_CACHE_MAX) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  cache.set(key, value);
+  return value;
+}
+
 export function parseCredential(value: string, bad: BadInput): Credential {
+  const hit = credentials.get(value);
+  if (hit !== undefined) return hit;
+  return remember(credentials, value, Object.freeze(parseCredentialUncached(value, bad)));
+}
+
+function parseCredentialUncached(value: string, bad: BadInput): Credential {
   const parts = value.split('/');
   if (parts.length < 5) throw bad(`Error parsing the Credential parameter: '${value}'.`);
   const [date, region, service, terminator] = parts.slice(-4) as [string, string, string, string];
@@ -43,12 +64,14 @@ export function parseCredential(value: string, bad: BadInput): Credential {
   return { accessKeyId, date, region, service, scope: `${date}/${region}/${service}/aws4_request` };
 }
 
-function parseSignedHeaders(value: string, bad: BadInput): string[] {
+function parseSignedHeaders(value: string, bad: BadInput): readonly string[] {
+  const hit = signedHeaderLists.get(value);
+  if (hit !== undefined) return hit;
   const names = value.split(';');
   if (names.some((n) => n === '' || n !== n.toLowerCase() || /\s/.test(n))) {
     throw bad('The SignedHeaders parameter is malformed.');
   }
-  return names;
+  return remember(signedHeaderLists, value, Object.freeze(names));
 }
 
 function checkSignatureFormat(sig: string, bad: BadInput): string {
@@ -119,8 +142,20 @@ export function parsePresignQuery(params: Map<string, string>): PresignParams {
   };
 }
 
+// Concurrent requests mostly carry the same second: keep the last answer.
+let lastAmzDate = '';
+let lastAmzDateMs = Number.NaN;
+
 /** Milliseconds since the epoch of an ISO 8601 basic timestamp ('20130524T000000Z'), or NaN. */
 export function parseAmzDate(value: string): number {
+  if (value === lastAmzDate) return lastAmzDateMs;
+  const ms = parseAmzDateUncached(value);
+  lastAmzDate = value;
+  lastAmzDateMs = ms;
+  return ms;
+}
+
+function parseAmzDateUncached(value: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) return Number.NaN;
   const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];

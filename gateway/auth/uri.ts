@@ -12,7 +12,7 @@ export interface SplitTarget {
 export function splitTarget(rawTarget: string): SplitTarget {
   let target = rawTarget;
   // Absolute-form ('http://host/path?q'), as proxies send it: keep only path and query.
-  const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?]*/.exec(target);
+  const scheme = target.startsWith('/') ? null : /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?]*/.exec(target);
   if (scheme) target = target.slice(scheme[0].length) || '/';
   const hash = target.indexOf('#');
   if (hash >= 0) target = target.slice(0, hash);
@@ -63,6 +63,15 @@ export function percentDecode(s: string): Buffer {
     out[n++] = c;
   }
   return out.subarray(0, n);
+}
+
+/** True when a path has only unreserved characters and '/': its SigV4 encoding is itself. */
+function isCanonicalAsIs(rawPath: string): boolean {
+  for (let i = 0; i < rawPath.length; i++) {
+    const c = rawPath.charCodeAt(i);
+    if (!(isUnreserved(c) || c === 0x2f)) return false;
+  }
+  return true;
 }
 
 /** SigV4 URI encoding of raw bytes: unreserved kept, everything else %XX with upper-case hex. */
@@ -119,6 +128,7 @@ export function queryParams(rawQuery: string): Map<string, string> {
  * encoded form instead; it is offered second. Both name the same object (the key is the decoded path).
  */
 export function canonicalUriCandidates(rawPath: string): string[] {
+  if (isCanonicalAsIs(rawPath)) return [rawPath];
   const reencoded = uriEncodeBytes(percentDecode(rawPath), true);
   return reencoded === rawPath ? [rawPath] : [rawPath, reencoded];
 }

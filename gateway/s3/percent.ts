@@ -39,8 +39,19 @@ export function percentDecodeBytes(raw: string, plusIsSpace: boolean): Buffer {
   return Buffer.from(out);
 }
 
+/** True when `raw` is plain ASCII with nothing to decode (no `%`, no `+` when it means a space). */
+function isPlainAscii(raw: string, plusIsSpace: boolean): boolean {
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x25 || c > 0x7f || (c === 0x2b && plusIsSpace)) return false;
+  }
+  return true;
+}
+
 /** Decodes a raw piece to a string; bytes that are not valid UTF-8 are `InvalidURI`, as AWS answers. */
 export function percentDecode(raw: string, plusIsSpace: boolean): string {
+  // Most keys and parameters are plain ASCII: they decode to themselves.
+  if (isPlainAscii(raw, plusIsSpace)) return raw;
   const bytes = percentDecodeBytes(raw, plusIsSpace);
   try {
     return utf8.decode(bytes);

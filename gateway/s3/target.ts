@@ -49,7 +49,7 @@ export function bucketFromHost(host: string | undefined, baseDomains: readonly s
 function splitTarget(rawTarget: string): { rawPath: string; rawQuery: string; authority?: string } {
   let target = rawTarget;
   let authority: string | undefined;
-  const scheme = /^https?:\/\/([^/?#]*)/i.exec(target);
+  const scheme = target.startsWith('/') ? null : /^https?:\/\/([^/?#]*)/i.exec(target);
   if (scheme) {
     authority = scheme[1];
     target = target.slice(scheme[0].length) || '/';
