@@ -1,6 +1,6 @@
 // Singlefiles: one file per large object, streamed in and out. Layout (FORMAT.md): header, key, meta,
 // padding to 8, data, then one CRC-32 per block so a read verifies each block before emitting it.
-import { open, rename } from 'node:fs/promises';
+import { type FileHandle, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeSingleHeader, type EntryHeader, encodeSingleHeader, keyMetaCrc } from './codec.ts';
 import { crc32Continue, crc32Of } from './crc.ts';
@@ -40,6 +40,87 @@ async function* chunksOf(data: Buffer | AsyncIterable<Buffer>): AsyncGenerator<B
   else for await (const c of data) yield Buffer.isBuffer(c) ? c : Buffer.from(c);
 }
 
+/** Data goes to the file in writes of this size (incoming chunks are coalesced). */
+const WRITE_BYTES = 1024 * 1024;
+/** A background fdatasync starts after each this many bytes, so the final one has little left. */
+const SYNC_EVERY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Writes data at increasing offsets with one write in flight while the next buffer fills, and
+ * (durable) an fdatasync in the background every SYNC_EVERY_BYTES. `finish` surfaces any error.
+ */
+class DataWriter {
+  private pos: number;
+  /** Two buffers: one being written, one filling (reused, so no fresh pages per MiB). */
+  private buf: Buffer = Buffer.allocUnsafe(WRITE_BYTES);
+  private spare: Buffer = Buffer.allocUnsafe(WRITE_BYTES);
+  private fill = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private syncing: Promise<void> | undefined;
+  private sinceSync = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    start: number,
+    private readonly durable: boolean,
+  ) {
+    this.pos = start;
+  }
+
+  async add(chunk: Buffer): Promise<void> {
+    for (let off = 0; off < chunk.length; ) {
+      const take = Math.min(WRITE_BYTES - this.fill, chunk.length - off);
+      chunk.copy(this.buf, this.fill, off, off + take);
+      this.fill += take;
+      off += take;
+      if (this.fill === WRITE_BYTES) await this.flush();
+    }
+  }
+
+  /** Hands the filled buffer to the file once the previous write is done. */
+  private async flush(): Promise<void> {
+    await this.writing;
+    const full = this.buf;
+    const out = full.subarray(0, this.fill);
+    const at = this.pos;
+    this.pos += this.fill;
+    this.sinceSync += this.fill;
+    // The spare's previous write finished (awaited above), so it can be filled again.
+    this.buf = this.spare;
+    this.spare = full;
+    this.fill = 0;
+    this.writing = writeFully(this.fh, out, at);
+    // Never left unobserved: the next flush or finish awaits it.
+    this.writing.catch(() => undefined);
+    if (this.durable && this.sinceSync >= SYNC_EVERY_BYTES && !this.syncing) {
+      this.sinceSync = 0;
+      const w = this.writing;
+      this.syncing = w
+        .then(() => this.fh.datasync())
+        .finally(() => {
+          this.syncing = undefined;
+        });
+      this.syncing.catch(() => undefined);
+    }
+  }
+
+  /** Writes what is buffered and waits for every write and background sync. */
+  async finish(): Promise<void> {
+    if (this.fill > 0) await this.flush();
+    await this.writing;
+    await this.syncing;
+  }
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten === 0) throw new Error('singlefile write made no progress');
+    done += bytesWritten;
+  }
+}
+
 /** Streams the object into a temp file, then fsync → rename → fsync dir. Returns the header written. */
 export async function writeSinglefile(
   dir: string,
@@ -55,26 +136,39 @@ export async function writeSinglefile(
   const fh = await open(tmp, 'w');
   let header: EntryHeader;
   try {
+    const out = new DataWriter(fh, layout.dataOffset, durable);
     let pos = 0;
     let dataCrc = 0;
     let blockCrc = 0;
-    for await (const chunk of chunksOf(w.data)) {
-      if (pos + chunk.length > w.dataBytes)
-        throw new InvalidInputError('singlefile data longer than dataBytes');
-      await fh.write(chunk, 0, chunk.length, layout.dataOffset + pos);
-      dataCrc = crc32Continue(chunk, dataCrc);
-      // Per-block CRCs: a chunk may span block boundaries.
-      for (let off = 0; off < chunk.length; ) {
-        const inBlock = (pos + off) % SINGLE_BLOCK_BYTES;
-        const take = Math.min(SINGLE_BLOCK_BYTES - inBlock, chunk.length - off);
-        blockCrc = crc32Continue(chunk.subarray(off, off + take), inBlock === 0 ? 0 : blockCrc);
-        table.writeUInt32LE(blockCrc, 4 * Math.floor((pos + off) / SINGLE_BLOCK_BYTES));
-        off += take;
+    let failed = false;
+    try {
+      for await (const chunk of chunksOf(w.data)) {
+        if (pos + chunk.length > w.dataBytes)
+          throw new InvalidInputError('singlefile data longer than dataBytes');
+        const adding = out.add(chunk);
+        dataCrc = crc32Continue(chunk, dataCrc);
+        // Per-block CRCs: a chunk may span block boundaries.
+        for (let off = 0; off < chunk.length; ) {
+          const inBlock = (pos + off) % SINGLE_BLOCK_BYTES;
+          const take = Math.min(SINGLE_BLOCK_BYTES - inBlock, chunk.length - off);
+          blockCrc = crc32Continue(chunk.subarray(off, off + take), inBlock === 0 ? 0 : blockCrc);
+          table.writeUInt32LE(blockCrc, 4 * Math.floor((pos + off) / SINGLE_BLOCK_BYTES));
+          off += take;
+        }
+        pos += chunk.length;
+        await adding;
       }
-      pos += chunk.length;
+      if (pos !== w.dataBytes)
+        throw new InvalidInputError(`singlefile data is ${pos} bytes, expected ${w.dataBytes}`);
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      // Whatever happened, no write may still be running when the handle closes.
+      await out.finish().catch((err) => {
+        if (!failed) throw err;
+      });
     }
-    if (pos !== w.dataBytes)
-      throw new InvalidInputError(`singlefile data is ${pos} bytes, expected ${w.dataBytes}`);
     header = {
       flags: 0,
       keyBytes: w.key.length,
@@ -92,8 +186,7 @@ export async function writeSinglefile(
     encodeSingleHeader(head, 0, header, volumeCrc);
     w.key.copy(head, HEADER_BYTES);
     w.meta.copy(head, HEADER_BYTES + w.key.length);
-    await fh.write(head, 0, head.length, 0);
-    await fh.write(table, 0, table.length, layout.tableOffset);
+    await Promise.all([writeFully(fh, head, 0), writeFully(fh, table, layout.tableOffset)]);
     if (durable) await fh.datasync();
   } finally {
     await fh.close();

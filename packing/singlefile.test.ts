@@ -1,0 +1,71 @@
+// The singlefile writer coalesces incoming chunks into 1 MiB writes with one in flight and syncs in
+// the background every 16 MiB: bytes must come back exactly, whatever the chunk sizes.
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { test } from 'node:test';
+import { bytesFor, newVolume, opver, tempDir } from './test-support/helpers.ts';
+
+async function* pieces(data: Buffer, sizes: number[]): AsyncGenerator<Buffer> {
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const n = Math.min(sizes[i % sizes.length]!, data.length - at);
+    // A copy, reused by nobody: the writer must not keep a reference it relies on later.
+    yield Buffer.from(data.subarray(at, at + n));
+    at += n;
+  }
+}
+
+test('a 20 MiB singlefile streamed in odd chunk sizes reads back exactly (durable)', async () => {
+  const { dir, cleanup } = await tempDir('single-write');
+  try {
+    const v = await newVolume(dir);
+    const data = bytesFor(7, 20 * 1024 * 1024 + 12345);
+    const e = await v.put({
+      key: Buffer.from('big'),
+      meta: Buffer.from('m'),
+      opver: opver(1),
+      data: pieces(data, [100_003, 1, 3 * 1024 * 1024 + 5, 65_536]),
+      dataBytes: data.length,
+    });
+    const parts: Buffer[] = [];
+    for await (const p of v.openRead(e.location)) parts.push(p as Buffer);
+    assert.ok(Buffer.concat(parts).equals(data));
+    assert.ok(
+      (await v.read(e.location, { start: 5_000_000, end: 5_000_099 })).equals(
+        data.subarray(5_000_000, 5_000_100),
+      ),
+    );
+    await v.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a body that fails midway leaves no singlefile and no write running', async () => {
+  const { dir, cleanup } = await tempDir('single-fail');
+  try {
+    const v = await newVolume(dir);
+    const data = bytesFor(8, 3 * 1024 * 1024);
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield* pieces(data.subarray(0, 2 * 1024 * 1024 + 7), [65_536]);
+      throw new Error('client went away');
+    }
+    await assert.rejects(
+      v.put({
+        key: Buffer.from('x'),
+        meta: Buffer.alloc(0),
+        opver: opver(1),
+        data: failing(),
+        dataBytes: data.length,
+      }),
+      /client went away/,
+    );
+    assert.equal(v.stats().singlefiles, 0);
+    await v.close();
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.startsWith('s-') && !n.endsWith('.tmp')),
+      [],
+    );
+  } finally {
+    await cleanup();
+  }
+});
