@@ -1,8 +1,10 @@
 // The singlefile writer coalesces incoming chunks into 1 MiB writes with one in flight and syncs in
 // the background every 16 MiB: bytes must come back exactly, whatever the chunk sizes.
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { CorruptEntryError } from './errors.ts';
 import { bytesFor, newVolume, opver, tempDir } from './test-support/helpers.ts';
 
 async function* pieces(data: Buffer, sizes: number[]): AsyncGenerator<Buffer> {
@@ -65,6 +67,40 @@ test('a body that fails midway leaves no singlefile and no write running', async
       (await readdir(dir)).filter((n) => n.startsWith('s-') && !n.endsWith('.tmp')),
       [],
     );
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a flipped data byte in a small singlefile (one-read path) is never returned', async () => {
+  const { dir, cleanup } = await tempDir('single-corrupt');
+  try {
+    const v = await newVolume(dir);
+    const data = bytesFor(9, 1024 * 1024 + 100);
+    const e = await v.put({
+      key: Buffer.from('k'),
+      meta: Buffer.alloc(0),
+      opver: opver(1),
+      data,
+      dataBytes: data.length,
+    });
+    assert.ok((await v.read(e.location)).equals(data));
+    const path = join(dir, (await readdir(dir)).find((n) => n.startsWith('s-'))!);
+    const fh = await open(path, 'r+');
+    const at = (await fh.stat()).size - 4 * 2 - 50; // inside the second (short) block
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, at);
+    b[0] = b[0]! ^ 0xff;
+    await fh.write(b, 0, 1, at);
+    await fh.close();
+    await assert.rejects(v.read(e.location), CorruptEntryError);
+    await assert.rejects(
+      v.read(e.location, { start: 1024 * 1024, end: 1024 * 1024 + 99 }),
+      CorruptEntryError,
+    );
+    // The first block is intact and still served on its own.
+    assert.ok((await v.read(e.location, { start: 0, end: 99 })).equals(data.subarray(0, 100)));
+    await v.close();
   } finally {
     await cleanup();
   }

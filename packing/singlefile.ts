@@ -237,6 +237,9 @@ async function readHeadFrom(
   return { header, key, meta, layout: singleLayout(header.keyBytes, header.metaBytes, header.dataBytes) };
 }
 
+/** Files up to this size are read with one read (header, data and CRC table together). */
+const WHOLE_READ_MAX = 4 * 1024 * 1024;
+
 /** Streams [range] of a singlefile, verifying every block it touches before yielding any of it. */
 export async function* readSinglefile(
   dir: string,
@@ -246,13 +249,14 @@ export async function* readSinglefile(
 ): AsyncGenerator<Buffer> {
   const fh = await open(join(dir, singleFileName(location.fileId)), 'r');
   try {
+    if (location.allocBytes > 0 && location.allocBytes <= WHOLE_READ_MAX) {
+      yield* wholeFileBlocks(fh, location, volumeCrc, range);
+      return;
+    }
     const { header, layout } = await readHeadFrom(fh, location, volumeCrc);
-    if (header.dataBytes === 0) return;
-    const start = range?.start ?? 0;
-    const end = Math.min(range?.end ?? header.dataBytes - 1, header.dataBytes - 1);
-    if (start > end) return;
-    const b0 = Math.floor(start / SINGLE_BLOCK_BYTES);
-    const b1 = Math.floor(end / SINGLE_BLOCK_BYTES);
+    const span = rangeBlocks(header.dataBytes, range);
+    if (!span) return;
+    const { b0, b1, start, end } = span;
     const table = Buffer.alloc(4 * (b1 - b0 + 1));
     await fh.read(table, 0, table.length, layout.tableOffset + 4 * b0);
     for (let b = b0; b <= b1; b++) {
@@ -270,4 +274,53 @@ export async function* readSinglefile(
   } finally {
     await fh.close();
   }
+}
+
+function rangeBlocks(dataBytes: number, range: ByteRange | undefined) {
+  if (dataBytes === 0) return undefined;
+  const start = range?.start ?? 0;
+  const end = Math.min(range?.end ?? dataBytes - 1, dataBytes - 1);
+  if (start > end) return undefined;
+  return { start, end, b0: Math.floor(start / SINGLE_BLOCK_BYTES), b1: Math.floor(end / SINGLE_BLOCK_BYTES) };
+}
+
+/**
+ * A small singlefile in one read: header and key/meta checked, then every block of the range checked
+ * against the table before the first is yielded (subarrays of the one buffer, no copies).
+ */
+async function* wholeFileBlocks(
+  fh: FileHandle,
+  location: Location,
+  volumeCrc: number,
+  range: ByteRange | undefined,
+): AsyncGenerator<Buffer> {
+  const buf = Buffer.allocUnsafe(location.allocBytes);
+  const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+  const { header, layout } = headOf(buf.subarray(0, bytesRead), location, volumeCrc);
+  if (layout.fileBytes !== bytesRead) throw new CorruptEntryError(location, 'singlefile size mismatch');
+  const span = rangeBlocks(header.dataBytes, range);
+  if (!span) return;
+  const out: Buffer[] = [];
+  for (let b = span.b0; b <= span.b1; b++) {
+    const blockStart = b * SINGLE_BLOCK_BYTES;
+    const len = Math.min(SINGLE_BLOCK_BYTES, header.dataBytes - blockStart);
+    const block = buf.subarray(layout.dataOffset + blockStart, layout.dataOffset + blockStart + len);
+    if (crc32Of(block) !== buf.readUInt32LE(layout.tableOffset + 4 * b)) {
+      throw new CorruptEntryError(location, `block ${b} checksum mismatch`);
+    }
+    out.push(block.subarray(Math.max(span.start - blockStart, 0), Math.min(span.end - blockStart + 1, len)));
+  }
+  yield* out;
+}
+
+/** Header, key and meta of a singlefile from a buffer holding its start (verified). */
+function headOf(buf: Buffer, location: Location, volumeCrc: number): SingleHead {
+  const header = decodeSingleHeader(buf.subarray(0, Math.min(buf.length, HEADER_BYTES)), volumeCrc);
+  if (!header) throw new CorruptEntryError(location, 'invalid singlefile header');
+  const headLen = HEADER_BYTES + header.keyBytes + header.metaBytes;
+  if (headLen > buf.length) throw new CorruptEntryError(location, 'singlefile head cut short');
+  const key = Buffer.from(buf.subarray(HEADER_BYTES, HEADER_BYTES + header.keyBytes));
+  const meta = Buffer.from(buf.subarray(HEADER_BYTES + header.keyBytes, headLen));
+  if (keyMetaCrc(key, meta) !== header.keyMetaCrc) throw new CorruptEntryError(location, 'key/meta checksum');
+  return { header, key, meta, layout: singleLayout(header.keyBytes, header.metaBytes, header.dataBytes) };
 }

@@ -259,7 +259,7 @@ export class Volume extends EventEmitter {
     if (target.kind === 'single') {
       const parts: Buffer[] = [];
       for await (const p of readSinglefile(core.dir, target, core.volumeCrc, range)) parts.push(p);
-      return Buffer.concat(parts);
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     }
     const file = core.chunkFileOf(target);
     core.beginRead(target);

@@ -6,6 +6,9 @@ import { InvalidRangeError } from './errors.ts';
 import type { VolLoc } from './records.ts';
 import type { VolumePort } from './volume-port.ts';
 
+/** Singlefiles up to this size are read whole (packing reads them with one read). */
+const WHOLE_READ_MAX = 4 * 1024 * 1024;
+
 export interface Segment {
   at: VolLoc;
   size: number;
@@ -30,8 +33,9 @@ export async function* openSegments(
       const whole = lo === base && hi === base + s.size - 1;
       const r = whole ? undefined : { start: lo - base, end: hi - base };
       const vol = node.volume(s.at.volumeId);
-      // A chunkfile entry is small and read (and verified) in one piece: skip the stream machinery.
-      if (s.at.location.kind === 'chunk') yield await vol.read(s.at.location, r);
+      // A chunkfile entry or a small singlefile is read (and verified) in one piece: skip the
+      // stream machinery.
+      if (s.at.location.kind === 'chunk' || s.size <= WHOLE_READ_MAX) yield await vol.read(s.at.location, r);
       else yield* vol.openRead(s.at.location, r);
     }
     base += s.size;
