@@ -86,6 +86,35 @@ async function phase(name: string, count: number, op: (i: number) => Promise<num
   );
 }
 
+/** p99 of small GETs alone, then while two clients PUT 64 MiB objects (as bench/http.ts measures it). */
+async function latencyUnderLargePuts(): Promise<void> {
+  const chunk = Buffer.alloc(1024 * 1024, 5);
+  const probe = () =>
+    runLoad({
+      concurrency: 4,
+      durationMs: 4000,
+      recordLatency: true,
+      op: async (i) => ({ ok: (await client.get('bench', `w${i % 3000}`)).status === 200, units: 1 }),
+    });
+  const p99 = (ms: readonly number[]) => [...ms].sort((a, b) => a - b)[Math.floor(ms.length * 0.99)] ?? NaN;
+  const idle = await probe();
+  const [loaded, large] = await Promise.all([
+    probe(),
+    runLoad({
+      concurrency: 2,
+      durationMs: 4000,
+      op: async (i) => ({
+        ok: (await client.putRepeated('bench', `big${i}`, chunk, 64 * 1024 * 1024)).status === 200,
+        units: 64,
+      }),
+    }),
+  ]);
+  process.stdout.write(
+    `small GET p99 idle ${p99(idle.latenciesMs).toFixed(2)} ms, during 64 MiB PUTs ${p99(loaded.latenciesMs).toFixed(2)} ms ` +
+      `(${((large.units * 1.048576) / large.seconds).toFixed(0)} MB/s of PUTs)\n`,
+  );
+}
+
 try {
   await client.createBucket('bench');
   const want = (n: string) => values.only === undefined || values.only.split(',').includes(n);
@@ -104,6 +133,7 @@ try {
       async (i) => (await client.get('bench', `m${i % 16}`)).status,
     );
   }
+  if (want('latency')) await latencyUnderLargePuts();
 } finally {
   await client.close();
   await server.stop();
