@@ -2,7 +2,7 @@
 // fixed number of signed 4 KiB PUTs and GETs (and 1 MiB GETs) and reads the server's own
 // process_cpu_seconds_total before and after each phase. CPU per request is steadier than throughput on
 // a shared machine. Run: node --import tsx bench/gateway-cpu.ts [--ops 20000] [--prof DIR] [--stub: gateway over in-memory storage]
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     /** Serve from another checkout (A/B against a baseline copy of the tree). */
     root: { type: 'string' },
+    /** Print the stub's event-loop delay lines at the end. */
+    'loop-delay': { type: 'boolean', default: false },
   },
 });
 const ops = Number(values.ops);
@@ -137,5 +139,9 @@ try {
 } finally {
   await client.close();
   await server.stop();
+  if (values['loop-delay']) {
+    const log = await readFile(join(work, 'quire.log'), 'utf8');
+    for (const line of log.split('\n')) if (line.startsWith('loop delay')) process.stdout.write(`${line}\n`);
+  }
   await rm(work, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@
 // so the CPU it reports per request is the gateway's and Node's HTTP cost, with no disk or index work.
 // Run: node --import tsx bench/gateway-stub.ts --port N   (QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY set)
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../cli/logger.ts';
 import { createGateway } from '../gateway/app.ts';
@@ -19,8 +20,10 @@ class MemoryStorage {
   private counter = 0n;
 
   async putObject(input: PutObjectInput): Promise<ObjectRecord> {
+    // Large bodies are counted, not kept: copying 64 MiB together would block the loop and measure the stub.
+    const keep = input.size <= 1024 * 1024;
     const chunks: Buffer[] = [];
-    for await (const chunk of input.body) chunks.push(chunk);
+    for await (const chunk of input.body) if (keep) chunks.push(chunk);
     const done = await input.finish();
     const record: ObjectRecord = {
       bucket: input.bucket,
@@ -34,7 +37,7 @@ class MemoryStorage {
     };
     this.objects.set(`${input.bucket}/${input.key.toString('latin1')}`, {
       record,
-      data: Buffer.concat(chunks),
+      data: keep ? Buffer.concat(chunks) : Buffer.alloc(0),
     });
     return record;
   }
@@ -104,6 +107,16 @@ const server = createServer(
 );
 server.on('checkContinue', gateway.listener);
 server.listen(Number(values.port), '127.0.0.1');
+// Event-loop delay every 2 s on stderr (bench/gateway-cpu.ts --loop-delay prints these lines).
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+setInterval(() => {
+  const ms = (ns: number) => (ns / 1e6).toFixed(1);
+  process.stderr.write(
+    `loop delay p50 ${ms(loopDelay.percentile(50))} p99 ${ms(loopDelay.percentile(99))} max ${ms(loopDelay.max)} ms\n`,
+  );
+  loopDelay.reset();
+}, 2000).unref();
 process.once('SIGTERM', () => {
   server.closeAllConnections();
   server.close();

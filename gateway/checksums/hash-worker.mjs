@@ -14,8 +14,8 @@ export default function hashUpload({ port, names }) {
       if (msg instanceof ArrayBuffer) {
         const view = new Uint8Array(msg);
         for (const h of hashers) h.update(view);
-        // An ack per chunk lets the sender bound the bytes in flight.
-        port.postMessage(msg.byteLength);
+        // The ack hands the batch back (the sender counts its bytes as done and reuses its memory).
+        port.postMessage(msg, [msg]);
         return;
       }
       port.close();

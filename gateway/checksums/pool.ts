@@ -29,9 +29,33 @@ const DEFAULTS: HashingPoolOptions = {
   inFlightBytesMax: 8 * 1024 * 1024,
 };
 
+/**
+ * Batch buffers come back from the worker with its ack and are reused: a 64 MiB upload would otherwise allocate
+ * 256 fresh zeroed 256 KiB buffers, and their churn shows up as GC pauses in other requests' latency.
+ */
+class BatchBuffers {
+  private readonly free: ArrayBuffer[] = [];
+
+  constructor(
+    readonly batchBytes: number,
+    private readonly keepMax: number,
+  ) {}
+
+  take(): Uint8Array {
+    const reused = this.free.pop();
+    // Every byte handed to the worker is written first, so a fresh batch needs no zeroing.
+    return reused ? new Uint8Array(reused) : new Uint8Array(Buffer.allocUnsafeSlow(this.batchBytes).buffer);
+  }
+
+  give(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === this.batchBytes && this.free.length < this.keepMax) this.free.push(buffer);
+  }
+}
+
 export class HashingPool {
   readonly options: HashingPoolOptions;
   private readonly pool: Piscina;
+  private readonly buffers: BatchBuffers;
 
   constructor(options: Partial<HashingPoolOptions> = {}) {
     this.options = { ...DEFAULTS, ...options };
@@ -44,6 +68,11 @@ export class HashingPool {
       // Tasks wait on port messages, so the worker's event loop must keep running between them.
       atomics: 'disabled',
     });
+    // Enough for one upload's bytes in flight; more uploads at once allocate beyond it.
+    this.buffers = new BatchBuffers(
+      this.options.batchBytes,
+      Math.ceil(this.options.inFlightBytesMax / this.options.batchBytes),
+    );
   }
 
   /** Starts hashing one upload with the given hashes. */
@@ -53,7 +82,7 @@ export class HashingPool {
       { port: port2, names: [...names] },
       { transferList: [port2] },
     ) as Promise<Record<string, ArrayBuffer> | null>;
-    return new PooledHashSession(port1, result, names, this.options);
+    return new PooledHashSession(port1, result, names, this.options, this.buffers);
   }
 
   /** Stops the worker threads; uploads still being hashed fail. */
@@ -78,10 +107,16 @@ export class PooledHashSession {
     private readonly result: Promise<Record<string, ArrayBuffer> | null>,
     private readonly names: readonly HashName[],
     private readonly options: HashingPoolOptions,
+    private readonly buffers: BatchBuffers,
   ) {
-    this.batch = new Uint8Array(options.batchBytes);
-    port.on('message', (acked: number) => {
-      this.inFlight -= acked;
+    this.batch = buffers.take();
+    port.on('message', (acked: ArrayBuffer | number) => {
+      if (typeof acked === 'number') {
+        this.inFlight -= acked;
+      } else {
+        this.inFlight -= acked.byteLength;
+        buffers.give(acked);
+      }
       if (this.waiter && this.inFlight <= this.options.inFlightBytesMax / 2) {
         const wake = this.waiter;
         this.waiter = undefined;
@@ -113,6 +148,7 @@ export class PooledHashSession {
   async digest(): Promise<Map<HashName, Buffer>> {
     this.flush();
     this.finished = true;
+    this.buffers.give(this.batch.buffer as ArrayBuffer);
     this.port.postMessage('end');
     try {
       const out = await this.result;
@@ -126,6 +162,7 @@ export class PooledHashSession {
   abort(): void {
     if (this.finished) return;
     this.finished = true;
+    this.buffers.give(this.batch.buffer as ArrayBuffer);
     this.port.postMessage('abort');
     this.port.close();
     this.waiter?.();
@@ -133,13 +170,12 @@ export class PooledHashSession {
 
   private flush(): void {
     if (this.batchUsed === 0) return;
-    const buf =
-      this.batch.buffer.byteLength === this.batchUsed
-        ? this.batch.buffer
-        : this.batch.slice(0, this.batchUsed).buffer;
+    const full = this.batch.buffer.byteLength === this.batchUsed;
+    // A full batch is handed over (transferred); a partial one is copied out and its memory kept.
+    const buf = full ? this.batch.buffer : this.batch.slice(0, this.batchUsed).buffer;
     this.inFlight += this.batchUsed;
     this.port.postMessage(buf, [buf as ArrayBuffer]);
-    this.batch = new Uint8Array(this.options.batchBytes);
+    if (full) this.batch = this.buffers.take();
     this.batchUsed = 0;
   }
 }
