@@ -1,7 +1,17 @@
 // Piscina worker: one task per upload. The task receives a MessagePort and the hash names, hashes every
 // chunk posted to the port, and resolves with the digests when it gets 'end' (null on 'abort').
 // Plain JS because workers do not run under the TypeScript loader.
+import { setPriority } from 'node:os';
 import { createRawHasher } from './hashers.mjs';
+
+// Hashing a large upload is background work: on Linux setpriority(0) applies to the calling thread only, so this
+// worker yields the CPU to the event loop (small requests' latency) and still uses every idle cycle.
+const HASH_WORKER_NICE = 10;
+try {
+  setPriority(HASH_WORKER_NICE);
+} catch {
+  // Not permitted or not supported: hash at normal priority.
+}
 
 /**
  * @param {{ port: import('node:worker_threads').MessagePort; names: string[] }} task
