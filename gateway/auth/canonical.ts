@@ -1,6 +1,6 @@
 // The canonical request and string to sign of SigV4 (AWS "Signature Calculations for the Authorization
 // Header"): method, URI, query, signed headers with their values, the signed-header list, payload hash.
-import { ALGORITHM, hmac, sha256Hex } from './crypto.ts';
+import { ALGORITHM, hmacHex, sha256Hex } from './crypto.ts';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -32,5 +32,5 @@ export function stringToSign(amzDate: string, scope: string, canonical: string):
 }
 
 export function signatureHex(signingKey: Buffer, toSign: string): string {
-  return hmac(signingKey, toSign).toString('hex');
+  return hmacHex(signingKey, toSign);
 }

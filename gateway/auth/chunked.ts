@@ -5,7 +5,7 @@
 // check, so a consumer must discard everything when the decoder throws (storage aborts the write).
 import { createHash, type Hash } from 'node:crypto';
 import { S3Error } from '../errors.ts';
-import { EMPTY_SHA256_HEX, hmac, sha256Hex, signaturesEqual } from './crypto.ts';
+import { EMPTY_SHA256_HEX, hmacHex, sha256Hex, signaturesEqual } from './crypto.ts';
 import type { StreamingSigningContext } from './types.ts';
 
 export interface ChunkedDecoderOptions {
@@ -142,7 +142,7 @@ export class AwsChunkedDecoder {
     const signing = this.opts.signing;
     if (!signing) return;
     const toSign = `AWS4-HMAC-SHA256-PAYLOAD\n${signing.amzDate}\n${signing.scope}\n${this.previousSignature}\n${EMPTY_SHA256_HEX}\n${dataSha256Hex}`;
-    const expected = hmac(signing.signingKey, toSign).toString('hex');
+    const expected = hmacHex(signing.signingKey, toSign);
     if (!signaturesEqual(expected, this.chunkSignature)) {
       throw new S3Error(
         'SignatureDoesNotMatch',
@@ -179,7 +179,7 @@ export class AwsChunkedDecoder {
       if (this.trailerSignature === undefined) throw malformed('trailer without x-amz-trailer-signature');
       const canonical = this.trailerLines.map(([n, v]) => `${n}:${v}\n`).join('');
       const toSign = `AWS4-HMAC-SHA256-TRAILER\n${signing.amzDate}\n${signing.scope}\n${this.previousSignature}\n${sha256Hex(canonical)}`;
-      if (!signaturesEqual(hmac(signing.signingKey, toSign).toString('hex'), this.trailerSignature)) {
+      if (!signaturesEqual(hmacHex(signing.signingKey, toSign), this.trailerSignature)) {
         throw new S3Error(
           'SignatureDoesNotMatch',
           'The trailer signature we calculated does not match the signature you provided.',

@@ -13,6 +13,11 @@ export function hmac(key: Buffer | string, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
+/** HMAC-SHA256 as lower-case hex, digested straight to a string (no intermediate Buffer). */
+export function hmacHex(key: Buffer, data: string): string {
+  return createHmac('sha256', key).update(data, 'utf8').digest('hex');
+}
+
 // The key depends only on (secret, date, region, service) and takes four HMACs to derive, so keep it.
 // Bounded: entries are evicted oldest first (Map iteration order is insertion order).
 const SIGNING_KEY_CACHE_MAX = 1024;

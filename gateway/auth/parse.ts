@@ -79,8 +79,34 @@ function checkSignatureFormat(sig: string, bad: BadInput): string {
   return sig;
 }
 
+const CREDENTIAL_AT = `${ALGORITHM} Credential=`;
+const SIGNED_HEADERS_SEP = ', SignedHeaders=';
+const SIGNATURE_SEP = ', Signature=';
+
+/**
+ * The exact layout every SDK sends (three fields, this order, one space after each comma), read with three
+ * indexOf calls; anything else (other spacing, order, extra or repeated fields) goes to the general parser.
+ */
+function parseCanonicalLayout(value: string): SignatureParams | undefined {
+  if (!value.startsWith(CREDENTIAL_AT)) return undefined;
+  const signed = value.indexOf(SIGNED_HEADERS_SEP, CREDENTIAL_AT.length);
+  if (signed < 0) return undefined;
+  const sig = value.indexOf(SIGNATURE_SEP, signed + SIGNED_HEADERS_SEP.length);
+  if (sig < 0 || value.length !== sig + SIGNATURE_SEP.length + 64) return undefined;
+  const cred = value.slice(CREDENTIAL_AT.length, signed);
+  const names = value.slice(signed + SIGNED_HEADERS_SEP.length, sig);
+  if (/[\s,=]/.test(cred) || /[\s,=]/.test(names)) return undefined;
+  return {
+    credential: parseCredential(cred, headerError),
+    signedHeaders: parseSignedHeaders(names, headerError),
+    signature: checkSignatureFormat(value.slice(sig + SIGNATURE_SEP.length), headerError),
+  };
+}
+
 /** `AWS4-HMAC-SHA256 Credential=.../aws4_request, SignedHeaders=a;b, Signature=<hex>` */
 export function parseAuthorizationHeader(value: string): SignatureParams {
+  const common = parseCanonicalLayout(value);
+  if (common !== undefined) return common;
   if (!value.startsWith(`${ALGORITHM} `)) {
     if (value.startsWith('AWS4-ECDSA-P256-SHA256'))
       throw new S3Error('NotImplemented', 'SigV4a is not supported.');
