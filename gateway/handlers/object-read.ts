@@ -3,7 +3,7 @@ import type { ReadHandle } from '../../storage/api.ts';
 import { S3Error } from '../errors.ts';
 import { type Exchange, writeChunk, writeHead } from '../http/respond.ts';
 import { evaluateReadConditions } from '../s3/conditionals.ts';
-import { objectResponseHeaders } from '../s3/headers.ts';
+import { httpDate, objectResponseHeaders } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
 import { requireBucket } from './access.ts';
@@ -30,11 +30,14 @@ async function readObject(
     const { record } = handle;
     const validators = { etag: record.etag, lastModifiedMs: record.lastModifiedMs };
     const verdict = evaluateReadConditions(ex.req.headers, validators);
-    const validatorHeaders = {
-      etag: `"${record.etag}"`,
-      'last-modified': new Date(record.lastModifiedMs).toUTCString(),
-    };
-    if (verdict === 'not-modified') throw new S3Error('NotModified', undefined, {}, validatorHeaders);
+    if (verdict === 'not-modified') {
+      throw new S3Error(
+        'NotModified',
+        undefined,
+        {},
+        { etag: `"${record.etag}"`, 'last-modified': httpDate(record.lastModifiedMs) },
+      );
+    }
     if (verdict === 'precondition-failed')
       throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
 

@@ -11,13 +11,18 @@ export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = [
   'SHA256',
 ];
 
+/** Each algorithm with its header name, built once. */
+const CHECKSUM_HEADERS: ReadonlyArray<readonly [ChecksumAlgorithm, string]> = CHECKSUM_ALGORITHMS.map(
+  (algo) => [algo, `x-amz-checksum-${algo.toLowerCase()}`] as const,
+);
+
 export function expectedDigests(h: IncomingMessage['headers']): ExpectedDigests {
   const md5 = h['content-md5'];
   if (md5 !== undefined && (typeof md5 !== 'string' || !isBase64OfLength(md5, 16)))
     throw new S3Error('InvalidDigest');
   const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
-  for (const algo of CHECKSUM_ALGORITHMS) {
-    const value = h[`x-amz-checksum-${algo.toLowerCase()}`];
+  for (const [algo, name] of CHECKSUM_HEADERS) {
+    const value = h[name];
     if (typeof value === 'string') checksums[algo] = value;
   }
   return { ...(typeof md5 === 'string' ? { contentMd5: md5 } : {}), checksums };
@@ -40,7 +45,7 @@ export function checksumAlgorithm(h: IncomingMessage['headers']): ChecksumAlgori
     );
     if (algo) return algo;
   }
-  return CHECKSUM_ALGORITHMS.find((a) => h[`x-amz-checksum-${a.toLowerCase()}`] !== undefined);
+  return CHECKSUM_HEADERS.find(([, name]) => h[name] !== undefined)?.[0];
 }
 
 function isBase64OfLength(value: string, bytes: number): boolean {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ObjectRecord } from '../../storage/api.ts';
 import { isS3Error } from '../errors.ts';
-import { objectResponseHeaders, storedHeadersFromRequest } from './headers.ts';
+import { httpDate, objectResponseHeaders, storedHeadersFromRequest } from './headers.ts';
 
 function record(over: Partial<ObjectRecord> = {}): ObjectRecord {
   return {
@@ -122,4 +122,14 @@ test('aws-chunked is a transfer framing, never stored as the object Content-Enco
   assert.equal(storedHeadersFromRequest({ 'content-encoding': 'aws-chunked' }).contentEncoding, undefined);
   assert.equal(storedHeadersFromRequest({ 'content-encoding': 'aws-chunked,gzip' }).contentEncoding, 'gzip');
   assert.equal(storedHeadersFromRequest({ 'content-encoding': 'gzip' }).contentEncoding, 'gzip');
+});
+
+describe('httpDate', () => {
+  test('is toUTCString of the time, also when the remembered second is reused', () => {
+    for (const ms of [
+      0, 999, 1000, 1_700_000_000_123, 1_700_000_000_999, 1_700_000_001_000, 1_700_000_000_500,
+    ]) {
+      assert.equal(httpDate(ms), new Date(ms).toUTCString());
+    }
+  });
 });

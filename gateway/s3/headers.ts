@@ -72,6 +72,21 @@ const OVERRIDES: Array<[string, string]> = [
   ['response-content-encoding', 'content-encoding'],
 ];
 
+// HTTP dates have one-second resolution and objects read together were often written together: remember the
+// last second formatted.
+let lastDateSecond = Number.NaN;
+let lastDateText = '';
+
+/** The IMF-fixdate form of a time (`Sun, 06 Nov 1994 08:49:37 GMT`), as Last-Modified carries it. */
+export function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== lastDateSecond) {
+    lastDateText = new Date(second * 1000).toUTCString();
+    lastDateSecond = second;
+  }
+  return lastDateText;
+}
+
 /** Response headers for GET/HEAD (lower-case names); the caller sets the status (200/206). */
 export function objectResponseHeaders(
   record: ObjectRecord,
@@ -79,7 +94,7 @@ export function objectResponseHeaders(
 ): Record<string, string> {
   const h = record.headers;
   const out: Record<string, string> = {
-    'last-modified': new Date(record.lastModifiedMs).toUTCString(),
+    'last-modified': httpDate(record.lastModifiedMs),
     etag: `"${record.etag}"`,
     'accept-ranges': 'bytes',
     'content-type': h.contentType ?? DEFAULT_CONTENT_TYPE,
