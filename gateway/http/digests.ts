@@ -1,15 +1,8 @@
 // Digests a request declares up front: Content-MD5 and x-amz-checksum-* headers, and the checksum algorithm.
 import type { IncomingMessage } from 'node:http';
 import type { ChecksumAlgorithm, ExpectedDigests } from '../auth/types.ts';
+import { CHECKSUM_ALGORITHMS, isValidDigestBase64 } from '../checksums/index.ts';
 import { S3Error } from '../errors.ts';
-
-export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = [
-  'CRC32',
-  'CRC32C',
-  'CRC64NVME',
-  'SHA1',
-  'SHA256',
-];
 
 /** Each algorithm with its header name, built once. */
 const CHECKSUM_HEADERS: ReadonlyArray<readonly [ChecksumAlgorithm, string]> = CHECKSUM_ALGORITHMS.map(
@@ -18,7 +11,7 @@ const CHECKSUM_HEADERS: ReadonlyArray<readonly [ChecksumAlgorithm, string]> = CH
 
 export function expectedDigests(h: IncomingMessage['headers']): ExpectedDigests {
   const md5 = h['content-md5'];
-  if (md5 !== undefined && (typeof md5 !== 'string' || !isBase64OfLength(md5, 16)))
+  if (md5 !== undefined && (typeof md5 !== 'string' || !isValidDigestBase64('MD5', md5)))
     throw new S3Error('InvalidDigest');
   const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
   for (const [algo, name] of CHECKSUM_HEADERS) {
@@ -46,8 +39,4 @@ export function checksumAlgorithm(h: IncomingMessage['headers']): ChecksumAlgori
     if (algo) return algo;
   }
   return CHECKSUM_HEADERS.find(([, name]) => h[name] !== undefined)?.[0];
-}
-
-function isBase64OfLength(value: string, bytes: number): boolean {
-  return /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === bytes;
 }
