@@ -47,6 +47,15 @@ const server = await startServer({
   readyTimeoutMs: 60_000,
 });
 
+/** The server's event-loop delay since the last scrape (prom-client's default metrics), as 'p99 X / max Y ms'. */
+async function loopLag(): Promise<string> {
+  const res = await request(`${server.url}/metrics`);
+  const text = await res.body.text();
+  const read = (name: string) =>
+    Number(new RegExp(`^quire_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1]);
+  return `p99 ${(read('p99') * 1000).toFixed(1)} / max ${(read('max') * 1000).toFixed(1)} ms`;
+}
+
 async function serverCpuSeconds(): Promise<number> {
   const res = await request(`${server.url}/metrics`);
   const text = await res.body.text();
@@ -99,7 +108,9 @@ async function latencyUnderLargePuts(): Promise<void> {
       op: async (i) => ({ ok: (await client.get('bench', `w${i % 3000}`)).status === 200, units: 1 }),
     });
   const p99 = (ms: readonly number[]) => [...ms].sort((a, b) => a - b)[Math.floor(ms.length * 0.99)] ?? NaN;
+  await loopLag(); // prom-client resets its event-loop histogram on every scrape
   const idle = await probe();
+  const idleLag = await loopLag();
   const [loaded, large] = await Promise.all([
     probe(),
     runLoad({
@@ -111,9 +122,11 @@ async function latencyUnderLargePuts(): Promise<void> {
       }),
     }),
   ]);
+  const loadedLag = await loopLag();
   process.stdout.write(
     `small GET p99 idle ${p99(idle.latenciesMs).toFixed(2)} ms, during 64 MiB PUTs ${p99(loaded.latenciesMs).toFixed(2)} ms ` +
-      `(${((large.units * 1.048576) / large.seconds).toFixed(0)} MB/s of PUTs)\n`,
+      `(${((large.units * 1.048576) / large.seconds).toFixed(0)} MB/s of PUTs); server event-loop delay (10 ms resolution) ` +
+      `idle ${idleLag}, during PUTs ${loadedLag}\n`,
   );
 }
 
