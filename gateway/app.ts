@@ -103,6 +103,12 @@ function sendFailure(logger: Logger, ex: Exchange, state: RequestState, err: unk
     res.destroy();
     return;
   }
+  if (ex.bodyTaken && !ex.req.complete) {
+    // Refused halfway through its body (storage full, bad chunk signature...): what is left of the body
+    // would be read as the next request on this connection, so discard it and close after answering.
+    res.setHeader('connection', 'close');
+    ex.req.resume();
+  }
   settleUnreadBody(ex);
   for (const [name, value] of Object.entries(s3.headers)) res.setHeader(name, value);
   if (s3.status === 304 || ex.req.method === 'HEAD') {
