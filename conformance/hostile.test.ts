@@ -317,4 +317,47 @@ describe('hostile raw HTTP', () => {
     assert.equal(res.headers['content-range'], `bytes */${object.length}`);
     await assertHealthy();
   });
+
+  test('aws-chunked framing broken in the first chunk → 400 at once, connection closed, server healthy', async () => {
+    const key = 'broken-framing';
+    const body = Buffer.concat([Buffer.from('zz;not-hex\r\n'), Buffer.alloc(256 * 1024, 7)]);
+    const signed = await signRaw(target, {
+      method: 'PUT',
+      path: keyPath(bucket, key),
+      headers: {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'content-encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': String(256 * 1024),
+        'content-length': String(body.length),
+      },
+    });
+    const head = [
+      `PUT ${fullPath(signed)} HTTP/1.1`,
+      ...Object.entries(signed.headers).map(([k, v]) => `${k}: ${v}`),
+    ];
+    const reply = await new Promise<string>((resolve) => {
+      let text = '';
+      const sock = connect(target.port, target.host, () => {
+        sock.write(`${head.join('\r\n')}\r\n\r\n`);
+        sock.write(body);
+      });
+      sock.on('data', (d) => {
+        text += d.toString('latin1');
+      });
+      sock.on('error', () => {});
+      sock.on('close', () => resolve(text));
+    });
+    assert.match(reply, /^HTTP\/1\.1 400 /);
+    assert.match(
+      reply,
+      /\r\nconnection: close\r\n/i,
+      'the unread rest of the body must not be parsed as a request',
+    );
+    assert.match(reply, /<Code>(IncompleteBody|InvalidRequest)<\/Code>/);
+    assertS3Error(await signedRaw(target, { method: 'GET', path: keyPath(bucket, key) }), {
+      status: 404,
+      code: 'NoSuchKey',
+    });
+    await assertHealthy();
+  });
 });
