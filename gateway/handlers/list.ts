@@ -2,24 +2,13 @@
 import type { ListedObject } from '../../storage/api.ts';
 import { S3Error } from '../errors.ts';
 import { sendXml } from '../http/respond.ts';
-import { decodeContinuationToken, encodeContinuationToken, listPage } from '../s3/listing.ts';
+import { decodeContinuationToken, encodeContinuationToken, listPage, parseMaxKeys } from '../s3/listing.ts';
 import type { Operation } from '../s3/operation.ts';
 import { listObjectsV1Xml, listObjectsV2Xml } from '../s3/xml.ts';
 import { requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
-
-export function parseMaxKeys(raw: string | undefined): number {
-  if (raw === undefined) return 1000;
-  if (!/^\d+$/.test(raw)) {
-    throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', {
-      ArgumentName: 'max-keys',
-      ArgumentValue: raw,
-    });
-  }
-  return Math.min(Number(raw), 1000);
-}
 
 export function parseEncodingType(raw: string | undefined): 'url' | undefined {
   if (raw === undefined || raw === '') return undefined;

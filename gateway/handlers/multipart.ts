@@ -4,6 +4,7 @@ import { readVerifiedSmallBody } from '../http/body.ts';
 import { checksumAlgorithm } from '../http/digests.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
+import { parseMaxKeys } from '../s3/listing.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
 import {
@@ -15,7 +16,7 @@ import {
 } from '../s3/xml.ts';
 import { requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
-import { parseEncodingType, parseMaxKeys } from './list.ts';
+import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 import { openUpload } from './object-write.ts';
 
@@ -115,7 +116,7 @@ export const abortMultipartUpload: Handler<Op<'AbortMultipartUpload'>> = async (
 export const listParts: Handler<Op<'ListParts'>> = async ({ deps, ex, verified, target, op }) => {
   requireBucket(deps, op.bucket, verified);
   const q = target.query;
-  const maxParts = parseMaxKeys(q.get('max-parts'));
+  const maxParts = parseMaxKeys(q.get('max-parts'), 'max-parts');
   const markerRaw = q.get('part-number-marker') ?? '0';
   if (!/^\d+$/.test(markerRaw)) throw new S3Error('InvalidArgument', 'Part number marker must be an integer');
   const marker = Number(markerRaw);
@@ -160,7 +161,7 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
 }) => {
   requireBucket(deps, op.bucket, verified);
   const q = target.query;
-  const maxUploads = parseMaxKeys(q.get('max-uploads'));
+  const maxUploads = parseMaxKeys(q.get('max-uploads'), 'max-uploads');
   const encodingType = parseEncodingType(q.get('encoding-type'));
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') || undefined;

@@ -1,6 +1,5 @@
 // Writing S3 responses to the Node response: XML bodies, errors, and streamed object bytes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { S3Error } from '../errors.ts';
 
 /** Everything a handler knows about the request it is answering. */
 export interface Exchange {
@@ -101,9 +100,4 @@ export function settleUnreadBody(ex: Exchange): void {
     timer.unref();
     req.once('end', () => clearTimeout(timer));
   });
-}
-
-export function errorFor(err: unknown): S3Error | undefined {
-  if (err instanceof S3Error) return err;
-  return undefined;
 }
