@@ -59,6 +59,7 @@ import { bucketPrefix, EntryKind, entryKey, objectKey, prefixEnd, successor } fr
 import { KeyedLock } from './locks.ts';
 import { Multipart } from './multipart.ts';
 import { ObjectRows } from './object-rows.ts';
+import { type ClaimedVersion, PinTable } from './pins.ts';
 import { openSegments, type Segment } from './reading.ts';
 import { rebuildInto } from './rebuild.ts';
 import {
@@ -73,7 +74,6 @@ import {
   encodeEntryMeta,
   encodeObjectValue,
   encodePartValue,
-  encodePendingValue,
   type ObjectMeta,
   type ObjectValue,
   objectValueFromEntryMeta,
@@ -113,21 +113,16 @@ export interface StorageNodeOptions {
   random?: (bytes: number) => Buffer;
 }
 
-interface Pinned {
-  count: number;
-  deferred?: PendingValue;
-}
-
 /** Object commits between two binlog checkpoints written to the index. */
 const CHECKPOINT_EVERY = 1024;
 
-export const locKey = (v: VolLoc) =>
-  `${v.volumeId}\0${v.location.kind}\0${v.location.fileId}\0${v.location.offset}`;
+export { locKey } from './pins.ts';
 
 export class StorageNode implements StorageApi {
   /** @internal */ readonly locks = new KeyedLock();
   /** @internal */ counter = 0n;
-  private readonly pins = new Map<string, Pinned>();
+  /** Reads' pins and writers' claims on locations (pins.ts): no read ever sees reused or rewritten space. */
+  /** @internal */ readonly pins = new PinTable((rowKey, v) => void this.finishDeferred(rowKey, v));
   /** Opver counters of ops whose binlog record is not durable yet (for the checkpoint). */
   private readonly unrecorded = new Set<bigint>();
   private commitsSinceCheckpoint = 0;
@@ -264,7 +259,8 @@ export class StorageNode implements StorageApi {
 
   /**
    * Writes one entry on the roomiest volume (trying the next on VolumeFull when the data is a
-   * Buffer). `replace`: the current version; reused as `replaces` when it lies on the chosen volume.
+   * Buffer). `replace`: the current version's location, claimed by the caller (pins.ts), so no read
+   * can see it: the volume may rewrite it in place or free it when it lies on the chosen volume.
    * @internal
    */
   async putEntry(
@@ -279,11 +275,11 @@ export class StorageNode implements StorageApi {
   ): Promise<{ at: VolLoc; replaced: boolean; durable: Promise<void> }> {
     const metaBuf = Buffer.isBuffer(meta) ? meta : encodeEntryMeta(meta);
     let ids = this.candidates(dataBytes + metaBuf.length + key.length);
-    if (replace && ids.includes(replace.volumeId) && !this.isPinned(replace)) {
+    if (replace && ids.includes(replace.volumeId)) {
       ids = [replace.volumeId, ...ids.filter((i) => i !== replace.volumeId)];
     }
     for (const id of ids) {
-      const replaces = replace?.volumeId === id && !this.isPinned(replace) ? replace.location : undefined;
+      const replaces = replace?.volumeId === id ? replace.location : undefined;
       try {
         const vol = this.volume(id);
         const input = { key, meta: metaBuf, opver, data, dataBytes, replaces, nowMs };
@@ -300,42 +296,12 @@ export class StorageNode implements StorageApi {
     throw new StorageFullError();
   }
 
-  private isPinned(v: VolLoc): boolean {
-    return (this.pins.get(locKey(v))?.count ?? 0) > 0;
-  }
-
-  /** Splits locations to free into those deletable now and those a pinned read still uses. @internal */
-  splitPinned(locs: VolLoc[]): { now: VolLoc[]; later: VolLoc[] } {
-    const now: VolLoc[] = [];
-    const later: VolLoc[] = [];
-    for (const l of locs) (this.isPinned(l) ? later : now).push(l);
-    return { now, later };
-  }
-
-  /**
-   * Hands locations a pinned read still uses to their pins (freed on release) and returns the
-   * pending rows to write in the same index transaction; a location whose pins went away meanwhile
-   * is returned in `free` instead (its tombstone, if any, right after it). @internal
-   */
+  /** Hands locations pinned by reads to their pins; the pending rows go in the same index commit. @internal */
   deferPinned(
     later: VolLoc[],
     tombstone?: { of: VolLoc; at: VolLoc },
   ): { rows: Array<[Buffer, Buffer]>; free: VolLoc[] } {
-    const rows: Array<[Buffer, Buffer]> = [];
-    const free: VolLoc[] = [];
-    for (const l of later) {
-      const v: PendingValue = { at: l };
-      if (tombstone && tombstone.of === l) v.tombstone = tombstone.at;
-      const pin = this.pins.get(locKey(l));
-      if (!pin) {
-        free.push(l);
-        if (v.tombstone) free.push(v.tombstone);
-        continue;
-      }
-      pin.deferred = v;
-      rows.push([Buffer.from(locKey(l)), encodePendingValue(v)]);
-    }
-    return { rows, free };
+    return this.pins.defer(later, tombstone);
   }
 
   /** Inside an index transaction. @internal */
@@ -355,29 +321,9 @@ export class StorageNode implements StorageApi {
     }
   }
 
-  private pin(segs: Segment[]): () => void {
-    const keys = segs.map((s) => locKey(s.at));
-    for (const k of keys) {
-      const p = this.pins.get(k);
-      if (p) p.count++;
-      else this.pins.set(k, { count: 1 });
-    }
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      for (const k of keys) {
-        const p = this.pins.get(k)!;
-        if (--p.count > 0) continue;
-        this.pins.delete(k);
-        if (p.deferred) void this.finishDeferred(k, p.deferred);
-      }
-    };
-  }
-
-  private async finishDeferred(k: string, v: PendingValue): Promise<void> {
+  private async finishDeferred(rowKey: string, v: PendingValue): Promise<void> {
     await this.finishPending(v);
-    await this.index.write(() => this.index.pending.remove(Buffer.from(k)));
+    await this.index.write(() => this.index.pending.remove(Buffer.from(rowKey)));
   }
 
   /** The entry first, its tombstone only after: a crash in between cannot resurrect the entry. */
@@ -463,9 +409,9 @@ export class StorageNode implements StorageApi {
   }
 
   /**
-   * The atomic step of every object write: under the key's lock check the condition, write the
-   * 'O' entry and the binlog record at once, commit the index, settle the record, then free the
-   * old version. @internal
+   * The atomic step of every object write: under the key's lock check the condition, claim the
+   * current version's locations (pins.ts), write the 'O' entry and the binlog record at once, commit
+   * the index, settle the record, then free the old version (or defer what reads still pin). @internal
    */
   async commitObject(
     bucket: string,
@@ -481,63 +427,101 @@ export class StorageNode implements StorageApi {
     return this.locks.run(okey.toString('latin1'), async () => {
       const cur = this.currentObject(okey);
       checkCondition(cur, condition);
-      const opver = this.nextRecordedOpver(cur?.opver);
-      const op: BinlogOp = extra ? 'upload-complete' : cur ? 'replace' : 'insert';
-      const rec = { op, bucket, key, opver, size: meta.size, uploadId: extra?.uploadId };
-      const ticket = this.binlog.begin(rec);
-      const entry = encodeEntryMeta({ kind: 'object', meta });
-      const ekey = entryKey(EntryKind.object, okey);
+      // Same synchronous step as reading `cur`: from here no new read can pin its claimed locations.
       const old = cur ? this.bodyLocations(cur) : { locs: [], partKeys: [] };
-      const checkpoint = ++this.commitsSinceCheckpoint >= CHECKPOINT_EVERY;
-      if (checkpoint) this.commitsSinceCheckpoint = 0;
-      let at: VolLoc;
-      let replaced: boolean;
-      let deferred: { rows: Array<[Buffer, Buffer]>; free: VolLoc[] };
-      let now: VolLoc[];
-      if (!extra && old.partKeys.length === 0) {
-        ({ at, replaced } = await this.commitStaged(
+      const claim = this.pins.claim(cur ? [cur.at, ...old.locs] : []);
+      try {
+        return await this.commitClaimed({
+          bucket,
+          key,
           okey,
-          ekey,
-          entry,
-          opver,
+          meta,
           data,
           nowMs,
-          cur?.at,
-          ticket,
-          () => {
-            this.index.putCounter(this.counter);
-            if (checkpoint) this.putCheckpoint();
-          },
           blobAt,
-        ));
-        if (cur && !replaced) old.locs.unshift(cur.at);
-        const split = this.splitPinned(old.locs);
-        now = split.now;
-        deferred = this.deferPinned(split.later);
-        if (deferred.rows.length > 0) await this.index.write(() => this.putPending(deferred.rows));
-      } else {
-        const put = this.putEntry(ekey, entry, opver, data, data.length, nowMs, cur?.at);
-        ({ at, replaced } = await this.bothDurable(put, ticket, opver));
-        if (cur && !replaced) old.locs.unshift(cur.at);
-        const split = this.splitPinned(old.locs);
-        now = split.now;
-        deferred = this.deferPinned(split.later);
-        try {
-          await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, blobAt), () => {
-            for (const pk of old.partKeys) this.index.parts.remove(pk);
-            this.putPending(deferred.rows);
-            extra?.inTxn();
-            this.index.putCounter(this.counter);
-            if (checkpoint) this.putCheckpoint();
-          });
-        } finally {
-          // Volume entry and record are durable: the record is true whatever the index did.
-          this.binlog.settle(ticket);
-        }
+          extra,
+          cur,
+          old,
+          claim,
+        });
+      } finally {
+        claim.release();
       }
-      await this.freeNow([...now, ...deferred.free, ...(extra?.freeAfter ?? [])]);
-      return toRecord(bucket, key, meta, opver);
     });
+  }
+
+  private async commitClaimed(c: {
+    bucket: string;
+    key: Buffer;
+    okey: Buffer;
+    meta: ObjectMeta;
+    data: Buffer;
+    nowMs: number;
+    blobAt: VolLoc | undefined;
+    extra: { inTxn: () => void; freeAfter: VolLoc[]; uploadId: string } | undefined;
+    cur: ObjectValue | undefined;
+    old: { locs: VolLoc[]; partKeys: Buffer[] };
+    claim: ClaimedVersion;
+  }): Promise<ObjectRecord> {
+    const { bucket, key, okey, meta, data, nowMs, blobAt, extra, cur, old, claim } = c;
+    const opver = this.nextRecordedOpver(cur?.opver);
+    const op: BinlogOp = extra ? 'upload-complete' : cur ? 'replace' : 'insert';
+    const rec = { op, bucket, key, opver, size: meta.size, uploadId: extra?.uploadId };
+    const ticket = this.binlog.begin(rec);
+    const entry = encodeEntryMeta({ kind: 'object', meta });
+    const ekey = entryKey(EntryKind.object, okey);
+    const checkpoint = ++this.commitsSinceCheckpoint >= CHECKPOINT_EVERY;
+    if (checkpoint) this.commitsSinceCheckpoint = 0;
+    // The volume may rewrite or free the current entry itself only when no read pins it.
+    const replace = cur && claim.now.includes(cur.at) ? cur.at : undefined;
+    const freeLater = (replaced: boolean) => {
+      const now = replaced ? claim.now.filter((l) => l !== cur?.at) : claim.now;
+      // After the new row is visible no read can pin an old location any more: a pin released
+      // meanwhile hands its location back here.
+      const deferred = this.deferPinned(claim.later);
+      return { now, deferred };
+    };
+    let freed: { now: VolLoc[]; deferred: { rows: Array<[Buffer, Buffer]>; free: VolLoc[] } };
+    if (!extra && old.partKeys.length === 0) {
+      const { replaced } = await this.commitStaged(
+        okey,
+        ekey,
+        entry,
+        opver,
+        data,
+        nowMs,
+        replace,
+        ticket,
+        () => {
+          this.index.putCounter(this.counter);
+          if (checkpoint) this.putCheckpoint();
+        },
+        blobAt,
+      );
+      freed = freeLater(replaced);
+      if (freed.deferred.rows.length > 0) await this.index.write(() => this.putPending(freed.deferred.rows));
+    } else {
+      const put = this.putEntry(ekey, entry, opver, data, data.length, nowMs, replace);
+      const { at, replaced } = await this.bothDurable(put, ticket, opver);
+      // Synchronously before the new row becomes visible (writeRow sets it at once).
+      freed = freeLater(replaced);
+      const pending = freed.deferred.rows;
+      try {
+        await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, blobAt), () => {
+          for (const pk of old.partKeys) this.index.parts.remove(pk);
+          this.putPending(pending);
+          extra?.inTxn();
+          this.index.putCounter(this.counter);
+          if (checkpoint) this.putCheckpoint();
+        });
+      } finally {
+        // Volume entry and record are durable: the record is true whatever the index did.
+        this.binlog.settle(ticket);
+      }
+    }
+    claim.release();
+    await this.freeNow([...freed.now, ...freed.deferred.free, ...(extra?.freeAfter ?? [])]);
+    return toRecord(bucket, key, meta, opver);
   }
 
   /**
@@ -578,6 +562,11 @@ export class StorageNode implements StorageApi {
       if (i.status === 'rejected') throw i.reason;
       return put;
     }
+    if (v.status === 'fulfilled' && put.replaced) {
+      // The volume already rewrote or freed the previous entry: the new version is all there is.
+      hidden.reveal();
+      throw t.status === 'rejected' ? t.reason : (i as PromiseRejectedResult).reason;
+    }
     // The new row must not outlive this failure: put the previous one back (readers never saw it).
     await this.writeRow(okey, hidden.previous, () => undefined);
     hidden.reveal();
@@ -615,15 +604,24 @@ export class StorageNode implements StorageApi {
   }
 
   async openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
-    const v = this.currentObject(objectKey(bucket, key));
-    if (!v) return undefined;
-    const segs = this.segments(v);
-    const release = this.pin(segs);
-    return {
-      record: toRecord(bucket, key, v, v.opver),
-      stream: (range) => openSegments(this, segs, v.size, range),
-      release,
-    };
+    const okey = objectKey(bucket, key);
+    for (;;) {
+      // Row, segments and pins in one synchronous step (pins.ts): nothing can free them in between.
+      const v = this.currentObject(okey);
+      if (!v) return undefined;
+      const segs = this.segments(v);
+      const pinned = this.pins.tryPin(segs.map((s) => s.at));
+      if (pinned.wait) {
+        // A writer is replacing or deleting this version: look again once its row is visible.
+        await pinned.wait;
+        continue;
+      }
+      return {
+        record: toRecord(bucket, key, v, v.opver),
+        stream: (range) => openSegments(this, segs, v.size, range),
+        release: pinned.release,
+      };
+    }
   }
 
   /** Where the bytes of a version are, in order. @internal */
@@ -646,9 +644,28 @@ export class StorageNode implements StorageApi {
     return this.locks.run(okey.toString('latin1'), async () => {
       const cur = this.currentObject(okey);
       if (!cur) return false;
-      const opver = this.nextOpver(cur.opver);
       const old = this.bodyLocations(cur);
-      const { now, later } = this.splitPinned([cur.at, ...old.locs]);
+      // Same synchronous step as reading `cur`: reads that come later wait for the delete, then miss.
+      const claim = this.pins.claim([cur.at, ...old.locs]);
+      try {
+        return await this.deleteClaimed(bucket, key, okey, cur, old.partKeys, claim);
+      } finally {
+        claim.release();
+      }
+    });
+  }
+
+  private async deleteClaimed(
+    bucket: string,
+    key: Buffer,
+    okey: Buffer,
+    cur: ObjectValue,
+    partKeys: Buffer[],
+    claim: ClaimedVersion,
+  ): Promise<boolean> {
+    {
+      const { now, later } = claim;
+      const opver = this.nextOpver(cur.opver);
       // Record first: a crash after it but before the volume change leaves a record recovery voids;
       // the other order could delete the object here and never tell the mirrors.
       const ticket = this.binlog.begin({ op: 'delete', bucket, key, opver, size: cur.size });
@@ -674,21 +691,21 @@ export class StorageNode implements StorageApi {
       const deferred = this.deferPinned(later, tombstone);
       try {
         await this.writeRow(okey, null, () => {
-          for (const pk of old.partKeys) this.index.parts.remove(pk);
+          for (const pk of partKeys) this.index.parts.remove(pk);
           this.putPending(deferred.rows);
           this.index.putCounter(this.counter);
         });
       } finally {
         this.binlog.settle(ticket);
       }
+      claim.release();
       await this.freeNow(deferred.free);
       return true;
-    });
+    }
   }
 
   async copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
-    const h = await this.openObject(src.bucket, src.key);
-    if (!h) throw new NoSuchKeyError();
+    const h = await this.openSource(src);
     try {
       const r = h.record;
       const size = src.range ? src.range.end - src.range.start + 1 : r.size;
@@ -707,6 +724,17 @@ export class StorageNode implements StorageApi {
     } finally {
       h.release();
     }
+  }
+
+  /** A copy source, pinned; only the version with `src.etag` when given. */
+  private async openSource(src: CopySource): Promise<ReadHandle> {
+    const h = await this.openObject(src.bucket, src.key);
+    if (!h) throw new NoSuchKeyError();
+    if (src.etag !== undefined && stripQuotes(src.etag) !== h.record.etag) {
+      h.release();
+      throw new PreconditionFailedError('the copy source changed since its conditions were checked');
+    }
+    return h;
   }
 
   async listObjects(
@@ -747,8 +775,7 @@ export class StorageNode implements StorageApi {
     return this.multipart.uploadPart(input);
   }
   async uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish> {
-    const h = await this.openObject(input.src.bucket, input.src.key);
-    if (!h) throw new NoSuchKeyError();
+    const h = await this.openSource(input.src);
     try {
       const r = input.src.range;
       const size = r ? r.end - r.start + 1 : h.record.size;
@@ -833,6 +860,8 @@ class MovedRouter {
       this.movedBeforeReady = true;
       return;
     }
+    // Reads of the old location are forwarded to the new one: its pins and claims hold it now.
+    node.pins.follow({ volumeId, location: m.from }, { volumeId, location: m.to });
     const k = m.key.subarray(1);
     if (m.key[0] === EntryKind.object) {
       // Through the object rows: the row may still be in their overlay.

@@ -3,6 +3,8 @@
 // unit tests only, against a small stand-in.
 import type {
   ByteRange,
+  CompactionOptions,
+  CompactionReport,
   EntryMoved,
   Location,
   PutInput,
@@ -11,7 +13,17 @@ import type {
   VolumeStats,
 } from '../packing/types.ts';
 
-export type { ByteRange, EntryMoved, Location, PutInput, StagedPut, StoredEntry, VolumeStats };
+export type {
+  ByteRange,
+  CompactionOptions,
+  CompactionReport,
+  EntryMoved,
+  Location,
+  PutInput,
+  StagedPut,
+  StoredEntry,
+  VolumeStats,
+};
 
 export interface VolumePort {
   put(input: PutInput): Promise<StoredEntry>;
@@ -23,6 +35,8 @@ export interface VolumePort {
   readEntry(location: Location): Promise<StoredEntry>;
   scan(): AsyncIterable<StoredEntry>;
   stats(): VolumeStats;
+  /** Optional: rewrites sparse chunkfiles, reporting every move through the volume's onMoved hook. */
+  compact?(opts: CompactionOptions): Promise<CompactionReport>;
   close(): Promise<void>;
 }
 

@@ -46,7 +46,7 @@ async function checkedSource(
 export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified, op }) => {
   requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
-  const { src } = await checkedSource(deps, ex.req, verified);
+  const { src, record: checked } = await checkedSource(deps, ex.req, verified);
   const directive = String(ex.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', {
@@ -63,7 +63,8 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
   acceptBody(ex);
   const condition = parseWriteCondition(ex.req.headers);
   const record = await deps.storage.copyObject(
-    { bucket: src.bucket, key: Buffer.from(src.key, 'utf8') },
+    // The version whose conditions were checked, or 412: never a later one that did not pass them.
+    { bucket: src.bucket, key: Buffer.from(src.key, 'utf8'), etag: checked.etag },
     {
       bucket: op.bucket,
       key: Buffer.from(op.key, 'utf8'),
@@ -114,7 +115,13 @@ export const uploadPartCopy: Handler<Op<'UploadPartCopy'>> = async ({ deps, ex, 
     key: Buffer.from(op.key, 'utf8'),
     uploadId: op.uploadId,
     partNumber: op.partNumber,
-    src: { bucket: src.bucket, key: Buffer.from(src.key, 'utf8'), ...(range ? { range } : {}) },
+    // The version the conditions and the range were checked against, or 412.
+    src: {
+      bucket: src.bucket,
+      key: Buffer.from(src.key, 'utf8'),
+      etag: record.etag,
+      ...(range ? { range } : {}),
+    },
     nowMs: deps.clock(),
   });
   sendXml(
