@@ -16,6 +16,10 @@ export async function serverCommand(args: string[]): Promise<number> {
       host: { type: 'string' },
       'log-level': { type: 'string' },
       config: { type: 'string' },
+      'compact-live-ratio': { type: 'string' },
+      'compact-bytes-per-second': { type: 'string' },
+      'compact-interval-ms': { type: 'string' },
+      'chunkfile-bytes': { type: 'string' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -23,6 +27,11 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values.port !== undefined) flags.port = values.port;
   if (values.host !== undefined) flags.host = values.host;
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  if (values['compact-live-ratio'] !== undefined) flags.compactLiveRatio = values['compact-live-ratio'];
+  if (values['compact-bytes-per-second'] !== undefined)
+    flags.compactBytesPerSecond = values['compact-bytes-per-second'];
+  if (values['compact-interval-ms'] !== undefined) flags.compactIntervalMs = values['compact-interval-ms'];
+  if (values['chunkfile-bytes'] !== undefined) flags.chunkfileBytes = values['chunkfile-bytes'];
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

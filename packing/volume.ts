@@ -365,8 +365,11 @@ export class Volume extends EventEmitter {
     let entriesMoved = 0;
     let bytesMoved = 0;
     let bytesFreed = 0;
-    for (let i = 0; i < candidates.length; i++) {
-      const f = candidates[i]!;
+    let filesDone = 0;
+    for (const f of candidates) {
+      if (this.closed || opts.shouldStop?.()) break;
+      // A file retired or taken meanwhile (nothing else compacts, but be sure) is skipped.
+      if (f.retired || f.compacting) continue;
       bytesFreed += f.end;
       const r = await compactFile(core, f, {
         emit: async (m) => {
@@ -374,13 +377,15 @@ export class Volume extends EventEmitter {
           await core.opts.onMoved?.(m);
         },
         pace,
+        ...(opts.beforeRetire ? { beforeRetire: opts.beforeRetire } : {}),
       });
       entriesMoved += r.entries;
       bytesMoved += r.bytes;
-      opts.onProgress?.({ filesDone: i + 1, filesTotal: candidates.length, entriesMoved, bytesMoved });
+      filesDone += 1;
+      opts.onProgress?.({ filesDone, filesTotal: candidates.length, entriesMoved, bytesMoved });
     }
     return {
-      filesDone: candidates.length,
+      filesDone,
       filesTotal: candidates.length,
       entriesMoved,
       bytesMoved,

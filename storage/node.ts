@@ -51,6 +51,7 @@ import type {
 import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
 import { CHECKPOINT_KEY, loadCheckpoint, reconcileBinlog } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
+import { type CompactionSettings, Compactor, type CompactorLog } from './compactor.ts';
 import { writeCheckpointFile } from './durable-file.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
@@ -111,6 +112,8 @@ export interface StorageNodeOptions {
   binlogMaxFileBytes?: number;
   /** Random source for upload and blob ids. */
   random?: (bytes: number) => Buffer;
+  /** Background compaction of sparse chunkfiles (compactor.ts); absent: only on request (tests). */
+  compaction?: CompactionSettings & { log?: CompactorLog };
 }
 
 /** Object commits between two binlog checkpoints written to the index. */
@@ -122,13 +125,19 @@ export class StorageNode implements StorageApi {
   /** @internal */ readonly locks = new KeyedLock();
   /** @internal */ counter = 0n;
   /** Reads' pins and writers' claims on locations (pins.ts): no read ever sees reused or rewritten space. */
-  /** @internal */ readonly pins = new PinTable((rowKey, v) => void this.finishDeferred(rowKey, v));
+  /** @internal */ readonly pins = new PinTable((rowKey, v) =>
+    this.trackDeferred(this.finishDeferred(rowKey, v)),
+  );
+  /** Deferred frees under way (released reads' old versions). */
+  private readonly deferredFrees = new Set<Promise<void>>();
   /** Opver counters of ops whose binlog record is not durable yet (for the checkpoint). */
   private readonly unrecorded = new Set<bigint>();
   private commitsSinceCheckpoint = 0;
   /** @internal */ readonly multipart: Multipart;
   /** @internal */ readonly smallObjectMaxBytes: number;
   /** @internal */ readonly rows: ObjectRows;
+  /** Rewrites sparse chunkfiles in the background (started by open when `compaction` is set). */
+  readonly compactor: Compactor;
 
   private constructor(
     /** @internal */ readonly opts: StorageNodeOptions,
@@ -139,6 +148,18 @@ export class StorageNode implements StorageApi {
     this.smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
     this.rows = new ObjectRows(index);
     this.multipart = new Multipart(this, opts.minPartBytes ?? 5 * 1024 * 1024);
+    const { log, ...settings } = opts.compaction ?? { liveRatioBelow: 0, bytesPerSecond: 0, intervalMs: 0 };
+    this.compactor = new Compactor(
+      {
+        volumes: () => this.volumes.entries(),
+        indexDurable: async () => {
+          await this.rows.settle();
+          await this.index.env.flushed;
+        },
+        ...(log ? { log } : {}),
+      },
+      settings,
+    );
   }
 
   static async open(opts: StorageNodeOptions): Promise<StorageNode> {
@@ -166,6 +187,7 @@ export class StorageNode implements StorageApi {
     const node = new StorageNode(opts, index, binlog, volumes);
     await node.recover(moved.movedBeforeReady);
     moved.node = node;
+    node.compactor.start();
     return node;
   }
 
@@ -319,6 +341,16 @@ export class StorageNode implements StorageApi {
     } catch (err) {
       if (!tolerant) throw err;
     }
+  }
+
+  private trackDeferred(p: Promise<void>): void {
+    const done = p.catch(() => undefined).finally(() => this.deferredFrees.delete(done));
+    this.deferredFrees.add(done);
+  }
+
+  /** Resolves when the frees that released reads handed back are done (tests; close). @internal */
+  async deferredFreesDone(): Promise<void> {
+    while (this.deferredFrees.size > 0) await Promise.all(this.deferredFrees);
   }
 
   private async finishDeferred(rowKey: string, v: PendingValue): Promise<void> {
@@ -837,6 +869,8 @@ export class StorageNode implements StorageApi {
   }
 
   async close(): Promise<void> {
+    await this.compactor.stop();
+    await this.deferredFreesDone();
     await this.rows.settle();
     await this.binlog.close();
     for (const v of this.volumes.values()) await v.close();

@@ -4,84 +4,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Volume } from '../packing/index.ts';
+import type { Volume } from '../packing/index.ts';
 import type { ReadHandle } from './api.ts';
 import { PreconditionFailedError } from './errors.ts';
 import { StorageNode } from './node.ts';
+import { Gate, gatedOpener } from './testing/gated-volume.ts';
 import { bytes, md5, putInput, readAll, tempDir } from './testing/harness.ts';
-import type { EntryMoved, VolumeOpener, VolumePort } from './volume-port.ts';
-
-type GatedOp = 'put' | 'delete';
-
-/** A pause point: the next matching volume call waits until the test lets it go. */
-class Gate {
-  private armed: { op: GatedOp; match: (arg: unknown) => boolean; reached: () => void } | undefined;
-  private release: (() => void) | undefined;
-
-  /** Resolves when the next `op` call (matching) has arrived and is held. */
-  arm(op: GatedOp, match: (arg: unknown) => boolean = () => true): Promise<void> {
-    return new Promise((reached) => {
-      this.armed = { op, match, reached };
-    });
-  }
-
-  open(): void {
-    const r = this.release;
-    this.release = undefined;
-    r?.();
-  }
-
-  async pass(op: GatedOp, arg: unknown): Promise<void> {
-    const a = this.armed;
-    if (!a || a.op !== op || !a.match(arg)) return;
-    this.armed = undefined;
-    await new Promise<void>((resolve) => {
-      this.release = resolve;
-      a.reached();
-    });
-  }
-}
-
-/** packing's Volume with small chunkfiles, behind a gate. */
-function gatedOpener(gate: Gate, volumes: Volume[]): VolumeOpener {
-  return {
-    async openOrCreate(spec, nodeId, hooks) {
-      const v = await Volume.create(spec.dir, {
-        volumeId: spec.volumeId,
-        maxBytes: spec.maxBytes,
-        reservedFreeBytes: 0,
-        nodeId,
-        durability: 'none',
-        chunkBytes: 64 * 1024,
-        writeLanes: 1,
-        onMoved: hooks?.onMoved as (m: EntryMoved) => Promise<void>,
-      });
-      volumes.push(v);
-      const port: VolumePort = {
-        put: async (input) => {
-          await gate.pass('put', input);
-          return v.put(input);
-        },
-        putStaged: async (input) => {
-          await gate.pass('put', input);
-          return v.putStaged(input);
-        },
-        delete: async (loc) => {
-          await gate.pass('delete', loc);
-          return v.delete(loc);
-        },
-        read: (loc, range) => v.read(loc, range),
-        openRead: (loc, range) => v.openRead(loc, range),
-        readEntry: (loc) => v.readEntry(loc),
-        scan: () => v.scan(),
-        stats: () => v.stats(),
-        compact: (o) => v.compact(o),
-        close: () => v.close(),
-      };
-      return port;
-    },
-  };
-}
 
 async function withNode(fn: (node: StorageNode, gate: Gate, vols: Volume[]) => Promise<void>) {
   const t = await tempDir('quire-pins-');

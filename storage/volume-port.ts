@@ -61,6 +61,8 @@ export interface VolumeSpec {
   volumeId?: string;
   maxBytes: number;
   reservedFreeBytes: number;
+  /** Chunkfile size of a volume created now (default: packing's 64 MiB); an existing volume keeps its own. */
+  chunkBytes?: number;
 }
 
 /** True when the error is the volume saying it is full (packing's typed VolumeFullError). */
