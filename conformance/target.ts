@@ -65,8 +65,9 @@ export function isExternal(): boolean {
   return Boolean(process.env.QUIRE_S3_ENDPOINT);
 }
 
-export async function startTarget(): Promise<Target> {
-  return isExternal() ? externalTarget() : embeddedTarget();
+/** `env`: extra QUIRE_* settings for the self-started server (ignored for an external endpoint). */
+export async function startTarget(opts: { env?: Record<string, string> } = {}): Promise<Target> {
+  return isExternal() ? externalTarget() : embeddedTarget(opts.env ?? {});
 }
 
 function externalTarget(): Target {
@@ -109,7 +110,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function embeddedTarget(): Promise<Target> {
+async function embeddedTarget(extraEnv: Record<string, string>): Promise<Target> {
   const workDir = mkdtempSync(join(tmpdir(), 'quire-conf-'));
   const dataDir = join(workDir, 'data');
   const logPath = join(workDir, 'server.log');
@@ -121,6 +122,7 @@ async function embeddedTarget(): Promise<Target> {
     QUIRE_ACCESS_KEY: creds.accessKeyId,
     QUIRE_SECRET_KEY: creds.secretAccessKey,
     QUIRE_EXTRA_KEYS: `${otherCreds.accessKeyId}:${otherCreds.secretAccessKey}`,
+    ...extraEnv,
   };
   let child: ChildProcess | null = null;
   let exited: Promise<number | null> = Promise.resolve(null);
