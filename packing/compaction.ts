@@ -46,8 +46,8 @@ export interface CompactFileControl {
 }
 
 /** Moves in flight at once, so that one group commit (fdatasync) covers many of them. */
-const MOVE_WINDOW_ENTRIES = 64;
-const MOVE_WINDOW_BYTES = 8 * 1024 * 1024;
+const MOVE_WINDOW_ENTRIES = 256;
+const MOVE_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /** Moves one entry; undefined when it is gone (deleted meanwhile) or unreadable (left to be retired). */
 async function moveEntry(core: VolumeCore, file: ChunkFile, loc: Location): Promise<EntryMoved | undefined> {

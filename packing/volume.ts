@@ -353,13 +353,16 @@ export class Volume extends EventEmitter {
   private async doCompact(opts: CompactionOptions): Promise<CompactionReport> {
     const core = this.core;
     const below = opts.liveRatioBelow ?? DEFAULTS.compactLiveRatioBelow;
+    const sparse = (f: { liveBytes: number; end: number }) =>
+      f.end > HEADER_BYTES && f.liveBytes / (f.end - HEADER_BYTES) < below;
+    // A write lane's file that filled at least halfway and is now mostly dead is let go of (the lane
+    // starts a new file), so that deletes in the files being appended to are reclaimed too.
+    for (const lane of core.lanes) {
+      const f = lane.activeFile;
+      if (f && f.end >= core.opts.chunkBytes / 2 && sparse(f)) lane.retire();
+    }
     const candidates = [...core.chunks.values()].filter(
-      (f) =>
-        !f.active &&
-        !f.compacting &&
-        !f.retired &&
-        f.end > HEADER_BYTES &&
-        f.liveBytes / (f.end - HEADER_BYTES) < below,
+      (f) => !f.active && !f.compacting && !f.retired && sparse(f),
     );
     const pace = pacer(core.opts.clock, opts.bytesPerSecond);
     let entriesMoved = 0;

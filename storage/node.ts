@@ -153,7 +153,7 @@ export class StorageNode implements StorageApi {
       {
         volumes: () => this.volumes.entries(),
         indexDurable: async () => {
-          await this.rows.settle();
+          await this.rows.settled();
           await this.index.env.flushed;
         },
         ...(log ? { log } : {}),
@@ -904,7 +904,9 @@ class MovedRouter {
       const v = row ? decodeObjectValue(row) : undefined;
       if (!v || !sameLoc(v.at, volumeId, m.from)) return;
       v.at = { volumeId, location: m.to };
-      await node.rows.write(k, encodeObjectValue(v), () => undefined);
+      // Visible at once; compaction waits for the commits (and their flush) once per chunkfile,
+      // before the old file goes (beforeRetire), not once per entry.
+      node.rows.write(k, encodeObjectValue(v), () => undefined).catch(() => undefined);
     } else if (m.key[0] === EntryKind.part) {
       await node.index.write(() => {
         const row = node.index.get(node.index.parts, k);
