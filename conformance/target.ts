@@ -65,9 +65,13 @@ export function isExternal(): boolean {
   return Boolean(process.env.QUIRE_S3_ENDPOINT);
 }
 
-/** `env`: extra QUIRE_* settings for the self-started server (ignored for an external endpoint). */
-export async function startTarget(opts: { env?: Record<string, string> } = {}): Promise<Target> {
-  return isExternal() ? externalTarget() : embeddedTarget(opts.env ?? {});
+export interface TargetOptions {
+  /** Extra environment for an embedded server (e.g. small QUIRE_*_TIMEOUT_MS values). */
+  env?: Record<string, string>;
+}
+
+export async function startTarget(opts: TargetOptions = {}): Promise<Target> {
+  return isExternal() ? externalTarget() : embeddedTarget(opts);
 }
 
 function externalTarget(): Target {
@@ -110,7 +114,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function embeddedTarget(extraEnv: Record<string, string>): Promise<Target> {
+async function embeddedTarget(opts: TargetOptions): Promise<Target> {
   const workDir = mkdtempSync(join(tmpdir(), 'quire-conf-'));
   const dataDir = join(workDir, 'data');
   const logPath = join(workDir, 'server.log');
@@ -122,7 +126,7 @@ async function embeddedTarget(extraEnv: Record<string, string>): Promise<Target>
     QUIRE_ACCESS_KEY: creds.accessKeyId,
     QUIRE_SECRET_KEY: creds.secretAccessKey,
     QUIRE_EXTRA_KEYS: `${otherCreds.accessKeyId}:${otherCreds.secretAccessKey}`,
-    ...extraEnv,
+    ...opts.env,
   };
   let child: ChildProcess | null = null;
   let exited: Promise<number | null> = Promise.resolve(null);

@@ -122,9 +122,9 @@ test('compaction under a read/overwrite/delete load loses and resurrects nothing
     const report = await compacting;
     assert.ok(report.filesDone >= 3, `compacted ${report.filesDone} chunkfiles`);
     assert.ok(report.entriesMoved > 0);
+    // How much the load wrote meanwhile depends on the machine's speed: only the files retired count here.
+    assert.ok(report.bytesReclaimed > 0, `reclaimed ${report.bytesReclaimed} of ${before.diskBytes} bytes`);
     await verify(node, model, N);
-    const after = (await node.stats()).volumes[0]!;
-    assert.ok(after.diskBytes < before.diskBytes, `disk ${before.diskBytes} → ${after.diskBytes}`);
     await node.close();
     node = await StorageNode.open(options(t.dir, vols));
     await verify(node, model, N);
