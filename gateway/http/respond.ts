@@ -1,5 +1,6 @@
 // Writing S3 responses to the Node response: XML bodies, errors, and streamed object bytes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { S3Error } from '../errors.ts';
 
 /** Everything a handler knows about the request it is answering. */
 export interface Exchange {
@@ -36,7 +37,18 @@ export function writeHead(ex: Exchange, status: number, headers: Record<string, 
     'Quire',
   ];
   for (const name in headers) flat.push(name, headers[name] as HeaderValue);
-  ex.res.writeHead(status, flat as unknown as string[]);
+  try {
+    ex.res.writeHead(status, flat as unknown as string[]);
+  } catch (err) {
+    // A value that cannot be a header (CR, LF, NUL... from a request parameter echoed back) is the request's
+    // fault, not ours. Nothing was sent: drop what Node kept of this attempt so the error answer starts clean.
+    const code = (err as { code?: unknown }).code;
+    if (code !== 'ERR_INVALID_CHAR' && code !== 'ERR_INVALID_HTTP_TOKEN') throw err;
+    const connection = ex.res.getHeader('connection');
+    for (const name of ex.res.getHeaderNames()) ex.res.removeHeader(name);
+    if (connection !== undefined) ex.res.setHeader('connection', connection);
+    throw new S3Error('InvalidArgument', 'A value given in the request cannot be sent back as an HTTP header.');
+  }
 }
 
 export function sendXml(
