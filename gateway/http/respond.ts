@@ -47,7 +47,10 @@ export function writeHead(ex: Exchange, status: number, headers: Record<string, 
     const connection = ex.res.getHeader('connection');
     for (const name of ex.res.getHeaderNames()) ex.res.removeHeader(name);
     if (connection !== undefined) ex.res.setHeader('connection', connection);
-    throw new S3Error('InvalidArgument', 'A value given in the request cannot be sent back as an HTTP header.');
+    throw new S3Error(
+      'InvalidArgument',
+      'A value given in the request cannot be sent back as an HTTP header.',
+    );
   }
 }
 
