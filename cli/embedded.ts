@@ -13,6 +13,7 @@ import { errorXml } from '../gateway/s3/xml.ts';
 import { StorageNode } from '../storage/node.ts';
 import { Catalog } from '../tracker/catalog.ts';
 import type { Config } from './config.ts';
+import { purgeDeadBuckets } from './dead-buckets.ts';
 
 export interface RunningQuire {
   readonly endpoint: string;
@@ -56,6 +57,7 @@ export async function startEmbedded(
     minPartBytes: config.multipartMinPartBytes,
     indexSync: config.indexSync,
   });
+  await purgeDeadBuckets(catalog, storage, logger);
   const hasher = createHashingPool();
   const keys = new Map(credentials.map((c) => [c.accessKeyId, c]));
   let ready = false;

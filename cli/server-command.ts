@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { configFromEnv, configFromFile, resolveConfig } from './config.ts';
 import { mainCredentials } from './credentials.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { startEmbedded } from './embedded.ts';
 import { createLogger } from './logger.ts';
 import { installProcessGuards } from './process-guards.ts';
@@ -35,6 +36,7 @@ export async function serverCommand(args: string[]): Promise<number> {
     configFromEnv(process.env),
     flags,
   ]);
+  lockDataDir(config.dataDir, 'server', { create: true });
   await mkdir(config.dataDir, { recursive: true });
   const main = await mainCredentials(config.dataDir, {
     ...(config.accessKeyId ? { accessKeyId: config.accessKeyId } : {}),

@@ -34,6 +34,7 @@ import type {
   BodyFinish,
   CopyDestination,
   CopySource,
+  DroppedBucket,
   ListedObject,
   ListedUpload,
   ListPartsResult,
@@ -51,6 +52,7 @@ import type {
 import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
 import { CHECKPOINT_KEY, loadCheckpoint, reconcileBinlog } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
+import { dropBucket } from './bucket-purge.ts';
 import { writeCheckpointFile } from './durable-file.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
@@ -747,6 +749,10 @@ export class StorageNode implements StorageApi {
     const lo = bucketPrefix(bucket);
     for (const _ of this.rows.range(lo, prefixEnd(lo), 1)) return true;
     return false;
+  }
+
+  dropBucket(bucket: string): Promise<DroppedBucket> {
+    return dropBucket(this, bucket);
   }
 
   // ---- multipart (multipart.ts) ----
