@@ -57,7 +57,16 @@ import { writeCheckpointFile } from './durable-file.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
-import { bucketPrefix, EntryKind, entryKey, objectKey, prefixEnd, successor } from './keys.ts';
+import {
+  boundMarker,
+  bucketPrefix,
+  EntryKind,
+  entryKey,
+  OBJECT_KEY_BYTES_MAX,
+  objectKey,
+  prefixEnd,
+  successor,
+} from './keys.ts';
 import { KeyedLock } from './locks.ts';
 import { Multipart } from './multipart.ts';
 import { ObjectRows } from './object-rows.ts';
@@ -715,12 +724,14 @@ export class StorageNode implements StorageApi {
     bucket: string,
     opts: { prefix: Buffer; after?: Buffer; limit: number },
   ): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    // No key is longer than OBJECT_KEY_BYTES_MAX: a longer prefix matches nothing, a longer marker is cut.
+    if (opts.limit <= 0 || opts.prefix.length > OBJECT_KEY_BYTES_MAX) return out;
     const lo = objectKey(bucket, opts.prefix);
-    const afterKey = opts.after ? successor(objectKey(bucket, opts.after)) : undefined;
+    const after = opts.after && boundMarker(opts.after, OBJECT_KEY_BYTES_MAX);
+    const afterKey = after ? successor(objectKey(bucket, after)) : undefined;
     const start = afterKey && Buffer.compare(afterKey, lo) > 0 ? afterKey : lo;
     const end = prefixEnd(lo);
-    const out: ListedObject[] = [];
-    if (opts.limit <= 0) return out;
     const head = bucketPrefix(bucket).length;
     for (const { key, value } of this.rows.range(start, end, opts.limit)) {
       const v = decodeObjectSummary(value);
@@ -875,12 +886,14 @@ async function openIndex(path: string, sync: 'flush' | 'os'): Promise<NodeIndex>
   try {
     const index = NodeIndex.open(path, { sync });
     index.readCounter();
-    index.wasClean();
-    return index;
+    // Unreadable, or of another format: discarded; the fresh index is rebuilt from the volumes (and stamped).
+    if (index.formatIsCurrent()) return index;
+    await index.close();
   } catch {
-    await rm(path, { recursive: true, force: true });
-    return NodeIndex.open(path, { sync });
+    // unreadable
   }
+  await rm(path, { recursive: true, force: true });
+  return NodeIndex.open(path, { sync });
 }
 
 async function writeNodeFile(dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {

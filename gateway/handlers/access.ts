@@ -4,6 +4,8 @@
 import type { BucketInfo } from '../../tracker/catalog.ts';
 import type { VerifiedRequest } from '../auth/types.ts';
 import { S3Error } from '../errors.ts';
+import type { Exchange } from '../http/respond.ts';
+import { stallGuarded } from '../http/stall.ts';
 import type { GatewayDeps } from './deps.ts';
 
 export function requireBucket(deps: GatewayDeps, name: string, verified: VerifiedRequest): BucketInfo {
@@ -53,12 +55,8 @@ export async function confirmBucket(deps: GatewayDeps, bucket: BucketInfo): Prom
 }
 
 /** Answers `100 Continue` once the request is known to be acceptable, then hands out the body stream. */
-export function acceptBody(ex: {
-  req: import('node:http').IncomingMessage;
-  res: import('node:http').ServerResponse;
-  bodyTaken: boolean;
-}) {
+export function acceptBody(ex: Exchange): AsyncIterable<Buffer> {
   ex.bodyTaken = true;
   if (/100-continue/i.test(String(ex.req.headers.expect ?? ''))) ex.res.writeContinue();
-  return ex.req;
+  return stallGuarded(ex.req, ex.bodyTimeoutMs);
 }

@@ -31,6 +31,8 @@ export interface GatewayLimits {
   readonly maxObjectBytes: number;
   /** Smallest part size for all parts but the last. */
   readonly minPartBytes: number;
+  /** A request body that sends nothing for this long fails with RequestTimeout (default 60 s). */
+  readonly bodyTimeoutMs?: number;
 }
 
 export interface GatewayDeps {
