@@ -19,6 +19,8 @@ export class ChunkFile {
   /** Appends still go here. */
   active = false;
   compacting = false;
+  /** Chosen by a compaction run that has not reached it yet: its holes are not handed out. */
+  compactionQueued = false;
   retired = false;
   /** Entry writes in flight into this file (reserved or hole taken, not yet durable). */
   private writers = 0;

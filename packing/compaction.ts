@@ -91,39 +91,49 @@ export async function compactFile(core: VolumeCore, file: ChunkFile, ctl: Compac
   await file.drained();
   let entries = 0;
   let bytes = 0;
-  // A window of moves runs at once; each is emitted as soon as its own copy is durable.
-  const inFlight = new Set<Promise<void>>();
+  // A window of moves runs at once; each is emitted as soon as its own copy is durable. (A counter and
+  // one wake-up, not Promise.race over the window: that attaches a reaction per waiting turn to every
+  // move in flight.)
+  let inFlight = 0;
   let windowBytes = 0;
   let failure: unknown;
-  const start = (loc: Location) => {
-    const p = (async () => {
-      const moved = await moveEntry(core, file, loc);
-      if (!moved) return;
-      entries += 1;
-      bytes += moved.to.allocBytes;
-      await ctl.emit(moved);
-      await ctl.pace(moved.to.allocBytes);
-    })().then(
-      () => undefined,
-      (err: unknown) => {
-        failure ??= err;
-      },
-    );
-    const done = p.finally(() => {
-      inFlight.delete(done);
-      windowBytes -= loc.allocBytes;
+  let wake: (() => void) | undefined;
+  const slotFreed = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const waitForSlot = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
     });
-    inFlight.add(done);
+  const start = (loc: Location) => {
+    inFlight += 1;
     windowBytes += loc.allocBytes;
+    void (async () => {
+      try {
+        const moved = await moveEntry(core, file, loc);
+        if (!moved) return;
+        entries += 1;
+        bytes += moved.to.allocBytes;
+        await ctl.emit(moved);
+        await ctl.pace(moved.to.allocBytes);
+      } catch (err) {
+        failure ??= err;
+      } finally {
+        inFlight -= 1;
+        windowBytes -= loc.allocBytes;
+        slotFreed();
+      }
+    })();
   };
   for await (const rec of scanChunkfile(file.fh, file.end, core.volumeCrc, true)) {
     if (rec.kind !== 'live' || ctl.skip?.has(rec.offset)) continue;
-    while (inFlight.size >= MOVE_WINDOW_ENTRIES || windowBytes >= MOVE_WINDOW_BYTES)
-      await Promise.race(inFlight);
+    while (inFlight >= MOVE_WINDOW_ENTRIES || windowBytes >= MOVE_WINDOW_BYTES) await waitForSlot();
     if (failure) break;
     start({ kind: 'chunk', fileId: file.fileId, offset: rec.offset, allocBytes: rec.header.allocBytes });
   }
-  await Promise.all(inFlight);
+  while (inFlight > 0) await waitForSlot();
   if (failure) throw failure;
   await ctl.beforeRetire?.();
   // Every copy is durable and every caller has been told: the old file can go.

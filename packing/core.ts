@@ -188,7 +188,11 @@ export class VolumeCore {
    */
   async stageChunk(c: EntryContent, needBytes: number): Promise<StagedPut> {
     const need = Math.max(needBytes, HEADER_BYTES + bodyBytesOf(c));
-    const hole = this.free.take(need, (e) => padAllocation(e.offset, need) <= e.size);
+    // A file about to be compacted gives no holes: what went there would only be moved again.
+    const hole = this.free.take(
+      need,
+      (e) => padAllocation(e.offset, need) <= e.size && !this.chunks.get(e.fileId)?.compactionQueued,
+    );
     let file: ChunkFile;
     let offset: number;
     let alloc: number;

@@ -369,23 +369,28 @@ export class Volume extends EventEmitter {
     let bytesMoved = 0;
     let bytesFreed = 0;
     let filesDone = 0;
-    for (const f of candidates) {
-      if (this.closed || opts.shouldStop?.()) break;
-      // A file retired or taken meanwhile (nothing else compacts, but be sure) is skipped.
-      if (f.retired || f.compacting) continue;
-      bytesFreed += f.end;
-      const r = await compactFile(core, f, {
-        emit: async (m) => {
-          this.emit('moved', m);
-          await core.opts.onMoved?.(m);
-        },
-        pace,
-        ...(opts.beforeRetire ? { beforeRetire: opts.beforeRetire } : {}),
-      });
-      entriesMoved += r.entries;
-      bytesMoved += r.bytes;
-      filesDone += 1;
-      opts.onProgress?.({ filesDone, filesTotal: candidates.length, entriesMoved, bytesMoved });
+    for (const f of candidates) f.compactionQueued = true;
+    try {
+      for (const f of candidates) {
+        if (this.closed || opts.shouldStop?.()) break;
+        // A file retired or taken meanwhile (nothing else compacts, but be sure) is skipped.
+        if (f.retired || f.compacting) continue;
+        bytesFreed += f.end;
+        const r = await compactFile(core, f, {
+          emit: async (m) => {
+            this.emit('moved', m);
+            await core.opts.onMoved?.(m);
+          },
+          pace,
+          ...(opts.beforeRetire ? { beforeRetire: opts.beforeRetire } : {}),
+        });
+        entriesMoved += r.entries;
+        bytesMoved += r.bytes;
+        filesDone += 1;
+        opts.onProgress?.({ filesDone, filesTotal: candidates.length, entriesMoved, bytesMoved });
+      }
+    } finally {
+      for (const f of candidates) f.compactionQueued = false;
     }
     return {
       filesDone,
