@@ -66,6 +66,14 @@ export const configSchema = z.object({
   indexSync: z.enum(['ack', 'background']).default('ack'),
   /** pino level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** When set, GET /metrics answers only `Authorization: Bearer <token>` (401 otherwise); /health stays open. */
+  metricsToken: z
+    .string()
+    .regex(
+      /^[\x21-\x7e]{16,256}$/,
+      'use 16–256 printable characters without spaces, e.g. `openssl rand -hex 32`',
+    )
+    .optional(),
   /** Abandoned multipart uploads older than this are removed with their parts. */
   multipartExpiryDays: z.coerce.number().positive().default(7),
 });
@@ -89,6 +97,7 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_LOG_LEVEL: 'logLevel',
   QUIRE_MULTIPART_MIN_PART_BYTES: 'multipartMinPartBytes',
   QUIRE_INDEX_SYNC: 'indexSync',
+  QUIRE_METRICS_TOKEN: 'metricsToken',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

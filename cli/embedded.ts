@@ -67,6 +67,7 @@ export async function startEmbedded(
     limits: { maxObjectBytes: config.maxObjectBytes, minPartBytes: config.multipartMinPartBytes },
     clock: () => Date.now(),
     isReady: () => ready,
+    ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
   });
 
   const server = createServer(

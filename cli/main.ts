@@ -22,6 +22,8 @@ ${COMMON_FLAGS}
   --port N          S3 port (env QUIRE_PORT, default 9000; 0 picks a free port)
   --host ADDR       listen address (env QUIRE_HOST, default 127.0.0.1)
   --log-level L     fatal|error|warn|info|debug|trace|silent (env QUIRE_LOG_LEVEL)
+  --metrics-token T GET /metrics then needs "Authorization: Bearer T", else 401 (env QUIRE_METRICS_TOKEN;
+                    default: open); /health stays open
 
 Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
 More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish,

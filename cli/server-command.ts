@@ -16,6 +16,7 @@ export async function serverCommand(args: string[]): Promise<number> {
       host: { type: 'string' },
       'log-level': { type: 'string' },
       config: { type: 'string' },
+      'metrics-token': { type: 'string' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -23,6 +24,7 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values.port !== undefined) flags.port = values.port;
   if (values.host !== undefined) flags.host = values.host;
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

@@ -36,6 +36,8 @@ export interface GatewayDeps {
   /** Wall-clock ms: for signatures' skew checks and Last-Modified only, never for ordering. */
   readonly clock: () => number;
   readonly isReady: () => boolean;
+  /** When set, /metrics needs `Authorization: Bearer <metricsToken>`. */
+  readonly metricsToken?: string;
 }
 
 export interface RequestState {

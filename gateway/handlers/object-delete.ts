@@ -1,11 +1,11 @@
 // DeleteObject (idempotent) and DeleteObjects (up to 1000 keys, quiet or verbose).
 
-import { toS3Error } from '../app.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
 import { deleteResultXml, parseDeleteRequest } from '../s3/xml.ts';
+import { toS3Error } from '../to-s3-error.ts';
 import { requireBucket } from './access.ts';
 import type { Handler } from './deps.ts';
 
