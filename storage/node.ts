@@ -34,6 +34,7 @@ import type {
   BodyFinish,
   CopyDestination,
   CopySource,
+  DeleteOptions,
   ListedObject,
   ListedUpload,
   ListPartsResult,
@@ -641,10 +642,11 @@ export class StorageNode implements StorageApi {
     });
   }
 
-  async deleteObject(bucket: string, key: Buffer): Promise<boolean> {
+  async deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
     const okey = objectKey(bucket, key);
     return this.locks.run(okey.toString('latin1'), async () => {
       const cur = this.currentObject(okey);
+      checkCondition(cur, opts.condition);
       if (!cur) return false;
       const opver = this.nextOpver(cur.opver);
       const old = this.bodyLocations(cur);

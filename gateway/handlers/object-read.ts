@@ -6,6 +6,7 @@ import { evaluateReadConditions } from '../s3/conditionals.ts';
 import { httpDate, objectResponseHeaders } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
+import { requireCurrentVersion } from '../s3/version-id.ts';
 import { requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
 
@@ -24,6 +25,7 @@ async function readObject(
   withBody: boolean,
 ): Promise<void> {
   requireBucket(deps, op.bucket, verified);
+  requireCurrentVersion(target.query, op.key);
   const handle = await deps.storage.openObject(op.bucket, Buffer.from(op.key, 'utf8'));
   if (!handle) throw new S3Error('NoSuchKey', undefined, { Key: op.key });
   try {
