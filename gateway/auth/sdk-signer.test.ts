@@ -336,6 +336,29 @@ describe('a request does only what its signer signed', () => {
   });
 
   test(
+    'a signed header with UTF-8 bytes (0xA0 inside 報) verifies; its bytes are not spaces',
+    T,
+    async () => {
+      // Node hands header values over as latin1: one char per byte of the UTF-8 the client sent.
+      const value = Buffer.from('Résumé 報告 🙂  end', 'utf8').toString('latin1');
+      const req = await signer.sign(
+        {
+          method: 'PUT',
+          protocol: 'http:',
+          hostname: 'localhost',
+          port: 9000,
+          path: '/bucket/k',
+          query: {},
+          headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-meta-title': value },
+        },
+        { signingDate },
+      );
+      const raw: RawRequest = { method: 'PUT', rawTarget: '/bucket/k', headers: lowerCase(req.headers) };
+      assert.ok(verifyRequest(raw, lookup, now));
+    },
+  );
+
+  test(
     'presigned listing: prefix=a%2Bb%2F rewritten to a+b%2F no longer verifies (+ is a space)',
     T,
     async () => {

@@ -3,7 +3,7 @@ import type { ReadHandle } from '../../storage/api.ts';
 import { S3Error } from '../errors.ts';
 import { type Exchange, writeChunk, writeHead } from '../http/respond.ts';
 import { evaluateReadConditions } from '../s3/conditionals.ts';
-import { httpDate, objectResponseHeaders } from '../s3/headers.ts';
+import { httpDate, objectResponseHeaders, responseOverrides } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
 import { requireCurrentVersion } from '../s3/version-id.ts';
@@ -26,6 +26,7 @@ async function readObject(
 ): Promise<void> {
   requireBucket(deps, op.bucket, verified);
   requireCurrentVersion(target.query, op.key);
+  const overrides = responseOverrides(target.query);
   const handle = await deps.storage.openObject(op.bucket, Buffer.from(op.key, 'utf8'));
   if (!handle) throw new S3Error('NoSuchKey', undefined, { Key: op.key });
   try {
@@ -45,7 +46,7 @@ async function readObject(
 
     const range = selectRange(ex, target.query, record);
     const headers = objectResponseHeaders(record, {
-      query: target.query,
+      overrides,
       checksumMode: String(ex.req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED',
       range,
     });
