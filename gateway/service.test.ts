@@ -46,15 +46,14 @@ describe('service endpoints', { timeout: 20_000 }, () => {
     for (const authorization of [
       `Bearer ${TOKEN}x`,
       `Bearer ${TOKEN.slice(1)}`,
-      TOKEN,
       'Bearer ',
-      `Basic ${TOKEN}`,
+      `bearer  ${TOKEN}0`,
     ]) {
       const r = await fetch(`${guarded.base}/metrics`, { headers: { authorization } });
-      // A bearer header gets 401; anything else is not ours and goes to S3, which refuses it too.
-      assert.equal(r.status, authorization.startsWith('Bearer') ? 401 : 400, authorization);
+      assert.equal(r.status, 401, authorization);
       assert.doesNotMatch(await r.text(), /quire_/);
     }
+    // Any other Authorization is not for /metrics: the S3 side gets it (and refuses it, as a SigV4 failure).
     const ok = await fetch(`${guarded.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(ok.status, 200);
     assert.match(await ok.text(), /quire_s3_requests_total/);

@@ -14,6 +14,7 @@ export const STORAGE_ERROR_CODES = [
   'InvalidArgument',
   'IncompleteBody',
   'BadDigest',
+  'KeyTooLongError',
   'InternalError',
 ] as const;
 
@@ -95,6 +96,7 @@ const BY_CODE: Record<StorageErrorCode, (message: string) => StorageError> = {
   IncompleteBody: (m) => new IncompleteBodyError(m),
   InvalidArgument: (m) => new StorageError('InvalidArgument', m),
   BadDigest: (m) => new StorageError('BadDigest', m),
+  KeyTooLongError: (m) => new StorageError('KeyTooLongError', m),
   InternalError: (m) => new StorageError('InternalError', m),
 };
 

@@ -8,6 +8,7 @@ import type {
   CopyDestination,
   CopySource,
   DeleteOptions,
+  DroppedBucket,
   ListedObject,
   ListedUpload,
   ListPartsResult,
@@ -138,6 +139,9 @@ export class StorageClient implements StorageApi {
   }
   hasObjects(bucket: string): Promise<boolean> {
     return this.call('hasObjects', { bucket });
+  }
+  dropBucket(bucket: string): Promise<DroppedBucket> {
+    return this.call('dropBucket', { bucket });
   }
   createUpload(
     bucket: string,

@@ -12,7 +12,7 @@ import { validateKey } from '../s3/validate.ts';
 import { NULL_VERSION_ID, requireCurrentVersion } from '../s3/version-id.ts';
 import { type DeleteObjectEntry, deleteResultXml, parseDeleteRequest } from '../s3/xml.ts';
 import { toS3Error } from '../to-s3-error.ts';
-import { requireBucket } from './access.ts';
+import { inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -20,24 +20,25 @@ type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 const DELETE_CONCURRENCY = 16;
 
 export const deleteObject: Handler<Op<'DeleteObject'>> = async ({ deps, ex, verified, target, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
   requireCurrentVersion(target.query, op.key);
   const ifMatch = headerValue(ex.req.headers, 'if-match');
-  await deleteOne(
-    deps,
-    op.bucket,
-    op.key,
-    ifMatch === undefined ? undefined : (parseEtagList(ifMatch)[0] ?? ''),
-  );
+  const etag = ifMatch === undefined ? undefined : (parseEtagList(ifMatch)[0] ?? '');
+  await inIncarnation(deps, bucket, { writes: false }, () => deleteOne(deps, bucket.id, op.key, etag));
   sendEmpty(ex, 204, target.query.get('versionId') === NULL_VERSION_ID ? { 'x-amz-version-id': 'null' } : {});
 };
 
 /** Deletes one key; a failed condition is the S3 error AWS sends (412 naming If-Match, or 404 NoSuchKey). */
-async function deleteOne(deps: GatewayDeps, bucket: string, key: string, ifMatchEtag: string | undefined) {
+async function deleteOne(
+  deps: GatewayDeps,
+  bucketId: string,
+  key: string,
+  ifMatchEtag: string | undefined,
+): Promise<void> {
   const opts: DeleteOptions = ifMatchEtag === undefined ? {} : { condition: { ifMatchEtag } };
   try {
-    await deps.storage.deleteObject(bucket, Buffer.from(key, 'utf8'), opts);
+    await deps.storage.deleteObject(bucketId, Buffer.from(key, 'utf8'), opts);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === 'PreconditionFailed')
@@ -55,7 +56,7 @@ interface DeleteOutcome {
 
 async function deleteEntry(
   deps: GatewayDeps,
-  bucket: string,
+  bucketId: string,
   entry: DeleteObjectEntry,
 ): Promise<DeleteOutcome> {
   const { key, versionId, etag } = entry;
@@ -64,7 +65,7 @@ async function deleteEntry(
     validateKey(key);
     // Per key, AWS answers any version id it does not hold with NoSuchVersion (malformed ones too).
     if (versionId !== undefined && versionId !== NULL_VERSION_ID) throw new S3Error('NoSuchVersion');
-    await deleteOne(deps, bucket, key, etag);
+    await deleteOne(deps, bucketId, key, etag);
     return { key, ...named };
   } catch (err) {
     const s3 = toS3Error(err);
@@ -73,7 +74,7 @@ async function deleteEntry(
 }
 
 export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
   const request = parseDeleteRequest(body.toString('utf8'));
   const results: DeleteOutcome[] = new Array(request.objects.length);
@@ -81,10 +82,12 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
   const worker = async () => {
     while (next < request.objects.length) {
       const i = next++;
-      results[i] = await deleteEntry(deps, op.bucket, request.objects[i]!);
+      results[i] = await deleteEntry(deps, bucket.id, request.objects[i]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, request.objects.length) }, worker));
+  await inIncarnation(deps, bucket, { writes: false }, () =>
+    Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, request.objects.length) }, worker)),
+  );
   sendXml(
     ex,
     200,

@@ -7,7 +7,7 @@ import { httpDate, objectResponseHeaders, responseOverrides } from '../s3/header
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
 import { requireCurrentVersion } from '../s3/version-id.ts';
-import { requireBucket } from './access.ts';
+import { inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -24,10 +24,12 @@ async function readObject(
   { deps, ex, verified, target, op }: HandlerInput<Op<'GetObject'> | Op<'HeadObject'>>,
   withBody: boolean,
 ): Promise<void> {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   requireCurrentVersion(target.query, op.key);
   const overrides = responseOverrides(target.query);
-  const handle = await deps.storage.openObject(op.bucket, Buffer.from(op.key, 'utf8'));
+  const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
+    deps.storage.openObject(bucket.id, Buffer.from(op.key, 'utf8')),
+  );
   if (!handle) throw new S3Error('NoSuchKey', undefined, { Key: op.key });
   try {
     const { record } = handle;
