@@ -26,7 +26,12 @@ describe('metrics token', { skip: isExternal() && 'needs the embedded server', t
   });
 
   test('/metrics: 401 without the token or with a wrong one, 200 with it; /health open', async () => {
-    for (const headers of [{}, { authorization: `Bearer ${TOKEN}0` }, { authorization: 'Bearer' }]) {
+    const tries: Array<Record<string, string>> = [
+      {},
+      { authorization: `Bearer ${TOKEN}0` },
+      { authorization: 'Bearer' },
+    ];
+    for (const headers of tries) {
       const res = await fetch(`${target.endpoint}/metrics`, { headers });
       const text = await res.text();
       assert.equal(res.status, 401, JSON.stringify(headers));
