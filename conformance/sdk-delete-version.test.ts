@@ -163,6 +163,13 @@ describe('versionId and conditional deletes', { timeout: 60_000 }, () => {
     await put('cond', 'v2');
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'cond', IfMatch: '*' }));
     assert.equal(await exists('cond'), false);
+    // Preconditions Quire cannot check are refused, never ignored.
+    await put('cond', 'v3');
+    await expectS3Error(s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'cond', IfMatchSize: 999 })), {
+      code: 'NotImplemented',
+      status: 501,
+    });
+    assert.ok(await exists('cond'));
   });
 
   test('DeleteObjects: per-key <ETag> and <VersionId> answered per key in the result', async () => {

@@ -23,6 +23,11 @@ export const deleteObject: Handler<Op<'DeleteObject'>> = async ({ deps, ex, veri
   const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
   requireCurrentVersion(target.query, op.key);
+  // AWS offers these on directory buckets only; ignoring a precondition would delete what the caller protected.
+  for (const name of ['x-amz-if-match-last-modified-time', 'x-amz-if-match-size']) {
+    if (headerValue(ex.req.headers, name) !== undefined)
+      throw new S3Error('NotImplemented', `${name} is not supported`, { Header: name });
+  }
   const ifMatch = headerValue(ex.req.headers, 'if-match');
   const etag = ifMatch === undefined ? undefined : (parseEtagList(ifMatch)[0] ?? '');
   await inIncarnation(deps, bucket, { writes: false }, () => deleteOne(deps, bucket.id, op.key, etag));
