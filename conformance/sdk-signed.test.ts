@@ -9,7 +9,16 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { errorCode, keyPath, presignRaw, sendRaw, signRaw } from './raw.ts';
+import {
+  encodeQuery,
+  errorCode,
+  keyPath,
+  presignRaw,
+  sendRaw,
+  signedRaw,
+  signerFor,
+  signRaw,
+} from './raw.ts';
 import { expectS3Error, readBody, s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
 
@@ -108,5 +117,60 @@ describe('only what was signed', { timeout: 60_000 }, () => {
     const text = await rewritten.text();
     assert.equal(rewritten.status, 403, text);
     assert.equal(errorCode(Buffer.from(text)), 'SignatureDoesNotMatch', text);
+  });
+
+  test('headers a presigner hoisted into the signed query act as headers (metadata stored, checksum checked)', async () => {
+    const presign = async (key: string, hoist: Record<string, string>) => {
+      const path = keyPath(bucket, key);
+      const signed = await signerFor(target).presign(
+        {
+          method: 'PUT',
+          protocol: 'http:',
+          hostname: target.host,
+          port: target.port,
+          path,
+          query: {},
+          headers: {
+            host: `${target.host}:${target.port}`,
+            'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+            ...hoist,
+          },
+        },
+        {
+          expiresIn: 300,
+          unsignableHeaders: new Set(['x-amz-content-sha256']),
+          unhoistableHeaders: new Set(['x-amz-content-sha256']),
+        },
+      );
+      const query = signed.query as Record<string, string>;
+      for (const name of Object.keys(hoist)) assert.ok(name in query, `${name} was not hoisted`);
+      return `${path}?${encodeQuery(query)}`;
+    };
+    const url = await presign('hoisted', { 'x-amz-meta-color': 'blue', 'x-amz-meta-word': 'Grüße 報告' });
+    const put = await fetch(`${target.endpoint}${url}`, { method: 'PUT', body: 'with metadata' });
+    assert.equal(put.status, 200, await put.text());
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'hoisted' }));
+    assert.equal(head.Metadata?.color, 'blue');
+    const raw = await signedRaw(target, { method: 'HEAD', path: keyPath(bucket, 'hoisted') });
+    assert.deepEqual(
+      Buffer.from(String(raw.headers['x-amz-meta-word']), 'latin1'),
+      Buffer.from('Grüße 報告', 'utf8'),
+    );
+    // A hoisted checksum is checked like the header: a wrong one stores nothing.
+    const bad = await presign('hoisted-bad', { 'x-amz-checksum-crc32': 'AAAAAA==' });
+    const refused = await fetch(`${target.endpoint}${bad}`, { method: 'PUT', body: 'not empty' });
+    assert.equal(refused.status, 400, await refused.text());
+    await expectS3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'hoisted-bad' })), {
+      code: 'NotFound',
+      status: 404,
+    });
+    // The same name as a header too: which one was signed for? Refused.
+    const both = await presign('hoisted-both', { 'x-amz-meta-color': 'blue' });
+    const twice = await fetch(`${target.endpoint}${both}`, {
+      method: 'PUT',
+      headers: { 'x-amz-meta-color': 'red' },
+      body: 'x',
+    });
+    assert.equal(twice.status, 400);
   });
 });

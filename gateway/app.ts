@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
+import { hoistedHeaders } from './auth/hoisted.ts';
 import { verifyRequest } from './auth/verify.ts';
 import { S3Error } from './errors.ts';
 import type { GatewayDeps, Handler, RequestState } from './handlers/deps.ts';
@@ -112,7 +113,12 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
   const state: RequestState = { op: 'Unknown' };
   try {
     const target = parseTarget(req.url ?? '/', req.headers.host, { baseDomains: deps.baseDomains });
-    const operation: Operation = parseOperation(req.method ?? 'GET', target, req.headers);
+    const hoisted = hoistedHeaders(target.query, req.headers);
+    const operation: Operation = parseOperation(
+      req.method ?? 'GET',
+      target,
+      hoisted ? { ...req.headers, ...hoisted } : req.headers,
+    );
     state.op = operation.op;
     if ('bucket' in operation) state.bucket = operation.bucket;
     if ('key' in operation) state.key = operation.key;
@@ -125,6 +131,8 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
       deps.clock(),
       { region: deps.region },
     );
+    // Verified against the headers as sent; from here on the signed query's x-amz-* act as headers too.
+    if (hoisted) Object.assign(req.headers, hoisted);
     const handler = HANDLERS[operation.op] as Handler<typeof operation>;
     await handler({ deps, ex, verified, target, op: operation });
   } catch (err) {

@@ -124,6 +124,12 @@ export function objectResponseHeaders(
 // What a header value may hold on the wire: TAB, visible ASCII, space and bytes 0x80-0xFF (UTF-8 text).
 const HEADER_VALUE_BYTES = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** A decoded (UTF-8) text as Node sends a header value: its UTF-8 bytes as latin1 chars; undefined if it cannot be one. */
+export function headerWireValue(text: string): string | undefined {
+  const wire = Buffer.from(text, 'utf8').toString('latin1');
+  return HEADER_VALUE_BYTES.test(wire) ? wire : undefined;
+}
+
 /**
  * The `response-*` overrides of a GET or HEAD (every request of ours is signed, so all are allowed), checked
  * before anything is read. A value goes out byte for byte as its UTF-8 text (Node writes header strings as
@@ -134,8 +140,8 @@ export function responseOverrides(query: ReadonlyMap<string, string>): ResponseO
   for (const [param, name] of OVERRIDES) {
     const value = query.get(param);
     if (value === undefined) continue;
-    const wire = Buffer.from(value, 'utf8').toString('latin1');
-    if (!HEADER_VALUE_BYTES.test(wire)) {
+    const wire = headerWireValue(value);
+    if (wire === undefined) {
       throw new S3Error('InvalidArgument', `The value of ${param} cannot be sent as an HTTP header value.`, {
         ArgumentName: param,
         ArgumentValue: value.slice(0, 256),
