@@ -61,8 +61,7 @@ describe('versionId and conditional deletes', { timeout: 60_000 }, () => {
       },
     );
     assert.ok(await exists('live'));
-    const del = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'live', VersionId: 'null' }));
-    assert.equal(del.VersionId, 'null');
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'live', VersionId: 'null' }));
     assert.equal(await exists('live'), false);
   });
 

@@ -31,7 +31,8 @@ export const deleteObject: Handler<Op<'DeleteObject'>> = async ({ deps, ex, veri
   const ifMatch = headerValue(ex.req.headers, 'if-match');
   const etag = ifMatch === undefined ? undefined : (parseEtagList(ifMatch)[0] ?? '');
   await inIncarnation(deps, bucket, { writes: false }, () => deleteOne(deps, bucket.id, op.key, etag));
-  sendEmpty(ex, 204, target.query.get('versionId') === NULL_VERSION_ID ? { 'x-amz-version-id': 'null' } : {});
+  // A never-versioned bucket names no version in its answer, as for GET ?versionId=null.
+  sendEmpty(ex, 204);
 };
 
 /** Deletes one key; a failed condition is the S3 error AWS sends (412 naming If-Match, or 404 NoSuchKey). */
