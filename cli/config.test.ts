@@ -93,3 +93,19 @@ test('timeouts: defaults, env, and one-line errors for bad values', () => {
   );
   assert.throws(() => resolveConfig([{ shutdownGraceMs: 'soon' }]), /invalid shutdownGraceMs/);
 });
+
+test('the metrics token comes from QUIRE_METRICS_TOKEN or --metrics-token; a weak one is refused in one line', () => {
+  assert.equal(resolveConfig([]).metricsToken, undefined);
+  const fromEnv = resolveConfig([configFromEnv({ QUIRE_METRICS_TOKEN: 'env-token-0123456789' })]);
+  assert.equal(fromEnv.metricsToken, 'env-token-0123456789');
+  const flag = resolveConfig([
+    configFromEnv({ QUIRE_METRICS_TOKEN: 'env-token-0123456789' }),
+    { metricsToken: 'flag-token-0123456789' },
+  ]);
+  assert.equal(flag.metricsToken, 'flag-token-0123456789');
+  assert.throws(
+    () => resolveConfig([{ metricsToken: 'short' }]),
+    (err: unknown) => err instanceof ConfigError && /^invalid metricsToken .*openssl rand/.test(err.message),
+  );
+  assert.throws(() => resolveConfig([{ metricsToken: 'has a space in it, long enough' }]), ConfigError);
+});
