@@ -21,6 +21,7 @@ import type {
   BodyFinish,
   CopyDestination,
   CopySource,
+  DeleteOptions,
   DroppedBucket,
   ListedObject,
   ListedUpload,
@@ -221,8 +222,8 @@ export class StorageNode implements StorageApi {
     return this.reads.open(bucket, key);
   }
 
-  deleteObject(bucket: string, key: Buffer): Promise<boolean> {
-    return this.writes.deleteObject(bucket, key);
+  deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
+    return this.writes.deleteObject(bucket, key, opts);
   }
 
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
