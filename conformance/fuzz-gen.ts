@@ -691,7 +691,7 @@ async function badSignatureCase(r: Rng, target: Target, f: FuzzFixtures): Promis
   let { method, path } = t;
   const query = { ...t.query };
   let what: string;
-  switch (r.int(7)) {
+  switch (r.int(8)) {
     case 0: {
       const auth = headers.authorization ?? '';
       const at = auth.lastIndexOf('Signature=') + 10 + r.int(64);
@@ -727,6 +727,12 @@ async function badSignatureCase(r: Rng, target: Target, f: FuzzFixtures): Promis
         headers['x-amz-content-sha256'] === 'UNSIGNED-PAYLOAD' ? EMPTY_SHA256 : 'UNSIGNED-PAYLOAD';
       what = 'signed payload hash changed';
       break;
+    case 7: {
+      const [name, value] = unsignedAmzHeader(r, f);
+      headers[name] = value;
+      what = `unsigned ${name} added`;
+      break;
+    }
     default:
       delete headers.authorization;
       what = 'Authorization removed (x-amz-* headers kept)';
@@ -740,6 +746,18 @@ async function badSignatureCase(r: Rng, target: Target, f: FuzzFixtures): Promis
     mustFail: true,
     mayClose: false,
   };
+}
+
+/** An x-amz-* header the signer did not sign: the request must be refused (it could do what was not signed). */
+function unsignedAmzHeader(r: Rng, f: FuzzFixtures): [string, string] {
+  return r.pick<[string, string]>([
+    ['x-amz-copy-source', `/${f.bucket}/${encodeURIComponent(r.pick(f.keys))}`],
+    ['x-amz-meta-unsigned', 'yes'],
+    ['x-amz-tagging', 'a=b'],
+    ['x-amz-metadata-directive', 'REPLACE'],
+    ['x-amz-acl', 'public-read'],
+    ['x-amz-checksum-crc32', 'AAAAAA=='],
+  ]);
 }
 
 /** A presigned URL (query-string SigV4) tampered with after signing: it must not work. */
@@ -757,7 +775,8 @@ export async function badPresignedCase(
   const url = await presignRaw(target, method, path, 60 + r.int(3600));
   const query = new URLSearchParams(url.slice(url.indexOf('?') + 1));
   let what = 'untampered (control)';
-  switch (control ? -1 : r.int(5)) {
+  const extra: Record<string, string> = {};
+  switch (control ? -1 : r.int(6)) {
     case -1:
       break;
     case 0: {
@@ -782,6 +801,12 @@ export async function badPresignedCase(
       );
       what = 'parameter added';
       break;
+    case 5: {
+      const [name, value] = unsignedAmzHeader(r, f);
+      extra[name] = value;
+      what = `unsigned ${name} added`;
+      break;
+    }
     default:
       query.set('X-Amz-Date', '20200101T000000Z');
       what = 'date moved';
@@ -791,6 +816,7 @@ export async function badPresignedCase(
     `${method} ${path}?${query.toString().replace(/\+/g, '%20')} HTTP/1.1`,
     `host: ${target.host}:${target.port}`,
     `content-length: ${body.length}`,
+    ...Object.entries(extra).map(([n, v]) => `${n}: ${v}`),
   ];
   return {
     family: 'bad-signature',
