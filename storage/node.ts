@@ -167,7 +167,7 @@ export class StorageNode implements StorageApi {
     });
     const node = new StorageNode(opts, index, binlog, volumes);
     await node.recover(moved.movedBeforeReady);
-    moved.deps = { index, rows: node.rows, pins: node.reads.pins };
+    moved.deps = { index, rows: node.rows, pins: node.reads.pins, placement: node.placement };
     node.compactor.start();
     return node;
   }
