@@ -28,8 +28,9 @@
 // entry from the volume (or, when a read pins it, writes a tombstone entry that outranks it), then
 // commits the index.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { type Disk, nodeDisk } from '../common/disk.ts';
 import type {
   BodyFinish,
   CopyDestination,
@@ -51,7 +52,7 @@ import type {
 import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
 import { CHECKPOINT_KEY, loadCheckpoint, reconcileBinlog } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
-import { writeCheckpointFile } from './durable-file.ts';
+import { writeCheckpointFile, writeFileDurable } from './durable-file.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
@@ -87,6 +88,7 @@ import {
   type VolumeOpener,
   type VolumePort,
   type VolumeSpec,
+  type VolumeTuning,
 } from './volume-port.ts';
 
 export interface StorageNodeOptions {
@@ -111,6 +113,10 @@ export interface StorageNodeOptions {
   binlogMaxFileBytes?: number;
   /** Random source for upload and blob ids. */
   random?: (bytes: number) => Buffer;
+  /** Where volumes and the node's files live (default: the real disk); the LMDB index is always a real file. */
+  disk?: Disk;
+  /** Volume engine settings (tests: small chunkfiles). */
+  volumeTuning?: VolumeTuning;
 }
 
 interface Pinned {
@@ -147,16 +153,19 @@ export class StorageNode implements StorageApi {
   }
 
   static async open(opts: StorageNodeOptions): Promise<StorageNode> {
-    await mkdir(opts.dataDir, { recursive: true });
+    const disk = opts.disk ?? nodeDisk;
+    await disk.mkdirp(opts.dataDir);
     const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
     const specs = opts.volumes.map((s) => ({ ...s, volumeId: s.volumeId ?? basename(s.dir) }));
-    await writeNodeFile(opts.dataDir, opts.nodeId, specs);
+    await writeNodeFile(disk, opts.dataDir, opts.nodeId, specs);
     const moved = new MovedRouter();
     const volumes = new Map<string, VolumePort>();
     for (const spec of specs) {
       const hooks = {
         durability: opts.durability ?? 'fsync',
         onMoved: (m: EntryMoved) => moved.route(spec.volumeId, m),
+        disk,
+        tuning: opts.volumeTuning,
       };
       volumes.set(spec.volumeId, await opener.openOrCreate(spec, opts.nodeId, hooks));
     }
@@ -195,7 +204,10 @@ export class StorageNode implements StorageApi {
       });
       const { maxCounter } = await rebuildInto(this.index, this.volumes);
       if (maxCounter > this.counter) this.counter = maxCounter;
-      const r = await reconcileBinlog(this, await loadCheckpoint(this.index, this.opts.dataDir));
+      const r = await reconcileBinlog(
+        this,
+        await loadCheckpoint(this.index, this.opts.dataDir, this.opts.disk),
+      );
       if (r.maxCounter > this.counter) this.counter = r.maxCounter;
       await this.index.write(() => {
         this.index.putCounter(this.counter);
@@ -813,7 +825,7 @@ export class StorageNode implements StorageApi {
     await this.rows.settle();
     await this.binlog.close();
     for (const v of this.volumes.values()) await v.close();
-    await writeCheckpointFile(this.opts.dataDir, this.checkpoint());
+    await writeCheckpointFile(this.opts.dataDir, this.checkpoint(), this.opts.disk);
     await this.index.write(() => this.putCheckpoint());
     await this.index.setClean(true);
     await this.index.syncToDisk();
@@ -877,13 +889,8 @@ async function openIndex(path: string, sync: 'flush' | 'os'): Promise<NodeIndex>
   }
 }
 
-async function writeNodeFile(dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {
-  const path = join(dataDir, 'node.json');
-  const fh = await open(`${path}.tmp`, 'w');
-  await fh.writeFile(JSON.stringify({ nodeId, volumes }, null, 2));
-  await fh.datasync();
-  await fh.close();
-  await rename(`${path}.tmp`, path);
+function writeNodeFile(disk: Disk, dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {
+  return writeFileDurable(dataDir, 'node.json', JSON.stringify({ nodeId, volumes }, null, 2), disk);
 }
 
 function freeBytes(v: VolumePort): number {
