@@ -97,7 +97,17 @@ export class Volume extends EventEmitter {
   /** Stores an object; resolves only when durable. With `replaces`, the old version is freed or rewritten. */
   put(input: PutInput): Promise<StoredEntry> {
     this.checkOpen();
-    return this.track(this.doPut(input));
+    return this.track(this.doPut(input).then((e) => this.followMoves(e)));
+  }
+
+  /**
+   * Compaction may move a new entry before the put that wrote it returns (a replacement still freeing
+   * the old version): its EntryMoved named a location the caller did not hold yet, so the caller must
+   * get where the entry is now.
+   */
+  private followMoves(e: StoredEntry): StoredEntry {
+    const at = this.core.resolve(e.location);
+    return at === e.location ? e : { ...e, location: at };
   }
 
   /**

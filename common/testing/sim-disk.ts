@@ -35,8 +35,8 @@ class Inode {
 class Dir {
   entries = new Map<string, Node>();
   durable = new Map<string, Node>();
-  /** Name changes not yet covered by an fsync of this directory. */
-  pending: Array<(m: Map<string, Node>) => void> = [];
+  /** Name changes not yet covered by an fsync of this directory, in order. */
+  pending: Array<{ readonly seq: number; readonly apply: (m: Map<string, Node>) => void }> = [];
 }
 
 type Node = Inode | Dir;
@@ -104,7 +104,7 @@ export class SimDisk implements Disk {
           dirs.set(n, d);
           const names = new Map(n.durable);
           const keep = this.rng.int(n.pending.length + 1);
-          for (const change of n.pending.slice(0, keep)) change(names);
+          for (const change of n.pending.slice(0, keep)) change.apply(names);
           for (const [name, child] of names) d.entries.set(name, imageOf(child));
           d.durable = new Map(d.entries);
         }
@@ -179,7 +179,7 @@ export class SimDisk implements Disk {
 
   private link(dir: Dir, name: string, node: Node): void {
     dir.entries.set(name, node);
-    dir.pending.push((m) => m.set(name, node));
+    this.nameChange(dir, (m) => m.set(name, node));
   }
 
   async open(path: string, flags: OpenFlags): Promise<DiskFile> {
@@ -217,13 +217,13 @@ export class SimDisk implements Disk {
     a.parent.entries.delete(a.name);
     b.parent.entries.set(b.name, node);
     if (a.parent === b.parent) {
-      a.parent.pending.push((m) => {
+      this.nameChange(a.parent, (m) => {
         m.delete(a.name);
         m.set(b.name, node);
       });
     } else {
-      a.parent.pending.push((m) => m.delete(a.name));
-      b.parent.pending.push((m) => m.set(b.name, node));
+      this.nameChange(a.parent, (m) => m.delete(a.name));
+      this.nameChange(b.parent, (m) => m.set(b.name, node));
     }
   }
 
@@ -233,7 +233,7 @@ export class SimDisk implements Disk {
     if (!node) throw errno('ENOENT', path);
     if (node instanceof Dir) throw errno('EISDIR', path);
     parent.entries.delete(name);
-    parent.pending.push((m) => m.delete(name));
+    this.nameChange(parent, (m) => m.delete(name));
   }
 
   async readdir(path: string): Promise<string[]> {
@@ -276,6 +276,21 @@ export class SimDisk implements Disk {
   async io<T>(fn: () => T): Promise<T> {
     await this.step();
     return fn();
+  }
+
+  private nameChange(dir: Dir, apply: (m: Map<string, Node>) => void): void {
+    dir.pending.push({ seq: this.nextSeq(), apply });
+  }
+
+  /** Makes the directory's name changes up to `seq` durable. */
+  syncDir(d: Dir, seq: number): void {
+    let n = 0;
+    for (const change of d.pending) {
+      if (change.seq > seq) break;
+      change.apply(d.durable);
+      n += 1;
+    }
+    d.pending.splice(0, n);
   }
 
   nextSeq(): number {
@@ -462,13 +477,8 @@ class SimDirHandle implements DiskFile {
   }
   sync() {
     // Like the file syncs: covers the name changes made before it was issued.
-    const snapshot = new Map(this.d.entries);
-    const pendingAtIssue = this.d.pending.length;
-    return this.disk.io(() => {
-      const later = this.d.pending.slice(pendingAtIssue);
-      this.d.durable = snapshot;
-      this.d.pending = later;
-    });
+    const upTo = this.disk.lastSeq;
+    return this.disk.io(() => this.disk.syncDir(this.d, upTo));
   }
   stat() {
     return this.disk.io(() => ({ size: 0 }));
