@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { rebuildIndex } from '../storage/rebuild.ts';
 import { configFromEnv, configFromFile, resolveConfig } from './config.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { dataLayout } from './embedded.ts';
 
 export async function rebuildCommand(args: string[]): Promise<number> {
@@ -15,6 +16,7 @@ export async function rebuildCommand(args: string[]): Promise<number> {
     configFromEnv(process.env),
     values.data !== undefined ? { dataDir: values.data } : {},
   ]);
+  lockDataDir(config.dataDir, 'rebuild-index', { create: false });
   const layout = dataLayout(config.dataDir);
   const report = await rebuildIndex(layout.node);
   process.stdout.write(`rebuilt the index of ${layout.root}: ${JSON.stringify(report)}\n`);
