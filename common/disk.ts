@@ -10,6 +10,8 @@ export interface DiskFile {
   writev(buffers: Buffer[], position: number): Promise<{ bytesWritten: number }>;
   /** Whole contents (from the start). */
   readFile(): Promise<Buffer>;
+  /** Appends at the end of the file. */
+  appendFile(data: Buffer): Promise<void>;
   /** Replaces the contents (file opened with 'w'). */
   writeFile(data: Buffer | string): Promise<void>;
   truncate(length: number): Promise<void>;

@@ -187,6 +187,7 @@ export class StorageNode implements StorageApi {
       dir: join(opts.dataDir, 'binlog'),
       durability: opts.durability ?? 'fsync',
       maxFileBytes: opts.binlogMaxFileBytes,
+      disk,
     });
     const node = new StorageNode(opts, index, binlog, volumes);
     await node.recover(moved.movedBeforeReady);

@@ -395,6 +395,13 @@ class SimFileHandle implements DiskFile {
     });
   }
 
+  appendFile(data: Buffer) {
+    return this.disk.io(() => {
+      this.check(true);
+      this.disk.writeInode(this.f, data, this.f.size);
+    });
+  }
+
   readFile() {
     return this.disk.io(() => {
       this.check(false);
@@ -464,6 +471,9 @@ class SimDirHandle implements DiskFile {
     return this.disk.io(() => this.isDir());
   }
   readFile() {
+    return this.disk.io(() => this.isDir());
+  }
+  appendFile() {
     return this.disk.io(() => this.isDir());
   }
   writeFile() {

@@ -244,6 +244,17 @@ async function checkQuiet(vol: Volume, keys: KeyState[], fail: (w: string) => ne
     if (!got.equals(k.acked.data)) fail(`acknowledged ${k.key} has wrong bytes`);
     live.push(k.loc!);
   }
+  checkTiling(vol, live, fail);
+  let scanned = 0;
+  for await (const _ of vol.scan()) scanned += 1;
+  if (scanned !== live.length) fail(`scan finds ${scanned} live entries, the caller holds ${live.length}`);
+}
+
+/**
+ * Live allocations (the locations the caller holds), holes and quarantined bytes tile each chunkfile of
+ * a quiet volume exactly: nothing overlaps, nothing leaks.
+ */
+export function checkTiling(vol: Volume, live: readonly Location[], fail: (w: string) => never): void {
   const core = (vol as unknown as { core: VolumeCore }).core;
   for (const [id, f] of core.chunks) {
     const spans = [
@@ -269,9 +280,6 @@ async function checkQuiet(vol: Volume, keys: KeyState[], fail: (w: string) => ne
       );
     }
   }
-  let scanned = 0;
-  for await (const _ of vol.scan()) scanned += 1;
-  if (scanned !== live.length) fail(`scan finds ${scanned} live entries, the caller holds ${live.length}`);
 }
 
 function sameLoc(a: Location, b: Location): boolean {
