@@ -94,6 +94,9 @@ async function scanOneChunkfile(core: VolumeCore, id: number, out: ScanOutcome, 
   out.scannedBytes += size;
   await parseChunkfile(fh, size, core.volumeCrc, true, (r) => {
     if (r.kind === 'live') {
+      // A crash may keep an appended entry but not the zero slack after it: the file is as long as
+      // its last allocation, or holes and live entries would reach past its end.
+      f.end = Math.max(f.end, r.offset + r.header.allocBytes);
       f.liveEntries += 1;
       f.liveBytes += r.header.allocBytes;
       f.liveDataBytes += r.header.dataBytes;

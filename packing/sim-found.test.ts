@@ -1,5 +1,7 @@
 // Bugs the crash simulation (sim.test.ts) found, each pinned by a deterministic test.
 import assert from 'node:assert/strict';
+import { truncate } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeDisk } from '../common/disk.ts';
 import { GatedDisk } from '../common/testing/gated-disk.ts';
@@ -66,6 +68,43 @@ test('a put whose entry compaction moves before the put returns gets the new loc
     await v.close();
     const again = await Volume.open(dir, opts);
     assert.deepEqual(await again.read(e.location), small);
+    await again.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('an entry whose zero slack a crash did not keep still counts its whole allocation in the file', {
+  timeout: 30_000,
+}, async () => {
+  const { dir, cleanup } = await tempDir('short-slack');
+  const opts = { slack: { kind: 'fixed' as const, bytes: 3000 }, writeLanes: 1 };
+  try {
+    const v = await newVolume(dir, opts);
+    let last: Location | undefined;
+    for (let i = 0; i < 3; i++) {
+      const data = bytesFor(i, 500);
+      last = (
+        await v.put({
+          key: Buffer.from(`k${i}`),
+          meta: Buffer.alloc(0),
+          opver: opver(i + 1),
+          data,
+          dataBytes: data.length,
+        })
+      ).location;
+    }
+    await v.closeUnclean();
+    // The last entry's header and body reached the disk, its trailing zeros did not.
+    const bodyEnd = last!.offset + 64 + 2 + 500;
+    await truncate(join(dir, 'c-00000001.qc'), bodyEnd + 8);
+    const again = await Volume.open(dir, opts);
+    const tiled = (s: ReturnType<Volume['stats']>) =>
+      s.liveBytes + s.holeBytes + s.deadBytes === s.diskBytes - 64;
+    assert.ok(tiled(again.stats()), JSON.stringify(again.stats()));
+    assert.deepEqual(await again.read(last!), bytesFor(2, 500));
+    await again.delete(last!);
+    assert.ok(tiled(again.stats()), JSON.stringify(again.stats()));
     await again.close();
   } finally {
     await cleanup();
