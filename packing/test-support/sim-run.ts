@@ -135,9 +135,8 @@ export async function runPackingSim(o: SimRunOptions): Promise<{ crashes: number
       generation += 1;
       // Let acknowledgements that completed before the crash run their callbacks.
       for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
-      disk = disk.afterCrash();
       for (const k of keys) k.busy = false;
-      vol = await Volume.open(DIR, volOpts()).catch((err) => fail(`reopen failed: ${err}`));
+      vol = await reopen();
       await checkAfterCrash(vol, keys, fail);
     } else if (crashThisStep) {
       disk.crashAfterOps(Number.POSITIVE_INFINITY);
@@ -150,6 +149,24 @@ export async function runPackingSim(o: SimRunOptions): Promise<{ crashes: number
   await checkQuiet(vol, keys, fail);
   await vol.close();
   return { crashes, ops };
+
+  /** Opens what the crash left; sometimes crashes again during the recovery itself, and again reopens. */
+  async function reopen(): Promise<Volume> {
+    for (;;) {
+      disk = disk.afterCrash();
+      const again = rng.chance(0.25);
+      if (again) disk.crashAfterOps(rng.between(1, 80));
+      const opened = await Promise.race([
+        Volume.open(DIR, volOpts()).catch((err) => fail(`reopen failed: ${err?.stack ?? err}`)),
+        disk.crashed.then(() => undefined),
+      ]);
+      if (opened) {
+        disk.crashAfterOps(Number.POSITIVE_INFINITY);
+        return opened;
+      }
+      o.trace?.(`step ${step} CRASH during recovery after ${disk.ops} disk ops`);
+    }
+  }
 
   /** Runs one op on key k; acknowledged when it resolves (unless the disk died under it). */
   function track(k: KeyState, v: Version, run: () => Promise<Location | undefined>): Promise<void> {

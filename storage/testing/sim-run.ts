@@ -125,9 +125,8 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
         await node.index.env.backup(join(o.realDir, `g${generation}`, 'index'), false);
       }
       o.trace?.(`index ${keepIndex ? 'kept' : 'lost'} (was ${oldIndex})`);
-      sim = sim.afterCrash();
       for (const k of keys) k.busy = false;
-      node = await open().catch((err) => fail(`reopen failed: ${err?.stack ?? err}`));
+      node = await reopen();
       await checkAfterCrash(node, keys, fail);
     } else if (crashThisStep) sim.crashAfterOps(Number.POSITIVE_INFINITY);
     await checkQuiet(node, keys, fail);
@@ -139,6 +138,27 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
   await checkQuiet(node, keys, fail);
   await node.close();
   return { crashes, ops };
+
+  /**
+   * Opens on what the crash left; sometimes crashes again during recovery itself (then the next try
+   * starts without an index: the hung node's LMDB cannot be copied consistently), and reopens.
+   */
+  async function reopen(): Promise<StorageNode> {
+    for (;;) {
+      sim = sim.afterCrash();
+      if (rng.chance(0.2)) sim.crashAfterOps(rng.between(1, 100));
+      const opened = await Promise.race([
+        open().catch((err) => fail(`reopen failed: ${err?.stack ?? err}`)),
+        sim.crashed.then(() => undefined),
+      ]);
+      if (opened) {
+        sim.crashAfterOps(Number.POSITIVE_INFINITY);
+        return opened;
+      }
+      o.trace?.(`step ${step} CRASH during recovery after ${sim.ops} disk ops`);
+      generation += 1;
+    }
+  }
 
   function track(k: KeyState, v: Version, run: () => Promise<unknown>): Promise<void> {
     k.busy = true;
