@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeDisk } from '../common/disk.ts';
 import { GatedDisk } from '../common/testing/gated-disk.ts';
+import { EntryNotFoundError } from './errors.ts';
 import { bytesFor, newVolume, opver, tempDir } from './test-support/helpers.ts';
 import type { Location } from './types.ts';
 import { Volume } from './volume.ts';
@@ -106,6 +107,37 @@ test('an entry whose zero slack a crash did not keep still counts its whole allo
     await again.delete(last!);
     assert.ok(tiled(again.stats()), JSON.stringify(again.stats()));
     await again.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('reading a singlefile that was replaced says EntryNotFoundError, not a raw ENOENT', {
+  timeout: 30_000,
+}, async () => {
+  const { dir, cleanup } = await tempDir('gone-single');
+  try {
+    const v = await newVolume(dir, { smallObjectMaxBytes: 4096 });
+    const big = bytesFor(1, 10_000);
+    const old = await v.put({
+      key: Buffer.from('k'),
+      meta: Buffer.alloc(0),
+      opver: opver(1),
+      data: big,
+      dataBytes: big.length,
+    });
+    const small = bytesFor(2, 100);
+    await v.put({
+      key: Buffer.from('k'),
+      meta: Buffer.alloc(0),
+      opver: opver(2),
+      data: small,
+      dataBytes: small.length,
+      replaces: old.location,
+    });
+    await assert.rejects(v.read(old.location), EntryNotFoundError);
+    await assert.rejects(v.readEntry(old.location), EntryNotFoundError);
+    await v.close();
   } finally {
     await cleanup();
   }

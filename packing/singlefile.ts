@@ -1,11 +1,11 @@
 // Singlefiles: one file per large object, streamed in and out. Layout (FORMAT.md): header, key, meta,
 // padding to 8, data, then one CRC-32 per block so a read verifies each block before emitting it.
 import { join } from 'node:path';
-import type { Disk, DiskFile } from '../common/disk.ts';
+import { type Disk, type DiskFile, isNotFound } from '../common/disk.ts';
 import { syncDir } from '../common/durable-file.ts';
 import { decodeSingleHeader, type EntryHeader, encodeSingleHeader, keyMetaCrc } from './codec.ts';
 import { crc32Continue, crc32Of } from './crc.ts';
-import { CorruptEntryError, InvalidInputError } from './errors.ts';
+import { CorruptEntryError, EntryNotFoundError, InvalidInputError } from './errors.ts';
 import { alignUp, FILE_NAMES, HEADER_BYTES, singleFileName } from './layout.ts';
 import type { ByteRange, Location, Opver } from './types.ts';
 
@@ -204,13 +204,23 @@ export interface SingleHead {
   readonly layout: SingleLayout;
 }
 
+/** Opens a singlefile for reading; one that is gone (deleted or replaced) is EntryNotFoundError. */
+async function openSingle(disk: Disk, dir: string, location: Location): Promise<DiskFile> {
+  try {
+    return await disk.open(join(dir, singleFileName(location.fileId)), 'r');
+  } catch (err) {
+    if (isNotFound(err)) throw new EntryNotFoundError(location, 'no such singlefile');
+    throw err;
+  }
+}
+
 export async function readSingleHead(
   disk: Disk,
   dir: string,
   location: Location,
   volumeCrc: number,
 ): Promise<SingleHead> {
-  const fh = await disk.open(join(dir, singleFileName(location.fileId)), 'r');
+  const fh = await openSingle(disk, dir, location);
   try {
     return await readHeadFrom(fh, location, volumeCrc);
   } finally {
@@ -246,7 +256,7 @@ export async function* readSinglefile(
   volumeCrc: number,
   range?: ByteRange,
 ): AsyncGenerator<Buffer> {
-  const fh = await disk.open(join(dir, singleFileName(location.fileId)), 'r');
+  const fh = await openSingle(disk, dir, location);
   try {
     if (location.allocBytes > 0 && location.allocBytes <= WHOLE_READ_MAX) {
       yield* wholeFileBlocks(fh, location, volumeCrc, range);

@@ -71,6 +71,7 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
     return { key: Buffer.from(`obj/${i}`), acked: absent, inflight: [], busy: false, history: [absent] };
   });
   const tuning = { chunkBytes: 64 * 1024, smallObjectMaxBytes: SMALL_MAX, writeLanes: rng.between(1, 2) };
+  const indexSync = rng.pick(['ack', 'background'] as const);
   const open = async (): Promise<StorageNode> => {
     const dataDir = join(o.realDir, `g${generation}`);
     await mkdir(dataDir, { recursive: true });
@@ -81,6 +82,7 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
       disk: new RebasedDisk(sim, dataDir, '/data'),
       smallObjectMaxBytes: SMALL_MAX,
       volumeTuning: tuning,
+      indexSync,
       binlogMaxFileBytes: 16 * 1024,
       random: (n) => rng.bytes(n),
     });
@@ -286,6 +288,7 @@ async function checkQuiet(node: StorageNode, keys: KeyState[], fail: (w: string)
   const got = listed.map((l) => `${l.key}:${l.size}:${l.etag}`);
   if (want.sort().join(' ') !== got.sort().join(' '))
     fail(`listing shows ${got.join(' ')}; expected ${want.join(' ')}`);
+  await node.rows.settle(); // 'background' index sync: rows may still be on their way to LMDB
   const referenced: Location[] = [];
   for (const { value } of node.index.objects.getRange({ snapshot: false })) {
     const v = decodeObjectValue(Buffer.from(value));
