@@ -67,6 +67,7 @@ import {
   objectKey,
   prefixEnd,
   successor,
+  uploadKey,
 } from './keys.ts';
 import { KeyedLock } from './locks.ts';
 import { Multipart } from './multipart.ts';
@@ -76,16 +77,19 @@ import { rebuildInto } from './rebuild.ts';
 import {
   type BinlogCheckpoint,
   compareOpver,
+  decodeEntryMeta,
   decodeObjectSummary,
   decodeObjectValue,
   decodePartValue,
   decodePendingValue,
+  decodeUploadValue,
   type EntryMeta,
   encodeCheckpoint,
   encodeEntryMeta,
   encodeObjectValue,
   encodePartValue,
   encodePendingValue,
+  encodeUploadValue,
   type ObjectMeta,
   type ObjectValue,
   objectValueFromEntryMeta,
@@ -879,6 +883,18 @@ class MovedRouter {
         if (!v || !sameLoc(v.at, volumeId, m.from)) return;
         v.at = { volumeId, location: m.to };
         node.index.parts.put(k, encodePartValue(v));
+      });
+    } else if (m.key[0] === EntryKind.upload) {
+      // An upload marker: its row is keyed by bucket and key, which only the entry's meta holds.
+      const em = decodeEntryMeta((await node.volume(volumeId).readEntry(m.to)).meta);
+      if (em.kind !== 'upload') return;
+      const uk = uploadKey(em.meta.bucket, em.meta.key, k.toString('latin1'));
+      await node.index.write(() => {
+        const row = node.index.get(node.index.uploads, uk);
+        const v = row ? decodeUploadValue(row) : undefined;
+        if (!v || !sameLoc(v.at, volumeId, m.from)) return;
+        v.at = { volumeId, location: m.to };
+        node.index.uploads.put(uk, encodeUploadValue(v));
       });
     }
   }

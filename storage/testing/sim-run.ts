@@ -17,7 +17,7 @@ import { checkTiling } from '../../packing/test-support/sim-run.ts';
 import type { Volume } from '../../packing/volume.ts';
 import type { PutObjectInput } from '../api.ts';
 import { StorageNode } from '../node.ts';
-import { decodeObjectValue } from '../records.ts';
+import { decodeObjectValue, decodePartValue, decodeUploadValue } from '../records.ts';
 import type { Location } from '../volume-port.ts';
 
 const KEYS = 24;
@@ -49,6 +49,8 @@ export interface StorageSimOptions {
 
 export class SimFailure extends Error {}
 
+const HEADERS = { contentType: 'application/octet-stream', userMeta: {} };
+const NOW = 1_700_000_000_000;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
 export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: number; ops: number }> {
@@ -84,6 +86,7 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
       volumeTuning: tuning,
       indexSync,
       binlogMaxFileBytes: 16 * 1024,
+      minPartBytes: 100,
       random: (n) => rng.bytes(n),
     });
   };
@@ -103,7 +106,10 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
       if (r < 0.15) batch.push(getCheck(node, k, generation));
       else if (r < 0.3 && k.acked.data)
         batch.push(track(k, { n: ++counter, data: null }, () => node.deleteObject(BUCKET, k.key)));
-      else if (r < 0.35) batch.push(compact(node, rng));
+      else if (r < 0.35) {
+        o.trace?.(`step ${step} compact`);
+        batch.push(compact(node, rng));
+      } else if (r < 0.45) batch.push(multipart(node, k));
       else {
         const data = rng.bytes(pickSize(rng, k));
         const v: Version = { n: ++counter, data, etag: md5(data) };
@@ -184,6 +190,36 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
     );
   }
 
+  /**
+   * A multipart upload of 1-3 parts on key k, then complete (a new version of k) or abort (no change).
+   * A crash leaves the upload in flight: its parts and marker must stay accounted for (checkQuiet).
+   */
+  async function multipart(node: StorageNode, k: KeyState): Promise<void> {
+    const count = rng.between(1, 3);
+    const parts: Buffer[] = Array.from({ length: count }, (_, i) =>
+      rng.bytes(i === count - 1 ? rng.between(1, 3000) : rng.between(100, 3000)),
+    );
+    const completing = rng.chance(0.7);
+    const data = Buffer.concat(parts);
+    const etag = `${md5(Buffer.concat(parts.map((p) => Buffer.from(md5(p), 'hex'))))}-${parts.length}`;
+    const v: Version = completing ? { n: ++counter, data, etag } : k.acked;
+    return track(k, v, async () => {
+      const id = await node.createUpload(BUCKET, k.key, HEADERS, NOW);
+      const done: Array<{ partNumber: number; etag: string }> = [];
+      for (const [i, p] of parts.entries()) {
+        const fin = await node.uploadPart({
+          ...putInput(k.key, p),
+          uploadId: id,
+          partNumber: i + 1,
+        });
+        done.push({ partNumber: i + 1, etag: fin.etag });
+      }
+      o.trace?.(`step ${step} ${completing ? 'complete' : 'abort'} ${k.key} upload ${id}`);
+      if (completing) await node.completeUpload(BUCKET, k.key, id, done, NOW);
+      else await node.abortUpload(BUCKET, k.key, id);
+    });
+  }
+
   /** A GET racing writes returns one whole version issued no earlier than the acknowledged one. */
   async function getCheck(node: StorageNode, k: KeyState, gen: number): Promise<void> {
     const from = k.history.indexOf(k.acked);
@@ -237,8 +273,8 @@ function putInput(key: Buffer, data: Buffer): PutObjectInput {
     body: (async function* () {
       for (let i = 0; i < data.length; i += 1000) yield data.subarray(i, i + 1000);
     })(),
-    headers: { contentType: 'application/octet-stream', userMeta: {} },
-    nowMs: 1_700_000_000_000,
+    headers: HEADERS,
+    nowMs: NOW,
     finish: async () => ({ etag: md5(data), checksums: {} }),
   };
 }
@@ -295,15 +331,34 @@ async function checkQuiet(node: StorageNode, keys: KeyState[], fail: (w: string)
     referenced.push(v.at.location);
     if (v.blobAt) referenced.push(v.blobAt.location);
   }
+  for (const { value } of node.index.uploads.getRange({ snapshot: false })) {
+    referenced.push(decodeUploadValue(Buffer.from(value)).at.location);
+  }
+  for (const { value } of node.index.parts.getRange({ snapshot: false })) {
+    const v = decodePartValue(Buffer.from(value));
+    referenced.push(v.at.location);
+    if (v.blobAt) referenced.push(v.blobAt.location);
+  }
   const vol = node.volumes.get('v1') as unknown as Volume;
   const live: Location[] = [];
-  for await (const e of vol.scan()) live.push(e.location);
+  const names = new Map<string, string>();
+  for await (const e of vol.scan()) {
+    live.push(e.location);
+    names.set(
+      `${e.location.kind}:${e.location.fileId}:${e.location.offset}`,
+      `${String.fromCharCode(e.key[0]!)}#${e.opver.counter}`,
+    );
+  }
   const key = (l: Location) => `${l.kind}:${l.fileId}:${l.offset}`;
   const refs = new Set(referenced.map(key));
   const leaked = live.filter((l) => !refs.has(key(l)));
   const lives = new Set(live.map(key));
   const dangling = referenced.filter((l) => !lives.has(key(l)));
-  if (leaked.length > 0) fail(`volume entries no index row points at: ${leaked.map(key).join(' ')}`);
+  if (leaked.length > 0) {
+    fail(
+      `volume entries no index row points at: ${leaked.map((l) => `${key(l)} (${names.get(key(l))})`).join(' ')}`,
+    );
+  }
   if (dangling.length > 0) fail(`index rows pointing at no entry: ${dangling.map(key).join(' ')}`);
   checkTiling(vol, live, fail);
 }
