@@ -51,17 +51,29 @@ export async function startEmbedded(
     dataDir: layout.node,
     nodeId: 1,
     volumes: [
-      { dir: layout.volume, maxBytes: config.volumeMaxBytes, reservedFreeBytes: config.reservedFreeBytes },
+      {
+        dir: layout.volume,
+        maxBytes: config.volumeMaxBytes,
+        reservedFreeBytes: config.reservedFreeBytes,
+        chunkBytes: config.chunkfileBytes,
+      },
     ],
     smallObjectMaxBytes: config.smallObjectMaxBytes,
     minPartBytes: config.multipartMinPartBytes,
     indexSync: config.indexSync,
+    compaction: {
+      liveRatioBelow: config.compactLiveRatio,
+      bytesPerSecond: config.compactBytesPerSecond,
+      intervalMs: config.compactIntervalMs,
+      log: logger.child({ part: 'compactor' }),
+    },
   });
   await purgeDeadBuckets(catalog, storage, logger);
   const hasher = createHashingPool();
   const keys = new Map(credentials.map((c) => [c.accessKeyId, c]));
   let ready = false;
   const metrics = new GatewayMetrics(async () => (await storage.stats()).volumes);
+  metrics.addCompaction(() => storage.compactor.stats());
   const gateway = createGateway({
     buckets: catalog,
     storage,

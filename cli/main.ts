@@ -22,6 +22,14 @@ ${COMMON_FLAGS}
   --port N          S3 port (env QUIRE_PORT, default 9000; 0 picks a free port)
   --host ADDR       listen address (env QUIRE_HOST, default 127.0.0.1)
   --log-level L     fatal|error|warn|info|debug|trace|silent (env QUIRE_LOG_LEVEL)
+  --compact-live-ratio R        compact chunkfiles whose live bytes fall below R of their size in the
+                                background (env QUIRE_COMPACT_LIVE_RATIO, default 0.5; 0 turns it off)
+  --compact-bytes-per-second N  compaction copy rate limit (env QUIRE_COMPACT_BYTES_PER_SECOND,
+                                default 67108864; 0: unlimited)
+  --compact-interval-ms N       how often to look for sparse chunkfiles (env QUIRE_COMPACT_INTERVAL_MS,
+                                default 30000)
+  --chunkfile-bytes N           chunkfile size for volumes created from now on (env QUIRE_CHUNKFILE_BYTES,
+                                default 67108864)
   --body-timeout-ms N     abort a request body that sends nothing for N ms (env QUIRE_BODY_TIMEOUT_MS, 60000)
   --headers-timeout-ms N  a request's headers must arrive within N ms (env QUIRE_HEADERS_TIMEOUT_MS, 60000)
   --shutdown-grace-ms N   on SIGTERM, let in-flight requests finish for N ms, then abort them

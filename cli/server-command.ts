@@ -18,6 +18,10 @@ export async function serverCommand(args: string[]): Promise<number> {
       host: { type: 'string' },
       'log-level': { type: 'string' },
       config: { type: 'string' },
+      'compact-live-ratio': { type: 'string' },
+      'compact-bytes-per-second': { type: 'string' },
+      'compact-interval-ms': { type: 'string' },
+      'chunkfile-bytes': { type: 'string' },
       'body-timeout-ms': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'shutdown-grace-ms': { type: 'string' },
@@ -28,6 +32,11 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values.port !== undefined) flags.port = values.port;
   if (values.host !== undefined) flags.host = values.host;
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  if (values['compact-live-ratio'] !== undefined) flags.compactLiveRatio = values['compact-live-ratio'];
+  if (values['compact-bytes-per-second'] !== undefined)
+    flags.compactBytesPerSecond = values['compact-bytes-per-second'];
+  if (values['compact-interval-ms'] !== undefined) flags.compactIntervalMs = values['compact-interval-ms'];
+  if (values['chunkfile-bytes'] !== undefined) flags.chunkfileBytes = values['chunkfile-bytes'];
   if (values['body-timeout-ms'] !== undefined) flags.bodyTimeoutMs = values['body-timeout-ms'];
   if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
   if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];

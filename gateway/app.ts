@@ -8,7 +8,7 @@ import { verifyRequest } from './auth/verify.ts';
 import { S3_ERRORS, S3Error, type S3ErrorCode } from './errors.ts';
 import type { GatewayDeps, Handler, RequestState } from './handlers/deps.ts';
 import { HANDLERS } from './handlers/index.ts';
-import { type Exchange, sendEmpty, sendXml, settleUnreadBody } from './http/respond.ts';
+import { type Exchange, limitSendStalls, sendEmpty, sendXml, settleUnreadBody } from './http/respond.ts';
 import { type Operation, parseOperation, parseTarget } from './s3/operation.ts';
 import { errorXml } from './s3/xml.ts';
 
@@ -94,6 +94,7 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
     bodyTaken: false,
     bodyTimeoutMs: deps.limits.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
   };
+  limitSendStalls(ex);
   const state: RequestState = { op: 'Unknown' };
   try {
     const target = parseTarget(req.url ?? '/', req.headers.host, { baseDomains: deps.baseDomains });

@@ -107,7 +107,7 @@ export interface UploadPartCopyInput {
   key: Buffer;
   uploadId: string;
   partNumber: number;
-  src: { bucket: string; key: Buffer; range?: ByteRangeInclusive };
+  src: CopySource;
   nowMs: number;
 }
 
@@ -159,6 +159,11 @@ export interface CopySource {
   bucket: string;
   key: Buffer;
   range?: ByteRangeInclusive;
+  /**
+   * Copy only the version with this ETag (the one the caller checked its conditions and range against);
+   * PreconditionFailed when the current version differs.
+   */
+  etag?: string;
 }
 
 export interface CopyDestination {

@@ -26,6 +26,7 @@ export const packingOpener: VolumeOpener = {
       type: 'storage',
       maxBytes: spec.maxBytes,
       reservedFreeBytes: spec.reservedFreeBytes,
+      ...(spec.chunkBytes ? { chunkBytes: spec.chunkBytes } : {}),
     });
   },
 };

@@ -4,6 +4,8 @@
 import type { Disk } from '../common/disk.ts';
 import type {
   ByteRange,
+  CompactionOptions,
+  CompactionReport,
   EntryMoved,
   Location,
   OpenVolumeOptions,
@@ -13,7 +15,17 @@ import type {
   VolumeStats,
 } from '../packing/types.ts';
 
-export type { ByteRange, EntryMoved, Location, PutInput, StagedPut, StoredEntry, VolumeStats };
+export type {
+  ByteRange,
+  CompactionOptions,
+  CompactionReport,
+  EntryMoved,
+  Location,
+  PutInput,
+  StagedPut,
+  StoredEntry,
+  VolumeStats,
+};
 
 export interface VolumePort {
   put(input: PutInput): Promise<StoredEntry>;
@@ -25,6 +37,8 @@ export interface VolumePort {
   readEntry(location: Location): Promise<StoredEntry>;
   scan(): AsyncIterable<StoredEntry>;
   stats(): VolumeStats;
+  /** Optional: rewrites sparse chunkfiles, reporting every move through the volume's onMoved hook. */
+  compact?(opts: CompactionOptions): Promise<CompactionReport>;
   close(): Promise<void>;
 }
 
@@ -58,6 +72,8 @@ export interface VolumeSpec {
   volumeId?: string;
   maxBytes: number;
   reservedFreeBytes: number;
+  /** Chunkfile size of a volume created now (default: packing's 64 MiB); an existing volume keeps its own. */
+  chunkBytes?: number;
 }
 
 /** True when the error is the volume saying it is full (packing's typed VolumeFullError). */

@@ -1,12 +1,14 @@
 // A simulated disk for crash tests. It keeps files in memory as a page cache over a durable image:
 // a write lands in the page cache; fdatasync/fsync of the file makes the writes that had completed
 // when it was issued durable; names (create, rename, unlink, mkdir) become durable only when their
-// directory is fsynced. `crash()` freezes this disk (every operation in flight or issued later
-// never completes, like a dead process) and `afterCrash()` returns a new disk holding what a power
+// directory is fsynced. `crash()` freezes this disk (no operation in flight or issued later completes,
+// like a dead process) and `afterCrash()` returns a new disk holding what a power
 // loss could have left: the durable image plus, per file, any subset of the unsynced writes that a
 // real disk could have persisted (whole 512-byte sectors, each sector at some point of its own
 // history, so the last write may be torn at a sector boundary), and per directory a prefix of its
-// unsynced name changes. Every choice comes from the seeded Rng: a seed replays a run.
+// unsynced name changes. Once the image is taken, the dead disk's operations fail with EIO, so the code
+// that ran on it unwinds and gives back what it holds (process-wide pools outlive a simulated crash).
+// Every choice comes from the seeded Rng: a seed replays a run.
 import { posix } from 'node:path';
 import type { Disk, DiskFile, OpenFlags } from '../disk.ts';
 import type { Rng } from './rng.ts';
@@ -52,14 +54,17 @@ function errno(code: string, what: string): Error {
   return Object.assign(new Error(`${code}: ${what}`), { code });
 }
 
-const NEVER = new Promise<never>(() => undefined);
-
 export class SimDisk implements Disk {
   private readonly root: Dir;
   private dead = false;
   private seq = 0;
   private crashAfter = Number.POSITIVE_INFINITY;
   private onCrash: (() => void) | undefined;
+  private buryDead!: () => void;
+  /** Resolves once the crash image is taken: then the dead disk's operations fail. */
+  private readonly buried = new Promise<void>((resolve) => {
+    this.buryDead = resolve;
+  });
   /** Operations issued (for crash points and reports). */
   ops = 0;
   /** Resolves when this disk crashes (by `crash()` or the op countdown). */
@@ -94,6 +99,7 @@ export class SimDisk implements Disk {
   /** What a power loss could have left, as a fresh disk. This disk must have crashed. */
   afterCrash(): SimDisk {
     if (!this.dead) throw new Error('afterCrash() before crash()');
+    queueMicrotask(() => this.buryDead());
     const images = new Map<Inode, Inode>();
     const dirs = new Map<Dir, Dir>();
     const imageOf = (n: Node): Node => {
@@ -159,10 +165,16 @@ export class SimDisk implements Disk {
   private async step(): Promise<void> {
     this.ops += 1;
     if (this.ops >= this.crashAfter) this.crash();
-    if (this.dead) return NEVER;
+    if (this.dead) return this.deadOp();
     const turns = this.rng.int((this.opts.maxDelayTurns ?? 2) + 1);
     for (let i = 0; i < turns; i++) await new Promise<void>((r) => setImmediate(r));
-    if (this.dead) return NEVER;
+    if (this.dead) return this.deadOp();
+  }
+
+  /** An operation on a crashed disk: pending until the crash image is taken, then EIO. */
+  private async deadOp(): Promise<never> {
+    await this.buried;
+    throw errno('EIO', 'the simulated machine crashed');
   }
 
   private lookup(path: string): { parent: Dir; name: string; node: Node | undefined } {

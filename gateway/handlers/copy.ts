@@ -49,7 +49,7 @@ async function checkedSource(
 export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
-  const { src, srcBucket } = await checkedSource(deps, ex.req, verified);
+  const { src, srcBucket, record: checked } = await checkedSource(deps, ex.req, verified);
   const directive = String(ex.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', {
@@ -67,7 +67,8 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
   const condition = parseWriteCondition(ex.req.headers);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.copyObject(
-      { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8') },
+      // The version whose conditions were checked, or 412: never a later one that did not pass them.
+      { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8'), etag: checked.etag },
       {
         bucket: bucket.id,
         key: Buffer.from(op.key, 'utf8'),
@@ -120,7 +121,13 @@ export const uploadPartCopy: Handler<Op<'UploadPartCopy'>> = async ({ deps, ex, 
       key: Buffer.from(op.key, 'utf8'),
       uploadId: op.uploadId,
       partNumber: op.partNumber,
-      src: { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8'), ...(range ? { range } : {}) },
+      // The version the conditions and the range were checked against, or 412.
+      src: {
+        bucket: srcBucket.id,
+        key: Buffer.from(src.key, 'utf8'),
+        etag: record.etag,
+        ...(range ? { range } : {}),
+      },
       nowMs: deps.clock(),
     }),
   );

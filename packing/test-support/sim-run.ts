@@ -143,7 +143,9 @@ export async function runPackingSim(o: SimRunOptions): Promise<{ crashes: number
     }
     await checkQuiet(vol, keys, fail);
   }
+  o.trace?.('close');
   await vol.close();
+  o.trace?.('reopen after a clean close');
   vol = await Volume.open(DIR, volOpts());
   await checkAfterCrash(vol, keys, fail);
   await checkQuiet(vol, keys, fail);
