@@ -282,7 +282,14 @@ function putInput(key: Buffer, data: Buffer): PutObjectInput {
 async function compact(node: StorageNode, rng: Rng): Promise<void> {
   const vol = node.volumes.get('v1') as unknown as Volume;
   try {
-    await vol.compact({ liveRatioBelow: rng.pick([0.3, 0.6, 0.95]) });
+    // As the node's background compactor runs it: the moved rows durable before a file is retired.
+    await vol.compact({
+      liveRatioBelow: rng.pick([0.3, 0.6, 0.95]),
+      beforeRetire: async () => {
+        await node.rows.settled();
+        await node.index.env.flushed;
+      },
+    });
   } catch (err) {
     if ((err as { code?: string }).code !== 'COMPACTION_RUNNING') throw err;
   }
