@@ -1,6 +1,6 @@
 // The crash-safe file protocols, in one place: write tmp → fdatasync → rename → fsync the directory,
 // and unlink → fsync the directory. A crash leaves the old file or the new one, never a mix.
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type Disk, isNotFound } from './disk.ts';
 
 /** The suffix of a file being written; a leftover one never holds acknowledged data. */
@@ -45,4 +45,29 @@ export async function unlinkDurable(disk: Disk, dir: string, name: string): Prom
     return;
   }
   await syncDir(disk, dir);
+}
+
+/**
+ * mkdir -p whose result survives a crash: every directory it creates is followed by an fsync of its
+ * parent, and the leaf's parent is synced even when the leaf existed (someone may have just made it).
+ */
+export async function mkdirDurable(disk: Disk, dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = resolve(dir); ; p = dirname(p)) {
+    const there = await disk.stat(p).then(
+      () => true,
+      (err) => {
+        if (isNotFound(err)) return false;
+        throw err;
+      },
+    );
+    if (there) break;
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing) {
+    await disk.mkdirp(p);
+    await syncDir(disk, dirname(p));
+  }
+  if (missing.length === 0) await syncDir(disk, dirname(resolve(dir)));
 }

@@ -1,7 +1,7 @@
 // Creating and opening a volume directory: superblock, leftovers of interrupted steps, summary or scan.
 import { dirname, join } from 'node:path';
 import { type Disk, nodeDisk } from '../common/disk.ts';
-import { syncDir, unlinkDurable, writeFileDurable } from '../common/durable-file.ts';
+import { mkdirDurable, syncDir, unlinkDurable, writeFileDurable } from '../common/durable-file.ts';
 import { ChunkFile, writeAll } from './chunkfile.ts';
 import { decodeSuperblock, encodeChunkHeader, encodeSuperblock, volumeCrcOf } from './codec.ts';
 import { compactFile, MARKER_COPYING, MARKER_DONE, readMarker } from './compaction.ts';
@@ -17,7 +17,7 @@ export async function writeSuperblock(dir: string, o: CreateVolumeOptions): Prom
   const id = Buffer.from(o.volumeId, 'utf8');
   if (id.length === 0 || id.length > 32) throw new InvalidInputError('volumeId must be 1..32 UTF-8 bytes');
   const disk = o.disk ?? nodeDisk;
-  await disk.mkdirp(dir);
+  await mkdirDurable(disk, dir);
   const existing = await disk.readFile(join(dir, FILE_NAMES.superblock)).catch(() => undefined);
   if (existing) throw new InvalidInputError(`${dir} already holds a volume`);
   const sb = encodeSuperblock({
@@ -27,7 +27,6 @@ export async function writeSuperblock(dir: string, o: CreateVolumeOptions): Prom
     reservedFreeBytes: o.reservedFreeBytes ?? DEFAULTS.reservedFreeBytes,
   });
   await writeFileDurable(disk, dir, FILE_NAMES.superblock, sb);
-  await syncDir(disk, dirname(dir));
 }
 
 interface DirListing {

@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { type Disk, type DiskFile, nodeDisk } from '../common/disk.ts';
-import { syncDir } from '../common/durable-file.ts';
+import { mkdirDurable, syncDir } from '../common/durable-file.ts';
 import {
   type BinlogPosition,
   type BinlogRecord,
@@ -90,7 +90,7 @@ export class Binlog {
 
   static async open(opts: BinlogOptions): Promise<Binlog> {
     const log = new Binlog(opts.dir, opts);
-    await log.disk.mkdirp(opts.dir);
+    await mkdirDurable(log.disk, opts.dir);
     const files = await listFiles(log.disk, opts.dir);
     log.fileNo = files.at(-1) ?? 1;
     log.fh = await log.disk.open(join(opts.dir, fileName(log.fileNo)), 'a+');

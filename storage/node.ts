@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type Disk, nodeDisk } from '../common/disk.ts';
+import { mkdirDurable } from '../common/durable-file.ts';
 import type {
   BodyFinish,
   CopyDestination,
@@ -149,7 +150,7 @@ export class StorageNode implements StorageApi {
 
   static async open(opts: StorageNodeOptions): Promise<StorageNode> {
     const disk = opts.disk ?? nodeDisk;
-    await disk.mkdirp(opts.dataDir);
+    await mkdirDurable(disk, opts.dataDir);
     const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
     const specs = opts.volumes.map((s) => ({ ...s, volumeId: s.volumeId ?? basename(s.dir) }));
     await writeNodeFile(disk, opts.dataDir, opts.nodeId, specs);

@@ -63,11 +63,7 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
     throw new SimFailure(`seed ${o.seed} step ${step}: ${what}`);
   };
   let sim = new SimDisk(rng, { maxDelayTurns: 2 });
-  await sim.mkdirp('/data');
-  await sim.mkdirp('/vols');
-  const root = await sim.open('/', 'r');
-  await root.sync();
-  await root.close();
+  // Nothing exists yet but '/': the node creates its data directory and volumes on first start.
   const keys: KeyState[] = Array.from({ length: KEYS }, (_, i) => {
     const absent: Version = { n: 0, data: null };
     return { key: Buffer.from(`obj/${i}`), acked: absent, inflight: [], busy: false, history: [absent] };
@@ -80,7 +76,7 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
     return StorageNode.open({
       dataDir,
       nodeId: 1,
-      volumes: [{ dir: '/vols/v1', volumeId: 'v1', maxBytes: 1024 ** 4, reservedFreeBytes: 0 }],
+      volumes: [{ dir: '/data/volumes/v1', volumeId: 'v1', maxBytes: 1024 ** 4, reservedFreeBytes: 0 }],
       disk: new RebasedDisk(sim, dataDir, '/data'),
       smallObjectMaxBytes: SMALL_MAX,
       volumeTuning: tuning,
@@ -370,7 +366,10 @@ async function checkQuiet(node: StorageNode, keys: KeyState[], fail: (w: string)
   checkTiling(vol, live, fail);
 }
 
-/** The node's data directory (a real path, for LMDB) mapped onto a directory of the simulated disk. */
+/**
+ * The node's data directory (a real path, for LMDB) mapped onto a directory of the simulated disk, and
+ * its parent onto that directory's parent.
+ */
 class RebasedDisk implements Disk {
   constructor(
     private readonly inner: Disk,
@@ -380,6 +379,8 @@ class RebasedDisk implements Disk {
   private map(p: string): string {
     const abs = posix.resolve(p);
     if (abs === this.from) return this.to;
+    // The data directory's parent is the simulated disk's root: syncing it makes the directory durable.
+    if (abs === posix.dirname(this.from)) return posix.dirname(this.to);
     return abs.startsWith(`${this.from}/`) ? this.to + abs.slice(this.from.length) : abs;
   }
   open(path: string, flags: OpenFlags): Promise<DiskFile> {
