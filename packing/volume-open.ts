@@ -1,5 +1,5 @@
 // Creating and opening a volume directory: superblock, leftovers of interrupted steps, summary or scan.
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { type Disk, nodeDisk } from '../common/disk.ts';
 import { mkdirDurable, syncDir, unlinkDurable, writeFileDurable } from '../common/durable-file.ts';
 import { ChunkFile, writeAll } from './chunkfile.ts';
