@@ -77,8 +77,6 @@ export async function runPackingSim(o: SimRunOptions): Promise<{ crashes: number
     throw new SimFailure(`seed ${o.seed} step ${step}: ${what}`);
   };
 
-  await disk.mkdirp('/sim');
-  await syncRoot(disk);
   let vol = await Volume.create(DIR, {
     ...volOpts(),
     volumeId: 'sim',
@@ -303,10 +301,4 @@ export function checkTiling(vol: Volume, live: readonly Location[], fail: (w: st
 
 function sameLoc(a: Location, b: Location): boolean {
   return a.kind === b.kind && a.fileId === b.fileId && a.offset === b.offset;
-}
-
-async function syncRoot(disk: SimDisk): Promise<void> {
-  const fh = await disk.open('/', 'r');
-  await fh.sync();
-  await fh.close();
 }
