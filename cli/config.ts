@@ -72,6 +72,14 @@ export const configSchema = z.object({
   headersTimeoutMs: z.coerce.number().int().positive().default(60_000),
   /** On SIGTERM/SIGINT, in-flight requests get this long to finish before they are aborted. */
   shutdownGraceMs: z.coerce.number().int().min(0).default(10_000),
+  /** When set, GET /metrics answers only `Authorization: Bearer <token>` (401 otherwise); /health stays open. */
+  metricsToken: z
+    .string()
+    .regex(
+      /^[\x21-\x7e]{16,256}$/,
+      'use 16–256 printable characters without spaces, e.g. `openssl rand -hex 32`',
+    )
+    .optional(),
   /** Abandoned multipart uploads older than this are removed with their parts. */
   multipartExpiryDays: z.coerce.number().positive().default(7),
   /** Chunkfiles whose live bytes fall below this fraction of their size are compacted in the background (0: never). */
@@ -119,6 +127,7 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_BODY_TIMEOUT_MS: 'bodyTimeoutMs',
   QUIRE_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
   QUIRE_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
+  QUIRE_METRICS_TOKEN: 'metricsToken',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

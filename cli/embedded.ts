@@ -90,6 +90,7 @@ export async function startEmbedded(
     },
     clock: () => Date.now(),
     isReady: () => ready,
+    ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
   });
 
   const server = createServer(

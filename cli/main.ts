@@ -34,6 +34,8 @@ ${COMMON_FLAGS}
   --headers-timeout-ms N  a request's headers must arrive within N ms (env QUIRE_HEADERS_TIMEOUT_MS, 60000)
   --shutdown-grace-ms N   on SIGTERM, let in-flight requests finish for N ms, then abort them
                           (env QUIRE_SHUTDOWN_GRACE_MS, 10000)
+  --metrics-token T GET /metrics then needs "Authorization: Bearer T", else 401 (env QUIRE_METRICS_TOKEN;
+                    default: open); /health stays open
 
 Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
 More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish

@@ -25,6 +25,7 @@ export async function serverCommand(args: string[]): Promise<number> {
       'body-timeout-ms': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'shutdown-grace-ms': { type: 'string' },
+      'metrics-token': { type: 'string' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -40,6 +41,7 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values['body-timeout-ms'] !== undefined) flags.bodyTimeoutMs = values['body-timeout-ms'];
   if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
   if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
+  if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

@@ -23,6 +23,7 @@ import type {
   BodyFinish,
   CopyDestination,
   CopySource,
+  DeleteOptions,
   DroppedBucket,
   ListedObject,
   ListedUpload,
@@ -176,7 +177,7 @@ export class StorageNode implements StorageApi {
     });
     const node = new StorageNode(opts, index, binlog, volumes);
     await node.recover(moved.movedBeforeReady);
-    moved.deps = { index, rows: node.rows, pins: node.reads.pins, volumes };
+    moved.deps = { index, rows: node.rows, pins: node.reads.pins, placement: node.placement };
     node.compactor.start();
     return node;
   }
@@ -234,8 +235,8 @@ export class StorageNode implements StorageApi {
     return this.reads.open(bucket, key);
   }
 
-  deleteObject(bucket: string, key: Buffer): Promise<boolean> {
-    return this.writes.deleteObject(bucket, key);
+  deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
+    return this.writes.deleteObject(bucket, key, opts);
   }
 
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {

@@ -28,6 +28,7 @@ import type {
   BodyFinish,
   CopyDestination,
   CopySource,
+  DeleteOptions,
   ObjectRecord,
   Opver,
   PutObjectInput,
@@ -336,10 +337,12 @@ export class WritePath {
     } else landed.catch(() => undefined);
   }
 
-  async deleteObject(bucket: string, key: Buffer): Promise<boolean> {
+  async deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
     const okey = objectKey(bucket, key);
     return this.d.locks.run(okey.toString('latin1'), async () => {
       const cur = this.d.reads.current(okey);
+      // If-Match: checked under the key's lock, so nothing can replace the object between check and delete.
+      checkCondition(cur, opts.condition);
       if (!cur) return false;
       const old = this.d.reads.space(cur);
       // Same synchronous step as reading `cur`: reads that come later wait for the delete, then miss.

@@ -10,6 +10,7 @@ import { type CopySource, parseCopySource } from '../s3/copy-source.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
+import { versionIdError } from '../s3/version-id.ts';
 import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
@@ -30,10 +31,9 @@ async function checkedSource(
     );
   }
   const src = parseCopySource(header);
-  if (src.versionId !== undefined && src.versionId !== 'null') {
-    throw new S3Error('NotImplemented', 'Versioned copy sources are not supported');
-  }
   const srcBucket = requireBucket(deps, src.bucket, verified);
+  const versionError = versionIdError(src.versionId, src.key, 'x-amz-copy-source');
+  if (versionError) throw versionError;
   const record = await inIncarnation(deps, srcBucket, { writes: false }, () =>
     deps.storage.headObject(srcBucket.id, Buffer.from(src.key, 'utf8')),
   );

@@ -3,9 +3,10 @@ import type { ReadHandle } from '../../storage/api.ts';
 import { S3Error } from '../errors.ts';
 import { type Exchange, writeChunk, writeHead } from '../http/respond.ts';
 import { evaluateReadConditions } from '../s3/conditionals.ts';
-import { httpDate, objectResponseHeaders } from '../s3/headers.ts';
+import { httpDate, objectResponseHeaders, responseOverrides } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
+import { requireCurrentVersion } from '../s3/version-id.ts';
 import { inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
 
@@ -24,6 +25,8 @@ async function readObject(
   withBody: boolean,
 ): Promise<void> {
   const bucket = requireBucket(deps, op.bucket, verified);
+  requireCurrentVersion(target.query, op.key);
+  const overrides = responseOverrides(target.query);
   const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
     deps.storage.openObject(bucket.id, Buffer.from(op.key, 'utf8')),
   );
@@ -45,7 +48,7 @@ async function readObject(
 
     const range = selectRange(ex, target.query, record);
     const headers = objectResponseHeaders(record, {
-      query: target.query,
+      overrides,
       checksumMode: String(ex.req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED',
       range,
     });

@@ -36,7 +36,10 @@ export function writeHead(ex: Exchange, status: number, headers: Record<string, 
     'server',
     'Quire',
   ];
-  for (const name in headers) flat.push(name, headers[name] as HeaderValue);
+  // Content-Length goes last: once Node has seen it, it re-encodes a Content-Disposition value (nodejs/node#46528)
+  // and mangles the UTF-8 bytes we send (a filename="報告.txt" went out as "1J.txt", or threw).
+  for (const name in headers) if (name !== 'content-length') flat.push(name, headers[name] as HeaderValue);
+  if (headers['content-length'] !== undefined) flat.push('content-length', headers['content-length']);
   try {
     ex.res.writeHead(status, flat as unknown as string[]);
   } catch (err) {
