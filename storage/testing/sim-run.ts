@@ -315,10 +315,17 @@ async function checkAfterCrash(
 
 /** Quiet: bytes exact, the listing exact, and the volume holds exactly what the index points at. */
 async function checkQuiet(node: StorageNode, keys: KeyState[], fail: (w: string) => never): Promise<void> {
+  const opvers = new Map<string, bigint>();
   for (const k of keys) {
+    const h = await node.openObject(BUCKET, k.key);
+    if (h) {
+      opvers.set(k.key.toString(), h.record.opver.counter);
+      h.release();
+    }
     const got = await readObject(node, k.key).catch((err) => fail(`GET ${k.key}: ${err?.stack ?? err}`));
     if (!sameVersion(k.acked, got)) fail(`${k.key} is ${describe(got)}, acknowledged #${k.acked.n}`);
   }
+  await checkBinlog(node, keys, opvers, fail);
   const listed = await node.listObjects(BUCKET, { prefix: Buffer.alloc(0), limit: 1000 });
   const present = keys.filter((k) => k.acked.data !== null);
   const want = present.map(
@@ -364,6 +371,38 @@ async function checkQuiet(node: StorageNode, keys: KeyState[], fail: (w: string)
   }
   if (dangling.length > 0) fail(`index rows pointing at no entry: ${dangling.map(key).join(' ')}`);
   checkTiling(vol, live, fail);
+}
+
+/**
+ * The binlog tells mirrors what happened: for every key it has records of, the newest record (by opver)
+ * says what the key holds now (a write of that very version, or a delete). Keys whose records were all
+ * trimmed away are not checked.
+ */
+async function checkBinlog(
+  node: StorageNode,
+  keys: KeyState[],
+  opvers: Map<string, bigint>,
+  fail: (w: string) => never,
+): Promise<void> {
+  const newest = new Map<string, { op: string; counter: bigint }>();
+  for await (const { record: r } of node.binlog.readFrom({ file: 1, offset: 0 })) {
+    if (r.bucket !== BUCKET || !['insert', 'replace', 'delete', 'upload-complete'].includes(r.op)) continue;
+    const name = r.key.toString();
+    const prev = newest.get(name);
+    if (!prev || r.opver.counter > prev.counter) newest.set(name, { op: r.op, counter: r.opver.counter });
+  }
+  for (const k of keys) {
+    const name = k.key.toString();
+    const last = newest.get(name);
+    if (!last) continue;
+    const has = opvers.get(name);
+    const says = last.op === 'delete' ? 'deleted' : `a write at opver ${last.counter}`;
+    if (has === undefined ? last.op !== 'delete' : last.op === 'delete' || last.counter !== has) {
+      fail(
+        `binlog's newest record of ${name} is ${says}; the key ${has === undefined ? 'is absent' : `holds opver ${has}`}`,
+      );
+    }
+  }
 }
 
 /**
