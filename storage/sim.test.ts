@@ -1,5 +1,7 @@
 // Seeded crash simulation of a storage node on a SimDisk (testing/sim-run.ts). Many seeds per run;
 // QUIRE_SIM_SEED=<seed> npm test -- storage/sim runs one seed, QUIRE_SIM_SEEDS=<n> sets how many.
+// A seed fixes the workload and every choice of the disk; LMDB commits on its own thread, so how the
+// node's steps interleave with them can differ between runs of one seed (run it a few times).
 import { test } from 'node:test';
 import { tempDir } from './testing/harness.ts';
 import { runStorageSim } from './testing/sim-run.ts';
