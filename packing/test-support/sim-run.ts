@@ -60,7 +60,9 @@ export async function runPackingSim(o: SimRunOptions): Promise<{ crashes: number
   let counter = 0;
   let crashes = 0;
   let ops = 0;
-  const onMoved = (m: EntryMoved) => {
+  /** Moves reported by the volume of one generation (a dead one's are ignored). */
+  const movedIn = (gen: number) => (m: EntryMoved) => {
+    if (gen !== generation) return;
     const k = keys.find((s) => s.key.equals(m.key));
     o.trace?.(`step ${step} moved ${m.key} ${JSON.stringify(m.from)} -> ${JSON.stringify(m.to)}`);
     if (k?.loc && sameLoc(k.loc, m.from)) k.loc = m.to;
@@ -70,7 +72,7 @@ export async function runPackingSim(o: SimRunOptions): Promise<{ crashes: number
     chunkBytes: 64 * 1024,
     smallObjectMaxBytes: SMALL_MAX,
     writeLanes: rng.between(1, 2),
-    onMoved,
+    onMoved: movedIn(generation),
     clock: () => step,
   });
   const fail = (what: string): never => {
