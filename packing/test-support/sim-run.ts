@@ -76,7 +76,9 @@ export async function runPackingSim(o: SimRunOptions): Promise<{ crashes: number
     clock: () => step,
   });
   const fail = (what: string): never => {
-    throw new SimFailure(`seed ${o.seed} step ${step}: ${what}`);
+    throw new SimFailure(
+      `seed ${o.seed} step ${step}: ${what} (replay: QUIRE_SIM_SEED=${o.seed} npm test -- packing/sim)`,
+    );
   };
 
   let vol = await Volume.create(DIR, {

@@ -60,7 +60,9 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
   let crashes = 0;
   let ops = 0;
   const fail = (what: string): never => {
-    throw new SimFailure(`seed ${o.seed} step ${step}: ${what}`);
+    throw new SimFailure(
+      `seed ${o.seed} step ${step}: ${what} (replay: QUIRE_SIM_SEED=${o.seed} npm test -- storage/sim)`,
+    );
   };
   let sim = new SimDisk(rng, { maxDelayTurns: 2 });
   // Nothing exists yet but '/': the node creates its data directory and volumes on first start.
