@@ -144,6 +144,23 @@ export async function runPackingSim(o: SimRunOptions): Promise<{ crashes: number
       disk.crashAfterOps(Number.POSITIVE_INFINITY);
     }
     await checkQuiet(vol, keys, fail);
+    if (rng.chance(0.08)) {
+      // A restart: a clean close (the summary makes the next open fast), sometimes cut by a crash.
+      const cut = rng.chance(0.5);
+      if (cut) disk.crashAfterOps(rng.between(1, 30));
+      o.trace?.(`step ${step} restart${cut ? ' (crash during close)' : ''}`);
+      const closed = await Promise.race([vol.close().then(() => true), disk.crashed.then(() => false)]);
+      generation += 1;
+      if (closed) {
+        disk.crashAfterOps(Number.POSITIVE_INFINITY);
+        vol = await Volume.open(DIR, volOpts()).catch((err) => fail(`open after a clean close: ${err}`));
+      } else {
+        crashes += 1;
+        vol = await reopen();
+      }
+      await checkAfterCrash(vol, keys, fail);
+      await checkQuiet(vol, keys, fail);
+    }
   }
   o.trace?.('close');
   await vol.close();
