@@ -119,31 +119,46 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
       sim.crashed.then(() => 'crash' as const),
     ]);
     if (outcome === 'crash') {
-      crashes += 1;
       o.trace?.(`step ${step} CRASH after ${sim.ops} disk ops`);
-      for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
-      const keepIndex = rng.chance(0.7);
-      const oldIndex = join(o.realDir, `g${generation}`, 'index');
-      generation += 1;
-      if (keepIndex) {
-        await mkdir(join(o.realDir, `g${generation}`, 'index'), { recursive: true });
-        // A consistent copy of what LMDB had committed: what a crash that spared the index leaves.
-        await node.index.env.backup(join(o.realDir, `g${generation}`, 'index'), false);
-      }
-      o.trace?.(`index ${keepIndex ? 'kept' : 'lost'} (was ${oldIndex})`);
-      for (const k of keys) k.busy = false;
-      node = await reopen();
-      await checkAfterCrash(node, keys, fail);
+      await recoverFromCrash();
     } else if (crashThisStep) sim.crashAfterOps(Number.POSITIVE_INFINITY);
     await checkQuiet(node, keys, fail);
+    if (rng.chance(0.08)) {
+      // A restart: a clean close (the index is trusted on the next open), sometimes cut by a crash.
+      const cut = rng.chance(0.5);
+      if (cut) sim.crashAfterOps(rng.between(1, 30));
+      o.trace?.(`step ${step} restart${cut ? ' (crash during close)' : ''}`);
+      const closed = await Promise.race([node.close().then(() => true), sim.crashed.then(() => false)]);
+      if (closed) {
+        sim.crashAfterOps(Number.POSITIVE_INFINITY);
+        node = await open().catch((err) => fail(`open after a clean close: ${err?.stack ?? err}`));
+      } else await recoverFromCrash();
+      await checkAfterCrash(node, keys, fail);
+      await checkQuiet(node, keys, fail);
+    }
   }
   await node.close();
-  generation += 1;
   node = await open();
   await checkAfterCrash(node, keys, fail);
   await checkQuiet(node, keys, fail);
   await node.close();
   return { crashes, ops };
+
+  /** After a crash: the index kept (a consistent copy of what LMDB had committed) or lost; reopen. */
+  async function recoverFromCrash(): Promise<void> {
+    crashes += 1;
+    for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+    const keepIndex = rng.chance(0.7);
+    generation += 1;
+    if (keepIndex) {
+      await mkdir(join(o.realDir, `g${generation}`, 'index'), { recursive: true });
+      await node.index.env.backup(join(o.realDir, `g${generation}`, 'index'), false);
+    }
+    o.trace?.(`index ${keepIndex ? 'kept' : 'lost'}`);
+    for (const k of keys) k.busy = false;
+    node = await reopen();
+    await checkAfterCrash(node, keys, fail);
+  }
 
   /**
    * Opens on what the crash left; sometimes crashes again during recovery itself (then the next try
