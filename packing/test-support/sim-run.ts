@@ -1,6 +1,7 @@
 // One seeded simulation run of a volume on a SimDisk: batches of concurrent puts (small, singlefile,
 // same-size rewrites that may go in place), replacements, deletes, reads and compactions; crashes
-// at random disk operations (mid-write included); reopen; and after every step the checks:
+// at random disk operations (mid-write included), during recovery and during clean closes; reopen;
+// and after every step the checks:
 //   - every acknowledged write is present and byte-exact, deletes stay deleted;
 //   - a key shows its last acknowledged version or one that was in flight at the crash, never a mix
 //     (a read returns one whole version or a typed error);

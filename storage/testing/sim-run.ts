@@ -1,12 +1,14 @@
 // One seeded simulation run of a storage node: volumes, binlog and the node's small files on a SimDisk,
-// the LMDB index a real file. Batches of concurrent S3-level puts (inline, same-size rewrites, blobs),
-// deletes, GETs and compactions; crashes at random disk operations; reopen on what the crash left (the
-// index either kept as it was, like a machine crash it survived, or lost). After every step:
+// the LMDB index a real file; the node starts on an empty disk. Batches of concurrent S3-level puts
+// (inline, same-size rewrites, blobs), multipart uploads (completed or aborted), deletes, GETs and
+// compactions; crashes at random disk operations, during recovery and during clean restarts; reopen on
+// what the crash left (the index either kept as LMDB had committed it, or lost). After every step:
 //   - every acknowledged write reads back byte-exact with its own size and ETag; deletes stay deleted;
 //   - a key shows its last acknowledged version or one that was in flight, never a mix; a GET racing a
 //     write returns one whole version (body, size, ETag together) or NoSuchKey;
 //   - the listing shows exactly the present keys;
-//   - the volume holds exactly the entries the index points at, tiled with the holes (no leak, no overlap).
+//   - the volume holds exactly the entries the index points at, tiled with the holes (no leak, no overlap);
+//   - the binlog's newest record of each key says what the key holds.
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
