@@ -106,6 +106,7 @@ export class Volume extends EventEmitter {
    * get where the entry is now.
    */
   private followMoves(e: StoredEntry): StoredEntry {
+    if (this.core.forwards.size === 0) return e;
     const at = this.core.resolve(e.location);
     return at === e.location ? e : { ...e, location: at };
   }
