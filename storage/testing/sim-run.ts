@@ -19,7 +19,7 @@ import { checkTiling } from '../../packing/test-support/sim-run.ts';
 import type { Volume } from '../../packing/volume.ts';
 import type { PutObjectInput } from '../api.ts';
 import { StorageNode } from '../node.ts';
-import { decodeObjectValue, decodePartValue, decodeUploadValue } from '../records.ts';
+import { decodeObjectValue, decodePartValue, decodeUploadValue, type VolLoc } from '../records.ts';
 import type { Location } from '../volume-port.ts';
 
 const KEYS = 24;
@@ -74,13 +74,19 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
   });
   const tuning = { chunkBytes: 64 * 1024, smallObjectMaxBytes: SMALL_MAX, writeLanes: rng.between(1, 2) };
   const indexSync = rng.pick(['ack', 'background'] as const);
+  const volumeCount = rng.between(1, 2);
   const open = async (): Promise<StorageNode> => {
     const dataDir = join(o.realDir, `g${generation}`);
     await mkdir(dataDir, { recursive: true });
     return StorageNode.open({
       dataDir,
       nodeId: 1,
-      volumes: [{ dir: '/data/volumes/v1', volumeId: 'v1', maxBytes: 1024 ** 4, reservedFreeBytes: 0 }],
+      volumes: Array.from({ length: volumeCount }, (_, i) => ({
+        dir: `/data/volumes/v${i + 1}`,
+        volumeId: `v${i + 1}`,
+        maxBytes: 1024 ** 4,
+        reservedFreeBytes: 0,
+      })),
       disk: new RebasedDisk(sim, dataDir, '/data'),
       smallObjectMaxBytes: SMALL_MAX,
       volumeTuning: tuning,
@@ -295,7 +301,7 @@ function putInput(key: Buffer, data: Buffer): PutObjectInput {
 }
 
 async function compact(node: StorageNode, rng: Rng): Promise<void> {
-  const vol = node.volumes.get('v1') as unknown as Volume;
+  const vol = rng.pick([...node.volumes.values()]) as unknown as Volume;
   try {
     // As the node's background compactor runs it: the moved rows durable before a file is retired.
     await vol.compact({
@@ -354,42 +360,37 @@ async function checkQuiet(node: StorageNode, keys: KeyState[], fail: (w: string)
   if (want.sort().join(' ') !== got.sort().join(' '))
     fail(`listing shows ${got.join(' ')}; expected ${want.join(' ')}`);
   await node.rows.settle(); // 'background' index sync: rows may still be on their way to LMDB
-  const referenced: Location[] = [];
+  const referenced: VolLoc[] = [];
   for (const { value } of node.index.objects.getRange({ snapshot: false })) {
     const v = decodeObjectValue(Buffer.from(value));
-    referenced.push(v.at.location);
-    if (v.blobAt) referenced.push(v.blobAt.location);
+    referenced.push(v.at);
+    if (v.blobAt) referenced.push(v.blobAt);
   }
   for (const { value } of node.index.uploads.getRange({ snapshot: false })) {
-    referenced.push(decodeUploadValue(Buffer.from(value)).at.location);
+    referenced.push(decodeUploadValue(Buffer.from(value)).at);
   }
   for (const { value } of node.index.parts.getRange({ snapshot: false })) {
     const v = decodePartValue(Buffer.from(value));
-    referenced.push(v.at.location);
-    if (v.blobAt) referenced.push(v.blobAt.location);
+    referenced.push(v.at);
+    if (v.blobAt) referenced.push(v.blobAt);
   }
-  const vol = node.volumes.get('v1') as unknown as Volume;
-  const live: Location[] = [];
-  const names = new Map<string, string>();
-  for await (const e of vol.scan()) {
-    live.push(e.location);
-    names.set(
-      `${e.location.kind}:${e.location.fileId}:${e.location.offset}`,
-      `${String.fromCharCode(e.key[0]!)}#${e.opver.counter}`,
-    );
+  const key = (v: string, l: Location) => `${v}/${l.kind}:${l.fileId}:${l.offset}`;
+  const refs = new Set(referenced.map((r) => key(r.volumeId, r.location)));
+  const lives = new Set<string>();
+  for (const [volumeId, port] of node.volumes) {
+    const vol = port as unknown as Volume;
+    const live: Location[] = [];
+    for await (const e of vol.scan()) {
+      live.push(e.location);
+      const k = key(volumeId, e.location);
+      lives.add(k);
+      if (!refs.has(k))
+        fail(`volume entry ${k} (${String.fromCharCode(e.key[0]!)}#${e.opver.counter}) has no index row`);
+    }
+    checkTiling(vol, live, fail);
   }
-  const key = (l: Location) => `${l.kind}:${l.fileId}:${l.offset}`;
-  const refs = new Set(referenced.map(key));
-  const leaked = live.filter((l) => !refs.has(key(l)));
-  const lives = new Set(live.map(key));
-  const dangling = referenced.filter((l) => !lives.has(key(l)));
-  if (leaked.length > 0) {
-    fail(
-      `volume entries no index row points at: ${leaked.map((l) => `${key(l)} (${names.get(key(l))})`).join(' ')}`,
-    );
-  }
-  if (dangling.length > 0) fail(`index rows pointing at no entry: ${dangling.map(key).join(' ')}`);
-  checkTiling(vol, live, fail);
+  const dangling = referenced.map((r) => key(r.volumeId, r.location)).filter((k) => !lives.has(k));
+  if (dangling.length > 0) fail(`index rows pointing at no entry: ${dangling.join(' ')}`);
 }
 
 /**
