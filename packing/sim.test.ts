@@ -8,7 +8,9 @@ const seeds = one
   ? [Number(one)]
   : Array.from({ length: Number(process.env.QUIRE_SIM_SEEDS ?? 40) }, (_, i) => i + 1);
 
-test(`volume crash simulation, ${seeds.length} seeds`, { timeout: 300_000 }, async () => {
+test(`volume crash simulation, ${seeds.length} seeds`, {
+  timeout: Math.max(300_000, seeds.length * 15_000),
+}, async () => {
   let crashes = 0;
   for (const seed of seeds) {
     const r = await runPackingSim({ seed, steps: 40 });

@@ -11,7 +11,9 @@ const seeds = one
   ? [Number(one)]
   : Array.from({ length: Number(process.env.QUIRE_SIM_SEEDS ?? 20) }, (_, i) => i + 1);
 
-test(`storage node crash simulation, ${seeds.length} seeds`, { timeout: 300_000 }, async () => {
+test(`storage node crash simulation, ${seeds.length} seeds`, {
+  timeout: Math.max(300_000, seeds.length * 15_000),
+}, async () => {
   let crashes = 0;
   for (const seed of seeds) {
     const t = await tempDir('quire-sim-');
