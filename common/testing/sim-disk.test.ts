@@ -40,6 +40,13 @@ test('synced data and names survive; unsynced writes survive whole sectors at mo
       assert.ok(part.equals(Buffer.alloc(SECTOR_BYTES, sectors[s]!)), 'a sector is old or new, never mixed');
     }
     seen.add(sectors.join(''));
+    const h = await after.open('/d/f', 'r');
+    assert.equal(
+      (await h.read(Buffer.alloc(8), 0, 8, got.length + 1)).bytesRead,
+      0,
+      'past the end: no bytes',
+    );
+    await h.close();
   }
   assert.ok(seen.has('1111'), 'sometimes nothing unsynced survives');
   assert.ok(seen.has('2222'), 'sometimes all of it does');

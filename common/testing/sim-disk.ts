@@ -384,8 +384,9 @@ class SimFileHandle implements DiskFile {
   read(buffer: Buffer, offset: number, length: number, position: number) {
     return this.disk.io(() => {
       this.check(false);
+      // Past the end of the file a read returns no bytes, as pread does.
       const n = Math.max(0, Math.min(length, this.f.size - position));
-      this.f.data.copy(buffer, offset, position, position + n);
+      if (n > 0) this.f.data.copy(buffer, offset, position, position + n);
       return { bytesRead: n };
     });
   }
