@@ -190,9 +190,6 @@ export class StorageNode implements StorageApi {
         await this.index.write(() => this.index.pending.remove(key));
       }
     } else {
-      await this.index.write(() => {
-        for (const key of pending) this.index.pending.remove(key);
-      });
       const { maxCounter } = await rebuildInto(this.index, this.volumes);
       if (maxCounter > this.counter) this.counter = maxCounter;
       const r = await reconcileBinlog(this, await loadCheckpoint(this.index, this.opts.dataDir));
