@@ -158,7 +158,19 @@ export interface CorruptRegion {
 
 /** What open found and did. */
 export interface RecoveryReport {
-  readonly mode: 'summary' | 'scan' | 'new';
+  /**
+   * 'summary': a clean close's checkpoint, nothing read. 'checkpoint': after a crash, the last
+   * checkpoint plus what changed since (`changed`). 'scan': every file read. 'new': just created.
+   */
+  readonly mode: 'summary' | 'checkpoint' | 'scan' | 'new';
+  /**
+   * 'checkpoint' mode: every live entry in what was read (chunkfiles and tails changed since the
+   * checkpoint, singlefiles created since or named by a `protect`): a caller with its own index
+   * checks these against it. Entries anywhere else are as they were at the checkpoint.
+   */
+  readonly changed?: readonly StoredEntry[];
+  /** 'checkpoint' mode: singlefiles with a lower id existed at the checkpoint. */
+  readonly singlefilesBefore?: number;
   /** Regions that failed their checksums (torn writes, corruption): not served, not reused. */
   readonly corrupt: readonly CorruptRegion[];
   /** Older duplicates of a key removed (crash between a replacement and freeing the old one). */

@@ -1,6 +1,7 @@
 // Creating and opening a volume directory: superblock, leftovers of interrupted steps, summary or scan.
 import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { readJournals, takeCheckpoint } from './checkpoint.ts';
 import { ChunkFile, writeAll } from './chunkfile.ts';
 import { decodeSuperblock, encodeChunkHeader, encodeSuperblock, volumeCrcOf } from './codec.ts';
 import { compactFile, MARKER_COPYING, MARKER_DONE, readMarker } from './compaction.ts';
@@ -9,7 +10,7 @@ import { fsyncDir, unlinkDurable, writeFileDurable } from './durable-io.ts';
 import { InvalidInputError, VolumeFormatError } from './errors.ts';
 import { chunkFileName, compactionMarkerName, FILE_NAMES, HEADER_BYTES, parseFileId } from './layout.ts';
 import { DEFAULTS, resolveOptions } from './options.ts';
-import { fullScan, loadSummary } from './recovery.ts';
+import { fullScan, loadSummary, partialScan } from './recovery.ts';
 import { decodeSummary } from './summary.ts';
 import type { CreateVolumeOptions, EntryMoved, OpenVolumeOptions, RecoveryReport } from './types.ts';
 
@@ -105,6 +106,7 @@ export async function openCore(
   const copying = await triageMarkers(dir, l);
   const summaryBuf = l.hasSummary ? await readFile(join(dir, FILE_NAMES.summary)) : undefined;
   const summary = summaryBuf && decodeSummary(summaryBuf, core.volumeCrc);
+  const changes = summary ? await readJournals(dir, core.volumeCrc, summary.generation) : undefined;
   const sameFiles =
     summary !== undefined &&
     summary.chunks.length === l.chunkIds.length &&
@@ -118,13 +120,26 @@ export async function openCore(
     scannedBytes: 0,
     durationMs: 0,
   };
-  // The summary goes before any write: a crash from here on forces a full scan.
-  if (l.hasSummary) await unlinkDurable(dir, FILE_NAMES.summary);
-  if (summary && sameFiles && copying.size === 0) {
+  if (summary?.complete && changes?.records === 0 && sameFiles && copying.size === 0) {
+    // A clean close: the checkpoint is the whole truth. It stops being complete before any write.
     await loadSummary(core, summary);
+    core.journal.begin(summary.generation, new Map(), core.nextSingleId);
+    await takeCheckpoint(core);
     recovery.mode = 'summary';
   } else {
-    const out = await fullScan(core, l.chunkIds, l.singleIds, copying);
+    const out =
+      summary && changes
+        ? await partialScan(core, summary, l.chunkIds, l.singleIds, changes, copying)
+        : await fullScan(core, l.chunkIds, l.singleIds, copying);
+    if (summary && changes) {
+      recovery.mode = 'checkpoint';
+      recovery.changed = out.changed;
+      recovery.singlefilesBefore = summary.nextSingleId;
+      // Until the caller takes the next checkpoint, this one stays in force: changes to the files
+      // it lists are journaled against it, as before the crash.
+      const listed = new Map(summary.chunks.map((c) => [c.fileId, c.end]));
+      core.journal.begin(summary.generation, listed, summary.nextSingleId);
+    }
     recovery.corrupt = out.corrupt;
     recovery.duplicatesDropped = out.duplicatesDropped;
     recovery.scannedBytes = out.scannedBytes;

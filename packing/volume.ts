@@ -4,17 +4,16 @@ import { EventEmitter } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { type CheckpointOptions, takeCheckpoint } from './checkpoint.ts';
 import { scanChunkfile } from './chunk-scan.ts';
 import { compactFile, pacer } from './compaction.ts';
 import { locKey, storedEntry, type VolumeCore } from './core.ts';
 import { crc32Of } from './crc.ts';
-import { writeFileDurable } from './durable-io.ts';
 import { type EntryContent, encodeHeader, readEntryAt } from './entry-io.ts';
 import { EntryNotFoundError, InvalidInputError, PackingError } from './errors.ts';
 import { ENTRY_FLAGS, FILE_NAMES, HEADER_BYTES, parseFileId, singleFileName } from './layout.ts';
 import { DEFAULTS, insertAllocBytes, replaceAllocBytes } from './options.ts';
 import { readSinglefile, readSingleHead, writeSinglefile } from './singlefile.ts';
-import { encodeSummary } from './summary.ts';
 import type {
   ByteRange,
   CompactionOptions,
@@ -59,6 +58,7 @@ function ignoreGone(err: unknown): void {
 export class Volume extends EventEmitter {
   private closed = false;
   private compacting = false;
+  private checkpointing: Promise<{ generation: number; listed: number }> | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
 
   private constructor(
@@ -151,21 +151,12 @@ export class Volume extends EventEmitter {
     this.checkInput(input);
     const now = input.nowMs ?? this.core.opts.clock();
     if (input.dataBytes >= this.core.opts.smallObjectMaxBytes) {
-      this.core.checkRoom(input.dataBytes + input.key.length + input.meta.length + 4096);
-      const id = this.core.nextSingleId++;
-      const { header, fileBytes } = await writeSinglefile(
-        this.core.dir,
-        id,
-        { ...input, createdMs: now, updatedMs: now },
-        this.core.volumeCrc,
-        this.core.opts.durable,
-      );
-      this.core.singlefiles += 1;
-      this.core.singleBytes += fileBytes;
-      this.core.singleDataBytes += input.dataBytes;
-      const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: fileBytes };
-      if (input.replaces) await this.freeReplaced(input.replaces);
-      return storedEntry(loc, header, input.key, input.meta);
+      const release = input.replaces ? await this.core.hold([this.core.resolve(input.replaces)]) : undefined;
+      try {
+        return await this.putSingle(input, now);
+      } finally {
+        release?.();
+      }
     }
     const data = await collect(input.data, input.dataBytes);
     const content = this.contentOf(input, data, now);
@@ -175,6 +166,24 @@ export class Volume extends EventEmitter {
       content,
       insertAllocBytes(this.core.opts.slack, HEADER_BYTES, body, data.length),
     );
+  }
+
+  private async putSingle(input: PutInput, now: number): Promise<StoredEntry> {
+    this.core.checkRoom(input.dataBytes + input.key.length + input.meta.length + 4096);
+    const id = this.core.nextSingleId++;
+    const { header, fileBytes } = await writeSinglefile(
+      this.core.dir,
+      id,
+      { ...input, createdMs: now, updatedMs: now },
+      this.core.volumeCrc,
+      this.core.opts.durable,
+    );
+    this.core.singlefiles += 1;
+    this.core.singleBytes += fileBytes;
+    this.core.singleDataBytes += input.dataBytes;
+    const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: fileBytes };
+    if (input.replaces) await this.freeReplaced(input.replaces);
+    return storedEntry(loc, header, input.key, input.meta);
   }
 
   /**
@@ -194,6 +203,7 @@ export class Volume extends EventEmitter {
     if (!f || f.retired) return;
     f.beginWrite();
     try {
+      await this.core.touch(f, loc.offset);
       const old = await readEntryAt(f.fh, loc, this.core.volumeCrc, false).catch(() => undefined);
       if (!old) return;
       const h = { ...old.header, flags: old.header.flags | ENTRY_FLAGS.deleted };
@@ -208,33 +218,56 @@ export class Volume extends EventEmitter {
     const core = this.core;
     return core.withLock(replaces, async () => {
       const target = await this.unforward(replaces);
-      const body = content.key.length + content.meta.length + content.data.length;
-      const file = target.kind === 'chunk' ? core.chunks.get(target.fileId) : undefined;
-      const old =
-        file && !file.retired
-          ? await readEntryAt(file.fh, target, core.volumeCrc, false).catch(() => undefined)
-          : undefined;
-      if (file && old) {
-        const c = { ...content, createdMs: old.header.createdMs };
-        const inPlace = await core.replaceInPlace(file, target, old.header, c);
-        if (inPlace) return inPlace;
-        const e = await core.putChunk(
-          c,
-          replaceAllocBytes(core.opts.slack, HEADER_BYTES, body, c.data.length),
-        );
-        await core.deleteChunkEntry(file, target, old.header);
-        return e;
+      // The old entry's file stays marked changed until it is freed: a crash between the new entry
+      // and the delete leaves both to the reopen's scan, which keeps the higher opver.
+      const release = await core.hold([target]);
+      try {
+        return await this.replaceHeld(target, content);
+      } finally {
+        release();
       }
-      const e = await core.putChunk(content, insertAllocBytes(core.opts.slack, HEADER_BYTES, body, body));
-      await core.deleteAt(target).catch(ignoreGone);
-      return e;
     });
+  }
+
+  private async replaceHeld(target: Location, content: EntryContent): Promise<StoredEntry> {
+    const core = this.core;
+    const body = content.key.length + content.meta.length + content.data.length;
+    const file = target.kind === 'chunk' ? core.chunks.get(target.fileId) : undefined;
+    const old =
+      file && !file.retired
+        ? await readEntryAt(file.fh, target, core.volumeCrc, false).catch(() => undefined)
+        : undefined;
+    if (file && old) {
+      const c = { ...content, createdMs: old.header.createdMs };
+      const inPlace = await core.replaceInPlace(file, target, old.header, c);
+      if (inPlace) return inPlace;
+      const e = await core.putChunk(
+        c,
+        replaceAllocBytes(core.opts.slack, HEADER_BYTES, body, c.data.length),
+        true,
+      );
+      await core.deleteChunkEntry(file, target, old.header);
+      return e;
+    }
+    const e = await core.putChunk(content, insertAllocBytes(core.opts.slack, HEADER_BYTES, body, body), true);
+    await core.deleteAt(target).catch(ignoreGone);
+    return e;
   }
 
   private freeReplaced(replaces: Location): Promise<void> {
     return this.core.withLock(replaces, async () => {
       await this.core.deleteAt(await this.unforward(replaces)).catch(ignoreGone);
     });
+  }
+
+  /**
+   * Marks the files of these locations changed until `release()`: for a caller that frees them
+   * after steps of its own (an index commit), so a crash in between makes the reopen report them
+   * in `recovery.changed` instead of leaving them live and unreferenced.
+   */
+  async protect(locations: readonly Location[]): Promise<() => void> {
+    this.checkOpen();
+    return this.core.hold(locations.map((l) => this.core.resolve(l)));
   }
 
   /** Deletes the entry; durable when resolved. Its extent becomes a hole once no read uses it. */
@@ -420,12 +453,27 @@ export class Volume extends EventEmitter {
   }
 
   /**
+   * Takes a checkpoint (checkpoint.ts): reopening after a crash then reads only the chunkfiles and
+   * tails changed since. `beforeInstall` runs after the snapshot and before the checkpoint replaces
+   * the previous one: a caller makes durable there whatever must be durable for every write the
+   * snapshot covers (storage: their binlog records).
+   */
+  checkpoint(opts: CheckpointOptions = {}): Promise<{ generation: number; listed: number }> {
+    this.checkOpen();
+    this.checkpointing ??= this.track(takeCheckpoint(this.core, opts)).finally(() => {
+      this.checkpointing = undefined;
+    });
+    return this.checkpointing;
+  }
+
+  /**
    * Closes the file handles without syncing or writing the summary: what a kill -9 leaves when the page
    * cache survives. For tests of the recovery scan.
    */
   async closeUnclean(): Promise<void> {
     this.closed = true;
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.core.journal.close();
     for (const f of this.core.chunks.values()) await f.fh.close();
   }
 
@@ -438,24 +486,8 @@ export class Volume extends EventEmitter {
     for (const lane of core.lanes) lane.retire();
     const chunks = [...core.chunks.values()].sort((a, b) => a.fileId - b.fileId);
     if (core.opts.durable) for (const f of chunks) await f.fh.datasync();
-    const summary = encodeSummary({
-      volumeCrc: core.volumeCrc,
-      nextChunkId: core.nextChunkId,
-      nextSingleId: core.nextSingleId,
-      singlefiles: core.singlefiles,
-      singleBytes: core.singleBytes,
-      singleDataBytes: core.singleDataBytes,
-      chunks: chunks.map((f) => ({
-        fileId: f.fileId,
-        end: f.end,
-        liveEntries: f.liveEntries,
-        liveBytes: f.liveBytes,
-        liveDataBytes: f.liveDataBytes,
-        deadBytes: f.deadBytes,
-        holes: core.free.extentsOf(f.fileId),
-      })),
-    });
-    await writeFileDurable(core.dir, FILE_NAMES.summary, summary);
+    await takeCheckpoint(core, { complete: true });
+    await core.journal.close();
     for (const f of chunks) await f.fh.close();
   }
 }
