@@ -11,6 +11,7 @@ import { createHashingPool } from '../gateway/checksums/index.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { errorXml } from '../gateway/s3/xml.ts';
 import { StorageNode } from '../storage/node.ts';
+import type { RecoveryReport } from '../storage/recovery.ts';
 import { Catalog } from '../tracker/catalog.ts';
 import type { Config } from './config.ts';
 
@@ -51,6 +52,8 @@ export async function startEmbedded(
     minPartBytes: config.multipartMinPartBytes,
     indexSync: config.indexSync,
   });
+  const r = storage.recovery;
+  if (r) logger.info({ part: 'storage', recovery: r }, recoveryLine(r));
   const hasher = createHashingPool();
   const keys = new Map(credentials.map((c) => [c.accessKeyId, c]));
   let ready = false;
@@ -103,6 +106,17 @@ export async function startEmbedded(
       return closing;
     },
   };
+}
+
+/** The one line that says what the storage node did at start. */
+export function recoveryLine(r: RecoveryReport): string {
+  const what =
+    r.mode === 'clean'
+      ? 'clean start'
+      : r.mode === 'tail'
+        ? 'after an unclean stop, checked what changed since the last checkpoints'
+        : `rebuilt the index from the volumes (${r.reason})`;
+  return `recovery: ${what}: ${r.checked} entries and keys checked, ${r.repaired} repaired, binlog ${r.binlogVoided} voided / ${r.binlogAppended} appended, ${r.seconds.toFixed(2)} s`;
 }
 
 const DAY_MS = 24 * 3600 * 1000;

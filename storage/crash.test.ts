@@ -42,6 +42,7 @@ test(`SIGKILL during puts/replaces/deletes, ${ROUNDS} rounds: every ack survives
   };
   const model = new Map<string, Op>();
   let acked = 0;
+  const modes: string[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const lines = await runChild(t.dir, round + 1, 100 + ((round * 137) % 400));
@@ -64,6 +65,7 @@ test(`SIGKILL during puts/replaces/deletes, ${ROUNDS} rounds: every ack survives
         }
       }
       const node = await StorageNode.open(opts);
+      modes.push(node.recovery!.mode);
       try {
         for (const key of new Set([...model.keys(), ...maybe.keys()])) {
           const candidates = [model.get(key) ?? { op: 'delete' as const }, ...(maybe.get(key) ?? [])];
@@ -114,6 +116,8 @@ test(`SIGKILL during puts/replaces/deletes, ${ROUNDS} rounds: every ack survives
     assert.deepEqual(await node.listObjects('b', { prefix: Buffer.alloc(0), limit: 1000 }), before);
     await node.close();
     assert.ok(acked > 50, `only ${acked} acknowledged ops`);
+    // Every reopen after a kill looked only at what changed since the checkpoints.
+    assert.deepEqual(new Set(modes), new Set(['tail']), `recovery modes: ${modes.join(' ')}`);
   } finally {
     await t.remove();
   }

@@ -116,7 +116,7 @@ export class Multipart {
         blobAt = (
           await node.putEntry(
             entryKey(EntryKind.blob, blobId),
-            { kind: 'blob' },
+            { kind: 'blob', owner: { table: 'parts', key: pk } },
             node.nextOpver(),
             body,
             input.size,
@@ -150,21 +150,26 @@ export class Multipart {
         const curRow = node.index.get(node.index.parts, pk);
         const cur = curRow ? decodePartValue(curRow) : undefined;
         if (cur && compareOpver(cur.opver, partOpver) > 0) return; // a later upload of this part already won
-        await node.index.commit(() => {
-          node.index.parts.put(pk, encodePartValue(value));
-          node.index.putCounter(node.counter);
-        });
-        written.length = 0;
-        await this.record({
-          op: 'upload-part',
-          bucket,
-          key,
-          opver: partOpver,
-          size: meta.size,
-          uploadId,
-          partNumber,
-        });
-        if (cur) await node.freeNow(partLocs(cur));
+        const release = await node.protect(cur ? partLocs(cur) : []);
+        try {
+          await node.index.commit(() => {
+            node.index.parts.put(pk, encodePartValue(value));
+            node.index.putCounter(node.counter);
+          });
+          written.length = 0;
+          await this.record({
+            op: 'upload-part',
+            bucket,
+            key,
+            opver: partOpver,
+            size: meta.size,
+            uploadId,
+            partNumber,
+          });
+          if (cur) await node.freeNow(partLocs(cur));
+        } finally {
+          release();
+        }
       });
       if (written.length) await node.freeNow(written);
       return { etag: meta.etag, checksums: meta.checksums };
@@ -290,6 +295,7 @@ export class Multipart {
         await node.binlog.voidRecord(ticket);
         throw err;
       }
+      const release = await node.protect(rows.flatMap((r) => partLocs(r.value)));
       try {
         await node.index.commit(() => {
           node.index.uploads.remove(uploadKey(bucket, key, uploadId));
@@ -298,7 +304,11 @@ export class Multipart {
       } finally {
         node.binlog.settle(ticket);
       }
-      await node.freeNow(rows.flatMap((r) => partLocs(r.value)));
+      try {
+        await node.freeNow(rows.flatMap((r) => partLocs(r.value)));
+      } finally {
+        release();
+      }
     });
   }
 

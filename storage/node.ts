@@ -49,7 +49,7 @@ import type {
   WriteCondition,
 } from './api.ts';
 import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
-import { CHECKPOINT_KEY, loadCheckpoint, reconcileBinlog } from './binlog-reconcile.ts';
+import { CHECKPOINT_KEY } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
 import { writeCheckpointFile } from './durable-file.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
@@ -60,14 +60,12 @@ import { KeyedLock } from './locks.ts';
 import { Multipart } from './multipart.ts';
 import { ObjectRows } from './object-rows.ts';
 import { openSegments, type Segment } from './reading.ts';
-import { rebuildInto } from './rebuild.ts';
 import {
   type BinlogCheckpoint,
   compareOpver,
   decodeObjectSummary,
   decodeObjectValue,
   decodePartValue,
-  decodePendingValue,
   type EntryMeta,
   encodeCheckpoint,
   encodeEntryMeta,
@@ -80,6 +78,7 @@ import {
   type PendingValue,
   type VolLoc,
 } from './records.ts';
+import { type RecoveryReport, recoverNode, VolumeCheckpoints } from './recovery.ts';
 import {
   type EntryMoved,
   isVolumeFull,
@@ -120,6 +119,8 @@ interface Pinned {
 
 /** Object commits between two binlog checkpoints written to the index. */
 const CHECKPOINT_EVERY = 1024;
+/** Recorded ops between two volume checkpoints: bounds what a reopen after a crash reads. */
+const VOLUME_CHECKPOINT_EVERY = 20_000;
 
 export const locKey = (v: VolLoc) =>
   `${v.volumeId}\0${v.location.kind}\0${v.location.fileId}\0${v.location.offset}`;
@@ -134,6 +135,9 @@ export class StorageNode implements StorageApi {
   /** @internal */ readonly multipart: Multipart;
   /** @internal */ readonly smallObjectMaxBytes: number;
   /** @internal */ readonly rows: ObjectRows;
+  /** What recovery did at open (logged by the caller). */
+  recovery: RecoveryReport | undefined;
+  private readonly volumeCheckpoints: VolumeCheckpoints;
 
   private constructor(
     /** @internal */ readonly opts: StorageNodeOptions,
@@ -144,6 +148,14 @@ export class StorageNode implements StorageApi {
     this.smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
     this.rows = new ObjectRows(index);
     this.multipart = new Multipart(this, opts.minPartBytes ?? 5 * 1024 * 1024);
+    this.volumeCheckpoints = new VolumeCheckpoints(
+      volumes,
+      () => this.unrecorded,
+      VOLUME_CHECKPOINT_EVERY,
+      () => {
+        // A failed checkpoint leaves the previous one in force: recovery reads more, nothing is lost.
+      },
+    );
   }
 
   static async open(opts: StorageNodeOptions): Promise<StorageNode> {
@@ -161,45 +173,22 @@ export class StorageNode implements StorageApi {
       volumes.set(spec.volumeId, await opener.openOrCreate(spec, opts.nodeId, hooks));
     }
     const sync = indexSyncMode(opts);
-    await guardIndexOpen(opts.dataDir, join(opts.dataDir, 'index'), sync);
-    const index = await openIndex(join(opts.dataDir, 'index'), sync);
+    const guard = await guardIndexOpen(opts.dataDir, join(opts.dataDir, 'index'), sync);
+    const { index, fresh } = await openIndex(join(opts.dataDir, 'index'), sync);
     const binlog = await Binlog.open({
       dir: join(opts.dataDir, 'binlog'),
       durability: opts.durability ?? 'fsync',
       maxFileBytes: opts.binlogMaxFileBytes,
     });
     const node = new StorageNode(opts, index, binlog, volumes);
-    await node.recover(moved.movedBeforeReady);
+    node.recovery = await recoverNode(node, {
+      movedBeforeOpen: moved.movedBeforeReady,
+      indexFresh: fresh || guard.discarded,
+      sameBoot: guard.sameBoot,
+      indexFlushed: sync === 'flush',
+    });
     moved.node = node;
     return node;
-  }
-
-  /**
-   * Clean stop: finish the deferred deletes (their readers died with the process). Unclean stop:
-   * the index may lag the volumes, so rebuild it from them (which also drops what deferred deletes
-   * and tombstones left) and reconcile the binlog with it.
-   */
-  private async recover(forceRebuild: boolean): Promise<void> {
-    this.counter = this.index.readCounter();
-    const pending = [...this.index.pending.getRange({ snapshot: false })].map((r) => Buffer.from(r.key));
-    if (this.index.wasClean() && !forceRebuild) {
-      for (const key of pending) {
-        const row = this.index.get(this.index.pending, key);
-        const v = row ? decodePendingSafe(row) : undefined;
-        if (v) await this.finishPending(v);
-        await this.index.write(() => this.index.pending.remove(key));
-      }
-    } else {
-      const { maxCounter } = await rebuildInto(this.index, this.volumes);
-      if (maxCounter > this.counter) this.counter = maxCounter;
-      const r = await reconcileBinlog(this, await loadCheckpoint(this.index, this.opts.dataDir));
-      if (r.maxCounter > this.counter) this.counter = r.maxCounter;
-      await this.index.write(() => {
-        this.index.putCounter(this.counter);
-        this.putCheckpoint();
-      });
-    }
-    await this.index.setClean(false);
   }
 
   /** Everything before the confirmed binlog position is settled; every op up to `counter` recorded. */
@@ -240,7 +229,7 @@ export class StorageNode implements StorageApi {
   }
 
   /** @internal */ recorded(o: Opver): void {
-    this.unrecorded.delete(o.counter);
+    if (this.unrecorded.delete(o.counter)) this.volumeCheckpoints.recorded(o.counter);
   }
 
   /** @internal */ volume(id: string): VolumePort {
@@ -340,6 +329,27 @@ export class StorageNode implements StorageApi {
     for (const [k, v] of rows) this.index.pending.put(k, v);
   }
 
+  /**
+   * Before an index commit after which these locations are freed: a crash in between leaves them
+   * to recovery's look at what changed (recovery.ts). Release after the frees. @internal
+   */
+  async protect(locs: VolLoc[]): Promise<() => void> {
+    const releases: Array<() => void> = [];
+    const release = () => {
+      for (const r of releases.splice(0)) r();
+    };
+    try {
+      for (const [id, v] of this.volumes) {
+        const mine = locs.filter((l) => l.volumeId === id).map((l) => l.location);
+        if (mine.length > 0 && v.protect) releases.push(await v.protect(mine));
+      }
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return release;
+  }
+
   /** @internal */ async freeNow(locs: VolLoc[]): Promise<void> {
     for (const l of locs) await this.deleteFromVolume(l, false);
   }
@@ -428,7 +438,7 @@ export class StorageNode implements StorageApi {
     const body = exactly(input.body, input.size);
     const { at } = await this.putEntry(
       bkey,
-      { kind: 'blob' },
+      { kind: 'blob', owner: { table: 'objects', key: okey } },
       this.nextOpver(),
       body,
       input.size,
@@ -491,8 +501,10 @@ export class StorageNode implements StorageApi {
       let replaced: boolean;
       let deferred: { rows: Array<[Buffer, Buffer]>; free: VolLoc[] };
       let now: VolLoc[];
+      const toFree = [...(cur ? [cur.at] : []), ...old.locs, ...(extra?.freeAfter ?? [])];
+      let release = () => {};
       if (!extra && old.partKeys.length === 0) {
-        ({ at, replaced } = await this.commitStaged(
+        ({ at, replaced, release } = await this.commitStaged(
           okey,
           ekey,
           entry,
@@ -506,6 +518,7 @@ export class StorageNode implements StorageApi {
             if (checkpoint) this.putCheckpoint();
           },
           blobAt,
+          toFree,
         ));
         if (cur && !replaced) old.locs.unshift(cur.at);
         const split = this.splitPinned(old.locs);
@@ -515,6 +528,7 @@ export class StorageNode implements StorageApi {
       } else {
         const put = this.putEntry(ekey, entry, opver, data, data.length, nowMs, cur?.at);
         ({ at, replaced } = await this.bothDurable(put, ticket, opver));
+        release = await this.protect(toFree);
         if (cur && !replaced) old.locs.unshift(cur.at);
         const split = this.splitPinned(old.locs);
         now = split.now;
@@ -527,12 +541,19 @@ export class StorageNode implements StorageApi {
             this.index.putCounter(this.counter);
             if (checkpoint) this.putCheckpoint();
           });
+        } catch (err) {
+          release();
+          throw err;
         } finally {
           // Volume entry and record are durable: the record is true whatever the index did.
           this.binlog.settle(ticket);
         }
       }
-      await this.freeNow([...now, ...deferred.free, ...(extra?.freeAfter ?? [])]);
+      try {
+        await this.freeNow([...now, ...deferred.free, ...(extra?.freeAfter ?? [])]);
+      } finally {
+        release();
+      }
       return toRecord(bucket, key, meta, opver);
     });
   }
@@ -554,10 +575,13 @@ export class StorageNode implements StorageApi {
     ticket: BinlogTicket,
     inTxn: () => void,
     blobAt: VolLoc | undefined,
-  ): Promise<{ at: VolLoc; replaced: boolean }> {
+    toFree: VolLoc[],
+  ): Promise<{ at: VolLoc; replaced: boolean; release: () => void }> {
     let put: Awaited<ReturnType<StorageNode['putEntry']>>;
+    let release: () => void;
     try {
       put = await this.putEntry(ekey, entry, opver, data, data.length, nowMs, curAt, true);
+      release = await this.protect(toFree);
     } catch (err) {
       await this.bothDurable(Promise.reject(err), ticket, opver);
       throw err;
@@ -572,10 +596,14 @@ export class StorageNode implements StorageApi {
       // Volume entry and record are durable: the record is true whatever the index did.
       this.binlog.settle(ticket);
       hidden.reveal();
-      if (i.status === 'rejected') throw i.reason;
-      return put;
+      if (i.status === 'rejected') {
+        release();
+        throw i.reason;
+      }
+      return { ...put, release };
     }
     // The new row must not outlive this failure: put the previous one back (readers never saw it).
+    release();
     await this.writeRow(okey, hidden.previous, () => undefined);
     hidden.reveal();
     if (v.status === 'fulfilled') {
@@ -669,6 +697,7 @@ export class StorageNode implements StorageApi {
         throw err;
       }
       const deferred = this.deferPinned(later, tombstone);
+      const release = await this.protect(deferred.free);
       try {
         await this.writeRow(okey, null, () => {
           for (const pk of old.partKeys) this.index.parts.remove(pk);
@@ -678,7 +707,11 @@ export class StorageNode implements StorageApi {
       } finally {
         this.binlog.settle(ticket);
       }
-      await this.freeNow(deferred.free);
+      try {
+        await this.freeNow(deferred.free);
+      } finally {
+        release();
+      }
       return true;
     });
   }
@@ -807,6 +840,7 @@ export class StorageNode implements StorageApi {
   }
 
   async close(): Promise<void> {
+    await this.volumeCheckpoints.close();
     await this.rows.settle();
     await this.binlog.close();
     for (const v of this.volumes.values()) await v.close();
@@ -862,15 +896,15 @@ function indexSyncMode(opts: StorageNodeOptions): 'flush' | 'os' {
 }
 
 /** A damaged index is thrown away: the volumes hold everything it had. */
-async function openIndex(path: string, sync: 'flush' | 'os'): Promise<NodeIndex> {
+async function openIndex(path: string, sync: 'flush' | 'os'): Promise<{ index: NodeIndex; fresh: boolean }> {
   try {
     const index = NodeIndex.open(path, { sync });
     index.readCounter();
     index.wasClean();
-    return index;
+    return { index, fresh: false };
   } catch {
     await rm(path, { recursive: true, force: true });
-    return NodeIndex.open(path, { sync });
+    return { index: NodeIndex.open(path, { sync }), fresh: true };
   }
 }
 
@@ -933,14 +967,5 @@ export function toRecord(bucket: string, key: Buffer, v: ObjectMeta, opver: Opve
 
 const EMPTY = Buffer.alloc(0);
 const RESOLVED = Promise.resolve();
-
-/** A pending row this version cannot read (written by a newer one) is left to a rebuild. */
-function decodePendingSafe(b: Buffer): PendingValue | undefined {
-  try {
-    return decodePendingValue(b);
-  } catch {
-    return undefined;
-  }
-}
 
 export { compareOpver };
