@@ -2,7 +2,8 @@
 // uploads), which the cluster layer ships to mirrors with `readFrom(position)`. Record format in
 // binlog-record.ts.
 //
-// Files `binlog-00000001.log`, ... rotated when one reaches `maxFileBytes`. Appends are
+// Files `binlog-00000001.log`, ... rotated when one reaches `maxFileBytes`; segments wholly before
+// the retention floor are removed (`prune`, driven by checkpoints.ts). Appends are
 // group-committed: all records queued while a write+fdatasync is in flight go out in the next
 // single write+fdatasync. On open, a torn or corrupt tail of the last file (kill -9 in the middle
 // of a write) is cut off.
@@ -14,7 +15,7 @@
 // first unsettled record, so nothing is shipped before the index has it. After a crash the node
 // checks the unsettled tail against the rebuilt index and voids what the volumes do not back.
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
@@ -235,6 +236,28 @@ export class Binlog {
         await fh.close();
       }
     }
+  }
+
+  /**
+   * Removes the segments wholly before `floor` (never the one being appended to); returns how many.
+   * The caller's floor covers everything that still needs the records (checkpoints.ts).
+   */
+  async prune(floor: BinlogPosition): Promise<number> {
+    let removed = 0;
+    for (const n of await listFiles(this.dir)) {
+      if (n >= floor.file || n >= this.fileNo) break;
+      await unlink(join(this.dir, fileName(n)));
+      removed += 1;
+    }
+    if (removed > 0 && this.sync) await syncDir(this.dir);
+    return removed;
+  }
+
+  /** Bytes of every segment on disk. */
+  async diskBytes(): Promise<number> {
+    let n = 0;
+    for (const f of await listFiles(this.dir)) n += (await stat(join(this.dir, fileName(f)))).size;
+    return n;
   }
 
   async close(): Promise<void> {

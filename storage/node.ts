@@ -51,6 +51,7 @@ import type {
 import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
 import { CHECKPOINT_KEY } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
+import { Checkpoints } from './checkpoints.ts';
 import { writeCheckpointFile } from './durable-file.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
@@ -78,7 +79,7 @@ import {
   type PendingValue,
   type VolLoc,
 } from './records.ts';
-import { type RecoveryReport, recoverNode, VolumeCheckpoints } from './recovery.ts';
+import { type RecoveryReport, recoverNode } from './recovery.ts';
 import {
   type EntryMoved,
   isVolumeFull,
@@ -108,6 +109,8 @@ export interface StorageNodeOptions {
    */
   indexSync?: 'background' | 'ack';
   binlogMaxFileBytes?: number;
+  /** Recorded ops between two checkpoints of volumes, index and binlog (checkpoints.ts); default 20,000. */
+  checkpointEveryOps?: number;
   /** Random source for upload and blob ids. */
   random?: (bytes: number) => Buffer;
 }
@@ -119,8 +122,8 @@ interface Pinned {
 
 /** Object commits between two binlog checkpoints written to the index. */
 const CHECKPOINT_EVERY = 1024;
-/** Recorded ops between two volume checkpoints: bounds what a reopen after a crash reads. */
-const VOLUME_CHECKPOINT_EVERY = 20_000;
+/** Recorded ops between two node checkpoints (checkpoints.ts): bounds what a reopen after a crash reads. */
+const CHECKPOINT_EVERY_OPS = 20_000;
 
 export const locKey = (v: VolLoc) =>
   `${v.volumeId}\0${v.location.kind}\0${v.location.fileId}\0${v.location.offset}`;
@@ -137,7 +140,7 @@ export class StorageNode implements StorageApi {
   /** @internal */ readonly rows: ObjectRows;
   /** What recovery did at open (logged by the caller). */
   recovery: RecoveryReport | undefined;
-  private readonly volumeCheckpoints: VolumeCheckpoints;
+  /** @internal */ readonly checkpoints: Checkpoints;
 
   private constructor(
     /** @internal */ readonly opts: StorageNodeOptions,
@@ -148,13 +151,22 @@ export class StorageNode implements StorageApi {
     this.smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
     this.rows = new ObjectRows(index);
     this.multipart = new Multipart(this, opts.minPartBytes ?? 5 * 1024 * 1024);
-    this.volumeCheckpoints = new VolumeCheckpoints(
-      volumes,
-      () => this.unrecorded,
-      VOLUME_CHECKPOINT_EVERY,
-      () => {
+    this.checkpoints = new Checkpoints(
+      {
+        volumes,
+        unrecorded: () => this.unrecorded,
+        writeIndexCheckpoint: async () => {
+          const cp = this.checkpoint();
+          await this.index.write(() => this.index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(cp)));
+          // Also beside the index: a lost index must not send recovery before the removed segments.
+          await writeCheckpointFile(opts.dataDir, cp);
+          return cp;
+        },
+        pruneBinlog: (floor) => this.binlog.prune(floor),
         // A failed checkpoint leaves the previous one in force: recovery reads more, nothing is lost.
+        onError: () => undefined,
       },
+      opts.checkpointEveryOps ?? CHECKPOINT_EVERY_OPS,
     );
   }
 
@@ -229,7 +241,7 @@ export class StorageNode implements StorageApi {
   }
 
   /** @internal */ recorded(o: Opver): void {
-    if (this.unrecorded.delete(o.counter)) this.volumeCheckpoints.recorded(o.counter);
+    if (this.unrecorded.delete(o.counter)) this.checkpoints.recorded(o.counter);
   }
 
   /** @internal */ volume(id: string): VolumePort {
@@ -840,7 +852,7 @@ export class StorageNode implements StorageApi {
   }
 
   async close(): Promise<void> {
-    await this.volumeCheckpoints.close();
+    await this.checkpoints.close();
     await this.rows.settle();
     await this.binlog.close();
     for (const v of this.volumes.values()) await v.close();

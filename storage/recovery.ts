@@ -18,7 +18,7 @@
 // written (a process crash keeps written bytes), and an entry changes after the checkpoints only by
 // an op that has a record in the binlog tail (deletes: record first) or that left it in a changed
 // region. The volume checkpoints wait, before they replace the previous one, until every op in flight
-// at their snapshot has its record durable (VolumeCheckpoints below), so a row whose record is
+// at their snapshot has its record durable (checkpoints.ts), so a row whose record is
 // missing points into a changed region. Entries freed after an index commit (old versions, unused
 // parts) are protected first (packing's protect()), so a crash before the free leaves them changed.
 import type { Opver } from './api.ts';
@@ -449,63 +449,4 @@ function settleOther(node: RecoveryHost, c: Changed, fix: Fixes, claimed: Set<st
 
 function maxBig(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
-}
-
-/**
- * Drives the volumes' checkpoints from the node: one after every `every` recorded ops, in the
- * background. Before a volume's checkpoint replaces the previous one, every op in flight at its
- * snapshot must have its binlog record durable (or have failed), so an op whose record a crash could
- * lose always wrote into what the next reopen reads (see the header).
- */
-export class VolumeCheckpoints {
-  private since = 0;
-  private running: Promise<void> | undefined;
-  private waiters: Array<{ counters: Set<bigint>; resolve: () => void }> = [];
-  private closed = false;
-
-  constructor(
-    private readonly volumes: Map<string, VolumePort>,
-    /** Opver counters of ops whose records are not durable yet. */
-    private readonly unrecorded: () => Iterable<bigint>,
-    private readonly every: number,
-    private readonly onError: (err: unknown) => void,
-  ) {}
-
-  /** An op's record is durable (or the op failed). */
-  recorded(counter: bigint): void {
-    if (this.waiters.length > 0) {
-      for (const w of this.waiters) w.counters.delete(counter);
-      const done = this.waiters.filter((w) => w.counters.size === 0);
-      this.waiters = this.waiters.filter((w) => w.counters.size > 0);
-      for (const w of done) w.resolve();
-    }
-    if (++this.since >= this.every && !this.running && !this.closed) {
-      this.since = 0;
-      this.running = this.run()
-        .catch(this.onError)
-        .finally(() => {
-          this.running = undefined;
-        });
-    }
-  }
-
-  private async run(): Promise<void> {
-    for (const v of this.volumes.values()) {
-      if (this.closed) return;
-      await v.checkpoint?.({ beforeInstall: () => this.recordedNow() });
-    }
-  }
-
-  /** Resolves when every op unrecorded now has been recorded. */
-  private recordedNow(): Promise<void> {
-    const counters = new Set(this.unrecorded());
-    if (counters.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ counters, resolve }));
-  }
-
-  /** Waits for a checkpoint in progress; starts no more. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.running;
-  }
 }
