@@ -87,7 +87,7 @@ async function usageOf(
 const bodyOf = (i: number) => Buffer.from(`load-${i}-`.padEnd(100, String.fromCharCode(97 + (i % 26))));
 
 export async function benchRestart(
-  opts: { objects?: number; bytes?: number; loadSeconds?: number; dir?: string } = {},
+  opts: { objects?: number; bytes?: number; loadSeconds?: number; dir?: string; keep?: boolean } = {},
 ): Promise<Record<string, number | string>> {
   const objects = opts.objects ?? 1_000_000;
   const root = await mkdtemp(join(opts.dir ?? tmpdir(), 'quire-bench-restart-'));
@@ -136,6 +136,7 @@ export async function benchRestart(
     await load;
     out.ackedBeforeKill = acked.length;
     const started = performance.now();
+    out.restartSpawnedAtMs = Date.now();
     srv = await server(dataDir, port, log);
     out.restartSeconds = (performance.now() - started) / 1000;
     Object.assign(out, await usageOf(srv.child));
@@ -153,7 +154,8 @@ export async function benchRestart(
     await srv.stop();
     await s3.close();
   } finally {
-    await rm(root, { recursive: true, force: true });
+    if (opts.keep) out.kept = root;
+    else await rm(root, { recursive: true, force: true });
   }
   return out;
 }
@@ -165,6 +167,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       bytes: { type: 'string' },
       'load-seconds': { type: 'string' },
       dir: { type: 'string' },
+      keep: { type: 'boolean' },
     },
   });
   const r = await benchRestart({
@@ -172,6 +175,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     bytes: values.bytes ? Number(values.bytes) : undefined,
     loadSeconds: values['load-seconds'] ? Number(values['load-seconds']) : undefined,
     dir: values.dir,
+    keep: values.keep,
   });
   process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
 }

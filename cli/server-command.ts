@@ -16,6 +16,8 @@ export async function serverCommand(args: string[]): Promise<number> {
       host: { type: 'string' },
       'log-level': { type: 'string' },
       config: { type: 'string' },
+      'volume-max-bytes': { type: 'string' },
+      'reserved-free-bytes': { type: 'string' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -23,6 +25,8 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values.port !== undefined) flags.port = values.port;
   if (values.host !== undefined) flags.host = values.host;
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  if (values['volume-max-bytes'] !== undefined) flags.volumeMaxBytes = values['volume-max-bytes'];
+  if (values['reserved-free-bytes'] !== undefined) flags.reservedFreeBytes = values['reserved-free-bytes'];
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

@@ -119,6 +119,13 @@ export interface OpenVolumeOptions {
   readonly clock?: () => number;
   /** Called for every entry compaction moves (also at open when a half-done compaction is rolled forward); awaited. */
   readonly onMoved?: (moved: EntryMoved) => void | Promise<void>;
+  /**
+   * At open: the size limits to apply from now on. When they differ from the superblock's, it is
+   * rewritten (durably) before the volume opens; a maximum below what the volume already holds, or
+   * not above the reserve, is refused with a VolumeLimitError.
+   */
+  readonly maxBytes?: number;
+  readonly reservedFreeBytes?: number;
 }
 
 export interface CreateVolumeOptions extends OpenVolumeOptions {

@@ -1,5 +1,5 @@
 // Creating and opening a volume directory: superblock, leftovers of interrupted steps, summary or scan.
-import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readJournals, takeCheckpoint } from './checkpoint.ts';
 import { ChunkFile, writeAll } from './chunkfile.ts';
@@ -7,8 +7,15 @@ import { decodeSuperblock, encodeChunkHeader, encodeSuperblock, volumeCrcOf } fr
 import { compactFile, MARKER_COPYING, MARKER_DONE, readMarker } from './compaction.ts';
 import { VolumeCore } from './core.ts';
 import { fsyncDir, unlinkDurable, writeFileDurable } from './durable-io.ts';
-import { InvalidInputError, VolumeFormatError } from './errors.ts';
-import { chunkFileName, compactionMarkerName, FILE_NAMES, HEADER_BYTES, parseFileId } from './layout.ts';
+import { InvalidInputError, VolumeFormatError, VolumeLimitError } from './errors.ts';
+import {
+  chunkFileName,
+  compactionMarkerName,
+  FILE_NAMES,
+  HEADER_BYTES,
+  parseFileId,
+  singleFileName,
+} from './layout.ts';
 import { DEFAULTS, resolveOptions } from './options.ts';
 import { fullScan, loadSummary, partialScan } from './recovery.ts';
 import { decodeSummary } from './summary.ts';
@@ -17,6 +24,7 @@ import type { CreateVolumeOptions, EntryMoved, OpenVolumeOptions, RecoveryReport
 export async function writeSuperblock(dir: string, o: CreateVolumeOptions): Promise<void> {
   const id = Buffer.from(o.volumeId, 'utf8');
   if (id.length === 0 || id.length > 32) throw new InvalidInputError('volumeId must be 1..32 UTF-8 bytes');
+  checkLimits(o.volumeId, o.maxBytes, o.reservedFreeBytes ?? DEFAULTS.reservedFreeBytes, 0);
   await mkdir(dir, { recursive: true });
   const existing = await readFile(join(dir, FILE_NAMES.superblock)).catch(() => undefined);
   if (existing) throw new InvalidInputError(`${dir} already holds a volume`);
@@ -94,14 +102,46 @@ async function triageMarkers(dir: string, l: DirListing): Promise<Set<number>> {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+function checkLimits(volumeId: string, maxBytes: number, reserved: number, holds: number): void {
+  if (maxBytes <= reserved) {
+    throw new VolumeLimitError(
+      `volume ${volumeId}: a maximum of ${maxBytes} bytes leaves nothing above the ${reserved}-byte reserve`,
+      reserved + 1,
+    );
+  }
+  if (maxBytes < holds) {
+    throw new VolumeLimitError(
+      `volume ${volumeId} already holds ${holds} bytes, more than a maximum of ${maxBytes}`,
+      holds,
+    );
+  }
+}
+
+/** Applies new size limits at open: checked against what the volume holds, then written durably. */
+async function applyLimits(dir: string, sbBuf: Buffer, l: DirListing, o: OpenVolumeOptions | undefined) {
+  const sb = decodeSuperblock(sbBuf);
+  if (!sb || !o || (o.maxBytes === undefined && o.reservedFreeBytes === undefined)) return sbBuf;
+  const maxBytes = o.maxBytes ?? sb.maxBytes;
+  const reservedFreeBytes = o.reservedFreeBytes ?? sb.reservedFreeBytes;
+  if (maxBytes === sb.maxBytes && reservedFreeBytes === sb.reservedFreeBytes) return sbBuf;
+  let holds = 0;
+  for (const id of l.chunkIds) holds += (await stat(join(dir, chunkFileName(id)))).size;
+  for (const id of l.singleIds) holds += (await stat(join(dir, singleFileName(id)))).size;
+  checkLimits(sb.volumeId, maxBytes, reservedFreeBytes, holds);
+  const next = encodeSuperblock({ ...sb, maxBytes, reservedFreeBytes });
+  await writeFileDurable(dir, FILE_NAMES.superblock, next);
+  return next;
+}
+
 export async function openCore(
   dir: string,
   opts: OpenVolumeOptions | undefined,
   isNew: boolean,
 ): Promise<{ core: VolumeCore; recovery: RecoveryReport }> {
-  const core = makeCore(dir, await readFile(join(dir, FILE_NAMES.superblock)), opts);
-  const started = core.opts.clock();
   const l = await listDir(dir);
+  const sbBuf = await applyLimits(dir, await readFile(join(dir, FILE_NAMES.superblock)), l, opts);
+  const core = makeCore(dir, sbBuf, opts);
+  const started = core.opts.clock();
   for (const t of l.tmpNames) await unlink(join(dir, t));
   const copying = await triageMarkers(dir, l);
   const summaryBuf = l.hasSummary ? await readFile(join(dir, FILE_NAMES.summary)) : undefined;
