@@ -196,11 +196,17 @@ export class VolumeCore {
     return n;
   }
 
+  /** Bytes of singlefiles being written (their temp files): counted against the maximum. */
+  inflightBytes = 0;
+
   /** Throws VolumeFullError when growing the volume by `bytes` would pass maxBytes or the reserve. */
   checkRoom(bytes: number): void {
-    const disk = this.diskBytes();
+    const disk = this.diskBytes() + this.inflightBytes;
     if (disk + bytes > this.sb.maxBytes) {
-      throw new VolumeFullError(bytes, `volume holds ${disk} of max ${this.sb.maxBytes} bytes`);
+      throw new VolumeFullError(
+        bytes,
+        `volume holds ${disk} (${this.inflightBytes} being written) of max ${this.sb.maxBytes} bytes`,
+      );
     }
     const free = this.diskFreeBytes - this.bytesSinceStatfs;
     if (free - bytes < this.sb.reservedFreeBytes) {

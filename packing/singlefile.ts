@@ -1,6 +1,6 @@
 // Singlefiles: one file per large object, streamed in and out. Layout (FORMAT.md): header, key, meta,
 // padding to 8, data, then one CRC-32 per block so a read verifies each block before emitting it.
-import { type FileHandle, open, rename } from 'node:fs/promises';
+import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeSingleHeader, type EntryHeader, encodeSingleHeader, keyMetaCrc } from './codec.ts';
 import { crc32Continue, crc32Of } from './crc.ts';
@@ -135,6 +135,7 @@ export async function writeSinglefile(
   const table = Buffer.alloc(4 * layout.blocks);
   const fh = await open(tmp, 'w');
   let header: EntryHeader;
+  let written = false;
   try {
     const out = new DataWriter(fh, layout.dataOffset, durable);
     let pos = 0;
@@ -188,8 +189,11 @@ export async function writeSinglefile(
     w.meta.copy(head, HEADER_BYTES + w.key.length);
     await Promise.all([writeFully(fh, head, 0), writeFully(fh, table, layout.tableOffset)]);
     if (durable) await fh.datasync();
+    written = true;
   } finally {
     await fh.close();
+    // A failed or abandoned write (the body stream broke: client gone) leaves no temp file behind.
+    if (!written) await unlink(tmp).catch(() => undefined);
   }
   await rename(tmp, join(dir, name));
   if (durable) await fsyncDir(dir);

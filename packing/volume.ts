@@ -169,15 +169,24 @@ export class Volume extends EventEmitter {
   }
 
   private async putSingle(input: PutInput, now: number): Promise<StoredEntry> {
-    this.core.checkRoom(input.dataBytes + input.key.length + input.meta.length + 4096);
+    const room = input.dataBytes + input.key.length + input.meta.length + 4096;
+    this.core.checkRoom(room);
+    // Held while the temp file grows, so concurrent uploads cannot together pass the maximum.
+    this.core.inflightBytes += room;
     const id = this.core.nextSingleId++;
-    const { header, fileBytes } = await writeSinglefile(
-      this.core.dir,
-      id,
-      { ...input, createdMs: now, updatedMs: now },
-      this.core.volumeCrc,
-      this.core.opts.durable,
-    );
+    let written: Awaited<ReturnType<typeof writeSinglefile>>;
+    try {
+      written = await writeSinglefile(
+        this.core.dir,
+        id,
+        { ...input, createdMs: now, updatedMs: now },
+        this.core.volumeCrc,
+        this.core.opts.durable,
+      );
+    } finally {
+      this.core.inflightBytes -= room;
+    }
+    const { header, fileBytes } = written;
     this.core.singlefiles += 1;
     this.core.singleBytes += fileBytes;
     this.core.singleDataBytes += input.dataBytes;
