@@ -4,18 +4,20 @@
 // for blob/multipart bodies), 'B'+blobId (a large body, written before its manifest because its
 // ETag is known only after streaming), 'U'+uploadId (upload marker), 'P'+uploadId+partNumber.
 // The volume is the truth: every index row is derivable from entry keys, metas, opvers and
-// locations (rebuild.ts). After an unclean stop, recovery rebuilds the index from the volumes and
-// reconciles the binlog with it (binlog-reconcile.ts); old versions are freed last, or later if a
-// pinned read still uses them.
+// locations (rebuild.ts). After an unclean stop, recovery (recovery.ts) settles what changed since
+// the checkpoints (checkpoints.ts), or rebuilds the index from the volumes, and reconciles the
+// binlog with it (binlog-reconcile.ts); old versions are freed last, or later if a pinned read
+// still uses them (protected first, so a crash before the free leaves them to recovery).
 //
 // An object write (commitStaged) starts three things at once and acknowledges when all are done:
 // the 'O' entry's group commit in the volume, the binlog record's fsync, and the index commit of
 // the new row plus (indexSync 'ack') its flush. The row is committed as soon as the entry's bytes
 // are written and its location is known, before the volume has synced them. Why that is safe:
-//   - A crash (kill -9 or machine) before the volume sync may leave a flushed row pointing at an
-//     entry that is not on disk. But the 'clean' flag is cleared at every open and set only by a
-//     clean close, so any unclean stop rebuilds the index from the volumes (recover()): such a
-//     row is never read after a crash. The write was not acknowledged, so losing it is allowed.
+//   - A machine crash before the volume sync may leave a flushed row pointing at an entry that is
+//     not on disk: after one (index-guard.ts sees another boot) recovery rebuilds the index from
+//     the volumes, so such a row is never read. A process crash (kill -9) keeps every written
+//     byte; recovery checks each key written since the checkpoints against the volume anyway.
+//     The write was not acknowledged, so losing it is allowed.
 //   - While the three are in flight, readers (GET, HEAD, LIST) keep seeing the previous row
 //     through ObjectRows' shadow, so nobody observes a version a crash could still take back.
 //     The key's lock keeps other writers of the key out until the write is finished.
