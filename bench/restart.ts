@@ -6,6 +6,7 @@
 // and the index cost per object and per operation.
 //
 //   node --import tsx bench/restart.ts [--objects 1000000] [--bytes 100] [--load-seconds 10] [--dir /path]
+//                                      [--keep] [--reuse DATA_DIR_KEPT_BY_A_PREVIOUS_RUN]
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -87,11 +88,19 @@ async function usageOf(
 const bodyOf = (i: number) => Buffer.from(`load-${i}-`.padEnd(100, String.fromCharCode(97 + (i % 26))));
 
 export async function benchRestart(
-  opts: { objects?: number; bytes?: number; loadSeconds?: number; dir?: string; keep?: boolean } = {},
+  opts: {
+    objects?: number;
+    bytes?: number;
+    loadSeconds?: number;
+    dir?: string;
+    keep?: boolean;
+    reuse?: string;
+  } = {},
 ): Promise<Record<string, number | string>> {
   const objects = opts.objects ?? 1_000_000;
   const root = await mkdtemp(join(opts.dir ?? tmpdir(), 'quire-bench-restart-'));
-  const dataDir = join(root, 'data');
+  // --reuse: a data directory a previous run kept (its objects stay; the fill is skipped).
+  const dataDir = opts.reuse ?? join(root, 'data');
   const log = join(root, 'quire.log');
   const out: Record<string, number | string> = { objects };
   try {
@@ -102,7 +111,7 @@ export async function benchRestart(
     out.emptyStartSeconds = (performance.now() - t0) / 1000;
     out.emptyStartCpuSeconds = (await usageOf(empty.child)).cpuSeconds;
     await empty.stop();
-    out.fillSeconds = await fill(dataDir, objects, opts.bytes ?? 100);
+    if (!opts.reuse) out.fillSeconds = await fill(dataDir, objects, opts.bytes ?? 100);
     const layout = dataLayout(dataDir);
     out.binlogBytesPerObject = (await dirBytes(join(layout.node, 'binlog'))) / objects;
     out.indexBytesPerObject = (await dirBytes(layout.index)) / objects;
@@ -168,6 +177,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       'load-seconds': { type: 'string' },
       dir: { type: 'string' },
       keep: { type: 'boolean' },
+      reuse: { type: 'string' },
     },
   });
   const r = await benchRestart({
@@ -176,6 +186,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     loadSeconds: values['load-seconds'] ? Number(values['load-seconds']) : undefined,
     dir: values.dir,
     keep: values.keep,
+    reuse: values.reuse,
   });
   process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
 }

@@ -32,6 +32,11 @@ export { encodeBinlogRecord, parseRecords } from './binlog-record.ts';
 
 export interface BinlogOptions {
   dir: string;
+  /**
+   * A position known to follow only whole durable records (the index's checkpoint): opening checks
+   * for a torn tail from there instead of reading the whole last segment.
+   */
+  validUpTo?: BinlogPosition;
   /** Rotate after a file reaches this size. */
   maxFileBytes?: number;
   /** 'none' skips fdatasync: tests and benchmarks only. */
@@ -91,7 +96,8 @@ export class Binlog {
     const files = await listFiles(opts.dir);
     log.fileNo = files.at(-1) ?? 1;
     log.fh = await open(join(opts.dir, fileName(log.fileNo)), 'a+');
-    log.size = await cutTornTail(log.fh, log.sync);
+    const from = opts.validUpTo?.file === log.fileNo ? opts.validUpTo.offset : 0;
+    log.size = await cutTornTail(log.fh, log.sync, from);
     log.confirmedAt = { file: log.fileNo, offset: log.size };
     log.voidsFh = await open(join(opts.dir, VOIDS_FILE), 'a+');
     const v = await log.voidsFh.readFile();
@@ -294,10 +300,12 @@ async function* readRecords(fh: FileHandle, start: number, limit: number) {
 }
 
 /** Cuts a torn tail (kill -9 mid-write, never acknowledged) off durably; returns the valid size. */
-async function cutTornTail(fh: FileHandle, sync: boolean): Promise<number> {
+async function cutTornTail(fh: FileHandle, sync: boolean, from: number): Promise<number> {
   const size = (await fh.stat()).size;
-  let valid = 0;
-  for await (const r of readRecords(fh, 0, size)) valid = r.end;
+  // A hint past the end cannot be right (the file was cut by hand): read it all.
+  const start = from <= size ? from : 0;
+  let valid = start;
+  for await (const r of readRecords(fh, start, size)) valid = r.end;
   if (valid < size) {
     await fh.truncate(valid);
     if (sync) await fh.datasync();

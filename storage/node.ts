@@ -51,7 +51,7 @@ import type {
   WriteCondition,
 } from './api.ts';
 import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
-import { CHECKPOINT_KEY } from './binlog-reconcile.ts';
+import { CHECKPOINT_KEY, loadCheckpoint } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { writeCheckpointFile } from './durable-file.ts';
@@ -191,6 +191,7 @@ export class StorageNode implements StorageApi {
     const { index, fresh } = await openIndex(join(opts.dataDir, 'index'), sync);
     const binlog = await Binlog.open({
       dir: join(opts.dataDir, 'binlog'),
+      validUpTo: await loadCheckpoint(index, opts.dataDir),
       durability: opts.durability ?? 'fsync',
       maxFileBytes: opts.binlogMaxFileBytes,
     });
