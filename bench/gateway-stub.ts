@@ -67,6 +67,16 @@ class MemoryStorage {
     return this.objects.size > 0;
   }
 
+  async listUploads() {
+    return [];
+  }
+
+  async dropBucket(bucket: string) {
+    let objects = 0;
+    for (const k of this.objects.keys()) if (k.startsWith(`${bucket}/`) && this.objects.delete(k)) objects++;
+    return { objects, uploads: 0 };
+  }
+
   async stats() {
     return { volumes: [] };
   }
@@ -76,12 +86,18 @@ const buckets = new Map<string, BucketInfo>();
 const directory: BucketDirectory = {
   getBucket: (name) => buckets.get(name),
   listBuckets: () => [...buckets.values()],
-  createBucket: async (info) => {
-    if (buckets.has(info.name)) return 'owned-by-you';
-    buckets.set(info.name, info);
+  createBucket: async (spec) => {
+    if (buckets.has(spec.name)) return 'owned-by-you';
+    buckets.set(spec.name, { ...spec, id: spec.name });
     return 'created';
   },
-  deleteBucket: async (name) => buckets.delete(name),
+  isCurrent: async (ref) => buckets.get(ref.name)?.id === ref.id,
+  deleteBucket: async (ref, isEmpty) => {
+    if (buckets.get(ref.name)?.id !== ref.id) return 'no-such-bucket';
+    if (!(await isEmpty())) return 'not-empty';
+    buckets.delete(ref.name);
+    return 'deleted';
+  },
 };
 
 const accessKeyId = process.env.QUIRE_ACCESS_KEY ?? 'stubaccesskey';

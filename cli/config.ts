@@ -69,6 +69,12 @@ export const configSchema = z.object({
   indexSync: z.enum(['ack', 'background']).default('ack'),
   /** pino level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A request body that sends nothing for this long is aborted (400 RequestTimeout) and its resources freed. */
+  bodyTimeoutMs: z.coerce.number().int().positive().default(60_000),
+  /** A request's headers must have arrived this long after it started. */
+  headersTimeoutMs: z.coerce.number().int().positive().default(60_000),
+  /** On SIGTERM/SIGINT, in-flight requests get this long to finish before they are aborted. */
+  shutdownGraceMs: z.coerce.number().int().min(0).default(10_000),
   /** Abandoned multipart uploads older than this are removed with their parts. */
   multipartExpiryDays: z.coerce.number().positive().default(7),
 });
@@ -92,6 +98,9 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_LOG_LEVEL: 'logLevel',
   QUIRE_MULTIPART_MIN_PART_BYTES: 'multipartMinPartBytes',
   QUIRE_INDEX_SYNC: 'indexSync',
+  QUIRE_BODY_TIMEOUT_MS: 'bodyTimeoutMs',
+  QUIRE_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
+  QUIRE_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

@@ -15,12 +15,18 @@ import { StorageNode } from '../storage/node.ts';
 import type { RecoveryReport } from '../storage/recovery.ts';
 import { Catalog } from '../tracker/catalog.ts';
 import { type Config, ConfigError } from './config.ts';
+import { purgeDeadBuckets } from './dead-buckets.ts';
 
 export interface RunningQuire {
   readonly endpoint: string;
   readonly port: number;
-  /** Stops accepting, lets in-flight requests finish, makes everything durable, closes LMDB. */
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `shutdownGraceMs`, aborts the rest (their
+   * clients get no answer and nothing of them is acknowledged), makes everything durable, closes LMDB.
+   */
   close(): Promise<void>;
+  /** During close(): stop waiting for in-flight requests and abort them now (a second Ctrl-C). */
+  abortInFlight(): void;
 }
 
 /** Where each part keeps its files inside the data directory (one place, so tests and docs agree). */
@@ -55,6 +61,7 @@ export async function startEmbedded(
   });
   const r = storage.recovery;
   if (r) logger.info({ part: 'storage', recovery: r }, recoveryLine(r));
+  await purgeDeadBuckets(catalog, storage, logger);
   const hasher = createHashingPool();
   const keys = new Map(credentials.map((c) => [c.accessKeyId, c]));
   let ready = false;
@@ -68,13 +75,24 @@ export async function startEmbedded(
     logger: logger.child({ part: 'gateway' }),
     metrics,
     hasher,
-    limits: { maxObjectBytes: config.maxObjectBytes, minPartBytes: config.multipartMinPartBytes },
+    limits: {
+      maxObjectBytes: config.maxObjectBytes,
+      minPartBytes: config.multipartMinPartBytes,
+      bodyTimeoutMs: config.bodyTimeoutMs,
+    },
     clock: () => Date.now(),
     isReady: () => ready,
   });
 
   const server = createServer(
-    { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 },
+    {
+      keepAliveTimeout: 65_000,
+      // No limit on a whole request (a 5 GiB PUT may take long); a body that stalls is cut by bodyTimeoutMs.
+      requestTimeout: 0,
+      headersTimeout: config.headersTimeoutMs,
+      // Node enforces headersTimeout only when it sweeps its connections: sweep often enough to keep it.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.headersTimeoutMs / 4))),
+    },
     gateway.listener,
   );
   // With a listener here Node does not send `100 Continue` by itself: handlers send it once the request is accepted.
@@ -87,19 +105,35 @@ export async function startEmbedded(
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
   let closing: Promise<void> | undefined;
+  let abortNow!: () => void;
+  const aborted = new Promise<void>((resolve) => {
+    abortNow = resolve;
+  });
   return {
     endpoint: `http://${host}:${port}`,
     port,
+    abortInFlight: () => abortNow(),
     close: () => {
       closing ??= (async () => {
         ready = false;
         clearInterval(expiry);
+        gateway.drain();
         const stopped = new Promise<void>((done) => server.close(() => done()));
         server.closeIdleConnections();
-        await gateway.idle();
-        server.closeIdleConnections();
-        await Promise.race([stopped, new Promise((r) => setTimeout(r, 2000))]);
+        const finished = await settlesWithin(gateway.idle(), config.shutdownGraceMs, aborted);
+        if (!finished) {
+          logger.warn(
+            { inFlight: gateway.inFlight(), graceMs: config.shutdownGraceMs },
+            'shutdown: aborting requests still in flight',
+          );
+        }
+        // Idle keep-alive connections, and (after the grace) the requests still running: their bodies fail,
+        // so storage aborts their writes, and their clients see a cut connection, never an acknowledgement.
         server.closeAllConnections();
+        if (!(await settlesWithin(gateway.idle(), ABORT_UNWIND_MS))) {
+          logger.error({ inFlight: gateway.inFlight() }, 'shutdown: requests did not unwind; closing anyway');
+        }
+        await settlesWithin(stopped, ABORT_UNWIND_MS);
         await storage.close();
         await catalog.close();
         await hasher.close();
@@ -133,6 +167,23 @@ export function recoveryLine(r: RecoveryReport): string {
 }
 
 const DAY_MS = 24 * 3600 * 1000;
+/** After aborting the last requests, how long their handlers get to unwind before storage closes anyway. */
+const ABORT_UNWIND_MS = 5000;
+
+/** True if `p` settles within `ms` (or before `cut` resolves), false otherwise; never rejects. */
+async function settlesWithin(p: Promise<unknown>, ms: number, cut?: Promise<void>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = p.then(
+    () => true,
+    () => true,
+  );
+  const result = await Promise.race([settled, timeout, ...(cut ? [cut.then(() => false)] : [])]);
+  clearTimeout(timer);
+  return result;
+}
 const EXPIRY_SWEEP_MS = 3600 * 1000;
 
 /** Abandoned multipart uploads are removed with their parts, once an hour, so their space comes back. */
@@ -166,10 +217,13 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     return;
   }
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const code = tooLarge ? 'RequestHeaderSectionTooLarge' : 'InvalidRequest';
+  const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const code = tooLarge ? 'RequestHeaderSectionTooLarge' : timedOut ? 'RequestTimeout' : 'InvalidRequest';
   const message = tooLarge
     ? 'Your request header section exceeds the maximum allowed size.'
-    : 'The request could not be parsed.';
+    : timedOut
+      ? 'Your socket connection to the server was not read from or written to within the timeout period.'
+      : 'The request could not be parsed.';
   const body = Buffer.from(
     errorXml({ code, message, resource: '/', requestId: '0000000000000000', details: {} }),
   );

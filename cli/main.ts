@@ -26,10 +26,15 @@ ${COMMON_FLAGS}
                            a change applies at the next start; it must exceed what the volume holds
   --reserved-free-bytes N  disk space never filled, also kept out of the maximum
                            (env QUIRE_RESERVED_FREE_BYTES, default 4 GiB)
+  --body-timeout-ms N     abort a request body that sends nothing for N ms (env QUIRE_BODY_TIMEOUT_MS, 60000)
+  --headers-timeout-ms N  a request's headers must arrive within N ms (env QUIRE_HEADERS_TIMEOUT_MS, 60000)
+  --shutdown-grace-ms N   on SIGTERM, let in-flight requests finish for N ms, then abort them
+                          (env QUIRE_SHUTDOWN_GRACE_MS, 10000)
 
 Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
-More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish,
-everything is made durable, then it exits 0.`,
+More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish
+(a second signal, or the grace time running out, aborts them unacknowledged), everything is made durable,
+then it exits 0.`,
     run: async (args) => (await import('./server-command.ts')).serverCommand(args),
   },
   'rebuild-index': {

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { rebuildIndex } from '../storage/rebuild.ts';
 import { configFromEnv, configFromFile, resolveConfig } from './config.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { dataLayout } from './embedded.ts';
 
 const PROGRESS_EVERY_MS = 1000;
@@ -18,6 +19,7 @@ export async function rebuildCommand(args: string[]): Promise<number> {
     configFromEnv(process.env),
     values.data !== undefined ? { dataDir: values.data } : {},
   ]);
+  lockDataDir(config.dataDir, 'rebuild-index', { create: false });
   const layout = dataLayout(config.dataDir);
   let last = 0;
   const report = await rebuildIndex(layout.node, {

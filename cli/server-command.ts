@@ -3,8 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { configFromEnv, configFromFile, resolveConfig } from './config.ts';
 import { mainCredentials } from './credentials.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { startEmbedded } from './embedded.ts';
 import { createLogger } from './logger.ts';
+import { installProcessGuards } from './process-guards.ts';
 
 export async function serverCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -18,6 +20,9 @@ export async function serverCommand(args: string[]): Promise<number> {
       config: { type: 'string' },
       'volume-max-bytes': { type: 'string' },
       'reserved-free-bytes': { type: 'string' },
+      'body-timeout-ms': { type: 'string' },
+      'headers-timeout-ms': { type: 'string' },
+      'shutdown-grace-ms': { type: 'string' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -27,32 +32,59 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
   if (values['volume-max-bytes'] !== undefined) flags.volumeMaxBytes = values['volume-max-bytes'];
   if (values['reserved-free-bytes'] !== undefined) flags.reservedFreeBytes = values['reserved-free-bytes'];
+  if (values['body-timeout-ms'] !== undefined) flags.bodyTimeoutMs = values['body-timeout-ms'];
+  if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
+  if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),
     flags,
   ]);
+  lockDataDir(config.dataDir, 'server', { create: true });
   await mkdir(config.dataDir, { recursive: true });
   const main = await mainCredentials(config.dataDir, {
     ...(config.accessKeyId ? { accessKeyId: config.accessKeyId } : {}),
     ...(config.secretAccessKey ? { secretAccessKey: config.secretAccessKey } : {}),
   });
   const logger = createLogger(config.logLevel);
+  const guards = installProcessGuards(logger);
   const quire = await startEmbedded(config, [main, ...config.extraKeys], logger);
   process.stdout.write(
     banner(quire.endpoint, main.accessKeyId, main.secretAccessKey, config.dataDir, config.region),
   );
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+  let signals = 0;
+  const stop = await new Promise<{ signal?: string; fatal?: unknown }>((resolve) => {
+    const onSignal = (signal: string) => {
+      // The first signal stops gracefully; another one (a second Ctrl-C) aborts in-flight requests at once.
+      if (++signals === 1) resolve({ signal });
+      else quire.abortInFlight();
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    void guards.fatal.then((fatal) => resolve({ fatal }));
   });
-  logger.info({ signal }, 'stopping: finishing in-flight requests');
+  logger.info(
+    { signal: stop.signal, graceMs: config.shutdownGraceMs },
+    'stopping: finishing in-flight requests',
+  );
+  // Whatever happens inside close(), the process ends: a stop that cannot finish is logged and cut.
+  const watchdog = setTimeout(() => {
+    logger.fatal('shutdown did not finish; exiting without a clean close (the index is rebuilt at start)');
+    logger.flush?.();
+    process.exit(1);
+  }, config.shutdownGraceMs + SHUTDOWN_WATCHDOG_MS);
+  watchdog.unref();
   await quire.close();
+  clearTimeout(watchdog);
+  guards.remove();
   logger.info('stopped cleanly');
   logger.flush?.();
-  return 0;
+  return stop.fatal === undefined ? 0 : 1;
 }
+
+/** Beyond the grace time: how long closing the storage node may take before the process gives up on it. */
+const SHUTDOWN_WATCHDOG_MS = 60_000;
 
 function banner(
   endpoint: string,

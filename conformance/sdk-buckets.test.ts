@@ -2,15 +2,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetBucketLocationCommand,
   GetBucketVersioningCommand,
   HeadBucketCommand,
   ListBucketsCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { expectS3Error, s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
@@ -106,6 +111,40 @@ describe('sdk: buckets', () => {
       code: 'NoSuchBucket',
       status: 404,
     });
+  });
+
+  test('DeleteBucket with a multipart upload in progress → 409 BucketNotEmpty; the name reused by another key shows none of it', async () => {
+    const bucket = uniqueBucket('uploading');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+    const part = await s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId, PartNumber: 1, Body: 'first part' }),
+    );
+    await expectS3Error(s3.send(new DeleteBucketCommand({ Bucket: bucket })), {
+      code: 'BucketNotEmpty',
+      status: 409,
+    });
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId }));
+    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+    if (!target.otherCreds) return;
+    const other = s3For(target, target.otherCreds);
+    try {
+      await other.send(new CreateBucketCommand({ Bucket: bucket }));
+      const uploads = await other.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+      assert.equal(uploads.Uploads?.length ?? 0, 0);
+      const complete = other.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: 'mp',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag! }] },
+        }),
+      );
+      await expectS3Error(complete, { code: 'NoSuchUpload', status: 404 });
+      await other.send(new DeleteBucketCommand({ Bucket: bucket }));
+    } finally {
+      other.destroy();
+    }
   });
 
   test('HeadBucket on a missing bucket → 404 without a body', async () => {

@@ -65,8 +65,13 @@ export function isExternal(): boolean {
   return Boolean(process.env.QUIRE_S3_ENDPOINT);
 }
 
-export async function startTarget(): Promise<Target> {
-  return isExternal() ? externalTarget() : embeddedTarget();
+export interface TargetOptions {
+  /** Extra environment for an embedded server (e.g. small QUIRE_*_TIMEOUT_MS values). */
+  env?: Record<string, string>;
+}
+
+export async function startTarget(opts: TargetOptions = {}): Promise<Target> {
+  return isExternal() ? externalTarget() : embeddedTarget(opts);
 }
 
 function externalTarget(): Target {
@@ -109,7 +114,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function embeddedTarget(): Promise<Target> {
+async function embeddedTarget(opts: TargetOptions): Promise<Target> {
   const workDir = mkdtempSync(join(tmpdir(), 'quire-conf-'));
   const dataDir = join(workDir, 'data');
   const logPath = join(workDir, 'server.log');
@@ -121,6 +126,7 @@ async function embeddedTarget(): Promise<Target> {
     QUIRE_ACCESS_KEY: creds.accessKeyId,
     QUIRE_SECRET_KEY: creds.secretAccessKey,
     QUIRE_EXTRA_KEYS: `${otherCreds.accessKeyId}:${otherCreds.secretAccessKey}`,
+    ...opts.env,
   };
   let child: ChildProcess | null = null;
   let exited: Promise<number | null> = Promise.resolve(null);

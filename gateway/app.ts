@@ -14,6 +14,8 @@ import { errorXml } from './s3/xml.ts';
 
 export type { GatewayDeps } from './handlers/deps.ts';
 
+const DEFAULT_BODY_TIMEOUT_MS = 60_000;
+
 type NodeBindings = { incoming: IncomingMessage; outgoing: ServerResponse };
 
 export interface Gateway {
@@ -21,10 +23,16 @@ export interface Gateway {
   readonly listener: (req: IncomingMessage, res: ServerResponse) => void;
   /** Resolves when no request is in flight. */
   idle(): Promise<void>;
+  /** Requests being handled now. */
+  inFlight(): number;
+  /** Shutting down: every answer from now on closes its connection, so keep-alive clients go elsewhere. */
+  drain(): void;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
   let inFlight = 0;
+  let draining = false;
+  const answering = new Set<ServerResponse>();
   let idleWaiters: Array<() => void> = [];
   const nextRequestId = requestIdSource();
 
@@ -41,9 +49,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   const serveS3 = async (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
+    answering.add(res);
+    if (draining) res.setHeader('connection', 'close');
     try {
       await handleS3(deps, req, res, nextRequestId());
+    } catch (err) {
+      // Nothing of one request may take the process down: log, cut this exchange, serve on.
+      deps.logger.error({ err }, 'request handling failed after its answer');
+      res.destroy();
     } finally {
+      answering.delete(res);
       if (--inFlight === 0) {
         for (const wake of idleWaiters) wake();
         idleWaiters = [];
@@ -54,6 +69,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return {
     listener: (req, res) => void (isServiceProbe(req) ? serviceListener(req, res) : serveS3(req, res)),
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise((wake) => idleWaiters.push(wake))),
+    inFlight: () => inFlight,
+    drain: () => {
+      draining = true;
+      for (const res of answering) if (!res.headersSent) res.setHeader('connection', 'close');
+    },
   };
 }
 
@@ -65,7 +85,15 @@ function isServiceProbe(req: IncomingMessage): boolean {
 
 async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
   const started = process.hrtime.bigint();
-  const ex: Exchange = { req, res, requestId, bytesIn: 0, bytesOut: 0, bodyTaken: false };
+  const ex: Exchange = {
+    req,
+    res,
+    requestId,
+    bytesIn: 0,
+    bytesOut: 0,
+    bodyTaken: false,
+    bodyTimeoutMs: deps.limits.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+  };
   const state: RequestState = { op: 'Unknown' };
   try {
     const target = parseTarget(req.url ?? '/', req.headers.host, { baseDomains: deps.baseDomains });

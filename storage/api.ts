@@ -170,6 +170,11 @@ export interface CopyDestination {
   condition?: WriteCondition;
 }
 
+export interface DroppedBucket {
+  objects: number;
+  uploads: number;
+}
+
 export interface StorageApi {
   putObject(input: PutObjectInput): Promise<ObjectRecord>;
   headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined>;
@@ -185,6 +190,8 @@ export interface StorageApi {
     opts: { prefix: Buffer; after?: Buffer; limit: number },
   ): Promise<ListedObject[]>;
   hasObjects(bucket: string): Promise<boolean>;
+  /** Removes every object and upload (with its parts) of this bucket id; durable when resolved. */
+  dropBucket(bucket: string): Promise<DroppedBucket>;
   createUpload(
     bucket: string,
     key: Buffer,

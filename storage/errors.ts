@@ -13,6 +13,7 @@ export type StorageErrorCode =
   | 'InvalidArgument'
   | 'IncompleteBody'
   | 'BadDigest'
+  | 'KeyTooLongError'
   | 'InternalError';
 
 export class StorageError extends Error {
@@ -91,6 +92,7 @@ const BY_CODE: Record<StorageErrorCode, (message: string) => StorageError> = {
   IncompleteBody: (m) => new IncompleteBodyError(m),
   InvalidArgument: (m) => new StorageError('InvalidArgument', m),
   BadDigest: (m) => new StorageError('BadDigest', m),
+  KeyTooLongError: (m) => new StorageError('KeyTooLongError', m),
   InternalError: (m) => new StorageError('InternalError', m),
 };
 

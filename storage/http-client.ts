@@ -7,6 +7,7 @@ import type {
   ChecksumAlgorithm,
   CopyDestination,
   CopySource,
+  DroppedBucket,
   ListedObject,
   ListedUpload,
   ListPartsResult,
@@ -137,6 +138,9 @@ export class StorageClient implements StorageApi {
   }
   hasObjects(bucket: string): Promise<boolean> {
     return this.call('hasObjects', { bucket });
+  }
+  dropBucket(bucket: string): Promise<DroppedBucket> {
+    return this.call('dropBucket', { bucket });
   }
   createUpload(
     bucket: string,

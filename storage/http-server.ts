@@ -51,6 +51,7 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     copyObject: async (_r, x) => api.copyObject(a(x.src), a(x.dst)),
     listObjects: async (_r, x) => api.listObjects(a(x.bucket), a(x.opts)),
     hasObjects: async (_r, x) => api.hasObjects(a(x.bucket)),
+    dropBucket: async (_r, x) => api.dropBucket(a(x.bucket)),
     createUpload: async (_r, x) =>
       api.createUpload(a(x.bucket), a(x.key), a(x.headers), a(x.nowMs), a(x.checksumAlgorithm ?? undefined)),
     uploadPartCopy: async (_r, x) => api.uploadPartCopy(a(x)),

@@ -5,7 +5,7 @@
 //   uploads  uploadKey(bucket, key, id)    -> UploadValue
 //   parts    partKey(uploadId, partNumber) -> PartValue (in-progress uploads and completed objects)
 //   pending  volumeId 0 location           -> PendingValue: deletes deferred by a pinned read
-//   meta     'opver' -> u64 counter; 'clean' -> 1 when closed cleanly;
+//   meta     'opver' -> u64 counter; 'clean' -> 1 when closed cleanly; 'format' -> u32 INDEX_FORMAT;
 //            'binlog' -> BinlogCheckpoint (records.ts)
 //
 // Durability: lmdb-js resolves a write when its transaction is committed and visible, which with
@@ -34,6 +34,14 @@ export interface IndexOptions {
 
 const OPVER_KEY = Buffer.from('opver');
 const CLEAN_KEY = Buffer.from('clean');
+const FORMAT_KEY = Buffer.from('format');
+
+/**
+ * The layout of index keys and rows. Bumped whenever keys.ts or records.ts change what is stored: an index of
+ * another format is discarded at open and rebuilt from the volumes (which do not change with it).
+ *   1: upload keys escaped 0x00/0x01 (up to twice a key's length)   2: upload keys lifted (keys.ts)
+ */
+export const INDEX_FORMAT = 2;
 
 export class NodeIndex {
   readonly objects: Db;
@@ -104,6 +112,19 @@ export class NodeIndex {
     const b = Buffer.allocUnsafe(8);
     b.writeBigUInt64LE(counter);
     this.meta.put(OPVER_KEY, b);
+  }
+
+  /** True if this index was built in the current INDEX_FORMAT. */
+  formatIsCurrent(): boolean {
+    const v = this.get(this.meta, FORMAT_KEY);
+    return v?.length === 4 && v.readUInt32BE(0) === INDEX_FORMAT;
+  }
+
+  /** Inside a write transaction, once the rows are in the current format (after a rebuild). */
+  putFormat(): void {
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32BE(INDEX_FORMAT);
+    this.meta.put(FORMAT_KEY, b);
   }
 
   wasClean(): boolean {

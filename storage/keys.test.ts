@@ -1,7 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { decodeObjectKey, decodeUploadKey, objectKey, prefixEnd, uploadKey } from './keys.ts';
+import {
+  boundMarker,
+  decodeObjectKey,
+  decodeUploadKey,
+  EntryKind,
+  entryKey,
+  INDEX_KEY_BYTES_MAX,
+  objectKey,
+  partKey,
+  prefixEnd,
+  UPLOAD_ID_BYTES_MAX,
+  uploadKey,
+  uploadKeyPrefix,
+  uploadScanPrefix,
+} from './keys.ts';
 
 const anyBucket = fc.string({
   maxLength: 8,
@@ -65,6 +79,63 @@ describe('index key encoding', () => {
         assert.equal(inside, b1 === b2);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('index keys fit LMDB for every valid S3 key', () => {
+  const bucket63 = 'b'.repeat(63);
+  const id = 'f'.repeat(UPLOAD_ID_BYTES_MAX);
+
+  test('the worst 1,024-byte UTF-8 keys (control characters, 4-byte characters) on every path', () => {
+    const worst = [
+      Buffer.alloc(1024, 0x00),
+      Buffer.alloc(1024, 0x01),
+      Buffer.from('\x00\x01'.repeat(512), 'latin1'),
+      Buffer.from('🙂'.repeat(256), 'utf8'),
+      Buffer.from('\u07ff'.repeat(512), 'utf8'),
+    ];
+    for (const key of worst) {
+      assert.equal(key.length, 1024);
+      const keys = [
+        objectKey(bucket63, key),
+        uploadKey(bucket63, key, id),
+        uploadKeyPrefix(bucket63, key),
+        uploadScanPrefix(bucket63, key),
+        entryKey(EntryKind.object, objectKey(bucket63, key)),
+        partKey(id, 10000),
+      ];
+      for (const k of keys) assert.ok(k.length <= INDEX_KEY_BYTES_MAX, `${k.length} bytes`);
+      assert.equal(uploadKey(bucket63, key, id).length, 63 + 1 + 1024 + 1 + UPLOAD_ID_BYTES_MAX);
+      assert.deepEqual(decodeUploadKey(uploadKey(bucket63, key, id)).key, key);
+    }
+  });
+
+  test('over-long keys and impossible upload ids are typed errors, never an LMDB key', () => {
+    assert.throws(() => objectKey('b', Buffer.alloc(1025, 0x61)), { code: 'KeyTooLongError' });
+    assert.throws(() => uploadKey('b', Buffer.alloc(1025, 0x61), 'abc'), { code: 'NoSuchUpload' });
+    assert.throws(() => uploadKey('b', Buffer.from('k'), 'u'.repeat(UPLOAD_ID_BYTES_MAX + 1)), {
+      code: 'NoSuchUpload',
+    });
+    assert.throws(() => uploadKey('b', Buffer.from('k'), 'a b'), { code: 'NoSuchUpload' });
+    assert.throws(() => uploadKey('b', Buffer.from('k'), 'š'), { code: 'NoSuchUpload' });
+    assert.throws(() => partKey('', 1), { code: 'NoSuchUpload' });
+    // Not UTF-8 (0xFF lifts to two bytes): refused before LMDB instead of breaking it.
+    assert.throws(() => uploadKey('b', Buffer.alloc(1024, 0xff), 'abc'), { code: 'KeyTooLongError' });
+  });
+
+  test('boundMarker keeps "strictly after" for every key up to the bound', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 8 }).map((a) => Buffer.from(a)),
+        fc.uint8Array({ minLength: 0, maxLength: 14 }).map((a) => Buffer.from(a)),
+        (key, marker) => {
+          const max = 8;
+          const bounded = boundMarker(marker, max);
+          assert.equal(Buffer.compare(key, marker) > 0, Buffer.compare(key, bounded) > 0);
+        },
+      ),
+      { numRuns: 5000 },
     );
   });
 });

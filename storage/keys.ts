@@ -6,11 +6,37 @@
 //   byte order (a bucket that is a prefix of another sorts first), then raw key bytes in
 //   Buffer.compare order. S3 bucket names never hold 0x00/0x01, so esc() is the identity for them,
 //   but the encoding stays correct for any string.
-// uploadKey(bucket, key, uploadId) = esc(bucket) 0x00 esc(key) 0x00 uploadId
-//   the key is escaped too because the upload id follows it (keys may contain 0x00).
+// uploadKey(bucket, key, uploadId) = esc(bucket) 0x00 lift(key) 0x00 uploadId
+//   the key needs a terminator because the upload id follows it (keys may contain 0x00). lift() adds 1 to
+//   every byte below 0xFE and writes 0xFE as 0xFF 0x01, 0xFF as 0xFF 0x02: order-preserving, no 0x00 in
+//   its output, and no longer than its input for UTF-8 (which never holds 0xFE or 0xFF). Escaping 0x00/0x01
+//   instead doubled a key of control characters: 1,024 x U+0001 became 2,048 bytes, beyond LMDB's limit.
+//
+// LMDB keys are at most INDEX_KEY_BYTES_MAX bytes, and lmdb-js is left broken for the whole process by a
+// longer one, so every component is bounded before it gets here: object keys at OBJECT_KEY_BYTES_MAX
+// (S3's 1,024), upload ids at UPLOAD_ID_BYTES_MAX, bucket names at 63. The longest index key is then
+// 63 + 1 + 1,024 + 1 + 128 = 1,217 bytes (an upload), see keys.test.ts.
+
+import { NoSuchUploadError, StorageError } from './errors.ts';
 
 const SEP = 0x00;
 const ESC = 0x01;
+
+/** LMDB's compiled-in maximum key size. */
+export const INDEX_KEY_BYTES_MAX = 1978;
+/** The longest object key storage accepts (S3's limit); a longer prefix matches nothing. */
+export const OBJECT_KEY_BYTES_MAX = 1024;
+/** Upload ids are ours (32 hex digits today); anything longer cannot name an upload. */
+export const UPLOAD_ID_BYTES_MAX = 128;
+
+/**
+ * A listing marker of any length, made index-sized without changing its meaning: for values of at most
+ * `max` bytes, "greater than m" equals "greater than m's first `max` bytes" (the first difference lies
+ * within them, or m is longer than every candidate and they stop before it).
+ */
+export function boundMarker(marker: Buffer, max: number): Buffer {
+  return marker.length > max ? marker.subarray(0, max) : marker;
+}
 
 function escapedLength(src: Buffer): number {
   let n = src.length;
@@ -52,7 +78,11 @@ export function bucketPrefix(bucket: string): Buffer {
   return out;
 }
 
+/** The index key of an object; a key longer than S3 allows never reaches LMDB (KeyTooLongError). */
 export function objectKey(bucket: string, key: Buffer): Buffer {
+  if (key.length > OBJECT_KEY_BYTES_MAX) {
+    throw new StorageError('KeyTooLongError', `key of ${key.length} bytes; at most ${OBJECT_KEY_BYTES_MAX}`);
+  }
   return Buffer.concat([bucketPrefix(bucket), key]);
 }
 
@@ -61,32 +91,84 @@ export function decodeObjectKey(encoded: Buffer): { bucket: string; key: Buffer 
   return { bucket: bytes.toString('utf8'), key: Buffer.from(encoded.subarray(next)) };
 }
 
-/** Prefix of every upload key for (bucket, key): esc(bucket) 0 esc(key) 0. */
-export function uploadKeyPrefix(bucket: string, key: Buffer): Buffer {
-  const head = bucketPrefix(bucket);
-  const out = Buffer.allocUnsafe(head.length + escapedLength(key) + 1);
-  head.copy(out, 0);
-  const at = writeEscaped(key, out, head.length);
-  out[at] = SEP;
-  return out;
+const LIFT_HIGH = 0xff;
+
+function liftedLength(src: Buffer): number {
+  let n = src.length;
+  for (let i = 0; i < src.length; i++) if (src[i]! >= 0xfe) n++;
+  return n;
 }
 
+function writeLifted(src: Buffer, dst: Buffer, at: number): number {
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    if (b < 0xfe) dst[at++] = b + 1;
+    else {
+      dst[at++] = LIFT_HIGH;
+      dst[at++] = b - 0xfd; // 0xFE -> 1, 0xFF -> 2
+    }
+  }
+  return at;
+}
+
+/** Reads a lifted run ending at a 0x00 terminator; returns the bytes and the index after the terminator. */
+function readLifted(src: Buffer, from: number): { bytes: Buffer; next: number } {
+  const out = Buffer.allocUnsafe(src.length - from);
+  let n = 0;
+  let i = from;
+  while (i < src.length && src[i] !== SEP) {
+    const b = src[i++]!;
+    out[n++] = b === LIFT_HIGH ? src[i++]! + 0xfd : b - 1;
+  }
+  if (i >= src.length) throw new Error('index key without terminator');
+  return { bytes: out.subarray(0, n), next: i + 1 };
+}
+
+/** Prefix of every upload key for (bucket, key): esc(bucket) 0 lift(key) 0. */
+export function uploadKeyPrefix(bucket: string, key: Buffer): Buffer {
+  const head = bucketPrefix(bucket);
+  const out = Buffer.allocUnsafe(head.length + liftedLength(key) + 1);
+  head.copy(out, 0);
+  const at = writeLifted(key, out, head.length);
+  out[at] = SEP;
+  return fitsIndex(out);
+}
+
+/**
+ * The last guard before LMDB. Unreachable for S3 input (UTF-8 keys of at most 1,024 bytes never lift longer),
+ * but a storage caller with other bytes gets a typed error instead of a process-wide broken lmdb-js.
+ */
+function fitsIndex(k: Buffer): Buffer {
+  if (k.length + UPLOAD_ID_BYTES_MAX > INDEX_KEY_BYTES_MAX) {
+    throw new StorageError('KeyTooLongError', 'key too long for the index once encoded');
+  }
+  return k;
+}
+
+/** Whether `uploadId` could name an upload of ours: printable ASCII, not longer than any we hand out. */
+export function isPossibleUploadId(uploadId: string): boolean {
+  return uploadId.length > 0 && uploadId.length <= UPLOAD_ID_BYTES_MAX && /^[\x21-\x7e]+$/.test(uploadId);
+}
+
+/** The index key of an upload; ids that cannot be ours and over-long keys are NoSuchUpload, never an LMDB key. */
 export function uploadKey(bucket: string, key: Buffer, uploadId: string): Buffer {
+  if (!isPossibleUploadId(uploadId) || key.length > OBJECT_KEY_BYTES_MAX)
+    throw new NoSuchUploadError(uploadId);
   return Buffer.concat([uploadKeyPrefix(bucket, key), Buffer.from(uploadId, 'latin1')]);
 }
 
-/** Prefix under which all uploads of keys starting with `keyPrefix` lie (escaped, no terminator). */
+/** Prefix under which all uploads of keys starting with `keyPrefix` lie (lifted, no terminator). */
 export function uploadScanPrefix(bucket: string, keyPrefix: Buffer): Buffer {
   const head = bucketPrefix(bucket);
-  const out = Buffer.allocUnsafe(head.length + escapedLength(keyPrefix));
+  const out = Buffer.allocUnsafe(head.length + liftedLength(keyPrefix));
   head.copy(out, 0);
-  writeEscaped(keyPrefix, out, head.length);
+  writeLifted(keyPrefix, out, head.length);
   return out;
 }
 
 export function decodeUploadKey(encoded: Buffer): { bucket: string; key: Buffer; uploadId: string } {
   const b = readEscaped(encoded, 0);
-  const k = readEscaped(encoded, b.next);
+  const k = readLifted(encoded, b.next);
   return {
     bucket: b.bytes.toString('utf8'),
     key: Buffer.from(k.bytes),
@@ -130,6 +212,7 @@ export function entryKey(kind: number, body: Buffer): Buffer {
 
 /** Part key inside the index and the volume: uploadId (ASCII) then part number big-endian. */
 export function partKey(uploadId: string, partNumber: number): Buffer {
+  if (!isPossibleUploadId(uploadId)) throw new NoSuchUploadError(uploadId);
   const id = Buffer.from(uploadId, 'latin1');
   const out = Buffer.allocUnsafe(id.length + 4);
   id.copy(out, 0);

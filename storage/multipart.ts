@@ -25,13 +25,16 @@ import {
   StorageError,
 } from './errors.ts';
 import {
+  boundMarker,
   decodeUploadKey,
   EntryKind,
   entryKey,
+  OBJECT_KEY_BYTES_MAX,
   objectKey,
   partKey,
   prefixEnd,
   successor,
+  UPLOAD_ID_BYTES_MAX,
   uploadKey,
   uploadKeyPrefix,
   uploadScanPrefix,
@@ -351,16 +354,26 @@ export class Multipart {
     bucket: string,
     opts: { prefix: Buffer; afterKey?: Buffer; afterUploadId?: string; limit: number },
   ): Promise<ListedUpload[]> {
+    const out: ListedUpload[] = [];
+    // No key is longer than OBJECT_KEY_BYTES_MAX, so a longer prefix matches nothing.
+    if (opts.limit <= 0 || opts.prefix.length > OBJECT_KEY_BYTES_MAX) return out;
     const lo = uploadScanPrefix(bucket, opts.prefix);
     let start = lo;
     if (opts.afterKey) {
-      const after = opts.afterUploadId
-        ? successor(uploadKey(bucket, opts.afterKey, opts.afterUploadId))
-        : prefixEnd(uploadKeyPrefix(bucket, opts.afterKey))!;
+      // Markers of any length keep their meaning when cut to index size (boundMarker); a key marker longer than
+      // any key is equal to none, so its upload-id marker does not apply.
+      const afterKey = boundMarker(opts.afterKey, OBJECT_KEY_BYTES_MAX);
+      const after =
+        opts.afterUploadId && afterKey.length === opts.afterKey.length
+          ? successor(
+              Buffer.concat([
+                uploadKeyPrefix(bucket, afterKey),
+                boundMarker(Buffer.from(opts.afterUploadId, 'utf8'), UPLOAD_ID_BYTES_MAX),
+              ]),
+            )
+          : prefixEnd(uploadKeyPrefix(bucket, afterKey))!;
       if (Buffer.compare(after, start) > 0) start = after;
     }
-    const out: ListedUpload[] = [];
-    if (opts.limit <= 0) return out;
     for (const { key, value } of this.node.index.uploads.getRange({
       start,
       end: prefixEnd(lo),

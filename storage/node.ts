@@ -36,6 +36,7 @@ import type {
   BodyFinish,
   CopyDestination,
   CopySource,
+  DroppedBucket,
   ListedObject,
   ListedUpload,
   ListPartsResult,
@@ -53,12 +54,22 @@ import type {
 import { Binlog, type BinlogOp, type BinlogTicket } from './binlog.ts';
 import { CHECKPOINT_KEY, loadCheckpoint } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
+import { dropBucket } from './bucket-purge.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { writeCheckpointFile } from './durable-file.ts';
 import { NoSuchKeyError, PreconditionFailedError, StorageFullError } from './errors.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
-import { bucketPrefix, EntryKind, entryKey, objectKey, prefixEnd, successor } from './keys.ts';
+import {
+  boundMarker,
+  bucketPrefix,
+  EntryKind,
+  entryKey,
+  OBJECT_KEY_BYTES_MAX,
+  objectKey,
+  prefixEnd,
+  successor,
+} from './keys.ts';
 import { KeyedLock } from './locks.ts';
 import { Multipart } from './multipart.ts';
 import { ObjectRows } from './object-rows.ts';
@@ -758,12 +769,14 @@ export class StorageNode implements StorageApi {
     bucket: string,
     opts: { prefix: Buffer; after?: Buffer; limit: number },
   ): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    // No key is longer than OBJECT_KEY_BYTES_MAX: a longer prefix matches nothing, a longer marker is cut.
+    if (opts.limit <= 0 || opts.prefix.length > OBJECT_KEY_BYTES_MAX) return out;
     const lo = objectKey(bucket, opts.prefix);
-    const afterKey = opts.after ? successor(objectKey(bucket, opts.after)) : undefined;
+    const after = opts.after && boundMarker(opts.after, OBJECT_KEY_BYTES_MAX);
+    const afterKey = after ? successor(objectKey(bucket, after)) : undefined;
     const start = afterKey && Buffer.compare(afterKey, lo) > 0 ? afterKey : lo;
     const end = prefixEnd(lo);
-    const out: ListedObject[] = [];
-    if (opts.limit <= 0) return out;
     const head = bucketPrefix(bucket).length;
     for (const { key, value } of this.rows.range(start, end, opts.limit)) {
       const v = decodeObjectSummary(value);
@@ -781,6 +794,10 @@ export class StorageNode implements StorageApi {
     const lo = bucketPrefix(bucket);
     for (const _ of this.rows.range(lo, prefixEnd(lo), 1)) return true;
     return false;
+  }
+
+  dropBucket(bucket: string): Promise<DroppedBucket> {
+    return dropBucket(this, bucket);
   }
 
   // ---- multipart (multipart.ts) ----
@@ -916,11 +933,14 @@ async function openIndex(path: string, sync: 'flush' | 'os'): Promise<{ index: N
     const index = NodeIndex.open(path, { sync });
     index.readCounter();
     index.wasClean();
-    return { index, fresh: false };
+    // Unreadable, or of another format: discarded; the fresh index is rebuilt from the volumes (and stamped).
+    if (index.formatIsCurrent()) return { index, fresh: false };
+    await index.close();
   } catch {
-    await rm(path, { recursive: true, force: true });
-    return { index: NodeIndex.open(path, { sync }), fresh: true };
+    // unreadable
   }
+  await rm(path, { recursive: true, force: true });
+  return { index: NodeIndex.open(path, { sync }), fresh: true };
 }
 
 async function writeNodeFile(dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {

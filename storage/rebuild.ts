@@ -94,9 +94,10 @@ export async function rebuildInto(
       // Already gone (a delete that completed just before the crash): nothing to free.
     }
   }
-  await index.write(() =>
-    index.putCounter(st.maxCounter > index.readCounter() ? st.maxCounter : index.readCounter()),
-  );
+  await index.write(() => {
+    index.putCounter(st.maxCounter > index.readCounter() ? st.maxCounter : index.readCounter());
+    index.putFormat();
+  });
   return {
     entries: st.entries,
     entryBytes,

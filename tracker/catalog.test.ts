@@ -3,13 +3,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { open } from 'lmdb';
 import { Catalog } from './catalog.ts';
 
-test('buckets are created once, owned, listed in order and survive reopen', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'quire-catalog-'));
+const T = { timeout: 30_000 };
+const base = { createdMs: 1, region: 'us-east-1' };
+const empty = async () => true;
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'quire-catalog-'));
+}
+
+test('buckets are created once, owned, listed in order and survive reopen', T, async () => {
+  const dir = tempDir();
   try {
     const catalog = Catalog.open(dir);
-    const base = { createdMs: 1, region: 'us-east-1' };
     assert.equal(await catalog.createBucket({ name: 'b', owner: 'AK1', ...base }), 'created');
     assert.equal(await catalog.createBucket({ name: 'a', owner: 'AK2', ...base }), 'created');
     assert.equal(await catalog.createBucket({ name: 'b', owner: 'AK1', ...base }), 'owned-by-you');
@@ -22,12 +30,114 @@ test('buckets are created once, owned, listed in order and survive reopen', asyn
       catalog.listBuckets('AK1').map((b) => b.name),
       ['b'],
     );
+    const b = catalog.getBucket('b')!;
     await catalog.close();
     const again = Catalog.open(dir);
-    assert.equal(again.getBucket('b')?.owner, 'AK1');
-    assert.equal(await again.deleteBucket('b'), true);
+    assert.deepEqual(again.getBucket('b'), b);
+    assert.equal(await again.deleteBucket(b, empty), 'deleted');
     assert.equal(again.getBucket('b'), undefined);
     await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('each creation is a new incarnation; a delete removes only its own', T, async () => {
+  const dir = tempDir();
+  try {
+    const catalog = Catalog.open(dir);
+    await catalog.createBucket({ name: 'b', owner: 'AK1', ...base });
+    const first = catalog.getBucket('b')!;
+    assert.match(first.id, /^~[0-9a-f]{32}$/);
+    assert.equal(await catalog.isCurrent(first), true);
+    assert.equal(await catalog.deleteBucket(first, empty), 'deleted');
+    assert.equal(await catalog.isCurrent(first), false);
+    await catalog.createBucket({ name: 'b', owner: 'AK2', ...base });
+    const second = catalog.getBucket('b')!;
+    assert.notEqual(second.id, first.id);
+    // A late delete of the first incarnation must not take the second one with it.
+    assert.equal(await catalog.deleteBucket(first, empty), 'no-such-bucket');
+    assert.equal(catalog.getBucket('b')?.id, second.id);
+    assert.equal(await catalog.isCurrent(first), false);
+    assert.equal(await catalog.isCurrent(second), true);
+    assert.equal(await catalog.deleteBucket(second, async () => false), 'not-empty');
+    assert.equal(await catalog.isCurrent(second), true);
+    assert.deepEqual(
+      catalog.deadBuckets().map((d) => d.id),
+      [first.id],
+    );
+    await catalog.close();
+    const again = Catalog.open(dir);
+    assert.deepEqual(
+      again.deadBuckets().map((d) => [d.id, d.name]),
+      [[first.id, 'b']],
+    );
+    await again.forgetDeadBucket(first.id);
+    assert.deepEqual(again.deadBuckets(), []);
+    await again.close();
+    const third = Catalog.open(dir);
+    assert.deepEqual(third.deadBuckets(), []);
+    await third.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('while a delete decides, isCurrent waits for its verdict', T, async () => {
+  const dir = tempDir();
+  try {
+    const catalog = Catalog.open(dir);
+    await catalog.createBucket({ name: 'b', owner: 'AK1', ...base });
+    const b = catalog.getBucket('b')!;
+    for (const verdict of [false, true]) {
+      let decide!: (empty: boolean) => void;
+      let asked!: () => void;
+      const askedP = new Promise<void>((r) => {
+        asked = r;
+      });
+      const deleting = catalog.deleteBucket(b, () => {
+        asked();
+        return new Promise<boolean>((r) => {
+          decide = r;
+        });
+      });
+      await askedP;
+      let answered: boolean | undefined;
+      const current = catalog.isCurrent(b).then((v) => {
+        answered = v;
+        return v;
+      });
+      // Let every ready continuation run: the check must still be waiting on the delete.
+      await new Promise((r) => setImmediate(r));
+      assert.equal(answered, undefined);
+      decide(verdict);
+      assert.equal(await deleting, verdict ? 'deleted' : 'not-empty');
+      assert.equal(await current, !verdict);
+    }
+    await catalog.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('buckets written before incarnations keep their name as id', T, async () => {
+  const dir = tempDir();
+  try {
+    const root = open({ path: dir, maxDbs: 8, compression: false });
+    const db = root.openDB({ name: 'buckets', encoding: 'msgpack' });
+    await db.put('old', { v: 1, name: 'old', owner: 'AK1', createdMs: 5, region: 'us-east-1' });
+    await root.close();
+    const catalog = Catalog.open(dir);
+    const old = catalog.getBucket('old')!;
+    assert.equal(old.id, 'old');
+    assert.equal(await catalog.deleteBucket(old, empty), 'deleted');
+    await catalog.createBucket({ name: 'old', owner: 'AK1', ...base });
+    assert.notEqual(catalog.getBucket('old')!.id, 'old');
+    assert.deepEqual(
+      catalog.deadBuckets().map((d) => d.id),
+      ['old'],
+    );
+    await catalog.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

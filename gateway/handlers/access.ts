@@ -1,7 +1,11 @@
-// Bucket existence and ownership: each access key owns the buckets it creates (policies and ACLs come later).
+// Bucket existence, ownership and incarnation. Each access key owns the buckets it creates (policies and ACLs
+// come later). A request resolves its bucket's name to one incarnation once, at admission, and hands storage
+// only that incarnation's id; after its storage call it confirms the incarnation is still the current one.
 import type { BucketInfo } from '../../tracker/catalog.ts';
 import type { VerifiedRequest } from '../auth/types.ts';
 import { S3Error } from '../errors.ts';
+import type { Exchange } from '../http/respond.ts';
+import { stallGuarded } from '../http/stall.ts';
 import type { GatewayDeps } from './deps.ts';
 
 export function requireBucket(deps: GatewayDeps, name: string, verified: VerifiedRequest): BucketInfo {
@@ -11,13 +15,48 @@ export function requireBucket(deps: GatewayDeps, name: string, verified: Verifie
   return bucket;
 }
 
+export interface IncarnationCall<T> {
+  /** The call may have written under the incarnation (then a dead one is purged again before answering). */
+  readonly writes: boolean;
+  /** Gives back what the call returned when the answer becomes NoSuchBucket (e.g. releases a read pin). */
+  readonly discard?: (result: T) => void;
+}
+
+/**
+ * Runs a storage call for an admitted incarnation. If the bucket was deleted meanwhile (and maybe recreated
+ * under the same name), the answer is NoSuchBucket, whatever the call did; what it wrote lies under the dead
+ * incarnation's id, which no request can reach any more, and is purged before the answer so nothing leaks.
+ */
+export async function inIncarnation<T>(
+  deps: GatewayDeps,
+  bucket: BucketInfo,
+  opts: IncarnationCall<T>,
+  call: () => Promise<T>,
+): Promise<T> {
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+  try {
+    outcome = { ok: true, value: await call() };
+  } catch (error) {
+    outcome = { ok: false, error };
+  }
+  if (await deps.buckets.isCurrent(bucket)) {
+    if (outcome.ok) return outcome.value;
+    throw outcome.error;
+  }
+  if (outcome.ok) opts.discard?.(outcome.value);
+  if (opts.writes) await deps.storage.dropBucket(bucket.id);
+  throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+}
+
+/** After a read done outside `inIncarnation`: NoSuchBucket if the incarnation was deleted meanwhile. */
+export async function confirmBucket(deps: GatewayDeps, bucket: BucketInfo): Promise<void> {
+  if (!(await deps.buckets.isCurrent(bucket)))
+    throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+}
+
 /** Answers `100 Continue` once the request is known to be acceptable, then hands out the body stream. */
-export function acceptBody(ex: {
-  req: import('node:http').IncomingMessage;
-  res: import('node:http').ServerResponse;
-  bodyTaken: boolean;
-}) {
+export function acceptBody(ex: Exchange): AsyncIterable<Buffer> {
   ex.bodyTaken = true;
   if (/100-continue/i.test(String(ex.req.headers.expect ?? ''))) ex.res.writeContinue();
-  return ex.req;
+  return stallGuarded(ex.req, ex.bodyTimeoutMs);
 }

@@ -62,11 +62,21 @@ export const headBucket: Handler<Op<'HeadBucket'>> = async ({ deps, ex, verified
 };
 
 export const deleteBucket: Handler<Op<'DeleteBucket'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
-  if (await deps.storage.hasObjects(op.bucket)) {
-    throw new S3Error('BucketNotEmpty', undefined, { BucketName: op.bucket });
+  const bucket = requireBucket(deps, op.bucket, verified);
+  // As AWS: objects and in-progress multipart uploads both keep a bucket from being deleted.
+  const isEmpty = async () =>
+    !(await deps.storage.hasObjects(bucket.id)) &&
+    (await deps.storage.listUploads(bucket.id, { prefix: Buffer.alloc(0), limit: 1 })).length === 0;
+  const outcome = await deps.buckets.deleteBucket(bucket, isEmpty);
+  if (outcome === 'not-empty') throw new S3Error('BucketNotEmpty', undefined, { BucketName: op.bucket });
+  if (outcome === 'no-such-bucket') throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  // Normally nothing: only requests admitted before the delete can still have written under this id.
+  // If this fails, the tombstone makes the next start purge it.
+  try {
+    await deps.storage.dropBucket(bucket.id);
+  } catch (err) {
+    deps.logger.warn({ err, bucket: op.bucket, bucketId: bucket.id }, 'purging a deleted bucket failed');
   }
-  await deps.buckets.deleteBucket(op.bucket);
   sendEmpty(ex, 204);
 };
 

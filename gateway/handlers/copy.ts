@@ -1,6 +1,7 @@
 // CopyObject and UploadPartCopy: server-side copies; the source is read by storage, never via the gateway.
 import type { IncomingMessage } from 'node:http';
 import type { ObjectRecord } from '../../storage/api.ts';
+import type { BucketInfo } from '../../tracker/catalog.ts';
 import type { VerifiedRequest } from '../auth/types.ts';
 import { S3Error } from '../errors.ts';
 import { sendXml } from '../http/respond.ts';
@@ -10,7 +11,7 @@ import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
 import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
-import { acceptBody, requireBucket } from './access.ts';
+import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -20,7 +21,7 @@ async function checkedSource(
   deps: GatewayDeps,
   req: IncomingMessage,
   verified: VerifiedRequest,
-): Promise<{ src: CopySource; record: ObjectRecord }> {
+): Promise<{ src: CopySource; srcBucket: BucketInfo; record: ObjectRecord }> {
   const header = req.headers['x-amz-copy-source'];
   if (typeof header !== 'string' || header === '') {
     throw new S3Error(
@@ -32,21 +33,23 @@ async function checkedSource(
   if (src.versionId !== undefined && src.versionId !== 'null') {
     throw new S3Error('NotImplemented', 'Versioned copy sources are not supported');
   }
-  requireBucket(deps, src.bucket, verified);
-  const record = await deps.storage.headObject(src.bucket, Buffer.from(src.key, 'utf8'));
+  const srcBucket = requireBucket(deps, src.bucket, verified);
+  const record = await inIncarnation(deps, srcBucket, { writes: false }, () =>
+    deps.storage.headObject(srcBucket.id, Buffer.from(src.key, 'utf8')),
+  );
   if (!record) throw new S3Error('NoSuchKey', undefined, { Key: src.key });
   const failed = copySourceConditionError(req.headers, {
     etag: record.etag,
     lastModifiedMs: record.lastModifiedMs,
   });
   if (failed) throw failed;
-  return { src, record };
+  return { src, srcBucket, record };
 }
 
 export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
-  const { src } = await checkedSource(deps, ex.req, verified);
+  const { src, srcBucket } = await checkedSource(deps, ex.req, verified);
   const directive = String(ex.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', {
@@ -62,15 +65,17 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
   }
   acceptBody(ex);
   const condition = parseWriteCondition(ex.req.headers);
-  const record = await deps.storage.copyObject(
-    { bucket: src.bucket, key: Buffer.from(src.key, 'utf8') },
-    {
-      bucket: op.bucket,
-      key: Buffer.from(op.key, 'utf8'),
-      nowMs: deps.clock(),
-      ...(directive === 'REPLACE' ? { headers: storedHeadersFromRequest(ex.req.headers) } : {}),
-      ...(condition ? { condition } : {}),
-    },
+  const record = await inIncarnation(deps, bucket, { writes: true }, () =>
+    deps.storage.copyObject(
+      { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8') },
+      {
+        bucket: bucket.id,
+        key: Buffer.from(op.key, 'utf8'),
+        nowMs: deps.clock(),
+        ...(directive === 'REPLACE' ? { headers: storedHeadersFromRequest(ex.req.headers) } : {}),
+        ...(condition ? { condition } : {}),
+      },
+    ),
   );
   sendXml(
     ex,
@@ -105,18 +110,20 @@ function parseCopyRange(
 }
 
 export const uploadPartCopy: Handler<Op<'UploadPartCopy'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
-  const { src, record } = await checkedSource(deps, ex.req, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
+  const { src, srcBucket, record } = await checkedSource(deps, ex.req, verified);
   const range = parseCopyRange(ex.req.headers['x-amz-copy-source-range'], record.size);
   acceptBody(ex);
-  const part = await deps.storage.uploadPartCopy({
-    bucket: op.bucket,
-    key: Buffer.from(op.key, 'utf8'),
-    uploadId: op.uploadId,
-    partNumber: op.partNumber,
-    src: { bucket: src.bucket, key: Buffer.from(src.key, 'utf8'), ...(range ? { range } : {}) },
-    nowMs: deps.clock(),
-  });
+  const part = await inIncarnation(deps, bucket, { writes: true }, () =>
+    deps.storage.uploadPartCopy({
+      bucket: bucket.id,
+      key: Buffer.from(op.key, 'utf8'),
+      uploadId: op.uploadId,
+      partNumber: op.partNumber,
+      src: { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8'), ...(range ? { range } : {}) },
+      nowMs: deps.clock(),
+    }),
+  );
   sendXml(
     ex,
     200,

@@ -1,7 +1,13 @@
 // What every handler receives, and what the gateway needs from the rest of Quire.
 import type { Logger } from 'pino';
 import type { StorageApi } from '../../storage/api.ts';
-import type { BucketInfo, CreateBucketOutcome } from '../../tracker/catalog.ts';
+import type {
+  BucketInfo,
+  BucketRef,
+  CreateBucketOutcome,
+  DeleteBucketOutcome,
+  NewBucket,
+} from '../../tracker/catalog.ts';
 import type { CredentialLookup, VerifiedRequest } from '../auth/types.ts';
 import type { HashingPool } from '../checksums/index.ts';
 import type { Exchange } from '../http/respond.ts';
@@ -12,8 +18,12 @@ import type { Operation, ParsedTarget } from '../s3/operation.ts';
 export interface BucketDirectory {
   getBucket(name: string): BucketInfo | undefined;
   listBuckets(owner?: string): BucketInfo[];
-  createBucket(info: BucketInfo): Promise<CreateBucketOutcome>;
-  deleteBucket(name: string): Promise<boolean>;
+  /** The catalog assigns the new incarnation's id. */
+  createBucket(spec: NewBucket): Promise<CreateBucketOutcome>;
+  /** Whether `bucket` is still the current incarnation of its name (waits while a delete of it decides). */
+  isCurrent(bucket: BucketRef): Promise<boolean>;
+  /** Removes exactly this incarnation, if `isEmpty` (asked while it is closing) agrees. */
+  deleteBucket(bucket: BucketRef, isEmpty: () => Promise<boolean>): Promise<DeleteBucketOutcome>;
 }
 
 export interface GatewayLimits {
@@ -21,6 +31,8 @@ export interface GatewayLimits {
   readonly maxObjectBytes: number;
   /** Smallest part size for all parts but the last. */
   readonly minPartBytes: number;
+  /** A request body that sends nothing for this long fails with RequestTimeout (default 60 s). */
+  readonly bodyTimeoutMs?: number;
 }
 
 export interface GatewayDeps {

@@ -5,7 +5,7 @@ import { sendXml } from '../http/respond.ts';
 import { decodeContinuationToken, encodeContinuationToken, listPage, parseMaxKeys } from '../s3/listing.ts';
 import type { Operation } from '../s3/operation.ts';
 import { listObjectsV1Xml, listObjectsV2Xml } from '../s3/xml.ts';
-import { requireBucket } from './access.ts';
+import { inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -31,7 +31,7 @@ function keySource(deps: GatewayDeps, bucket: string) {
 const utf8 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'utf8'));
 
 export const listObjectsV2: Handler<Op<'ListObjectsV2'>> = async ({ deps, ex, verified, target, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   const q = target.query;
   const maxKeys = parseMaxKeys(q.get('max-keys'));
   const encodingType = parseEncodingType(q.get('encoding-type'));
@@ -40,12 +40,14 @@ export const listObjectsV2: Handler<Op<'ListObjectsV2'>> = async ({ deps, ex, ve
   const delimiter = q.get('delimiter') || undefined;
   const startAfter = q.get('start-after') || undefined;
   const after = token !== undefined ? decodeContinuationToken(token) : utf8(startAfter);
-  const page = await listPage(keySource(deps, op.bucket), {
-    prefix: Buffer.from(prefix, 'utf8'),
-    ...(delimiter ? { delimiter: Buffer.from(delimiter, 'utf8') } : {}),
-    ...(after ? { startAfter: after } : {}),
-    maxKeys,
-  });
+  const page = await inIncarnation(deps, bucket, { writes: false }, () =>
+    listPage(keySource(deps, bucket.id), {
+      prefix: Buffer.from(prefix, 'utf8'),
+      ...(delimiter ? { delimiter: Buffer.from(delimiter, 'utf8') } : {}),
+      ...(after ? { startAfter: after } : {}),
+      maxKeys,
+    }),
+  );
   const owner =
     q.has('fetch-owner') && q.get('fetch-owner') === 'true'
       ? { id: verified.accessKeyId, displayName: verified.accessKeyId }
@@ -78,19 +80,21 @@ export const listObjectsV2: Handler<Op<'ListObjectsV2'>> = async ({ deps, ex, ve
 };
 
 export const listObjectsV1: Handler<Op<'ListObjects'>> = async ({ deps, ex, verified, target, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   const q = target.query;
   const maxKeys = parseMaxKeys(q.get('max-keys'));
   const encodingType = parseEncodingType(q.get('encoding-type'));
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') || undefined;
   const marker = q.get('marker') ?? '';
-  const page = await listPage(keySource(deps, op.bucket), {
-    prefix: Buffer.from(prefix, 'utf8'),
-    ...(delimiter ? { delimiter: Buffer.from(delimiter, 'utf8') } : {}),
-    ...(marker ? { startAfter: Buffer.from(marker, 'utf8') } : {}),
-    maxKeys,
-  });
+  const page = await inIncarnation(deps, bucket, { writes: false }, () =>
+    listPage(keySource(deps, bucket.id), {
+      prefix: Buffer.from(prefix, 'utf8'),
+      ...(delimiter ? { delimiter: Buffer.from(delimiter, 'utf8') } : {}),
+      ...(marker ? { startAfter: Buffer.from(marker, 'utf8') } : {}),
+      maxKeys,
+    }),
+  );
   const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
   sendXml(
     ex,

@@ -14,7 +14,7 @@ import {
   listPartsResultXml,
   parseCompleteMultipartUpload,
 } from '../s3/xml.ts';
-import { requireBucket } from './access.ts';
+import { confirmBucket, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
@@ -30,16 +30,12 @@ export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async
   verified,
   op,
 }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
   const headers = storedHeadersFromRequest(ex.req.headers);
   const algorithm = checksumAlgorithm(ex.req.headers);
-  const uploadId = await deps.storage.createUpload(
-    op.bucket,
-    Buffer.from(op.key, 'utf8'),
-    headers,
-    deps.clock(),
-    algorithm,
+  const uploadId = await inIncarnation(deps, bucket, { writes: true }, () =>
+    deps.storage.createUpload(bucket.id, Buffer.from(op.key, 'utf8'), headers, deps.clock(), algorithm),
   );
   sendXml(ex, 200, initiateMultipartUploadResultXml({ bucket: op.bucket, key: op.key, uploadId }), {
     ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {}),
@@ -47,18 +43,20 @@ export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async
 };
 
 export const uploadPart: Handler<Op<'UploadPart'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
-  const part = await deps.storage.uploadPart({
-    bucket: op.bucket,
-    key: Buffer.from(op.key, 'utf8'),
-    uploadId: op.uploadId,
-    partNumber: op.partNumber,
-    size: upload.size,
-    body: upload.body,
-    finish: upload.finish,
-    nowMs: deps.clock(),
-  });
+  const part = await inIncarnation(deps, bucket, { writes: true }, () =>
+    deps.storage.uploadPart({
+      bucket: bucket.id,
+      key: Buffer.from(op.key, 'utf8'),
+      uploadId: op.uploadId,
+      partNumber: op.partNumber,
+      size: upload.size,
+      body: upload.body,
+      finish: upload.finish,
+      nowMs: deps.clock(),
+    }),
+  );
   ex.bytesIn = upload.size;
   sendEmpty(ex, 200, {
     etag: `"${part.etag}"`,
@@ -72,7 +70,7 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
   verified,
   op,
 }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, 4 * 1024 * 1024);
   const { parts } = parseCompleteMultipartUpload(body.toString('utf8'));
   if (parts.length === 0) throw new S3Error('MalformedXML');
@@ -81,12 +79,14 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
   for (let i = 1; i < parts.length; i++) {
     if (parts[i]!.partNumber <= parts[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
   }
-  const record = await deps.storage.completeUpload(
-    op.bucket,
-    Buffer.from(op.key, 'utf8'),
-    op.uploadId,
-    parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag.replace(/^"|"$/g, '') })),
-    deps.clock(),
+  const record = await inIncarnation(deps, bucket, { writes: true }, () =>
+    deps.storage.completeUpload(
+      bucket.id,
+      Buffer.from(op.key, 'utf8'),
+      op.uploadId,
+      parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag.replace(/^"|"$/g, '') })),
+      deps.clock(),
+    ),
   );
   sendXml(
     ex,
@@ -108,22 +108,26 @@ export const abortMultipartUpload: Handler<Op<'AbortMultipartUpload'>> = async (
   verified,
   op,
 }) => {
-  requireBucket(deps, op.bucket, verified);
-  await deps.storage.abortUpload(op.bucket, Buffer.from(op.key, 'utf8'), op.uploadId);
+  const bucket = requireBucket(deps, op.bucket, verified);
+  await inIncarnation(deps, bucket, { writes: false }, () =>
+    deps.storage.abortUpload(bucket.id, Buffer.from(op.key, 'utf8'), op.uploadId),
+  );
   sendEmpty(ex, 204);
 };
 
 export const listParts: Handler<Op<'ListParts'>> = async ({ deps, ex, verified, target, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   const q = target.query;
   const maxParts = parseMaxKeys(q.get('max-parts'), 'max-parts');
   const markerRaw = q.get('part-number-marker') ?? '0';
   if (!/^\d+$/.test(markerRaw)) throw new S3Error('InvalidArgument', 'Part number marker must be an integer');
   const marker = Number(markerRaw);
-  const result = await deps.storage.listParts(op.bucket, Buffer.from(op.key, 'utf8'), op.uploadId, {
-    afterPart: marker,
-    limit: maxParts,
-  });
+  const result = await inIncarnation(deps, bucket, { writes: false }, () =>
+    deps.storage.listParts(bucket.id, Buffer.from(op.key, 'utf8'), op.uploadId, {
+      afterPart: marker,
+      limit: maxParts,
+    }),
+  );
   const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
   sendXml(
     ex,
@@ -159,7 +163,7 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
   target,
   op,
 }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   const q = target.query;
   const maxUploads = parseMaxKeys(q.get('max-uploads'), 'max-uploads');
   const encodingType = parseEncodingType(q.get('encoding-type'));
@@ -170,7 +174,7 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
   const prefixBytes = Buffer.from(prefix, 'utf8');
   const page = await collectUploads(
     (after, afterUploadId, limit) =>
-      deps.storage.listUploads(op.bucket, {
+      deps.storage.listUploads(bucket.id, {
         prefix: prefixBytes,
         ...(after ? { afterKey: after } : {}),
         ...(after && afterUploadId ? { afterUploadId } : {}),
@@ -184,6 +188,7 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
       max: maxUploads,
     },
   );
+  await confirmBucket(deps, bucket);
   const { uploads, commonPrefixes, truncated } = page;
   const last = uploads[uploads.length - 1];
   const lastPrefix = commonPrefixes[commonPrefixes.length - 1];

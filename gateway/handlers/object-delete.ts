@@ -6,7 +6,7 @@ import { sendEmpty, sendXml } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
 import { deleteResultXml, parseDeleteRequest } from '../s3/xml.ts';
-import { requireBucket } from './access.ts';
+import { inIncarnation, requireBucket } from './access.ts';
 import type { Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -14,14 +14,16 @@ type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 const DELETE_CONCURRENCY = 16;
 
 export const deleteObject: Handler<Op<'DeleteObject'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
-  await deps.storage.deleteObject(op.bucket, Buffer.from(op.key, 'utf8'));
+  await inIncarnation(deps, bucket, { writes: false }, () =>
+    deps.storage.deleteObject(bucket.id, Buffer.from(op.key, 'utf8')),
+  );
   sendEmpty(ex, 204);
 };
 
 export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
   const request = parseDeleteRequest(body.toString('utf8'));
   const results: Array<{ key: string; error?: { code: string; message: string } }> = new Array(
@@ -34,7 +36,7 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
       const key = request.objects[i]!.key;
       try {
         validateKey(key);
-        await deps.storage.deleteObject(op.bucket, Buffer.from(key, 'utf8'));
+        await deps.storage.deleteObject(bucket.id, Buffer.from(key, 'utf8'));
         results[i] = { key };
       } catch (err) {
         const s3 = toS3Error(err);
@@ -42,7 +44,9 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, request.objects.length) }, worker));
+  await inIncarnation(deps, bucket, { writes: false }, () =>
+    Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, request.objects.length) }, worker)),
+  );
   sendXml(
     ex,
     200,

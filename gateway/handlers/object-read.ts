@@ -6,7 +6,7 @@ import { evaluateReadConditions } from '../s3/conditionals.ts';
 import { httpDate, objectResponseHeaders } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
-import { requireBucket } from './access.ts';
+import { inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -23,8 +23,10 @@ async function readObject(
   { deps, ex, verified, target, op }: HandlerInput<Op<'GetObject'> | Op<'HeadObject'>>,
   withBody: boolean,
 ): Promise<void> {
-  requireBucket(deps, op.bucket, verified);
-  const handle = await deps.storage.openObject(op.bucket, Buffer.from(op.key, 'utf8'));
+  const bucket = requireBucket(deps, op.bucket, verified);
+  const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
+    deps.storage.openObject(bucket.id, Buffer.from(op.key, 'utf8')),
+  );
   if (!handle) throw new S3Error('NoSuchKey', undefined, { Key: op.key });
   try {
     const { record } = handle;

@@ -9,28 +9,30 @@ import { parseWriteCondition } from '../s3/conditionals.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
-import { acceptBody, requireBucket } from './access.ts';
+import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
 export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
+  const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
   const headers = storedHeadersFromRequest(ex.req.headers);
   const condition = parseWriteCondition(ex.req.headers);
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
-  const record = await deps.storage.putObject({
-    bucket: op.bucket,
-    key: Buffer.from(op.key, 'utf8'),
-    size: upload.size,
-    body: upload.body,
-    headers,
-    nowMs: deps.clock(),
-    finish: upload.finish,
-    condition,
-  });
+  const record = await inIncarnation(deps, bucket, { writes: true }, () =>
+    deps.storage.putObject({
+      bucket: bucket.id,
+      key: Buffer.from(op.key, 'utf8'),
+      size: upload.size,
+      body: upload.body,
+      headers,
+      nowMs: deps.clock(),
+      finish: upload.finish,
+      condition,
+    }),
+  );
   ex.bytesIn = upload.size;
   sendEmpty(ex, 200, {
     etag: `"${record.etag}"`,

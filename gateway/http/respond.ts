@@ -11,6 +11,8 @@ export interface Exchange {
   bytesOut: number;
   /** True once the body has been (or is being) consumed, so an early error does not drain it twice. */
   bodyTaken: boolean;
+  /** A body that sends nothing for this long fails with RequestTimeout (undefined: never). */
+  readonly bodyTimeoutMs?: number;
 }
 
 const XML_TYPE = 'application/xml';
@@ -23,6 +25,8 @@ type HeaderValue = string | number;
  * setHeader (`connection: close` for an unread body, an error's extra headers) are still merged by Node.
  */
 export function writeHead(ex: Exchange, status: number, headers: Record<string, HeaderValue>): void {
+  // Answering before the body was read: decide now (while headers can still change) what happens to it.
+  if (!ex.bodyTaken) settleUnreadBody(ex);
   const flat: HeaderValue[] = [
     'x-amz-request-id',
     ex.requestId,
@@ -72,13 +76,16 @@ export function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> | 
 
 /** Above this many unread bytes we stop draining a refused body and close the connection instead. */
 const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
-/** How long a refused body may keep draining after the answer went out. */
+/** How long a body we will not use may keep arriving after the answer went out before the connection is cut. */
 const DRAIN_GRACE_MS = 2000;
 
 /**
- * An answer sent before the request body was read. A client still waiting for `100 Continue` never sends the
- * body: close after the answer. Otherwise drain what arrives (discarded), because closing a socket with unread
- * bytes makes the kernel reset it and the client loses our answer; a large body is cut off after a grace time.
+ * Called before any answer that did not read the request body (and again, harmlessly, at the end of every
+ * request); never throws, whether or not the headers are out. A client still waiting for `100 Continue` never
+ * sends the body: close after the answer. Otherwise drain what arrives (discarded), because closing a socket with
+ * unread bytes makes the kernel reset it and the client loses our answer. A body that has not fully arrived a
+ * grace time after the answer (large, chunked, or announced and never sent) is cut off with its connection, so
+ * no request stays open waiting for bytes nobody will read.
  */
 export function settleUnreadBody(ex: Exchange): void {
   if (ex.bodyTaken) return;
@@ -86,18 +93,23 @@ export function settleUnreadBody(ex: Exchange): void {
   const { req, res } = ex;
   if (req.complete) return;
   const expectsContinue = /100-continue/i.test(String(req.headers.expect ?? ''));
-  if (expectsContinue) {
-    res.setHeader('connection', 'close');
-    return;
-  }
   const chunked = req.headers['transfer-encoding'] !== undefined;
   const declared = Number(req.headers['content-length'] ?? 0);
-  req.resume();
-  if (!chunked && declared <= DRAIN_LIMIT_BYTES) return;
-  res.setHeader('connection', 'close');
-  res.once('finish', () => {
+  const drainable = !expectsContinue && !chunked && declared <= DRAIN_LIMIT_BYTES;
+  if (!drainable && !res.headersSent) res.setHeader('connection', 'close');
+  if (!expectsContinue) req.resume();
+  afterAnswer(res, () => {
+    if (req.complete || req.destroyed) return;
     const timer = setTimeout(() => req.destroy(), DRAIN_GRACE_MS);
     timer.unref();
-    req.once('end', () => clearTimeout(timer));
+    const clear = () => clearTimeout(timer);
+    req.once('end', clear);
+    req.once('close', clear);
   });
+}
+
+/** Runs `fn` once the answer is completely handed to the socket (at once if it already is). */
+function afterAnswer(res: ServerResponse, fn: () => void): void {
+  if (res.writableFinished) fn();
+  else if (!res.destroyed) res.once('finish', fn);
 }

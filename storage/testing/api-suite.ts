@@ -270,5 +270,30 @@ export function apiSuite(name: string, target: () => SuiteTarget): void {
       assert.deepEqual(await api.listUploads('up', { prefix: Buffer.alloc(0), limit: 10 }), []);
       await assert.rejects(api.abortUpload('up', Buffer.from('u/a'), ids[0]![1]), { code: 'NoSuchUpload' });
     });
+
+    test('dropBucket removes every object, upload and part of one bucket id, nothing of another', async () => {
+      const { api, smallObjectMaxBytes } = target();
+      const [gone, kept] = ['~drop-me', '~drop-me-not'];
+      for (const b of [gone, kept]) {
+        for (let i = 0; i < 40; i++) await api.putObject(putInput(b, `k${i}\x00`, bytes(100 + i, i)));
+        await api.putObject(putInput(b, 'large', bytes(smallObjectMaxBytes + 5, 9)));
+      }
+      const key = Buffer.from('up');
+      const uploadId = await api.createUpload(gone, key, H, 1);
+      await api.uploadPart({ ...putInput(gone, key, bytes(2000, 4)), uploadId, partNumber: 1, nowMs: 2 });
+      const before = await api.stats();
+      assert.deepEqual(await api.dropBucket(gone), { objects: 41, uploads: 1 });
+      assert.equal(await api.hasObjects(gone), false);
+      assert.deepEqual(await api.listUploads(gone, { prefix: Buffer.alloc(0), limit: 10 }), []);
+      await assert.rejects(api.listParts(gone, key, uploadId, { afterPart: 0, limit: 10 }), {
+        code: 'NoSuchUpload',
+      });
+      const after = await api.stats();
+      assert.equal(before.objects - after.objects, 41);
+      assert.equal(before.uploads - after.uploads, 1);
+      assert.equal((await api.listObjects(kept, { prefix: Buffer.alloc(0), limit: 100 })).length, 41);
+      assert.deepEqual(await api.dropBucket(gone), { objects: 0, uploads: 0 });
+      await api.dropBucket(kept);
+    });
   });
 }
