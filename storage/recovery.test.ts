@@ -2,9 +2,11 @@
 // appended, unbacked ones voided), and a delete acknowledged while a read pinned the object
 // cannot come back even when the index is lost.
 import assert from 'node:assert/strict';
-import { open, readdir, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Binlog, type BinlogRecord } from './binlog.ts';
 import { NodeIndex } from './index-db.ts';
 import { StorageNode } from './node.ts';
@@ -168,6 +170,105 @@ test('binlog segments the index checkpoint covers are removed; a rebuild after t
       bytes(50, 899),
     );
     await node.close();
+  } finally {
+    await t.remove();
+  }
+});
+
+/** Runs the recovery child's scenario until its pause point, then SIGKILLs it there. */
+async function killAtPause(dir: string, scenario: 'replace' | 'delete'): Promise<void> {
+  const child = join(fileURLToPath(import.meta.url), '..', 'testing', 'recovery-child.ts');
+  const p = spawn(process.execPath, ['--import', 'tsx', child, dir, scenario], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => p.on('exit', () => r()));
+  let out = '';
+  p.stdout.on('data', (d) => {
+    out += d;
+    if (out.includes('PAUSED')) p.kill('SIGKILL');
+  });
+  await exited;
+  assert.ok(out.includes('PAUSED'), 'the child reached its pause point');
+}
+
+function crashOpts(dir: string) {
+  return {
+    dataDir: dir,
+    nodeId: 1,
+    volumes: volumeSpecs(dir, 1),
+    volumeOpener: opener,
+    smallObjectMaxBytes: 1024,
+  };
+}
+
+test('SIGKILL after a replacement is committed but before the old body is freed: recovery frees it', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir();
+  try {
+    await killAtPause(t.dir, 'replace');
+    const node = await StorageNode.open(crashOpts(t.dir));
+    try {
+      assert.equal(node.recovery?.mode, 'tail');
+      assert.ok((node.recovery?.repaired ?? 0) >= 1, JSON.stringify(node.recovery));
+      assert.deepEqual(
+        await readAll((await node.openObject('b', Buffer.from('k')))!.stream()),
+        bytes(6000, 2),
+      );
+      // 20 small objects + k's manifest + k's body: the old body is not left behind.
+      const s = await node.stats();
+      assert.equal(s.objects, 21);
+      assert.equal(s.volumes[0]!.liveEntries, 22);
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await t.remove();
+  }
+});
+
+test('SIGKILL after a delete removed the entry but before the index row went: the row is dropped', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir();
+  try {
+    await killAtPause(t.dir, 'delete');
+    const node = await StorageNode.open(crashOpts(t.dir));
+    try {
+      assert.equal(node.recovery?.mode, 'tail');
+      assert.equal(await node.headObject('b', Buffer.from('k')), undefined);
+      assert.equal(await node.openObject('b', Buffer.from('k')), undefined);
+      assert.equal((await node.stats()).objects, 20);
+      // The delete's record stays: the delete happened.
+      const ops: string[] = [];
+      for await (const { record } of node.binlog.readFrom())
+        if (record.key.toString() === 'k') ops.push(record.op);
+      assert.deepEqual(ops.slice(-1), ['delete']);
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await t.remove();
+  }
+});
+
+test('after a machine crash (the index was left open under another boot) the index is rebuilt', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir();
+  try {
+    await killAtPause(t.dir, 'replace');
+    const state = JSON.parse(await readFile(join(t.dir, 'index-state.json'), 'utf8'));
+    assert.equal(state.open, true);
+    await writeFile(join(t.dir, 'index-state.json'), JSON.stringify({ ...state, bootId: 'another-boot' }));
+    const node = await StorageNode.open(crashOpts(t.dir));
+    try {
+      assert.equal(node.recovery?.mode, 'rebuild');
+      assert.match(node.recovery?.reason ?? '', /machine restarted/);
+      assert.equal((await node.stats()).volumes[0]!.liveEntries, 22);
+    } finally {
+      await node.close();
+    }
   } finally {
     await t.remove();
   }
