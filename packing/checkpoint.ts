@@ -243,6 +243,8 @@ export async function takeCheckpoint(
       holes: core.holesOf(f.fileId),
     })),
   });
+  // Held singlefiles stay named in the new generation's journal before the checkpoint counts.
+  await Promise.all([...core.heldSingles.keys()].map((id) => core.journal.touchSingle(id)));
   await opts.beforeInstall?.();
   await writeFileDurable(core.dir, FILE_NAMES.summary, summary);
   await core.journal.prune(generation, opts.complete === true);

@@ -55,6 +55,8 @@ export class VolumeCore {
   readonly movedFrom = new Map<string, Location>();
   /** Marks listed chunkfiles changed before they change (checkpoint.ts). */
   readonly journal: ChangeJournal;
+  /** Singlefiles held by hold() (they have no writes to drain): each checkpoint journals them again. */
+  readonly heldSingles = new Map<number, number>();
   /** Set while a checkpoint lets the active chunkfiles drain: new appends wait for it. */
   appendGate: Promise<void> | undefined;
   nextChunkId = 1;
@@ -157,12 +159,21 @@ export class VolumeCore {
    */
   async hold(locs: readonly Location[]): Promise<() => void> {
     const held: ChunkFile[] = [];
+    const singles: number[] = [];
     const release = () => {
       for (const f of held.splice(0)) f.endWrite();
+      for (const id of singles.splice(0)) {
+        const n = (this.heldSingles.get(id) ?? 1) - 1;
+        if (n > 0) this.heldSingles.set(id, n);
+        else this.heldSingles.delete(id);
+      }
     };
     try {
       for (const loc of locs) {
         if (loc.kind === 'single') {
+          // Counted first: a checkpoint taken from here on names it in its own journal too.
+          this.heldSingles.set(loc.fileId, (this.heldSingles.get(loc.fileId) ?? 0) + 1);
+          singles.push(loc.fileId);
           const t = this.journal.touchSingle(loc.fileId);
           if (t) await t;
           continue;
