@@ -22,6 +22,8 @@ import { BenchS3Client } from './s3client.ts';
 import { BENCH_ACCESS_KEY, BENCH_SECRET_KEY } from './targets.ts';
 
 const REPO = join(fileURLToPath(import.meta.url), '..', '..');
+/** The server to measure: this checkout's, or another one's (QUIRE_BENCH_REPO, e.g. to compare with main). */
+const SERVER_REPO = process.env.QUIRE_BENCH_REPO ?? REPO;
 const WRITERS = 64;
 
 async function fill(dataDir: string, objects: number, bytes: number): Promise<number> {
@@ -65,9 +67,9 @@ function server(dataDir: string, port: number, log: string): Promise<ChildServer
   return startServer({
     name: 'quire',
     command: process.execPath,
-    args: [join(REPO, 'bin', 'quire.mjs'), 'server', '--data', dataDir, '--port', String(port)],
+    args: [join(SERVER_REPO, 'bin', 'quire.mjs'), 'server', '--data', dataDir, '--port', String(port)],
     port,
-    cwd: REPO,
+    cwd: SERVER_REPO,
     env: { ...process.env, QUIRE_ACCESS_KEY: BENCH_ACCESS_KEY, QUIRE_SECRET_KEY: BENCH_SECRET_KEY },
     logFile: log,
     readyTimeoutMs: 300_000,
