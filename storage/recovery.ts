@@ -280,10 +280,15 @@ async function rowHolds(node: RecoveryHost, at: VolLoc, ekey: Buffer, opver: Opv
   try {
     const e = await node.volumes.get(at.volumeId)?.readEntry(at.location);
     return e?.key.equals(ekey) === true && compareOpver(e.opver, opver) === 0;
-  } catch {
-    return false;
+  } catch (err) {
+    // Nothing (or nothing readable) is there; any other failure (EIO, EMFILE) must not cost a row.
+    if (GONE.has(String((err as { code?: unknown }).code))) return false;
+    throw err;
   }
 }
+
+/** Error codes that mean the location holds no entry (packing errors, a missing singlefile). */
+const GONE = new Set(['ENTRY_NOT_FOUND', 'CORRUPT_ENTRY', 'ENOENT']);
 
 /** Locations a version occupies besides its 'O' entry, and its part rows. */
 function bodyOf(index: NodeIndex, v: ObjectValue): { locs: VolLoc[]; partKeys: Buffer[] } {
