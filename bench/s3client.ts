@@ -88,8 +88,9 @@ export class BenchS3Client {
     return this.#send('PUT', encodeKeyPath(bucket, key), '', body, bytes, false);
   }
 
-  get(bucket: string, key: string): Promise<Reply> {
-    return this.#send('GET', encodeKeyPath(bucket, key), '', null, 0, false);
+  /** `keepBody`: return the body too (for checks), not only its size. */
+  get(bucket: string, key: string, keepBody = false): Promise<Reply> {
+    return this.#send('GET', encodeKeyPath(bucket, key), '', null, 0, keepBody);
   }
 
   delete(bucket: string, key: string): Promise<Reply> {

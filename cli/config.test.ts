@@ -71,3 +71,19 @@ test('the CLI answers --help on every subcommand and one-line errors without sta
   assert.match(badPort.stderr, /^quire server: invalid port/);
   assert.ok(!/at .*\.ts:\d+/.test(badPort.stderr), 'no stack trace');
 });
+
+test('the metrics token comes from QUIRE_METRICS_TOKEN or --metrics-token; a weak one is refused in one line', () => {
+  assert.equal(resolveConfig([]).metricsToken, undefined);
+  const fromEnv = resolveConfig([configFromEnv({ QUIRE_METRICS_TOKEN: 'env-token-0123456789' })]);
+  assert.equal(fromEnv.metricsToken, 'env-token-0123456789');
+  const flag = resolveConfig([
+    configFromEnv({ QUIRE_METRICS_TOKEN: 'env-token-0123456789' }),
+    { metricsToken: 'flag-token-0123456789' },
+  ]);
+  assert.equal(flag.metricsToken, 'flag-token-0123456789');
+  assert.throws(
+    () => resolveConfig([{ metricsToken: 'short' }]),
+    (err: unknown) => err instanceof ConfigError && /^invalid metricsToken .*openssl rand/.test(err.message),
+  );
+  assert.throws(() => resolveConfig([{ metricsToken: 'has a space in it, long enough' }]), ConfigError);
+});

@@ -75,8 +75,33 @@ export const configSchema = z.object({
   headersTimeoutMs: z.coerce.number().int().positive().default(60_000),
   /** On SIGTERM/SIGINT, in-flight requests get this long to finish before they are aborted. */
   shutdownGraceMs: z.coerce.number().int().min(0).default(10_000),
+  /** When set, GET /metrics answers only `Authorization: Bearer <token>` (401 otherwise); /health stays open. */
+  metricsToken: z
+    .string()
+    .regex(
+      /^[\x21-\x7e]{16,256}$/,
+      'use 16–256 printable characters without spaces, e.g. `openssl rand -hex 32`',
+    )
+    .optional(),
   /** Abandoned multipart uploads older than this are removed with their parts. */
   multipartExpiryDays: z.coerce.number().positive().default(7),
+  /** Chunkfiles whose live bytes fall below this fraction of their size are compacted in the background (0: never). */
+  compactLiveRatio: z.coerce.number().min(0).max(1).default(0.5),
+  /** Compaction copy rate limit in bytes per second (0: unlimited). */
+  compactBytesPerSecond: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(64 * 1024 * 1024),
+  /** How often the compaction worker looks for sparse chunkfiles. */
+  compactIntervalMs: z.coerce.number().int().min(10).default(30_000),
+  /** Size of the chunkfiles small objects are packed into, for volumes created from now on. */
+  chunkfileBytes: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -98,9 +123,14 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_LOG_LEVEL: 'logLevel',
   QUIRE_MULTIPART_MIN_PART_BYTES: 'multipartMinPartBytes',
   QUIRE_INDEX_SYNC: 'indexSync',
+  QUIRE_COMPACT_LIVE_RATIO: 'compactLiveRatio',
+  QUIRE_COMPACT_BYTES_PER_SECOND: 'compactBytesPerSecond',
+  QUIRE_COMPACT_INTERVAL_MS: 'compactIntervalMs',
+  QUIRE_CHUNKFILE_BYTES: 'chunkfileBytes',
   QUIRE_BODY_TIMEOUT_MS: 'bodyTimeoutMs',
   QUIRE_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
   QUIRE_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
+  QUIRE_METRICS_TOKEN: 'metricsToken',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

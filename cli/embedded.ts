@@ -53,11 +53,22 @@ export async function startEmbedded(
     dataDir: layout.node,
     nodeId: 1,
     volumes: [
-      { dir: layout.volume, maxBytes: config.volumeMaxBytes, reservedFreeBytes: config.reservedFreeBytes },
+      {
+        dir: layout.volume,
+        maxBytes: config.volumeMaxBytes,
+        reservedFreeBytes: config.reservedFreeBytes,
+        chunkBytes: config.chunkfileBytes,
+      },
     ],
     smallObjectMaxBytes: config.smallObjectMaxBytes,
     minPartBytes: config.multipartMinPartBytes,
     indexSync: config.indexSync,
+    compaction: {
+      liveRatioBelow: config.compactLiveRatio,
+      bytesPerSecond: config.compactBytesPerSecond,
+      intervalMs: config.compactIntervalMs,
+      log: logger.child({ part: 'compactor' }),
+    },
   });
   const r = storage.recovery;
   if (r) logger.info({ part: 'storage', recovery: r }, recoveryLine(r));
@@ -66,6 +77,7 @@ export async function startEmbedded(
   const keys = new Map(credentials.map((c) => [c.accessKeyId, c]));
   let ready = false;
   const metrics = new GatewayMetrics(async () => (await storage.stats()).volumes);
+  metrics.addCompaction(() => storage.compactor.stats());
   const gateway = createGateway({
     buckets: catalog,
     storage,
@@ -82,6 +94,7 @@ export async function startEmbedded(
     },
     clock: () => Date.now(),
     isReady: () => ready,
+    ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
   });
 
   const server = createServer(

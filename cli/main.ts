@@ -26,10 +26,20 @@ ${COMMON_FLAGS}
                            a change applies at the next start; it must exceed what the volume holds
   --reserved-free-bytes N  disk space never filled, also kept out of the maximum
                            (env QUIRE_RESERVED_FREE_BYTES, default 4 GiB)
+  --compact-live-ratio R        compact chunkfiles whose live bytes fall below R of their size in the
+                                background (env QUIRE_COMPACT_LIVE_RATIO, default 0.5; 0 turns it off)
+  --compact-bytes-per-second N  compaction copy rate limit (env QUIRE_COMPACT_BYTES_PER_SECOND,
+                                default 67108864; 0: unlimited)
+  --compact-interval-ms N       how often to look for sparse chunkfiles (env QUIRE_COMPACT_INTERVAL_MS,
+                                default 30000)
+  --chunkfile-bytes N           chunkfile size for volumes created from now on (env QUIRE_CHUNKFILE_BYTES,
+                                default 67108864)
   --body-timeout-ms N     abort a request body that sends nothing for N ms (env QUIRE_BODY_TIMEOUT_MS, 60000)
   --headers-timeout-ms N  a request's headers must arrive within N ms (env QUIRE_HEADERS_TIMEOUT_MS, 60000)
   --shutdown-grace-ms N   on SIGTERM, let in-flight requests finish for N ms, then abort them
                           (env QUIRE_SHUTDOWN_GRACE_MS, 10000)
+  --metrics-token T GET /metrics then needs "Authorization: Bearer T", else 401 (env QUIRE_METRICS_TOKEN;
+                    default: open); /health stays open
 
 Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
 More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish

@@ -20,9 +20,14 @@ export async function serverCommand(args: string[]): Promise<number> {
       config: { type: 'string' },
       'volume-max-bytes': { type: 'string' },
       'reserved-free-bytes': { type: 'string' },
+      'compact-live-ratio': { type: 'string' },
+      'compact-bytes-per-second': { type: 'string' },
+      'compact-interval-ms': { type: 'string' },
+      'chunkfile-bytes': { type: 'string' },
       'body-timeout-ms': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'shutdown-grace-ms': { type: 'string' },
+      'metrics-token': { type: 'string' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -32,9 +37,15 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
   if (values['volume-max-bytes'] !== undefined) flags.volumeMaxBytes = values['volume-max-bytes'];
   if (values['reserved-free-bytes'] !== undefined) flags.reservedFreeBytes = values['reserved-free-bytes'];
+  if (values['compact-live-ratio'] !== undefined) flags.compactLiveRatio = values['compact-live-ratio'];
+  if (values['compact-bytes-per-second'] !== undefined)
+    flags.compactBytesPerSecond = values['compact-bytes-per-second'];
+  if (values['compact-interval-ms'] !== undefined) flags.compactIntervalMs = values['compact-interval-ms'];
+  if (values['chunkfile-bytes'] !== undefined) flags.chunkfileBytes = values['chunkfile-bytes'];
   if (values['body-timeout-ms'] !== undefined) flags.bodyTimeoutMs = values['body-timeout-ms'];
   if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
   if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
+  if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { seededBytes, sha256hex } from './bytes.ts';
 import { uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
-import { hasCommand, hashFiles, hashTree, run, writeTree } from './tree.ts';
+import { hashFiles, hashTree, run, skipUnlessInstalled, writeTree } from './tree.ts';
 
 const MiB = 1024 * 1024;
 
@@ -24,7 +24,7 @@ const TREE: Record<string, Buffer> = {
 };
 
 describe('aws cli', async () => {
-  const present = await hasCommand('aws');
+  const skip = await skipUnlessInstalled('aws', 'curl');
   let target: Target;
   let work: string;
   let env: NodeJS.ProcessEnv;
@@ -37,7 +37,7 @@ describe('aws cli', async () => {
   };
 
   before(async () => {
-    if (!present) return;
+    if (skip) return;
     target = await startTarget();
     work = mkdtempSync(join(tmpdir(), 'quire-awscli-'));
     const home = join(work, 'home');
@@ -69,7 +69,8 @@ describe('aws cli', async () => {
   });
 
   test('mb, then cp of a 40 MiB file (multipart) up and down, byte-exact', {
-    skip: !present && 'aws CLI not installed',
+    skip,
+    timeout: 300_000,
   }, async () => {
     await ok('s3', 'mb', `s3://${bucket}`);
     const big = seededBytes(40, 40 * MiB);
@@ -83,7 +84,8 @@ describe('aws cli', async () => {
   });
 
   test('sync --delete of awkward names, ls, presign + curl, rm --recursive', {
-    skip: !present && 'aws CLI not installed',
+    skip,
+    timeout: 300_000,
   }, async () => {
     const src = join(work, 'src');
     writeTree(src, TREE);

@@ -53,6 +53,18 @@ async function truncatedPut(target: Target, path: string, promised: number, sent
   });
 }
 
+/** Requests of `op` the embedded server has finished, from its /metrics (an external target: Infinity). */
+async function finishedRequests(target: Target, op: string): Promise<number> {
+  if (!target.embedded) return Number.POSITIVE_INFINITY;
+  const text = await (await fetch(`${target.endpoint}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(
+    new RegExp(`^quire_s3_requests_total\\{[^}]*op="${op}"[^}]*\\} (\\d+)$`, 'gm'),
+  ))
+    n += Number(m[1]);
+  return n;
+}
+
 function listNames(dir: string): Set<string> {
   try {
     return new Set(readdirSync(dir));
@@ -279,6 +291,7 @@ describe('hostile raw HTTP', () => {
 
   test('a truncated body is not stored (later GET → 404 NoSuchKey)', async () => {
     const path = keyPath(bucket, 'truncated');
+    const putsBefore = await finishedRequests(target, 'PutObject');
     await truncatedPut(target, path, 100_000, seededBytes(4, 4000));
     await truncatedPut(
       target,
@@ -286,7 +299,8 @@ describe('hostile raw HTTP', () => {
       4 * 1024 * 1024,
       seededBytes(5, 1024 * 1024),
     );
-    await new Promise((r) => setTimeout(r, 200));
+    // The server notices the truncation when the connection closes: wait until it has finished both PUTs.
+    while ((await finishedRequests(target, 'PutObject')) < putsBefore + 2) await new Promise(setImmediate);
     for (const p of [path, keyPath(bucket, 'truncated-big')]) {
       assertS3Error(await signedRaw(target, { method: 'GET', path: p }), { status: 404, code: 'NoSuchKey' });
     }

@@ -101,6 +101,7 @@ export async function presignRaw(
   path: string,
   expiresIn: number,
   signingDate: Date = new Date(),
+  query: Record<string, string> = {},
 ): Promise<string> {
   const presigned = await signerFor(target).presign(
     {
@@ -109,7 +110,7 @@ export async function presignRaw(
       hostname: target.host,
       port: target.port,
       path,
-      query: {},
+      query,
       // S3 presigned URLs sign UNSIGNED-PAYLOAD; the header only feeds the payload hash and is not sent.
       headers: { host: `${target.host}:${target.port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
     },

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { seededBytes } from './bytes.ts';
 import { uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
-import { hasCommand, hashFiles, hashTree, run, writeTree } from './tree.ts';
+import { hashFiles, hashTree, run, skipUnlessInstalled, writeTree } from './tree.ts';
 
 const MiB = 1024 * 1024;
 
@@ -24,7 +24,7 @@ const TREE: Record<string, Buffer> = {
 };
 
 describe('rclone', async () => {
-  const present = await hasCommand('rclone');
+  const skip = await skipUnlessInstalled('rclone');
   let target: Target;
   let work: string;
   let env: NodeJS.ProcessEnv;
@@ -36,7 +36,7 @@ describe('rclone', async () => {
   };
 
   before(async () => {
-    if (!present) return;
+    if (skip) return;
     target = await startTarget();
     work = mkdtempSync(join(tmpdir(), 'quire-rclone-'));
     writeFileSync(join(work, 'rclone.conf'), '');
@@ -60,7 +60,8 @@ describe('rclone', async () => {
   });
 
   test('sync up, check (0 differences), sync down, compare', {
-    skip: !present && 'rclone not installed',
+    skip,
+    timeout: 300_000,
   }, async () => {
     const src = join(work, 'src');
     writeTree(src, TREE);

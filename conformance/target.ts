@@ -54,6 +54,8 @@ export interface Target {
   close(): Promise<void>;
   /** Last lines of the server's log, for failure messages. */
   logTail(): string;
+  /** The embedded server's process id while it runs (null otherwise), e.g. to read its memory from /proc. */
+  pid(): number | null;
 }
 
 export function indexDir(dataDir: string): string {
@@ -99,6 +101,7 @@ function externalTarget(): Target {
     stop: async () => null,
     close: async () => {},
     logTail: () => '',
+    pid: () => null,
   };
 }
 
@@ -186,6 +189,7 @@ async function embeddedTarget(opts: TargetOptions): Promise<Target> {
       }
     },
     logTail: () => tail(logPath),
+    pid: () => child?.pid ?? null,
   };
   try {
     await start();

@@ -3,8 +3,15 @@
 // grace time, aborts the rest unacknowledged and exits 0. Today's failure: a stalled PUT stayed open for 400 s
 // and kept the server from stopping.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { seededBytes } from './bytes.ts';
 import { errorCode, keyPath, signRaw } from './raw.ts';
 import { expectS3Error, s3For, uniqueBucket } from './sdk.ts';
@@ -97,6 +104,41 @@ describe('request timeouts (body 1 s, headers 1 s)', () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'slow' }));
     assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), body);
   });
+
+  test(
+    'a GET whose client stops reading is cut after the timeout (its read handle released)',
+    TIMEOUT,
+    async () => {
+      const size = 32 * 1024 * 1024; // more than the socket buffers on both ends hold
+      const body = seededBytes(12, size);
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'unread', Body: body }));
+      const signed = await signRaw(target, { method: 'GET', path: keyPath(bucket, 'unread') });
+      const socket = connect(target.port, target.host);
+      socket.on('error', () => {});
+      try {
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+        socket.write(requestHead(signed));
+        socket.pause(); // read nothing
+        // The access-log line is written when the server is done with the response: cut, or sent whole.
+        await eventually(
+          () => /"op":"GetObject"[^\n]*"key":"unread"/.test(target.logTail()),
+          'the server finishes the GET',
+          20_000,
+        );
+        let received = 0;
+        socket.on('data', (c: Buffer) => {
+          received += c.length;
+        });
+        await new Promise<void>((resolve) => {
+          socket.once('close', () => resolve());
+          socket.resume();
+        });
+        assert.ok(received < size, `received all ${received} bytes: the stalled response was not cut`);
+      } finally {
+        socket.destroy();
+      }
+    },
+  );
 
   test(
     'headers that do not arrive in time → 400 RequestTimeout and the connection closed',

@@ -1,8 +1,10 @@
 // Local file trees for the CLI tests: write a tree of named buffers, read one back as name → sha256.
 
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
+import { test } from 'node:test';
 import { sha256hex } from './bytes.ts';
 
 export function writeTree(root: string, files: Record<string, Buffer>): void {
@@ -60,4 +62,21 @@ export function run(
 export async function hasCommand(cmd: string): Promise<boolean> {
   const res = await run('sh', ['-c', `command -v ${cmd}`], process.env, 10_000);
   return res.code === 0 && res.stdout.trim() !== '';
+}
+
+/**
+ * The `skip` option for tests that need these commands: skipped on a machine that lacks one, but in CI
+ * (CI=true) a missing tool adds a failing test instead, so a broken install can never pass as green.
+ */
+export async function skipUnlessInstalled(...cmds: string[]): Promise<false | string> {
+  const missing: string[] = [];
+  for (const cmd of cmds) if (!(await hasCommand(cmd))) missing.push(cmd);
+  if (missing.length === 0) return false;
+  const why = `${missing.join(', ')} not installed`;
+  if (process.env.CI === 'true') {
+    test(`${missing.join(', ')} installed (CI requires it)`, () => {
+      assert.fail(`${why}: .ci/run installs it; the tests that need it cannot be skipped in CI`);
+    });
+  }
+  return why;
 }

@@ -4,13 +4,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
+import { hoistedHeaders } from './auth/hoisted.ts';
 import { verifyRequest } from './auth/verify.ts';
-import { S3_ERRORS, S3Error, type S3ErrorCode } from './errors.ts';
+import { S3Error } from './errors.ts';
 import type { GatewayDeps, Handler, RequestState } from './handlers/deps.ts';
 import { HANDLERS } from './handlers/index.ts';
-import { type Exchange, sendEmpty, sendXml, settleUnreadBody } from './http/respond.ts';
+import { type Exchange, limitSendStalls, sendEmpty, sendXml, settleUnreadBody } from './http/respond.ts';
 import { type Operation, parseOperation, parseTarget } from './s3/operation.ts';
 import { errorXml } from './s3/xml.ts';
+import { bearerTokenMatches, isBearer } from './service-auth.ts';
+import { toS3Error } from './to-s3-error.ts';
 
 export type { GatewayDeps } from './handlers/deps.ts';
 
@@ -42,6 +45,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const service = new Hono<{ Bindings: NodeBindings }>();
   service.get('/health', (c) => (deps.isReady() ? c.text('ok\n') : c.text('starting\n', 503)));
   service.get('/metrics', async (c) => {
+    if (
+      deps.metricsToken !== undefined &&
+      !bearerTokenMatches(c.req.header('authorization'), deps.metricsToken)
+    ) {
+      return c.text('unauthorized: send Authorization: Bearer <metrics token>\n', 401, {
+        'www-authenticate': 'Bearer realm="quire-metrics"',
+      });
+    }
     const text = await deps.metrics.registry.metrics();
     return c.body(text, 200, { 'content-type': deps.metrics.registry.contentType });
   });
@@ -77,10 +88,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 }
 
-/** `/health` and `/metrics` are answered only to unsigned plain GETs, so a bucket named "health" still works. */
+/**
+ * `/health` and `/metrics` are answered only to plain GETs that are not SigV4-signed (no Authorization, or a
+ * bearer token for /metrics), so a bucket named "health" or "metrics" still works.
+ */
 function isServiceProbe(req: IncomingMessage): boolean {
-  if (req.method !== 'GET' || req.headers.authorization !== undefined) return false;
-  return req.url === '/health' || req.url === '/metrics';
+  if (req.method !== 'GET') return false;
+  const auth = req.headers.authorization;
+  if (req.url === '/health') return auth === undefined;
+  return req.url === '/metrics' && (auth === undefined || isBearer(auth));
 }
 
 async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
@@ -94,10 +110,16 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
     bodyTaken: false,
     bodyTimeoutMs: deps.limits.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
   };
+  limitSendStalls(ex);
   const state: RequestState = { op: 'Unknown' };
   try {
     const target = parseTarget(req.url ?? '/', req.headers.host, { baseDomains: deps.baseDomains });
-    const operation: Operation = parseOperation(req.method ?? 'GET', target, req.headers);
+    const hoisted = hoistedHeaders(target.query, req.headers);
+    const operation: Operation = parseOperation(
+      req.method ?? 'GET',
+      target,
+      hoisted ? { ...req.headers, ...hoisted } : req.headers,
+    );
     state.op = operation.op;
     if ('bucket' in operation) state.bucket = operation.bucket;
     if ('key' in operation) state.key = operation.key;
@@ -105,11 +127,13 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
       throw new S3Error('NotImplemented', `${operation.name} is not implemented by Quire`);
     }
     const verified = verifyRequest(
-      { method: req.method ?? 'GET', rawTarget: req.url ?? '/', headers: req.headers },
+      { method: req.method ?? 'GET', rawTarget: req.url ?? '/', headers: req.headers, parsed: target },
       deps.credentials,
       deps.clock(),
       { region: deps.region },
     );
+    // Verified against the headers as sent; from here on the signed query's x-amz-* act as headers too.
+    if (hoisted) Object.assign(req.headers, hoisted);
     const handler = HANDLERS[operation.op] as Handler<typeof operation>;
     await handler({ deps, ex, verified, target, op: operation });
   } catch (err) {
@@ -150,22 +174,6 @@ function sendFailure(logger: Logger, ex: Exchange, state: RequestState, err: unk
     s3.status,
     errorXml({ code: s3.code, message: s3.message, resource, requestId: ex.requestId, details: s3.details }),
   );
-}
-
-/** Typed errors from storage carry an S3 code; anything else is an internal error with nothing leaked. */
-export function toS3Error(err: unknown): S3Error {
-  if (err instanceof S3Error) return err;
-  if (
-    err &&
-    typeof err === 'object' &&
-    'code' in err &&
-    typeof err.code === 'string' &&
-    err.code in S3_ERRORS
-  ) {
-    const message = 'message' in err && typeof err.message === 'string' ? err.message : undefined;
-    return new S3Error(err.code as S3ErrorCode, message);
-  }
-  return new S3Error('InternalError');
 }
 
 function finish(deps: GatewayDeps, ex: Exchange, state: RequestState, started: bigint): void {

@@ -9,6 +9,16 @@ export interface VolumeUsage {
   readonly liveEntries: number;
 }
 
+/** What the storage node's compaction worker has done so far. */
+export interface CompactionProgressTotals {
+  readonly running: boolean;
+  readonly filesCompacted: number;
+  readonly entriesMoved: number;
+  readonly bytesMoved: number;
+  readonly bytesReclaimed: number;
+  readonly errors: number;
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   /** Requests per (op, status) counted here and handed to prom-client at scrape time: no label hashing per request. */
@@ -61,6 +71,44 @@ export class GatewayMetrics {
     );
     gauge('quire_volume_disk_bytes', 'Bytes the volume occupies on disk', (v) => v.diskBytes);
     gauge('quire_volume_live_objects', 'Live entries per volume', (v) => v.liveEntries);
+  }
+
+  /** Exports the storage node's background compaction progress (read at scrape time). */
+  addCompaction(read: () => CompactionProgressTotals): void {
+    const reported = new Map<string, number>();
+    const counter = (name: string, help: string, pick: (t: CompactionProgressTotals) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const now = pick(read());
+          const delta = now - (reported.get(name) ?? 0);
+          if (delta > 0) this.inc(delta);
+          reported.set(name, now);
+        },
+      });
+    counter('quire_compaction_files_total', 'Chunkfiles compacted', (t) => t.filesCompacted);
+    counter(
+      'quire_compaction_entries_moved_total',
+      'Live entries copied by compaction',
+      (t) => t.entriesMoved,
+    );
+    counter('quire_compaction_bytes_moved_total', 'Bytes copied by compaction', (t) => t.bytesMoved);
+    counter(
+      'quire_compaction_bytes_reclaimed_total',
+      'Disk bytes compaction gave back (retired chunkfiles minus what their live entries took)',
+      (t) => t.bytesReclaimed,
+    );
+    counter('quire_compaction_errors_total', 'Compaction passes that failed', (t) => t.errors);
+    new Gauge({
+      name: 'quire_compaction_running',
+      help: '1 while the compaction worker is copying',
+      registers: [this.registry],
+      collect() {
+        this.set(read().running ? 1 : 0);
+      },
+    });
   }
 
   /** The latency histogram's child per op, so the label object is built and checked once. */

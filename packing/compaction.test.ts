@@ -165,4 +165,35 @@ describe('compaction', () => {
       await cleanup();
     }
   });
+
+  test('a write lane file that filled halfway and is now mostly dead is compacted too', async () => {
+    const { dir, cleanup } = await tempDir('compact-active');
+    try {
+      const v = await newVolume(dir, { ...OPTS, chunkBytes: 64 * 1024 });
+      const locs: Location[] = [];
+      for (let i = 0; i < 30; i++) {
+        const data = bytesFor(i, 1500);
+        const e = await v.put({
+          key: Buffer.from(`a${i}`),
+          meta: Buffer.alloc(0),
+          opver: opver(i + 1),
+          data,
+          dataBytes: data.length,
+        });
+        locs.push(e.location);
+      }
+      assert.equal(v.stats().chunkfiles, 1, 'everything is in the one file the lane appends to');
+      for (const l of locs.slice(1)) await v.delete(l);
+      const moved: EntryMoved[] = [];
+      v.on('moved', (m: EntryMoved) => moved.push(m));
+      const r = await v.compact({ liveRatioBelow: 0.5 });
+      assert.equal(r.filesDone, 1);
+      assert.equal(moved.length, 1);
+      assert.deepEqual(await v.read(moved[0]!.to), bytesFor(0, 1500));
+      assert.ok(v.stats().diskBytes < 8 * 1024, `disk ${v.stats().diskBytes}`);
+      await v.close();
+    } finally {
+      await cleanup();
+    }
+  });
 });

@@ -41,7 +41,13 @@ export interface CompactFileControl {
   readonly emit: (moved: EntryMoved) => Promise<void>;
   /** Called after each copied entry; may sleep to throttle. */
   readonly pace: (bytes: number) => Promise<void>;
+  /** Awaited after the last move was emitted, before the file is marked done and removed. */
+  readonly beforeRetire?: () => Promise<void>;
 }
+
+/** Moves in flight at once, so that one group commit (fdatasync) covers many of them. */
+const MOVE_WINDOW_ENTRIES = 256;
+const MOVE_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /** Moves one entry; undefined when it is gone (deleted meanwhile) or unreadable (left to be retired). */
 async function moveEntry(core: VolumeCore, file: ChunkFile, loc: Location): Promise<EntryMoved | undefined> {
@@ -85,21 +91,41 @@ export async function compactFile(core: VolumeCore, file: ChunkFile, ctl: Compac
   await file.drained();
   let entries = 0;
   let bytes = 0;
+  // A window of moves runs at once; each is emitted as soon as its own copy is durable.
+  const inFlight = new Set<Promise<void>>();
+  let windowBytes = 0;
+  let failure: unknown;
+  const start = (loc: Location) => {
+    const p = (async () => {
+      const moved = await moveEntry(core, file, loc);
+      if (!moved) return;
+      entries += 1;
+      bytes += moved.to.allocBytes;
+      await ctl.emit(moved);
+      await ctl.pace(moved.to.allocBytes);
+    })().then(
+      () => undefined,
+      (err: unknown) => {
+        failure ??= err;
+      },
+    );
+    const done = p.finally(() => {
+      inFlight.delete(done);
+      windowBytes -= loc.allocBytes;
+    });
+    inFlight.add(done);
+    windowBytes += loc.allocBytes;
+  };
   for await (const rec of scanChunkfile(file.fh, file.end, core.volumeCrc, true)) {
     if (rec.kind !== 'live' || ctl.skip?.has(rec.offset)) continue;
-    const loc: Location = {
-      kind: 'chunk',
-      fileId: file.fileId,
-      offset: rec.offset,
-      allocBytes: rec.header.allocBytes,
-    };
-    const moved = await moveEntry(core, file, loc);
-    if (!moved) continue;
-    entries += 1;
-    bytes += moved.to.allocBytes;
-    await ctl.emit(moved);
-    await ctl.pace(moved.to.allocBytes);
+    while (inFlight.size >= MOVE_WINDOW_ENTRIES || windowBytes >= MOVE_WINDOW_BYTES)
+      await Promise.race(inFlight);
+    if (failure) break;
+    start({ kind: 'chunk', fileId: file.fileId, offset: rec.offset, allocBytes: rec.header.allocBytes });
   }
+  await Promise.all(inFlight);
+  if (failure) throw failure;
+  await ctl.beforeRetire?.();
   // Every copy is durable and every caller has been told: the old file can go.
   await writeFileDurable(core.dir, compactionMarkerName(file.fileId), encodeMarker(file.fileId, MARKER_DONE));
   await retireFile(core, file);

@@ -44,16 +44,58 @@ async function* chunksOf(data: Buffer | AsyncIterable<Buffer>): AsyncGenerator<B
 const WRITE_BYTES = 1024 * 1024;
 /** A background fdatasync starts after each this many bytes, so the final one has little left. */
 const SYNC_EVERY_BYTES = 16 * 1024 * 1024;
+/**
+ * Write buffers shared by every singlefile being written in the process: memory stays bounded however many
+ * large uploads run at once (64 concurrent uploads held two private 1 MiB buffers each, and their churn kept
+ * the process's RSS high long after). Beyond the cap, a new writer waits for a buffer, which holds its upload
+ * back (and through it the client's socket) until the disk catches up.
+ */
+const WRITE_BUFFERS_MAX = 32;
+
+class WriteBuffers {
+  private readonly free: Buffer[] = [];
+  private made = 0;
+  private readonly waiters: Array<(b: Buffer) => void> = [];
+
+  constructor(
+    private readonly bytes: number,
+    private readonly max: number,
+  ) {}
+
+  tryTake(): Buffer | undefined {
+    const reused = this.free.pop();
+    if (reused) return reused;
+    if (this.made >= this.max) return undefined;
+    this.made++;
+    return Buffer.allocUnsafeSlow(this.bytes);
+  }
+
+  take(): Promise<Buffer> {
+    const b = this.tryTake();
+    return b ? Promise.resolve(b) : new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  give(b: Buffer | undefined): void {
+    if (!b) return;
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(b);
+    else this.free.push(b);
+  }
+}
+
+const writeBuffers = new WriteBuffers(WRITE_BYTES, WRITE_BUFFERS_MAX);
 
 /**
  * Writes data at increasing offsets with one write in flight while the next buffer fills, and
  * (durable) an fdatasync in the background every SYNC_EVERY_BYTES. `finish` surfaces any error.
+ * Buffers come from `writeBuffers`: a writer waits for one only while it holds none, and never waits for a
+ * second (it writes without overlap instead), so writers cannot deadlock on the pool.
  */
 class DataWriter {
   private pos: number;
-  /** Two buffers: one being written, one filling (reused, so no fresh pages per MiB). */
-  private buf: Buffer = Buffer.allocUnsafe(WRITE_BYTES);
-  private spare: Buffer = Buffer.allocUnsafe(WRITE_BYTES);
+  /** The buffer filling, and the one being written (or free to fill next); both from writeBuffers. */
+  private buf: Buffer | undefined;
+  private spare: Buffer | undefined;
   private fill = 0;
   private writing: Promise<void> = Promise.resolve();
   private syncing: Promise<void> | undefined;
@@ -69,6 +111,7 @@ class DataWriter {
 
   async add(chunk: Buffer): Promise<void> {
     for (let off = 0; off < chunk.length; ) {
+      this.buf ??= await writeBuffers.take();
       const take = Math.min(WRITE_BYTES - this.fill, chunk.length - off);
       chunk.copy(this.buf, this.fill, off, off + take);
       this.fill += take;
@@ -80,14 +123,11 @@ class DataWriter {
   /** Hands the filled buffer to the file once the previous write is done. */
   private async flush(): Promise<void> {
     await this.writing;
-    const full = this.buf;
+    const full = this.buf as Buffer;
     const out = full.subarray(0, this.fill);
     const at = this.pos;
     this.pos += this.fill;
     this.sinceSync += this.fill;
-    // The spare's previous write finished (awaited above), so it can be filled again.
-    this.buf = this.spare;
-    this.spare = full;
     this.fill = 0;
     this.writing = writeFully(this.fh, out, at);
     // Never left unobserved: the next flush or finish awaits it.
@@ -102,13 +142,32 @@ class DataWriter {
         });
       this.syncing.catch(() => undefined);
     }
+    // The spare's previous write finished (awaited above), so it can be filled again.
+    const next = this.spare ?? writeBuffers.tryTake();
+    if (next) {
+      this.buf = next;
+      this.spare = full;
+    } else {
+      // No second buffer to be had: fill this one again once its write is done.
+      this.buf = full;
+      await this.writing;
+    }
   }
 
-  /** Writes what is buffered and waits for every write and background sync. */
+  /** Writes what is buffered, waits for every write and background sync, and returns the buffers. */
   async finish(): Promise<void> {
-    if (this.fill > 0) await this.flush();
-    await this.writing;
-    await this.syncing;
+    try {
+      if (this.fill > 0) await this.flush();
+      await this.writing;
+      await this.syncing;
+    } finally {
+      // Only once no write still reads them: a buffer handed on early could be refilled mid-write.
+      await this.writing.catch(() => undefined);
+      writeBuffers.give(this.buf);
+      writeBuffers.give(this.spare);
+      this.buf = undefined;
+      this.spare = undefined;
+    }
   }
 }
 

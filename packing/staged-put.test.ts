@@ -7,6 +7,8 @@ import { bytesFor, newVolume, opver, tempDir } from './test-support/helpers.ts';
 import type { Volume } from './volume.ts';
 
 interface Gate {
+  /** Resolves when a group commit reached the gate. */
+  reached: Promise<void>;
   release(): void;
   fail(err: Error): void;
 }
@@ -20,16 +22,33 @@ function gateCommits(v: Volume): Gate {
   const gate = new Promise<Error | undefined>((r) => {
     open = r;
   });
+  let arrive!: () => void;
+  const reached = new Promise<void>((r) => {
+    arrive = r;
+  });
   committer.commit = async (fh) => {
+    arrive();
     const err = await gate;
     if (err) throw err;
     return real(fh);
   };
-  return { release: () => open(), fail: (err) => open(err) };
+  return { reached, release: () => open(), fail: (err) => open(err) };
 }
 
-const settled = (p: Promise<unknown>, ms = 50) =>
-  Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+/** Once the commit is held at the gate: true if `p` has not settled after every ready callback ran. */
+async function stillPending(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  await new Promise((r) => setImmediate(r));
+  return !done;
+}
 
 test('putStaged returns the location before the sync and counts the entry once durable', async () => {
   const { dir, cleanup } = await tempDir('staged');
@@ -45,10 +64,11 @@ test('putStaged returns the location before the sync and counts the entry once d
       dataBytes: 4096,
     });
     assert.equal(s.entry.location.kind, 'chunk');
-    assert.equal(await settled(s.durable), false, 'durable before the group commit ran');
+    await gate.reached;
+    assert.equal(await stillPending(s.durable), true, 'durable before the group commit ran');
     assert.equal(v.stats().liveEntries, 0);
     const closing = v.close();
-    assert.equal(await settled(closing), false, 'close did not wait for the staged entry');
+    assert.equal(await stillPending(closing), true, 'close did not wait for the staged entry');
     gate.release();
     await s.durable;
     await closing;
@@ -113,9 +133,10 @@ test('replacements and singlefiles are done whole', async () => {
       dataBytes: 10,
       replaces: a.entry.location,
     });
-    assert.equal(await settled(replacing), false, 'a replacement resolved before its sync');
+    await gate.reached;
+    assert.equal(await stillPending(replacing), true, 'a replacement resolved before its sync');
     gate.release();
-    assert.equal(await settled((await replacing).durable), true);
+    await (await replacing).durable;
     await v.close();
   } finally {
     await cleanup();

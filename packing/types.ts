@@ -142,6 +142,13 @@ export interface CompactionOptions {
   /** Copy rate limit (default unlimited; the task still yields between entries). */
   readonly bytesPerSecond?: number;
   readonly onProgress?: (p: CompactionProgress) => void;
+  /**
+   * Awaited once per chunkfile after its moves were reported and before it is removed: the caller makes
+   * its record of the new locations durable here (a crash after the removal must not find old ones).
+   */
+  readonly beforeRetire?: () => Promise<void>;
+  /** Checked between chunkfiles: true stops the run there (a file is always finished once begun). */
+  readonly shouldStop?: () => boolean;
 }
 
 export interface CompactionProgress {

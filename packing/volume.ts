@@ -395,20 +395,26 @@ export class Volume extends EventEmitter {
   private async doCompact(opts: CompactionOptions): Promise<CompactionReport> {
     const core = this.core;
     const below = opts.liveRatioBelow ?? DEFAULTS.compactLiveRatioBelow;
+    const sparse = (f: { liveBytes: number; end: number }) =>
+      f.end > HEADER_BYTES && f.liveBytes / (f.end - HEADER_BYTES) < below;
+    // A write lane's file that filled at least halfway and is now mostly dead is let go of (the lane
+    // starts a new file), so that deletes in the files being appended to are reclaimed too.
+    for (const lane of core.lanes) {
+      const f = lane.activeFile;
+      if (f && f.end >= core.opts.chunkBytes / 2 && sparse(f)) lane.retire();
+    }
     const candidates = [...core.chunks.values()].filter(
-      (f) =>
-        !f.active &&
-        !f.compacting &&
-        !f.retired &&
-        f.end > HEADER_BYTES &&
-        f.liveBytes / (f.end - HEADER_BYTES) < below,
+      (f) => !f.active && !f.compacting && !f.retired && sparse(f),
     );
     const pace = pacer(core.opts.clock, opts.bytesPerSecond);
     let entriesMoved = 0;
     let bytesMoved = 0;
     let bytesFreed = 0;
-    for (let i = 0; i < candidates.length; i++) {
-      const f = candidates[i]!;
+    let filesDone = 0;
+    for (const f of candidates) {
+      if (this.closed || opts.shouldStop?.()) break;
+      // A file retired or taken meanwhile (nothing else compacts, but be sure) is skipped.
+      if (f.retired || f.compacting) continue;
       bytesFreed += f.end;
       const r = await compactFile(core, f, {
         emit: async (m) => {
@@ -416,13 +422,15 @@ export class Volume extends EventEmitter {
           await core.opts.onMoved?.(m);
         },
         pace,
+        ...(opts.beforeRetire ? { beforeRetire: opts.beforeRetire } : {}),
       });
       entriesMoved += r.entries;
       bytesMoved += r.bytes;
-      opts.onProgress?.({ filesDone: i + 1, filesTotal: candidates.length, entriesMoved, bytesMoved });
+      filesDone += 1;
+      opts.onProgress?.({ filesDone, filesTotal: candidates.length, entriesMoved, bytesMoved });
     }
     return {
-      filesDone: candidates.length,
+      filesDone,
       filesTotal: candidates.length,
       entriesMoved,
       bytesMoved,

@@ -34,6 +34,17 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ') || '(all)'}`);
   process.exit(1);
 }
-const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files];
+// Node 20 applies --test-timeout to each test file as a whole (it runs in its own process): no file may hang
+// the run. Tests that can take long also carry their own { timeout }.
+const FILE_TIMEOUT_MS = 600_000;
+const args = [
+  '--import',
+  'tsx',
+  '--test',
+  '--test-concurrency=2',
+  `--test-timeout=${FILE_TIMEOUT_MS}`,
+  '--test-reporter=spec',
+  ...files,
+];
 const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -58,6 +58,14 @@ export interface WriteCondition {
   ifMatchEtag?: string;
 }
 
+/** DeleteObject's only condition (If-Match, or a DeleteObjects entry's <ETag>). */
+export type DeleteCondition = Pick<WriteCondition, 'ifMatchEtag'>;
+
+export interface DeleteOptions {
+  /** Checked under the key's lock, atomically with the delete: a concurrent replace cannot slip between. */
+  condition?: DeleteCondition;
+}
+
 export interface PutObjectInput {
   bucket: string;
   key: Buffer;
@@ -107,7 +115,7 @@ export interface UploadPartCopyInput {
   key: Buffer;
   uploadId: string;
   partNumber: number;
-  src: { bucket: string; key: Buffer; range?: ByteRangeInclusive };
+  src: CopySource;
   nowMs: number;
 }
 
@@ -159,6 +167,11 @@ export interface CopySource {
   bucket: string;
   key: Buffer;
   range?: ByteRangeInclusive;
+  /**
+   * Copy only the version with this ETag (the one the caller checked its conditions and range against);
+   * PreconditionFailed when the current version differs.
+   */
+  etag?: string;
 }
 
 export interface CopyDestination {
@@ -180,8 +193,11 @@ export interface StorageApi {
   headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined>;
   /** Pins the version: a concurrent replace/delete cannot free its space until release(). */
   openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined>;
-  /** Durable when resolved; false if the key was absent. */
-  deleteObject(bucket: string, key: Buffer): Promise<boolean>;
+  /**
+   * Durable when resolved; false if the key was absent. With a condition: NoSuchKey when absent,
+   * PreconditionFailed when the ETag differs (`*` matches any), as AWS answers a conditional delete.
+   */
+  deleteObject(bucket: string, key: Buffer, opts?: DeleteOptions): Promise<boolean>;
   /** Server-side, streaming. A range copies only those bytes (the result is a plain object). */
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord>;
   /** Keys > `after`, starting with `prefix`, in UTF-8 byte order, at most `limit`. */

@@ -1,20 +1,24 @@
 // Typed storage errors. `code` is the S3 error code the gateway maps to its catalogue; it is also
 // what crosses the internal HTTP API (`{code, message}`) so the client can rethrow the same class.
 
-export type StorageErrorCode =
-  | 'InsufficientStorage'
-  | 'NoSuchUpload'
-  | 'NoSuchKey'
-  | 'InvalidPart'
-  | 'InvalidPartOrder'
-  | 'EntityTooSmall'
-  | 'PreconditionFailed'
-  | 'InvalidRange'
-  | 'InvalidArgument'
-  | 'IncompleteBody'
-  | 'BadDigest'
-  | 'KeyTooLongError'
-  | 'InternalError';
+/** Every code a storage error can carry (the gateway's catalogue test checks each is an S3 code). */
+export const STORAGE_ERROR_CODES = [
+  'InsufficientStorage',
+  'NoSuchUpload',
+  'NoSuchKey',
+  'InvalidPart',
+  'InvalidPartOrder',
+  'EntityTooSmall',
+  'PreconditionFailed',
+  'InvalidRange',
+  'InvalidArgument',
+  'IncompleteBody',
+  'BadDigest',
+  'KeyTooLongError',
+  'InternalError',
+] as const;
+
+export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
 
 export class StorageError extends Error {
   readonly code: StorageErrorCode;

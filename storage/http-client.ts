@@ -7,6 +7,7 @@ import type {
   ChecksumAlgorithm,
   CopyDestination,
   CopySource,
+  DeleteOptions,
   DroppedBucket,
   ListedObject,
   ListedUpload,
@@ -124,8 +125,8 @@ export class StorageClient implements StorageApi {
       },
     };
   }
-  deleteObject(bucket: string, key: Buffer): Promise<boolean> {
-    return this.call('deleteObject', { bucket, key });
+  deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
+    return this.call('deleteObject', { bucket, key, opts });
   }
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
     return this.call('copyObject', { src, dst });

@@ -47,7 +47,7 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     putObject: async (req, x) => api.putObject({ ...(x as object), ...unframeBody(req) } as never),
     uploadPart: async (req, x) => api.uploadPart({ ...(x as object), ...unframeBody(req) } as never),
     headObject: async (_r, x) => (await api.headObject(a(x.bucket), a(x.key))) ?? null,
-    deleteObject: async (_r, x) => api.deleteObject(a(x.bucket), a(x.key)),
+    deleteObject: async (_r, x) => api.deleteObject(a(x.bucket), a(x.key), a(x.opts ?? {})),
     copyObject: async (_r, x) => api.copyObject(a(x.src), a(x.dst)),
     listObjects: async (_r, x) => api.listObjects(a(x.bucket), a(x.opts)),
     hasObjects: async (_r, x) => api.hasObjects(a(x.bucket)),

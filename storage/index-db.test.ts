@@ -32,14 +32,25 @@ test('lmdb-js resolves a commit before it is flushed; write() waits for the flus
     const gate = new Promise<boolean>((r) => {
       release = () => r(true);
     });
-    Object.defineProperty(index.env, 'flushed', { configurable: true, get: () => gate });
+    let awaited!: () => void;
+    const flushAwaited = new Promise<void>((r) => {
+      awaited = r;
+    });
+    Object.defineProperty(index.env, 'flushed', {
+      configurable: true,
+      get: () => {
+        awaited();
+        return gate;
+      },
+    });
     let acked = false;
     const ack = index
       .write(() => index.objects.put(Buffer.from('g'), Buffer.from('w')))
       .then(() => {
         acked = true;
       });
-    await new Promise((r) => setTimeout(r, 50));
+    // write() asks for `flushed` only once its commit is visible.
+    await flushAwaited;
     assert.deepEqual(index.get(index.objects, Buffer.from('g')), Buffer.from('w'), 'committed and visible');
     assert.equal(acked, false, 'not acknowledged before the flush');
     release();

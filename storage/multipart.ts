@@ -14,7 +14,7 @@ import type {
   StoredHeaders,
   UploadPartInput,
 } from './api.ts';
-import type { BinlogRecord } from './binlog.ts';
+import type { Binlog, BinlogRecord } from './binlog.ts';
 import { collectBody, exactly, stripQuotes } from './body.ts';
 import { compositeChecksums } from './composite-checksum.ts';
 import {
@@ -24,13 +24,13 @@ import {
   NoSuchUploadError,
   StorageError,
 } from './errors.ts';
+import type { NodeIndex } from './index-db.ts';
 import {
   boundMarker,
   decodeUploadKey,
   EntryKind,
   entryKey,
   OBJECT_KEY_BYTES_MAX,
-  objectKey,
   partKey,
   prefixEnd,
   successor,
@@ -39,7 +39,9 @@ import {
   uploadKeyPrefix,
   uploadScanPrefix,
 } from './keys.ts';
-import type { StorageNode } from './node.ts';
+import type { KeyedLock } from './locks.ts';
+import type { OpverClock } from './opver-clock.ts';
+import type { Placement } from './placement.ts';
 import {
   compareOpver,
   decodePartValue,
@@ -51,18 +53,28 @@ import {
   type UploadValue,
   type VolLoc,
 } from './records.ts';
+import type { ObjectCommit } from './write-path.ts';
 
 const MAX_PART_NUMBER = 10000;
 
-export class Multipart {
-  constructor(
-    private readonly node: StorageNode,
-    private readonly minPartBytes: number,
-  ) {}
+/** What multipart uses of the node: nothing else. */
+export interface MultipartDeps {
+  readonly index: NodeIndex;
+  readonly binlog: Binlog;
+  readonly locks: KeyedLock;
+  readonly clock: OpverClock;
+  readonly placement: Placement;
+  /** Completion is an object commit (write-path.ts) that also drops the upload. */
+  commitObject(c: ObjectCommit): Promise<ObjectRecord>;
+  random(bytes: number): Buffer;
+  /** Parts up to this size are inline entries; larger ones are blobs written first. */
+  readonly smallObjectMaxBytes: number;
+  /** S3's 5 MiB minimum for every part but the last. */
+  readonly minPartBytes: number;
+}
 
-  partRowKey(uploadId: string, partNumber: number): Buffer {
-    return partKey(uploadId, partNumber);
-  }
+export class Multipart {
+  constructor(private readonly node: MultipartDeps) {}
 
   private upload(bucket: string, key: Buffer, uploadId: string): UploadValue {
     const v = this.node.index.get(this.node.index.uploads, uploadKey(bucket, key, uploadId));
@@ -79,7 +91,7 @@ export class Multipart {
   ): Promise<string> {
     const node = this.node;
     const uploadId = node.random(16).toString('hex');
-    const opver = node.nextRecordedOpver();
+    const opver = node.clock.nextRecorded();
     const meta = {
       bucket,
       key,
@@ -88,11 +100,18 @@ export class Multipart {
       ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
     };
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
-    const { at } = await node.putEntry(ekey, { kind: 'upload', meta }, opver, Buffer.alloc(0), 0, nowMs);
+    const { at } = await node.placement.put({
+      key: ekey,
+      meta: { kind: 'upload', meta },
+      opver,
+      data: Buffer.alloc(0),
+      dataBytes: 0,
+      nowMs,
+    });
     const value: UploadValue = { ...meta, uploadId, opver, at };
     await node.index.commit(() => {
       node.index.uploads.put(uploadKey(bucket, key, uploadId), encodeUploadValue(value));
-      node.index.putCounter(node.counter);
+      node.index.putCounter(node.clock.counter);
     });
     await this.record({ op: 'upload-create', bucket, key, opver, size: 0, uploadId });
     return uploadId;
@@ -117,14 +136,14 @@ export class Multipart {
         blobId = node.random(16);
         const body = exactly(input.body, input.size);
         blobAt = (
-          await node.putEntry(
-            entryKey(EntryKind.blob, blobId),
-            { kind: 'blob', owner: { table: 'parts', key: pk } },
-            node.nextOpver(),
-            body,
-            input.size,
+          await node.placement.put({
+            key: entryKey(EntryKind.blob, blobId),
+            meta: { kind: 'blob', owner: { table: 'parts', key: pk } },
+            opver: node.clock.next(),
+            data: body,
+            dataBytes: input.size,
             nowMs,
-          )
+          })
         ).at;
         written.push(blobAt);
       }
@@ -136,16 +155,16 @@ export class Multipart {
         lastModifiedMs: nowMs,
         ...(blobId ? { blobId } : {}),
       };
-      opver = node.nextRecordedOpver();
+      opver = node.clock.nextRecorded();
       const partOpver = opver;
-      const { at } = await node.putEntry(
-        entryKey(EntryKind.part, pk),
-        { kind: 'part', meta },
+      const { at } = await node.placement.put({
+        key: entryKey(EntryKind.part, pk),
+        meta: { kind: 'part', meta },
         opver,
         data,
-        data.length,
+        dataBytes: data.length,
         nowMs,
-      );
+      });
       written.push(at);
       const value: PartValue = { ...meta, opver: partOpver, at, ...(blobAt ? { blobAt } : {}) };
       await node.locks.run(`u:${uploadId}`, async () => {
@@ -153,11 +172,12 @@ export class Multipart {
         const curRow = node.index.get(node.index.parts, pk);
         const cur = curRow ? decodePartValue(curRow) : undefined;
         if (cur && compareOpver(cur.opver, partOpver) > 0) return; // a later upload of this part already won
-        const release = await node.protect(cur ? partLocs(cur) : []);
+        // The replaced part is freed after the commit: protected until then (recovery.ts).
+        const release = await node.placement.protect(cur ? partLocs(cur) : []);
         try {
           await node.index.commit(() => {
             node.index.parts.put(pk, encodePartValue(value));
-            node.index.putCounter(node.counter);
+            node.index.putCounter(node.clock.counter);
           });
           written.length = 0;
           await this.record({
@@ -169,18 +189,18 @@ export class Multipart {
             uploadId,
             partNumber,
           });
-          if (cur) await node.freeNow(partLocs(cur));
+          if (cur) await node.placement.free(partLocs(cur));
         } finally {
           release();
         }
       });
-      if (written.length) await node.freeNow(written);
+      if (written.length) await node.placement.free(written);
       return { etag: meta.etag, checksums: meta.checksums };
     } catch (err) {
-      await node.freeNow(written).catch(() => undefined);
+      await node.placement.free(written).catch(() => undefined);
       throw err;
     } finally {
-      if (opver) node.recorded(opver);
+      if (opver) node.clock.recorded(opver);
     }
   }
 
@@ -232,24 +252,21 @@ export class Multipart {
       const used = new Set(chosen.map((p) => p.partNumber));
       const unused = [...rows.values()].filter((r) => !used.has(r.partNumber));
       const freeAfter = [upload.at, ...unused.flatMap((r) => partLocs(r.value))];
-      return node.commitObject(
+      return node.commitObject({
         bucket,
         key,
-        objectKey(bucket, key),
         meta,
-        Buffer.alloc(0),
+        data: Buffer.alloc(0),
         nowMs,
-        undefined,
-        undefined,
-        {
+        completes: {
+          uploadId,
           inTxn: () => {
             node.index.uploads.remove(uploadKey(bucket, key, uploadId));
             for (const r of unused) node.index.parts.remove(r.key);
           },
           freeAfter,
-          uploadId,
         },
-      );
+      });
     });
   }
 
@@ -274,9 +291,9 @@ export class Multipart {
       });
     }
     for (let i = 0; i < out.length - 1; i++) {
-      if (out[i]!.size < this.minPartBytes)
+      if (out[i]!.size < this.node.minPartBytes)
         throw new EntityTooSmallError(
-          `part ${out[i]!.partNumber} is ${out[i]!.size} bytes, below the ${this.minPartBytes}-byte minimum`,
+          `part ${out[i]!.partNumber} is ${out[i]!.size} bytes, below the ${this.node.minPartBytes}-byte minimum`,
         );
     }
     return out;
@@ -289,26 +306,27 @@ export class Multipart {
       const rows = this.partRows(uploadId);
       // Record first (voided by recovery if the marker survives a crash), then the marker: without
       // it, leftover parts are garbage to a rebuild, never a live upload.
-      const opver = node.nextOpver(upload.opver);
+      const opver = node.clock.next(upload.opver);
       const ticket = node.binlog.begin({ op: 'upload-abort', bucket, key, opver, size: 0, uploadId });
       await ticket.durable;
       try {
-        await node.freeNow([upload.at]);
+        await node.placement.free([upload.at]);
       } catch (err) {
         await node.binlog.voidRecord(ticket);
         throw err;
       }
-      const release = await node.protect(rows.flatMap((r) => partLocs(r.value)));
+      const parts = rows.flatMap((r) => partLocs(r.value));
+      const release = await node.placement.protect(parts);
       try {
-        await node.index.commit(() => {
-          node.index.uploads.remove(uploadKey(bucket, key, uploadId));
-          for (const r of rows) node.index.parts.remove(r.key);
-        });
-      } finally {
-        node.binlog.settle(ticket);
-      }
-      try {
-        await node.freeNow(rows.flatMap((r) => partLocs(r.value)));
+        try {
+          await node.index.commit(() => {
+            node.index.uploads.remove(uploadKey(bucket, key, uploadId));
+            for (const r of rows) node.index.parts.remove(r.key);
+          });
+        } finally {
+          node.binlog.settle(ticket);
+        }
+        await node.placement.free(parts);
       } finally {
         release();
       }
@@ -320,7 +338,7 @@ export class Multipart {
     try {
       await this.node.binlog.append(rec);
     } finally {
-      this.node.recorded(rec.opver);
+      this.node.clock.recorded(rec.opver);
     }
   }
 

@@ -4,6 +4,7 @@ import { StorageFullError } from './errors.ts';
 import { StorageNode } from './node.ts';
 import { apiSuite } from './testing/api-suite.ts';
 import { bytes, H, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
+import { afterIndexCommit } from './testing/index-events.ts';
 
 const SMALL = 64 * 1024;
 const MIN_PART = 100 * 1024;
@@ -140,8 +141,9 @@ test('a pinned read survives a concurrent replace and delete; the space is freed
     await node.putObject(putInput('b', 'other', bytes(5000, 3)));
     assert.deepEqual(await readAll(h.stream()), data);
     const before = await liveBytes(node);
+    const drained = afterIndexCommit(node.index, () => node.index.pending.getCount() === 0);
     h.release();
-    await new Promise((r) => setTimeout(r, 100));
+    await drained;
     assert.ok((await liveBytes(node)) < before);
     assert.equal(node.index.pending.getCount(), 0);
   } finally {

@@ -139,4 +139,10 @@ export class ObjectRows {
   async settle(): Promise<void> {
     await this.index.env.committed;
   }
+
+  /** Like settle, but throws when a commit failed (the overlay then holds rows LMDB does not). */
+  async settled(): Promise<void> {
+    await this.index.env.committed;
+    if (this.failure) throw this.failure;
+  }
 }

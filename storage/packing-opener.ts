@@ -33,6 +33,7 @@ export const packingOpener: VolumeOpener = {
       type: 'storage',
       maxBytes: spec.maxBytes,
       reservedFreeBytes: spec.reservedFreeBytes,
+      ...(spec.chunkBytes ? { chunkBytes: spec.chunkBytes } : {}),
     });
   },
 };

@@ -61,7 +61,8 @@ export interface RecoveryHost {
   readonly binlog: Binlog;
   readonly volumes: Map<string, VolumePort>;
   readonly opts: { readonly nodeId: number; readonly dataDir: string };
-  counter: bigint;
+  /** The opver clock: never goes back. */
+  readonly clock: { readonly counter: bigint; advanceTo(counter: bigint): void };
 }
 
 export interface RecoveryInput {
@@ -80,7 +81,7 @@ const REBUILDING_KEY = Buffer.from('rebuilding');
 export async function recoverNode(node: RecoveryHost, input: RecoveryInput): Promise<RecoveryReport> {
   const started = performance.now();
   const { index } = node;
-  node.counter = index.readCounter();
+  node.clock.advanceTo(index.readCounter());
   const report: Report = {
     mode: 'clean',
     checked: 0,
@@ -95,10 +96,10 @@ export async function recoverNode(node: RecoveryHost, input: RecoveryInput): Pro
     const why = whyRebuild(node, input);
     if (why === undefined) await recoverTail(node, report);
     else await recoverByRebuild(node, report, why);
-    node.counter = maxBig(node.counter, report.maxCounter ?? 0n);
-    const cp = { ...node.binlog.confirmed, counter: node.counter };
+    node.clock.advanceTo(report.maxCounter ?? 0n);
+    const cp = { ...node.binlog.confirmed, counter: node.clock.counter };
     await index.write(() => {
-      index.putCounter(node.counter);
+      index.putCounter(node.clock.counter);
       index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(cp));
       index.meta.remove(REBUILDING_KEY);
     });

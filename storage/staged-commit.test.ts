@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { objectKey } from './keys.ts';
 import { StorageNode } from './node.ts';
 import { putInput, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
+import { afterIndexCommit } from './testing/index-events.ts';
 import type { VolumeOpener, VolumePort } from './volume-port.ts';
 
 /** Wraps the test opener so every staged put's `durable` waits for `gate` (and fails if it says so). */
@@ -51,9 +52,6 @@ async function withGate(check: (node: StorageNode, open: (err?: Error) => void) 
   }
 }
 
-const settled = (p: Promise<unknown>, ms = 100) =>
-  Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
-
 const staged = testOpener().real;
 
 test('a PUT whose volume sync is pending is committed to the index but hidden from readers', {
@@ -61,12 +59,18 @@ test('a PUT whose volume sync is pending is committed to the index but hidden fr
 }, async () => {
   await withGate(async (node, open) => {
     const key = Buffer.from('k');
-    const put = node.putObject(putInput('bkt', key, Buffer.from('hello')));
-    assert.equal(await settled(put), false, 'acknowledged before the volume sync');
-    assert.ok(node.index.get(node.index.objects, objectKey('bkt', key)), 'row not committed early');
+    const rowCommitted = afterIndexCommit(node.index, () =>
+      Boolean(node.index.get(node.index.objects, objectKey('bkt', key))),
+    );
+    let opened = false;
+    const put = node.putObject(putInput('bkt', key, Buffer.from('hello'))).then(() => {
+      assert.ok(opened, 'acknowledged before the volume sync');
+    });
+    await rowCommitted;
     assert.equal(await node.headObject('bkt', key), undefined, 'a reader saw an unacknowledged version');
     assert.equal(await node.openObject('bkt', key), undefined);
     assert.deepEqual(await node.listObjects('bkt', { prefix: Buffer.alloc(0), limit: 10 }), []);
+    opened = true;
     open();
     await put;
     assert.equal((await node.headObject('bkt', key))?.size, 5);
@@ -77,8 +81,11 @@ test('a PUT whose volume sync is pending is committed to the index but hidden fr
 test('a failed volume sync undoes the row and voids the binlog record', { skip: !staged }, async () => {
   await withGate(async (node, open) => {
     const key = Buffer.from('k');
+    const rowCommitted = afterIndexCommit(node.index, () =>
+      Boolean(node.index.get(node.index.objects, objectKey('bkt', key))),
+    );
     const put = node.putObject(putInput('bkt', key, Buffer.from('hello')));
-    assert.equal(await settled(put), false);
+    await rowCommitted;
     open(new Error('EIO on fdatasync'));
     await assert.rejects(put, /EIO/);
     assert.equal(await node.headObject('bkt', key), undefined);

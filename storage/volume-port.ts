@@ -3,6 +3,8 @@
 // unit tests only, against a small stand-in.
 import type {
   ByteRange,
+  CompactionOptions,
+  CompactionReport,
   EntryMoved,
   Location,
   PutInput,
@@ -11,7 +13,17 @@ import type {
   VolumeStats,
 } from '../packing/types.ts';
 
-export type { ByteRange, EntryMoved, Location, PutInput, StagedPut, StoredEntry, VolumeStats };
+export type {
+  ByteRange,
+  CompactionOptions,
+  CompactionReport,
+  EntryMoved,
+  Location,
+  PutInput,
+  StagedPut,
+  StoredEntry,
+  VolumeStats,
+};
 
 export interface VolumePort {
   put(input: PutInput): Promise<StoredEntry>;
@@ -23,6 +35,8 @@ export interface VolumePort {
   readEntry(location: Location): Promise<StoredEntry>;
   scan(): AsyncIterable<StoredEntry>;
   stats(): VolumeStats;
+  /** Optional: rewrites sparse chunkfiles, reporting every move through the volume's onMoved hook. */
+  compact?(opts: CompactionOptions): Promise<CompactionReport>;
   close(): Promise<void>;
   /** What opening found (packing's RecoveryReport): 'checkpoint' lists the entries changed since. */
   readonly recovery?: { readonly mode: string; readonly changed?: readonly StoredEntry[] };
@@ -53,6 +67,8 @@ export interface VolumeSpec {
   volumeId?: string;
   maxBytes: number;
   reservedFreeBytes: number;
+  /** Chunkfile size of a volume created now (default: packing's 64 MiB); an existing volume keeps its own. */
+  chunkBytes?: number;
 }
 
 /** True when the error is the volume saying it is full (packing's typed VolumeFullError). */

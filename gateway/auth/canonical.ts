@@ -4,11 +4,19 @@ import { ALGORITHM, hmacHex, sha256Hex } from './crypto.ts';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
-/** A header's canonical value: duplicates joined with ',', trimmed, inner runs of spaces collapsed. */
+/**
+ * A header's canonical value: duplicates joined with ',', trimmed, inner runs of spaces (and tabs) collapsed.
+ * Only ASCII blanks: a UTF-8 value reaches us as latin1 chars, and its 0xA0 bytes (inside '報', say) are not
+ * spaces; JS's \s would count them and break the signature of every value holding one.
+ */
 export function canonicalHeaderValue(value: string | string[] | undefined): string {
   if (value === undefined) return '';
-  const joined = Array.isArray(value) ? value.map((v) => v.trim()).join(',') : value;
-  return joined.trim().replace(/\s+/g, ' ');
+  const joined = Array.isArray(value) ? value.map(trimBlanks).join(',') : value;
+  return trimBlanks(joined).replace(/[ \t]+/g, ' ');
+}
+
+function trimBlanks(s: string): string {
+  return s.replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
 export interface CanonicalParts {

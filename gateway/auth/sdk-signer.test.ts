@@ -5,7 +5,9 @@ import { createHash, createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { escapeUri, escapeUriPath } from '@smithy/core/protocols';
 import { SignatureV4 } from '@smithy/signature-v4';
+import fc from 'fast-check';
 import { S3Error } from '../errors.ts';
+import { parseTarget } from '../s3/target.ts';
 import { decodeBody } from './body.ts';
 import type { RawRequest, VerifiedRequest } from './types.ts';
 import { verifyRequest } from './verify.ts';
@@ -233,3 +235,203 @@ async function* toAsync(pieces: Buffer[]): AsyncGenerator<Buffer> {
 function rejects(fn: () => unknown, code: string): void {
   assert.throws(fn, (err: unknown) => err instanceof S3Error && err.code === code);
 }
+
+describe('a request does only what its signer signed', () => {
+  const T = { timeout: 10_000 };
+  async function presigned(method: string, path: string, query: Record<string, string>): Promise<RawRequest> {
+    const req = await signer.presign(
+      {
+        method,
+        protocol: 'http:',
+        hostname: 'localhost',
+        port: 9000,
+        path,
+        query,
+        headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      },
+      { signingDate, expiresIn: 600 },
+    );
+    return {
+      method,
+      rawTarget: `${path}?${wireQuery(req.query as Record<string, string>)}`,
+      headers: { host },
+    };
+  }
+  function notSigned(fn: () => unknown, names: string): void {
+    assert.throws(fn, (err: unknown) => {
+      assert.ok(err instanceof S3Error);
+      assert.equal(err.code, 'AccessDenied');
+      assert.equal(err.status, 403);
+      assert.equal(err.message, 'There were headers present in the request which were not signed');
+      assert.equal(err.details.HeadersNotSigned, names);
+      return true;
+    });
+  }
+
+  test('presigned PUT plus an unsigned x-amz-copy-source or x-amz-meta-* → 403 AccessDenied', T, async () => {
+    const req = await presigned('PUT', '/bucket/target', {});
+    assert.ok(verifyRequest(req, lookup, now));
+    const add = (h: Record<string, string>) => ({ ...req, headers: { ...req.headers, ...h } });
+    notSigned(
+      () => verifyRequest(add({ 'x-amz-copy-source': '/other/secret' }), lookup, now),
+      'x-amz-copy-source',
+    );
+    notSigned(
+      () => verifyRequest(add({ 'x-amz-meta-a': '1', 'x-amz-tagging': 't=1' }), lookup, now),
+      'x-amz-meta-a, x-amz-tagging',
+    );
+    // Not x-amz-*: free, as AWS treats them. x-amz-content-sha256 is exempt and does not change the payload mode.
+    const free = verifyRequest(
+      add({ 'x-amzn-trace-id': 'Root=1', 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }),
+      lookup,
+      now,
+    );
+    assert.deepEqual(free.payload, { kind: 'unsigned' });
+  });
+
+  test('presigned PUT that signed its x-amz-meta-* header verifies with it', T, async () => {
+    const path = '/bucket/target';
+    const req = await signer.presign(
+      {
+        method: 'PUT',
+        protocol: 'http:',
+        hostname: 'localhost',
+        port: 9000,
+        path,
+        query: {},
+        headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-meta-color': 'blue' },
+      },
+      { signingDate, expiresIn: 600, unhoistableHeaders: new Set(['x-amz-meta-color']) },
+    );
+    const raw: RawRequest = {
+      method: 'PUT',
+      rawTarget: `${path}?${wireQuery(req.query as Record<string, string>)}`,
+      headers: { host, 'x-amz-meta-color': 'blue' },
+    };
+    assert.ok(verifyRequest(raw, lookup, now));
+    rejects(
+      () => verifyRequest({ ...raw, headers: { ...raw.headers, 'x-amz-meta-color': 'red' } }, lookup, now),
+      'SignatureDoesNotMatch',
+    );
+  });
+
+  test('header auth: every x-amz-* must be signed except x-amz-content-sha256', T, async () => {
+    const req = await signer.sign(
+      {
+        method: 'PUT',
+        protocol: 'http:',
+        hostname: 'localhost',
+        port: 9000,
+        path: '/bucket/k',
+        query: {},
+        headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-meta-a': '1' },
+      },
+      { signingDate, unsignableHeaders: new Set(['x-amz-content-sha256']) },
+    );
+    const raw: RawRequest = { method: 'PUT', rawTarget: '/bucket/k', headers: lowerCase(req.headers) };
+    assert.doesNotMatch(String(raw.headers.authorization), /x-amz-content-sha256/);
+    assert.ok(verifyRequest(raw, lookup, now));
+    notSigned(
+      () => verifyRequest({ ...raw, headers: { ...raw.headers, 'x-amz-meta-b': '2' } }, lookup, now),
+      'x-amz-meta-b',
+    );
+  });
+
+  test(
+    'a signed header with UTF-8 bytes (0xA0 inside 報) verifies; its bytes are not spaces',
+    T,
+    async () => {
+      // Node hands header values over as latin1: one char per byte of the UTF-8 the client sent.
+      const value = Buffer.from('Résumé 報告 🙂  end', 'utf8').toString('latin1');
+      const req = await signer.sign(
+        {
+          method: 'PUT',
+          protocol: 'http:',
+          hostname: 'localhost',
+          port: 9000,
+          path: '/bucket/k',
+          query: {},
+          headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-meta-title': value },
+        },
+        { signingDate },
+      );
+      const raw: RawRequest = { method: 'PUT', rawTarget: '/bucket/k', headers: lowerCase(req.headers) };
+      assert.ok(verifyRequest(raw, lookup, now));
+    },
+  );
+
+  test(
+    'presigned listing: prefix=a%2Bb%2F rewritten to a+b%2F no longer verifies (+ is a space)',
+    T,
+    async () => {
+      const req = await presigned('GET', '/bucket', { 'list-type': '2', prefix: 'a+b/' });
+      assert.match(req.rawTarget, /prefix=a%2Bb%2F/);
+      assert.ok(verifyRequest(req, lookup, now));
+      rejects(
+        () => verifyRequest({ ...req, rawTarget: req.rawTarget.replace('a%2Bb%2F', 'a+b%2F') }, lookup, now),
+        'SignatureDoesNotMatch',
+      );
+      // A client that signed a space as %20 and sent it as + asked for the same listing: it verifies.
+      const spaced = await presigned('GET', '/bucket', { 'list-type': '2', prefix: 'a b/' });
+      assert.ok(
+        verifyRequest({ ...spaced, rawTarget: spaced.rawTarget.replace('a%20b', 'a+b') }, lookup, now),
+      );
+    },
+  );
+});
+
+describe('the signature and the parser read one query', () => {
+  const chars = fc.constantFrom('a', 'B', '+', ' ', '/', '=', '&', '%', '~', '*', 'é', '😀', '2', 'F');
+  const text = (min: number) => fc.string({ unit: chars, minLength: min, maxLength: 6 });
+  // How a man in the middle may re-encode each piece of the signed wire query.
+  const rewrite = (wire: string, choices: number[]): string => {
+    let out = '';
+    let n = 0;
+    for (let i = 0; i < wire.length; i++) {
+      const pick = choices[n++ % choices.length]!;
+      const c = wire[i]!;
+      if (c === '%' && i + 2 < wire.length + 1) {
+        const hex = wire.slice(i + 1, i + 3);
+        const byte = Number.parseInt(hex, 16);
+        i += 2;
+        if (pick === 1) out += `%${hex.toLowerCase()}`;
+        else if (pick === 2 && byte === 0x2b) out += '+';
+        else if (pick === 2 && byte === 0x20) out += '+';
+        else if (pick === 2 && byte > 0x20 && byte < 0x7f && !'%#+'.includes(String.fromCharCode(byte)))
+          out += String.fromCharCode(byte);
+        else out += `%${hex}`;
+      } else if (pick === 1) {
+        out += `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+      } else out += c;
+    }
+    return out;
+  };
+
+  test('whatever re-encoding still verifies is parsed to exactly the signed parameters', {
+    timeout: 60_000,
+  }, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(text(1), text(0), { minKeys: 1, maxKeys: 4 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 64 }),
+        async (params, choices) => {
+          const req = await signed('GET', 'k', params, 'UNSIGNED-PAYLOAD');
+          const q = req.rawTarget.indexOf('?');
+          const rawTarget = req.rawTarget.slice(0, q + 1) + rewrite(req.rawTarget.slice(q + 1), choices);
+          let verified = false;
+          try {
+            verifyRequest({ ...req, rawTarget }, lookup, now);
+            verified = true;
+          } catch (err) {
+            assert.ok(err instanceof S3Error, String(err));
+          }
+          if (verified) {
+            const parsed = parseTarget(rawTarget, host, { baseDomains: [] }).query;
+            assert.deepEqual(parsed, new Map(Object.entries(params)), rawTarget);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 20261129 },
+    );
+  });
+});

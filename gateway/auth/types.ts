@@ -1,6 +1,7 @@
 // The contract between authentication and the rest of the gateway. Handlers take a VerifiedRequest, which
 // only verifyRequest() produces: an unauthenticated request cannot reach them by construction.
 import type { ChecksumAlgorithm } from '../checksums/index.ts';
+import type { QueryPairs } from '../s3/query.ts';
 
 export type { ChecksumAlgorithm };
 
@@ -17,6 +18,17 @@ export interface RawRequest {
   rawTarget: string;
   /** Node IncomingMessage.headers (lower-cased names). */
   headers: Record<string, string | string[] | undefined>;
+  /**
+   * The target as the request parser already read it from `rawTarget` (s3/target.ts), so the query is
+   * decoded once and the signature covers exactly what the handlers see; read here when absent.
+   */
+  parsed?: SignedTarget;
+}
+
+/** Raw path and decoded query, as s3/target.ts produces them. */
+export interface SignedTarget {
+  readonly rawPath: string;
+  readonly params: QueryPairs;
 }
 
 export type PayloadMode =

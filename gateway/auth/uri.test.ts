@@ -1,35 +1,43 @@
 // Canonical URI and query from the raw request target.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalQuery, canonicalUriCandidates, percentDecode, queryParams, splitTarget } from './uri.ts';
+import { S3Error } from '../errors.ts';
+import { decodeQuery } from '../s3/query.ts';
+import { canonicalQuery, canonicalUriCandidates } from './uri.ts';
 
-test('splitTarget keeps the path exactly as sent, dot segments and all', () => {
-  assert.deepEqual(splitTarget('/b/a/../c/%2e%2e//d?x=1'), { path: '/b/a/../c/%2e%2e//d', query: 'x=1' });
-  assert.deepEqual(splitTarget('http://host:9000/b/k?uploads'), { path: '/b/k', query: 'uploads' });
-  assert.deepEqual(splitTarget('/'), { path: '/', query: '' });
-});
+const canonical = (raw: string, omit?: (n: string) => boolean) => canonicalQuery(decodeQuery(raw), omit);
 
 test('canonical query: decoded, re-encoded upper-case, sorted by name then value, bare names get "="', () => {
   assert.equal(
-    canonicalQuery('prefix=a%20b+c&uploads&delimiter=%2f&b=2&b=1'),
+    canonical('prefix=a%20b%2Bc&uploads&delimiter=%2f&b=2&b=1'),
     'b=1&b=2&delimiter=%2F&prefix=a%20b%2Bc&uploads=',
   );
-  assert.equal(canonicalQuery('k=%7e%41!'), 'k=~A%21');
+  assert.equal(canonical('k=%7e%41!'), 'k=~A%21');
   assert.equal(
-    canonicalQuery('a=1&X-Amz-Signature=abc', (n) => n === 'X-Amz-Signature'),
+    canonical('a=1&X-Amz-Signature=abc', (n) => n === 'X-Amz-Signature'),
     'a=1',
   );
 });
 
-test('percentDecode yields bytes; a stray % stays literal', () => {
-  assert.deepEqual([...percentDecode('%C3%A9%zz%4')], [0xc3, 0xa9, 0x25, 0x7a, 0x7a, 0x25, 0x34]);
-  assert.equal(
-    queryParams('X-Amz-Credential=AK%2F20130524%2Fus-east-1').get('X-Amz-Credential'),
-    'AK/20130524/us-east-1',
+test('canonical query reads + as the parser does: a space, never the %2B the signer may have signed', () => {
+  assert.equal(canonical('prefix=a+b%2F'), 'prefix=a%20b%2F');
+  assert.notEqual(canonical('prefix=a+b%2F'), canonical('prefix=a%2Bb%2F'));
+  assert.equal(canonical('prefix=a+b'), canonical('prefix=a%20b'));
+});
+
+test('a stray % in the query or path is InvalidURI, exactly as the request parser answers', () => {
+  assert.throws(
+    () => canonical('k=%zz'),
+    (e) => e instanceof S3Error && e.code === 'InvalidURI',
+  );
+  assert.throws(
+    () => canonicalUriCandidates('/b/100%!'),
+    (e) => e instanceof S3Error && e.code === 'InvalidURI',
   );
 });
 
 test('URI candidates: the raw path first, the re-encoded form only when it differs', () => {
   assert.deepEqual(canonicalUriCandidates('/b/a%20b'), ['/b/a%20b']);
   assert.deepEqual(canonicalUriCandidates('/b/a!b%7e'), ['/b/a!b%7e', '/b/a%21b~']);
+  assert.deepEqual(canonicalUriCandidates('/b/a+b'), ['/b/a+b', '/b/a%2Bb']);
 });

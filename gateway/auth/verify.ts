@@ -1,6 +1,8 @@
 // SigV4 verification of a request's head: Authorization header or presigned query. Produces the
 // VerifiedRequest the handlers require; the body is verified later by decodeBody (auth/body.ts).
 import { S3Error } from '../errors.ts';
+import { decodeQuery, firstValues, type QueryPairs } from '../s3/query.ts';
+import { splitTarget } from '../s3/target.ts';
 import { canonicalRequest, type HeaderMap, signatureHex, stringToSign } from './canonical.ts';
 import { signaturesEqual, signingKey } from './crypto.ts';
 import {
@@ -18,8 +20,8 @@ import {
   trailerChecksum,
   UNSIGNED_PAYLOAD,
 } from './payload.ts';
-import type { CredentialLookup, RawRequest, VerifiedRequest } from './types.ts';
-import { canonicalQuery, canonicalUriCandidates, queryParams, splitTarget } from './uri.ts';
+import type { CredentialLookup, RawRequest, SignedTarget, VerifiedRequest } from './types.ts';
+import { canonicalQuery, canonicalUriCandidates } from './uri.ts';
 
 export interface VerifyOptions {
   /** The region requests must be signed for; any region is accepted when absent. */
@@ -36,8 +38,8 @@ export function verifyRequest(
   nowMs: number,
   opts: VerifyOptions = {},
 ): VerifiedRequest {
-  const { path, query } = splitTarget(req.rawTarget);
-  const params = queryParams(query);
+  const { rawPath: path, params: query } = req.parsed ?? readTarget(req.rawTarget);
+  const params = firstValues(query);
   const authorization = headerString(req.headers, 'authorization');
   const presigned =
     params.has('X-Amz-Signature') || params.has('X-Amz-Algorithm') || params.has('X-Amz-Credential');
@@ -67,10 +69,15 @@ export function verifyRequest(
   throw new S3Error('AccessDenied');
 }
 
+function readTarget(rawTarget: string): SignedTarget {
+  const { rawPath, rawQuery } = splitTarget(rawTarget);
+  return { rawPath, params: decodeQuery(rawQuery) };
+}
+
 interface SignContext {
   req: RawRequest;
   path: string;
-  query: string;
+  query: QueryPairs;
   lookup: CredentialLookup;
   nowMs: number;
   region: string | undefined;
@@ -191,6 +198,7 @@ function checkSignature(
   if (!sp.signedHeaders.includes('host')) {
     throw new S3Error('AccessDenied', 'The host header must be signed.');
   }
+  requireSignedAmzHeaders(ctx.req.headers, sp.signedHeaders);
   const creds = ctx.lookup(credential.accessKeyId);
   if (!creds) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: credential.accessKeyId });
   const key = signingKey(creds.secretAccessKey, credential.date, credential.region, credential.service);
@@ -214,4 +222,25 @@ function checkSignature(
     SignatureProvided: sp.signature,
     CanonicalRequest: first?.canonical ?? '',
   });
+}
+
+/**
+ * A request does only what its signer signed: every x-amz-* header present must be in SignedHeaders (or
+ * X-Amz-SignedHeaders), or an unsigned x-amz-copy-source could turn a presigned PUT into a copy of another
+ * object, and unsigned x-amz-meta-* would be stored. x-amz-content-sha256 is exempt, as AWS exempts it:
+ * with header auth its value is the payload-hash line of the canonical request, and a presigned request
+ * ignores the header (its payload hash comes from the URL).
+ */
+function requireSignedAmzHeaders(headers: HeaderMap, signed: readonly string[]): void {
+  const unsigned: string[] = [];
+  for (const name of Object.keys(headers)) {
+    if (!name.startsWith('x-amz-') || name === 'x-amz-content-sha256' || headers[name] === undefined)
+      continue;
+    if (!signed.includes(name)) unsigned.push(name);
+  }
+  if (unsigned.length > 0) {
+    throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', {
+      HeadersNotSigned: unsigned.join(', '),
+    });
+  }
 }

@@ -125,6 +125,34 @@ describe('HashingPool', () => {
     });
   });
 
+  test('many uploads at once share one in-flight budget: each waits at its share, all digests right', async () => {
+    const shared = new HashingPool({
+      maxThreads: 1,
+      minThreads: 0,
+      idleTimeoutMs: 1000,
+      batchBytes: 64 * 1024,
+      inFlightBytesMax: 8 * 1024 * 1024,
+      poolInFlightBytesMax: 1024 * 1024,
+    });
+    try {
+      const body = Buffer.alloc(256 * 1024, 7);
+      const sessions = Array.from({ length: 8 }, () => shared.open(['MD5']));
+      // 8 uploads share 1 MiB: 128 KiB each, so 256 KiB unacknowledged must make every one of them wait
+      // (alone, an upload could have 8 MiB in flight).
+      const waits = sessions.map((s) => s.update(body));
+      assert.ok(waits.every((w) => w instanceof Promise));
+      await Promise.all(waits);
+      const want = createHash('md5').update(body).digest('hex');
+      for (const s of sessions) assert.equal((await s.digest()).get('MD5')?.toString('hex'), want);
+      // Their shares return: one upload alone may again have more than 128 KiB in flight.
+      const alone = shared.open(['MD5']);
+      assert.equal(alone.update(body), undefined);
+      await alone.digest();
+    } finally {
+      await shared.close();
+    }
+  });
+
   test('an aborted upload does not disturb the next', async () => {
     const s = pool.open(['MD5']);
     s.update(Buffer.alloc(100_000));

@@ -16,8 +16,13 @@ export interface HashingPoolOptions {
   uploadsPerThread: number;
   /** Bytes copied into one transferred batch; fewer, larger messages cost less. */
   batchBytes: number;
-  /** Unacknowledged bytes at which update() starts returning a promise (backpressure). */
+  /** Unacknowledged bytes of one upload at which update() starts returning a promise (backpressure). */
   inFlightBytesMax: number;
+  /**
+   * Unacknowledged bytes of all uploads together: with many uploads at once each gets an equal share (at least
+   * two batches), so memory queued for the workers stays bounded however many requests run.
+   */
+  poolInFlightBytesMax: number;
 }
 
 const DEFAULTS: HashingPoolOptions = {
@@ -27,6 +32,7 @@ const DEFAULTS: HashingPoolOptions = {
   uploadsPerThread: 32,
   batchBytes: 256 * 1024,
   inFlightBytesMax: 8 * 1024 * 1024,
+  poolInFlightBytesMax: 16 * 1024 * 1024,
 };
 
 /**
@@ -56,6 +62,8 @@ export class HashingPool {
   readonly options: HashingPoolOptions;
   private readonly pool: Piscina;
   private readonly buffers: BatchBuffers;
+  /** Uploads being hashed now (their share of poolInFlightBytesMax). */
+  private sessions = 0;
 
   constructor(options: Partial<HashingPoolOptions> = {}) {
     this.options = { ...DEFAULTS, ...options };
@@ -82,7 +90,19 @@ export class HashingPool {
       { port: port2, names: [...names] },
       { transferList: [port2] },
     ) as Promise<Record<string, ArrayBuffer> | null>;
-    return new PooledHashSession(port1, result, names, this.options, this.buffers);
+    this.sessions++;
+    let open = true;
+    return new PooledHashSession(port1, result, names, this.buffers, {
+      inFlightMax: () =>
+        Math.max(
+          2 * this.options.batchBytes,
+          Math.min(this.options.inFlightBytesMax, this.options.poolInFlightBytesMax / this.sessions),
+        ),
+      closed: () => {
+        if (open) this.sessions--;
+        open = false;
+      },
+    });
   }
 
   /** Stops the worker threads; uploads still being hashed fail. */
@@ -106,8 +126,8 @@ export class PooledHashSession {
     private readonly port: MessagePort,
     private readonly result: Promise<Record<string, ArrayBuffer> | null>,
     private readonly names: readonly HashName[],
-    private readonly options: HashingPoolOptions,
     private readonly buffers: BatchBuffers,
+    private readonly share: { inFlightMax(): number; closed(): void },
   ) {
     this.batch = buffers.take();
     port.on('message', (acked: ArrayBuffer | number) => {
@@ -117,7 +137,7 @@ export class PooledHashSession {
         this.inFlight -= acked.byteLength;
         buffers.give(acked);
       }
-      if (this.waiter && this.inFlight <= this.options.inFlightBytesMax / 2) {
+      if (this.waiter && this.inFlight <= this.share.inFlightMax() / 2) {
         const wake = this.waiter;
         this.waiter = undefined;
         wake();
@@ -138,7 +158,7 @@ export class PooledHashSession {
       offset += n;
       if (this.batchUsed === this.batch.length) this.flush();
     }
-    if (this.inFlight > this.options.inFlightBytesMax) {
+    if (this.inFlight > this.share.inFlightMax()) {
       return new Promise<void>((resolve) => {
         this.waiter = resolve;
       });
@@ -148,6 +168,7 @@ export class PooledHashSession {
   async digest(): Promise<Map<HashName, Buffer>> {
     this.flush();
     this.finished = true;
+    this.share.closed();
     this.buffers.give(this.batch.buffer as ArrayBuffer);
     this.port.postMessage('end');
     try {
@@ -162,6 +183,7 @@ export class PooledHashSession {
   abort(): void {
     if (this.finished) return;
     this.finished = true;
+    this.share.closed();
     this.buffers.give(this.batch.buffer as ArrayBuffer);
     this.port.postMessage('abort');
     this.port.close();

@@ -10,6 +10,7 @@ import { type CopySource, parseCopySource } from '../s3/copy-source.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
+import { versionIdError } from '../s3/version-id.ts';
 import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
@@ -30,10 +31,9 @@ async function checkedSource(
     );
   }
   const src = parseCopySource(header);
-  if (src.versionId !== undefined && src.versionId !== 'null') {
-    throw new S3Error('NotImplemented', 'Versioned copy sources are not supported');
-  }
   const srcBucket = requireBucket(deps, src.bucket, verified);
+  const versionError = versionIdError(src.versionId, src.key, 'x-amz-copy-source');
+  if (versionError) throw versionError;
   const record = await inIncarnation(deps, srcBucket, { writes: false }, () =>
     deps.storage.headObject(srcBucket.id, Buffer.from(src.key, 'utf8')),
   );
@@ -49,7 +49,7 @@ async function checkedSource(
 export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
-  const { src, srcBucket } = await checkedSource(deps, ex.req, verified);
+  const { src, srcBucket, record: checked } = await checkedSource(deps, ex.req, verified);
   const directive = String(ex.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', {
@@ -67,7 +67,8 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
   const condition = parseWriteCondition(ex.req.headers);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.copyObject(
-      { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8') },
+      // The version whose conditions were checked, or 412: never a later one that did not pass them.
+      { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8'), etag: checked.etag },
       {
         bucket: bucket.id,
         key: Buffer.from(op.key, 'utf8'),
@@ -120,7 +121,13 @@ export const uploadPartCopy: Handler<Op<'UploadPartCopy'>> = async ({ deps, ex, 
       key: Buffer.from(op.key, 'utf8'),
       uploadId: op.uploadId,
       partNumber: op.partNumber,
-      src: { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8'), ...(range ? { range } : {}) },
+      // The version the conditions and the range were checked against, or 412.
+      src: {
+        bucket: srcBucket.id,
+        key: Buffer.from(src.key, 'utf8'),
+        etag: record.etag,
+        ...(range ? { range } : {}),
+      },
       nowMs: deps.clock(),
     }),
   );

@@ -48,6 +48,8 @@ export interface GatewayDeps {
   /** Wall-clock ms: for signatures' skew checks and Last-Modified only, never for ordering. */
   readonly clock: () => number;
   readonly isReady: () => boolean;
+  /** When set, /metrics needs `Authorization: Bearer <metricsToken>`. */
+  readonly metricsToken?: string;
 }
 
 export interface RequestState {

@@ -3,9 +3,10 @@ import type { ReadHandle } from '../../storage/api.ts';
 import { S3Error } from '../errors.ts';
 import { type Exchange, writeChunk, writeHead } from '../http/respond.ts';
 import { evaluateReadConditions } from '../s3/conditionals.ts';
-import { httpDate, objectResponseHeaders } from '../s3/headers.ts';
+import { httpDate, objectResponseHeaders, responseOverrides } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
+import { requireCurrentVersion } from '../s3/version-id.ts';
 import { inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
 
@@ -24,6 +25,8 @@ async function readObject(
   withBody: boolean,
 ): Promise<void> {
   const bucket = requireBucket(deps, op.bucket, verified);
+  requireCurrentVersion(target.query, op.key);
+  const overrides = responseOverrides(target.query);
   const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
     deps.storage.openObject(bucket.id, Buffer.from(op.key, 'utf8')),
   );
@@ -45,19 +48,29 @@ async function readObject(
 
     const range = selectRange(ex, target.query, record);
     const headers = objectResponseHeaders(record, {
-      query: target.query,
+      overrides,
       checksumMode: String(ex.req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED',
       range,
     });
     const status = range.partial ? 206 : 200;
     const length = record.size === 0 ? 0 : range.end - range.start + 1;
     headers['content-length'] = String(length);
-    writeHead(ex, status, headers);
     if (!withBody || record.size === 0) {
+      writeHead(ex, status, headers);
       ex.res.end();
       return;
     }
-    await streamBody(ex, handle, range, length);
+    // The first chunk is read (and verified) before the status line: a read that fails there is a
+    // clean S3 error, not a 200 cut short.
+    const chunks = handle.stream({ start: range.start, end: range.end })[Symbol.asyncIterator]();
+    try {
+      const first = await chunks.next();
+      writeHead(ex, status, headers);
+      await streamBody(ex, first, chunks, length);
+    } finally {
+      // Closes the volume stream when the response ended early or at its last byte.
+      await chunks.return?.();
+    }
   } finally {
     handle.release();
   }
@@ -101,12 +114,13 @@ function header(value: string | string[] | undefined): string | undefined {
 
 async function streamBody(
   ex: Exchange,
-  handle: ReadHandle,
-  range: SelectedRange,
+  first: IteratorResult<Buffer>,
+  chunks: AsyncIterator<Buffer>,
   length: number,
 ): Promise<void> {
   const { res } = ex;
-  for await (const chunk of handle.stream({ start: range.start, end: range.end })) {
+  for (let r = first; !r.done; r = await chunks.next()) {
+    const chunk = r.value;
     ex.bytesOut += chunk.length;
     // The last chunk goes out with end(): headers and a small body leave in one write.
     if (ex.bytesOut === length) {
@@ -116,5 +130,8 @@ async function streamBody(
     const wait = writeChunk(res, chunk);
     if (wait) await wait;
   }
-  res.end();
+  // Fewer bytes than announced must not look like a complete response: drop the connection.
+  if (ex.bytesOut !== length)
+    res.destroy(new Error(`object body ended at ${ex.bytesOut} of ${length} bytes`));
+  else res.end();
 }

@@ -1,5 +1,6 @@
 // Writing S3 responses to the Node response: XML bodies, errors, and streamed object bytes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { S3Error } from '../errors.ts';
 
 /** Everything a handler knows about the request it is answering. */
 export interface Exchange {
@@ -35,8 +36,25 @@ export function writeHead(ex: Exchange, status: number, headers: Record<string, 
     'server',
     'Quire',
   ];
-  for (const name in headers) flat.push(name, headers[name] as HeaderValue);
-  ex.res.writeHead(status, flat as unknown as string[]);
+  // Content-Length goes last: once Node has seen it, it re-encodes a Content-Disposition value (nodejs/node#46528)
+  // and mangles the UTF-8 bytes we send (a filename="報告.txt" went out as "1J.txt", or threw).
+  for (const name in headers) if (name !== 'content-length') flat.push(name, headers[name] as HeaderValue);
+  if (headers['content-length'] !== undefined) flat.push('content-length', headers['content-length']);
+  try {
+    ex.res.writeHead(status, flat as unknown as string[]);
+  } catch (err) {
+    // A value that cannot be a header (CR, LF, NUL... from a request parameter echoed back) is the request's
+    // fault, not ours. Nothing was sent: drop what Node kept of this attempt so the error answer starts clean.
+    const code = (err as { code?: unknown }).code;
+    if (code !== 'ERR_INVALID_CHAR' && code !== 'ERR_INVALID_HTTP_TOKEN') throw err;
+    const connection = ex.res.getHeader('connection');
+    for (const name of ex.res.getHeaderNames()) ex.res.removeHeader(name);
+    if (connection !== undefined) ex.res.setHeader('connection', connection);
+    throw new S3Error(
+      'InvalidArgument',
+      'A value given in the request cannot be sent back as an HTTP header.',
+    );
+  }
 }
 
 export function sendXml(
@@ -57,15 +75,38 @@ export function sendEmpty(ex: Exchange, status: number, headers: Record<string, 
   ex.res.end();
 }
 
-/** Writes one chunk, waiting for the socket to drain when Node's buffer is full. */
+/** Per response: how long a write may wait for the client to read before the connection is cut. */
+const sendStallMs = new WeakMap<ServerResponse, number>();
+
+/** Bounds every wait in writeChunk for this exchange by its body timeout (a client that stops reading). */
+export function limitSendStalls(ex: Exchange): void {
+  if (ex.bodyTimeoutMs !== undefined && ex.bodyTimeoutMs > 0) sendStallMs.set(ex.res, ex.bodyTimeoutMs);
+}
+
+/**
+ * Writes one chunk, waiting for the socket to drain when Node's buffer is full. A client that reads nothing for
+ * the exchange's body timeout gets its connection cut (it holds the object's read pin and buffers otherwise).
+ */
 export function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> | undefined {
   if (res.write(chunk)) return undefined;
   return new Promise((resolve, reject) => {
+    const stallMs = sendStallMs.get(res);
+    const timer =
+      stallMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            res.off('drain', onDrain);
+            res.off('close', onClose);
+            res.destroy();
+            reject(new Error('client stopped reading'));
+          }, stallMs);
     const onDrain = () => {
+      clearTimeout(timer);
       res.off('close', onClose);
       resolve();
     };
     const onClose = () => {
+      clearTimeout(timer);
       res.off('drain', onDrain);
       reject(new Error('client went away'));
     };

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ObjectRecord } from '../../storage/api.ts';
-import { isS3Error } from '../errors.ts';
-import { httpDate, objectResponseHeaders, storedHeadersFromRequest } from './headers.ts';
+import { isS3Error, S3Error } from '../errors.ts';
+import { httpDate, objectResponseHeaders, responseOverrides, storedHeadersFromRequest } from './headers.ts';
 
 function record(over: Partial<ObjectRecord> = {}): ObjectRecord {
   return {
@@ -107,7 +107,7 @@ describe('objectResponseHeaders', () => {
       ['prefix', 'ignored'],
     ]);
     const h = objectResponseHeaders(record({ headers: { contentType: 'text/plain', userMeta: {} } }), {
-      query,
+      overrides: responseOverrides(query),
     });
     assert.equal(h['content-type'], 'image/png');
     assert.equal(h['content-disposition'], 'inline');
@@ -116,6 +116,28 @@ describe('objectResponseHeaders', () => {
     assert.equal(h.expires, 'Thu, 01 Dec 1994 16:00:00 GMT');
     assert.equal(h['content-encoding'], 'identity');
   });
+});
+
+test('response-* overrides go out as their UTF-8 bytes; a value that cannot be a header is InvalidArgument', () => {
+  const [[name, wire]] = responseOverrides(
+    new Map([['response-content-disposition', 'attachment; filename="報告.txt"']]),
+  ) as [[string, string]];
+  assert.equal(name, 'content-disposition');
+  assert.deepEqual(Buffer.from(wire, 'latin1'), Buffer.from('attachment; filename="報告.txt"', 'utf8'));
+  assert.deepEqual(responseOverrides(new Map([['response-cache-control', 'a\tb']])), [
+    ['cache-control', 'a\tb'],
+  ]);
+  for (const bad of ['a\r\nSet-Cookie: x=1', 'a\nb', 'a\rb', 'nul\0', 'bell\x07', 'del\x7f']) {
+    assert.throws(
+      () => responseOverrides(new Map([['response-content-type', bad]])),
+      (e: unknown) =>
+        e instanceof S3Error &&
+        e.code === 'InvalidArgument' &&
+        e.status === 400 &&
+        e.details.ArgumentName === 'response-content-type',
+      JSON.stringify(bad),
+    );
+  }
 });
 
 test('aws-chunked is a transfer framing, never stored as the object Content-Encoding', () => {

@@ -3,6 +3,7 @@
 // a client sent in x-amz-meta-* go back out unchanged; we do no RFC 2047 decoding.
 
 import type { ObjectRecord, StoredHeaders } from '../../storage/api.ts';
+import { S3Error } from '../errors.ts';
 import { type Headers, headerValue } from './operation.ts';
 import { validateUserMetadata } from './validate.ts';
 
@@ -56,12 +57,15 @@ export interface ResponseRange {
 }
 
 export interface ResponseOptions {
-  /** Decoded query: `response-*` overrides apply (every request of ours is signed, so all are allowed). */
-  query?: ReadonlyMap<string, string>;
+  /** `response-*` overrides from responseOverrides(): header names and wire values. */
+  overrides?: ResponseOverrides;
   /** `x-amz-checksum-mode: ENABLED` was sent. */
   checksumMode?: boolean;
   range?: ResponseRange;
 }
+
+/** (header name, value as Node sends it: one latin1 char per byte of the UTF-8 text). */
+export type ResponseOverrides = ReadonlyArray<readonly [name: string, wireValue: string]>;
 
 const OVERRIDES: Array<[string, string]> = [
   ['response-content-type', 'content-type'],
@@ -113,9 +117,37 @@ export function objectResponseHeaders(
   }
   // A checksum describes the whole object; AWS sends none with a partial answer.
   if (opts.checksumMode && !range?.partial) Object.assign(out, checksumHeaders(record));
+  for (const [name, value] of opts.overrides ?? []) out[name] = value;
+  return out;
+}
+
+// What a header value may hold on the wire: TAB, visible ASCII, space and bytes 0x80-0xFF (UTF-8 text).
+const HEADER_VALUE_BYTES = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** A decoded (UTF-8) text as Node sends a header value: its UTF-8 bytes as latin1 chars; undefined if it cannot be one. */
+export function headerWireValue(text: string): string | undefined {
+  const wire = Buffer.from(text, 'utf8').toString('latin1');
+  return HEADER_VALUE_BYTES.test(wire) ? wire : undefined;
+}
+
+/**
+ * The `response-*` overrides of a GET or HEAD (every request of ours is signed, so all are allowed), checked
+ * before anything is read. A value goes out byte for byte as its UTF-8 text (Node writes header strings as
+ * latin1, one char per byte); one that cannot be a header value (CR, LF, other controls) is InvalidArgument.
+ */
+export function responseOverrides(query: ReadonlyMap<string, string>): ResponseOverrides {
+  const out: Array<readonly [string, string]> = [];
   for (const [param, name] of OVERRIDES) {
-    const value = opts.query?.get(param);
-    if (value !== undefined) out[name] = value;
+    const value = query.get(param);
+    if (value === undefined) continue;
+    const wire = headerWireValue(value);
+    if (wire === undefined) {
+      throw new S3Error('InvalidArgument', `The value of ${param} cannot be sent as an HTTP header value.`, {
+        ArgumentName: param,
+        ArgumentValue: value.slice(0, 256),
+      });
+    }
+    out.push([name, wire]);
   }
   return out;
 }

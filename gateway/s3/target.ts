@@ -3,12 +3,16 @@
 
 import { S3Error } from '../errors.ts';
 import { percentDecode } from './percent.ts';
+import { decodeQuery, firstValues, type QueryPairs } from './query.ts';
 
 export interface ParsedTarget {
   bucket?: string;
   key?: string;
   /** Decoded query parameters; the first occurrence of a name wins; `?uploads` maps to ''. */
   query: Map<string, string>;
+  /** Every parameter in wire order, decoded once: what SigV4 verification signs over. */
+  params: QueryPairs;
+  /** Path exactly as sent (SigV4 signs it as is). */
   rawPath: string;
   rawQuery: string;
 }
@@ -20,16 +24,7 @@ export interface TargetOptions {
 
 /** Query parameters decoded as forms are (`+` is a space), the way S3 reads `prefix=a+b`. */
 export function parseQuery(rawQuery: string): Map<string, string> {
-  const query = new Map<string, string>();
-  if (rawQuery === '') return query;
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    const name = percentDecode(eq < 0 ? part : part.slice(0, eq), true);
-    const value = eq < 0 ? '' : percentDecode(part.slice(eq + 1), true);
-    if (!query.has(name)) query.set(name, value);
-  }
-  return query;
+  return firstValues(decodeQuery(rawQuery));
 }
 
 /** The bucket named by a virtual-hosted Host header, or undefined for path style. Port is ignored. */
@@ -46,7 +41,7 @@ export function bucketFromHost(host: string | undefined, baseDomains: readonly s
 }
 
 /** Splits an origin-form target (or the path of an absolute-form one) into raw path and raw query. */
-function splitTarget(rawTarget: string): { rawPath: string; rawQuery: string; authority?: string } {
+export function splitTarget(rawTarget: string): { rawPath: string; rawQuery: string; authority?: string } {
   let target = rawTarget;
   let authority: string | undefined;
   const scheme = target.startsWith('/') ? null : /^https?:\/\/([^/?#]*)/i.exec(target);
@@ -65,9 +60,9 @@ function splitTarget(rawTarget: string): { rawPath: string; rawQuery: string; au
 
 export function parseTarget(rawTarget: string, host: string | undefined, opts: TargetOptions): ParsedTarget {
   const { rawPath, rawQuery, authority } = splitTarget(rawTarget);
-  const query = parseQuery(rawQuery);
+  const params = decodeQuery(rawQuery);
   const hostBucket = bucketFromHost(host ?? authority, opts.baseDomains);
-  const result: ParsedTarget = { query, rawPath, rawQuery };
+  const result: ParsedTarget = { query: firstValues(params), params, rawPath, rawQuery };
   if (hostBucket !== undefined) {
     result.bucket = hostBucket;
     const key = percentDecode(rawPath.slice(1), false);

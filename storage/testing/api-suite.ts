@@ -43,6 +43,39 @@ export function apiSuite(name: string, target: () => SuiteTarget): void {
       }
     });
 
+    test('conditional delete: If-Match checked under the key lock, atomically with the delete', async () => {
+      const { api } = target();
+      const k = Buffer.from('cond-del');
+      const one = Buffer.from('one');
+      await api.putObject(putInput(B, k, one));
+      await assert.rejects(api.deleteObject(B, k, { condition: { ifMatchEtag: '"nope"' } }), {
+        code: 'PreconditionFailed',
+      });
+      assert.equal((await api.headObject(B, k))?.etag, md5(one), 'a failed condition deletes nothing');
+      // Two deletes conditioned on the same ETag, started together: exactly one deletes, the other finds
+      // nothing (a check outside the lock would let both pass; over HTTP either may win).
+      const both = await Promise.allSettled([
+        api.deleteObject(B, k, { condition: { ifMatchEtag: `"${md5(one)}"` } }),
+        api.deleteObject(B, k, { condition: { ifMatchEtag: md5(one) } }),
+      ]);
+      assert.deepEqual(
+        both
+          .map((r) => (r.status === 'fulfilled' ? String(r.value) : (r.reason as { code: string }).code))
+          .sort(),
+        ['NoSuchKey', 'true'],
+      );
+      await assert.rejects(api.deleteObject(B, k, { condition: { ifMatchEtag: '*' } }), {
+        code: 'NoSuchKey',
+      });
+      await api.putObject(putInput(B, k, Buffer.from('two')));
+      assert.equal(await api.deleteObject(B, k, { condition: { ifMatchEtag: '*' } }), true);
+      assert.equal(
+        await api.deleteObject(B, k),
+        false,
+        'unconditional delete of an absent key stays idempotent',
+      );
+    });
+
     test('a failing finish() stores nothing', async () => {
       const { api, smallObjectMaxBytes } = target();
       for (const size of [10, smallObjectMaxBytes + 1]) {

@@ -25,14 +25,14 @@ const pause = async (): Promise<never> => {
   process.stdout.write('PAUSED\n');
   return never;
 };
-const freeNow = node.freeNow.bind(node);
+const free = node.placement.free.bind(node.placement);
 if (scenario === 'replace') {
   // The first free after the replacement's index commit is the old version's blob.
-  node.freeNow = async (locs: VolLoc[]) => (locs.length > 0 ? pause() : freeNow(locs));
+  node.placement.free = async (locs: VolLoc[]) => (locs.length > 0 ? pause() : free(locs));
   await node.putObject(putInput('b', 'k', bytes(6000, 2)));
 } else {
-  node.freeNow = async (locs: VolLoc[]) => {
-    await freeNow(locs);
+  node.placement.free = async (locs: VolLoc[]) => {
+    await free(locs);
     if (locs.length > 0) await pause();
   };
   await node.deleteObject('b', Buffer.from('k'));

@@ -1,0 +1,146 @@
+// The read path: find the current version of an object, pin where its bytes are (pins.ts) in the same
+// synchronous step, and stream them. Also what a writer needs to know about a version's space: its
+// locations, and the frees deferred to the last reader of a location (persisted as pending rows, so
+// a clean restart finishes them; an unclean one rebuilds the index from the volumes anyway).
+import type { ObjectRecord, Opver, ReadHandle } from './api.ts';
+import type { NodeIndex } from './index-db.ts';
+import { objectKey, partKey } from './keys.ts';
+import type { ObjectRows } from './object-rows.ts';
+import { PinTable } from './pins.ts';
+import type { Placement } from './placement.ts';
+import { openSegments, type Segment } from './reading.ts';
+import {
+  decodeObjectValue,
+  decodePartValue,
+  type ObjectMeta,
+  type ObjectValue,
+  type PendingValue,
+  type VolLoc,
+} from './records.ts';
+
+export interface ReadPathDeps {
+  readonly index: NodeIndex;
+  readonly rows: ObjectRows;
+  readonly placement: Placement;
+}
+
+/** Where a version lives besides its 'O' entry, and the part rows that go with it. */
+export interface VersionSpace {
+  locs: VolLoc[];
+  partKeys: Buffer[];
+}
+
+export class ReadPath {
+  /** Reads' pins and writers' claims: no read ever sees reused or rewritten space. */
+  readonly pins = new PinTable((rowKey, v) => this.track(this.finishDeferred(rowKey, v)));
+  /** Deferred frees under way (old versions whose last reader just let go). */
+  private readonly deferredFrees = new Set<Promise<void>>();
+
+  constructor(private readonly d: ReadPathDeps) {}
+
+  /** The version readers see now (object-rows.ts), decoded. */
+  current(okey: Buffer): ObjectValue | undefined {
+    const v = this.d.rows.get(okey);
+    return v ? decodeObjectValue(v) : undefined;
+  }
+
+  head(bucket: string, key: Buffer): ObjectRecord | undefined {
+    const v = this.current(objectKey(bucket, key));
+    return v ? toRecord(bucket, key, v, v.opver) : undefined;
+  }
+
+  async open(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
+    const okey = objectKey(bucket, key);
+    for (;;) {
+      // Row, segments and pins in one synchronous step: nothing can free or rewrite them in between.
+      const v = this.current(okey);
+      if (!v) return undefined;
+      const segs = this.segments(v);
+      const pinned = this.pins.tryPin(segs.map((s) => s.at));
+      if (pinned.wait) {
+        // A writer is replacing or deleting this version: look again once its row is visible.
+        await pinned.wait;
+        continue;
+      }
+      return {
+        record: toRecord(bucket, key, v, v.opver),
+        stream: (range) => openSegments(this.d.placement, segs, v.size, range),
+        release: pinned.release,
+      };
+    }
+  }
+
+  /** Where the bytes of a version are, in order. */
+  segments(v: ObjectValue): Segment[] {
+    const body = v.body;
+    if (body.kind === 'inline') return [{ at: v.at, size: v.size }];
+    if (body.kind === 'blob') return [{ at: v.blobAt!, size: v.size }];
+    return body.parts.map((p) => {
+      const row = this.d.index.get(this.d.index.parts, partKey(body.uploadId, p.partNumber));
+      if (!row) throw new Error('multipart object lost a part row');
+      const pv = decodePartValue(row);
+      return { at: pv.blobAt ?? pv.at, size: p.size };
+    });
+  }
+
+  /** Everything a version occupies besides its 'O' entry, plus the part rows to drop with it. */
+  space(v: ObjectValue): VersionSpace {
+    const body = v.body;
+    if (body.kind === 'inline') return { locs: [], partKeys: [] };
+    if (body.kind === 'blob') return { locs: v.blobAt ? [v.blobAt] : [], partKeys: [] };
+    const locs: VolLoc[] = [];
+    const partKeys: Buffer[] = [];
+    for (const p of body.parts) {
+      const pk = partKey(body.uploadId, p.partNumber);
+      const row = this.d.index.get(this.d.index.parts, pk);
+      if (!row) continue;
+      const pv = decodePartValue(row);
+      locs.push(pv.at);
+      if (pv.blobAt) locs.push(pv.blobAt);
+      partKeys.push(pk);
+    }
+    return { locs, partKeys };
+  }
+
+  /** Inside an index transaction: the pending rows of frees handed to pins (pins.ts defer). */
+  putPending(rows: Array<[Buffer, Buffer]>): void {
+    for (const [k, v] of rows) this.d.index.pending.put(k, v);
+  }
+
+  /** The entry first, its tombstone only after: a crash in between cannot resurrect the entry. */
+  async finishPending(v: PendingValue): Promise<void> {
+    await this.d.placement.freeIfThere(v.at);
+    if (v.tombstone) await this.d.placement.freeIfThere(v.tombstone);
+  }
+
+  /** Resolves when the frees that released reads handed back are done. */
+  async deferredFreesDone(): Promise<void> {
+    while (this.deferredFrees.size > 0) await Promise.all(this.deferredFrees);
+  }
+
+  private track(p: Promise<void>): void {
+    const done = p.catch(() => undefined).finally(() => this.deferredFrees.delete(done));
+    this.deferredFrees.add(done);
+  }
+
+  private async finishDeferred(rowKey: string, v: PendingValue): Promise<void> {
+    await this.finishPending(v);
+    await this.d.index.write(() => this.d.index.pending.remove(Buffer.from(rowKey)));
+  }
+}
+
+export function toRecord(bucket: string, key: Buffer, v: ObjectMeta, opver: Opver): ObjectRecord {
+  const r: ObjectRecord = {
+    bucket,
+    key,
+    size: v.size,
+    etag: v.etag,
+    lastModifiedMs: v.lastModifiedMs,
+    headers: v.headers,
+    checksums: v.checksums,
+    opver,
+  };
+  if (v.checksumType) r.checksumType = v.checksumType;
+  if (v.body.kind === 'multipart') r.parts = v.body.parts.map((p) => ({ size: p.size, etag: p.etag }));
+  return r;
+}

@@ -1,0 +1,496 @@
+// The write path of objects: PUT (inline or blob), the atomic commit every object write ends in
+// (also multipart completion), DELETE and CopyObject.
+//
+// An object write (commitStaged) starts three things at once and acknowledges when all are done:
+// the 'O' entry's group commit in the volume, the binlog record's fsync, and the index commit of
+// the new row plus (indexSync 'ack') its flush. The row is committed as soon as the entry's bytes
+// are written and its location is known, before the volume has synced them. Why that is safe:
+//   - A machine crash before the volume sync may leave a flushed row pointing at an entry that is
+//     not on disk: after one (index-guard.ts sees another boot) recovery rebuilds the index from
+//     the volumes, so such a row is never read. A process crash (kill -9) keeps every written
+//     byte; recovery checks each key written since the checkpoints against the volume anyway
+//     (recovery.ts). The write was not acknowledged, so losing it is allowed.
+//   - Whatever is freed after the index commit (the old version, unused parts) is protected first
+//     (Placement.protect), so a crash between the commit and the free leaves it to recovery.
+//   - While the three are in flight, readers (GET, HEAD, LIST) keep seeing the previous row
+//     through ObjectRows' shadow, so nobody observes a version a crash could still take back.
+//     The key's lock keeps other writers of the key out until the write is finished.
+//   - If the volume sync fails, the previous row is committed back before the shadow goes and
+//     the durable record (if any) is voided; if the record fails, the entry is freed. Either way
+//     nothing is acknowledged and readers never saw the new row.
+//   - The ack still waits for `flushed`, so an acknowledged write's row is on disk ('ack').
+// Multipart completes and versions with part rows use the serial order (entry and record
+// durable, then the index). A delete makes its binlog record durable first, then removes the
+// entry from the volume (or, when a read pins it, writes a tombstone entry that outranks it), then
+// commits the index.
+//
+// Every writer claims the current version's locations in the same synchronous step as it reads its
+// row (pins.ts): the unpinned ones are its to rewrite or free, the pinned ones are deferred to their
+// last reader.
+import type {
+  BodyFinish,
+  CopyDestination,
+  CopySource,
+  DeleteOptions,
+  ObjectRecord,
+  Opver,
+  PutObjectInput,
+  ReadHandle,
+  WriteCondition,
+} from './api.ts';
+import type { Binlog, BinlogOp, BinlogTicket } from './binlog.ts';
+import { CHECKPOINT_KEY } from './binlog-reconcile.ts';
+import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
+import { NoSuchKeyError, PreconditionFailedError } from './errors.ts';
+import type { NodeIndex } from './index-db.ts';
+import { EntryKind, entryKey, objectKey } from './keys.ts';
+import type { KeyedLock } from './locks.ts';
+import type { ObjectRows } from './object-rows.ts';
+import type { OpverClock } from './opver-clock.ts';
+import type { ClaimedVersion } from './pins.ts';
+import type { Placement } from './placement.ts';
+import { type ReadPath, toRecord, type VersionSpace } from './read-path.ts';
+import {
+  encodeCheckpoint,
+  encodeEntryMeta,
+  type ObjectMeta,
+  type ObjectValue,
+  objectValueFromEntryMeta,
+  type VolLoc,
+} from './records.ts';
+
+export interface WritePathDeps {
+  readonly index: NodeIndex;
+  readonly rows: ObjectRows;
+  readonly binlog: Binlog;
+  /** Per-key mutual exclusion (object keys as latin1, uploads as `u:` + id). */
+  readonly locks: KeyedLock;
+  readonly clock: OpverClock;
+  readonly placement: Placement;
+  readonly reads: ReadPath;
+  /** 'ack': wait for the index flush before acknowledging (see StorageNodeOptions.indexSync). */
+  readonly indexSync: 'ack' | 'background';
+  /** Bodies up to this size are inline entries; larger ones are blobs (singlefiles). */
+  readonly smallObjectMaxBytes: number;
+  readonly random: (bytes: number) => Buffer;
+}
+
+/** One object version to commit (commitObject). */
+export interface ObjectCommit {
+  bucket: string;
+  key: Buffer;
+  meta: ObjectMeta;
+  /** Inline data ('O' entry body); empty for blob and multipart bodies. */
+  data: Buffer;
+  nowMs: number;
+  condition?: WriteCondition;
+  /** The blob (singlefile) holding a large body, written before. */
+  blobAt?: VolLoc;
+  /** Completing a multipart upload: what goes into the same index commit, and what is freed after. */
+  completes?: { uploadId: string; inTxn: () => void; freeAfter: VolLoc[] };
+}
+
+/** The volume already rewrote or freed the previous version: the new one stays although this failed. */
+class CommittedError extends Error {
+  readonly committed = true;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class WritePath {
+  constructor(private readonly d: WritePathDeps) {}
+
+  async putObject(input: PutObjectInput): Promise<ObjectRecord> {
+    const d = this.d;
+    const base = { bucket: input.bucket, key: input.key, nowMs: input.nowMs, condition: input.condition };
+    if (input.size <= d.smallObjectMaxBytes) {
+      const data = await collectBody(input.body, input.size);
+      const fin = await input.finish();
+      return this.commitObject({ ...base, meta: objectMeta(input, fin, { kind: 'inline' }), data });
+    }
+    const blobId = d.random(16);
+    const { at } = await d.placement.put({
+      key: entryKey(EntryKind.blob, blobId),
+      meta: { kind: 'blob', owner: { table: 'objects', key: objectKey(input.bucket, input.key) } },
+      opver: d.clock.next(),
+      data: exactly(input.body, input.size),
+      dataBytes: input.size,
+      nowMs: input.nowMs,
+    });
+    let fin: BodyFinish;
+    try {
+      fin = await input.finish();
+    } catch (err) {
+      await d.placement.free([at]);
+      throw err;
+    }
+    const meta = objectMeta(input, fin, { kind: 'blob', blobId });
+    try {
+      return await this.commitObject({ ...base, meta, data: EMPTY, blobAt: at });
+    } catch (err) {
+      if (!(err instanceof CommittedError)) await d.placement.free([at]);
+      throw err;
+    }
+  }
+
+  /**
+   * The atomic step of every object write: under the key's lock check the condition, claim the
+   * current version's locations, write the 'O' entry and the binlog record at once, commit the
+   * index, settle the record, then free the old version (or defer what reads still pin).
+   */
+  commitObject(c: ObjectCommit): Promise<ObjectRecord> {
+    const okey = objectKey(c.bucket, c.key);
+    return this.d.locks.run(okey.toString('latin1'), async () => {
+      const cur = this.d.reads.current(okey);
+      checkCondition(cur, c.condition);
+      // Same synchronous step as reading `cur`: from here no new read can pin its claimed locations.
+      const old = cur ? this.d.reads.space(cur) : { locs: [], partKeys: [] };
+      const claim = this.d.reads.pins.claim(cur ? [cur.at, ...old.locs] : []);
+      try {
+        return await this.commitClaimed(c, okey, cur, old, claim);
+      } finally {
+        claim.release();
+      }
+    });
+  }
+
+  /** Inside an index transaction: the binlog checkpoint (binlog-reconcile.ts). */
+  putCheckpoint(): void {
+    this.d.index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(this.d.clock.checkpoint(this.d.binlog.confirmed)));
+  }
+
+  private async commitClaimed(
+    c: ObjectCommit,
+    okey: Buffer,
+    cur: ObjectValue | undefined,
+    old: VersionSpace,
+    claim: ClaimedVersion,
+  ): Promise<ObjectRecord> {
+    const d = this.d;
+    const opver = d.clock.nextRecorded(cur?.opver);
+    const op: BinlogOp = c.completes ? 'upload-complete' : cur ? 'replace' : 'insert';
+    const rec = {
+      op,
+      bucket: c.bucket,
+      key: c.key,
+      opver,
+      size: c.meta.size,
+      uploadId: c.completes?.uploadId,
+    };
+    const ticket = d.binlog.begin(rec);
+    const entry = encodeEntryMeta({ kind: 'object', meta: c.meta });
+    const ekey = entryKey(EntryKind.object, okey);
+    const checkpoint = d.clock.checkpointDue();
+    // The volume may rewrite or free the current entry itself only when no read pins it.
+    const replace = cur && claim.now.includes(cur.at) ? cur.at : undefined;
+    const freeable = (replaced: boolean) => ({
+      now: replaced ? claim.now.filter((l) => l !== cur?.at) : claim.now,
+      // Once the new row is visible no read can pin an old location any more: a pin released
+      // meanwhile hands its location back in `free`.
+      deferred: d.reads.pins.defer(claim.later),
+    });
+    let freed: ReturnType<typeof freeable>;
+    const toFree = [...claim.now, ...claim.later, ...(c.completes?.freeAfter ?? [])];
+    // Released (idempotent) once the old version is freed, or on any failure.
+    let release = () => {};
+    try {
+      if (!c.completes && old.partKeys.length === 0) {
+        let replaced: boolean;
+        ({ replaced, release } = await this.commitStaged({
+          okey,
+          ekey,
+          entry,
+          opver,
+          data: c.data,
+          nowMs: c.nowMs,
+          replace,
+          ticket,
+          blobAt: c.blobAt,
+          protect: toFree,
+          inTxn: () => {
+            d.index.putCounter(d.clock.counter);
+            if (checkpoint) this.putCheckpoint();
+          },
+        }));
+        freed = freeable(replaced);
+        if (freed.deferred.rows.length > 0)
+          await d.index.write(() => d.reads.putPending(freed.deferred.rows));
+      } else {
+        const put = d.placement.put({
+          key: ekey,
+          meta: entry,
+          opver,
+          data: c.data,
+          dataBytes: c.data.length,
+          nowMs: c.nowMs,
+          replace,
+        });
+        const { at, replaced } = await this.bothDurable(put, ticket, opver);
+        release = await d.placement.protect(toFree);
+        // Synchronously before the new row becomes visible (writeRow sets it at once).
+        freed = freeable(replaced);
+        const pending = freed.deferred.rows;
+        try {
+          await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, c.blobAt), () => {
+            for (const pk of old.partKeys) d.index.parts.remove(pk);
+            d.reads.putPending(pending);
+            c.completes?.inTxn();
+            d.index.putCounter(d.clock.counter);
+            if (checkpoint) this.putCheckpoint();
+          });
+        } finally {
+          // Volume entry and record are durable: the record is true whatever the index did.
+          d.binlog.settle(ticket);
+        }
+      }
+      claim.release();
+      await d.placement.free([...freed.now, ...freed.deferred.free, ...(c.completes?.freeAfter ?? [])]);
+    } finally {
+      release();
+    }
+    return toRecord(c.bucket, c.key, c.meta, opver);
+  }
+
+  /**
+   * Writes the 'O' entry, and as soon as its location is known (bytes written, not yet synced)
+   * commits its index row hidden behind the previous one (readers see the old row), so the index
+   * commit and its flush overlap the volume's group commit and the binlog record's fsync. Returns
+   * once all three are done, with the new row revealed. See the header for why this is safe.
+   */
+  private async commitStaged(s: {
+    okey: Buffer;
+    ekey: Buffer;
+    entry: Buffer;
+    opver: Opver;
+    data: Buffer;
+    nowMs: number;
+    replace: VolLoc | undefined;
+    ticket: BinlogTicket;
+    blobAt: VolLoc | undefined;
+    /** Freed after the commit: protected before the row is committed (released by the caller). */
+    protect: VolLoc[];
+    inTxn: () => void;
+  }): Promise<{ at: VolLoc; replaced: boolean; release: () => void }> {
+    const d = this.d;
+    let put: Awaited<ReturnType<Placement['put']>>;
+    let release: () => void;
+    try {
+      put = await d.placement.put({
+        key: s.ekey,
+        meta: s.entry,
+        opver: s.opver,
+        data: s.data,
+        dataBytes: s.data.length,
+        nowMs: s.nowMs,
+        replace: s.replace,
+        staged: true,
+      });
+      release = await d.placement.protect(s.protect);
+    } catch (err) {
+      await this.bothDurable(Promise.reject(err), s.ticket, s.opver);
+      throw err;
+    }
+    const hidden = d.rows.writeHidden(
+      s.okey,
+      objectValueFromEntryMeta(s.entry, s.opver, put.at, s.blobAt),
+      s.inTxn,
+    );
+    let indexDone: Promise<unknown> | undefined;
+    if (d.indexSync !== 'background') indexDone = hidden.landed.then(() => d.index.env.flushed);
+    else hidden.landed.catch(() => undefined);
+    const [v, t, i] = await Promise.allSettled([put.durable, s.ticket.durable, indexDone]);
+    d.clock.recorded(s.opver);
+    if (v.status === 'fulfilled' && t.status === 'fulfilled') {
+      // Volume entry and record are durable: the record is true whatever the index did.
+      d.binlog.settle(s.ticket);
+      hidden.reveal();
+      if (i.status === 'rejected') {
+        release();
+        throw i.reason;
+      }
+      return { ...put, release };
+    }
+    release();
+    if (v.status === 'fulfilled' && put.replaced) {
+      // The volume already rewrote or freed the previous entry: the new version is all there is.
+      hidden.reveal();
+      throw new CommittedError('the binlog record failed after the volume replaced the entry', {
+        cause: (t as PromiseRejectedResult).reason,
+      });
+    }
+    // The new row must not outlive this failure: put the previous one back (readers never saw it).
+    await this.writeRow(s.okey, hidden.previous, () => undefined);
+    hidden.reveal();
+    if (v.status === 'fulfilled') {
+      await d.placement.free([put.at]).catch(() => undefined);
+      throw (t as PromiseRejectedResult).reason;
+    }
+    if (t.status === 'fulfilled') await d.binlog.voidRecord(s.ticket);
+    throw v.reason;
+  }
+
+  /**
+   * Waits for a volume put and its binlog record, written at the same time. If the put fails the
+   * durable record is voided; if the record fails the entry is freed. Either way nothing is acked.
+   */
+  private async bothDurable<T extends { at: VolLoc }>(
+    put: Promise<T>,
+    ticket: BinlogTicket,
+    opver: Opver,
+  ): Promise<T> {
+    const d = this.d;
+    const [p, t] = await Promise.allSettled([put, ticket.durable]);
+    d.clock.recorded(opver);
+    if (p.status === 'fulfilled' && t.status === 'fulfilled') return p.value;
+    if (p.status === 'fulfilled') {
+      await d.placement.free([p.value.at]).catch(() => undefined);
+      throw (t as PromiseRejectedResult).reason;
+    }
+    if (t.status === 'fulfilled') await d.binlog.voidRecord(ticket);
+    throw p.reason;
+  }
+
+  /** Sets or deletes an object row (see ObjectRows); waits for the LMDB flush unless indexSync is 'background'. */
+  private async writeRow(okey: Buffer, row: Buffer | null, alsoInTxn: () => void): Promise<void> {
+    const landed = this.d.rows.write(okey, row, alsoInTxn);
+    if (this.d.indexSync !== 'background') {
+      await landed;
+      await this.d.index.env.flushed;
+    } else landed.catch(() => undefined);
+  }
+
+  async deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
+    const okey = objectKey(bucket, key);
+    return this.d.locks.run(okey.toString('latin1'), async () => {
+      const cur = this.d.reads.current(okey);
+      checkCondition(cur, opts.condition);
+      if (!cur) return false;
+      const old = this.d.reads.space(cur);
+      // Same synchronous step as reading `cur`: reads that come later wait for the delete, then miss.
+      const claim = this.d.reads.pins.claim([cur.at, ...old.locs]);
+      try {
+        await this.deleteClaimed({ bucket, key, okey, cur, partKeys: old.partKeys, claim });
+        return true;
+      } finally {
+        claim.release();
+      }
+    });
+  }
+
+  private async deleteClaimed(x: {
+    bucket: string;
+    key: Buffer;
+    okey: Buffer;
+    cur: ObjectValue;
+    partKeys: Buffer[];
+    claim: ClaimedVersion;
+  }): Promise<void> {
+    const d = this.d;
+    const { cur, claim } = x;
+    const opver = d.clock.next(cur.opver);
+    // Record first: a crash after it but before the volume change leaves a record recovery voids;
+    // the other order could delete the object here and never tell the mirrors.
+    const ticket = d.binlog.begin({ op: 'delete', bucket: x.bucket, key: x.key, opver, size: cur.size });
+    await ticket.durable;
+    let tombstone: { of: VolLoc; at: VolLoc } | undefined;
+    let touched = false;
+    try {
+      // The volume is the truth: the entry goes (or is outranked by a tombstone) before the ack,
+      // so neither a crash nor a lost index can resurrect an acknowledged delete.
+      if (claim.later.includes(cur.at)) {
+        const t = await d.placement.put({
+          key: entryKey(EntryKind.object, x.okey),
+          meta: { kind: 'tombstone' },
+          opver,
+          data: EMPTY,
+          dataBytes: 0,
+        });
+        tombstone = { of: cur.at, at: t.at };
+      }
+      touched = true;
+      await d.placement.free(claim.now);
+    } catch (err) {
+      // Untouched volume: the record describes nothing. Otherwise leave it to a rebuild's reconcile.
+      if (touched) d.binlog.settle(ticket);
+      else await d.binlog.voidRecord(ticket);
+      throw err;
+    }
+    const deferred = d.reads.pins.defer(claim.later, tombstone);
+    const release = await d.placement.protect(deferred.free);
+    try {
+      try {
+        await this.writeRow(x.okey, null, () => {
+          for (const pk of x.partKeys) d.index.parts.remove(pk);
+          d.reads.putPending(deferred.rows);
+          d.index.putCounter(d.clock.counter);
+        });
+      } finally {
+        d.binlog.settle(ticket);
+      }
+      claim.release();
+      await d.placement.free(deferred.free);
+    } finally {
+      release();
+    }
+  }
+
+  async copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
+    const h = await this.openSource(src);
+    try {
+      const r = h.record;
+      const size = src.range ? src.range.end - src.range.start + 1 : r.size;
+      const tee = md5Tee(h.stream(src.range));
+      const whole = !src.range && r.checksumType !== 'COMPOSITE';
+      return await this.putObject({
+        bucket: dst.bucket,
+        key: dst.key,
+        size,
+        body: tee.body,
+        headers: dst.headers ?? r.headers,
+        nowMs: dst.nowMs,
+        condition: dst.condition,
+        finish: async () => ({ etag: tee.etag(), checksums: whole ? r.checksums : {} }),
+      });
+    } finally {
+      h.release();
+    }
+  }
+
+  /** A copy source, pinned; only the version with `src.etag` when given. */
+  async openSource(src: CopySource): Promise<ReadHandle> {
+    const h = await this.d.reads.open(src.bucket, src.key);
+    if (!h) throw new NoSuchKeyError();
+    if (src.etag !== undefined && stripQuotes(src.etag) !== h.record.etag) {
+      h.release();
+      throw new PreconditionFailedError('the copy source changed since its conditions were checked');
+    }
+    return h;
+  }
+}
+
+function objectMeta(
+  input: { size: number; headers: ObjectMeta['headers']; nowMs: number },
+  fin: BodyFinish,
+  body: ObjectMeta['body'],
+): ObjectMeta {
+  return {
+    size: input.size,
+    etag: stripQuotes(fin.etag),
+    lastModifiedMs: input.nowMs,
+    headers: input.headers,
+    checksums: fin.checksums,
+    ...(Object.keys(fin.checksums).length ? { checksumType: 'FULL_OBJECT' as const } : {}),
+    body,
+  };
+}
+
+function checkCondition(cur: ObjectValue | undefined, c: WriteCondition | undefined): void {
+  if (!c) return;
+  if (c.ifNoneMatchStar && cur) throw new PreconditionFailedError('the key exists (If-None-Match: *)');
+  if (c.ifMatchEtag !== undefined) {
+    if (!cur) throw new NoSuchKeyError();
+    const want = stripQuotes(c.ifMatchEtag);
+    if (want !== '*' && want !== cur.etag)
+      throw new PreconditionFailedError('ETag does not match (If-Match)');
+  }
+}
