@@ -26,6 +26,7 @@ import {
   MAX_PAYLOAD_BYTES,
   parseRecords,
 } from './binlog-record.ts';
+import { writeFileDurable } from './durable-file.ts';
 
 export type { BinlogOp, BinlogPosition, BinlogRecord } from './binlog-record.ts';
 export { encodeBinlogRecord, parseRecords } from './binlog-record.ts';
@@ -71,6 +72,7 @@ export class Binlog {
   private fh: FileHandle | undefined;
   private voidsFh: FileHandle | undefined;
   private readonly voids = new Set<number>();
+  private voidsChain: Promise<void> = Promise.resolve();
   private fileNo = 0;
   private size = 0;
   private pending: BinlogTicket[] = [];
@@ -160,8 +162,17 @@ export class Binlog {
       buf.writeUInt32LE(crc32(buf.subarray(i * VOID_BYTES, i * VOID_BYTES + 8)), i * VOID_BYTES + 8);
       this.voids.add(posKey(p.file, p.offset));
     });
-    await this.voidsFh!.appendFile(buf);
-    if (this.sync) await this.voidsFh!.datasync();
+    await this.withVoids(async () => {
+      await this.voidsFh!.appendFile(buf);
+      if (this.sync) await this.voidsFh!.datasync();
+    });
+  }
+
+  /** Writes to voids.dat one at a time (appends, and the rewrite after a prune). */
+  private withVoids(fn: () => Promise<void>): Promise<void> {
+    const p = this.voidsChain.then(fn);
+    this.voidsChain = p.catch(() => undefined);
+    return p;
   }
 
   private advance(): void {
@@ -256,6 +267,24 @@ export class Binlog {
       removed += 1;
     }
     if (removed > 0 && this.sync) await syncDir(this.dir);
+    // Voids of removed segments go too, so voids.dat is bounded like the segments.
+    const gone = [...this.voids].filter((k) => Math.floor(k / 2 ** 32) < floor.file);
+    if (gone.length > 0) {
+      await this.withVoids(async () => {
+        for (const k of gone) this.voids.delete(k);
+        const buf = Buffer.allocUnsafe(VOID_BYTES * this.voids.size);
+        let i = 0;
+        for (const k of this.voids) {
+          buf.writeUInt32LE(Math.floor(k / 2 ** 32), i);
+          buf.writeUInt32LE(k % 2 ** 32, i + 4);
+          buf.writeUInt32LE(crc32(buf.subarray(i, i + 8)), i + 8);
+          i += VOID_BYTES;
+        }
+        await this.voidsFh!.close();
+        await writeFileDurable(this.dir, VOIDS_FILE, buf);
+        this.voidsFh = await open(join(this.dir, VOIDS_FILE), 'a+');
+      });
+    }
     return removed;
   }
 
@@ -268,6 +297,7 @@ export class Binlog {
 
   async close(): Promise<void> {
     while (this.flushing) await this.flushing;
+    await this.voidsChain;
     await this.fh?.close();
     await this.voidsFh?.close();
     this.fh = undefined;
