@@ -175,7 +175,7 @@ test('binlog segments the index checkpoint covers are removed; a rebuild after t
 });
 
 /** Runs the recovery child's scenario until its pause point, then SIGKILLs it there. */
-async function killAtPause(dir: string, scenario: 'replace' | 'delete'): Promise<void> {
+async function killAtPause(dir: string, scenario: 'replace' | 'delete' | 'bulk'): Promise<void> {
   const child = join(fileURLToPath(import.meta.url), '..', 'testing', 'recovery-child.ts');
   const p = spawn(process.execPath, ['--import', 'tsx', child, dir, scenario], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -265,6 +265,37 @@ test('after a machine crash (the index was left open under another boot) the ind
       assert.equal(node.recovery?.mode, 'rebuild');
       assert.match(node.recovery?.reason ?? '', /machine restarted/);
       assert.equal((await node.stats()).volumes[0]!.liveEntries, 22);
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await t.remove();
+  }
+});
+
+test('after SIGKILL, recovery checks what changed since the checkpoint, not every object', {
+  timeout: 120_000,
+}, async () => {
+  const t = await tempDir();
+  try {
+    await killAtPause(t.dir, 'bulk');
+    const node = await StorageNode.open(crashOpts(t.dir));
+    try {
+      const r = node.recovery!;
+      assert.equal(r.mode, 'tail');
+      // 30 writes since the checkpoint: their entries and keys, not the 3,000 before.
+      assert.ok(r.checked >= 30 && r.checked <= 100, JSON.stringify(r));
+      assert.equal((await node.stats()).objects, 20 + 1 + 3000 + 30);
+      for (const i of [0, 1234, 2999])
+        assert.deepEqual(
+          await readAll((await node.openObject('b', Buffer.from(`bulk${i}`)))!.stream()),
+          bytes(50, i),
+        );
+      for (let i = 0; i < 30; i++)
+        assert.deepEqual(
+          await readAll((await node.openObject('b', Buffer.from(`late${i}`)))!.stream()),
+          bytes(70, i),
+        );
     } finally {
       await node.close();
     }

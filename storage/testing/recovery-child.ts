@@ -5,6 +5,7 @@
 //            is freed.
 //   delete:  k is written, a checkpoint taken, k is deleted; the child stops after its volume
 //            entry is gone, before the index row is removed.
+//   bulk:    3,000 more objects, a checkpoint, then 30 acknowledged writes; the child stops.
 import { StorageNode } from '../node.ts';
 import type { VolLoc } from '../records.ts';
 import { bytes, putInput, testOpener, volumeSpecs } from './harness.ts';
@@ -26,7 +27,12 @@ const pause = async (): Promise<never> => {
   return never;
 };
 const free = node.placement.free.bind(node.placement);
-if (scenario === 'replace') {
+if (scenario === 'bulk') {
+  for (let i = 0; i < 3000; i++) await node.putObject(putInput('b', `bulk${i}`, bytes(50, i)));
+  await node.checkpoints.runNow();
+  for (let i = 0; i < 30; i++) await node.putObject(putInput('b', `late${i}`, bytes(70, i)));
+  await pause();
+} else if (scenario === 'replace') {
   // The first free after the replacement's index commit is the old version's blob.
   node.placement.free = async (locs: VolLoc[]) => (locs.length > 0 ? pause() : free(locs));
   await node.putObject(putInput('b', 'k', bytes(6000, 2)));
