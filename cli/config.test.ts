@@ -72,6 +72,28 @@ test('the CLI answers --help on every subcommand and one-line errors without sta
   assert.ok(!/at .*\.ts:\d+/.test(badPort.stderr), 'no stack trace');
 });
 
+test('timeouts: defaults, env, and one-line errors for bad values', () => {
+  const d = resolveConfig([]);
+  assert.equal(d.bodyTimeoutMs, 60_000);
+  assert.equal(d.headersTimeoutMs, 60_000);
+  assert.equal(d.shutdownGraceMs, 10_000);
+  const c = resolveConfig([
+    configFromEnv({
+      QUIRE_BODY_TIMEOUT_MS: '1500',
+      QUIRE_HEADERS_TIMEOUT_MS: '2500',
+      QUIRE_SHUTDOWN_GRACE_MS: '0',
+    }),
+  ]);
+  assert.equal(c.bodyTimeoutMs, 1500);
+  assert.equal(c.headersTimeoutMs, 2500);
+  assert.equal(c.shutdownGraceMs, 0);
+  assert.throws(
+    () => resolveConfig([{ bodyTimeoutMs: '0' }]),
+    /^ConfigError: invalid bodyTimeoutMs \(got "0"\)/,
+  );
+  assert.throws(() => resolveConfig([{ shutdownGraceMs: 'soon' }]), /invalid shutdownGraceMs/);
+});
+
 test('the metrics token comes from QUIRE_METRICS_TOKEN or --metrics-token; a weak one is refused in one line', () => {
   assert.equal(resolveConfig([]).metricsToken, undefined);
   const fromEnv = resolveConfig([configFromEnv({ QUIRE_METRICS_TOKEN: 'env-token-0123456789' })]);

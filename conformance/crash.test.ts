@@ -17,7 +17,6 @@ import { indexDir, isExternal, startTarget, type Target } from './target.ts';
 
 const WORKERS = 32;
 const KILL_AFTER_ACKS = 120;
-const KILL_AFTER_MS = 6_000;
 const SEED = 0x5eed;
 
 /** Object `n` of the storm: its size (1 KiB – 3 MiB, skewed small) and bytes follow from n alone. */
@@ -85,7 +84,6 @@ describe('crash: SIGKILL during a PUT storm', {
   test('acknowledged PUTs survive kill -9 and an index rebuild', async () => {
     let next = 0;
     let killed = false;
-    const started = performance.now();
     const killOnce = async () => {
       if (killed) return;
       killed = true;
@@ -101,13 +99,14 @@ describe('crash: SIGKILL during a PUT storm', {
         } catch {
           return; // the server is gone; unacknowledged writes may or may not exist
         }
-        if (acked.size >= KILL_AFTER_ACKS || performance.now() - started > KILL_AFTER_MS) await killOnce();
+        // Killed on an event (enough acknowledgements), never on a timer: a slow machine only makes it later.
+        if (acked.size >= KILL_AFTER_ACKS) await killOnce();
       }
     };
     await Promise.all(Array.from({ length: WORKERS }, worker));
     await killOnce();
     assert.ok(
-      acked.size >= KILL_AFTER_ACKS / 2,
+      acked.size >= KILL_AFTER_ACKS,
       `storm made progress (${acked.size} acks in flight ${next})`,
     );
 

@@ -5,7 +5,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { makeRandom } from './bytes.ts';
 import { checksumB64 } from './checksums.ts';
-import { encodeQuery, keyPath, signRaw } from './raw.ts';
+import { encodeQuery, keyPath, presignRaw, signRaw } from './raw.ts';
 import type { Target } from './target.ts';
 
 export interface FuzzFixtures {
@@ -741,11 +741,71 @@ async function badSignatureCase(r: Rng, target: Target, f: FuzzFixtures): Promis
   };
 }
 
+/** A presigned URL (query-string SigV4) tampered with after signing: it must not work. */
+export async function badPresignedCase(
+  r: Rng,
+  target: Target,
+  f: FuzzFixtures,
+  control?: { method: string },
+): Promise<FuzzCase> {
+  const method = control?.method ?? r.pick(['GET', 'PUT', 'HEAD', 'DELETE']);
+  const path =
+    method === 'GET' || method === 'HEAD'
+      ? keyPath(f.bucket, r.pick(f.keys))
+      : keyPath(f.bucket, `w-${r.int(20)}`);
+  const url = await presignRaw(target, method, path, 60 + r.int(3600));
+  const query = new URLSearchParams(url.slice(url.indexOf('?') + 1));
+  let what = 'untampered (control)';
+  switch (control ? -1 : r.int(5)) {
+    case -1:
+      break;
+    case 0: {
+      const sig = query.get('X-Amz-Signature') ?? '';
+      const at = r.int(sig.length);
+      query.set('X-Amz-Signature', sig.slice(0, at) + (sig[at] === '0' ? '1' : '0') + sig.slice(at + 1));
+      what = 'signature digit changed';
+      break;
+    }
+    case 1:
+      query.set('X-Amz-Expires', String(Number(query.get('X-Amz-Expires')) + 1));
+      what = 'expiry extended';
+      break;
+    case 2:
+      query.set('X-Amz-Credential', (query.get('X-Amz-Credential') ?? '').replace(/^[^/]+/, 'AKIANOSUCHKEY'));
+      what = 'unknown access key';
+      break;
+    case 3:
+      query.set(
+        r.pick(['prefix', 'versionId', 'partNumber', 'response-content-type']),
+        randomValue(r) || 'x',
+      );
+      what = 'parameter added';
+      break;
+    default:
+      query.set('X-Amz-Date', '20200101T000000Z');
+      what = 'date moved';
+  }
+  const body = method === 'PUT' ? r.bytes(r.int(100)) : Buffer.alloc(0);
+  const head = [
+    `${method} ${path}?${query.toString().replace(/\+/g, '%20')} HTTP/1.1`,
+    `host: ${target.host}:${target.port}`,
+    `content-length: ${body.length}`,
+  ];
+  return {
+    family: 'bad-signature',
+    what: `presigned ${method} ${path.slice(0, 60)}: ${what}`,
+    wire: [Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), body],
+    method,
+    mustFail: !control,
+    mayClose: false,
+  };
+}
+
 /** The next case of the sequence fixed by `r`. */
 export async function nextCase(r: Rng, target: Target, f: FuzzFixtures): Promise<FuzzCase> {
   const roll = r.int(100);
   if (roll < 45) return signedCase(r, target, f);
   if (roll < 65) return chunkedCase(r, target, f);
   if (roll < 82) return malformedCase(r, target, f);
-  return badSignatureCase(r, target, f);
+  return r.chance(0.25) ? badPresignedCase(r, target, f) : badSignatureCase(r, target, f);
 }

@@ -25,6 +25,7 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { seededBytes } from './bytes.ts';
+import { errorCode, signedRaw } from './raw.ts';
 import { decodeListedKey, expectS3Error, readBody, s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
 
@@ -201,6 +202,29 @@ describe('index keys: worst valid keys and over-long parameters', () => {
     );
     await assertStillServing(s3, '1,025-byte key');
   });
+
+  test(
+    'a 3,000-byte bucket name → 4xx on bucket and object operations, and the server serves on',
+    TIMEOUT,
+    async () => {
+      const name = 'b'.repeat(3000);
+      for (const [method, path, query] of [
+        ['GET', `/${name}`, { 'list-type': '2' }],
+        ['PUT', `/${name}`, {}],
+        ['DELETE', `/${name}`, {}],
+        ['GET', `/${name}/k`, {}],
+        ['PUT', `/${name}/k`, {}],
+        ['POST', `/${name}/k`, { uploads: '' }],
+      ] as const) {
+        const res = await signedRaw(target, { method, path, query });
+        assert.ok(
+          res.status >= 400 && res.status < 500,
+          `${method} ${path.slice(0, 20)}…: ${res.status} ${errorCode(res.body)}`,
+        );
+      }
+      await assertStillServing(s3, '3,000-byte bucket name');
+    },
+  );
 
   for (const bytes of [5000]) {
     test(

@@ -102,7 +102,8 @@ export async function reconcileBinlog(
 /** Whether the rebuilt index shows the op of this (last-for-its-key) record as done. */
 function backed(index: NodeIndex, r: BinlogRecord): boolean {
   if (r.op === 'upload-create' || r.op === 'upload-part') return true;
-  if (r.op === 'upload-abort') return !index.get(index.uploads, uploadKey(r.bucket, r.key, r.uploadId ?? ''));
+  if (r.op === 'upload-abort')
+    return r.uploadId === undefined || !index.get(index.uploads, uploadKey(r.bucket, r.key, r.uploadId));
   const row = index.get(index.objects, objectKey(r.bucket, r.key));
   const cur = row ? decodeObjectOpver(row).opver : undefined;
   const newer = cur !== undefined && compare(cur, r.opver) > 0;

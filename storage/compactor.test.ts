@@ -167,3 +167,42 @@ test('the node compacts by itself: threshold, throttle, progress', { timeout: 60
     await t.remove();
   }
 });
+
+test('upload markers and deferred deletes moved by compaction are still found after a clean restart', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir('quire-compact-moved-');
+  const vols: Volume[] = [];
+  let node = await StorageNode.open(options(t.dir, vols, { minPartBytes: 1 }));
+  try {
+    // An upload marker, a key deleted while a read pins it (pending row + tombstone), and filler to
+    // make their chunkfile sparse.
+    const uploadId = await node.createUpload('b', Buffer.from('up'), { userMeta: {} }, 1);
+    const part = bytes(700, 5);
+    await node.putObject(putInput('b', 'pinned', bytes(900, 6)));
+    for (let i = 0; i < 40; i++) await node.putObject(putInput('b', `f${i}`, bytes(1500, 100 + i)));
+    const h = await node.openObject('b', Buffer.from('pinned'));
+    assert.ok(h);
+    assert.equal(await node.deleteObject('b', Buffer.from('pinned')), true);
+    for (let i = 0; i < 40; i++) await node.deleteObject('b', Buffer.from(`f${i}`));
+    const report = await vols[0]!.compact({ liveRatioBelow: 0.5 });
+    assert.ok(report.entriesMoved >= 3, `moved ${report.entriesMoved}`);
+    // The pin outlives the node: its deferred delete is finished by the next (clean) open.
+    await node.close();
+    h.release();
+    node = await StorageNode.open(options(t.dir, vols, { minPartBytes: 1 }));
+    assert.equal(await node.openObject('b', Buffer.from('pinned')), undefined);
+    const fin = await node.uploadPart({ ...putInput('b', 'up', part), uploadId, partNumber: 1 });
+    await node.completeUpload('b', Buffer.from('up'), uploadId, [{ partNumber: 1, etag: fin.etag }], 2);
+    const got = await node.openObject('b', Buffer.from('up'));
+    assert.ok(got);
+    assert.deepEqual(await readAll(got.stream()), part);
+    got.release();
+    // Nothing is left of the deleted key or the upload marker: only the completed object's entries.
+    const s = (await node.stats()).volumes[0]!;
+    assert.equal(s.liveEntries, 2, 'the object manifest and its part');
+  } finally {
+    await node.close();
+    await t.remove();
+  }
+});

@@ -1,15 +1,22 @@
-// Follows compaction: a moved 'O' or 'P' entry gets its new location in the index, but only when the
-// row still points at the old one (a concurrent overwrite or delete wins), and the pins and claims of
-// the old location follow it (reads of the old location are forwarded to the new one).
+// Follows compaction: a moved 'O', 'P' or 'U' entry gets its new location in the index, but only when
+// the row still points at the old one (a concurrent overwrite or delete wins); pending rows (deferred
+// deletes) follow too, and so do the pins and claims of the old location (reads of the old location
+// are forwarded to the new one until the volume is reopened, which forgets forwards).
 import type { NodeIndex } from './index-db.ts';
-import { EntryKind } from './keys.ts';
+import { EntryKind, uploadKey } from './keys.ts';
 import type { ObjectRows } from './object-rows.ts';
 import type { PinTable } from './pins.ts';
+import type { Placement } from './placement.ts';
 import {
+  decodeEntryMeta,
   decodeObjectValue,
   decodePartValue,
+  decodePendingValue,
+  decodeUploadValue,
   encodeObjectValue,
   encodePartValue,
+  encodePendingValue,
+  encodeUploadValue,
   type VolLoc,
 } from './records.ts';
 import type { EntryMoved } from './volume-port.ts';
@@ -18,6 +25,7 @@ export interface MovedRouterDeps {
   readonly index: NodeIndex;
   readonly rows: ObjectRows;
   readonly pins: PinTable;
+  readonly placement: Placement;
 }
 
 export class MovedRouter {
@@ -32,6 +40,7 @@ export class MovedRouter {
       return;
     }
     d.pins.follow({ volumeId, location: m.from }, { volumeId, location: m.to });
+    await this.followPending(d, volumeId, m);
     const k = m.key.subarray(1);
     if (m.key[0] === EntryKind.object) {
       // The newest row, even one still hidden from readers or in the overlay (object-rows.ts).
@@ -50,7 +59,49 @@ export class MovedRouter {
         v.at = { volumeId, location: m.to };
         d.index.parts.put(k, encodePartValue(v));
       });
+    } else if (m.key[0] === EntryKind.upload) {
+      // Upload rows are keyed by (bucket, key, upload id): the marker's meta names them.
+      const e = decodeEntryMeta((await d.placement.volume(volumeId).readEntry(m.to)).meta);
+      if (e.kind !== 'upload') return;
+      const uk = uploadKey(e.meta.bucket, e.meta.key, k.toString('latin1'));
+      await d.index.write(() => {
+        const row = d.index.get(d.index.uploads, uk);
+        const v = row ? decodeUploadValue(row) : undefined;
+        if (!v || !sameLoc(v.at, volumeId, m.from)) return;
+        v.at = { volumeId, location: m.to };
+        d.index.uploads.put(uk, encodeUploadValue(v));
+      });
     }
+  }
+
+  /**
+   * A deferred delete (or its tombstone) that moved: the pending row gets the new location, so a
+   * restart, which forgets forwards, still deletes the right entry. The row keeps its key: the read
+   * that deferred it removes it by that key.
+   */
+  private async followPending(d: MovedRouterDeps, volumeId: string, m: EntryMoved): Promise<void> {
+    let any = false;
+    for (const _ of d.index.pending.getKeys({ limit: 1, snapshot: false })) any = true;
+    if (!any) return;
+    const to = { volumeId, location: m.to };
+    const changed: Array<[Buffer, Buffer]> = [];
+    for (const { key, value } of d.index.pending.getRange({ snapshot: false })) {
+      const v = decodePendingValue(value);
+      let hit = false;
+      if (sameLoc(v.at, volumeId, m.from)) {
+        v.at = to;
+        hit = true;
+      }
+      if (v.tombstone && sameLoc(v.tombstone, volumeId, m.from)) {
+        v.tombstone = to;
+        hit = true;
+      }
+      if (hit) changed.push([Buffer.from(key), encodePendingValue(v)]);
+    }
+    if (changed.length === 0) return;
+    await d.index.write(() => {
+      for (const [k, v] of changed) d.index.pending.put(k, v);
+    });
   }
 }
 

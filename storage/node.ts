@@ -203,7 +203,7 @@ export class StorageNode implements StorageApi {
       sameBoot: guard.sameBoot,
       indexFlushed: sync === 'flush',
     });
-    moved.deps = { index, rows: node.rows, pins: node.reads.pins };
+    moved.deps = { index, rows: node.rows, pins: node.reads.pins, placement: node.placement };
     node.compactor.start();
     return node;
   }

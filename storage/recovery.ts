@@ -25,7 +25,7 @@ import type { Opver } from './api.ts';
 import type { Binlog, BinlogRecord } from './binlog.ts';
 import { CHECKPOINT_KEY, loadCheckpoint, type ReconcileReport, reconcileBinlog } from './binlog-reconcile.ts';
 import type { NodeIndex } from './index-db.ts';
-import { EntryKind, entryKey, objectKey, partKey, uploadKey } from './keys.ts';
+import { EntryKind, entryKey, OBJECT_KEY_BYTES_MAX, objectKey, partKey, uploadKey } from './keys.ts';
 import { rebuildInto } from './rebuild.ts';
 import {
   compareOpver,
@@ -214,6 +214,7 @@ async function recoverTail(node: RecoveryHost, report: Report): Promise<void> {
   for await (const { record } of node.binlog.readFrom(cp, { unconfirmed: true })) tail.push(record);
   for (const r of tail) {
     if (r.op === 'upload-create' || r.op === 'upload-part' || r.op === 'upload-abort') continue;
+    if (r.key.length > OBJECT_KEY_BYTES_MAX) continue; // never written by this node
     const k = objectKey(r.bucket, r.key).toString('latin1');
     if (!objects.has(k)) objects.set(k, []);
   }
@@ -381,7 +382,8 @@ async function settleObject(
 /** An abort whose marker is gone but whose upload row is still there: finish it. */
 async function settleAbort(node: RecoveryHost, r: BinlogRecord, fix: Fixes): Promise<void> {
   const { index } = node;
-  const uk = uploadKey(r.bucket, r.key, r.uploadId ?? '');
+  if (r.uploadId === undefined) return; // nothing to finish (uploadKey refuses an empty id)
+  const uk = uploadKey(r.bucket, r.key, r.uploadId);
   const row = index.get(index.uploads, uk);
   if (!row) return;
   const u = decodeUploadValue(row);
@@ -435,7 +437,12 @@ function settleOther(node: RecoveryHost, c: Changed, fix: Fixes, claimed: Set<st
   }
   const body = c.e.key.subarray(1);
   if (c.e.key[0] === EntryKind.upload && meta.kind === 'upload') {
-    const uk = uploadKey(meta.meta.bucket, meta.meta.key, body.toString('latin1'));
+    let uk: Buffer;
+    try {
+      uk = uploadKey(meta.meta.bucket, meta.meta.key, body.toString('latin1'));
+    } catch {
+      return; // not a marker this node could have written: left alone
+    }
     const row = index.get(index.uploads, uk);
     fix.touchedUploads.push(uk);
     if (row && sameLoc(decodeUploadValue(row).at, c.at)) return;

@@ -363,6 +363,7 @@ export class WritePath {
     const okey = objectKey(bucket, key);
     return this.d.locks.run(okey.toString('latin1'), async () => {
       const cur = this.d.reads.current(okey);
+      // If-Match: checked under the key's lock, so nothing can replace the object between check and delete.
       checkCondition(cur, opts.condition);
       if (!cur) return false;
       const old = this.d.reads.space(cur);
