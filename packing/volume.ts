@@ -494,7 +494,7 @@ export class Volume extends EventEmitter {
     for (const f of this.core.chunks.values()) await f.fh.close();
   }
 
-  /** Waits for operations in flight, makes everything durable and writes the clean-shutdown summary. */
+  /** Waits for operations in flight, makes everything durable and writes a complete checkpoint (clean close). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
