@@ -143,14 +143,21 @@ async function main(): Promise<void> {
         else fail(`PUT w/${i}: ${r.status}`);
       }
     })();
-    const reader = (async () => {
-      let k = 0;
+    // Small GETs of survivors, checked byte for byte; each one's wall-clock start and latency are kept
+    // to be split later into those that overlapped a compaction run and those that did not.
+    const timed: Array<{ at: number; ms: number }> = [];
+    const reader = async (w: number) => {
+      let k = w;
       while (deleting) {
         const i = survivors[(k++ * 7919) % survivors.length]!;
+        const at = Date.now();
+        const t = performance.now();
         const r = await client.get(BUCKET, `o/${i}`, true);
+        timed.push({ at, ms: performance.now() - t });
         if (r.status !== 200 || !r.body?.equals(body(i))) fail(`GET o/${i} during deletes: ${r.status}`);
       }
-    })();
+    };
+    const readers = Promise.all(Array.from({ length: 4 }, (_, w) => reader(w * 1000)));
     t0 = performance.now();
     await pool(doomed.length, 32, async (k) => {
       const i = doomed[k]!;
@@ -159,7 +166,7 @@ async function main(): Promise<void> {
     });
     const deleteS = ms(t0) / 1000;
     deleting = false;
-    await Promise.all([writer, reader]);
+    await Promise.all([writer, readers]);
     console.log(`deleted ${doomed.length} in ${deleteS.toFixed(1)} s with a read/write load running`);
 
     // 4. until the volume is within 15 % of its live bytes; GET latency meanwhile
@@ -185,6 +192,10 @@ async function main(): Promise<void> {
     }
     const busy = await during;
     const runs = await compactionRuns(join(work, 'quire.log'));
+    const inRun = (t: { at: number; ms: number }) =>
+      runs.intervals.some(([a, b]) => t.at + t.ms >= a && t.at <= b);
+    const overlapping = split(timed.filter(inRun));
+    const outside = split(timed.filter((t) => !inRun(t)));
     console.log(
       `volume within 15 % of live bytes ${shrunkAfterS.toFixed(1)} s after the deletes began ` +
         `(${(shrunkAfterS - deleteS).toFixed(1)} s after they ended): disk ${mb(last.get('quire_volume_disk_bytes'))} MB, live ${mb(last.get('quire_volume_live_bytes'))} MB`,
@@ -193,7 +204,9 @@ async function main(): Promise<void> {
       `compacted ${runs.files} chunkfiles, moved ${runs.entries} entries, ${mb(runs.bytes)} MB at ${(runs.bytes / 1e6 / runs.seconds).toFixed(1)} MB/s (${runs.seconds.toFixed(1)} s copying)`,
     );
     console.log(
-      `small GET while compacting: p50 ${busy.p50.toFixed(2)} ms, p99 ${busy.p99.toFixed(2)} ms (${busy.n} GETs)`,
+      `small GET during the deletes while a compaction run was copying: p50 ${overlapping.p50.toFixed(2)} ms, p99 ${overlapping.p99.toFixed(2)} ms (${overlapping.n} GETs); ` +
+        `during the deletes without compaction: p50 ${outside.p50.toFixed(2)} ms, p99 ${outside.p99.toFixed(2)} ms (${outside.n} GETs); ` +
+        `after the deletes until shrunk: p99 ${busy.p99.toFixed(2)} ms (${busy.n} GETs)`,
     );
 
     // 5. every survivor byte-exact, new objects too, deleted ones gone
@@ -254,10 +267,11 @@ async function getLoad(
 
 /** The server's own account of its compaction runs (pino lines 'compacted sparse chunkfiles'). */
 async function compactionRuns(logPath: string) {
-  const out = { files: 0, entries: 0, bytes: 0, seconds: 0 };
+  const out = { files: 0, entries: 0, bytes: 0, seconds: 0, intervals: [] as Array<[number, number]> };
   for (const line of (await readFile(logPath, 'utf8')).split('\n')) {
     if (!line.includes('compacted sparse chunkfiles')) continue;
     const r = JSON.parse(line) as {
+      time: string;
       files: number;
       entriesMoved: number;
       bytesMoved: number;
@@ -267,8 +281,15 @@ async function compactionRuns(logPath: string) {
     out.entries += r.entriesMoved;
     out.bytes += r.bytesMoved;
     out.seconds += r.seconds;
+    const end = Date.parse(r.time);
+    out.intervals.push([end - r.seconds * 1000, end]);
   }
   return out;
+}
+
+function split(ts: Array<{ ms: number }>): { n: number; p50: number; p99: number } {
+  const ms = ts.map((t) => t.ms);
+  return { n: ms.length, p50: quantile(ms, 0.5), p99: quantile(ms, 0.99) };
 }
 
 function shuffled(n: number, seed: number): number[] {

@@ -16,7 +16,7 @@ import { isExternal, startTarget, type Target } from './target.ts';
 
 const SEED = 0xc0a1;
 /** Small chunkfiles, so a few thousand small objects spread over dozens of them. */
-const ENV = { QUIRE_CHUNKFILE_BYTES: String(96 * 1024), QUIRE_COMPACT_INTERVAL_MS: '100' };
+const ENV = { QUIRE_CHUNKFILE_BYTES: String(64 * 1024), QUIRE_COMPACT_INTERVAL_MS: '100' };
 
 async function metric(target: Target, name: string): Promise<number> {
   const res = await fetch(`${target.endpoint}/metrics`);
@@ -121,7 +121,7 @@ describe('compaction in a running server', {
     const s3 = s3For(target);
     const bucket = uniqueBucket('compact');
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const [live, gone] = await fillAndThin(s3, bucket, 1200);
+    const [live, gone] = await fillAndThin(s3, bucket, 800);
     await until(
       target,
       'compaction to run',
@@ -131,7 +131,7 @@ describe('compaction in a running server', {
     await until(target, 'the volume to shrink', async () => {
       const disk = await metric(target, 'quire_volume_disk_bytes');
       const liveBytes = await metric(target, 'quire_volume_live_bytes');
-      return disk <= liveBytes * 1.15 + 2 * 96 * 1024;
+      return disk <= liveBytes * 1.15 + 2 * 64 * 1024;
     });
     assert.ok((await metric(target, 'quire_compaction_entries_moved_total')) > 0);
     await expectObjects(s3, bucket, live, gone);
@@ -144,7 +144,7 @@ describe('compaction in a running server', {
     const s3 = s3For(target);
     const bucket = uniqueBucket('compact-kill');
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const [live, gone] = await fillAndThin(s3, bucket, 1200);
+    const [live, gone] = await fillAndThin(s3, bucket, 800);
     // New objects written while compaction runs: every acknowledged one must survive the kill.
     const acked: number[] = [];
     let writing = true;

@@ -12,13 +12,13 @@
 // Free space is thus always taken from headers read back (the checkpoint's holes were read from
 // headers or freed by durable deletes, and every file changed since is read again), never from a
 // list kept beside the data.
-import { type FileHandle, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Disk, DiskFile } from '../common/disk.ts';
+import { syncDir, writeFileDurable } from '../common/durable-file.ts';
 import type { ChunkFile } from './chunkfile.ts';
 import type { VolumeCore } from './core.ts';
 import { crc32Continue } from './crc.ts';
-import { fsyncDir, writeFileDurable } from './durable-io.ts';
 import { FILE_NAMES, journalName, parseFileId } from './layout.ts';
 import { encodeSummary } from './summary.ts';
 
@@ -45,14 +45,15 @@ export interface ChangedFiles {
 
 /** The union of every journal of `fromGeneration` or later; a torn record ends its journal. */
 export async function readJournals(
+  disk: Disk,
   dir: string,
   volumeCrc: number,
   fromGeneration: number,
 ): Promise<ChangedFiles> {
   const out: ChangedFiles = { chunks: new Set(), singles: new Set(), records: 0 };
-  for (const gen of await journalGenerations(dir)) {
+  for (const gen of await journalGenerations(disk, dir)) {
     if (gen < fromGeneration) continue;
-    const buf = await readFile(join(dir, journalName(gen)));
+    const buf = await disk.readFile(join(dir, journalName(gen)));
     for (let at = 0; at + RECORD_BYTES <= buf.length; at += RECORD_BYTES) {
       if (crc32Continue(buf.subarray(at, at + 8), volumeCrc) !== buf.readUInt32LE(at + 8)) break;
       const id = buf.readUInt32LE(at);
@@ -65,8 +66,8 @@ export async function readJournals(
   return out;
 }
 
-async function journalGenerations(dir: string): Promise<number[]> {
-  return (await readdir(dir))
+async function journalGenerations(disk: Disk, dir: string): Promise<number[]> {
+  return (await disk.readdir(dir))
     .map((n) => parseFileId(n, FILE_NAMES.journalPrefix, FILE_NAMES.journalSuffix))
     .filter((n): n is number => n !== undefined)
     .sort((a, b) => a - b);
@@ -90,10 +91,11 @@ export class ChangeJournal {
   private readonly inflight = new Map<string, Promise<void>>();
   private queue: QueuedRecord[] = [];
   private writing: Promise<void> | undefined;
-  private fh: FileHandle | undefined;
+  private fh: DiskFile | undefined;
   private fhGeneration = -1;
 
   constructor(
+    private readonly disk: Disk,
     private readonly dir: string,
     private readonly volumeCrc: number,
     private readonly durable: boolean,
@@ -147,7 +149,7 @@ export class ChangeJournal {
       const gen = this.generation;
       try {
         const fh = await this.file(gen);
-        await fh.write(Buffer.concat(batch.map((r) => r.buf)));
+        await fh.appendFile(Buffer.concat(batch.map((r) => r.buf)));
         if (this.durable) await fh.datasync();
         // A record written under an older generation does not mark the file in the new one.
         for (const r of batch) if (gen === this.generation) this.marked.add(r.key);
@@ -159,12 +161,12 @@ export class ChangeJournal {
     this.writing = undefined;
   }
 
-  private async file(gen: number): Promise<FileHandle> {
+  private async file(gen: number): Promise<DiskFile> {
     if (this.fh && this.fhGeneration === gen) return this.fh;
     await this.fh?.close();
     this.fh = undefined;
-    const fh = await open(join(this.dir, journalName(gen)), 'a');
-    if (this.durable) await fsyncDir(this.dir);
+    const fh = await this.disk.open(join(this.dir, journalName(gen)), 'a+');
+    if (this.durable) await syncDir(this.disk, this.dir);
     this.fh = fh;
     this.fhGeneration = gen;
     return fh;
@@ -178,8 +180,9 @@ export class ChangeJournal {
       this.fh = undefined;
       this.fhGeneration = -1;
     }
-    for (const gen of await journalGenerations(this.dir)) {
-      if (gen < generation || all) await unlink(join(this.dir, journalName(gen))).catch(() => undefined);
+    for (const gen of await journalGenerations(this.disk, this.dir)) {
+      if (gen < generation || all)
+        await this.disk.unlink(join(this.dir, journalName(gen))).catch(() => undefined);
     }
   }
 
@@ -246,7 +249,7 @@ export async function takeCheckpoint(
   // Held singlefiles stay named in the new generation's journal before the checkpoint counts.
   await Promise.all([...core.heldSingles.keys()].map((id) => core.journal.touchSingle(id)));
   await opts.beforeInstall?.();
-  await writeFileDurable(core.dir, FILE_NAMES.summary, summary);
+  await writeFileDurable(core.opts.disk, core.dir, FILE_NAMES.summary, summary);
   await core.journal.prune(generation, opts.complete === true);
   return { generation, listed: files.length };
 }

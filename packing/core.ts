@@ -1,13 +1,12 @@
 // The state of one open volume and the primitives every operation is made of: allocate (hole best-fit or
 // lane append), write + group commit, replace in place, mark deleted, and hand extents back to the free
 // space only when no read in flight still points at them.
-import { access, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { unlinkDurable } from '../common/durable-file.ts';
 import { ChangeJournal } from './checkpoint.ts';
 import type { ChunkFile } from './chunkfile.ts';
 import { WriteLane, writeAll } from './chunkfile.ts';
 import type { EntryHeader, Superblock } from './codec.ts';
-import { unlinkDurable } from './durable-io.ts';
 import {
   bodyBytesOf,
   type EntryContent,
@@ -79,7 +78,7 @@ export class VolumeCore {
     newChunkFile: () => Promise<ChunkFile>,
   ) {
     this.committer = new GroupCommitter(opts.durable);
-    this.journal = new ChangeJournal(dir, volumeCrc, opts.durable);
+    this.journal = new ChangeJournal(opts.disk, dir, volumeCrc, opts.durable);
     this.lanes = Array.from({ length: opts.writeLanes }, () => new WriteLane(opts.chunkBytes, newChunkFile));
   }
 
@@ -231,8 +230,7 @@ export class VolumeCore {
   }
 
   async refreshDiskFree(): Promise<void> {
-    const s = await statfs(this.dir);
-    this.diskFreeBytes = s.bavail * s.bsize;
+    this.diskFreeBytes = await this.opts.disk.freeBytes(this.dir);
     this.bytesSinceStatfs = 0;
   }
 
@@ -260,7 +258,11 @@ export class VolumeCore {
     const need = Math.max(needBytes, HEADER_BYTES + bodyBytesOf(c));
     // A caller holding a file must not wait for a checkpoint that waits for that file.
     while (this.appendGate && !holding) await this.appendGate;
-    const hole = this.free.take(need, (e) => padAllocation(e.offset, need) <= e.size);
+    // A file about to be compacted gives no holes: what went there would only be moved again.
+    const hole = this.free.take(
+      need,
+      (e) => padAllocation(e.offset, need) <= e.size && !this.chunks.get(e.fileId)?.compactionQueued,
+    );
     let file: ChunkFile;
     let offset: number;
     let alloc: number;
@@ -379,9 +381,9 @@ export class VolumeCore {
   /** Deletes whatever lives at `loc` (already resolved); EntryNotFoundError when nothing does. */
   async deleteAt(loc: Location): Promise<void> {
     if (loc.kind === 'single') {
-      const head = await readSingleHead(this.dir, loc, this.volumeCrc).catch(() => undefined);
+      const head = await readSingleHead(this.opts.disk, this.dir, loc, this.volumeCrc).catch(() => undefined);
       if (!head && !(await this.singleExists(loc))) throw new EntryNotFoundError(loc, 'no such singlefile');
-      await unlinkDurable(this.dir, singleFileName(loc.fileId));
+      await unlinkDurable(this.opts.disk, this.dir, singleFileName(loc.fileId));
       this.singlefiles -= 1;
       this.singleBytes -= loc.allocBytes;
       this.singleDataBytes -= head?.header.dataBytes ?? 0;
@@ -401,7 +403,7 @@ export class VolumeCore {
   }
 
   private async singleExists(loc: Location): Promise<boolean> {
-    return access(join(this.dir, singleFileName(loc.fileId))).then(
+    return this.opts.disk.stat(join(this.dir, singleFileName(loc.fileId))).then(
       () => true,
       () => false,
     );

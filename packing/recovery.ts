@@ -2,15 +2,14 @@
 // crash from the last checkpoint plus a scan of what changed since (checkpoint.ts); without a usable
 // checkpoint by a full scan of every chunkfile and singlefile. Keys found more than once among the
 // scanned entries are deduplicated by opver.
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { unlinkDurable } from '../common/durable-file.ts';
 import type { ChangedFiles } from './checkpoint.ts';
 import { parseChunkfile } from './chunk-scan.ts';
 import { ChunkFile } from './chunkfile.ts';
 import { decodeChunkHeader } from './codec.ts';
 import type { VolumeCore } from './core.ts';
 import { storedEntry } from './core.ts';
-import { unlinkDurable } from './durable-io.ts';
 import { readEntryAt } from './entry-io.ts';
 import { chunkFileName, HEADER_BYTES, singleFileName } from './layout.ts';
 import { readSingleHead } from './singlefile.ts';
@@ -32,7 +31,7 @@ export async function loadSummary(core: VolumeCore, s: VolumeSummary): Promise<v
 }
 
 async function loadChunk(core: VolumeCore, c: ChunkSummary): Promise<ChunkFile> {
-  const fh = await open(join(core.dir, chunkFileName(c.fileId)), 'r+');
+  const fh = await core.opts.disk.open(join(core.dir, chunkFileName(c.fileId)), 'r+');
   const f = new ChunkFile(c.fileId, fh, c.end);
   f.liveEntries = c.liveEntries;
   f.liveBytes = c.liveBytes;
@@ -92,7 +91,7 @@ async function scanOneChunkfile(
   collect: boolean,
 ): Promise<void> {
   const name = chunkFileName(id);
-  const fh = await open(join(core.dir, name), 'r+');
+  const fh = await core.opts.disk.open(join(core.dir, name), 'r+');
   const size = (await fh.stat()).size;
   const head = Buffer.alloc(HEADER_BYTES);
   await fh.read(head, 0, HEADER_BYTES, 0);
@@ -100,7 +99,7 @@ async function scanOneChunkfile(
     if (size <= HEADER_BYTES) {
       // Created but never used before a crash: nothing can live in it.
       await fh.close();
-      await unlinkDurable(core.dir, name);
+      await unlinkDurable(core.opts.disk, core.dir, name);
       return;
     }
     out.corrupt.push({ fileId: id, offset: 0, bytes: HEADER_BYTES, reason: 'invalid chunkfile header' });
@@ -130,6 +129,9 @@ async function scanRange(
     true,
     (r) => {
       if (r.kind === 'live') {
+        // A crash may keep an appended entry but not the zero slack after it: the file is as long as
+        // its last allocation, or holes and live entries would reach past its end.
+        f.end = Math.max(f.end, r.offset + r.header.allocBytes);
         f.liveEntries += 1;
         f.liveBytes += r.header.allocBytes;
         f.liveDataBytes += r.header.dataBytes;
@@ -159,14 +161,14 @@ async function scanSinglefile(
   dd: Deduper,
   collect: boolean,
 ): Promise<void> {
-  const fh = await open(join(core.dir, singleFileName(id)), 'r');
+  const fh = await core.opts.disk.open(join(core.dir, singleFileName(id)), 'r');
   const size = (await fh.stat()).size;
   await fh.close();
   const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: size };
   core.singlefiles += 1;
   core.singleBytes += size;
   try {
-    const head = await readSingleHead(core.dir, loc, core.volumeCrc);
+    const head = await readSingleHead(core.opts.disk, core.dir, loc, core.volumeCrc);
     core.singleDataBytes += head.header.dataBytes;
     dd.consider({ loc, opver: head.header.opver, key: head.key });
     if (collect) out.changed.push(storedEntry(loc, head.header, head.key, head.meta));

@@ -1,12 +1,12 @@
 // Creating and opening a volume directory: superblock, leftovers of interrupted steps, summary or scan.
-import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { type Disk, nodeDisk } from '../common/disk.ts';
+import { mkdirDurable, syncDir, unlinkDurable, writeFileDurable } from '../common/durable-file.ts';
 import { readJournals, takeCheckpoint } from './checkpoint.ts';
 import { ChunkFile, writeAll } from './chunkfile.ts';
 import { decodeSuperblock, encodeChunkHeader, encodeSuperblock, volumeCrcOf } from './codec.ts';
 import { compactFile, MARKER_COPYING, MARKER_DONE, readMarker } from './compaction.ts';
 import { VolumeCore } from './core.ts';
-import { fsyncDir, unlinkDurable, writeFileDurable } from './durable-io.ts';
 import { InvalidInputError, VolumeFormatError, VolumeLimitError } from './errors.ts';
 import {
   chunkFileName,
@@ -25,8 +25,9 @@ export async function writeSuperblock(dir: string, o: CreateVolumeOptions): Prom
   const id = Buffer.from(o.volumeId, 'utf8');
   if (id.length === 0 || id.length > 32) throw new InvalidInputError('volumeId must be 1..32 UTF-8 bytes');
   checkLimits(o.volumeId, o.maxBytes, o.reservedFreeBytes ?? DEFAULTS.reservedFreeBytes, 0);
-  await mkdir(dir, { recursive: true });
-  const existing = await readFile(join(dir, FILE_NAMES.superblock)).catch(() => undefined);
+  const disk = o.disk ?? nodeDisk;
+  await mkdirDurable(disk, dir);
+  const existing = await disk.readFile(join(dir, FILE_NAMES.superblock)).catch(() => undefined);
   if (existing) throw new InvalidInputError(`${dir} already holds a volume`);
   const sb = encodeSuperblock({
     volumeId: o.volumeId,
@@ -34,8 +35,7 @@ export async function writeSuperblock(dir: string, o: CreateVolumeOptions): Prom
     maxBytes: o.maxBytes,
     reservedFreeBytes: o.reservedFreeBytes ?? DEFAULTS.reservedFreeBytes,
   });
-  await writeFileDurable(dir, FILE_NAMES.superblock, sb);
-  await fsyncDir(dirname(dir));
+  await writeFileDurable(disk, dir, FILE_NAMES.superblock, sb);
 }
 
 interface DirListing {
@@ -46,9 +46,9 @@ interface DirListing {
   readonly hasSummary: boolean;
 }
 
-async function listDir(dir: string): Promise<DirListing> {
+async function listDir(disk: Disk, dir: string): Promise<DirListing> {
   const out: DirListing = { chunkIds: [], singleIds: [], markerIds: [], tmpNames: [], hasSummary: false };
-  for (const name of await readdir(dir)) {
+  for (const name of await disk.readdir(dir)) {
     if (name.endsWith(FILE_NAMES.tmpSuffix)) out.tmpNames.push(name);
     const c = parseFileId(name, FILE_NAMES.chunkPrefix, FILE_NAMES.chunkSuffix);
     if (c !== undefined) out.chunkIds.push(c);
@@ -69,11 +69,11 @@ function makeCore(dir: string, sbBuf: Buffer, opts: OpenVolumeOptions | undefine
   const volumeCrc = volumeCrcOf(sb.volumeId);
   const core: VolumeCore = new VolumeCore(dir, sb, volumeCrc, resolved, async () => {
     const id = core.nextChunkId++;
-    const fh = await open(join(dir, chunkFileName(id)), 'wx+');
+    const fh = await resolved.disk.open(join(dir, chunkFileName(id)), 'wx+');
     await writeAll(fh, [encodeChunkHeader({ fileId: id, volumeCrc, chunkBytes: resolved.chunkBytes })], 0);
     if (resolved.durable) {
       await fh.datasync();
-      await fsyncDir(dir);
+      await syncDir(resolved.disk, dir);
     }
     const f = new ChunkFile(id, fh, HEADER_BYTES);
     core.chunks.set(id, f);
@@ -83,19 +83,19 @@ function makeCore(dir: string, sbBuf: Buffer, opts: OpenVolumeOptions | undefine
 }
 
 /** Sorts out markers: DONE → finish retiring; COPYING → roll forward after the scan; torn → drop. */
-async function triageMarkers(dir: string, l: DirListing): Promise<Set<number>> {
+async function triageMarkers(disk: Disk, dir: string, l: DirListing): Promise<Set<number>> {
   const copying = new Set<number>();
   for (const id of l.markerIds) {
-    const state = await readMarker(dir, id);
+    const state = await readMarker(disk, dir, id);
     if (state === MARKER_COPYING && l.chunkIds.includes(id)) {
       copying.add(id);
     } else if (state === MARKER_DONE) {
       // Every copy was durable and reported before DONE was written.
-      await unlinkDurable(dir, chunkFileName(id));
+      await unlinkDurable(disk, dir, chunkFileName(id));
       const at = l.chunkIds.indexOf(id);
       if (at >= 0) l.chunkIds.splice(at, 1);
     }
-    if (!copying.has(id)) await unlinkDurable(dir, compactionMarkerName(id));
+    if (!copying.has(id)) await unlinkDurable(disk, dir, compactionMarkerName(id));
   }
   return copying;
 }
@@ -118,18 +118,24 @@ function checkLimits(volumeId: string, maxBytes: number, reserved: number, holds
 }
 
 /** Applies new size limits at open: checked against what the volume holds, then written durably. */
-async function applyLimits(dir: string, sbBuf: Buffer, l: DirListing, o: OpenVolumeOptions | undefined) {
+async function applyLimits(
+  disk: Disk,
+  dir: string,
+  sbBuf: Buffer,
+  l: DirListing,
+  o: OpenVolumeOptions | undefined,
+) {
   const sb = decodeSuperblock(sbBuf);
   if (!sb || !o || (o.maxBytes === undefined && o.reservedFreeBytes === undefined)) return sbBuf;
   const maxBytes = o.maxBytes ?? sb.maxBytes;
   const reservedFreeBytes = o.reservedFreeBytes ?? sb.reservedFreeBytes;
   if (maxBytes === sb.maxBytes && reservedFreeBytes === sb.reservedFreeBytes) return sbBuf;
   let holds = 0;
-  for (const id of l.chunkIds) holds += (await stat(join(dir, chunkFileName(id)))).size;
-  for (const id of l.singleIds) holds += (await stat(join(dir, singleFileName(id)))).size;
+  for (const id of l.chunkIds) holds += (await disk.stat(join(dir, chunkFileName(id)))).size;
+  for (const id of l.singleIds) holds += (await disk.stat(join(dir, singleFileName(id)))).size;
   checkLimits(sb.volumeId, maxBytes, reservedFreeBytes, holds);
   const next = encodeSuperblock({ ...sb, maxBytes, reservedFreeBytes });
-  await writeFileDurable(dir, FILE_NAMES.superblock, next);
+  await writeFileDurable(disk, dir, FILE_NAMES.superblock, next);
   return next;
 }
 
@@ -138,15 +144,16 @@ export async function openCore(
   opts: OpenVolumeOptions | undefined,
   isNew: boolean,
 ): Promise<{ core: VolumeCore; recovery: RecoveryReport }> {
-  const l = await listDir(dir);
-  const sbBuf = await applyLimits(dir, await readFile(join(dir, FILE_NAMES.superblock)), l, opts);
+  const disk = opts?.disk ?? nodeDisk;
+  const l = await listDir(disk, dir);
+  const sbBuf = await applyLimits(disk, dir, await disk.readFile(join(dir, FILE_NAMES.superblock)), l, opts);
   const core = makeCore(dir, sbBuf, opts);
   const started = core.opts.clock();
-  for (const t of l.tmpNames) await unlink(join(dir, t));
-  const copying = await triageMarkers(dir, l);
-  const summaryBuf = l.hasSummary ? await readFile(join(dir, FILE_NAMES.summary)) : undefined;
+  for (const t of l.tmpNames) await disk.unlink(join(dir, t));
+  const copying = await triageMarkers(disk, dir, l);
+  const summaryBuf = l.hasSummary ? await disk.readFile(join(dir, FILE_NAMES.summary)) : undefined;
   const summary = summaryBuf && decodeSummary(summaryBuf, core.volumeCrc);
-  const changes = summary ? await readJournals(dir, core.volumeCrc, summary.generation) : undefined;
+  const changes = summary ? await readJournals(disk, dir, core.volumeCrc, summary.generation) : undefined;
   const sameFiles =
     summary !== undefined &&
     summary.chunks.length === l.chunkIds.length &&

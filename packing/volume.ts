@@ -1,7 +1,6 @@
 // The public face of one volume: put / replace / delete / read / scan / compact / stats / close.
 // The caller keeps key → Location; the volume keeps no key map at run time.
 import { EventEmitter } from 'node:events';
-import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { type CheckpointOptions, takeCheckpoint } from './checkpoint.ts';
@@ -98,7 +97,18 @@ export class Volume extends EventEmitter {
   /** Stores an object; resolves only when durable. With `replaces`, the old version is freed or rewritten. */
   put(input: PutInput): Promise<StoredEntry> {
     this.checkOpen();
-    return this.track(this.doPut(input));
+    return this.track(this.doPut(input).then((e) => this.followMoves(e)));
+  }
+
+  /**
+   * Compaction may move a new entry before the put that wrote it returns (a replacement still freeing
+   * the old version): its EntryMoved named a location the caller did not hold yet, so the caller must
+   * get where the entry is now.
+   */
+  private followMoves(e: StoredEntry): StoredEntry {
+    if (this.core.forwards.size === 0) return e;
+    const at = this.core.resolve(e.location);
+    return at === e.location ? e : { ...e, location: at };
   }
 
   /**
@@ -177,6 +187,7 @@ export class Volume extends EventEmitter {
     let written: Awaited<ReturnType<typeof writeSinglefile>>;
     try {
       written = await writeSinglefile(
+        this.core.opts.disk,
         this.core.dir,
         id,
         { ...input, createdMs: now, updatedMs: now },
@@ -300,7 +311,8 @@ export class Volume extends EventEmitter {
     const target = core.resolve(location);
     if (target.kind === 'single') {
       const parts: Buffer[] = [];
-      for await (const p of readSinglefile(core.dir, target, core.volumeCrc, range)) parts.push(p);
+      for await (const p of readSinglefile(core.opts.disk, core.dir, target, core.volumeCrc, range))
+        parts.push(p);
       return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     }
     const file = core.chunkFileOf(target);
@@ -320,7 +332,8 @@ export class Volume extends EventEmitter {
     const core = this.core;
     const self = this;
     async function* gen(): AsyncGenerator<Buffer> {
-      if (target.kind === 'single') yield* readSinglefile(core.dir, target, core.volumeCrc, range);
+      if (target.kind === 'single')
+        yield* readSinglefile(core.opts.disk, core.dir, target, core.volumeCrc, range);
       else yield await self.doRead(target, range);
     }
     return Readable.from(gen(), { objectMode: false });
@@ -332,7 +345,7 @@ export class Volume extends EventEmitter {
     const core = this.core;
     const target = core.resolve(location);
     if (target.kind === 'single') {
-      const head = await readSingleHead(core.dir, target, core.volumeCrc);
+      const head = await readSingleHead(core.opts.disk, core.dir, target, core.volumeCrc);
       return storedEntry(target, head.header, head.key, head.meta);
     }
     const file = core.chunkFileOf(target);
@@ -369,15 +382,15 @@ export class Volume extends EventEmitter {
         if (f.retired && f.readers === 0) await f.fh.close().catch(() => undefined);
       }
     }
-    const ids = (await readdir(core.dir))
+    const ids = (await core.opts.disk.readdir(core.dir))
       .map((n) => parseFileId(n, FILE_NAMES.singlePrefix, FILE_NAMES.singleSuffix))
       .filter((n): n is number => n !== undefined)
       .sort((a, b) => a - b);
     for (const id of ids) {
       const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: 0 };
-      const head = await readSingleHead(core.dir, loc, core.volumeCrc).catch(() => undefined);
+      const head = await readSingleHead(core.opts.disk, core.dir, loc, core.volumeCrc).catch(() => undefined);
       if (!head) continue;
-      const size = (await stat(join(core.dir, singleFileName(id)))).size;
+      const size = (await core.opts.disk.stat(join(core.dir, singleFileName(id)))).size;
       yield storedEntry({ ...loc, allocBytes: size }, head.header, head.key, head.meta);
     }
   }
@@ -411,23 +424,28 @@ export class Volume extends EventEmitter {
     let bytesMoved = 0;
     let bytesFreed = 0;
     let filesDone = 0;
-    for (const f of candidates) {
-      if (this.closed || opts.shouldStop?.()) break;
-      // A file retired or taken meanwhile (nothing else compacts, but be sure) is skipped.
-      if (f.retired || f.compacting) continue;
-      bytesFreed += f.end;
-      const r = await compactFile(core, f, {
-        emit: async (m) => {
-          this.emit('moved', m);
-          await core.opts.onMoved?.(m);
-        },
-        pace,
-        ...(opts.beforeRetire ? { beforeRetire: opts.beforeRetire } : {}),
-      });
-      entriesMoved += r.entries;
-      bytesMoved += r.bytes;
-      filesDone += 1;
-      opts.onProgress?.({ filesDone, filesTotal: candidates.length, entriesMoved, bytesMoved });
+    for (const f of candidates) f.compactionQueued = true;
+    try {
+      for (const f of candidates) {
+        if (this.closed || opts.shouldStop?.()) break;
+        // A file retired or taken meanwhile (nothing else compacts, but be sure) is skipped.
+        if (f.retired || f.compacting) continue;
+        bytesFreed += f.end;
+        const r = await compactFile(core, f, {
+          emit: async (m) => {
+            this.emit('moved', m);
+            await core.opts.onMoved?.(m);
+          },
+          pace,
+          ...(opts.beforeRetire ? { beforeRetire: opts.beforeRetire } : {}),
+        });
+        entriesMoved += r.entries;
+        bytesMoved += r.bytes;
+        filesDone += 1;
+        opts.onProgress?.({ filesDone, filesTotal: candidates.length, entriesMoved, bytesMoved });
+      }
+    } finally {
+      for (const f of candidates) f.compactionQueued = false;
     }
     return {
       filesDone,

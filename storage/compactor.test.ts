@@ -186,7 +186,7 @@ test('upload markers and deferred deletes moved by compaction are still found af
     assert.equal(await node.deleteObject('b', Buffer.from('pinned')), true);
     for (let i = 0; i < 40; i++) await node.deleteObject('b', Buffer.from(`f${i}`));
     const report = await vols[0]!.compact({ liveRatioBelow: 0.5 });
-    assert.ok(report.entriesMoved >= 3, `moved ${report.entriesMoved}`);
+    assert.ok(report.entriesMoved >= 2, `moved ${report.entriesMoved}: the marker and the pinned entry`);
     // The pin outlives the node: its deferred delete is finished by the next (clean) open.
     await node.close();
     h.release();

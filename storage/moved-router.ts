@@ -80,9 +80,8 @@ export class MovedRouter {
    * that deferred it removes it by that key.
    */
   private async followPending(d: MovedRouterDeps, volumeId: string, m: EntryMoved): Promise<void> {
-    let any = false;
-    for (const _ of d.index.pending.getKeys({ limit: 1, snapshot: false })) any = true;
-    if (!any) return;
+    // Pending rows exist only while a read defers a free (open finishes or drops older ones).
+    if (!d.pins.deferring) return;
     const to = { volumeId, location: m.to };
     const changed: Array<[Buffer, Buffer]> = [];
     for (const { key, value } of d.index.pending.getRange({ snapshot: false })) {

@@ -17,8 +17,10 @@
 // binlog with it (binlog-reconcile.ts); old versions are freed last, or later if a pinned read
 // still uses them (protected first, so a crash before the free leaves them to recovery).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { type Disk, nodeDisk } from '../common/disk.ts';
+import { mkdirDurable } from '../common/durable-file.ts';
 import type {
   BodyFinish,
   CopyDestination,
@@ -42,7 +44,7 @@ import { md5Tee } from './body.ts';
 import { dropBucket } from './bucket-purge.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { type CompactionSettings, Compactor, type CompactorLog } from './compactor.ts';
-import { writeCheckpointFile } from './durable-file.ts';
+import { writeCheckpointFile, writeFileDurable } from './durable-file.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
 import { boundMarker, bucketPrefix, OBJECT_KEY_BYTES_MAX, objectKey, prefixEnd, successor } from './keys.ts';
@@ -55,7 +57,7 @@ import { freeBytes, Placement } from './placement.ts';
 import { ReadPath } from './read-path.ts';
 import { compareOpver, decodeObjectSummary, encodeCheckpoint } from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
-import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec } from './volume-port.ts';
+import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
 
 export interface StorageNodeOptions {
@@ -82,6 +84,10 @@ export interface StorageNodeOptions {
   checkpointEveryOps?: number;
   /** Random source for upload and blob ids. */
   random?: (bytes: number) => Buffer;
+  /** Where volumes and the node's files live (default: the real disk); the LMDB index is always a real file. */
+  disk?: Disk;
+  /** Volume engine settings (tests: small chunkfiles). */
+  volumeTuning?: VolumeTuning;
   /** Background compaction of sparse chunkfiles (compactor.ts); absent: only on request (tests). */
   compaction?: CompactionSettings & { log?: CompactorLog };
 }
@@ -149,7 +155,7 @@ export class StorageNode implements StorageApi {
           const cp = this.clock.checkpoint(binlog.confirmed);
           await index.write(() => index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(cp)));
           // Also beside the index: a lost index must not send recovery before the removed segments.
-          await writeCheckpointFile(opts.dataDir, cp);
+          await writeCheckpointFile(opts.dataDir, cp, opts.disk);
           return cp;
         },
         pruneBinlog: (floor) => binlog.prune(floor),
@@ -174,16 +180,19 @@ export class StorageNode implements StorageApi {
   }
 
   static async open(opts: StorageNodeOptions): Promise<StorageNode> {
-    await mkdir(opts.dataDir, { recursive: true });
+    const disk = opts.disk ?? nodeDisk;
+    await mkdirDurable(disk, opts.dataDir);
     const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
     const specs = opts.volumes.map((s) => ({ ...s, volumeId: s.volumeId ?? basename(s.dir) }));
-    await writeNodeFile(opts.dataDir, opts.nodeId, specs);
+    await writeNodeFile(disk, opts.dataDir, opts.nodeId, specs);
     const moved = new MovedRouter();
     const volumes = new Map<string, VolumePort>();
     for (const spec of specs) {
       const hooks = {
         durability: opts.durability ?? 'fsync',
         onMoved: (m: EntryMoved) => moved.route(spec.volumeId, m),
+        disk,
+        tuning: opts.volumeTuning,
       };
       volumes.set(spec.volumeId, await opener.openOrCreate(spec, opts.nodeId, hooks));
     }
@@ -192,9 +201,10 @@ export class StorageNode implements StorageApi {
     const { index, fresh } = await openIndex(join(opts.dataDir, 'index'), sync);
     const binlog = await Binlog.open({
       dir: join(opts.dataDir, 'binlog'),
-      validUpTo: await loadCheckpoint(index, opts.dataDir),
+      validUpTo: await loadCheckpoint(index, opts.dataDir, disk),
       durability: opts.durability ?? 'fsync',
       maxFileBytes: opts.binlogMaxFileBytes,
+      disk,
     });
     const node = new StorageNode(opts, index, binlog, volumes);
     node.recovery = await recoverNode(node, {
@@ -348,7 +358,11 @@ export class StorageNode implements StorageApi {
     await this.rows.settle();
     await this.binlog.close();
     for (const v of this.volumes.values()) await v.close();
-    await writeCheckpointFile(this.opts.dataDir, this.clock.checkpoint(this.binlog.confirmed));
+    await writeCheckpointFile(
+      this.opts.dataDir,
+      this.clock.checkpoint(this.binlog.confirmed),
+      this.opts.disk,
+    );
     await this.index.write(() => this.writes.putCheckpoint());
     await this.index.setClean(true);
     await this.index.syncToDisk();
@@ -378,13 +392,8 @@ async function openIndex(path: string, sync: 'flush' | 'os'): Promise<{ index: N
   return { index: NodeIndex.open(path, { sync }), fresh: true };
 }
 
-async function writeNodeFile(dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {
-  const path = join(dataDir, 'node.json');
-  const fh = await open(`${path}.tmp`, 'w');
-  await fh.writeFile(JSON.stringify({ nodeId, volumes }, null, 2));
-  await fh.datasync();
-  await fh.close();
-  await rename(`${path}.tmp`, path);
+function writeNodeFile(disk: Disk, dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {
+  return writeFileDurable(dataDir, 'node.json', JSON.stringify({ nodeId, volumes }, null, 2), disk);
 }
 
 export { compareOpver };

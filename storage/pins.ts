@@ -42,6 +42,7 @@ export type PinResult = { release: () => void; wait?: undefined } | { wait: Prom
 
 export class PinTable {
   private readonly pins = new Map<string, Pin>();
+  private deferredCount = 0;
   /** Usually one claim per location; a set so that nested claims cannot unclaim each other. */
   private readonly claims = new Map<string, Set<Claim>>();
 
@@ -138,6 +139,7 @@ export class PinTable {
         continue;
       }
       pin.deferred.push({ rowKey, value: v });
+      this.deferredCount += 1;
       rows.push([Buffer.from(rowKey), encodePendingValue(v)]);
     }
     return { rows, free };
@@ -164,6 +166,11 @@ export class PinTable {
     else this.claims.set(k, new Set([c]));
   }
 
+  /** True while some free waits for its last reader (then pending rows exist: moved-router.ts). */
+  get deferring(): boolean {
+    return this.deferredCount > 0;
+  }
+
   /** Locations pinned right now (tests and metrics). */
   get size(): number {
     return this.pins.size;
@@ -172,6 +179,9 @@ export class PinTable {
   private unpin(p: Pin): void {
     if (--p.count > 0) return;
     for (const k of p.keys) if (this.pins.get(k) === p) this.pins.delete(k);
-    for (const d of p.deferred) this.onFree(d.rowKey, d.value);
+    for (const d of p.deferred) {
+      this.deferredCount -= 1;
+      this.onFree(d.rowKey, d.value);
+    }
   }
 }

@@ -21,6 +21,7 @@
 // at their snapshot has its record durable (checkpoints.ts), so a row whose record is
 // missing points into a changed region. Entries freed after an index commit (old versions, unused
 // parts) are protected first (packing's protect()), so a crash before the free leaves them changed.
+import type { Disk } from '../common/disk.ts';
 import type { Opver } from './api.ts';
 import type { Binlog, BinlogRecord } from './binlog.ts';
 import { CHECKPOINT_KEY, loadCheckpoint, type ReconcileReport, reconcileBinlog } from './binlog-reconcile.ts';
@@ -60,7 +61,7 @@ export interface RecoveryHost {
   readonly index: NodeIndex;
   readonly binlog: Binlog;
   readonly volumes: Map<string, VolumePort>;
-  readonly opts: { readonly nodeId: number; readonly dataDir: string };
+  readonly opts: { readonly nodeId: number; readonly dataDir: string; readonly disk?: Disk };
   /** The opver clock: never goes back. */
   readonly clock: { readonly counter: bigint; advanceTo(counter: bigint): void };
 }
@@ -138,7 +139,7 @@ async function recoverByRebuild(node: RecoveryHost, report: Report, reason: stri
   const r = await rebuildInto(index, node.volumes);
   report.checked = r.entries;
   report.repaired = r.garbageDeleted;
-  const b = await reconcileBinlog(node, await loadCheckpoint(index, node.opts.dataDir));
+  const b = await reconcileBinlog(node, await loadCheckpoint(index, node.opts.dataDir, node.opts.disk));
   addBinlog(report, b);
   report.maxCounter = maxBig(r.maxCounter, b.maxCounter);
 }
@@ -209,7 +210,7 @@ async function recoverTail(node: RecoveryHost, report: Report): Promise<void> {
       else others.push(c);
     }
   }
-  const cp = await loadCheckpoint(index, node.opts.dataDir);
+  const cp = await loadCheckpoint(index, node.opts.dataDir, node.opts.disk);
   const tail: BinlogRecord[] = [];
   for await (const { record } of node.binlog.readFrom(cp, { unconfirmed: true })) tail.push(record);
   for (const r of tail) {

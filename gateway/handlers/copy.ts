@@ -22,7 +22,7 @@ async function checkedSource(
   deps: GatewayDeps,
   req: IncomingMessage,
   verified: VerifiedRequest,
-): Promise<{ src: CopySource; srcBucket: BucketInfo; record: ObjectRecord }> {
+): Promise<{ src: CopySource; srcBucket: BucketInfo; record: ObjectRecord; pinEtag?: string }> {
   const header = req.headers['x-amz-copy-source'];
   if (typeof header !== 'string' || header === '') {
     throw new S3Error(
@@ -43,13 +43,23 @@ async function checkedSource(
     lastModifiedMs: record.lastModifiedMs,
   });
   if (failed) throw failed;
-  return { src, srcBucket, record };
+  // With conditions, storage copies only the version they passed on (412 if it changed meanwhile);
+  // without, whatever version is current when storage opens it.
+  const conditional = COPY_SOURCE_CONDITIONS.some((h) => req.headers[h] !== undefined);
+  return { src, srcBucket, record, ...(conditional ? { pinEtag: record.etag } : {}) };
 }
+
+const COPY_SOURCE_CONDITIONS = [
+  'x-amz-copy-source-if-match',
+  'x-amz-copy-source-if-none-match',
+  'x-amz-copy-source-if-modified-since',
+  'x-amz-copy-source-if-unmodified-since',
+];
 
 export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
-  const { src, srcBucket, record: checked } = await checkedSource(deps, ex.req, verified);
+  const { src, srcBucket, pinEtag } = await checkedSource(deps, ex.req, verified);
   const directive = String(ex.req.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', {
@@ -68,7 +78,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.copyObject(
       // The version whose conditions were checked, or 412: never a later one that did not pass them.
-      { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8'), etag: checked.etag },
+      { bucket: srcBucket.id, key: Buffer.from(src.key, 'utf8'), ...(pinEtag ? { etag: pinEtag } : {}) },
       {
         bucket: bucket.id,
         key: Buffer.from(op.key, 'utf8'),
@@ -112,7 +122,7 @@ function parseCopyRange(
 
 export const uploadPartCopy: Handler<Op<'UploadPartCopy'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
-  const { src, srcBucket, record } = await checkedSource(deps, ex.req, verified);
+  const { src, srcBucket, record, pinEtag } = await checkedSource(deps, ex.req, verified);
   const range = parseCopyRange(ex.req.headers['x-amz-copy-source-range'], record.size);
   acceptBody(ex);
   const part = await inIncarnation(deps, bucket, { writes: true }, () =>
@@ -121,11 +131,12 @@ export const uploadPartCopy: Handler<Op<'UploadPartCopy'>> = async ({ deps, ex, 
       key: Buffer.from(op.key, 'utf8'),
       uploadId: op.uploadId,
       partNumber: op.partNumber,
-      // The version the conditions and the range were checked against, or 412.
+      // With conditions, the version they were checked against, or 412. (A range checked against a
+      // version that changed meanwhile is checked again by storage: InvalidRange if it no longer fits.)
       src: {
         bucket: srcBucket.id,
         key: Buffer.from(src.key, 'utf8'),
-        etag: record.etag,
+        ...(pinEtag ? { etag: pinEtag } : {}),
         ...(range ? { range } : {}),
       },
       nowMs: deps.clock(),
