@@ -104,10 +104,7 @@ describe('crash: SIGKILL during a PUT storm', {
     };
     await Promise.all(Array.from({ length: WORKERS }, worker));
     await killOnce();
-    assert.ok(
-      acked.size >= KILL_AFTER_ACKS,
-      `storm made progress (${acked.size} acks in flight ${next})`,
-    );
+    assert.ok(acked.size >= KILL_AFTER_ACKS, `storm made progress (${acked.size} acks in flight ${next})`);
 
     await target.start();
     s3.destroy(); // sockets to the killed process are dead
