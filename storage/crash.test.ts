@@ -16,7 +16,11 @@ const ROUNDS = 10;
  * Runs the child, SIGKILLs it once it has acknowledged `acks` ops (counted as they arrive, so a loaded
  * machine only makes the kill later, never earlier); returns its lines.
  */
-async function runChild(dataDir: string, seed: number, acks: number): Promise<Array<Record<string, unknown>>> {
+async function runChild(
+  dataDir: string,
+  seed: number,
+  acks: number,
+): Promise<Array<Record<string, unknown>>> {
   const p = spawn(process.execPath, ['--import', 'tsx', child, dataDir, String(seed)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
