@@ -64,7 +64,9 @@ export function lockDataDir(dataDir: string, command: string, opts: { create: bo
         `data directory ${dir} is in use by ${describeHolder(path)}; stop that process first, or choose another directory with --data`,
       );
     }
-    throw err;
+    throw new Error(
+      `cannot lock ${path} (${(err as Error).message}); keep the data directory on a local filesystem that supports flock`,
+    );
   }
   const startedAt = new Date(performance.timeOrigin).toISOString();
   const holder: Holder = { pid: process.pid, command, startedAt };

@@ -1,7 +1,7 @@
 // Sequential parse of one chunkfile from big block reads: live entries, free extents (deleted entries and
 // fillers) and dead regions (bad checksums, torn writes). An invalid header starts a resync: the scan steps
 // forward at alignment until a live header whose key/meta and data checksums all pass.
-import type { FileHandle } from 'node:fs/promises';
+import type { DiskFile } from '../common/disk.ts';
 import { decodeEntryHeader, type EntryHeader, keyMetaCrc } from './codec.ts';
 import { crc32Of } from './crc.ts';
 import { ALIGN_BYTES, ENTRY_FLAGS, HEADER_BYTES } from './layout.ts';
@@ -30,7 +30,7 @@ class BlockReader {
   private start = 0;
   private ahead: { start: number; read: Promise<Buffer> } | undefined;
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: DiskFile,
     readonly size: number,
   ) {}
 
@@ -129,7 +129,7 @@ async function resync(r: BlockReader, from: number, volumeCrc: number): Promise<
  * inside the in-memory window are parsed without awaiting, which keeps a full scan CPU-cheap.
  */
 export async function parseChunkfile(
-  fh: FileHandle,
+  fh: DiskFile,
   size: number,
   volumeCrc: number,
   verifyData: boolean,
@@ -168,7 +168,7 @@ export async function parseChunkfile(
 
 /** The records of one chunkfile as an async iterable (collected per file: at most a few MB of keys). */
 export async function* scanChunkfile(
-  fh: FileHandle,
+  fh: DiskFile,
   size: number,
   volumeCrc: number,
   verifyData = true,

@@ -1,11 +1,11 @@
 // An open chunkfile, and the write lanes that append to them. Appends reserve their offset synchronously
 // and queue their buffers; a lane writes every queued contiguous run with one writev.
-import type { FileHandle } from 'node:fs/promises';
+import type { DiskFile } from '../common/disk.ts';
 import { HEADER_BYTES, padAllocation } from './layout.ts';
 
 export class ChunkFile {
   readonly fileId: number;
-  readonly fh: FileHandle;
+  readonly fh: DiskFile;
   /** End of the used part: the next append position (active file) or the scanned end (older files). */
   end: number;
   liveEntries = 0;
@@ -26,7 +26,7 @@ export class ChunkFile {
   private writers = 0;
   private drainWaiters: Array<() => void> = [];
 
-  constructor(fileId: number, fh: FileHandle, end: number) {
+  constructor(fileId: number, fh: DiskFile, end: number) {
     this.fileId = fileId;
     this.fh = fh;
     this.end = end;
@@ -49,7 +49,7 @@ export class ChunkFile {
 }
 
 /** Writes all of `bufs` at `position`, finishing a short write if the kernel returns one. */
-export async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+export async function writeAll(fh: DiskFile, bufs: Buffer[], position: number): Promise<void> {
   let total = 0;
   for (const b of bufs) total += b.length;
   const { bytesWritten } = await fh.writev(bufs, position);

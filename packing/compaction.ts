@@ -1,14 +1,14 @@
 // Compaction: copy the live entries of a chunkfile into the write lanes (same opver), make them durable,
 // tell the caller (EntryMoved, awaited), then retire the file. A marker file records the step so open
 // rolls a half-done compaction forward (FORMAT.md, "Compaction").
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep, setImmediate as yieldTick } from 'node:timers/promises';
+import type { Disk } from '../common/disk.ts';
+import { unlinkDurable, writeFileDurable } from '../common/durable-file.ts';
 import { scanChunkfile } from './chunk-scan.ts';
 import type { ChunkFile } from './chunkfile.ts';
 import { locKey, type VolumeCore } from './core.ts';
 import { crc32Of } from './crc.ts';
-import { unlinkDurable, writeFileDurable } from './durable-io.ts';
 import { readEntryAt } from './entry-io.ts';
 import { chunkFileName, compactionMarkerName, HEADER_BYTES, MARKER_FIELDS as M, MAGIC } from './layout.ts';
 import type { EntryMoved, Location } from './types.ts';
@@ -27,8 +27,8 @@ export function encodeMarker(fileId: number, state: number): Buffer {
 }
 
 /** The marker's state, or undefined for a torn/foreign marker (then nothing was started: roll back). */
-export async function readMarker(dir: string, fileId: number): Promise<number | undefined> {
-  const buf = await readFile(join(dir, compactionMarkerName(fileId))).catch(() => undefined);
+export async function readMarker(disk: Disk, dir: string, fileId: number): Promise<number | undefined> {
+  const buf = await disk.readFile(join(dir, compactionMarkerName(fileId))).catch(() => undefined);
   if (buf?.length !== 16 || buf.readUInt32LE(0) !== MAGIC.compaction) return undefined;
   if (buf.readUInt32LE(12) !== crc32Of(buf.subarray(0, 12)) || buf.readUInt32LE(4) !== fileId)
     return undefined;
@@ -80,6 +80,7 @@ async function moveEntry(core: VolumeCore, file: ChunkFile, loc: Location): Prom
 /** Compacts one chunkfile end to end. Returns entries and bytes moved. */
 export async function compactFile(core: VolumeCore, file: ChunkFile, ctl: CompactFileControl) {
   await writeFileDurable(
+    core.opts.disk,
     core.dir,
     compactionMarkerName(file.fileId),
     encodeMarker(file.fileId, MARKER_COPYING),
@@ -137,7 +138,12 @@ export async function compactFile(core: VolumeCore, file: ChunkFile, ctl: Compac
   if (failure) throw failure;
   await ctl.beforeRetire?.();
   // Every copy is durable and every caller has been told: the old file can go.
-  await writeFileDurable(core.dir, compactionMarkerName(file.fileId), encodeMarker(file.fileId, MARKER_DONE));
+  await writeFileDurable(
+    core.opts.disk,
+    core.dir,
+    compactionMarkerName(file.fileId),
+    encodeMarker(file.fileId, MARKER_DONE),
+  );
   await retireFile(core, file);
   return { entries, bytes };
 }
@@ -147,11 +153,11 @@ export async function retireFile(core: VolumeCore, file: ChunkFile): Promise<voi
   core.chunks.delete(file.fileId);
   core.free.removeFile(file.fileId);
   for (const [k, from] of core.movedFrom) if (from.fileId === file.fileId) core.movedFrom.delete(k);
-  await unlinkDurable(core.dir, chunkFileName(file.fileId));
+  await unlinkDurable(core.opts.disk, core.dir, chunkFileName(file.fileId));
   // Header writes already under way (a delete that raced the last move) finish on the open handle.
   await file.drained();
   if (file.readers === 0) await file.fh.close();
-  await unlinkDurable(core.dir, compactionMarkerName(file.fileId));
+  await unlinkDurable(core.opts.disk, core.dir, compactionMarkerName(file.fileId));
 }
 
 /** A pacer that keeps the copy rate under `bytesPerSecond` and always yields to the event loop. */

@@ -1,12 +1,11 @@
 // The state of one open volume and the primitives every operation is made of: allocate (hole best-fit or
 // lane append), write + group commit, replace in place, mark deleted, and hand extents back to the free
 // space only when no read in flight still points at them.
-import { access, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { unlinkDurable } from '../common/durable-file.ts';
 import type { ChunkFile } from './chunkfile.ts';
 import { WriteLane, writeAll } from './chunkfile.ts';
 import type { EntryHeader, Superblock } from './codec.ts';
-import { unlinkDurable } from './durable-io.ts';
 import {
   bodyBytesOf,
   type EntryContent,
@@ -161,8 +160,7 @@ export class VolumeCore {
   }
 
   async refreshDiskFree(): Promise<void> {
-    const s = await statfs(this.dir);
-    this.diskFreeBytes = s.bavail * s.bsize;
+    this.diskFreeBytes = await this.opts.disk.freeBytes(this.dir);
     this.bytesSinceStatfs = 0;
   }
 
@@ -303,9 +301,9 @@ export class VolumeCore {
   /** Deletes whatever lives at `loc` (already resolved); EntryNotFoundError when nothing does. */
   async deleteAt(loc: Location): Promise<void> {
     if (loc.kind === 'single') {
-      const head = await readSingleHead(this.dir, loc, this.volumeCrc).catch(() => undefined);
+      const head = await readSingleHead(this.opts.disk, this.dir, loc, this.volumeCrc).catch(() => undefined);
       if (!head && !(await this.singleExists(loc))) throw new EntryNotFoundError(loc, 'no such singlefile');
-      await unlinkDurable(this.dir, singleFileName(loc.fileId));
+      await unlinkDurable(this.opts.disk, this.dir, singleFileName(loc.fileId));
       this.singlefiles -= 1;
       this.singleBytes -= loc.allocBytes;
       this.singleDataBytes -= head?.header.dataBytes ?? 0;
@@ -325,7 +323,7 @@ export class VolumeCore {
   }
 
   private async singleExists(loc: Location): Promise<boolean> {
-    return access(join(this.dir, singleFileName(loc.fileId))).then(
+    return this.opts.disk.stat(join(this.dir, singleFileName(loc.fileId))).then(
       () => true,
       () => false,
     );

@@ -1,5 +1,5 @@
 // Building the bytes of a chunk entry, and reading one back with its checksums verified.
-import type { FileHandle } from 'node:fs/promises';
+import type { DiskFile } from '../common/disk.ts';
 import { decodeEntryHeader, type EntryHeader, encodeEntryHeader, keyMetaCrc } from './codec.ts';
 import { crc32Of } from './crc.ts';
 import { CorruptEntryError, EntryNotFoundError } from './errors.ts';
@@ -84,7 +84,7 @@ const READ_WHOLE_MAX = 256 * 1024;
 
 /** Reads the entry at `loc`: header always, data only when `withData`; every read byte is verified. */
 export async function readEntryAt(
-  fh: FileHandle,
+  fh: DiskFile,
   loc: Location,
   volumeCrc: number,
   withData: boolean,

@@ -1,6 +1,6 @@
 // Group commit: callers whose writes have completed wait here; one fdatasync per dirty file covers every
 // write that completed before it started. While a round syncs, the next round's waiters gather.
-import type { FileHandle } from 'node:fs/promises';
+import type { DiskFile } from '../common/disk.ts';
 
 interface Waiter {
   resolve(): void;
@@ -8,7 +8,7 @@ interface Waiter {
 }
 
 export class GroupCommitter {
-  private pending = new Map<FileHandle, Waiter[]>();
+  private pending = new Map<DiskFile, Waiter[]>();
   private running = false;
   private readonly durable: boolean;
   /** fdatasync calls issued, for tests and benchmarks. */
@@ -19,7 +19,7 @@ export class GroupCommitter {
   }
 
   /** Resolves once every write to `fh` that completed before this call is on stable storage. */
-  commit(fh: FileHandle): Promise<void> {
+  commit(fh: DiskFile): Promise<void> {
     if (!this.durable) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const list = this.pending.get(fh);

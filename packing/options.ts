@@ -1,4 +1,5 @@
 // Resolved options of an open volume: every default in one place.
+import { type Disk, nodeDisk } from '../common/disk.ts';
 import type { EntryMoved, OpenVolumeOptions, SlackPolicy } from './types.ts';
 
 export interface ResolvedOptions {
@@ -10,6 +11,7 @@ export interface ResolvedOptions {
   readonly nodeId: number;
   readonly clock: () => number;
   readonly onMoved: ((moved: EntryMoved) => void | Promise<void>) | undefined;
+  readonly disk: Disk;
 }
 
 export const DEFAULTS = {
@@ -33,6 +35,7 @@ export function resolveOptions(o: OpenVolumeOptions = {}): ResolvedOptions {
     // The adapter for wall-clock time: only create/update fields and throttling read it.
     clock: o.clock ?? Date.now,
     onMoved: o.onMoved,
+    disk: o.disk ?? nodeDisk,
   };
 }
 

@@ -1,12 +1,11 @@
 // Rebuilding a volume's in-memory state on open: from the clean-shutdown summary when there is one,
 // otherwise by a full scan of every chunkfile and singlefile, deduplicating keys by opver.
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { unlinkDurable } from '../common/durable-file.ts';
 import { parseChunkfile } from './chunk-scan.ts';
 import { ChunkFile } from './chunkfile.ts';
 import { decodeChunkHeader } from './codec.ts';
 import type { VolumeCore } from './core.ts';
-import { unlinkDurable } from './durable-io.ts';
 import { readEntryAt } from './entry-io.ts';
 import { chunkFileName, HEADER_BYTES, singleFileName } from './layout.ts';
 import { readSingleHead } from './singlefile.ts';
@@ -25,7 +24,7 @@ export async function loadSummary(core: VolumeCore, s: VolumeSummary): Promise<v
   core.singleBytes = s.singleBytes;
   core.singleDataBytes = s.singleDataBytes;
   for (const c of s.chunks) {
-    const fh = await open(join(core.dir, chunkFileName(c.fileId)), 'r+');
+    const fh = await core.opts.disk.open(join(core.dir, chunkFileName(c.fileId)), 'r+');
     const f = new ChunkFile(c.fileId, fh, c.end);
     f.liveEntries = c.liveEntries;
     f.liveBytes = c.liveBytes;
@@ -77,7 +76,7 @@ class Deduper {
 
 async function scanOneChunkfile(core: VolumeCore, id: number, out: ScanOutcome, dd: Deduper): Promise<void> {
   const name = chunkFileName(id);
-  const fh = await open(join(core.dir, name), 'r+');
+  const fh = await core.opts.disk.open(join(core.dir, name), 'r+');
   const size = (await fh.stat()).size;
   const head = Buffer.alloc(HEADER_BYTES);
   await fh.read(head, 0, HEADER_BYTES, 0);
@@ -85,7 +84,7 @@ async function scanOneChunkfile(core: VolumeCore, id: number, out: ScanOutcome, 
     if (size <= HEADER_BYTES) {
       // Created but never used before a crash: nothing can live in it.
       await fh.close();
-      await unlinkDurable(core.dir, name);
+      await unlinkDurable(core.opts.disk, core.dir, name);
       return;
     }
     out.corrupt.push({ fileId: id, offset: 0, bytes: HEADER_BYTES, reason: 'invalid chunkfile header' });
@@ -95,6 +94,9 @@ async function scanOneChunkfile(core: VolumeCore, id: number, out: ScanOutcome, 
   out.scannedBytes += size;
   await parseChunkfile(fh, size, core.volumeCrc, true, (r) => {
     if (r.kind === 'live') {
+      // A crash may keep an appended entry but not the zero slack after it: the file is as long as
+      // its last allocation, or holes and live entries would reach past its end.
+      f.end = Math.max(f.end, r.offset + r.header.allocBytes);
       f.liveEntries += 1;
       f.liveBytes += r.header.allocBytes;
       f.liveDataBytes += r.header.dataBytes;
@@ -110,14 +112,14 @@ async function scanOneChunkfile(core: VolumeCore, id: number, out: ScanOutcome, 
 }
 
 async function scanSinglefile(core: VolumeCore, id: number, out: ScanOutcome, dd: Deduper): Promise<void> {
-  const fh = await open(join(core.dir, singleFileName(id)), 'r');
+  const fh = await core.opts.disk.open(join(core.dir, singleFileName(id)), 'r');
   const size = (await fh.stat()).size;
   await fh.close();
   const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: size };
   core.singlefiles += 1;
   core.singleBytes += size;
   try {
-    const head = await readSingleHead(core.dir, loc, core.volumeCrc);
+    const head = await readSingleHead(core.opts.disk, core.dir, loc, core.volumeCrc);
     core.singleDataBytes += head.header.dataBytes;
     dd.consider({ loc, opver: head.header.opver, key: head.key });
   } catch {

@@ -1,11 +1,11 @@
 // Singlefiles: one file per large object, streamed in and out. Layout (FORMAT.md): header, key, meta,
 // padding to 8, data, then one CRC-32 per block so a read verifies each block before emitting it.
-import { type FileHandle, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type Disk, type DiskFile, isNotFound } from '../common/disk.ts';
+import { syncDir } from '../common/durable-file.ts';
 import { decodeSingleHeader, type EntryHeader, encodeSingleHeader, keyMetaCrc } from './codec.ts';
 import { crc32Continue, crc32Of } from './crc.ts';
-import { fsyncDir } from './durable-io.ts';
-import { CorruptEntryError, InvalidInputError } from './errors.ts';
+import { CorruptEntryError, EntryNotFoundError, InvalidInputError } from './errors.ts';
 import { alignUp, FILE_NAMES, HEADER_BYTES, singleFileName } from './layout.ts';
 import type { ByteRange, Location, Opver } from './types.ts';
 
@@ -102,7 +102,7 @@ class DataWriter {
   private sinceSync = 0;
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: DiskFile,
     start: number,
     private readonly durable: boolean,
   ) {
@@ -171,7 +171,7 @@ class DataWriter {
   }
 }
 
-async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+async function writeFully(fh: DiskFile, buf: Buffer, position: number): Promise<void> {
   let done = 0;
   while (done < buf.length) {
     const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
@@ -182,6 +182,7 @@ async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promis
 
 /** Streams the object into a temp file, then fsync → rename → fsync dir. Returns the header written. */
 export async function writeSinglefile(
+  disk: Disk,
   dir: string,
   fileId: number,
   w: SingleWrite,
@@ -192,7 +193,7 @@ export async function writeSinglefile(
   const tmp = join(dir, name + FILE_NAMES.tmpSuffix);
   const layout = singleLayout(w.key.length, w.meta.length, w.dataBytes);
   const table = Buffer.alloc(4 * layout.blocks);
-  const fh = await open(tmp, 'w');
+  const fh = await disk.open(tmp, 'w');
   let header: EntryHeader;
   try {
     const out = new DataWriter(fh, layout.dataOffset, durable);
@@ -250,8 +251,8 @@ export async function writeSinglefile(
   } finally {
     await fh.close();
   }
-  await rename(tmp, join(dir, name));
-  if (durable) await fsyncDir(dir);
+  await disk.rename(tmp, join(dir, name));
+  if (durable) await syncDir(disk, dir);
   return { header, fileBytes: layout.fileBytes };
 }
 
@@ -262,12 +263,23 @@ export interface SingleHead {
   readonly layout: SingleLayout;
 }
 
+/** Opens a singlefile for reading; one that is gone (deleted or replaced) is EntryNotFoundError. */
+async function openSingle(disk: Disk, dir: string, location: Location): Promise<DiskFile> {
+  try {
+    return await disk.open(join(dir, singleFileName(location.fileId)), 'r');
+  } catch (err) {
+    if (isNotFound(err)) throw new EntryNotFoundError(location, 'no such singlefile');
+    throw err;
+  }
+}
+
 export async function readSingleHead(
+  disk: Disk,
   dir: string,
   location: Location,
   volumeCrc: number,
 ): Promise<SingleHead> {
-  const fh = await open(join(dir, singleFileName(location.fileId)), 'r');
+  const fh = await openSingle(disk, dir, location);
   try {
     return await readHeadFrom(fh, location, volumeCrc);
   } finally {
@@ -275,11 +287,7 @@ export async function readSingleHead(
   }
 }
 
-async function readHeadFrom(
-  fh: import('node:fs/promises').FileHandle,
-  location: Location,
-  volumeCrc: number,
-): Promise<SingleHead> {
+async function readHeadFrom(fh: DiskFile, location: Location, volumeCrc: number): Promise<SingleHead> {
   const first = Buffer.alloc(4096);
   const { bytesRead } = await fh.read(first, 0, first.length, 0);
   const header = decodeSingleHeader(first.subarray(0, Math.min(bytesRead, HEADER_BYTES)), volumeCrc);
@@ -301,12 +309,13 @@ const WHOLE_READ_MAX = 4 * 1024 * 1024;
 
 /** Streams [range] of a singlefile, verifying every block it touches before yielding any of it. */
 export async function* readSinglefile(
+  disk: Disk,
   dir: string,
   location: Location,
   volumeCrc: number,
   range?: ByteRange,
 ): AsyncGenerator<Buffer> {
-  const fh = await open(join(dir, singleFileName(location.fileId)), 'r');
+  const fh = await openSingle(disk, dir, location);
   try {
     if (location.allocBytes > 0 && location.allocBytes <= WHOLE_READ_MAX) {
       yield* wholeFileBlocks(fh, location, volumeCrc, range);
@@ -348,7 +357,7 @@ function rangeBlocks(dataBytes: number, range: ByteRange | undefined) {
  * against the table before the first is yielded (subarrays of the one buffer, no copies).
  */
 async function* wholeFileBlocks(
-  fh: FileHandle,
+  fh: DiskFile,
   location: Location,
   volumeCrc: number,
   range: ByteRange | undefined,

@@ -1,5 +1,6 @@
 // The public contract of the packing library: what storage/ (and tests, benchmarks) may use.
-// packing/ imports nothing of ours; nothing here knows about S3, buckets or the network.
+// packing/ imports nothing of ours but common/ (the Disk seam); nothing here knows about S3, buckets or the network.
+import type { Disk } from '../common/disk.ts';
 
 /** Per-key operation version. Higher wins everywhere; `nodeId` breaks ties. Never from a wall clock. */
 export interface Opver {
@@ -119,6 +120,8 @@ export interface OpenVolumeOptions {
   readonly clock?: () => number;
   /** Called for every entry compaction moves (also at open when a half-done compaction is rolled forward); awaited. */
   readonly onMoved?: (moved: EntryMoved) => void | Promise<void>;
+  /** Where the files live (default: the real disk, node:fs); tests pass a simulated one. */
+  readonly disk?: Disk;
 }
 
 export interface CreateVolumeOptions extends OpenVolumeOptions {

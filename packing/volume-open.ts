@@ -1,11 +1,11 @@
 // Creating and opening a volume directory: superblock, leftovers of interrupted steps, summary or scan.
-import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { type Disk, nodeDisk } from '../common/disk.ts';
+import { mkdirDurable, syncDir, unlinkDurable, writeFileDurable } from '../common/durable-file.ts';
 import { ChunkFile, writeAll } from './chunkfile.ts';
 import { decodeSuperblock, encodeChunkHeader, encodeSuperblock, volumeCrcOf } from './codec.ts';
 import { compactFile, MARKER_COPYING, MARKER_DONE, readMarker } from './compaction.ts';
 import { VolumeCore } from './core.ts';
-import { fsyncDir, unlinkDurable, writeFileDurable } from './durable-io.ts';
 import { InvalidInputError, VolumeFormatError } from './errors.ts';
 import { chunkFileName, compactionMarkerName, FILE_NAMES, HEADER_BYTES, parseFileId } from './layout.ts';
 import { DEFAULTS, resolveOptions } from './options.ts';
@@ -16,8 +16,9 @@ import type { CreateVolumeOptions, EntryMoved, OpenVolumeOptions, RecoveryReport
 export async function writeSuperblock(dir: string, o: CreateVolumeOptions): Promise<void> {
   const id = Buffer.from(o.volumeId, 'utf8');
   if (id.length === 0 || id.length > 32) throw new InvalidInputError('volumeId must be 1..32 UTF-8 bytes');
-  await mkdir(dir, { recursive: true });
-  const existing = await readFile(join(dir, FILE_NAMES.superblock)).catch(() => undefined);
+  const disk = o.disk ?? nodeDisk;
+  await mkdirDurable(disk, dir);
+  const existing = await disk.readFile(join(dir, FILE_NAMES.superblock)).catch(() => undefined);
   if (existing) throw new InvalidInputError(`${dir} already holds a volume`);
   const sb = encodeSuperblock({
     volumeId: o.volumeId,
@@ -25,8 +26,7 @@ export async function writeSuperblock(dir: string, o: CreateVolumeOptions): Prom
     maxBytes: o.maxBytes,
     reservedFreeBytes: o.reservedFreeBytes ?? DEFAULTS.reservedFreeBytes,
   });
-  await writeFileDurable(dir, FILE_NAMES.superblock, sb);
-  await fsyncDir(dirname(dir));
+  await writeFileDurable(disk, dir, FILE_NAMES.superblock, sb);
 }
 
 interface DirListing {
@@ -37,9 +37,9 @@ interface DirListing {
   readonly hasSummary: boolean;
 }
 
-async function listDir(dir: string): Promise<DirListing> {
+async function listDir(disk: Disk, dir: string): Promise<DirListing> {
   const out: DirListing = { chunkIds: [], singleIds: [], markerIds: [], tmpNames: [], hasSummary: false };
-  for (const name of await readdir(dir)) {
+  for (const name of await disk.readdir(dir)) {
     if (name.endsWith(FILE_NAMES.tmpSuffix)) out.tmpNames.push(name);
     const c = parseFileId(name, FILE_NAMES.chunkPrefix, FILE_NAMES.chunkSuffix);
     if (c !== undefined) out.chunkIds.push(c);
@@ -60,11 +60,11 @@ function makeCore(dir: string, sbBuf: Buffer, opts: OpenVolumeOptions | undefine
   const volumeCrc = volumeCrcOf(sb.volumeId);
   const core: VolumeCore = new VolumeCore(dir, sb, volumeCrc, resolved, async () => {
     const id = core.nextChunkId++;
-    const fh = await open(join(dir, chunkFileName(id)), 'wx+');
+    const fh = await resolved.disk.open(join(dir, chunkFileName(id)), 'wx+');
     await writeAll(fh, [encodeChunkHeader({ fileId: id, volumeCrc, chunkBytes: resolved.chunkBytes })], 0);
     if (resolved.durable) {
       await fh.datasync();
-      await fsyncDir(dir);
+      await syncDir(resolved.disk, dir);
     }
     const f = new ChunkFile(id, fh, HEADER_BYTES);
     core.chunks.set(id, f);
@@ -74,19 +74,19 @@ function makeCore(dir: string, sbBuf: Buffer, opts: OpenVolumeOptions | undefine
 }
 
 /** Sorts out markers: DONE → finish retiring; COPYING → roll forward after the scan; torn → drop. */
-async function triageMarkers(dir: string, l: DirListing): Promise<Set<number>> {
+async function triageMarkers(disk: Disk, dir: string, l: DirListing): Promise<Set<number>> {
   const copying = new Set<number>();
   for (const id of l.markerIds) {
-    const state = await readMarker(dir, id);
+    const state = await readMarker(disk, dir, id);
     if (state === MARKER_COPYING && l.chunkIds.includes(id)) {
       copying.add(id);
     } else if (state === MARKER_DONE) {
       // Every copy was durable and reported before DONE was written.
-      await unlinkDurable(dir, chunkFileName(id));
+      await unlinkDurable(disk, dir, chunkFileName(id));
       const at = l.chunkIds.indexOf(id);
       if (at >= 0) l.chunkIds.splice(at, 1);
     }
-    if (!copying.has(id)) await unlinkDurable(dir, compactionMarkerName(id));
+    if (!copying.has(id)) await unlinkDurable(disk, dir, compactionMarkerName(id));
   }
   return copying;
 }
@@ -98,12 +98,13 @@ export async function openCore(
   opts: OpenVolumeOptions | undefined,
   isNew: boolean,
 ): Promise<{ core: VolumeCore; recovery: RecoveryReport }> {
-  const core = makeCore(dir, await readFile(join(dir, FILE_NAMES.superblock)), opts);
+  const disk = opts?.disk ?? nodeDisk;
+  const core = makeCore(dir, await disk.readFile(join(dir, FILE_NAMES.superblock)), opts);
   const started = core.opts.clock();
-  const l = await listDir(dir);
-  for (const t of l.tmpNames) await unlink(join(dir, t));
-  const copying = await triageMarkers(dir, l);
-  const summaryBuf = l.hasSummary ? await readFile(join(dir, FILE_NAMES.summary)) : undefined;
+  const l = await listDir(disk, dir);
+  for (const t of l.tmpNames) await disk.unlink(join(dir, t));
+  const copying = await triageMarkers(disk, dir, l);
+  const summaryBuf = l.hasSummary ? await disk.readFile(join(dir, FILE_NAMES.summary)) : undefined;
   const summary = summaryBuf && decodeSummary(summaryBuf, core.volumeCrc);
   const sameFiles =
     summary !== undefined &&
@@ -119,7 +120,7 @@ export async function openCore(
     durationMs: 0,
   };
   // The summary goes before any write: a crash from here on forces a full scan.
-  if (l.hasSummary) await unlinkDurable(dir, FILE_NAMES.summary);
+  if (l.hasSummary) await unlinkDurable(disk, dir, FILE_NAMES.summary);
   if (summary && sameFiles && copying.size === 0) {
     await loadSummary(core, summary);
     recovery.mode = 'summary';

@@ -1,14 +1,13 @@
 // The public face of one volume: put / replace / delete / read / scan / compact / stats / close.
 // The caller keeps key → Location; the volume keeps no key map at run time.
 import { EventEmitter } from 'node:events';
-import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { writeFileDurable } from '../common/durable-file.ts';
 import { scanChunkfile } from './chunk-scan.ts';
 import { compactFile, pacer } from './compaction.ts';
 import { locKey, storedEntry, type VolumeCore } from './core.ts';
 import { crc32Of } from './crc.ts';
-import { writeFileDurable } from './durable-io.ts';
 import { type EntryContent, encodeHeader, readEntryAt } from './entry-io.ts';
 import { EntryNotFoundError, InvalidInputError, PackingError } from './errors.ts';
 import { ENTRY_FLAGS, FILE_NAMES, HEADER_BYTES, parseFileId, singleFileName } from './layout.ts';
@@ -98,7 +97,18 @@ export class Volume extends EventEmitter {
   /** Stores an object; resolves only when durable. With `replaces`, the old version is freed or rewritten. */
   put(input: PutInput): Promise<StoredEntry> {
     this.checkOpen();
-    return this.track(this.doPut(input));
+    return this.track(this.doPut(input).then((e) => this.followMoves(e)));
+  }
+
+  /**
+   * Compaction may move a new entry before the put that wrote it returns (a replacement still freeing
+   * the old version): its EntryMoved named a location the caller did not hold yet, so the caller must
+   * get where the entry is now.
+   */
+  private followMoves(e: StoredEntry): StoredEntry {
+    if (this.core.forwards.size === 0) return e;
+    const at = this.core.resolve(e.location);
+    return at === e.location ? e : { ...e, location: at };
   }
 
   /**
@@ -154,6 +164,7 @@ export class Volume extends EventEmitter {
       this.core.checkRoom(input.dataBytes + input.key.length + input.meta.length + 4096);
       const id = this.core.nextSingleId++;
       const { header, fileBytes } = await writeSinglefile(
+        this.core.opts.disk,
         this.core.dir,
         id,
         { ...input, createdMs: now, updatedMs: now },
@@ -258,7 +269,8 @@ export class Volume extends EventEmitter {
     const target = core.resolve(location);
     if (target.kind === 'single') {
       const parts: Buffer[] = [];
-      for await (const p of readSinglefile(core.dir, target, core.volumeCrc, range)) parts.push(p);
+      for await (const p of readSinglefile(core.opts.disk, core.dir, target, core.volumeCrc, range))
+        parts.push(p);
       return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     }
     const file = core.chunkFileOf(target);
@@ -278,7 +290,8 @@ export class Volume extends EventEmitter {
     const core = this.core;
     const self = this;
     async function* gen(): AsyncGenerator<Buffer> {
-      if (target.kind === 'single') yield* readSinglefile(core.dir, target, core.volumeCrc, range);
+      if (target.kind === 'single')
+        yield* readSinglefile(core.opts.disk, core.dir, target, core.volumeCrc, range);
       else yield await self.doRead(target, range);
     }
     return Readable.from(gen(), { objectMode: false });
@@ -290,7 +303,7 @@ export class Volume extends EventEmitter {
     const core = this.core;
     const target = core.resolve(location);
     if (target.kind === 'single') {
-      const head = await readSingleHead(core.dir, target, core.volumeCrc);
+      const head = await readSingleHead(core.opts.disk, core.dir, target, core.volumeCrc);
       return storedEntry(target, head.header, head.key, head.meta);
     }
     const file = core.chunkFileOf(target);
@@ -327,15 +340,15 @@ export class Volume extends EventEmitter {
         if (f.retired && f.readers === 0) await f.fh.close().catch(() => undefined);
       }
     }
-    const ids = (await readdir(core.dir))
+    const ids = (await core.opts.disk.readdir(core.dir))
       .map((n) => parseFileId(n, FILE_NAMES.singlePrefix, FILE_NAMES.singleSuffix))
       .filter((n): n is number => n !== undefined)
       .sort((a, b) => a - b);
     for (const id of ids) {
       const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: 0 };
-      const head = await readSingleHead(core.dir, loc, core.volumeCrc).catch(() => undefined);
+      const head = await readSingleHead(core.opts.disk, core.dir, loc, core.volumeCrc).catch(() => undefined);
       if (!head) continue;
-      const size = (await stat(join(core.dir, singleFileName(id)))).size;
+      const size = (await core.opts.disk.stat(join(core.dir, singleFileName(id)))).size;
       yield storedEntry({ ...loc, allocBytes: size }, head.header, head.key, head.meta);
     }
   }
@@ -468,7 +481,7 @@ export class Volume extends EventEmitter {
         holes: core.free.extentsOf(f.fileId),
       })),
     });
-    await writeFileDurable(core.dir, FILE_NAMES.summary, summary);
+    await writeFileDurable(core.opts.disk, core.dir, FILE_NAMES.summary, summary);
     for (const f of chunks) await f.fh.close();
   }
 }

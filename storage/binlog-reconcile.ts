@@ -9,6 +9,7 @@
 // 2. Append the records that are missing: an entry durable in a volume whose record never became
 //    durable (crash between the two), so mirrors still learn of it.
 // Records of upload creates and parts are appended only after their entry is durable: always backed.
+import type { Disk } from '../common/disk.ts';
 import type { Opver } from './api.ts';
 import type { BinlogPosition, BinlogRecord } from './binlog.ts';
 import { readCheckpointFile } from './durable-file.ts';
@@ -26,10 +27,14 @@ import {
 export const CHECKPOINT_KEY = Buffer.from('binlog');
 
 /** The later of the index's checkpoint and the one written at the last clean close. */
-export async function loadCheckpoint(index: NodeIndex, dataDir: string): Promise<BinlogCheckpoint> {
+export async function loadCheckpoint(
+  index: NodeIndex,
+  dataDir: string,
+  disk?: Disk,
+): Promise<BinlogCheckpoint> {
   const row = index.get(index.meta, CHECKPOINT_KEY);
   const a = row ? decodeCheckpoint(row) : undefined;
-  const b = await readCheckpointFile(dataDir);
+  const b = await readCheckpointFile(dataDir, disk);
   if (a && b) return a.counter >= b.counter ? a : b;
   return a ?? b ?? { file: 1, offset: 0, counter: 0n };
 }

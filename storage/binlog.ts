@@ -13,10 +13,10 @@
 // `voids.dat` and never read again). `readFrom` stops at the *confirmed* position, before the
 // first unsettled record, so nothing is shipped before the index has it. After a crash the node
 // checks the unsettled tail against the rebuilt index and voids what the volumes do not back.
-import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { type Disk, type DiskFile, nodeDisk } from '../common/disk.ts';
+import { mkdirDurable, syncDir } from '../common/durable-file.ts';
 import {
   type BinlogPosition,
   type BinlogRecord,
@@ -35,6 +35,8 @@ export interface BinlogOptions {
   maxFileBytes?: number;
   /** 'none' skips fdatasync: tests and benchmarks only. */
   durability?: 'fsync' | 'none';
+  /** Where the files live (default: the real disk). */
+  disk?: Disk;
 }
 
 /** One appended record: `durable` resolves once it is on disk; then settle or void it. */
@@ -62,8 +64,8 @@ const READ_CHUNK_BYTES = 256 * 1024;
 const posKey = (file: number, offset: number) => file * 2 ** 32 + offset;
 
 export class Binlog {
-  private fh: FileHandle | undefined;
-  private voidsFh: FileHandle | undefined;
+  private fh: DiskFile | undefined;
+  private voidsFh: DiskFile | undefined;
   private readonly voids = new Set<number>();
   private fileNo = 0;
   private size = 0;
@@ -75,6 +77,7 @@ export class Binlog {
   private flushing: Promise<void> | undefined;
   private readonly maxFileBytes: number;
   private readonly sync: boolean;
+  private readonly disk: Disk;
 
   private constructor(
     private readonly dir: string,
@@ -82,23 +85,24 @@ export class Binlog {
   ) {
     this.maxFileBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
     this.sync = (opts.durability ?? 'fsync') === 'fsync';
+    this.disk = opts.disk ?? nodeDisk;
   }
 
   static async open(opts: BinlogOptions): Promise<Binlog> {
     const log = new Binlog(opts.dir, opts);
-    await mkdir(opts.dir, { recursive: true });
-    const files = await listFiles(opts.dir);
+    await mkdirDurable(log.disk, opts.dir);
+    const files = await listFiles(log.disk, opts.dir);
     log.fileNo = files.at(-1) ?? 1;
-    log.fh = await open(join(opts.dir, fileName(log.fileNo)), 'a+');
+    log.fh = await log.disk.open(join(opts.dir, fileName(log.fileNo)), 'a+');
     log.size = await cutTornTail(log.fh, log.sync);
     log.confirmedAt = { file: log.fileNo, offset: log.size };
-    log.voidsFh = await open(join(opts.dir, VOIDS_FILE), 'a+');
+    log.voidsFh = await log.disk.open(join(opts.dir, VOIDS_FILE), 'a+');
     const v = await log.voidsFh.readFile();
     for (let at = 0; at + VOID_BYTES <= v.length; at += VOID_BYTES) {
       if (crc32(v.subarray(at, at + 8)) !== v.readUInt32LE(at + 8)) break;
       log.voids.add(posKey(v.readUInt32LE(at), v.readUInt32LE(at + 4)));
     }
-    if (files.length === 0 && log.sync) await syncDir(opts.dir);
+    if (files.length === 0 && log.sync) await syncDir(log.disk, opts.dir);
     return log;
   }
 
@@ -209,8 +213,8 @@ export class Binlog {
     await this.fh!.close();
     this.fileNo++;
     this.size = 0;
-    this.fh = await open(join(this.dir, fileName(this.fileNo)), 'a+');
-    if (this.sync) await syncDir(this.dir);
+    this.fh = await this.disk.open(join(this.dir, fileName(this.fileNo)), 'a+');
+    if (this.sync) await syncDir(this.disk, this.dir);
   }
 
   /**
@@ -222,10 +226,10 @@ export class Binlog {
     opts: { unconfirmed?: boolean } = {},
   ): AsyncIterable<{ record: BinlogRecord; at: BinlogPosition; next: BinlogPosition }> {
     const stop = opts.unconfirmed ? this.position : this.confirmedAt;
-    const files = (await listFiles(this.dir)).filter((n) => n >= from.file && n <= stop.file);
+    const files = (await listFiles(this.disk, this.dir)).filter((n) => n >= from.file && n <= stop.file);
     for (const n of files) {
       const limit = n === stop.file ? stop.offset : Number.POSITIVE_INFINITY;
-      const fh = await open(join(this.dir, fileName(n)), 'r');
+      const fh = await this.disk.open(join(this.dir, fileName(n)), 'r');
       try {
         for await (const r of readRecords(fh, n === from.file ? from.offset : 0, limit)) {
           if (this.voids.has(posKey(n, r.start))) continue;
@@ -247,7 +251,7 @@ export class Binlog {
 }
 
 /** Valid records of one file between `start` and `limit`, with absolute offsets. */
-async function* readRecords(fh: FileHandle, start: number, limit: number) {
+async function* readRecords(fh: DiskFile, start: number, limit: number) {
   let carry = Buffer.alloc(0);
   let base = start;
   let at = start;
@@ -271,7 +275,7 @@ async function* readRecords(fh: FileHandle, start: number, limit: number) {
 }
 
 /** Cuts a torn tail (kill -9 mid-write, never acknowledged) off durably; returns the valid size. */
-async function cutTornTail(fh: FileHandle, sync: boolean): Promise<number> {
+async function cutTornTail(fh: DiskFile, sync: boolean): Promise<number> {
   const size = (await fh.stat()).size;
   let valid = 0;
   for await (const r of readRecords(fh, 0, size)) valid = r.end;
@@ -284,20 +288,11 @@ async function cutTornTail(fh: FileHandle, sync: boolean): Promise<number> {
 
 const fileName = (n: number) => `binlog-${String(n).padStart(8, '0')}.log`;
 
-async function listFiles(dir: string): Promise<number[]> {
-  const names = await readdir(dir);
+async function listFiles(disk: Disk, dir: string): Promise<number[]> {
+  const names = await disk.readdir(dir);
   return names
     .map((n) => /^binlog-(\d{8})\.log$/.exec(n)?.[1])
     .filter((s): s is string => s !== undefined)
     .map(Number)
     .sort((a, b) => a - b);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

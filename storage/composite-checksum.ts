@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
+import { crc64nvmeCombine } from '../common/crc64nvme.mjs';
 import type { ChecksumAlgorithm, Checksums } from './api.ts';
-import { crc64nvmeCombine } from './crc64nvme.ts';
 
 export interface PartChecksums {
   size: number;

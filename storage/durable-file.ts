@@ -1,26 +1,18 @@
-// Small files replaced atomically and durably: write a temp file, fdatasync it, rename it over
-// the old one, fsync the directory. A crash leaves either the old file or the new one.
-import { open, readFile, rename } from 'node:fs/promises';
+// The node's small files beside the index, replaced atomically and durably (common/durable-file.ts).
 import { join } from 'node:path';
+import { type Disk, nodeDisk } from '../common/disk.ts';
+import { writeFileDurable as writeDurable } from '../common/durable-file.ts';
 import type { BinlogCheckpoint } from './records.ts';
 import { decodeCheckpoint, encodeCheckpoint } from './records.ts';
 
-export async function writeFileDurable(dir: string, name: string, data: string | Buffer): Promise<void> {
-  const path = join(dir, name);
-  const fh = await open(`${path}.tmp`, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  await rename(`${path}.tmp`, path);
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+/** Writes `dir/name` atomically and durably (tmp → fdatasync → rename → fsync dir). */
+export function writeFileDurable(
+  dir: string,
+  name: string,
+  data: string | Buffer,
+  disk: Disk = nodeDisk,
+): Promise<void> {
+  return writeDurable(disk, dir, name, data);
 }
 
 const CHECKPOINT_FILE = 'binlog-checkpoint.dat';
@@ -30,13 +22,20 @@ const CHECKPOINT_FILE = 'binlog-checkpoint.dat';
  * close, in this file beside it, so a lost or discarded index does not send recovery back to the
  * start of the binlog.
  */
-export function writeCheckpointFile(dataDir: string, cp: BinlogCheckpoint): Promise<void> {
-  return writeFileDurable(dataDir, CHECKPOINT_FILE, encodeCheckpoint(cp));
+export function writeCheckpointFile(
+  dataDir: string,
+  cp: BinlogCheckpoint,
+  disk: Disk = nodeDisk,
+): Promise<void> {
+  return writeDurable(disk, dataDir, CHECKPOINT_FILE, encodeCheckpoint(cp));
 }
 
-export async function readCheckpointFile(dataDir: string): Promise<BinlogCheckpoint | undefined> {
+export async function readCheckpointFile(
+  dataDir: string,
+  disk: Disk = nodeDisk,
+): Promise<BinlogCheckpoint | undefined> {
   try {
-    return decodeCheckpoint(await readFile(join(dataDir, CHECKPOINT_FILE)));
+    return decodeCheckpoint(await disk.readFile(join(dataDir, CHECKPOINT_FILE)));
   } catch {
     return undefined;
   }

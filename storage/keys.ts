@@ -14,7 +14,8 @@
 //
 // LMDB keys are at most INDEX_KEY_BYTES_MAX bytes, and lmdb-js is left broken for the whole process by a
 // longer one, so every component is bounded before it gets here: object keys at OBJECT_KEY_BYTES_MAX
-// (S3's 1,024), upload ids at UPLOAD_ID_BYTES_MAX, bucket names at 63. The longest index key is then
+// (S3's 1,024), upload ids at UPLOAD_ID_BYTES_MAX, bucket ids at 63 (an incarnation id is 33 bytes; a bucket
+// created before incarnations uses its name, at most 63). The longest index key is then
 // 63 + 1 + 1,024 + 1 + 128 = 1,217 bytes (an upload), see keys.test.ts.
 
 import { NoSuchUploadError, StorageError } from './errors.ts';

@@ -15,8 +15,10 @@
 // reconciles the binlog with it (binlog-reconcile.ts); old versions are freed last, or later if a
 // pinned read still uses them.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { type Disk, nodeDisk } from '../common/disk.ts';
+import { mkdirDurable } from '../common/durable-file.ts';
 import type {
   BodyFinish,
   CopyDestination,
@@ -39,7 +41,7 @@ import { loadCheckpoint, reconcileBinlog } from './binlog-reconcile.ts';
 import { md5Tee } from './body.ts';
 import { dropBucket } from './bucket-purge.ts';
 import { type CompactionSettings, Compactor, type CompactorLog } from './compactor.ts';
-import { writeCheckpointFile } from './durable-file.ts';
+import { writeCheckpointFile, writeFileDurable } from './durable-file.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
 import { boundMarker, bucketPrefix, OBJECT_KEY_BYTES_MAX, objectKey, prefixEnd, successor } from './keys.ts';
@@ -52,7 +54,7 @@ import { freeBytes, Placement } from './placement.ts';
 import { ReadPath } from './read-path.ts';
 import { rebuildInto } from './rebuild.ts';
 import { compareOpver, decodeObjectSummary, decodePendingValue, type PendingValue } from './records.ts';
-import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec } from './volume-port.ts';
+import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
 
 export interface StorageNodeOptions {
@@ -77,6 +79,10 @@ export interface StorageNodeOptions {
   binlogMaxFileBytes?: number;
   /** Random source for upload and blob ids. */
   random?: (bytes: number) => Buffer;
+  /** Where volumes and the node's files live (default: the real disk); the LMDB index is always a real file. */
+  disk?: Disk;
+  /** Volume engine settings (tests: small chunkfiles). */
+  volumeTuning?: VolumeTuning;
   /** Background compaction of sparse chunkfiles (compactor.ts); absent: only on request (tests). */
   compaction?: CompactionSettings & { log?: CompactorLog };
 }
@@ -144,16 +150,19 @@ export class StorageNode implements StorageApi {
   }
 
   static async open(opts: StorageNodeOptions): Promise<StorageNode> {
-    await mkdir(opts.dataDir, { recursive: true });
+    const disk = opts.disk ?? nodeDisk;
+    await mkdirDurable(disk, opts.dataDir);
     const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
     const specs = opts.volumes.map((s) => ({ ...s, volumeId: s.volumeId ?? basename(s.dir) }));
-    await writeNodeFile(opts.dataDir, opts.nodeId, specs);
+    await writeNodeFile(disk, opts.dataDir, opts.nodeId, specs);
     const moved = new MovedRouter();
     const volumes = new Map<string, VolumePort>();
     for (const spec of specs) {
       const hooks = {
         durability: opts.durability ?? 'fsync',
         onMoved: (m: EntryMoved) => moved.route(spec.volumeId, m),
+        disk,
+        tuning: opts.volumeTuning,
       };
       volumes.set(spec.volumeId, await opener.openOrCreate(spec, opts.nodeId, hooks));
     }
@@ -164,6 +173,7 @@ export class StorageNode implements StorageApi {
       dir: join(opts.dataDir, 'binlog'),
       durability: opts.durability ?? 'fsync',
       maxFileBytes: opts.binlogMaxFileBytes,
+      disk,
     });
     const node = new StorageNode(opts, index, binlog, volumes);
     await node.recover(moved.movedBeforeReady);
@@ -198,7 +208,10 @@ export class StorageNode implements StorageApi {
       });
       const { maxCounter } = await rebuildInto(this.index, this.volumes);
       this.clock.advanceTo(maxCounter);
-      const r = await reconcileBinlog(this, await loadCheckpoint(this.index, this.opts.dataDir));
+      const r = await reconcileBinlog(
+        this,
+        await loadCheckpoint(this.index, this.opts.dataDir, this.opts.disk),
+      );
       this.clock.advanceTo(r.maxCounter);
       await this.index.write(() => {
         this.index.putCounter(this.clock.counter);
@@ -342,7 +355,11 @@ export class StorageNode implements StorageApi {
     await this.rows.settle();
     await this.binlog.close();
     for (const v of this.volumes.values()) await v.close();
-    await writeCheckpointFile(this.opts.dataDir, this.clock.checkpoint(this.binlog.confirmed));
+    await writeCheckpointFile(
+      this.opts.dataDir,
+      this.clock.checkpoint(this.binlog.confirmed),
+      this.opts.disk,
+    );
     await this.index.write(() => this.writes.putCheckpoint());
     await this.index.setClean(true);
     await this.index.syncToDisk();
@@ -371,13 +388,8 @@ async function openIndex(path: string, sync: 'flush' | 'os'): Promise<NodeIndex>
   return NodeIndex.open(path, { sync });
 }
 
-async function writeNodeFile(dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {
-  const path = join(dataDir, 'node.json');
-  const fh = await open(`${path}.tmp`, 'w');
-  await fh.writeFile(JSON.stringify({ nodeId, volumes }, null, 2));
-  await fh.datasync();
-  await fh.close();
-  await rename(`${path}.tmp`, path);
+function writeNodeFile(disk: Disk, dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {
+  return writeFileDurable(dataDir, 'node.json', JSON.stringify({ nodeId, volumes }, null, 2), disk);
 }
 
 /** A pending row this version cannot read (written by a newer one) is left to a rebuild. */

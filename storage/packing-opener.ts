@@ -1,22 +1,21 @@
-// Opens (or creates on first start) a volume with packing's Volume. Imported lazily so unit
-// tests with a stand-in volume do not need packing.
-import { access } from 'node:fs/promises';
+// Opens (or creates on first start) a volume with packing's Volume. The node imports this module
+// lazily, so unit tests with a stand-in volume do not load packing.
 import { join } from 'node:path';
+import { nodeDisk } from '../common/disk.ts';
+import { type OpenVolumeOptions, Volume } from '../packing/index.ts';
 import type { VolumeOpener, VolumePort } from './volume-port.ts';
 
-// A variable specifier keeps the type checker from requiring packing/index.ts before it lands.
-const PACKING_MODULE = '../packing/index.ts';
-
-interface PackingVolumeClass {
-  create(dir: string, opts: Record<string, unknown>): Promise<VolumePort>;
-  open(dir: string, opts?: Record<string, unknown>): Promise<VolumePort>;
-}
-
 export const packingOpener: VolumeOpener = {
-  async openOrCreate(spec, nodeId, hooks) {
-    const { Volume } = (await import(PACKING_MODULE)) as { Volume: PackingVolumeClass };
-    const open = { nodeId, durability: hooks?.durability ?? 'fsync', onMoved: hooks?.onMoved };
-    const exists = await access(join(spec.dir, 'volume.qv')).then(
+  async openOrCreate(spec, nodeId, hooks): Promise<VolumePort> {
+    const disk = hooks?.disk ?? nodeDisk;
+    const open: OpenVolumeOptions = {
+      ...hooks?.tuning,
+      nodeId,
+      durability: hooks?.durability ?? 'fsync',
+      onMoved: hooks?.onMoved,
+      disk,
+    };
+    const exists = await disk.stat(join(spec.dir, 'volume.qv')).then(
       () => true,
       () => false,
     );

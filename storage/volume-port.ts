@@ -1,12 +1,14 @@
 // What the storage node needs from one volume: the packing library's contract (packing/types.ts).
 // Declared here as a structural interface so the node can run against packing's `Volume` and, in
 // unit tests only, against a small stand-in.
+import type { Disk } from '../common/disk.ts';
 import type {
   ByteRange,
   CompactionOptions,
   CompactionReport,
   EntryMoved,
   Location,
+  OpenVolumeOptions,
   PutInput,
   StagedPut,
   StoredEntry,
@@ -50,7 +52,16 @@ export interface VolumeHooks {
   durability?: 'fsync' | 'none';
   /** Compaction moved an entry: the index must follow. */
   onMoved?: (moved: EntryMoved) => void | Promise<void>;
+  /** Where the volume's files live (default: the real disk); simulation tests pass a SimDisk. */
+  disk?: Disk;
+  tuning?: VolumeTuning;
 }
+
+/** Engine settings passed to packing as they are (tests use small chunkfiles and singlefiles). */
+export type VolumeTuning = Pick<
+  OpenVolumeOptions,
+  'chunkBytes' | 'smallObjectMaxBytes' | 'writeLanes' | 'slack'
+>;
 
 export type ResolvedVolumeSpec = VolumeSpec & { volumeId: string };
 

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
-import { Crc64Nvme } from './crc64nvme.mjs';
+import { Crc64Nvme } from '../../common/crc64nvme.mjs';
 
 export const HASH_NAMES = Object.freeze(['MD5', 'CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256']);
 
