@@ -12,18 +12,26 @@ type Op = { op: 'put'; size: number; seed: number } | { op: 'delete' };
 const child = join(fileURLToPath(import.meta.url), '..', 'testing', 'crash-child.ts');
 const ROUNDS = 10;
 
-/** Runs the child until it is ready, lets it write for `ms`, SIGKILLs it; returns its lines. */
-async function runChild(dataDir: string, seed: number, ms: number): Promise<Array<Record<string, unknown>>> {
+/**
+ * Runs the child, SIGKILLs it once it has acknowledged `acks` ops (counted as they arrive, so a loaded
+ * machine only makes the kill later, never earlier); returns its lines.
+ */
+async function runChild(
+  dataDir: string,
+  seed: number,
+  acks: number,
+): Promise<Array<Record<string, unknown>>> {
   const p = spawn(process.execPath, ['--import', 'tsx', child, dataDir, String(seed)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: Array<Record<string, unknown>> = [];
   const rl = createInterface({ input: p.stdout });
   const exited = new Promise<void>((r) => p.on('exit', () => r()));
+  let seen = 0;
   rl.on('line', (l) => {
     const o = JSON.parse(l) as Record<string, unknown>;
     lines.push(o);
-    if (o.ready) setTimeout(() => p.kill('SIGKILL'), ms);
+    if (o.ack && ++seen === acks) p.kill('SIGKILL');
   });
   await exited;
   return lines;
@@ -45,7 +53,7 @@ test(`SIGKILL during puts/replaces/deletes, ${ROUNDS} rounds: every ack survives
   const modes: string[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const lines = await runChild(t.dir, round + 1, 100 + ((round * 137) % 400));
+      const lines = await runChild(t.dir, round + 1, 5 + ((round * 7) % 20));
       // Per key: what it may be now — the last acked state, or an op started but not acked.
       const maybe = new Map<string, Op[]>();
       const ackedOps: Array<{ key: string; op: Op }> = [];
