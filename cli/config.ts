@@ -29,13 +29,16 @@ export const configSchema = z.object({
   secretAccessKey: z.string().optional(),
   /** More access keys, each owning the buckets it creates. */
   extraKeys: z.array(accessKeySchema).default([]),
-  /** Largest size the volume may grow to. */
+  /** Largest size the volume may grow to (bytes on disk). A change applies at the next start. */
   volumeMaxBytes: z.coerce
     .number()
     .int()
     .positive()
     .default(1024 * GiB),
-  /** Free disk space the volume never fills, so the machine keeps working when the store is full. */
+  /**
+   * Free disk space the volume never fills, so the machine keeps working when the store is full; also
+   * kept out of volumeMaxBytes. A change applies at the next start.
+   */
   reservedFreeBytes: z.coerce
     .number()
     .int()
@@ -180,6 +183,11 @@ export function resolveConfig(layers: Array<Record<string, unknown>>): Config {
     if ((c.accessKeyId === undefined) !== (c.secretAccessKey === undefined)) {
       throw new ConfigError(
         'set both QUIRE_ACCESS_KEY and QUIRE_SECRET_KEY, or neither (one is generated then)',
+      );
+    }
+    if (c.volumeMaxBytes <= c.reservedFreeBytes) {
+      throw new ConfigError(
+        `volume-max-bytes (${c.volumeMaxBytes}) must be larger than reserved-free-bytes (${c.reservedFreeBytes}), or nothing can be stored; raise --volume-max-bytes (QUIRE_VOLUME_MAX_BYTES) or lower --reserved-free-bytes (QUIRE_RESERVED_FREE_BYTES)`,
       );
     }
     if (c.accessKeyId !== undefined) {

@@ -10,9 +10,11 @@ import type { Credentials } from '../gateway/auth/types.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { errorXml } from '../gateway/s3/xml.ts';
+import { VolumeLimitError } from '../packing/errors.ts';
 import { StorageNode } from '../storage/node.ts';
+import type { RecoveryReport } from '../storage/recovery.ts';
 import { Catalog } from '../tracker/catalog.ts';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { purgeDeadBuckets } from './dead-buckets.ts';
 
 export interface RunningQuire {
@@ -47,7 +49,7 @@ export async function startEmbedded(
   const layout = dataLayout(config.dataDir);
   await mkdir(layout.root, { recursive: true });
   const catalog = Catalog.open(layout.tracker);
-  const storage = await StorageNode.open({
+  const storage = await openStorage({
     dataDir: layout.node,
     nodeId: 1,
     volumes: [
@@ -68,6 +70,8 @@ export async function startEmbedded(
       log: logger.child({ part: 'compactor' }),
     },
   });
+  const r = storage.recovery;
+  if (r) logger.info({ part: 'storage', recovery: r }, recoveryLine(r));
   await purgeDeadBuckets(catalog, storage, logger);
   const hasher = createHashingPool();
   const keys = new Map(credentials.map((c) => [c.accessKeyId, c]));
@@ -150,6 +154,29 @@ export async function startEmbedded(
       return closing;
     },
   };
+}
+
+/** Opens the storage node; size limits the volume cannot take become one line naming the flags. */
+async function openStorage(opts: Parameters<typeof StorageNode.open>[0]): Promise<StorageNode> {
+  try {
+    return await StorageNode.open(opts);
+  } catch (err) {
+    if (!(err instanceof VolumeLimitError)) throw err;
+    throw new ConfigError(
+      `${err.message}; set --volume-max-bytes (QUIRE_VOLUME_MAX_BYTES) to at least ${err.minMaxBytes} (plus --reserved-free-bytes), or free space first`,
+    );
+  }
+}
+
+/** The one line that says what the storage node did at start. */
+export function recoveryLine(r: RecoveryReport): string {
+  const what =
+    r.mode === 'clean'
+      ? 'clean start'
+      : r.mode === 'tail'
+        ? 'after an unclean stop, checked what changed since the last checkpoints'
+        : `rebuilt the index from the volumes (${r.reason})`;
+  return `recovery: ${what}: ${r.checked} entries and keys checked, ${r.repaired} repaired, binlog ${r.binlogVoided} voided / ${r.binlogAppended} appended, ${r.seconds.toFixed(2)} s`;
 }
 
 const DAY_MS = 24 * 3600 * 1000;

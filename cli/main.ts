@@ -22,6 +22,10 @@ ${COMMON_FLAGS}
   --port N          S3 port (env QUIRE_PORT, default 9000; 0 picks a free port)
   --host ADDR       listen address (env QUIRE_HOST, default 127.0.0.1)
   --log-level L     fatal|error|warn|info|debug|trace|silent (env QUIRE_LOG_LEVEL)
+  --volume-max-bytes N     largest size of the volume on disk (env QUIRE_VOLUME_MAX_BYTES, default 1 TiB);
+                           a change applies at the next start; it must exceed what the volume holds
+  --reserved-free-bytes N  disk space never filled, also kept out of the maximum
+                           (env QUIRE_RESERVED_FREE_BYTES, default 4 GiB)
   --compact-live-ratio R        compact chunkfiles whose live bytes fall below R of their size in the
                                 background (env QUIRE_COMPACT_LIVE_RATIO, default 0.5; 0 turns it off)
   --compact-bytes-per-second N  compaction copy rate limit (env QUIRE_COMPACT_BYTES_PER_SECOND,

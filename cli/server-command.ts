@@ -18,6 +18,8 @@ export async function serverCommand(args: string[]): Promise<number> {
       host: { type: 'string' },
       'log-level': { type: 'string' },
       config: { type: 'string' },
+      'volume-max-bytes': { type: 'string' },
+      'reserved-free-bytes': { type: 'string' },
       'compact-live-ratio': { type: 'string' },
       'compact-bytes-per-second': { type: 'string' },
       'compact-interval-ms': { type: 'string' },
@@ -33,6 +35,8 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values.port !== undefined) flags.port = values.port;
   if (values.host !== undefined) flags.host = values.host;
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  if (values['volume-max-bytes'] !== undefined) flags.volumeMaxBytes = values['volume-max-bytes'];
+  if (values['reserved-free-bytes'] !== undefined) flags.reservedFreeBytes = values['reserved-free-bytes'];
   if (values['compact-live-ratio'] !== undefined) flags.compactLiveRatio = values['compact-live-ratio'];
   if (values['compact-bytes-per-second'] !== undefined)
     flags.compactBytesPerSecond = values['compact-bytes-per-second'];

@@ -125,7 +125,7 @@ async function resync(r: BlockReader, from: number, volumeCrc: number): Promise<
 }
 
 /**
- * Parses a chunkfile from just past its file header to `size`, calling `emit` for every record. Records
+ * Parses a chunkfile from `from` (just past its file header by default) to `size`, calling `emit` for every record. Records
  * inside the in-memory window are parsed without awaiting, which keeps a full scan CPU-cheap.
  */
 export async function parseChunkfile(
@@ -134,9 +134,11 @@ export async function parseChunkfile(
   volumeCrc: number,
   verifyData: boolean,
   emit: (rec: ScanRecord) => void,
+  /** Where an allocation starts: just past the file header, or a checkpoint's recorded end. */
+  from = HEADER_BYTES,
 ): Promise<void> {
   const r = new BlockReader(fh, size);
-  let p = HEADER_BYTES;
+  let p = from;
   while (p + HEADER_BYTES <= size) {
     const h = decodeEntryHeader(
       r.peek(p, p + HEADER_BYTES) ?? (await r.view(p, p + HEADER_BYTES)),

@@ -32,6 +32,11 @@ export class ChunkFile {
     this.end = end;
   }
 
+  /** No entry write, delete or hold is in flight: the in-memory state matches what is durable. */
+  get idle(): boolean {
+    return this.writers === 0;
+  }
+
   beginWrite(): void {
     this.writers += 1;
   }

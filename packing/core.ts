@@ -3,6 +3,7 @@
 // space only when no read in flight still points at them.
 import { join } from 'node:path';
 import { unlinkDurable } from '../common/durable-file.ts';
+import { ChangeJournal } from './checkpoint.ts';
 import type { ChunkFile } from './chunkfile.ts';
 import { WriteLane, writeAll } from './chunkfile.ts';
 import type { EntryHeader, Superblock } from './codec.ts';
@@ -51,6 +52,12 @@ export class VolumeCore {
   readonly forwards = new Map<string, Location>();
   /** New location → the copy it was made from, while that copy's chunkfile still exists. */
   readonly movedFrom = new Map<string, Location>();
+  /** Marks listed chunkfiles changed before they change (checkpoint.ts). */
+  readonly journal: ChangeJournal;
+  /** Singlefiles held by hold() (they have no writes to drain): each checkpoint journals them again. */
+  readonly heldSingles = new Map<number, number>();
+  /** Set while a checkpoint lets the active chunkfiles drain: new appends wait for it. */
+  appendGate: Promise<void> | undefined;
   nextChunkId = 1;
   nextSingleId = 1;
   singlefiles = 0;
@@ -71,6 +78,7 @@ export class VolumeCore {
     newChunkFile: () => Promise<ChunkFile>,
   ) {
     this.committer = new GroupCommitter(opts.durable);
+    this.journal = new ChangeJournal(opts.disk, dir, volumeCrc, opts.durable);
     this.lanes = Array.from({ length: opts.writeLanes }, () => new WriteLane(opts.chunkBytes, newChunkFile));
   }
 
@@ -134,6 +142,62 @@ export class VolumeCore {
     return f;
   }
 
+  /**
+   * Before bytes of `file` below `offset` change: the caller holds a write on the file (beginWrite),
+   * and awaits this before the first byte is written (checkpoint.ts).
+   */
+  async touch(file: ChunkFile, offset: number): Promise<void> {
+    const t = this.journal.touchChunk(file.fileId, offset);
+    if (t) await t;
+  }
+
+  /**
+   * Keeps the files of these locations marked as changed (and out of checkpoints) until the returned
+   * release is called: for a caller that will free them after other steps, so a crash in between
+   * leaves them to be looked at on reopen. Never waits for a checkpoint.
+   */
+  async hold(locs: readonly Location[]): Promise<() => void> {
+    const held: ChunkFile[] = [];
+    const singles: number[] = [];
+    const release = () => {
+      for (const f of held.splice(0)) f.endWrite();
+      for (const id of singles.splice(0)) {
+        const n = (this.heldSingles.get(id) ?? 1) - 1;
+        if (n > 0) this.heldSingles.set(id, n);
+        else this.heldSingles.delete(id);
+      }
+    };
+    try {
+      for (const loc of locs) {
+        if (loc.kind === 'single') {
+          // Counted first: a checkpoint taken from here on names it in its own journal too.
+          this.heldSingles.set(loc.fileId, (this.heldSingles.get(loc.fileId) ?? 0) + 1);
+          singles.push(loc.fileId);
+          const t = this.journal.touchSingle(loc.fileId);
+          if (t) await t;
+          continue;
+        }
+        const f = this.chunks.get(loc.fileId);
+        if (!f || f.retired) continue;
+        f.beginWrite();
+        held.push(f);
+        await this.touch(f, loc.offset);
+      }
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return release;
+  }
+
+  /** Free extents of a chunkfile, parked ones included (a crash ends every read): for checkpoints. */
+  holesOf(fileId: number): Array<{ offset: number; size: number }> {
+    const holes = this.free.extentsOf(fileId).map((e) => ({ offset: e.offset, size: e.size }));
+    for (const p of this.pendingFree.values())
+      if (p.file.fileId === fileId) holes.push({ offset: p.offset, size: p.size });
+    return holes.sort((a, b) => a.offset - b.offset);
+  }
+
   // ---- space accounting ----
 
   diskBytes(): number {
@@ -142,11 +206,17 @@ export class VolumeCore {
     return n;
   }
 
+  /** Bytes of singlefiles being written (their temp files): counted against the maximum. */
+  inflightBytes = 0;
+
   /** Throws VolumeFullError when growing the volume by `bytes` would pass maxBytes or the reserve. */
   checkRoom(bytes: number): void {
-    const disk = this.diskBytes();
+    const disk = this.diskBytes() + this.inflightBytes;
     if (disk + bytes > this.sb.maxBytes) {
-      throw new VolumeFullError(bytes, `volume holds ${disk} of max ${this.sb.maxBytes} bytes`);
+      throw new VolumeFullError(
+        bytes,
+        `volume holds ${disk} (${this.inflightBytes} being written) of max ${this.sb.maxBytes} bytes`,
+      );
     }
     const free = this.diskFreeBytes - this.bytesSinceStatfs;
     if (free - bytes < this.sb.reservedFreeBytes) {
@@ -173,8 +243,8 @@ export class VolumeCore {
   }
 
   /** Writes a new entry (best-fit hole, else a lane's tail) and resolves once it is durable. */
-  async putChunk(c: EntryContent, needBytes: number): Promise<StoredEntry> {
-    const staged = await this.stageChunk(c, needBytes);
+  async putChunk(c: EntryContent, needBytes: number, holding = false): Promise<StoredEntry> {
+    const staged = await this.stageChunk(c, needBytes, holding);
     await staged.durable;
     return staged.entry;
   }
@@ -184,8 +254,10 @@ export class VolumeCore {
    * resolves once they are on stable storage. The file keeps a writer (compaction waits) until then,
    * and the live counters count the entry only once it is durable.
    */
-  async stageChunk(c: EntryContent, needBytes: number): Promise<StagedPut> {
+  async stageChunk(c: EntryContent, needBytes: number, holding = false): Promise<StagedPut> {
     const need = Math.max(needBytes, HEADER_BYTES + bodyBytesOf(c));
+    // A caller holding a file must not wait for a checkpoint that waits for that file.
+    while (this.appendGate && !holding) await this.appendGate;
     // A file about to be compacted gives no holes: what went there would only be moved again.
     const hole = this.free.take(
       need,
@@ -204,6 +276,7 @@ export class VolumeCore {
       if (hole.size - alloc < HEADER_BYTES) alloc = hole.size;
       rest = hole.size - alloc;
       try {
+        await this.touch(file, offset);
         const writes = [writeAll(file.fh, this.entryBufs(c, alloc, false), offset)];
         if (rest > 0) writes.push(writeAll(file.fh, [fillerHeader(rest, this.volumeCrc)], offset + alloc));
         await Promise.all(writes);
@@ -263,13 +336,19 @@ export class VolumeCore {
     if (len <= oldStart - HEADER_BYTES) at = HEADER_BYTES;
     else if (old.allocBytes - oldEnd >= len) at = Math.floor((old.allocBytes - len) / 8) * 8;
     else return undefined;
-    await writeAll(file.fh, [c.key, c.meta, c.data], loc.offset + at);
-    await this.committer.commit(file.fh);
-    const h = headerFor(c, old.allocBytes, at);
-    await writeAll(file.fh, [encodeHeader(h, this.volumeCrc)], loc.offset);
-    await this.committer.commit(file.fh);
-    file.liveDataBytes += c.data.length - old.dataBytes;
-    return storedEntry(loc, h, c.key, c.meta);
+    file.beginWrite();
+    try {
+      await this.touch(file, loc.offset);
+      await writeAll(file.fh, [c.key, c.meta, c.data], loc.offset + at);
+      await this.committer.commit(file.fh);
+      const h = headerFor(c, old.allocBytes, at);
+      await writeAll(file.fh, [encodeHeader(h, this.volumeCrc)], loc.offset);
+      await this.committer.commit(file.fh);
+      file.liveDataBytes += c.data.length - old.dataBytes;
+      return storedEntry(loc, h, c.key, c.meta);
+    } finally {
+      file.endWrite();
+    }
   }
 
   // ---- freeing ----
@@ -279,6 +358,7 @@ export class VolumeCore {
     const deleted: EntryHeader = { ...h, flags: h.flags | ENTRY_FLAGS.deleted };
     file.beginWrite();
     try {
+      await this.touch(file, loc.offset);
       await writeAll(file.fh, [encodeHeader(deleted, this.volumeCrc)], loc.offset);
       await this.committer.commit(file.fh);
     } finally {

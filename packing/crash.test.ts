@@ -3,15 +3,22 @@
 // state of every key (or the result of the one operation in flight on it), byte for byte.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CRASH_OPTS, dataFor, KEYS, keyBuf } from './test-support/crash-workload.ts';
 import { tempDir } from './test-support/helpers.ts';
+import type { VolumeStats } from './types.ts';
 import { Volume } from './volume.ts';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 20);
 const CHILD = fileURLToPath(new URL('./test-support/crash-child.ts', import.meta.url));
+
+function spaceOf(s: VolumeStats) {
+  const { liveEntries, liveBytes, liveDataBytes, holeBytes, holeCount, deadBytes, diskBytes } = s;
+  return { liveEntries, liveBytes, liveDataBytes, holeBytes, holeCount, deadBytes, diskBytes };
+}
 
 /** A key's state: the version present, or the version whose delete removed it (absent). */
 type State = { present: boolean; ver: number };
@@ -50,6 +57,7 @@ test(`acknowledged writes survive SIGKILL at random moments (${ROUNDS} rounds)`,
   const known = new Map<number, State>();
   let acks = 0;
   let inFlightSeen = 0;
+  let checkpointRounds = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const killAfter = 40 + ((round * 137) % 400);
@@ -78,7 +86,15 @@ test(`acknowledged writes survive SIGKILL at random moments (${ROUNDS} rounds)`,
         for await (const c of v.openRead(e.location)) chunks.push(c as Buffer);
         found.set(k, { ver: Number(e.opver.counter), data: Buffer.concat(chunks) });
       }
+      const stats = spaceOf(v.stats());
       await v.close();
+      if (rec.mode === 'checkpoint') checkpointRounds += 1;
+      // What reopening from the checkpoint rebuilt equals what reading every file finds.
+      await rm(join(dir, 'summary.qs'));
+      const full = await Volume.open(dir, CRASH_OPTS);
+      assert.equal(full.recovery.mode, 'scan');
+      assert.deepEqual(spaceOf(full.stats()), stats, `round ${round}: space after a ${rec.mode} reopen`);
+      await full.close();
       for (let k = 0; k < KEYS; k++) {
         const f = found.get(k);
         // Never written counts as "absent": the state before a first put still in flight.
@@ -99,6 +115,7 @@ test(`acknowledged writes survive SIGKILL at random moments (${ROUNDS} rounds)`,
       `crash: ${ROUNDS} rounds, ${acks} acknowledged operations checked, ${inFlightSeen} in-flight results kept`,
     );
     assert.ok(acks > ROUNDS, 'the child got work done between kills');
+    assert.ok(checkpointRounds > ROUNDS / 2, `only ${checkpointRounds} reopens from a checkpoint`);
   } finally {
     if (process.env.CRASH_KEEP) console.log(`kept ${dir}`);
     else await cleanup();

@@ -58,3 +58,14 @@ export class VolumeFormatError extends PackingError {
     super('VOLUME_FORMAT', message);
   }
 }
+
+/** Size limits a volume cannot take: a maximum below what it holds, or not above its reserve. */
+export class VolumeLimitError extends PackingError {
+  constructor(
+    message: string,
+    /** The smallest maximum it would take (what it holds, or the reserve plus one byte). */
+    readonly minMaxBytes: number,
+  ) {
+    super('VOLUME_LIMIT', message);
+  }
+}

@@ -98,6 +98,8 @@ export const VOLUME_TYPES = { storage: 1, cache: 2 } as const;
 export const FILE_NAMES = {
   superblock: 'volume.qv',
   summary: 'summary.qs',
+  journalPrefix: 'changes-',
+  journalSuffix: '.qj',
   chunkPrefix: 'c-',
   chunkSuffix: '.qc',
   singlePrefix: 's-',
@@ -113,6 +115,10 @@ export function chunkFileName(fileId: number): string {
 
 export function singleFileName(fileId: number): string {
   return `${FILE_NAMES.singlePrefix}${String(fileId).padStart(8, '0')}${FILE_NAMES.singleSuffix}`;
+}
+
+export function journalName(generation: number): string {
+  return `${FILE_NAMES.journalPrefix}${String(generation).padStart(8, '0')}${FILE_NAMES.journalSuffix}`;
 }
 
 export function compactionMarkerName(fileId: number): string {

@@ -1,16 +1,20 @@
-// Rebuilding a volume's in-memory state on open: from the clean-shutdown summary when there is one,
-// otherwise by a full scan of every chunkfile and singlefile, deduplicating keys by opver.
+// Rebuilding a volume's in-memory state on open: from a clean close's complete checkpoint; after a
+// crash from the last checkpoint plus a scan of what changed since (checkpoint.ts); without a usable
+// checkpoint by a full scan of every chunkfile and singlefile. Keys found more than once among the
+// scanned entries are deduplicated by opver.
 import { join } from 'node:path';
 import { unlinkDurable } from '../common/durable-file.ts';
+import type { ChangedFiles } from './checkpoint.ts';
 import { parseChunkfile } from './chunk-scan.ts';
 import { ChunkFile } from './chunkfile.ts';
 import { decodeChunkHeader } from './codec.ts';
 import type { VolumeCore } from './core.ts';
+import { storedEntry } from './core.ts';
 import { readEntryAt } from './entry-io.ts';
 import { chunkFileName, HEADER_BYTES, singleFileName } from './layout.ts';
 import { readSingleHead } from './singlefile.ts';
-import type { VolumeSummary } from './summary.ts';
-import type { CorruptRegion, EntryMoved, Location, Opver } from './types.ts';
+import type { ChunkSummary, VolumeSummary } from './summary.ts';
+import type { CorruptRegion, EntryMoved, Location, Opver, StoredEntry } from './types.ts';
 
 export function compareOpver(a: Opver, b: Opver): number {
   if (a.counter !== b.counter) return a.counter < b.counter ? -1 : 1;
@@ -23,16 +27,19 @@ export async function loadSummary(core: VolumeCore, s: VolumeSummary): Promise<v
   core.singlefiles = s.singlefiles;
   core.singleBytes = s.singleBytes;
   core.singleDataBytes = s.singleDataBytes;
-  for (const c of s.chunks) {
-    const fh = await core.opts.disk.open(join(core.dir, chunkFileName(c.fileId)), 'r+');
-    const f = new ChunkFile(c.fileId, fh, c.end);
-    f.liveEntries = c.liveEntries;
-    f.liveBytes = c.liveBytes;
-    f.liveDataBytes = c.liveDataBytes;
-    f.deadBytes = c.deadBytes;
-    core.chunks.set(c.fileId, f);
-    for (const h of c.holes) core.free.add(c.fileId, h.offset, h.size);
-  }
+  for (const c of s.chunks) await loadChunk(core, c);
+}
+
+async function loadChunk(core: VolumeCore, c: ChunkSummary): Promise<ChunkFile> {
+  const fh = await core.opts.disk.open(join(core.dir, chunkFileName(c.fileId)), 'r+');
+  const f = new ChunkFile(c.fileId, fh, c.end);
+  f.liveEntries = c.liveEntries;
+  f.liveBytes = c.liveBytes;
+  f.liveDataBytes = c.liveDataBytes;
+  f.deadBytes = c.deadBytes;
+  core.chunks.set(c.fileId, f);
+  for (const h of c.holes) core.free.add(c.fileId, h.offset, h.size);
+  return f;
 }
 
 interface Candidate {
@@ -48,6 +55,8 @@ export interface ScanOutcome {
   readonly alreadyMoved: Map<number, Set<number>>;
   duplicatesDropped: number;
   scannedBytes: number;
+  /** Live entries found by the scan (partial scans only): what changed since the checkpoint. */
+  readonly changed: StoredEntry[];
 }
 
 class Deduper {
@@ -74,7 +83,13 @@ class Deduper {
   }
 }
 
-async function scanOneChunkfile(core: VolumeCore, id: number, out: ScanOutcome, dd: Deduper): Promise<void> {
+async function scanOneChunkfile(
+  core: VolumeCore,
+  id: number,
+  out: ScanOutcome,
+  dd: Deduper,
+  collect: boolean,
+): Promise<void> {
   const name = chunkFileName(id);
   const fh = await core.opts.disk.open(join(core.dir, name), 'r+');
   const size = (await fh.stat()).size;
@@ -91,27 +106,61 @@ async function scanOneChunkfile(core: VolumeCore, id: number, out: ScanOutcome, 
   }
   const f = new ChunkFile(id, fh, size);
   core.chunks.set(id, f);
-  out.scannedBytes += size;
-  await parseChunkfile(fh, size, core.volumeCrc, true, (r) => {
-    if (r.kind === 'live') {
-      // A crash may keep an appended entry but not the zero slack after it: the file is as long as
-      // its last allocation, or holes and live entries would reach past its end.
-      f.end = Math.max(f.end, r.offset + r.header.allocBytes);
-      f.liveEntries += 1;
-      f.liveBytes += r.header.allocBytes;
-      f.liveDataBytes += r.header.dataBytes;
-      const loc: Location = { kind: 'chunk', fileId: id, offset: r.offset, allocBytes: r.header.allocBytes };
-      dd.consider({ loc, opver: r.header.opver, key: r.key });
-    } else if (r.kind === 'free') {
-      core.free.add(id, r.offset, r.size);
-    } else {
-      f.deadBytes += r.size;
-      out.corrupt.push({ fileId: id, offset: r.offset, bytes: r.size, reason: r.reason });
-    }
-  });
+  await scanRange(core, f, HEADER_BYTES, size, out, dd, collect);
 }
 
-async function scanSinglefile(core: VolumeCore, id: number, out: ScanOutcome, dd: Deduper): Promise<void> {
+/** Adds what [from, size) of the file holds to its counters and the free space. */
+async function scanRange(
+  core: VolumeCore,
+  f: ChunkFile,
+  from: number,
+  size: number,
+  out: ScanOutcome,
+  dd: Deduper,
+  collect: boolean,
+): Promise<void> {
+  const id = f.fileId;
+  out.scannedBytes += size - from;
+  f.end = Math.max(f.end, size);
+  await parseChunkfile(
+    f.fh,
+    size,
+    core.volumeCrc,
+    true,
+    (r) => {
+      if (r.kind === 'live') {
+        // A crash may keep an appended entry but not the zero slack after it: the file is as long as
+        // its last allocation, or holes and live entries would reach past its end.
+        f.end = Math.max(f.end, r.offset + r.header.allocBytes);
+        f.liveEntries += 1;
+        f.liveBytes += r.header.allocBytes;
+        f.liveDataBytes += r.header.dataBytes;
+        const loc: Location = {
+          kind: 'chunk',
+          fileId: id,
+          offset: r.offset,
+          allocBytes: r.header.allocBytes,
+        };
+        dd.consider({ loc, opver: r.header.opver, key: r.key });
+        if (collect) out.changed.push(storedEntry(loc, r.header, r.key, r.meta));
+      } else if (r.kind === 'free') {
+        core.free.add(id, r.offset, r.size);
+      } else {
+        f.deadBytes += r.size;
+        out.corrupt.push({ fileId: id, offset: r.offset, bytes: r.size, reason: r.reason });
+      }
+    },
+    from,
+  );
+}
+
+async function scanSinglefile(
+  core: VolumeCore,
+  id: number,
+  out: ScanOutcome,
+  dd: Deduper,
+  collect: boolean,
+): Promise<void> {
   const fh = await core.opts.disk.open(join(core.dir, singleFileName(id)), 'r');
   const size = (await fh.stat()).size;
   await fh.close();
@@ -122,6 +171,7 @@ async function scanSinglefile(core: VolumeCore, id: number, out: ScanOutcome, dd
     const head = await readSingleHead(core.opts.disk, core.dir, loc, core.volumeCrc);
     core.singleDataBytes += head.header.dataBytes;
     dd.consider({ loc, opver: head.header.opver, key: head.key });
+    if (collect) out.changed.push(storedEntry(loc, head.header, head.key, head.meta));
   } catch {
     out.corrupt.push({ fileId: id, offset: 0, bytes: size, reason: 'invalid singlefile header' });
   }
@@ -129,6 +179,7 @@ async function scanSinglefile(core: VolumeCore, id: number, out: ScanOutcome, dd
 
 /** Removes the older of each duplicated key (durably), or records a compaction copy as a move. */
 async function dropLosers(core: VolumeCore, dd: Deduper, out: ScanOutcome, compacting: ReadonlySet<number>) {
+  const dropped = new Set<string>();
   for (const { loser, winner, tie } of dd.losers) {
     const l = loser.loc;
     if (tie && l.kind === 'chunk' && compacting.has(l.fileId)) {
@@ -142,6 +193,7 @@ async function dropLosers(core: VolumeCore, dd: Deduper, out: ScanOutcome, compa
       continue;
     }
     out.duplicatesDropped += 1;
+    dropped.add(`${l.kind}${l.fileId}:${l.offset}`);
     if (l.kind === 'single') {
       await core.deleteAt(l);
     } else {
@@ -149,6 +201,16 @@ async function dropLosers(core: VolumeCore, dd: Deduper, out: ScanOutcome, compa
       const { header } = await readEntryAt(f.fh, l, core.volumeCrc, false);
       await core.deleteChunkEntry(f, l, header);
     }
+  }
+  // What was dropped or already moved is no longer a live entry of its own.
+  for (const [fileId, offsets] of out.alreadyMoved)
+    for (const o of offsets) dropped.add(`chunk${fileId}:${o}`);
+  if (dropped.size > 0) {
+    const kept = out.changed.filter(
+      (e) => !dropped.has(`${e.location.kind}${e.location.fileId}:${e.location.offset}`),
+    );
+    out.changed.length = 0;
+    out.changed.push(...kept);
   }
 }
 
@@ -158,22 +220,67 @@ export async function fullScan(
   singleIds: readonly number[],
   compacting: ReadonlySet<number>,
 ): Promise<ScanOutcome> {
-  const out: ScanOutcome = {
+  const out = newOutcome();
+  const dd = new Deduper(compacting);
+  for (const id of chunkIds) await scanOneChunkfile(core, id, out, dd, false);
+  for (const id of singleIds) await scanSinglefile(core, id, out, dd, false);
+  await finishScan(core, dd, out, compacting);
+  core.nextChunkId = Math.max(0, ...chunkIds) + 1;
+  core.nextSingleId = Math.max(0, ...singleIds) + 1;
+  return out;
+}
+
+function newOutcome(): ScanOutcome {
+  return {
     corrupt: [],
     moved: [],
     alreadyMoved: new Map(),
     duplicatesDropped: 0,
     scannedBytes: 0,
+    changed: [],
   };
-  const dd = new Deduper(compacting);
-  for (const id of chunkIds) await scanOneChunkfile(core, id, out, dd);
-  for (const id of singleIds) await scanSinglefile(core, id, out, dd);
+}
+
+async function finishScan(core: VolumeCore, dd: Deduper, out: ScanOutcome, compacting: ReadonlySet<number>) {
   for (const id of compacting) {
     const f = core.chunks.get(id);
     if (f) f.compacting = true;
   }
   await dropLosers(core, dd, out, compacting);
-  core.nextChunkId = Math.max(0, ...chunkIds) + 1;
-  core.nextSingleId = Math.max(0, ...singleIds) + 1;
+}
+
+/**
+ * Open after a crash from the last checkpoint: listed chunkfiles that the journal does not name are
+ * taken from it and only their tail past the recorded end is read; every other chunkfile is read
+ * whole; every singlefile head is read (counts), and those created or named since are reported.
+ * `out.changed` lists the live entries found by these reads.
+ */
+export async function partialScan(
+  core: VolumeCore,
+  s: VolumeSummary,
+  chunkIds: readonly number[],
+  singleIds: readonly number[],
+  changes: ChangedFiles,
+  compacting: ReadonlySet<number>,
+): Promise<ScanOutcome> {
+  const out = newOutcome();
+  const dd = new Deduper(compacting);
+  const listed = new Map(s.chunks.map((c) => [c.fileId, c]));
+  for (const id of chunkIds) {
+    const c = listed.get(id);
+    if (!c || changes.chunks.has(id) || compacting.has(id)) {
+      await scanOneChunkfile(core, id, out, dd, true);
+      continue;
+    }
+    const f = await loadChunk(core, c);
+    const size = (await f.fh.stat()).size;
+    if (size > c.end) await scanRange(core, f, c.end, size, out, dd, true);
+  }
+  for (const id of singleIds) {
+    await scanSinglefile(core, id, out, dd, id >= s.nextSingleId || changes.singles.has(id));
+  }
+  await finishScan(core, dd, out, compacting);
+  core.nextChunkId = Math.max(s.nextChunkId, ...chunkIds.map((i) => i + 1));
+  core.nextSingleId = Math.max(s.nextSingleId, ...singleIds.map((i) => i + 1));
   return out;
 }

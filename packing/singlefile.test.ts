@@ -105,3 +105,62 @@ test('a flipped data byte in a small singlefile (one-read path) is never returne
     await cleanup();
   }
 });
+
+test('a singlefile whose data stream breaks leaves no temp file; one being written counts against the maximum', {
+  timeout: 30_000,
+}, async () => {
+  const { dir, cleanup } = await tempDir('single-abort');
+  try {
+    const v = await newVolume(dir, { maxBytes: 12 * 1024 * 1024, durability: 'none' });
+    const data = bytesFor(3, 8 * 1024 * 1024);
+    // The first upload stops after 3 MiB until `fail` is called, then its stream errors (client gone).
+    let fail!: (err: Error) => void;
+    const broken = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    let started!: () => void;
+    const midway = new Promise<void>((r) => {
+      started = r;
+    });
+    async function* stalls(): AsyncGenerator<Buffer> {
+      yield data.subarray(0, 3 * 1024 * 1024);
+      started();
+      yield await broken;
+    }
+    const first = v.put({
+      key: Buffer.from('a'),
+      meta: Buffer.alloc(0),
+      opver: opver(1),
+      data: stalls(),
+      dataBytes: data.length,
+    });
+    first.catch(() => undefined);
+    await midway;
+    assert.ok(
+      (await readdir(dir)).some((n) => n.endsWith('.qf.tmp')),
+      'the first upload is being written',
+    );
+    // 8 MiB in flight + 8 MiB more would pass the 12 MiB maximum.
+    await assert.rejects(
+      v.put({ key: Buffer.from('b'), meta: Buffer.alloc(0), opver: opver(2), data, dataBytes: data.length }),
+      (err: Error) => err.name === 'VolumeFullError',
+    );
+    fail(new Error('client went away'));
+    await assert.rejects(first, /client went away/);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.endsWith('.tmp')),
+      [],
+    );
+    // Its space is free again.
+    await v.put({
+      key: Buffer.from('b'),
+      meta: Buffer.alloc(0),
+      opver: opver(2),
+      data,
+      dataBytes: data.length,
+    });
+    await v.close();
+  } finally {
+    await cleanup();
+  }
+});

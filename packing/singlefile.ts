@@ -195,6 +195,7 @@ export async function writeSinglefile(
   const table = Buffer.alloc(4 * layout.blocks);
   const fh = await disk.open(tmp, 'w');
   let header: EntryHeader;
+  let written = false;
   try {
     const out = new DataWriter(fh, layout.dataOffset, durable);
     let pos = 0;
@@ -248,8 +249,11 @@ export async function writeSinglefile(
     w.meta.copy(head, HEADER_BYTES + w.key.length);
     await Promise.all([writeFully(fh, head, 0), writeFully(fh, table, layout.tableOffset)]);
     if (durable) await fh.datasync();
+    written = true;
   } finally {
     await fh.close();
+    // A failed or abandoned write (the body stream broke: client gone) leaves no temp file behind.
+    if (!written) await disk.unlink(tmp).catch(() => undefined);
   }
   await disk.rename(tmp, join(dir, name));
   if (durable) await syncDir(disk, dir);

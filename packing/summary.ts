@@ -1,5 +1,6 @@
-// The clean-shutdown summary: per-chunkfile end, counters and free extents, with a checksum. Open reads it
-// and deletes it durably before any write, so it can never disagree with the data (FORMAT.md).
+// The volume checkpoint (`summary.qs`): per-chunkfile end, counters and free extents, with a checksum,
+// written periodically and at a clean close. It describes only the chunkfiles it lists, as they were
+// at its snapshot; what changed since is found through the change journal (checkpoint.ts, FORMAT.md).
 import { crc32Of } from './crc.ts';
 import { FORMAT_VERSION, MAGIC } from './layout.ts';
 
@@ -15,6 +16,10 @@ export interface ChunkSummary {
 
 export interface VolumeSummary {
   readonly volumeCrc: number;
+  /** Checkpoint number: journals of this generation and later list what changed since. */
+  readonly generation: number;
+  /** Written by a clean close: lists every chunkfile, and the singlefile counts are exact. */
+  readonly complete: boolean;
   readonly nextChunkId: number;
   readonly nextSingleId: number;
   readonly singlefiles: number;
@@ -33,6 +38,7 @@ export function encodeSummary(s: VolumeSummary): Buffer {
   const buf = Buffer.alloc(size);
   buf.writeUInt32LE(MAGIC.summary, 0);
   buf.writeUInt16LE(FORMAT_VERSION, 4);
+  buf.writeUInt16LE(s.complete ? 1 : 0, 6);
   buf.writeUInt32LE(s.volumeCrc, 8);
   buf.writeUInt32LE(s.nextChunkId, 12);
   buf.writeUInt32LE(s.nextSingleId, 16);
@@ -40,6 +46,7 @@ export function encodeSummary(s: VolumeSummary): Buffer {
   buf.writeBigUInt64LE(BigInt(s.singleBytes), 24);
   buf.writeBigUInt64LE(BigInt(s.singleDataBytes), 32);
   buf.writeUInt32LE(s.chunks.length, 40);
+  buf.writeUInt32LE(s.generation, 44);
   let p = HEAD_BYTES;
   for (const c of s.chunks) {
     buf.writeUInt32LE(c.fileId, p);
@@ -87,6 +94,8 @@ export function decodeSummary(buf: Buffer, volumeCrc: number): VolumeSummary | u
   }
   return {
     volumeCrc,
+    generation: buf.readUInt32LE(44),
+    complete: (buf.readUInt16LE(6) & 1) === 1,
     nextChunkId: buf.readUInt32LE(12),
     nextSingleId: buf.readUInt32LE(16),
     singlefiles: buf.readUInt32LE(20),

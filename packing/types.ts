@@ -120,6 +120,13 @@ export interface OpenVolumeOptions {
   readonly clock?: () => number;
   /** Called for every entry compaction moves (also at open when a half-done compaction is rolled forward); awaited. */
   readonly onMoved?: (moved: EntryMoved) => void | Promise<void>;
+  /**
+   * At open: the size limits to apply from now on. When they differ from the superblock's, it is
+   * rewritten (durably) before the volume opens; a maximum below what the volume already holds, or
+   * not above the reserve, is refused with a VolumeLimitError.
+   */
+  readonly maxBytes?: number;
+  readonly reservedFreeBytes?: number;
   /** Where the files live (default: the real disk, node:fs); tests pass a simulated one. */
   readonly disk?: Disk;
 }
@@ -168,7 +175,19 @@ export interface CorruptRegion {
 
 /** What open found and did. */
 export interface RecoveryReport {
-  readonly mode: 'summary' | 'scan' | 'new';
+  /**
+   * 'summary': a clean close's checkpoint, nothing read. 'checkpoint': after a crash, the last
+   * checkpoint plus what changed since (`changed`). 'scan': every file read. 'new': just created.
+   */
+  readonly mode: 'summary' | 'checkpoint' | 'scan' | 'new';
+  /**
+   * 'checkpoint' mode: every live entry in what was read (chunkfiles and tails changed since the
+   * checkpoint, singlefiles created since or named by a `protect`): a caller with its own index
+   * checks these against it. Entries anywhere else are as they were at the checkpoint.
+   */
+  readonly changed?: readonly StoredEntry[];
+  /** 'checkpoint' mode: singlefiles with a lower id existed at the checkpoint. */
+  readonly singlefilesBefore?: number;
   /** Regions that failed their checksums (torn writes, corruption): not served, not reused. */
   readonly corrupt: readonly CorruptRegion[];
   /** Older duplicates of a key removed (crash between a replacement and freeing the old one). */

@@ -2,20 +2,29 @@
 import { join } from 'node:path';
 import { type Disk, nodeDisk } from '../common/disk.ts';
 import { mkdirDurable, syncDir, unlinkDurable, writeFileDurable } from '../common/durable-file.ts';
+import { readJournals, takeCheckpoint } from './checkpoint.ts';
 import { ChunkFile, writeAll } from './chunkfile.ts';
 import { decodeSuperblock, encodeChunkHeader, encodeSuperblock, volumeCrcOf } from './codec.ts';
 import { compactFile, MARKER_COPYING, MARKER_DONE, readMarker } from './compaction.ts';
 import { VolumeCore } from './core.ts';
-import { InvalidInputError, VolumeFormatError } from './errors.ts';
-import { chunkFileName, compactionMarkerName, FILE_NAMES, HEADER_BYTES, parseFileId } from './layout.ts';
+import { InvalidInputError, VolumeFormatError, VolumeLimitError } from './errors.ts';
+import {
+  chunkFileName,
+  compactionMarkerName,
+  FILE_NAMES,
+  HEADER_BYTES,
+  parseFileId,
+  singleFileName,
+} from './layout.ts';
 import { DEFAULTS, resolveOptions } from './options.ts';
-import { fullScan, loadSummary } from './recovery.ts';
+import { fullScan, loadSummary, partialScan } from './recovery.ts';
 import { decodeSummary } from './summary.ts';
 import type { CreateVolumeOptions, EntryMoved, OpenVolumeOptions, RecoveryReport } from './types.ts';
 
 export async function writeSuperblock(dir: string, o: CreateVolumeOptions): Promise<void> {
   const id = Buffer.from(o.volumeId, 'utf8');
   if (id.length === 0 || id.length > 32) throw new InvalidInputError('volumeId must be 1..32 UTF-8 bytes');
+  checkLimits(o.volumeId, o.maxBytes, o.reservedFreeBytes ?? DEFAULTS.reservedFreeBytes, 0);
   const disk = o.disk ?? nodeDisk;
   await mkdirDurable(disk, dir);
   const existing = await disk.readFile(join(dir, FILE_NAMES.superblock)).catch(() => undefined);
@@ -93,19 +102,58 @@ async function triageMarkers(disk: Disk, dir: string, l: DirListing): Promise<Se
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+function checkLimits(volumeId: string, maxBytes: number, reserved: number, holds: number): void {
+  if (maxBytes <= reserved) {
+    throw new VolumeLimitError(
+      `volume ${volumeId}: a maximum of ${maxBytes} bytes leaves nothing above the ${reserved}-byte reserve`,
+      reserved + 1,
+    );
+  }
+  if (maxBytes < holds) {
+    throw new VolumeLimitError(
+      `volume ${volumeId} already holds ${holds} bytes, more than a maximum of ${maxBytes}`,
+      holds,
+    );
+  }
+}
+
+/** Applies new size limits at open: checked against what the volume holds, then written durably. */
+async function applyLimits(
+  disk: Disk,
+  dir: string,
+  sbBuf: Buffer,
+  l: DirListing,
+  o: OpenVolumeOptions | undefined,
+) {
+  const sb = decodeSuperblock(sbBuf);
+  if (!sb || !o || (o.maxBytes === undefined && o.reservedFreeBytes === undefined)) return sbBuf;
+  const maxBytes = o.maxBytes ?? sb.maxBytes;
+  const reservedFreeBytes = o.reservedFreeBytes ?? sb.reservedFreeBytes;
+  if (maxBytes === sb.maxBytes && reservedFreeBytes === sb.reservedFreeBytes) return sbBuf;
+  let holds = 0;
+  for (const id of l.chunkIds) holds += (await disk.stat(join(dir, chunkFileName(id)))).size;
+  for (const id of l.singleIds) holds += (await disk.stat(join(dir, singleFileName(id)))).size;
+  checkLimits(sb.volumeId, maxBytes, reservedFreeBytes, holds);
+  const next = encodeSuperblock({ ...sb, maxBytes, reservedFreeBytes });
+  await writeFileDurable(disk, dir, FILE_NAMES.superblock, next);
+  return next;
+}
+
 export async function openCore(
   dir: string,
   opts: OpenVolumeOptions | undefined,
   isNew: boolean,
 ): Promise<{ core: VolumeCore; recovery: RecoveryReport }> {
   const disk = opts?.disk ?? nodeDisk;
-  const core = makeCore(dir, await disk.readFile(join(dir, FILE_NAMES.superblock)), opts);
-  const started = core.opts.clock();
   const l = await listDir(disk, dir);
+  const sbBuf = await applyLimits(disk, dir, await disk.readFile(join(dir, FILE_NAMES.superblock)), l, opts);
+  const core = makeCore(dir, sbBuf, opts);
+  const started = core.opts.clock();
   for (const t of l.tmpNames) await disk.unlink(join(dir, t));
   const copying = await triageMarkers(disk, dir, l);
   const summaryBuf = l.hasSummary ? await disk.readFile(join(dir, FILE_NAMES.summary)) : undefined;
   const summary = summaryBuf && decodeSummary(summaryBuf, core.volumeCrc);
+  const changes = summary ? await readJournals(disk, dir, core.volumeCrc, summary.generation) : undefined;
   const sameFiles =
     summary !== undefined &&
     summary.chunks.length === l.chunkIds.length &&
@@ -119,13 +167,26 @@ export async function openCore(
     scannedBytes: 0,
     durationMs: 0,
   };
-  // The summary goes before any write: a crash from here on forces a full scan.
-  if (l.hasSummary) await unlinkDurable(disk, dir, FILE_NAMES.summary);
-  if (summary && sameFiles && copying.size === 0) {
+  if (summary?.complete && changes?.records === 0 && sameFiles && copying.size === 0) {
+    // A clean close: the checkpoint is the whole truth. It stops being complete before any write.
     await loadSummary(core, summary);
+    core.journal.begin(summary.generation, new Map(), core.nextSingleId);
+    await takeCheckpoint(core);
     recovery.mode = 'summary';
   } else {
-    const out = await fullScan(core, l.chunkIds, l.singleIds, copying);
+    const out =
+      summary && changes
+        ? await partialScan(core, summary, l.chunkIds, l.singleIds, changes, copying)
+        : await fullScan(core, l.chunkIds, l.singleIds, copying);
+    if (summary && changes) {
+      recovery.mode = 'checkpoint';
+      recovery.changed = out.changed;
+      recovery.singlefilesBefore = summary.nextSingleId;
+      // Until the caller takes the next checkpoint, this one stays in force: changes to the files
+      // it lists are journaled against it, as before the crash.
+      const listed = new Map(summary.chunks.map((c) => [c.fileId, c.end]));
+      core.journal.begin(summary.generation, listed, summary.nextSingleId);
+    }
     recovery.corrupt = out.corrupt;
     recovery.duplicatesDropped = out.duplicatesDropped;
     recovery.scannedBytes = out.scannedBytes;

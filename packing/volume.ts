@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { writeFileDurable } from '../common/durable-file.ts';
+import { type CheckpointOptions, takeCheckpoint } from './checkpoint.ts';
 import { scanChunkfile } from './chunk-scan.ts';
 import { compactFile, pacer } from './compaction.ts';
 import { locKey, storedEntry, type VolumeCore } from './core.ts';
@@ -13,7 +13,6 @@ import { EntryNotFoundError, InvalidInputError, PackingError } from './errors.ts
 import { ENTRY_FLAGS, FILE_NAMES, HEADER_BYTES, parseFileId, singleFileName } from './layout.ts';
 import { DEFAULTS, insertAllocBytes, replaceAllocBytes } from './options.ts';
 import { readSinglefile, readSingleHead, writeSinglefile } from './singlefile.ts';
-import { encodeSummary } from './summary.ts';
 import type {
   ByteRange,
   CompactionOptions,
@@ -58,6 +57,7 @@ function ignoreGone(err: unknown): void {
 export class Volume extends EventEmitter {
   private closed = false;
   private compacting = false;
+  private checkpointing: Promise<{ generation: number; listed: number }> | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
 
   private constructor(
@@ -161,22 +161,12 @@ export class Volume extends EventEmitter {
     this.checkInput(input);
     const now = input.nowMs ?? this.core.opts.clock();
     if (input.dataBytes >= this.core.opts.smallObjectMaxBytes) {
-      this.core.checkRoom(input.dataBytes + input.key.length + input.meta.length + 4096);
-      const id = this.core.nextSingleId++;
-      const { header, fileBytes } = await writeSinglefile(
-        this.core.opts.disk,
-        this.core.dir,
-        id,
-        { ...input, createdMs: now, updatedMs: now },
-        this.core.volumeCrc,
-        this.core.opts.durable,
-      );
-      this.core.singlefiles += 1;
-      this.core.singleBytes += fileBytes;
-      this.core.singleDataBytes += input.dataBytes;
-      const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: fileBytes };
-      if (input.replaces) await this.freeReplaced(input.replaces);
-      return storedEntry(loc, header, input.key, input.meta);
+      const release = input.replaces ? await this.core.hold([this.core.resolve(input.replaces)]) : undefined;
+      try {
+        return await this.putSingle(input, now);
+      } finally {
+        release?.();
+      }
     }
     const data = await collect(input.data, input.dataBytes);
     const content = this.contentOf(input, data, now);
@@ -186,6 +176,34 @@ export class Volume extends EventEmitter {
       content,
       insertAllocBytes(this.core.opts.slack, HEADER_BYTES, body, data.length),
     );
+  }
+
+  private async putSingle(input: PutInput, now: number): Promise<StoredEntry> {
+    const room = input.dataBytes + input.key.length + input.meta.length + 4096;
+    this.core.checkRoom(room);
+    // Held while the temp file grows, so concurrent uploads cannot together pass the maximum.
+    this.core.inflightBytes += room;
+    const id = this.core.nextSingleId++;
+    let written: Awaited<ReturnType<typeof writeSinglefile>>;
+    try {
+      written = await writeSinglefile(
+        this.core.opts.disk,
+        this.core.dir,
+        id,
+        { ...input, createdMs: now, updatedMs: now },
+        this.core.volumeCrc,
+        this.core.opts.durable,
+      );
+    } finally {
+      this.core.inflightBytes -= room;
+    }
+    const { header, fileBytes } = written;
+    this.core.singlefiles += 1;
+    this.core.singleBytes += fileBytes;
+    this.core.singleDataBytes += input.dataBytes;
+    const loc: Location = { kind: 'single', fileId: id, offset: 0, allocBytes: fileBytes };
+    if (input.replaces) await this.freeReplaced(input.replaces);
+    return storedEntry(loc, header, input.key, input.meta);
   }
 
   /**
@@ -205,6 +223,7 @@ export class Volume extends EventEmitter {
     if (!f || f.retired) return;
     f.beginWrite();
     try {
+      await this.core.touch(f, loc.offset);
       const old = await readEntryAt(f.fh, loc, this.core.volumeCrc, false).catch(() => undefined);
       if (!old) return;
       const h = { ...old.header, flags: old.header.flags | ENTRY_FLAGS.deleted };
@@ -219,33 +238,56 @@ export class Volume extends EventEmitter {
     const core = this.core;
     return core.withLock(replaces, async () => {
       const target = await this.unforward(replaces);
-      const body = content.key.length + content.meta.length + content.data.length;
-      const file = target.kind === 'chunk' ? core.chunks.get(target.fileId) : undefined;
-      const old =
-        file && !file.retired
-          ? await readEntryAt(file.fh, target, core.volumeCrc, false).catch(() => undefined)
-          : undefined;
-      if (file && old) {
-        const c = { ...content, createdMs: old.header.createdMs };
-        const inPlace = await core.replaceInPlace(file, target, old.header, c);
-        if (inPlace) return inPlace;
-        const e = await core.putChunk(
-          c,
-          replaceAllocBytes(core.opts.slack, HEADER_BYTES, body, c.data.length),
-        );
-        await core.deleteChunkEntry(file, target, old.header);
-        return e;
+      // The old entry's file stays marked changed until it is freed: a crash between the new entry
+      // and the delete leaves both to the reopen's scan, which keeps the higher opver.
+      const release = await core.hold([target]);
+      try {
+        return await this.replaceHeld(target, content);
+      } finally {
+        release();
       }
-      const e = await core.putChunk(content, insertAllocBytes(core.opts.slack, HEADER_BYTES, body, body));
-      await core.deleteAt(target).catch(ignoreGone);
-      return e;
     });
+  }
+
+  private async replaceHeld(target: Location, content: EntryContent): Promise<StoredEntry> {
+    const core = this.core;
+    const body = content.key.length + content.meta.length + content.data.length;
+    const file = target.kind === 'chunk' ? core.chunks.get(target.fileId) : undefined;
+    const old =
+      file && !file.retired
+        ? await readEntryAt(file.fh, target, core.volumeCrc, false).catch(() => undefined)
+        : undefined;
+    if (file && old) {
+      const c = { ...content, createdMs: old.header.createdMs };
+      const inPlace = await core.replaceInPlace(file, target, old.header, c);
+      if (inPlace) return inPlace;
+      const e = await core.putChunk(
+        c,
+        replaceAllocBytes(core.opts.slack, HEADER_BYTES, body, c.data.length),
+        true,
+      );
+      await core.deleteChunkEntry(file, target, old.header);
+      return e;
+    }
+    const e = await core.putChunk(content, insertAllocBytes(core.opts.slack, HEADER_BYTES, body, body), true);
+    await core.deleteAt(target).catch(ignoreGone);
+    return e;
   }
 
   private freeReplaced(replaces: Location): Promise<void> {
     return this.core.withLock(replaces, async () => {
       await this.core.deleteAt(await this.unforward(replaces)).catch(ignoreGone);
     });
+  }
+
+  /**
+   * Marks the files of these locations changed until `release()`: for a caller that frees them
+   * after steps of its own (an index commit), so a crash in between makes the reopen report them
+   * in `recovery.changed` instead of leaving them live and unreferenced.
+   */
+  async protect(locations: readonly Location[]): Promise<() => void> {
+    this.checkOpen();
+    return this.core.hold(locations.map((l) => this.core.resolve(l)));
   }
 
   /** Deletes the entry; durable when resolved. Its extent becomes a hole once no read uses it. */
@@ -446,16 +488,31 @@ export class Volume extends EventEmitter {
   }
 
   /**
+   * Takes a checkpoint (checkpoint.ts): reopening after a crash then reads only the chunkfiles and
+   * tails changed since. `beforeInstall` runs after the snapshot and before the checkpoint replaces
+   * the previous one: a caller makes durable there whatever must be durable for every write the
+   * snapshot covers (storage: their binlog records).
+   */
+  checkpoint(opts: CheckpointOptions = {}): Promise<{ generation: number; listed: number }> {
+    this.checkOpen();
+    this.checkpointing ??= this.track(takeCheckpoint(this.core, opts)).finally(() => {
+      this.checkpointing = undefined;
+    });
+    return this.checkpointing;
+  }
+
+  /**
    * Closes the file handles without syncing or writing the summary: what a kill -9 leaves when the page
    * cache survives. For tests of the recovery scan.
    */
   async closeUnclean(): Promise<void> {
     this.closed = true;
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.core.journal.close();
     for (const f of this.core.chunks.values()) await f.fh.close();
   }
 
-  /** Waits for operations in flight, makes everything durable and writes the clean-shutdown summary. */
+  /** Waits for operations in flight, makes everything durable and writes a complete checkpoint (clean close). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -464,24 +521,8 @@ export class Volume extends EventEmitter {
     for (const lane of core.lanes) lane.retire();
     const chunks = [...core.chunks.values()].sort((a, b) => a.fileId - b.fileId);
     if (core.opts.durable) for (const f of chunks) await f.fh.datasync();
-    const summary = encodeSummary({
-      volumeCrc: core.volumeCrc,
-      nextChunkId: core.nextChunkId,
-      nextSingleId: core.nextSingleId,
-      singlefiles: core.singlefiles,
-      singleBytes: core.singleBytes,
-      singleDataBytes: core.singleDataBytes,
-      chunks: chunks.map((f) => ({
-        fileId: f.fileId,
-        end: f.end,
-        liveEntries: f.liveEntries,
-        liveBytes: f.liveBytes,
-        liveDataBytes: f.liveDataBytes,
-        deadBytes: f.deadBytes,
-        holes: core.free.extentsOf(f.fileId),
-      })),
-    });
-    await writeFileDurable(core.opts.disk, core.dir, FILE_NAMES.summary, summary);
+    await takeCheckpoint(core, { complete: true });
+    await core.journal.close();
     for (const f of chunks) await f.fh.close();
   }
 }

@@ -68,7 +68,18 @@ function identity(r: BinlogRecord): string {
   return `o${objectKey(r.bucket, r.key).toString('latin1')}`;
 }
 
-export async function reconcileBinlog(node: NodeView, cp: BinlogCheckpoint): Promise<ReconcileReport> {
+/** Index rows a reconcile looks at for missing records; all of them when not given. */
+export interface ReconcileScope {
+  objects: Buffer[];
+  uploads: Buffer[];
+  parts: Buffer[];
+}
+
+export async function reconcileBinlog(
+  node: NodeView,
+  cp: BinlogCheckpoint,
+  scope?: ReconcileScope,
+): Promise<ReconcileReport> {
   const last = new Map<string, { record: BinlogRecord; at: BinlogPosition }>();
   const seen = new Set<string>();
   let maxCounter = 0n;
@@ -85,7 +96,7 @@ export async function reconcileBinlog(node: NodeView, cp: BinlogCheckpoint): Pro
     seen.delete(`${id}#${opverTag(r.record.opver)}`);
   }
   await node.binlog.voidAt(dead);
-  const missing = findMissing(node, cp.counter, seen);
+  const missing = findMissing(node, cp.counter, seen, scope);
   missing.sort((a, b) =>
     a.opver.counter < b.opver.counter ? -1 : a.opver.counter > b.opver.counter ? 1 : 0,
   );
@@ -110,13 +121,39 @@ function compare(a: Opver, b: Opver): number {
   return a.nodeId - b.nodeId;
 }
 
+type Row = { key: Buffer; value: Buffer };
+
+/** The rows of `keys` that exist, or the whole table. */
+function* rowsOf(db: NodeIndex['objects'], keys: Buffer[] | undefined): Iterable<Row> {
+  if (!keys) {
+    for (const r of db.getRange({ snapshot: false })) yield { key: r.key, value: r.value };
+    return;
+  }
+  const seen = new Set<string>();
+  for (const key of keys) {
+    const id = key.toString('latin1');
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const value = db.getBinary(key) as Buffer | undefined;
+    if (value) yield { key, value };
+  }
+}
+
 /** Index rows of this node newer than the checkpoint that no live tail record describes. */
-function findMissing(node: NodeView, after: bigint, seen: Set<string>): BinlogRecord[] {
+function findMissing(
+  node: NodeView,
+  after: bigint,
+  seen: Set<string>,
+  scope: ReconcileScope | undefined,
+): BinlogRecord[] {
   const { index } = node;
   const mine = (o: Opver) => o.counter > after && o.nodeId === node.opts.nodeId;
   const out: BinlogRecord[] = [];
   const owners = new Map<string, { bucket: string; key: Buffer }>();
-  for (const { key, value } of index.objects.getRange({ snapshot: false })) {
+  // Parts need their upload's owner: every in-progress upload (a small table), then completed ones.
+  for (const { key, value } of index.uploads.getRange({ snapshot: false }))
+    owners.set(decodeUploadValue(value).uploadId, decodeUploadKey(key));
+  for (const { key, value } of rowsOf(index.objects, scope?.objects)) {
     const head = decodeObjectOpver(value);
     const own = () => decodeObjectKey(key);
     if (head.uploadId !== undefined && mine(head.opver)) owners.set(head.uploadId, own());
@@ -134,14 +171,13 @@ function findMissing(node: NodeView, after: bigint, seen: Set<string>): BinlogRe
       uploadId,
     });
   }
-  for (const { key, value } of index.uploads.getRange({ snapshot: false })) {
+  for (const { key, value } of rowsOf(index.uploads, scope?.uploads)) {
     const u = decodeUploadValue(value);
     const { bucket, key: k } = decodeUploadKey(key);
-    owners.set(u.uploadId, { bucket, key: k });
     if (!mine(u.opver) || seen.has(`u${u.uploadId}#${opverTag(u.opver)}`)) continue;
     out.push({ op: 'upload-create', bucket, key: k, opver: u.opver, size: 0, uploadId: u.uploadId });
   }
-  for (const { key, value } of index.parts.getRange({ snapshot: false })) {
+  for (const { key, value } of rowsOf(index.parts, scope?.parts)) {
     const p = decodePartValue(value);
     const { uploadId, partNumber } = decodePartKey(key);
     const owner = owners.get(uploadId);

@@ -137,6 +137,34 @@ describe('binlog', () => {
     await log.close();
   });
 
+  test('prune removes the segments before the floor and their voids; later records stay readable', {
+    timeout: 30_000,
+  }, async () => {
+    const dir = await tempDir();
+    let log = await Binlog.open({ dir, maxFileBytes: 512 });
+    for (let i = 0; i < 100; i++) await log.append(rec(i));
+    const early = [];
+    for await (const r of log.readFrom()) if (early.length < 3) early.push(r.at);
+    await log.voidAt(early);
+    const segments = async () => (await readdir(dir)).filter((n) => n.endsWith('.log')).length;
+    const before = await segments();
+    const floor = log.position;
+    const kept: BinlogRecord[] = [];
+    for (let i = 100; i < 110; i++) {
+      await log.append(rec(i));
+      kept.push(rec(i));
+    }
+    const removed = await log.prune(floor);
+    assert.equal(removed, floor.file - 1);
+    assert.ok(before > 5 && (await segments()) <= 2, `${before} segments, then ${await segments()}`);
+    assert.equal((await stat(join(dir, 'voids.dat'))).size, 0, 'the voids of removed segments are gone');
+    assert.deepEqual(await readAll(log, floor), kept);
+    await log.close();
+    log = await Binlog.open({ dir, maxFileBytes: 512 });
+    assert.deepEqual(await readAll(log, floor), kept);
+    await log.close();
+  });
+
   test('version-1 records (with a location) written before v2 still decode', async () => {
     const dir = await tempDir();
     const w = new Writer(64).u8(1).u8(1).str('b').bytes(Buffer.from('k')).u64(5n).u32(2).num(11);

@@ -2,7 +2,8 @@
 // uploads), which the cluster layer ships to mirrors with `readFrom(position)`. Record format in
 // binlog-record.ts.
 //
-// Files `binlog-00000001.log`, ... rotated when one reaches `maxFileBytes`. Appends are
+// Files `binlog-00000001.log`, ... rotated when one reaches `maxFileBytes`; segments wholly before
+// the retention floor are removed (`prune`, driven by checkpoints.ts). Appends are
 // group-committed: all records queued while a write+fdatasync is in flight go out in the next
 // single write+fdatasync. On open, a torn or corrupt tail of the last file (kill -9 in the middle
 // of a write) is cut off.
@@ -16,7 +17,7 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { type Disk, type DiskFile, nodeDisk } from '../common/disk.ts';
-import { mkdirDurable, syncDir } from '../common/durable-file.ts';
+import { mkdirDurable, syncDir, writeFileDurable } from '../common/durable-file.ts';
 import {
   type BinlogPosition,
   type BinlogRecord,
@@ -31,6 +32,11 @@ export { encodeBinlogRecord, parseRecords } from './binlog-record.ts';
 
 export interface BinlogOptions {
   dir: string;
+  /**
+   * A position known to follow only whole durable records (the index's checkpoint): opening checks
+   * for a torn tail from there instead of reading the whole last segment.
+   */
+  validUpTo?: BinlogPosition;
   /** Rotate after a file reaches this size. */
   maxFileBytes?: number;
   /** 'none' skips fdatasync: tests and benchmarks only. */
@@ -67,6 +73,7 @@ export class Binlog {
   private fh: DiskFile | undefined;
   private voidsFh: DiskFile | undefined;
   private readonly voids = new Set<number>();
+  private voidsChain: Promise<void> = Promise.resolve();
   private fileNo = 0;
   private size = 0;
   private pending: BinlogTicket[] = [];
@@ -94,7 +101,8 @@ export class Binlog {
     const files = await listFiles(log.disk, opts.dir);
     log.fileNo = files.at(-1) ?? 1;
     log.fh = await log.disk.open(join(opts.dir, fileName(log.fileNo)), 'a+');
-    log.size = await cutTornTail(log.fh, log.sync);
+    const from = opts.validUpTo?.file === log.fileNo ? opts.validUpTo.offset : 0;
+    log.size = await cutTornTail(log.fh, log.sync, from);
     log.confirmedAt = { file: log.fileNo, offset: log.size };
     log.voidsFh = await log.disk.open(join(opts.dir, VOIDS_FILE), 'a+');
     const v = await log.voidsFh.readFile();
@@ -157,8 +165,17 @@ export class Binlog {
       buf.writeUInt32LE(crc32(buf.subarray(i * VOID_BYTES, i * VOID_BYTES + 8)), i * VOID_BYTES + 8);
       this.voids.add(posKey(p.file, p.offset));
     });
-    await this.voidsFh!.appendFile(buf);
-    if (this.sync) await this.voidsFh!.datasync();
+    await this.withVoids(async () => {
+      await this.voidsFh!.appendFile(buf);
+      if (this.sync) await this.voidsFh!.datasync();
+    });
+  }
+
+  /** Writes to voids.dat one at a time (appends, and the rewrite after a prune). */
+  private withVoids(fn: () => Promise<void>): Promise<void> {
+    const p = this.voidsChain.then(fn);
+    this.voidsChain = p.catch(() => undefined);
+    return p;
   }
 
   private advance(): void {
@@ -241,8 +258,50 @@ export class Binlog {
     }
   }
 
+  /**
+   * Removes the segments wholly before `floor` (never the one being appended to); returns how many.
+   * The caller's floor covers everything that still needs the records (checkpoints.ts).
+   */
+  async prune(floor: BinlogPosition): Promise<number> {
+    let removed = 0;
+    for (const n of await listFiles(this.disk, this.dir)) {
+      if (n >= floor.file || n >= this.fileNo) break;
+      await this.disk.unlink(join(this.dir, fileName(n)));
+      removed += 1;
+    }
+    if (removed > 0 && this.sync) await syncDir(this.disk, this.dir);
+    // Voids of removed segments go too, so voids.dat is bounded like the segments.
+    const gone = [...this.voids].filter((k) => Math.floor(k / 2 ** 32) < floor.file);
+    if (gone.length > 0) {
+      await this.withVoids(async () => {
+        for (const k of gone) this.voids.delete(k);
+        const buf = Buffer.allocUnsafe(VOID_BYTES * this.voids.size);
+        let i = 0;
+        for (const k of this.voids) {
+          buf.writeUInt32LE(Math.floor(k / 2 ** 32), i);
+          buf.writeUInt32LE(k % 2 ** 32, i + 4);
+          buf.writeUInt32LE(crc32(buf.subarray(i, i + 8)), i + 8);
+          i += VOID_BYTES;
+        }
+        await this.voidsFh!.close();
+        await writeFileDurable(this.disk, this.dir, VOIDS_FILE, buf);
+        this.voidsFh = await this.disk.open(join(this.dir, VOIDS_FILE), 'a+');
+      });
+    }
+    return removed;
+  }
+
+  /** Bytes of every segment on disk. */
+  async diskBytes(): Promise<number> {
+    let n = 0;
+    for (const f of await listFiles(this.disk, this.dir))
+      n += (await this.disk.stat(join(this.dir, fileName(f)))).size;
+    return n;
+  }
+
   async close(): Promise<void> {
     while (this.flushing) await this.flushing;
+    await this.voidsChain;
     await this.fh?.close();
     await this.voidsFh?.close();
     this.fh = undefined;
@@ -275,10 +334,12 @@ async function* readRecords(fh: DiskFile, start: number, limit: number) {
 }
 
 /** Cuts a torn tail (kill -9 mid-write, never acknowledged) off durably; returns the valid size. */
-async function cutTornTail(fh: DiskFile, sync: boolean): Promise<number> {
+async function cutTornTail(fh: DiskFile, sync: boolean, from: number): Promise<number> {
   const size = (await fh.stat()).size;
-  let valid = 0;
-  for await (const r of readRecords(fh, 0, size)) valid = r.end;
+  // A hint past the end cannot be right (the file was cut by hand): read it all.
+  const start = from <= size ? from : 0;
+  let valid = start;
+  for await (const r of readRecords(fh, start, size)) valid = r.end;
   if (valid < size) {
     await fh.truncate(valid);
     if (sync) await fh.datasync();

@@ -11,8 +11,9 @@
 // Durability: lmdb-js resolves a write when its transaction is committed and visible, which with
 // overlappingSync is BEFORE the disk has it. In 'flush' mode `write()` awaits `flushed` as well
 // (pinned by index-db.test.ts); `commit()` never does. The node opens its index in 'os' mode
-// when indexSync is 'background' (the default is 'ack', which flushes before acknowledging): the index is a cache of the volumes, rebuilt from them after any
-// unclean stop (the 'clean' flag is cleared at open), so an acknowledged write needs its volume
+// when indexSync is 'background' (the default is 'ack', which flushes before acknowledging): the
+// index is then a cache of the volumes, rebuilt from them after any unclean stop (recovery.ts; the
+// 'clean' flag is cleared at open), so an acknowledged write needs its volume
 // entry and binlog record durable, not its index row; a machine crash under an 'os' index makes
 // index-guard.ts delete it before it is read. Measured (bench/storage.ts, 64 writers, 4 KiB): the
 // per-commit flush of overlappingSync cost ~20 µs of CPU per PUT, a fifth of the node's total.

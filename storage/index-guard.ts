@@ -30,13 +30,15 @@ export async function guardIndexOpen(
   indexPath: string,
   sync: 'flush' | 'os',
   bootId?: string,
-): Promise<{ discarded: boolean }> {
+): Promise<{ discarded: boolean; sameBoot: boolean }> {
   const boot = bootId ?? (await currentBootId());
   const prev = await readState(dataDir);
   const torn = prev?.open === true && prev.sync === 'os' && (prev.bootId !== boot || boot === '');
   if (torn) await rm(indexPath, { recursive: true, force: true });
   await writeState(dataDir, { open: true, sync, bootId: boot });
-  return { discarded: torn };
+  // Left open under this boot: the process died, the page cache (every written byte) survived.
+  const sameBoot = prev?.open === true && boot !== '' && prev.bootId === boot;
+  return { discarded: torn, sameBoot };
 }
 
 /** After the index is synced and closed. */

@@ -138,7 +138,7 @@ export class Multipart {
         blobAt = (
           await node.placement.put({
             key: entryKey(EntryKind.blob, blobId),
-            meta: { kind: 'blob' },
+            meta: { kind: 'blob', owner: { table: 'parts', key: pk } },
             opver: node.clock.next(),
             data: body,
             dataBytes: input.size,
@@ -172,21 +172,27 @@ export class Multipart {
         const curRow = node.index.get(node.index.parts, pk);
         const cur = curRow ? decodePartValue(curRow) : undefined;
         if (cur && compareOpver(cur.opver, partOpver) > 0) return; // a later upload of this part already won
-        await node.index.commit(() => {
-          node.index.parts.put(pk, encodePartValue(value));
-          node.index.putCounter(node.clock.counter);
-        });
-        written.length = 0;
-        await this.record({
-          op: 'upload-part',
-          bucket,
-          key,
-          opver: partOpver,
-          size: meta.size,
-          uploadId,
-          partNumber,
-        });
-        if (cur) await node.placement.free(partLocs(cur));
+        // The replaced part is freed after the commit: protected until then (recovery.ts).
+        const release = await node.placement.protect(cur ? partLocs(cur) : []);
+        try {
+          await node.index.commit(() => {
+            node.index.parts.put(pk, encodePartValue(value));
+            node.index.putCounter(node.clock.counter);
+          });
+          written.length = 0;
+          await this.record({
+            op: 'upload-part',
+            bucket,
+            key,
+            opver: partOpver,
+            size: meta.size,
+            uploadId,
+            partNumber,
+          });
+          if (cur) await node.placement.free(partLocs(cur));
+        } finally {
+          release();
+        }
       });
       if (written.length) await node.placement.free(written);
       return { etag: meta.etag, checksums: meta.checksums };
@@ -309,15 +315,21 @@ export class Multipart {
         await node.binlog.voidRecord(ticket);
         throw err;
       }
+      const parts = rows.flatMap((r) => partLocs(r.value));
+      const release = await node.placement.protect(parts);
       try {
-        await node.index.commit(() => {
-          node.index.uploads.remove(uploadKey(bucket, key, uploadId));
-          for (const r of rows) node.index.parts.remove(r.key);
-        });
+        try {
+          await node.index.commit(() => {
+            node.index.uploads.remove(uploadKey(bucket, key, uploadId));
+            for (const r of rows) node.index.parts.remove(r.key);
+          });
+        } finally {
+          node.binlog.settle(ticket);
+        }
+        await node.placement.free(parts);
       } finally {
-        node.binlog.settle(ticket);
+        release();
       }
-      await node.placement.free(rows.flatMap((r) => partLocs(r.value)));
     });
   }
 

@@ -6,14 +6,16 @@
 //   write-path.ts   PUT, the object commit protocols, DELETE, CopyObject
 //   multipart.ts    uploads and parts
 //   moved-router.ts the index follows compaction; compactor.ts runs it in the background
+//   recovery.ts     what open does after a clean or an unclean stop; checkpoints.ts bounds it
 //
 // Entry keys in the volumes (keys.ts EntryKind): 'O'+objectKey (object: inline data, or a manifest
 // for blob/multipart bodies), 'B'+blobId (a large body, written before its manifest because its
 // ETag is known only after streaming), 'U'+uploadId (upload marker), 'P'+uploadId+partNumber.
 // The volume is the truth: every index row is derivable from entry keys, metas, opvers and
-// locations (rebuild.ts). After an unclean stop, recovery rebuilds the index from the volumes and
-// reconciles the binlog with it (binlog-reconcile.ts); old versions are freed last, or later if a
-// pinned read still uses them.
+// locations (rebuild.ts). After an unclean stop, recovery (recovery.ts) settles what changed since
+// the checkpoints (checkpoints.ts), or rebuilds the index from the volumes, and reconciles the
+// binlog with it (binlog-reconcile.ts); old versions are freed last, or later if a pinned read
+// still uses them (protected first, so a crash before the free leaves them to recovery).
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -37,9 +39,10 @@ import type {
   UploadPartInput,
 } from './api.ts';
 import { Binlog } from './binlog.ts';
-import { loadCheckpoint, reconcileBinlog } from './binlog-reconcile.ts';
+import { CHECKPOINT_KEY, loadCheckpoint } from './binlog-reconcile.ts';
 import { md5Tee } from './body.ts';
 import { dropBucket } from './bucket-purge.ts';
+import { Checkpoints } from './checkpoints.ts';
 import { type CompactionSettings, Compactor, type CompactorLog } from './compactor.ts';
 import { writeCheckpointFile, writeFileDurable } from './durable-file.ts';
 import { NodeIndex } from './index-db.ts';
@@ -52,8 +55,8 @@ import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
 import { ReadPath } from './read-path.ts';
-import { rebuildInto } from './rebuild.ts';
-import { compareOpver, decodeObjectSummary, decodePendingValue, type PendingValue } from './records.ts';
+import { compareOpver, decodeObjectSummary, encodeCheckpoint } from './records.ts';
+import { type RecoveryReport, recoverNode } from './recovery.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
 
@@ -77,6 +80,8 @@ export interface StorageNodeOptions {
    */
   indexSync?: 'background' | 'ack';
   binlogMaxFileBytes?: number;
+  /** Recorded ops between two checkpoints of volumes, index and binlog (checkpoints.ts); default 20,000. */
+  checkpointEveryOps?: number;
   /** Random source for upload and blob ids. */
   random?: (bytes: number) => Buffer;
   /** Where volumes and the node's files live (default: the real disk); the LMDB index is always a real file. */
@@ -89,6 +94,9 @@ export interface StorageNodeOptions {
 
 export { locKey } from './pins.ts';
 
+/** Recorded ops between two node checkpoints (checkpoints.ts): bounds what a reopen after a crash reads. */
+const CHECKPOINT_EVERY_OPS = 20_000;
+
 export class StorageNode implements StorageApi {
   /** @internal */ readonly clock: OpverClock;
   /** @internal */ readonly rows: ObjectRows;
@@ -98,6 +106,10 @@ export class StorageNode implements StorageApi {
   /** @internal */ readonly multipart: Multipart;
   /** Rewrites sparse chunkfiles in the background (started by open when `compaction` is set). */
   readonly compactor: Compactor;
+  /** Volume, index and binlog checkpoints, in the background (checkpoints.ts). @internal */
+  readonly checkpoints: Checkpoints;
+  /** What recovery did at open (logged by the caller). */
+  recovery: RecoveryReport | undefined;
 
   private constructor(
     /** @internal */ readonly opts: StorageNodeOptions,
@@ -135,6 +147,24 @@ export class StorageNode implements StorageApi {
       smallObjectMaxBytes,
       minPartBytes: opts.minPartBytes ?? 5 * 1024 * 1024,
     });
+    this.checkpoints = new Checkpoints(
+      {
+        volumes,
+        unrecorded: () => this.clock.pendingRecords(),
+        writeIndexCheckpoint: async () => {
+          const cp = this.clock.checkpoint(binlog.confirmed);
+          await index.write(() => index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(cp)));
+          // Also beside the index: a lost index must not send recovery before the removed segments.
+          await writeCheckpointFile(opts.dataDir, cp, opts.disk);
+          return cp;
+        },
+        pruneBinlog: (floor) => binlog.prune(floor),
+        // A failed checkpoint leaves the previous one in force: recovery reads more, nothing is lost.
+        onError: () => undefined,
+      },
+      opts.checkpointEveryOps ?? CHECKPOINT_EVERY_OPS,
+    );
+    this.clock.onRecorded = (counter) => this.checkpoints.recorded(counter);
     const { log, ...settings } = opts.compaction ?? { liveRatioBelow: 0, bytesPerSecond: 0, intervalMs: 0 };
     this.compactor = new Compactor(
       {
@@ -167,16 +197,22 @@ export class StorageNode implements StorageApi {
       volumes.set(spec.volumeId, await opener.openOrCreate(spec, opts.nodeId, hooks));
     }
     const sync = indexSyncMode(opts);
-    await guardIndexOpen(opts.dataDir, join(opts.dataDir, 'index'), sync);
-    const index = await openIndex(join(opts.dataDir, 'index'), sync);
+    const guard = await guardIndexOpen(opts.dataDir, join(opts.dataDir, 'index'), sync);
+    const { index, fresh } = await openIndex(join(opts.dataDir, 'index'), sync);
     const binlog = await Binlog.open({
       dir: join(opts.dataDir, 'binlog'),
+      validUpTo: await loadCheckpoint(index, opts.dataDir, disk),
       durability: opts.durability ?? 'fsync',
       maxFileBytes: opts.binlogMaxFileBytes,
       disk,
     });
     const node = new StorageNode(opts, index, binlog, volumes);
-    await node.recover(moved.movedBeforeReady);
+    node.recovery = await recoverNode(node, {
+      movedBeforeOpen: moved.movedBeforeReady,
+      indexFresh: fresh || guard.discarded,
+      sameBoot: guard.sameBoot,
+      indexFlushed: sync === 'flush',
+    });
     moved.deps = { index, rows: node.rows, pins: node.reads.pins, placement: node.placement };
     node.compactor.start();
     return node;
@@ -185,40 +221,6 @@ export class StorageNode implements StorageApi {
   /** The opver counter (tests). @internal */
   get counter(): bigint {
     return this.clock.counter;
-  }
-
-  /**
-   * Clean stop: finish the deferred deletes (their readers died with the process). Unclean stop:
-   * the index may lag the volumes, so rebuild it from them (which also drops what deferred deletes
-   * and tombstones left) and reconcile the binlog with it.
-   */
-  private async recover(forceRebuild: boolean): Promise<void> {
-    this.clock.advanceTo(this.index.readCounter());
-    const pending = [...this.index.pending.getRange({ snapshot: false })].map((r) => Buffer.from(r.key));
-    if (this.index.wasClean() && !forceRebuild) {
-      for (const key of pending) {
-        const row = this.index.get(this.index.pending, key);
-        const v = row ? decodePendingSafe(row) : undefined;
-        if (v) await this.reads.finishPending(v);
-        await this.index.write(() => this.index.pending.remove(key));
-      }
-    } else {
-      await this.index.write(() => {
-        for (const key of pending) this.index.pending.remove(key);
-      });
-      const { maxCounter } = await rebuildInto(this.index, this.volumes);
-      this.clock.advanceTo(maxCounter);
-      const r = await reconcileBinlog(
-        this,
-        await loadCheckpoint(this.index, this.opts.dataDir, this.opts.disk),
-      );
-      this.clock.advanceTo(r.maxCounter);
-      await this.index.write(() => {
-        this.index.putCounter(this.clock.counter);
-        this.writes.putCheckpoint();
-      });
-    }
-    await this.index.setClean(false);
   }
 
   // ---- objects (read-path.ts, write-path.ts) ----
@@ -351,6 +353,7 @@ export class StorageNode implements StorageApi {
 
   async close(): Promise<void> {
     await this.compactor.stop();
+    await this.checkpoints.close();
     await this.reads.deferredFreesDone();
     await this.rows.settle();
     await this.binlog.close();
@@ -374,31 +377,23 @@ function indexSyncMode(opts: StorageNodeOptions): 'flush' | 'os' {
 }
 
 /** A damaged index is thrown away: the volumes hold everything it had. */
-async function openIndex(path: string, sync: 'flush' | 'os'): Promise<NodeIndex> {
+async function openIndex(path: string, sync: 'flush' | 'os'): Promise<{ index: NodeIndex; fresh: boolean }> {
   try {
     const index = NodeIndex.open(path, { sync });
     index.readCounter();
+    index.wasClean();
     // Unreadable, or of another format: discarded; the fresh index is rebuilt from the volumes (and stamped).
-    if (index.formatIsCurrent()) return index;
+    if (index.formatIsCurrent()) return { index, fresh: false };
     await index.close();
   } catch {
     // unreadable
   }
   await rm(path, { recursive: true, force: true });
-  return NodeIndex.open(path, { sync });
+  return { index: NodeIndex.open(path, { sync }), fresh: true };
 }
 
 function writeNodeFile(disk: Disk, dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {
   return writeFileDurable(dataDir, 'node.json', JSON.stringify({ nodeId, volumes }, null, 2), disk);
-}
-
-/** A pending row this version cannot read (written by a newer one) is left to a rebuild. */
-function decodePendingSafe(b: Buffer): PendingValue | undefined {
-  try {
-    return decodePendingValue(b);
-  } catch {
-    return undefined;
-  }
 }
 
 export { compareOpver };

@@ -35,8 +35,16 @@ export class OpverClock {
     return o;
   }
 
+  /** Told of every op whose record became durable (or that failed): the node's checkpoints wait on it. */
+  onRecorded: ((counter: bigint) => void) | undefined;
+
   recorded(o: Opver): void {
-    this.unrecorded.delete(o.counter);
+    if (this.unrecorded.delete(o.counter)) this.onRecorded?.(o.counter);
+  }
+
+  /** Counters of ops whose binlog record is not durable yet. */
+  pendingRecords(): Iterable<bigint> {
+    return this.unrecorded;
   }
 
   /** Everything before the confirmed binlog position is settled; every op up to `counter` recorded. */

@@ -19,7 +19,13 @@ export const packingOpener: VolumeOpener = {
       () => true,
       () => false,
     );
-    if (exists) return Volume.open(spec.dir, open);
+    // The limits configured now apply: the volume rewrites its superblock when they changed.
+    if (exists)
+      return Volume.open(spec.dir, {
+        ...open,
+        maxBytes: spec.maxBytes,
+        reservedFreeBytes: spec.reservedFreeBytes,
+      });
     return Volume.create(spec.dir, {
       ...open,
       volumeId: spec.volumeId,

@@ -80,6 +80,27 @@ export class Placement {
     for (const l of locs) await this.volume(l.volumeId).delete(l.location);
   }
 
+  /**
+   * Before an index commit after which these locations are freed: a crash in between leaves them
+   * among what the volumes report as changed, for recovery to free (recovery.ts). Release after the frees.
+   */
+  async protect(locs: VolLoc[]): Promise<() => void> {
+    const releases: Array<() => void> = [];
+    const release = () => {
+      for (const r of releases.splice(0)) r();
+    };
+    try {
+      for (const [id, v] of this.volumes) {
+        const mine = locs.filter((l) => l.volumeId === id).map((l) => l.location);
+        if (mine.length > 0 && v.protect) releases.push(await v.protect(mine));
+      }
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return release;
+  }
+
   /** Deletes an entry that may already be gone (deferred frees, recovery). */
   async freeIfThere(l: VolLoc): Promise<void> {
     await this.volume(l.volumeId)

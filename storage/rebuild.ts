@@ -22,6 +22,7 @@ import { type RebuildState, resolveReferences } from './rebuild-refs.ts';
 import {
   compareOpver,
   decodeEntryMeta,
+  decodeObjectSummary,
   decodeObjectValue,
   decodePartValue,
   encodeCheckpoint,
@@ -34,6 +35,8 @@ import type { ResolvedVolumeSpec, StoredEntry, VolumeOpener, VolumePort } from '
 
 export interface RebuildReport {
   entries: number;
+  /** Data bytes of the entries scanned (every live entry in the volumes, garbage included). */
+  entryBytes: number;
   objects: number;
   uploads: number;
   parts: number;
@@ -43,11 +46,17 @@ export interface RebuildReport {
 
 const BATCH = 1000;
 
+/** How far a rebuild has got: called after every batch of entries. */
+export type RebuildProgress = (p: { volumeId: string; entries: number; entryBytes: number }) => void;
+
 export async function rebuildInto(
   index: NodeIndex,
   volumes: Map<string, VolumePort>,
+  onProgress?: RebuildProgress,
 ): Promise<RebuildReport> {
   index.env.transactionSync(() => {
+    // Deferred deletes name entries of the old index; the rebuild decides about every entry anew.
+    index.pending.clearSync();
     index.objects.clearSync();
     index.uploads.clearSync();
     index.parts.clearSync();
@@ -60,16 +69,20 @@ export async function rebuildInto(
     maxCounter: 0n,
     entries: 0,
   };
+  let entryBytes = 0;
   for (const [volumeId, vol] of volumes) {
     let batch: StoredEntry[] = [];
     for await (const e of vol.scan()) {
       batch.push(e);
+      entryBytes += e.dataBytes;
       if (batch.length >= BATCH) {
         index.env.transactionSync(() => applyBatch(index, st, volumeId, batch));
         batch = [];
+        onProgress?.({ volumeId, entries: st.entries, entryBytes });
       }
     }
     index.env.transactionSync(() => applyBatch(index, st, volumeId, batch));
+    onProgress?.({ volumeId, entries: st.entries, entryBytes });
   }
   const counts = resolveReferences(index, st);
   // Tombstones last: deleting one before the entry it outranks could resurrect that entry.
@@ -85,7 +98,13 @@ export async function rebuildInto(
     index.putCounter(st.maxCounter > index.readCounter() ? st.maxCounter : index.readCounter());
     index.putFormat();
   });
-  return { entries: st.entries, ...counts, garbageDeleted: garbage.length, maxCounter: st.maxCounter };
+  return {
+    entries: st.entries,
+    entryBytes,
+    ...counts,
+    garbageDeleted: garbage.length,
+    maxCounter: st.maxCounter,
+  };
 }
 
 function applyBatch(index: NodeIndex, st: RebuildState, volumeId: string, batch: StoredEntry[]): void {
@@ -188,19 +207,40 @@ function keepHigher(
   return true;
 }
 
+/** The data directory holds no storage node to rebuild. */
+export class NoNodeError extends Error {
+  override name = 'NoNodeError';
+}
+
 /** The node's id and volume list, remembered in `<dataDir>/node.json` so the CLI can rebuild offline. */
 export async function readNodeFile(
   dataDir: string,
 ): Promise<{ nodeId: number; volumes: ResolvedVolumeSpec[] }> {
-  const text = await readFile(join(dataDir, 'node.json'), 'utf8');
+  let text: string;
+  try {
+    text = await readFile(join(dataDir, 'node.json'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new NoNodeError(
+      `no storage node in ${dataDir} (node.json is missing); start \`quire server --data ${dataDir}\` once, or point --data at the right directory`,
+    );
+  }
   return JSON.parse(text) as { nodeId: number; volumes: ResolvedVolumeSpec[] };
+}
+
+/** What `quire rebuild-index` reports: the rebuild, plus what the index now holds. */
+export interface RebuildIndexReport extends RebuildReport {
+  /** Sum of the sizes of the objects in the rebuilt index. */
+  objectBytes: number;
+  seconds: number;
 }
 
 /** CLI entry: throw the index away and rebuild it from the volumes listed in node.json. */
 export async function rebuildIndex(
   dataDir: string,
-  opts: { volumeOpener?: VolumeOpener; nodeId?: number } = {},
-): Promise<RebuildReport> {
+  opts: { volumeOpener?: VolumeOpener; nodeId?: number; onProgress?: RebuildProgress } = {},
+): Promise<RebuildIndexReport> {
+  const started = performance.now();
   const { nodeId, volumes: specs } = await readNodeFile(dataDir);
   const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
   const volumes = new Map<string, VolumePort>();
@@ -209,10 +249,13 @@ export async function rebuildIndex(
   await guardIndexOpen(dataDir, join(dataDir, 'index'), 'flush');
   const index = NodeIndex.open(join(dataDir, 'index'));
   try {
-    const report = await rebuildInto(index, volumes);
+    const report = await rebuildInto(index, volumes, opts.onProgress);
     await reconcileOffline(dataDir, index, opts.nodeId ?? nodeId, report);
     await index.setClean(true);
-    return report;
+    let objectBytes = 0;
+    for (const { value } of index.objects.getRange({ snapshot: false }))
+      objectBytes += decodeObjectSummary(value).size;
+    return { ...report, objectBytes, seconds: (performance.now() - started) / 1000 };
   } finally {
     await index.close();
     for (const v of volumes.values()) await v.close();

@@ -215,7 +215,11 @@ export type EntryMeta =
   | { kind: 'object'; meta: ObjectMeta }
   | { kind: 'upload'; meta: UploadMeta }
   | { kind: 'part'; meta: PartMeta }
-  | { kind: 'blob' }
+  /**
+   * A large body; `owner` is the index row that will point at it (objects or parts table, its key):
+   * lets recovery check a blob against that one row (older blobs carry none and are kept).
+   */
+  | { kind: 'blob'; owner?: { table: 'objects' | 'parts'; key: Buffer } }
   /** An object deleted while a read still pinned its entry: outranks that entry in a rebuild. */
   | { kind: 'tombstone' };
 
@@ -224,8 +228,10 @@ export function encodeEntryMeta(e: EntryMeta): Buffer {
   if (e.kind === 'object') writeObjectMeta(w.u8(META_OBJECT), e.meta);
   else if (e.kind === 'upload') writeUploadMeta(w.u8(META_UPLOAD), e.meta);
   else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
-  else if (e.kind === 'blob') w.u8(META_BLOB);
-  else w.u8(META_TOMBSTONE);
+  else if (e.kind === 'blob') {
+    w.u8(META_BLOB);
+    if (e.owner) w.u8(e.owner.table === 'objects' ? 1 : 2).bytes(e.owner.key);
+  } else w.u8(META_TOMBSTONE);
   return w.done();
 }
 
@@ -236,7 +242,11 @@ export function decodeEntryMeta(buf: Buffer): EntryMeta {
   if (kind === META_OBJECT) return { kind: 'object', meta: readObjectMeta(r) };
   if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadMeta(r) };
   if (kind === META_PART) return { kind: 'part', meta: readPartMeta(r) };
-  if (kind === META_BLOB) return { kind: 'blob' };
+  if (kind === META_BLOB) {
+    if (r.remaining === 0) return { kind: 'blob' };
+    const table = r.u8() === 1 ? 'objects' : 'parts';
+    return { kind: 'blob', owner: { table, key: r.bytes() } };
+  }
   if (kind === META_TOMBSTONE) return { kind: 'tombstone' };
   throw new Error(`unknown entry meta kind ${kind}`);
 }

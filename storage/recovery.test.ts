@@ -2,9 +2,11 @@
 // appended, unbacked ones voided), and a delete acknowledged while a read pinned the object
 // cannot come back even when the index is lost.
 import assert from 'node:assert/strict';
-import { open, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Binlog, type BinlogRecord } from './binlog.ts';
 import { NodeIndex } from './index-db.ts';
 import { StorageNode } from './node.ts';
@@ -135,6 +137,168 @@ test('a deferred delete finishes when the read is released: the entry and its to
     assert.equal((await node.stats()).volumes[0]!.liveEntries, 0);
     assert.equal([...node.index.pending.getKeys({ snapshot: false })].length, 0);
     await node.close();
+  } finally {
+    await t.remove();
+  }
+});
+
+test('binlog segments the index checkpoint covers are removed; a rebuild after that adds no records', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir();
+  const opts = { ...nodeOpts(t.dir), binlogMaxFileBytes: 1024, checkpointEveryOps: 100 };
+  const segments = async () => (await readdir(join(t.dir, 'binlog'))).filter((n) => n.endsWith('.log'));
+  try {
+    let node = await StorageNode.open(opts);
+    for (let i = 0; i < 1000; i++) await node.putObject(putInput('b', `k${i % 300}`, bytes(50, i)));
+    for (let i = 0; i < 100; i++) await node.deleteObject('b', Buffer.from(`k${i}`));
+    await node.checkpoints.runNow();
+    const left = await segments();
+    // ~50 bytes a record, 1,100 records, 1 KiB segments: over 50 written, the last one or two kept.
+    assert.ok(node.checkpoints.segmentsRemoved > 40, `removed ${node.checkpoints.segmentsRemoved}`);
+    assert.ok(left.length <= 3, `segments left: ${left.join(' ')}`);
+    await node.close();
+    // The index is lost: the rebuild reconciles from the checkpoint kept beside it, not from the start.
+    await rm(join(t.dir, 'index'), { recursive: true, force: true });
+    node = await StorageNode.open(opts);
+    assert.equal(node.recovery?.mode, 'rebuild');
+    assert.equal(node.recovery?.binlogAppended, 0);
+    assert.equal((await node.stats()).objects, 200);
+    assert.deepEqual(
+      await readAll((await node.openObject('b', Buffer.from('k299')))!.stream()),
+      bytes(50, 899),
+    );
+    await node.close();
+  } finally {
+    await t.remove();
+  }
+});
+
+/** Runs the recovery child's scenario until its pause point, then SIGKILLs it there. */
+async function killAtPause(dir: string, scenario: 'replace' | 'delete' | 'bulk'): Promise<void> {
+  const child = join(fileURLToPath(import.meta.url), '..', 'testing', 'recovery-child.ts');
+  const p = spawn(process.execPath, ['--import', 'tsx', child, dir, scenario], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => p.on('exit', () => r()));
+  let out = '';
+  p.stdout.on('data', (d) => {
+    out += d;
+    if (out.includes('PAUSED')) p.kill('SIGKILL');
+  });
+  await exited;
+  assert.ok(out.includes('PAUSED'), 'the child reached its pause point');
+}
+
+function crashOpts(dir: string) {
+  return {
+    dataDir: dir,
+    nodeId: 1,
+    volumes: volumeSpecs(dir, 1),
+    volumeOpener: opener,
+    smallObjectMaxBytes: 1024,
+  };
+}
+
+test('SIGKILL after a replacement is committed but before the old body is freed: recovery frees it', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir();
+  try {
+    await killAtPause(t.dir, 'replace');
+    const node = await StorageNode.open(crashOpts(t.dir));
+    try {
+      assert.equal(node.recovery?.mode, 'tail');
+      assert.ok((node.recovery?.repaired ?? 0) >= 1, JSON.stringify(node.recovery));
+      assert.deepEqual(
+        await readAll((await node.openObject('b', Buffer.from('k')))!.stream()),
+        bytes(6000, 2),
+      );
+      // 20 small objects + k's manifest + k's body: the old body is not left behind.
+      const s = await node.stats();
+      assert.equal(s.objects, 21);
+      assert.equal(s.volumes[0]!.liveEntries, 22);
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await t.remove();
+  }
+});
+
+test('SIGKILL after a delete removed the entry but before the index row went: the row is dropped', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir();
+  try {
+    await killAtPause(t.dir, 'delete');
+    const node = await StorageNode.open(crashOpts(t.dir));
+    try {
+      assert.equal(node.recovery?.mode, 'tail');
+      assert.equal(await node.headObject('b', Buffer.from('k')), undefined);
+      assert.equal(await node.openObject('b', Buffer.from('k')), undefined);
+      assert.equal((await node.stats()).objects, 20);
+      // The delete's record stays: the delete happened.
+      const ops: string[] = [];
+      for await (const { record } of node.binlog.readFrom())
+        if (record.key.toString() === 'k') ops.push(record.op);
+      assert.deepEqual(ops.slice(-1), ['delete']);
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await t.remove();
+  }
+});
+
+test('after a machine crash (the index was left open under another boot) the index is rebuilt', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir();
+  try {
+    await killAtPause(t.dir, 'replace');
+    const state = JSON.parse(await readFile(join(t.dir, 'index-state.json'), 'utf8'));
+    assert.equal(state.open, true);
+    await writeFile(join(t.dir, 'index-state.json'), JSON.stringify({ ...state, bootId: 'another-boot' }));
+    const node = await StorageNode.open(crashOpts(t.dir));
+    try {
+      assert.equal(node.recovery?.mode, 'rebuild');
+      assert.match(node.recovery?.reason ?? '', /machine restarted/);
+      assert.equal((await node.stats()).volumes[0]!.liveEntries, 22);
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await t.remove();
+  }
+});
+
+test('after SIGKILL, recovery checks what changed since the checkpoint, not every object', {
+  timeout: 120_000,
+}, async () => {
+  const t = await tempDir();
+  try {
+    await killAtPause(t.dir, 'bulk');
+    const node = await StorageNode.open(crashOpts(t.dir));
+    try {
+      const r = node.recovery!;
+      assert.equal(r.mode, 'tail');
+      // 30 writes since the checkpoint: their entries and keys, not the 3,000 before.
+      assert.ok(r.checked >= 30 && r.checked <= 100, JSON.stringify(r));
+      assert.equal((await node.stats()).objects, 20 + 1 + 3000 + 30);
+      for (const i of [0, 1234, 2999])
+        assert.deepEqual(
+          await readAll((await node.openObject('b', Buffer.from(`bulk${i}`)))!.stream()),
+          bytes(50, i),
+        );
+      for (let i = 0; i < 30; i++)
+        assert.deepEqual(
+          await readAll((await node.openObject('b', Buffer.from(`late${i}`)))!.stream()),
+          bytes(70, i),
+        );
+    } finally {
+      await node.close();
+    }
   } finally {
     await t.remove();
   }

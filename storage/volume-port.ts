@@ -40,6 +40,12 @@ export interface VolumePort {
   /** Optional: rewrites sparse chunkfiles, reporting every move through the volume's onMoved hook. */
   compact?(opts: CompactionOptions): Promise<CompactionReport>;
   close(): Promise<void>;
+  /** What opening found (packing's RecoveryReport): 'checkpoint' lists the entries changed since. */
+  readonly recovery?: { readonly mode: string; readonly changed?: readonly StoredEntry[] };
+  /** Takes a checkpoint (packing/checkpoint.ts); `beforeInstall` may wait. */
+  checkpoint?(opts?: { beforeInstall?: () => Promise<void> }): Promise<unknown>;
+  /** Keeps these entries' files marked changed until released: for frees that follow an index commit. */
+  protect?(locations: readonly Location[]): Promise<() => void>;
 }
 
 /** How the node opens (or creates on first start) each configured volume. */

@@ -5,10 +5,13 @@
 // the 'O' entry's group commit in the volume, the binlog record's fsync, and the index commit of
 // the new row plus (indexSync 'ack') its flush. The row is committed as soon as the entry's bytes
 // are written and its location is known, before the volume has synced them. Why that is safe:
-//   - A crash (kill -9 or machine) before the volume sync may leave a flushed row pointing at an
-//     entry that is not on disk. But the 'clean' flag is cleared at every open and set only by a
-//     clean close, so any unclean stop rebuilds the index from the volumes: such a row is never
-//     read after a crash. The write was not acknowledged, so losing it is allowed.
+//   - A machine crash before the volume sync may leave a flushed row pointing at an entry that is
+//     not on disk: after one (index-guard.ts sees another boot) recovery rebuilds the index from
+//     the volumes, so such a row is never read. A process crash (kill -9) keeps every written
+//     byte; recovery checks each key written since the checkpoints against the volume anyway
+//     (recovery.ts). The write was not acknowledged, so losing it is allowed.
+//   - Whatever is freed after the index commit (the old version, unused parts) is protected first
+//     (Placement.protect), so a crash between the commit and the free leaves it to recovery.
 //   - While the three are in flight, readers (GET, HEAD, LIST) keep seeing the previous row
 //     through ObjectRows' shadow, so nobody observes a version a crash could still take back.
 //     The key's lock keeps other writers of the key out until the write is finished.
@@ -108,7 +111,7 @@ export class WritePath {
     const blobId = d.random(16);
     const { at } = await d.placement.put({
       key: entryKey(EntryKind.blob, blobId),
-      meta: { kind: 'blob' },
+      meta: { kind: 'blob', owner: { table: 'objects', key: objectKey(input.bucket, input.key) } },
       opver: d.clock.next(),
       data: exactly(input.body, input.size),
       dataBytes: input.size,
@@ -187,53 +190,64 @@ export class WritePath {
       deferred: d.reads.pins.defer(claim.later),
     });
     let freed: ReturnType<typeof freeable>;
-    if (!c.completes && old.partKeys.length === 0) {
-      const { replaced } = await this.commitStaged({
-        okey,
-        ekey,
-        entry,
-        opver,
-        data: c.data,
-        nowMs: c.nowMs,
-        replace,
-        ticket,
-        blobAt: c.blobAt,
-        inTxn: () => {
-          d.index.putCounter(d.clock.counter);
-          if (checkpoint) this.putCheckpoint();
-        },
-      });
-      freed = freeable(replaced);
-      if (freed.deferred.rows.length > 0) await d.index.write(() => d.reads.putPending(freed.deferred.rows));
-    } else {
-      const put = d.placement.put({
-        key: ekey,
-        meta: entry,
-        opver,
-        data: c.data,
-        dataBytes: c.data.length,
-        nowMs: c.nowMs,
-        replace,
-      });
-      const { at, replaced } = await this.bothDurable(put, ticket, opver);
-      // Synchronously before the new row becomes visible (writeRow sets it at once).
-      freed = freeable(replaced);
-      const pending = freed.deferred.rows;
-      try {
-        await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, c.blobAt), () => {
-          for (const pk of old.partKeys) d.index.parts.remove(pk);
-          d.reads.putPending(pending);
-          c.completes?.inTxn();
-          d.index.putCounter(d.clock.counter);
-          if (checkpoint) this.putCheckpoint();
+    const toFree = [...claim.now, ...claim.later, ...(c.completes?.freeAfter ?? [])];
+    // Released (idempotent) once the old version is freed, or on any failure.
+    let release = () => {};
+    try {
+      if (!c.completes && old.partKeys.length === 0) {
+        let replaced: boolean;
+        ({ replaced, release } = await this.commitStaged({
+          okey,
+          ekey,
+          entry,
+          opver,
+          data: c.data,
+          nowMs: c.nowMs,
+          replace,
+          ticket,
+          blobAt: c.blobAt,
+          protect: toFree,
+          inTxn: () => {
+            d.index.putCounter(d.clock.counter);
+            if (checkpoint) this.putCheckpoint();
+          },
+        }));
+        freed = freeable(replaced);
+        if (freed.deferred.rows.length > 0)
+          await d.index.write(() => d.reads.putPending(freed.deferred.rows));
+      } else {
+        const put = d.placement.put({
+          key: ekey,
+          meta: entry,
+          opver,
+          data: c.data,
+          dataBytes: c.data.length,
+          nowMs: c.nowMs,
+          replace,
         });
-      } finally {
-        // Volume entry and record are durable: the record is true whatever the index did.
-        d.binlog.settle(ticket);
+        const { at, replaced } = await this.bothDurable(put, ticket, opver);
+        release = await d.placement.protect(toFree);
+        // Synchronously before the new row becomes visible (writeRow sets it at once).
+        freed = freeable(replaced);
+        const pending = freed.deferred.rows;
+        try {
+          await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, c.blobAt), () => {
+            for (const pk of old.partKeys) d.index.parts.remove(pk);
+            d.reads.putPending(pending);
+            c.completes?.inTxn();
+            d.index.putCounter(d.clock.counter);
+            if (checkpoint) this.putCheckpoint();
+          });
+        } finally {
+          // Volume entry and record are durable: the record is true whatever the index did.
+          d.binlog.settle(ticket);
+        }
       }
+      claim.release();
+      await d.placement.free([...freed.now, ...freed.deferred.free, ...(c.completes?.freeAfter ?? [])]);
+    } finally {
+      release();
     }
-    claim.release();
-    await d.placement.free([...freed.now, ...freed.deferred.free, ...(c.completes?.freeAfter ?? [])]);
     return toRecord(c.bucket, c.key, c.meta, opver);
   }
 
@@ -253,10 +267,13 @@ export class WritePath {
     replace: VolLoc | undefined;
     ticket: BinlogTicket;
     blobAt: VolLoc | undefined;
+    /** Freed after the commit: protected before the row is committed (released by the caller). */
+    protect: VolLoc[];
     inTxn: () => void;
-  }): Promise<{ at: VolLoc; replaced: boolean }> {
+  }): Promise<{ at: VolLoc; replaced: boolean; release: () => void }> {
     const d = this.d;
     let put: Awaited<ReturnType<Placement['put']>>;
+    let release: () => void;
     try {
       put = await d.placement.put({
         key: s.ekey,
@@ -268,6 +285,7 @@ export class WritePath {
         replace: s.replace,
         staged: true,
       });
+      release = await d.placement.protect(s.protect);
     } catch (err) {
       await this.bothDurable(Promise.reject(err), s.ticket, s.opver);
       throw err;
@@ -286,9 +304,13 @@ export class WritePath {
       // Volume entry and record are durable: the record is true whatever the index did.
       d.binlog.settle(s.ticket);
       hidden.reveal();
-      if (i.status === 'rejected') throw i.reason;
-      return put;
+      if (i.status === 'rejected') {
+        release();
+        throw i.reason;
+      }
+      return { ...put, release };
     }
+    release();
     if (v.status === 'fulfilled' && put.replaced) {
       // The volume already rewrote or freed the previous entry: the new version is all there is.
       hidden.reveal();
@@ -395,17 +417,22 @@ export class WritePath {
       throw err;
     }
     const deferred = d.reads.pins.defer(claim.later, tombstone);
+    const release = await d.placement.protect(deferred.free);
     try {
-      await this.writeRow(x.okey, null, () => {
-        for (const pk of x.partKeys) d.index.parts.remove(pk);
-        d.reads.putPending(deferred.rows);
-        d.index.putCounter(d.clock.counter);
-      });
+      try {
+        await this.writeRow(x.okey, null, () => {
+          for (const pk of x.partKeys) d.index.parts.remove(pk);
+          d.reads.putPending(deferred.rows);
+          d.index.putCounter(d.clock.counter);
+        });
+      } finally {
+        d.binlog.settle(ticket);
+      }
+      claim.release();
+      await d.placement.free(deferred.free);
     } finally {
-      d.binlog.settle(ticket);
+      release();
     }
-    claim.release();
-    await d.placement.free(deferred.free);
   }
 
   async copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {

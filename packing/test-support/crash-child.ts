@@ -97,5 +97,13 @@ async function compactor(): Promise<void> {
   }
 }
 
+/** Checkpoints often, so kills land before, during and after them and reopening reads only changes. */
+async function checkpointer(): Promise<void> {
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 20 + Math.floor(rand() * 40)));
+    await v.checkpoint();
+  }
+}
+
 say('READY');
-await Promise.all([...Array.from({ length: WORKERS }, (_, w) => worker(w)), compactor()]);
+await Promise.all([...Array.from({ length: WORKERS }, (_, w) => worker(w)), compactor(), checkpointer()]);

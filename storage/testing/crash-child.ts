@@ -17,6 +17,9 @@ const node = await StorageNode.open({
   volumes: volumeSpecs(dataDir!, 2),
   volumeOpener: testOpener().opener,
   smallObjectMaxBytes: 16 * 1024,
+  // Checkpoints every few ops, so kills land before, during and after them too. (The binlog stays
+  // one segment here, so none is removed: the test replays all of it.)
+  checkpointEveryOps: 40,
 });
 out({ ready: true });
 
