@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { errorCode, signedRaw } from './raw.ts';
+import { checksumB64 } from './checksums.ts';
+import { errorCode, keyPath, signedRaw } from './raw.ts';
 import { s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
 
@@ -50,5 +51,43 @@ describe('fuzz findings', () => {
         },
       );
     }
+  }
+
+  // Seed 259169756: 9 random bytes holding a ':' inserted before the final CRLF of an unsigned-trailer body
+  // made an extra trailer line; the decoder ignored it and stored the object. AWS refuses any trailer that
+  // x-amz-trailer did not announce with 400 MalformedTrailerError.
+  for (const [name, extra] of <Array<[string, string]>>[
+    ['random bytes with a colon', '\xb9\xf6\xb0O\xab\xc5:\xee\xd9\r\n'],
+    ['an unannounced trailer', 'bonus: trailer\r\n'],
+  ]) {
+    test(
+      `aws-chunked trailer followed by ${name} → 400 MalformedTrailerError, nothing stored`,
+      TIMEOUT,
+      async () => {
+        const key = `trailer-${name.replace(/\W/g, '-')}`;
+        const data = Buffer.from('hello world');
+        const body = Buffer.from(
+          `${data.length.toString(16)}\r\n${data.toString('latin1')}\r\n0\r\n` +
+            `x-amz-checksum-crc32:${checksumB64('CRC32', data)}\r\n${extra}\r\n`,
+          'latin1',
+        );
+        const res = await signedRaw(target, {
+          method: 'PUT',
+          path: keyPath(bucket, key),
+          headers: {
+            'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+            'content-encoding': 'aws-chunked',
+            'x-amz-decoded-content-length': String(data.length),
+            'x-amz-trailer': 'x-amz-checksum-crc32',
+            'x-amz-sdk-checksum-algorithm': 'CRC32',
+          },
+          body,
+        });
+        assert.equal(res.status, 400, res.body.toString());
+        assert.equal(errorCode(res.body), 'MalformedTrailerError');
+        const get = await signedRaw(target, { method: 'GET', path: keyPath(bucket, key) });
+        assert.equal(get.status, 404, 'the rejected body must not be stored');
+      },
+    );
   }
 });

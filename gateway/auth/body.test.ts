@@ -169,11 +169,29 @@ describe('aws-chunked with an unsigned trailer (what the SDKs send for streams)'
     assert.ok(isCode((await consume(body)).error, 'BadDigest', /CRC32 you specified/));
   });
 
-  test('announced trailer missing → InvalidRequest', async () => {
+  test('announced trailer missing → MalformedTrailerError', async () => {
     const w = Buffer.from('6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n');
     const body = decodeBody(pieces(w, 5), trailerReq, opts({ contentLength: undefined }));
-    assert.ok(isCode((await consume(body)).error, 'InvalidRequest'));
+    assert.ok(isCode((await consume(body)).error, 'MalformedTrailerError'));
   });
+
+  // Fuzz seed 259169756 inserted 9 random bytes holding a ':' before the final CRLF: a trailer line that
+  // x-amz-trailer never announced was ignored and the body stored. AWS refuses any unannounced trailer.
+  for (const [name, extra] of [
+    ['an undeclared trailer after the checksum', 'bonus: trailer\r\n'],
+    ['junk with a colon', '\xb9\xf6\xb0O\xab\xc5:\xee\xd9\r\n'],
+    ['a checksum of another algorithm', 'x-amz-checksum-crc32c:AAAAAA==\r\n'],
+  ]) {
+    test(`${name} → MalformedTrailerError`, { timeout: 10_000 }, async () => {
+      const w = Buffer.from(
+        `6\r\nhello \r\n5\r\nworld\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n${extra}\r\n`,
+        'latin1',
+      );
+      const body = decodeBody(pieces(w, 5), trailerReq, opts({ contentLength: w.length }));
+      assert.ok(isCode((await consume(body)).error, 'MalformedTrailerError'));
+      await assert.rejects(body.digests, (e) => isCode(e, 'MalformedTrailerError'));
+    });
+  }
 
   test('decoded bytes short of x-amz-decoded-content-length → IncompleteBody', async () => {
     const w = wire('DUoRhQ==');

@@ -9,7 +9,6 @@ import {
   type HashName,
   isValidDigestBase64,
   openBodyHasher,
-  parseChecksumAlgorithm,
 } from '../checksums/index.ts';
 import { S3Error } from '../errors.ts';
 import { AwsChunkedDecoder } from './chunked.ts';
@@ -208,7 +207,7 @@ function checkDigests(
   for (const [algo, value] of Object.entries(opts.expected.checksums ?? {})) {
     if (value !== undefined) given.push([algo as ChecksumAlgorithm, value]);
   }
-  given.push(...trailerChecksums(trailers, verified, plan));
+  given.push(...trailerChecksums(trailers, verified));
   for (const [algo, value] of given) {
     if (checksums[algo] !== value) {
       throw new S3Error('BadDigest', `The ${algo} you specified did not match the calculated checksum.`);
@@ -217,29 +216,25 @@ function checkDigests(
   return { md5Hex: digestOf('MD5').toString('hex'), checksums, bytes };
 }
 
-/** The x-amz-checksum-* values of an aws-chunked trailer, validated against what was announced. */
+/** The checksum an aws-chunked trailer carries. Like AWS, the trailer holds exactly what x-amz-trailer announced:
+ * any other line (another checksum, an unknown name, junk with a colon) is MalformedTrailerError, so a body
+ * with bytes nothing vouches for is never stored. A repeated announced line counts once, the last one wins. */
 function trailerChecksums(
   trailers: Map<string, string>,
   verified: VerifiedRequest,
-  plan: Plan,
 ): Array<[ChecksumAlgorithm, string]> {
-  const out: Array<[ChecksumAlgorithm, string]> = [];
-  for (const [name, value] of trailers) {
-    if (!name.startsWith('x-amz-checksum-')) continue;
-    const algo = parseChecksumAlgorithm(name.slice('x-amz-checksum-'.length));
-    if (!algo || !plan.requested.has(algo)) {
-      throw new S3Error('InvalidRequest', `The trailer ${name} was not announced in x-amz-trailer.`);
-    }
-    if (!isValidDigestBase64(algo, value))
-      throw new S3Error('InvalidRequest', `Value for ${name} trailing header is invalid.`);
-    out.push([algo, value]);
-  }
   const announced = verified.trailerChecksum;
-  if (announced && !out.some(([algo]) => algo === announced)) {
-    throw new S3Error(
-      'InvalidRequest',
-      `The trailer ${checksumHeaderName(announced)} announced in x-amz-trailer is missing.`,
-    );
+  const announcedName = announced && checksumHeaderName(announced);
+  for (const name of trailers.keys()) {
+    // The name is not echoed back: it may hold any byte.
+    if (name !== announcedName) throw new S3Error('MalformedTrailerError');
   }
-  return out;
+  if (!announced || !announcedName) return [];
+  const value = trailers.get(announcedName);
+  if (value === undefined) {
+    throw new S3Error('MalformedTrailerError', undefined, { TrailerHeader: announcedName });
+  }
+  if (!isValidDigestBase64(announced, value))
+    throw new S3Error('InvalidRequest', `Value for ${announcedName} trailing header is invalid.`);
+  return [[announced, value]];
 }
