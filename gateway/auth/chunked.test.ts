@@ -197,6 +197,19 @@ describe('rejections', () => {
       'InvalidRequest',
     );
   });
+  test('a byte inserted into a size line (space, tab) → InvalidRequest, never a silent trim', () => {
+    for (const wire of [
+      '6 \r\nhello \r\n0\r\n\r\n',
+      ' 6\r\nhello \r\n0\r\n\r\n',
+      '6\t\r\nhello \r\n0\r\n\r\n',
+    ]) {
+      throwsCode(() => decodeAt(UNSIGNED_TRAILER, Buffer.from(wire), []), 'InvalidRequest');
+    }
+    const text = signedWire.toString('latin1');
+    const sigEnd = text.indexOf('\r\n', text.lastIndexOf('chunk-signature='));
+    const spaced = Buffer.from(`${text.slice(0, sigEnd)} ${text.slice(sigEnd)}`, 'latin1');
+    throwsCode(() => decodeAt(SIGNED, spaced, []), 'InvalidRequest');
+  });
   test('more data than allowed fails at the chunk header, before the data arrives', () => {
     const d = new AwsChunkedDecoder({
       trailer: true,

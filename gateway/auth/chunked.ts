@@ -109,12 +109,13 @@ export class AwsChunkedDecoder {
 
   private onSizeLine(text: string): void {
     const semi = text.indexOf(';');
-    const hex = (semi < 0 ? text : text.slice(0, semi)).trim();
+    // Exact framing, no trimming: a byte inserted into a size line is a corrupt body, not a spelling.
+    const hex = semi < 0 ? text : text.slice(0, semi);
     if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length > SIZE_HEX_DIGITS_MAX)
       throw malformed(`bad chunk size '${hex.slice(0, 20)}'`);
     const size = Number.parseInt(hex, 16);
     if (this.opts.signing) {
-      const m = /^chunk-signature=([0-9a-f]{64})$/.exec(semi < 0 ? '' : text.slice(semi + 1).trim());
+      const m = /^chunk-signature=([0-9a-f]{64})$/.exec(semi < 0 ? '' : text.slice(semi + 1));
       if (!m) throw malformed('chunk without a valid chunk-signature');
       this.chunkSignature = m[1] as string;
       this.chunkHash = createHash('sha256');
