@@ -76,6 +76,12 @@ function server(dataDir: string, port: number, log: string): Promise<ChildServer
   });
 }
 
+/** The server log's recovery lines, oldest first. */
+async function recoveryLines(log: string): Promise<string[]> {
+  const text = await readFile(log, 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => l.includes('recovery: '));
+}
+
 /** RSS now and at its peak, and CPU seconds used so far (user + system: less sensitive to a busy machine). */
 async function usageOf(
   child: ChildProcess,
@@ -146,15 +152,19 @@ export async function benchRestart(
     await new Promise((r) => srv.child.once('exit', r));
     await load;
     out.ackedBeforeKill = acked.length;
+    const linesBefore = (await recoveryLines(log)).length;
     const started = performance.now();
     out.restartSpawnedAtMs = Date.now();
     srv = await server(dataDir, port, log);
     out.restartSeconds = (performance.now() - started) / 1000;
     Object.assign(out, await usageOf(srv.child));
-    const line = (await readFile(log, 'utf8'))
-      .split('\n')
-      .filter((l) => l.includes('recovery: '))
-      .at(-1);
+    // The log is written asynchronously: wait (bounded) for the restarted server's own recovery line.
+    let lines = await recoveryLines(log);
+    for (let i = 0; i < 100 && lines.length <= linesBefore; i++) {
+      await sleep(50);
+      lines = await recoveryLines(log);
+    }
+    const line = lines.length > linesBefore ? lines.at(-1) : undefined;
     out.recovery = line ? (/"msg":"([^"]*)"/.exec(line)?.[1] ?? line) : 'no recovery line';
     let bad = 0;
     for (const i of acked) {
