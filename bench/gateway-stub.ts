@@ -92,6 +92,8 @@ const directory: BucketDirectory = {
     return 'created';
   },
   isCurrent: async (ref) => buckets.get(ref.name)?.id === ref.id,
+  getBucketConfig: () => undefined,
+  putBucketConfig: async () => false,
   deleteBucket: async (ref, isEmpty) => {
     if (buckets.get(ref.name)?.id !== ref.id) return 'no-such-bucket';
     if (!(await isEmpty())) return 'not-empty';

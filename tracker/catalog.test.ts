@@ -142,3 +142,39 @@ test('buckets written before incarnations keep their name as id', T, async () =>
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  'bucket settings belong to one incarnation: set atomically at creation, kept, gone with the bucket',
+  T,
+  async () => {
+    const dir = tempDir();
+    try {
+      const catalog = Catalog.open(dir);
+      await catalog.createBucket({ name: 'b', owner: 'AK1', ...base }, { versioning: { status: 'Enabled' } });
+      const first = catalog.getBucket('b')!;
+      assert.deepEqual(catalog.getBucketConfig(first, 'versioning'), { status: 'Enabled' });
+      assert.equal(await catalog.putBucketConfig(first, 'cors', { rules: [1, 2] }), true);
+      assert.equal(await catalog.putBucketConfig(first, 'versioning', { status: 'Suspended' }), true);
+      await catalog.close();
+      const again = Catalog.open(dir);
+      assert.deepEqual(again.getBucketConfig(first, 'cors'), { rules: [1, 2] });
+      assert.deepEqual(again.getBucketConfig(first, 'versioning'), { status: 'Suspended' });
+      assert.equal(await again.putBucketConfig(first, 'cors', undefined), true);
+      assert.equal(again.getBucketConfig(first, 'cors'), undefined);
+      assert.equal(await again.deleteBucket(first, empty), 'deleted');
+      // A write racing the delete finds the incarnation gone and writes nothing.
+      assert.equal(await again.putBucketConfig(first, 'policy', { x: 1 }), false);
+      await again.createBucket({ name: 'b', owner: 'AK1', ...base });
+      const second = again.getBucket('b')!;
+      assert.equal(again.getBucketConfig(second, 'versioning'), undefined);
+      assert.equal(again.getBucketConfig(first, 'versioning'), undefined);
+      await again.close();
+      const third = Catalog.open(dir);
+      assert.equal(third.getBucketConfig(first, 'versioning'), undefined);
+      assert.equal(third.getBucketConfig(first, 'policy'), undefined);
+      await third.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

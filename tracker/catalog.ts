@@ -41,6 +41,27 @@ export interface DeadBucket {
   readonly deletedMs: number;
 }
 
+/**
+ * The per-bucket settings S3 lets an owner configure, one value per kind. The catalog stores each value
+ * opaquely (msgpack); the module that owns a kind validates it (zod) before putting it and shapes it for
+ * its API. Kept in memory, since the gateway reads some of them (policy, CORS, versioning) on every request.
+ */
+export type BucketConfigKind =
+  | 'versioning'
+  | 'object-lock'
+  | 'lifecycle'
+  | 'tagging'
+  | 'policy'
+  | 'acl'
+  | 'ownership'
+  | 'public-access-block'
+  | 'cors'
+  | 'website'
+  | 'replication-mode';
+
+/** Settings that start with the bucket (e.g. object lock and versioning, a canned ACL), set atomically with it. */
+export type InitialBucketConfig = Partial<Record<BucketConfigKind, unknown>>;
+
 /** v1: no id (the name is the id); v2: id. */
 const CATALOG_VERSION = 2;
 
@@ -56,6 +77,8 @@ export interface CatalogOptions {
 export class Catalog {
   /** Every request asks for its bucket: the catalog is small, so it is read once and kept in memory. */
   private readonly cache = new Map<string, BucketInfo>();
+  /** Incarnation id → its settings (mirror of the `bucket-config` table). */
+  private readonly configs = new Map<string, Map<BucketConfigKind, unknown>>();
   private readonly dead = new Map<string, DeadBucket>();
   private readonly closings = new BucketClosings();
 
@@ -63,6 +86,8 @@ export class Catalog {
     private readonly root: RootDatabase,
     private readonly buckets: Database<StoredBucket, string>,
     private readonly tombstones: Database<DeadBucket & { v: number }, string>,
+    /** Key: incarnation id + '/' + kind. */
+    private readonly settings: Database<unknown, string>,
     private readonly randomBytes: (n: number) => Buffer,
     private readonly clock: () => number,
   ) {}
@@ -81,16 +106,22 @@ export class Catalog {
       name: 'dead-buckets',
       encoding: 'msgpack',
     });
+    const settings = root.openDB<unknown, string>({ name: 'bucket-config', encoding: 'msgpack' });
     const catalog = new Catalog(
       root,
       buckets,
       tombstones,
+      settings,
       opts.randomBytes ?? cryptoRandomBytes,
       opts.clock ?? (() => Date.now()),
     );
     for (const { key, value } of buckets.getRange({ snapshot: false })) catalog.cache.set(key, toInfo(value));
     for (const { value } of tombstones.getRange({ snapshot: false }))
       catalog.dead.set(value.id, { id: value.id, name: value.name, deletedMs: value.deletedMs });
+    for (const { key, value } of settings.getRange({ snapshot: false })) {
+      const [id, kind] = splitConfigKey(key);
+      catalog.configMap(id).set(kind, value);
+    }
     return catalog;
   }
 
@@ -105,17 +136,50 @@ export class Catalog {
       .sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   }
 
-  async createBucket(spec: NewBucket): Promise<CreateBucketOutcome> {
+  async createBucket(spec: NewBucket, initial: InitialBucketConfig = {}): Promise<CreateBucketOutcome> {
     const info: BucketInfo = { ...spec, id: `~${this.randomBytes(16).toString('hex')}` };
+    const initialEntries = Object.entries(initial).filter(([, v]) => v !== undefined) as [
+      BucketConfigKind,
+      unknown,
+    ][];
     const outcome = await this.buckets.transaction((): CreateBucketOutcome => {
       const existing = this.buckets.get(info.name);
       if (existing) return existing.owner === info.owner ? 'owned-by-you' : 'owned-by-other';
       this.buckets.put(info.name, { ...info, v: CATALOG_VERSION });
+      for (const [kind, value] of initialEntries) this.settings.put(configKey(info.id, kind), value);
       return 'created';
     });
     await this.root.flushed;
-    if (outcome === 'created') this.cache.set(info.name, info);
+    if (outcome === 'created') {
+      this.cache.set(info.name, info);
+      for (const [kind, value] of initialEntries) this.configMap(info.id).set(kind, value);
+    }
     return outcome;
+  }
+
+  /** The incarnation's setting of this kind, or undefined when it has none (synchronous: from memory). */
+  getBucketConfig<T = unknown>(bucket: BucketRef, kind: BucketConfigKind): T | undefined {
+    return this.configs.get(bucket.id)?.get(kind) as T | undefined;
+  }
+
+  /**
+   * Sets (or, with `undefined`, removes) one setting of this incarnation, durably. False when the incarnation
+   * is no longer the current one of its name (deleted meanwhile): nothing is written then.
+   */
+  async putBucketConfig(bucket: BucketRef, kind: BucketConfigKind, value: unknown): Promise<boolean> {
+    const key = configKey(bucket.id, kind);
+    const done = await this.buckets.transaction(() => {
+      const row = this.buckets.get(bucket.name);
+      if (!row || toInfo(row).id !== bucket.id) return false;
+      if (value === undefined) this.settings.remove(key);
+      else this.settings.put(key, value);
+      return true;
+    });
+    await this.root.flushed;
+    if (!done) return false;
+    if (value === undefined) this.configs.get(bucket.id)?.delete(kind);
+    else this.configMap(bucket.id).set(kind, value);
+    return true;
   }
 
   /**
@@ -142,11 +206,14 @@ export class Catalog {
         if (!row || toInfo(row).id !== bucket.id) return false;
         this.buckets.remove(bucket.name);
         this.tombstones.put(bucket.id, { ...tombstone, v: 1 });
+        for (const kind of this.configs.get(bucket.id)?.keys() ?? [])
+          this.settings.remove(configKey(bucket.id, kind));
         return true;
       });
       await this.root.flushed;
       if (!removed) return 'no-such-bucket';
       this.cache.delete(bucket.name);
+      this.configs.delete(bucket.id);
       this.dead.set(bucket.id, tombstone);
       return 'deleted';
     });
@@ -164,6 +231,15 @@ export class Catalog {
     this.dead.delete(id);
   }
 
+  private configMap(id: string): Map<BucketConfigKind, unknown> {
+    let map = this.configs.get(id);
+    if (!map) {
+      map = new Map();
+      this.configs.set(id, map);
+    }
+    return map;
+  }
+
   async close(): Promise<void> {
     await this.root.flushed;
     await this.root.close();
@@ -173,4 +249,13 @@ export class Catalog {
 function toInfo(v: StoredBucket): BucketInfo {
   // v1 rows predate incarnations: the data of such a bucket is stored under its name.
   return { name: v.name, id: v.id ?? v.name, owner: v.owner, createdMs: v.createdMs, region: v.region };
+}
+
+function configKey(id: string, kind: BucketConfigKind): string {
+  return `${id}/${kind}`;
+}
+
+function splitConfigKey(key: string): [string, BucketConfigKind] {
+  const slash = key.lastIndexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1) as BucketConfigKind];
 }

@@ -2,10 +2,12 @@
 import type { Logger } from 'pino';
 import type { StorageApi } from '../../storage/api.ts';
 import type {
+  BucketConfigKind,
   BucketInfo,
   BucketRef,
   CreateBucketOutcome,
   DeleteBucketOutcome,
+  InitialBucketConfig,
   NewBucket,
 } from '../../tracker/catalog.ts';
 import type { CredentialLookup, VerifiedRequest } from '../auth/types.ts';
@@ -19,7 +21,11 @@ export interface BucketDirectory {
   getBucket(name: string): BucketInfo | undefined;
   listBuckets(owner?: string): BucketInfo[];
   /** The catalog assigns the new incarnation's id. */
-  createBucket(spec: NewBucket): Promise<CreateBucketOutcome>;
+  createBucket(spec: NewBucket, initial?: InitialBucketConfig): Promise<CreateBucketOutcome>;
+  /** One setting of the incarnation (versioning, policy, CORS, ...), or undefined; synchronous, from memory. */
+  getBucketConfig<T = unknown>(bucket: BucketRef, kind: BucketConfigKind): T | undefined;
+  /** Sets (`undefined` removes) a setting durably; false when the incarnation was deleted meanwhile. */
+  putBucketConfig(bucket: BucketRef, kind: BucketConfigKind, value: unknown): Promise<boolean>;
   /** Whether `bucket` is still the current incarnation of its name (waits while a delete of it decides). */
   isCurrent(bucket: BucketRef): Promise<boolean>;
   /** Removes exactly this incarnation, if `isEmpty` (asked while it is closing) agrees. */
