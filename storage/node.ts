@@ -54,7 +54,7 @@ import { Multipart } from './multipart.ts';
 import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
-import { ReadPath } from './read-path.ts';
+import { ReadPath, toRecord } from './read-path.ts';
 import { compareOpver, decodeObjectSummary, encodeCheckpoint } from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
@@ -143,6 +143,10 @@ export class StorageNode implements StorageApi {
       clock: this.clock,
       placement: this.placement,
       commitObject: (c) => this.writes.commitObject(c),
+      currentObject: (bucket, key) => {
+        const v = this.reads.current(objectKey(bucket, key));
+        return v ? { meta: v, record: toRecord(bucket, key, v, v.opver) } : undefined;
+      },
       random,
       smallObjectMaxBytes,
       minPartBytes: opts.minPartBytes ?? 5 * 1024 * 1024,

@@ -97,7 +97,13 @@ function selectRange(ex: Exchange, query: Map<string, string>, record: ReadHandl
       });
     }
     const parts = record.parts ?? [{ size: record.size, etag: record.etag }];
-    if (part > parts.length) throw new S3Error('InvalidPartNumber');
+    // AWS: 416 InvalidPartNumber naming the part asked for and how many the object has.
+    if (part > parts.length) {
+      throw new S3Error('InvalidPartNumber', undefined, {
+        PartNumberRequested: String(part),
+        ActualPartCount: String(parts.length),
+      });
+    }
     let start = 0;
     for (let i = 0; i < part - 1; i++) start += parts[i]!.size;
     const size = parts[part - 1]!.size;
