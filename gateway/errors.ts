@@ -75,6 +75,11 @@ export const S3_ERRORS = {
   InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
   InvalidLocationConstraint: [400, 'The specified location constraint is not valid.'],
   NotModified: [304, 'Not Modified'],
+  BadRequest: [400, 'Bad Request'],
+  InvalidTag: [400, 'The tag provided was not a valid tag.'],
+  NoSuchTagSet: [404, 'The TagSet does not exist'],
+  NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
+  InvalidStorageClass: [400, 'The storage class you specified is not valid'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type S3ErrorCode = keyof typeof S3_ERRORS;

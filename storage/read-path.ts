@@ -141,6 +141,7 @@ export function toRecord(bucket: string, key: Buffer, v: ObjectMeta, opver: Opve
     opver,
   };
   if (v.checksumType) r.checksumType = v.checksumType;
-  if (v.body.kind === 'multipart') r.parts = v.body.parts.map((p) => ({ size: p.size, etag: p.etag }));
+  if (v.body.kind === 'multipart')
+    r.parts = v.body.parts.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag }));
   return r;
 }

@@ -1,13 +1,16 @@
 // The dispatch table: one handler per S3 operation. The compiler checks it covers the whole Operation union.
 import { S3Error } from '../errors.ts';
+import { getObjectAttributes } from './attributes.ts';
 import * as bucket from './bucket.ts';
 import * as copy from './copy.ts';
 import type { HandlerTable } from './deps.ts';
+import * as lifecycle from './lifecycle.ts';
 import * as list from './list.ts';
 import * as mpu from './multipart.ts';
 import * as del from './object-delete.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
+import * as tagging from './tagging.ts';
 
 export const HANDLERS: HandlerTable = {
   ListBuckets: bucket.listBuckets,
@@ -31,6 +34,16 @@ export const HANDLERS: HandlerTable = {
   CompleteMultipartUpload: mpu.completeMultipartUpload,
   AbortMultipartUpload: mpu.abortMultipartUpload,
   ListParts: mpu.listParts,
+  GetObjectTagging: tagging.getObjectTagging,
+  PutObjectTagging: tagging.putObjectTagging,
+  DeleteObjectTagging: tagging.deleteObjectTagging,
+  GetObjectAttributes: getObjectAttributes,
+  GetBucketTagging: tagging.getBucketTagging,
+  PutBucketTagging: tagging.putBucketTagging,
+  DeleteBucketTagging: tagging.deleteBucketTagging,
+  GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycleConfiguration,
+  PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycleConfiguration,
+  DeleteBucketLifecycleConfiguration: lifecycle.deleteBucketLifecycleConfiguration,
   NotImplemented: async ({ op }) => {
     throw new S3Error('NotImplemented', `${op.name} is not implemented by Quire`);
   },

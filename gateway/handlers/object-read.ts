@@ -9,6 +9,7 @@ import { parseRange } from '../s3/range.ts';
 import { requireCurrentVersion } from '../s3/version-id.ts';
 import { inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -52,6 +53,7 @@ async function readObject(
       checksumMode: String(ex.req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED',
       range,
     });
+    Object.assign(headers, objectExpiration(deps, bucket, record));
     const status = range.partial ? 206 : 200;
     const length = record.size === 0 ? 0 : range.end - range.start + 1;
     headers['content-length'] = String(length);

@@ -33,6 +33,16 @@ export type Operation =
   | ({ op: 'CompleteMultipartUpload' } & U)
   | ({ op: 'AbortMultipartUpload' } & U)
   | ({ op: 'ListParts' } & U)
+  | ({ op: 'GetObjectTagging' } & K)
+  | ({ op: 'PutObjectTagging' } & K)
+  | ({ op: 'DeleteObjectTagging' } & K)
+  | ({ op: 'GetObjectAttributes' } & K)
+  | ({ op: 'GetBucketTagging' } & B)
+  | ({ op: 'PutBucketTagging' } & B)
+  | ({ op: 'DeleteBucketTagging' } & B)
+  | ({ op: 'GetBucketLifecycleConfiguration' } & B)
+  | ({ op: 'PutBucketLifecycleConfiguration' } & B)
+  | ({ op: 'DeleteBucketLifecycleConfiguration' } & B)
   | { op: 'NotImplemented'; name: string };
 
 export type OperationName = Operation['op'];
@@ -90,6 +100,24 @@ function unsupportedIn(query: Map<string, string>, level: 'Bucket' | 'Object', m
   return undefined;
 }
 
+// Bucket subresources served by tagging.ts and lifecycle.ts handlers, per method.
+const BUCKET_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
+  GET: { tagging: 'GetBucketTagging', lifecycle: 'GetBucketLifecycleConfiguration' },
+  PUT: { tagging: 'PutBucketTagging', lifecycle: 'PutBucketLifecycleConfiguration' },
+  DELETE: { tagging: 'DeleteBucketTagging', lifecycle: 'DeleteBucketLifecycleConfiguration' },
+};
+// Object subresources served here (not during an upload: those take uploadId).
+const OBJECT_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
+  GET: { tagging: 'GetObjectTagging', attributes: 'GetObjectAttributes' },
+  PUT: { tagging: 'PutObjectTagging' },
+  DELETE: { tagging: 'DeleteObjectTagging' },
+};
+
+function servedIn(table: Record<string, Operation['op']> | undefined, query: Map<string, string>) {
+  if (table) for (const name of query.keys()) if (table[name]) return table[name];
+  return undefined;
+}
+
 function methodNotAllowed(method: string): S3Error {
   return new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'OBJECT' });
 }
@@ -108,6 +136,8 @@ export function parseOperation(method: string, target: ParsedTarget, headers: He
 
 function bucketOperation(m: string, bucket: string, query: Map<string, string>): Operation {
   const b = { bucket };
+  const served = servedIn(BUCKET_SUBRESOURCES[m], query);
+  if (served) return { op: served, ...b } as Operation;
   if (m === 'HEAD') return { op: 'HeadBucket', ...b };
   if (m === 'GET') {
     if (query.has('location')) return { op: 'GetBucketLocation', ...b };
@@ -161,6 +191,8 @@ function objectOperation(
 ): Operation {
   const k = { bucket, key };
   const uploadId = query.get('uploadId');
+  const served = uploadId === undefined ? servedIn(OBJECT_SUBRESOURCES[m], query) : undefined;
+  if (served) return { op: served, ...k } as Operation;
   switch (m) {
     case 'HEAD':
       return { op: 'HeadObject', ...k };
