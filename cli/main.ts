@@ -34,6 +34,10 @@ ${COMMON_FLAGS}
                                 default 30000)
   --chunkfile-bytes N           chunkfile size for volumes created from now on (env QUIRE_CHUNKFILE_BYTES,
                                 default 67108864)
+  --lifecycle-interval-ms N     how often buckets' lifecycle rules run (env QUIRE_LIFECYCLE_INTERVAL_MS,
+                                default 3600000; 0 turns them off)
+  --lifecycle-ops-per-second N  lifecycle expirations and aborts per second, at most
+                                (env QUIRE_LIFECYCLE_OPS_PER_SECOND, default 1000; 0: unlimited)
   --body-timeout-ms N     abort a request body that sends nothing for N ms (env QUIRE_BODY_TIMEOUT_MS, 60000)
   --headers-timeout-ms N  a request's headers must arrive within N ms (env QUIRE_HEADERS_TIMEOUT_MS, 60000)
   --shutdown-grace-ms N   on SIGTERM, let in-flight requests finish for N ms, then abort them
