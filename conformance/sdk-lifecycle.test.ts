@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketLifecycleCommand,
   GetBucketLifecycleConfigurationCommand,
   GetObjectCommand,
@@ -12,6 +14,7 @@ import {
   PutBucketLifecycleConfigurationCommand,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { errorCode, signedRaw } from './raw.ts';
 import { expectS3Error, s3For, uniqueBucket } from './sdk.ts';
@@ -117,7 +120,7 @@ describe('sdk: lifecycle configuration', { timeout: 120_000 }, () => {
       [{ ID: 'tmp rule', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 3 } }],
       b,
     );
-    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'tmp/a', Body: 'x' }));
+    const written = await s3.send(new PutObjectCommand({ Bucket: b, Key: 'tmp/a', Body: 'x' }));
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 'keep/a', Body: 'x' }));
     const head = await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'tmp/a' }));
     const lm = head.LastModified!.getTime();
@@ -125,6 +128,24 @@ describe('sdk: lifecycle configuration', { timeout: 120_000 }, () => {
     assert.equal(head.Expiration, `expiry-date="${new Date(day).toUTCString()}", rule-id="tmp%20rule"`);
     const getRes = await s3.send(new GetObjectCommand({ Bucket: b, Key: 'tmp/a' }));
     assert.equal(getRes.Expiration, head.Expiration);
+    assert.equal(written.Expiration, head.Expiration, 'PutObject announces it too');
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'tmp/mp' }));
+    const part = await s3.send(
+      new UploadPartCommand({ Bucket: b, Key: 'tmp/mp', UploadId, PartNumber: 1, Body: 'p' }),
+    );
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: b,
+        Key: 'tmp/mp',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag! }] },
+      }),
+    );
+    assert.match(
+      done.Expiration ?? '',
+      /^expiry-date="[^"]+ 00:00:00 GMT", rule-id="tmp%20rule"$/,
+      'and so does CompleteMultipartUpload',
+    );
     await getRes.Body?.transformToByteArray();
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'keep/a' }))).Expiration, undefined);
   });

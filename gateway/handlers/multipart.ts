@@ -16,6 +16,7 @@ import {
 } from '../s3/xml.ts';
 import { confirmBucket, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
 import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 import { openUpload } from './object-write.ts';
@@ -99,6 +100,7 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
       checksums: record.checksums,
       ...(record.checksumType ? { checksumType: record.checksumType } : {}),
     }),
+    objectExpiration(deps, bucket, record),
   );
 };
 

@@ -11,6 +11,7 @@ import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -37,6 +38,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   sendEmpty(ex, 200, {
     etag: `"${record.etag}"`,
     ...checksumResponseHeaders(record.checksums, upload.algorithm),
+    ...objectExpiration(deps, bucket, record),
   });
 };
 
