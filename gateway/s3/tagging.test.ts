@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { isS3Error } from '../errors.ts';
 import { parseTaggingHeader, parseTaggingXml, type Tag, taggingXml, validateTags } from './tagging.ts';
 
@@ -159,6 +160,34 @@ describe('tagging: parse and validate', { timeout: 10_000 }, () => {
     assert.match(
       code(() => parseTaggingHeader('aws%3Ax=1')),
       /^InvalidTag/,
+    );
+  });
+
+  test('x-amz-tagging: any valid tag set, URL-encoded as SDKs do, parses back to itself', () => {
+    const text = (max: number, min: number) =>
+      fc
+        .array(fc.constantFrom('a', 'Z', '9', ' ', '+', '-', '=', '.', '_', ':', '/', '@', 'é', '漢', '٣'), {
+          minLength: min,
+          maxLength: max,
+        })
+        .map((cs) => cs.join(''));
+    const tag = fc.tuple(text(20, 1), text(30, 0)).map(([key, value]) => ({ key, value }));
+    const tags = fc.uniqueArray(tag, {
+      selector: (t) => t.key,
+      maxLength: 10,
+    });
+    fc.assert(
+      fc.property(
+        tags.filter((ts) => ts.every((t) => !t.key.toLowerCase().startsWith('aws:'))),
+        (ts) => {
+          const header = ts
+            .map((t) => `${encodeURIComponent(t.key)}=${encodeURIComponent(t.value)}`)
+            .join('&');
+          assert.deepEqual(parseTaggingHeader(header), ts);
+          assert.deepEqual(parseTaggingXml(taggingXml(ts), 'object'), ts);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

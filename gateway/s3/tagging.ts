@@ -25,7 +25,7 @@ export const TAG_KEY_CHARS_MAX = 128;
 export const TAG_VALUE_CHARS_MAX = 256;
 
 // AWS: letters, numbers and spaces representable in UTF-8, and + - = . _ : / @.
-const TAG_CHARS = /^[\p{L}\p{M}\p{N}\p{Zs}+\-=._:/@]*$/u;
+const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
 /** Unicode characters (code points), as AWS counts a tag's length. */
 const chars = (s: string): number => {
