@@ -8,6 +8,7 @@ import * as mpu from './multipart.ts';
 import * as del from './object-delete.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
+import * as versioning from './versioning.ts';
 
 export const HANDLERS: HandlerTable = {
   ListBuckets: bucket.listBuckets,
@@ -15,7 +16,9 @@ export const HANDLERS: HandlerTable = {
   HeadBucket: bucket.headBucket,
   DeleteBucket: bucket.deleteBucket,
   GetBucketLocation: bucket.getBucketLocation,
-  GetBucketVersioning: bucket.getBucketVersioning,
+  GetBucketVersioning: versioning.getBucketVersioning,
+  PutBucketVersioning: versioning.putBucketVersioning,
+  ListObjectVersions: versioning.listObjectVersions,
   ListObjectsV2: list.listObjectsV2,
   ListObjects: list.listObjectsV1,
   ListMultipartUploads: mpu.listMultipartUploads,

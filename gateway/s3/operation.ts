@@ -18,6 +18,8 @@ export type Operation =
   | ({ op: 'DeleteBucket' } & B)
   | ({ op: 'GetBucketLocation' } & B)
   | ({ op: 'GetBucketVersioning' } & B)
+  | ({ op: 'PutBucketVersioning' } & B)
+  | ({ op: 'ListObjectVersions' } & B)
   | ({ op: 'ListObjectsV2' } & B)
   | ({ op: 'ListObjects' } & B)
   | ({ op: 'ListMultipartUploads' } & B)
@@ -67,7 +69,6 @@ const UNSUPPORTED: Record<string, string> = {
   session: 'Session',
   tagging: 'Tagging',
   torrent: 'Torrent',
-  versions: 'Versions',
   website: 'Website',
 };
 
@@ -83,7 +84,6 @@ function unsupportedIn(query: Map<string, string>, level: 'Bucket' | 'Object', m
   for (const name of query.keys()) {
     const noun = UNSUPPORTED[name];
     if (noun !== undefined) {
-      if (name === 'versions') return { op: 'NotImplemented' as const, name: 'ListObjectVersions' };
       return { op: 'NotImplemented' as const, name: `${VERB[method] ?? method}${level}${noun}` };
     }
   }
@@ -113,6 +113,7 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
     if (query.has('location')) return { op: 'GetBucketLocation', ...b };
     if (query.has('versioning')) return { op: 'GetBucketVersioning', ...b };
     if (query.has('uploads')) return { op: 'ListMultipartUploads', ...b };
+    if (query.has('versions')) return { op: 'ListObjectVersions', ...b };
     const unsupported = unsupportedIn(query, 'Bucket', m);
     if (unsupported) return unsupported;
     const listType = query.get('list-type');
@@ -126,7 +127,7 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
     return { op: 'ListObjects', ...b };
   }
   if (m === 'PUT' || m === 'DELETE') {
-    if (m === 'PUT' && query.has('versioning')) return { op: 'NotImplemented', name: 'PutBucketVersioning' };
+    if (m === 'PUT' && query.has('versioning')) return { op: 'PutBucketVersioning', ...b };
     const unsupported = unsupportedIn(query, 'Bucket', m);
     if (unsupported) return unsupported;
     return m === 'PUT' ? { op: 'CreateBucket', ...b } : { op: 'DeleteBucket', ...b };
