@@ -1,4 +1,6 @@
 // Bucket operations: list, create, head, delete, location, versioning.
+
+import { requirePrincipal } from '../authz/authorize.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
@@ -16,12 +18,13 @@ import type { Handler } from './deps.ts';
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
 export const listBuckets: Handler<Op<'ListBuckets'>> = async ({ deps, ex, verified }) => {
-  const buckets = deps.buckets.listBuckets(verified.accessKeyId);
+  const principal = requirePrincipal(verified.accessKeyId);
+  const buckets = deps.buckets.listBuckets(principal);
   sendXml(
     ex,
     200,
     listAllMyBucketsXml({
-      owner: { id: verified.accessKeyId, displayName: verified.accessKeyId },
+      owner: { id: principal, displayName: principal },
       buckets: buckets.map((b) => ({ name: b.name, creationDate: new Date(b.createdMs), region: b.region })),
     }),
   );
@@ -42,7 +45,7 @@ export const createBucket: Handler<Op<'CreateBucket'>> = async ({ deps, ex, veri
   }
   const outcome = await deps.buckets.createBucket({
     name: op.bucket,
-    owner: verified.accessKeyId,
+    owner: requirePrincipal(verified.accessKeyId),
     createdMs: deps.clock(),
     region: deps.region,
   });

@@ -2,11 +2,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { ObjectRecord } from '../../storage/api.ts';
 import type { BucketInfo } from '../../tracker/catalog.ts';
-import type { VerifiedRequest } from '../auth/types.ts';
+import { type AuthorizedRequest, absentObjectError, requireObjectGrant } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { sendXml } from '../http/respond.ts';
 import { copySourceConditionError, parseWriteCondition } from '../s3/conditionals.ts';
-import { type CopySource, parseCopySource } from '../s3/copy-source.ts';
+import type { CopySource } from '../s3/copy-source.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
@@ -21,23 +21,20 @@ type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 async function checkedSource(
   deps: GatewayDeps,
   req: IncomingMessage,
-  verified: VerifiedRequest,
+  verified: AuthorizedRequest,
 ): Promise<{ src: CopySource; srcBucket: BucketInfo; record: ObjectRecord; pinEtag?: string }> {
-  const header = req.headers['x-amz-copy-source'];
-  if (typeof header !== 'string' || header === '') {
-    throw new S3Error(
-      'InvalidArgument',
-      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
-    );
-  }
-  const src = parseCopySource(header);
+  // Admission parsed the source and decided on reading it (gateway/authz/admission.ts).
+  const source = verified.access.source;
+  if (source === undefined) throw new S3Error('AccessDenied');
+  const src = source.copySource;
   const srcBucket = requireBucket(deps, src.bucket, verified);
   const versionError = versionIdError(src.versionId, src.key, 'x-amz-copy-source');
   if (versionError) throw versionError;
   const record = await inIncarnation(deps, srcBucket, { writes: false }, () =>
     deps.storage.headObject(srcBucket.id, Buffer.from(src.key, 'utf8')),
   );
-  if (!record) throw new S3Error('NoSuchKey', undefined, { Key: src.key });
+  if (!record) throw absentObjectError(deps, source, new S3Error('NoSuchKey', undefined, { Key: src.key }));
+  requireObjectGrant(deps, source, undefined);
   const failed = copySourceConditionError(req.headers, {
     etag: record.etag,
     lastModifiedMs: record.lastModifiedMs,

@@ -3,6 +3,7 @@
 // as a never-versioned bucket answers it.
 
 import type { DeleteOptions } from '../../storage/api.ts';
+import { mayDeleteKey } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
@@ -79,6 +80,8 @@ async function deleteEntry(
   }
 }
 
+const DENIED = { code: 'AccessDenied', message: 'Access Denied' };
+
 export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
@@ -88,7 +91,14 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
   const worker = async () => {
     while (next < request.objects.length) {
       const i = next++;
-      results[i] = await deleteEntry(deps, bucket.id, request.objects[i]!);
+      const entry = request.objects[i]!;
+      results[i] = mayDeleteKey(deps, verified.access, entry.key, entry.versionId)
+        ? await deleteEntry(deps, bucket.id, entry)
+        : {
+            key: entry.key,
+            ...(entry.versionId === undefined ? {} : { versionId: entry.versionId }),
+            error: DENIED,
+          };
     }
   };
   await inIncarnation(deps, bucket, { writes: false }, () =>

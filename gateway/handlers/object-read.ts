@@ -1,5 +1,6 @@
 // GetObject and HeadObject: conditionals, ranges, partNumber, header overrides, streamed verified bytes.
 import type { ReadHandle } from '../../storage/api.ts';
+import { absentObjectError, requireObjectGrant } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { type Exchange, writeChunk, writeHead } from '../http/respond.ts';
 import { evaluateReadConditions } from '../s3/conditionals.ts';
@@ -30,9 +31,11 @@ async function readObject(
   const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
     deps.storage.openObject(bucket.id, Buffer.from(op.key, 'utf8')),
   );
-  if (!handle) throw new S3Error('NoSuchKey', undefined, { Key: op.key });
+  const admitted = verified.access.target;
+  if (!handle) throw absentObjectError(deps, admitted, new S3Error('NoSuchKey', undefined, { Key: op.key }));
   try {
     const { record } = handle;
+    requireObjectGrant(deps, admitted, undefined);
     const validators = { etag: record.etag, lastModifiedMs: record.lastModifiedMs };
     const verdict = evaluateReadConditions(ex.req.headers, validators);
     if (verdict === 'not-modified') {
