@@ -1,7 +1,8 @@
 // A bucket's access settings: policy (and its public status), ACL, ownership controls, public access block.
 // Who may call these was decided by the authorization step; here they are validated, stored per bucket
 // incarnation in the catalog and shaped as AWS answers them.
-import type { BucketInfo } from '../../tracker/catalog.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { BucketInfo, InitialBucketConfig } from '../../tracker/catalog.ts';
 import { type Acl, isPublicAcl, privateAcl } from '../authz/acl.ts';
 import { aclDocument, aclFromDocument, aclFromHeaders, hasAclHeaders } from '../authz/acl-request.ts';
 import { aclsEnabled, bucketAcl, publicAccessBlockFor } from '../authz/authorize.ts';
@@ -13,6 +14,8 @@ import { sendEmpty, sendXml, writeHead } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
 import {
   accessControlPolicyXml,
+  OBJECT_OWNERSHIPS,
+  type ObjectOwnershipXml,
   ownershipControlsXml,
   parseAccessControlPolicy,
   parseOwnershipControls,
@@ -198,6 +201,39 @@ export const putBucketAcl: Handler<Op<'PutBucketAcl'>> = async ({ deps, ex, veri
   await setBucketAcl(deps, bucket, acl);
   sendEmpty(ex, 200);
 };
+
+/**
+ * CreateBucket's access settings, set atomically with the bucket: an ACL from x-amz-acl / x-amz-grant-*
+ * and ownership from x-amz-object-ownership.
+ */
+export function creationSettings(
+  deps: GatewayDeps,
+  headers: IncomingHttpHeaders,
+  owner: string,
+): InitialBucketConfig {
+  const initial: InitialBucketConfig = {};
+  const ownership = headers['x-amz-object-ownership'];
+  if (ownership !== undefined) {
+    if (typeof ownership !== 'string' || !(OBJECT_OWNERSHIPS as readonly string[]).includes(ownership))
+      throw new S3Error('InvalidArgument', 'Invalid x-amz-object-ownership header', {
+        ArgumentName: 'x-amz-object-ownership',
+        ArgumentValue: String(ownership),
+      });
+    initial.ownership = { v: 1, objectOwnership: ownership as ObjectOwnershipXml } satisfies StoredOwnership;
+  }
+  const acl = aclFromHeaders(headers, {
+    owner,
+    bucketOwner: owner,
+    knownUser: (id) => deps.credentials(id) !== undefined,
+  });
+  if (acl === undefined) return initial;
+  if (ownership === 'BucketOwnerEnforced' && !isPrivate(acl, owner))
+    throw new S3Error('InvalidBucketAclWithObjectOwnership');
+  // A new bucket has no block of its own yet: only the server-wide one applies.
+  if (isPublicAcl(acl) && deps.blockPublicAccess?.blockPublicAcls) throw new S3Error('AccessDenied');
+  if (!isPrivate(acl, owner)) initial.acl = { v: 1, ...acl };
+  return initial;
+}
 
 async function setBucketAcl(deps: GatewayDeps, bucket: BucketInfo, acl: Acl): Promise<void> {
   // BucketOwnerEnforced: only an ACL that grants the owner alone may be "set" (it changes nothing).

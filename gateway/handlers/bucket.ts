@@ -13,6 +13,7 @@ import {
   versioningConfigurationXml,
 } from '../s3/xml.ts';
 import { requireBucket } from './access.ts';
+import { creationSettings } from './bucket-access.ts';
 import type { Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -43,12 +44,11 @@ export const createBucket: Handler<Op<'CreateBucket'>> = async ({ deps, ex, veri
       );
     }
   }
-  const outcome = await deps.buckets.createBucket({
-    name: op.bucket,
-    owner: requirePrincipal(verified.accessKeyId),
-    createdMs: deps.clock(),
-    region: deps.region,
-  });
+  const owner = requirePrincipal(verified.accessKeyId);
+  const outcome = await deps.buckets.createBucket(
+    { name: op.bucket, owner, createdMs: deps.clock(), region: deps.region },
+    creationSettings(deps, ex.req.headers, owner),
+  );
   if (outcome === 'owned-by-other')
     throw new S3Error('BucketAlreadyExists', undefined, { BucketName: op.bucket });
   // AWS's us-east-1 answers a repeated create with 200 for legacy reasons; every other region, and Quire, tells
