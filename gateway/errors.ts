@@ -80,6 +80,24 @@ export const S3_ERRORS = {
   InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
   InvalidLocationConstraint: [400, 'The specified location constraint is not valid.'],
   NotModified: [304, 'Not Modified'],
+  MalformedPolicy: [400, "Policies must be valid JSON and the first byte must be '{'"],
+  NoSuchBucketPolicy: [404, 'The bucket policy does not exist'],
+  MalformedACLError: [
+    400,
+    'The XML you provided was not well-formed or did not validate against our published schema',
+  ],
+  UnresolvableGrantByEmailAddress: [
+    400,
+    'The email address you provided does not match any account on record.',
+  ],
+  AccessControlListNotSupported: [400, 'The bucket does not allow ACLs'],
+  InvalidBucketAclWithObjectOwnership: [
+    400,
+    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+  ],
+  OwnershipControlsNotFoundError: [404, 'The bucket ownership controls were not found'],
+  UnexpectedContent: [400, 'This request does not support content'],
+  NoSuchPublicAccessBlockConfiguration: [404, 'The public access block configuration was not found'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type S3ErrorCode = keyof typeof S3_ERRORS;

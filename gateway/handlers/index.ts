@@ -1,6 +1,7 @@
 // The dispatch table: one handler per S3 operation. The compiler checks it covers the whole Operation union.
 import { S3Error } from '../errors.ts';
 import * as bucket from './bucket.ts';
+import * as access from './bucket-access.ts';
 import * as copy from './copy.ts';
 import type { HandlerTable } from './deps.ts';
 import * as list from './list.ts';
@@ -34,6 +35,18 @@ export const HANDLERS: HandlerTable = {
   CompleteMultipartUpload: mpu.completeMultipartUpload,
   AbortMultipartUpload: mpu.abortMultipartUpload,
   ListParts: mpu.listParts,
+  GetBucketPolicy: access.getBucketPolicy,
+  PutBucketPolicy: access.putBucketPolicy,
+  DeleteBucketPolicy: access.deleteBucketPolicy,
+  GetBucketPolicyStatus: access.getBucketPolicyStatus,
+  GetBucketAcl: access.getBucketAcl,
+  PutBucketAcl: access.putBucketAcl,
+  GetBucketOwnershipControls: access.getBucketOwnershipControls,
+  PutBucketOwnershipControls: access.putBucketOwnershipControls,
+  DeleteBucketOwnershipControls: access.deleteBucketOwnershipControls,
+  GetPublicAccessBlock: access.getPublicAccessBlock,
+  PutPublicAccessBlock: access.putPublicAccessBlock,
+  DeletePublicAccessBlock: access.deletePublicAccessBlock,
   NotImplemented: async ({ op }) => {
     throw new S3Error('NotImplemented', `${op.name} is not implemented by Quire`);
   },

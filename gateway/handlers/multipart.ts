@@ -133,7 +133,7 @@ export const listParts: Handler<Op<'ListParts'>> = async ({ deps, ex, verified, 
       limit: maxParts,
     }),
   );
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,
@@ -206,7 +206,7 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
       : last
         ? { nextKeyMarker: last.key, nextUploadIdMarker: last.uploadId }
         : {};
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,

@@ -4,6 +4,7 @@
 // that version goes.
 
 import type { RemoveObjectResult, VersioningMode } from '../../storage/api.ts';
+import { mayDeleteKey } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
@@ -129,6 +130,8 @@ async function deleteEntry(
   }
 }
 
+const DENIED = { code: 'AccessDenied', message: 'Access Denied' };
+
 export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
@@ -139,7 +142,14 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
   const worker = async () => {
     while (next < request.objects.length) {
       const i = next++;
-      results[i] = await deleteEntry(deps, bucket.id, versioning, request.objects[i]!);
+      const entry = request.objects[i]!;
+      results[i] = mayDeleteKey(deps, verified.access, entry.key, entry.versionId)
+        ? await deleteEntry(deps, bucket.id, versioning, entry)
+        : {
+            key: entry.key,
+            ...(entry.versionId === undefined ? {} : { versionId: entry.versionId }),
+            error: DENIED,
+          };
     }
   };
   await inIncarnation(deps, bucket, { writes: versioning !== 'unversioned' }, () =>

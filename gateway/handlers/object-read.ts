@@ -1,5 +1,6 @@
 // GetObject and HeadObject: conditionals, ranges, partNumber, header overrides, streamed verified bytes.
 import type { ReadHandle } from '../../storage/api.ts';
+import { absentObjectError, requireObjectGrant } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { type Exchange, writeChunk, writeHead } from '../http/respond.ts';
 import { evaluateReadConditions } from '../s3/conditionals.ts';
@@ -35,9 +36,11 @@ async function readObject(
       versionId === undefined ? {} : { versionId },
     ),
   );
-  if (!handle) throw notFound(op.key, versionId);
+  const admitted = verified.access.target;
+  if (!handle) throw absentObjectError(deps, admitted, notFound(op.key, versionId));
   try {
     const { record } = handle;
+    requireObjectGrant(deps, admitted, undefined);
     if (record.deleteMarker)
       throw deleteMarkerError(op.key, record, versionId !== undefined, withBody ? 'GET' : 'HEAD');
     const validators = { etag: record.etag, lastModifiedMs: record.lastModifiedMs };

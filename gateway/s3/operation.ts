@@ -35,9 +35,38 @@ export type Operation =
   | ({ op: 'CompleteMultipartUpload' } & U)
   | ({ op: 'AbortMultipartUpload' } & U)
   | ({ op: 'ListParts' } & U)
+  | { [O in AccessBucketOp]: { op: O } & B }[AccessBucketOp]
   | { op: 'NotImplemented'; name: string };
 
 export type OperationName = Operation['op'];
+
+// Access settings of a bucket (gateway/handlers/bucket-access.ts): subresource → method → operation.
+const ACCESS_SUBRESOURCES = {
+  policy: { GET: 'GetBucketPolicy', PUT: 'PutBucketPolicy', DELETE: 'DeleteBucketPolicy' },
+  policyStatus: { GET: 'GetBucketPolicyStatus' },
+  acl: { GET: 'GetBucketAcl', PUT: 'PutBucketAcl' },
+  ownershipControls: {
+    GET: 'GetBucketOwnershipControls',
+    PUT: 'PutBucketOwnershipControls',
+    DELETE: 'DeleteBucketOwnershipControls',
+  },
+  publicAccessBlock: {
+    GET: 'GetPublicAccessBlock',
+    PUT: 'PutPublicAccessBlock',
+    DELETE: 'DeletePublicAccessBlock',
+  },
+} as const satisfies Record<string, Partial<Record<string, string>>>;
+type AccessTable = typeof ACCESS_SUBRESOURCES;
+type AccessBucketOp = { [S in keyof AccessTable]: AccessTable[S][keyof AccessTable[S]] }[keyof AccessTable];
+
+function accessOperation(m: string, bucket: string, query: Map<string, string>): Operation | undefined {
+  for (const [sub, methods] of Object.entries(ACCESS_SUBRESOURCES)) {
+    if (!query.has(sub)) continue;
+    const op = (methods as Partial<Record<string, AccessBucketOp>>)[m];
+    if (op !== undefined) return { op, bucket };
+  }
+  return undefined;
+}
 export type Headers = Record<string, string | string[] | undefined>;
 
 // Subresources we recognise as S3 but do not serve (501), with the noun of the AWS operation name.
@@ -109,6 +138,8 @@ export function parseOperation(method: string, target: ParsedTarget, headers: He
 function bucketOperation(m: string, bucket: string, query: Map<string, string>): Operation {
   const b = { bucket };
   if (m === 'HEAD') return { op: 'HeadBucket', ...b };
+  const access = accessOperation(m, bucket, query);
+  if (access) return access;
   if (m === 'GET') {
     if (query.has('location')) return { op: 'GetBucketLocation', ...b };
     if (query.has('versioning')) return { op: 'GetBucketVersioning', ...b };
