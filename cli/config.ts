@@ -10,6 +10,12 @@ const accessKeySchema = z.object({
   secretAccessKey: z.string().min(8, 'use at least 8 characters'),
 });
 
+/** A switch: a JSON boolean, or true/false/1/0 from the environment. */
+const onOff = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+]);
+
 export const configSchema = z.object({
   /** Where volumes, the index and the catalog live. */
   dataDir: z.string().min(1).default('./data'),
@@ -103,6 +109,11 @@ export const configSchema = z.object({
     .default(60 * 60 * 1000),
   /** Objects expired and uploads aborted per second by the lifecycle worker, at most (0: unlimited). */
   lifecycleOpsPerSecond: z.coerce.number().int().min(0).default(1000),
+  /**
+   * Block public access server-wide (all four of AWS's switches, on top of each bucket's own): public ACLs
+   * and public policies are refused and ignored. Off by default, so a bucket can be made public.
+   */
+  blockPublicAccess: onOff.default(false),
   /** Size of the chunkfiles small objects are packed into, for volumes created from now on. */
   chunkfileBytes: z.coerce
     .number()
@@ -141,6 +152,7 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
   QUIRE_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   QUIRE_METRICS_TOKEN: 'metricsToken',
+  QUIRE_BLOCK_PUBLIC_ACCESS: 'blockPublicAccess',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

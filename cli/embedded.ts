@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createGateway } from '../gateway/app.ts';
 import type { Credentials } from '../gateway/auth/types.ts';
+import { FULL_BLOCK, NO_BLOCK } from '../gateway/authz/public-access.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { readLifecycle } from '../gateway/s3/lifecycle.ts';
@@ -113,6 +114,7 @@ export async function startEmbedded(
     clock: () => Date.now(),
     isReady: () => ready,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
+    blockPublicAccess: config.blockPublicAccess ? FULL_BLOCK : NO_BLOCK,
   });
 
   const server = createServer(

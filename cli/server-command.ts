@@ -30,6 +30,7 @@ export async function serverCommand(args: string[]): Promise<number> {
       'headers-timeout-ms': { type: 'string' },
       'shutdown-grace-ms': { type: 'string' },
       'metrics-token': { type: 'string' },
+      'block-public-access': { type: 'boolean' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -52,6 +53,7 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
   if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
   if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
+  if (values['block-public-access']) flags.blockPublicAccess = true;
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

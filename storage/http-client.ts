@@ -11,15 +11,21 @@ import type {
   DroppedBucket,
   ListedObject,
   ListedUpload,
+  ListedVersion,
   ListPartsResult,
   NodeStats,
   ObjectRecord,
   PutObjectInput,
   ReadHandle,
+  RemoveObjectInput,
+  RemoveObjectResult,
   StorageApi,
   StoredHeaders,
+  UpdateAttributesInput,
   UploadPartCopyInput,
   UploadPartInput,
+  VersioningMode,
+  VersionSelector,
 } from './api.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
@@ -96,13 +102,22 @@ export class StorageClient implements StorageApi {
     const { body, finish, ...args } = input;
     return this.upload('uploadPart', args, body, finish);
   }
-  async headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
-    return (await this.call<ObjectRecord | null>('headObject', { bucket, key })) ?? undefined;
+  async headObject(
+    bucket: string,
+    key: Buffer,
+    which: VersionSelector = {},
+  ): Promise<ObjectRecord | undefined> {
+    return (await this.call<ObjectRecord | null>('headObject', { bucket, key, which })) ?? undefined;
   }
-  async openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
+  async openObject(
+    bucket: string,
+    key: Buffer,
+    which: VersionSelector = {},
+  ): Promise<ReadHandle | undefined> {
     const r = await this.call<{ handleId: string; record: ObjectRecord } | null>('openObject', {
       bucket,
       key,
+      which,
     });
     if (!r) return undefined;
     let released = false;
@@ -127,6 +142,18 @@ export class StorageClient implements StorageApi {
   }
   deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
     return this.call('deleteObject', { bucket, key, opts });
+  }
+  removeObject(input: RemoveObjectInput): Promise<RemoveObjectResult> {
+    return this.call('removeObject', input);
+  }
+  updateObjectAttributes(input: UpdateAttributesInput): Promise<ObjectRecord> {
+    return this.call('updateObjectAttributes', input);
+  }
+  listObjectVersions(
+    bucket: string,
+    opts: { prefix: Buffer; afterKey?: Buffer; afterVersionId?: string; limit: number },
+  ): Promise<ListedVersion[]> {
+    return this.call('listObjectVersions', { bucket, opts });
   }
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
     return this.call('copyObject', { src, dst });
@@ -167,8 +194,16 @@ export class StorageClient implements StorageApi {
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
     nowMs: number,
+    versioning?: VersioningMode,
   ): Promise<ObjectRecord> {
-    return this.call('completeUpload', { bucket, key, uploadId, parts, nowMs });
+    return this.call('completeUpload', {
+      bucket,
+      key,
+      uploadId,
+      parts,
+      nowMs,
+      versioning: versioning ?? null,
+    });
   }
   async abortUpload(bucket: string, key: Buffer, uploadId: string): Promise<void> {
     await this.call('abortUpload', { bucket, key, uploadId });

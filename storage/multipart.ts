@@ -13,6 +13,7 @@ import type {
   Opver,
   StoredHeaders,
   UploadPartInput,
+  VersioningMode,
 } from './api.ts';
 import type { Binlog, BinlogRecord } from './binlog.ts';
 import { collectBody, exactly, stripQuotes } from './body.ts';
@@ -229,6 +230,7 @@ export class Multipart {
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
     nowMs: number,
+    versioning?: VersioningMode,
   ): Promise<ObjectRecord> {
     const node = this.node;
     return node.locks.run(`u:${uploadId}`, async () => {
@@ -262,6 +264,7 @@ export class Multipart {
         meta,
         data: Buffer.alloc(0),
         nowMs,
+        versioning,
         completes: {
           uploadId,
           inTxn: () => {

@@ -8,8 +8,8 @@
 //   moved-router.ts the index follows compaction; compactor.ts runs it in the background
 //   recovery.ts     what open does after a clean or an unclean stop; checkpoints.ts bounds it
 //
-// Entry keys in the volumes (keys.ts EntryKind): 'O'+objectKey (object: inline data, or a manifest
-// for blob/multipart bodies), 'B'+blobId (a large body, written before its manifest because its
+// Entry keys in the volumes (keys.ts EntryKind): 'O'+objectKey (the null version of an object: inline
+// data, or a manifest for blob/multipart bodies), 'V'+objectKey+stamp (any other version, the same), 'B'+blobId (a large body, written before its manifest because its
 // ETag is known only after streaming), 'U'+uploadId (upload marker), 'P'+uploadId+partNumber.
 // The volume is the truth: every index row is derivable from entry keys, metas, opvers and
 // locations (rebuild.ts). After an unclean stop, recovery (recovery.ts) settles what changed since
@@ -29,14 +29,19 @@ import type {
   DroppedBucket,
   ListedObject,
   ListedUpload,
+  ListedVersion,
   ListPartsResult,
   NodeStats,
   ObjectRecord,
   PutObjectInput,
   ReadHandle,
+  RemoveObjectInput,
+  RemoveObjectResult,
   StorageApi,
+  UpdateAttributesInput,
   UploadPartCopyInput,
   UploadPartInput,
+  VersionSelector,
 } from './api.ts';
 import { Binlog } from './binlog.ts';
 import { CHECKPOINT_KEY, loadCheckpoint } from './binlog-reconcile.ts';
@@ -65,8 +70,9 @@ import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
 import { ReadPath, toRecord } from './read-path.ts';
-import { compareOpver, decodeObjectSummary, encodeCheckpoint } from './records.ts';
+import { compareOpver, decodeObjectSummary, encodeCheckpoint, isDeleteMarkerValue } from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
+import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
 
@@ -274,16 +280,28 @@ export class StorageNode implements StorageApi {
     return this.writes.putObject(input);
   }
 
-  async headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
-    return this.reads.head(bucket, key);
+  async headObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ObjectRecord | undefined> {
+    return this.reads.head(bucket, key, which);
   }
 
-  openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
-    return this.reads.open(bucket, key);
+  openObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ReadHandle | undefined> {
+    return this.reads.open(bucket, key, which);
   }
 
   deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
     return this.writes.deleteObject(bucket, key, opts);
+  }
+
+  removeObject(input: RemoveObjectInput): Promise<RemoveObjectResult> {
+    return this.writes.removeObject(input);
+  }
+
+  updateObjectAttributes(input: UpdateAttributesInput): Promise<ObjectRecord> {
+    return this.writes.updateAttributes(input);
+  }
+
+  async listObjectVersions(bucket: string, opts: ListVersionsOptions): Promise<ListedVersion[]> {
+    return listVersions(this.rows, bucket, opts);
   }
 
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
@@ -308,16 +326,27 @@ export class StorageNode implements StorageApi {
     const start = afterKey && Buffer.compare(afterKey, lo) > 0 ? afterKey : lo;
     const end = prefixEnd(lo);
     const head = bucketPrefix(bucket).length;
-    for (const { key, value } of this.rows.range(start, end, opts.limit)) {
-      const v = decodeObjectSummary(value);
-      out.push({
-        key: Buffer.from(key.subarray(head)),
-        size: v.size,
-        etag: v.etag,
-        lastModifiedMs: v.lastModifiedMs,
-      });
+    let from = start;
+    // Keys whose current version is a delete marker are not listed: read on past them.
+    for (;;) {
+      let seen = 0;
+      let last: Buffer | undefined;
+      const want = opts.limit - out.length;
+      for (const { key, value } of this.rows.range(from, end, want)) {
+        seen++;
+        last = key;
+        if (isDeleteMarkerValue(value)) continue;
+        const v = decodeObjectSummary(value);
+        out.push({
+          key: Buffer.from(key.subarray(head)),
+          size: v.size,
+          etag: v.etag,
+          lastModifiedMs: v.lastModifiedMs,
+        });
+      }
+      if (seen < want || out.length >= opts.limit || !last) return out;
+      from = successor(last);
     }
-    return out;
   }
 
   async hasObjects(bucket: string): Promise<boolean> {

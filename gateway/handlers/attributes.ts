@@ -2,15 +2,17 @@
 // them come back is named by the required x-amz-object-attributes header; the parts page is chosen by the
 // x-amz-part-number-marker and x-amz-max-parts headers (AWS ignores values of those it cannot read).
 import type { ObjectRecord } from '../../storage/api.ts';
+import { absentObjectError, requireObjectGrant } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { sendXml } from '../http/respond.ts';
 import { httpDate } from '../s3/headers.ts';
 import { headerValue, type Operation } from '../s3/operation.ts';
-import { requireCurrentVersion } from '../s3/version-id.ts';
+import { deleteMarkerError, notFound, requestedVersionId, versionIdHeader } from '../s3/version-id.ts';
 import { buildDocument, type XmlNode } from '../s3/xml-codec.ts';
 import { checksumNodes } from '../s3/xml-responses.ts';
 import { inIncarnation, requireBucket } from './access.ts';
 import type { Handler } from './deps.ts';
+import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -105,7 +107,7 @@ export const getObjectAttributes: Handler<Op<'GetObjectAttributes'>> = async ({
   op,
 }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
-  requireCurrentVersion(target.query, op.key);
+  const versionId = requestedVersionId(target.query);
   const h = ex.req.headers;
   const wanted = parseObjectAttributes(headerValue(h, 'x-amz-object-attributes'));
   const page = {
@@ -113,10 +115,18 @@ export const getObjectAttributes: Handler<Op<'GetObjectAttributes'>> = async ({
     maxParts: intHeader(headerValue(h, 'x-amz-max-parts'), MAX_PARTS_DEFAULT, MAX_PARTS_DEFAULT),
   };
   const record = await inIncarnation(deps, bucket, { writes: false }, () =>
-    deps.storage.headObject(bucket.id, Buffer.from(op.key, 'utf8')),
+    deps.storage.headObject(
+      bucket.id,
+      Buffer.from(op.key, 'utf8'),
+      versionId === undefined ? {} : { versionId },
+    ),
   );
-  if (!record) throw new S3Error('NoSuchKey', undefined, { Key: op.key });
+  const admitted = verified.access.target;
+  if (!record) throw absentObjectError(deps, admitted, notFound(op.key, versionId));
+  requireObjectGrant(deps, admitted, undefined);
+  if (record.deleteMarker) throw deleteMarkerError(op.key, record, versionId !== undefined, 'GET');
   sendXml(ex, 200, objectAttributesXml(record, wanted, page), {
     'last-modified': httpDate(record.lastModifiedMs),
+    ...versionIdHeader(versioningOf(deps, bucket), record),
   });
 };

@@ -2,6 +2,7 @@
 import { S3Error } from '../errors.ts';
 import { getObjectAttributes } from './attributes.ts';
 import * as bucket from './bucket.ts';
+import * as access from './bucket-access.ts';
 import * as copy from './copy.ts';
 import type { HandlerTable } from './deps.ts';
 import * as lifecycle from './lifecycle.ts';
@@ -11,6 +12,7 @@ import * as del from './object-delete.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
 import * as tagging from './tagging.ts';
+import * as versioning from './versioning.ts';
 
 export const HANDLERS: HandlerTable = {
   ListBuckets: bucket.listBuckets,
@@ -18,7 +20,9 @@ export const HANDLERS: HandlerTable = {
   HeadBucket: bucket.headBucket,
   DeleteBucket: bucket.deleteBucket,
   GetBucketLocation: bucket.getBucketLocation,
-  GetBucketVersioning: bucket.getBucketVersioning,
+  GetBucketVersioning: versioning.getBucketVersioning,
+  PutBucketVersioning: versioning.putBucketVersioning,
+  ListObjectVersions: versioning.listObjectVersions,
   ListObjectsV2: list.listObjectsV2,
   ListObjects: list.listObjectsV1,
   ListMultipartUploads: mpu.listMultipartUploads,
@@ -44,6 +48,18 @@ export const HANDLERS: HandlerTable = {
   GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycleConfiguration,
   PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycleConfiguration,
   DeleteBucketLifecycleConfiguration: lifecycle.deleteBucketLifecycleConfiguration,
+  GetBucketPolicy: access.getBucketPolicy,
+  PutBucketPolicy: access.putBucketPolicy,
+  DeleteBucketPolicy: access.deleteBucketPolicy,
+  GetBucketPolicyStatus: access.getBucketPolicyStatus,
+  GetBucketAcl: access.getBucketAcl,
+  PutBucketAcl: access.putBucketAcl,
+  GetBucketOwnershipControls: access.getBucketOwnershipControls,
+  PutBucketOwnershipControls: access.putBucketOwnershipControls,
+  DeleteBucketOwnershipControls: access.deleteBucketOwnershipControls,
+  GetPublicAccessBlock: access.getPublicAccessBlock,
+  PutPublicAccessBlock: access.putPublicAccessBlock,
+  DeletePublicAccessBlock: access.deletePublicAccessBlock,
   NotImplemented: async ({ op }) => {
     throw new S3Error('NotImplemented', `${op.name} is not implemented by Quire`);
   },

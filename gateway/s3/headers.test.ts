@@ -15,6 +15,7 @@ function record(over: Partial<ObjectRecord> = {}): ObjectRecord {
     checksums: { CRC32: 'AAAAAA==' },
     checksumType: 'FULL_OBJECT',
     opver: { counter: 1n, nodeId: 1 },
+    versionId: 'null',
     ...over,
   };
 }
