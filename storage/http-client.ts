@@ -22,6 +22,7 @@ import type {
   StorageApi,
   StoredHeaders,
   UpdateAttributesInput,
+  UploadAttributes,
   UploadPartCopyInput,
   UploadPartInput,
   VersioningMode,
@@ -176,6 +177,7 @@ export class StorageClient implements StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    attributes?: UploadAttributes,
   ): Promise<string> {
     return this.call('createUpload', {
       bucket,
@@ -183,6 +185,7 @@ export class StorageClient implements StorageApi {
       headers,
       nowMs,
       checksumAlgorithm: checksumAlgorithm ?? null,
+      attributes: attributes ?? null,
     });
   }
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish> {
