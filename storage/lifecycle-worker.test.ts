@@ -277,3 +277,40 @@ test('NewerNoncurrentVersions keeps that many noncurrent versions; locked versio
     new Set(['v']),
   );
 });
+
+test('a rule filtered by tags expires only the objects carrying all of them', {
+  timeout: 60_000,
+}, async () => {
+  const rules = {
+    b: [
+      {
+        id: 'tagged',
+        enabled: true,
+        filter: {
+          tags: [
+            { key: 'tmp', value: 'yes' },
+            { key: 'team', value: 'a' },
+          ],
+        },
+        expiration: { days: 1 },
+      },
+    ],
+  };
+  await withNode(rules, async (node, at) => {
+    const put = (key: string, tags: Array<{ key: string; value: string }>) =>
+      node.putObject(putInput('b', key, Buffer.from('x'), { nowMs: T0, tags }));
+    await put('both', [
+      { key: 'team', value: 'a' },
+      { key: 'tmp', value: 'yes' },
+    ]);
+    await put('one', [{ key: 'tmp', value: 'yes' }]);
+    await put('other-value', [
+      { key: 'tmp', value: 'no' },
+      { key: 'team', value: 'a' },
+    ]);
+    await put('none', []);
+    at(Date.UTC(2026, 1, 1));
+    await node.lifecycle.runOnce();
+    assert.deepEqual(await keys(node, 'b'), ['none', 'one', 'other-value']);
+  });
+});
