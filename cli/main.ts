@@ -47,6 +47,25 @@ More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGT
 then it exits 0.`,
     run: async (args) => (await import('./server-command.ts')).serverCommand(args),
   },
+  tracker: {
+    summary: 'cluster: start the tracker (catalog, access keys, layout, node registry)',
+    usage: `quire tracker --data DIR [--port N] [--host H] [--syncgroups a,b]
+
+The cluster's directory service. The first start creates the layout (4096 partitions spread evenly over the
+named syncgroups, fixed from then on), the main access key (QUIRE_ACCESS_KEY/QUIRE_SECRET_KEY, or generated)
+and the cluster secret (DIR/cluster-secret, printed with how to copy it).
+
+  --data DIR                 the tracker's data directory (locked while it runs)
+  --port N                   internal API port (default 9100)
+  --host ADDR                listen address (default 127.0.0.1)
+  --syncgroups a,b           syncgroup names; required at the first start, must not change later
+  --cluster-secret-file F    use this secret instead of DIR/cluster-secret (or QUIRE_CLUSTER_SECRET)
+  --suspect-after-ms N       a node silent this long is suspect (default 10000)
+  --gateway-lease-ms N       how long a gateway may answer from its copy of the catalog without the
+                             tracker (default 120000); a bucket delete waits for silent gateways this long
+  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+    run: async (args) => (await import('./tracker-command.ts')).trackerCommand(args),
+  },
   'rebuild-index': {
     summary: "rebuild the storage node's index from its volumes (server must be stopped)",
     usage: `quire rebuild-index [flags]
