@@ -24,7 +24,10 @@ export function urlFlag(text: string | undefined, flag: string): string {
 }
 
 export function listenHttp(listener: RequestListener, port: number, host: string): Promise<Server> {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, listener);
+  return listenOn(createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, listener), port, host);
+}
+
+export function listenOn(server: Server, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -66,6 +66,26 @@ and the cluster secret (DIR/cluster-secret, printed with how to copy it).
   --log-level L              fatal|error|warn|info|debug|trace|silent`,
     run: async (args) => (await import('./tracker-command.ts')).trackerCommand(args),
   },
+  storage: {
+    summary: 'cluster: start a storage node of a syncgroup',
+    usage: `quire storage --data DIR --tracker URL --syncgroup NAME [--port N] [--host H]
+
+A storage node of the cluster. Its node id is generated at the first start and kept in DIR, with its syncgroup
+(a data directory never changes syncgroup). It heartbeats to the tracker and serves only the keys whose
+partition its syncgroup owns.
+
+  --data DIR                 the node's data directory (locked while it runs)
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --syncgroup NAME           one of the syncgroups the tracker was created with
+  --port N                   internal API port (default 9201)
+  --host ADDR                listen address (default 127.0.0.1)
+  --advertise URL            where gateways reach this node (default http://HOST:PORT)
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
+  --heartbeat-ms N           heartbeat interval (default 2000)
+  --volume-max-bytes N, --reserved-free-bytes N   as for quire server
+  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+    run: async (args) => (await import('./storage-command.ts')).storageCommand(args),
+  },
   'rebuild-index': {
     summary: "rebuild the storage node's index from its volumes (server must be stopped)",
     usage: `quire rebuild-index [flags]
