@@ -89,7 +89,8 @@ describe('cluster storage node API', () => {
   });
 
   test('a request without the cluster secret (or with a wrong one) is refused with 403', T, async () => {
-    for (const headers of [{}, { [SECRET_HEADER]: `${SECRET}!` }, { [SECRET_HEADER]: '' }]) {
+    const tries: Record<string, string>[] = [{}, { [SECRET_HEADER]: `${SECRET}!` }, { [SECRET_HEADER]: '' }];
+    for (const headers of tries) {
       const res = await fetch(`${url}/v1/stats`, { method: 'POST', headers, body: '{}' });
       assert.equal(res.status, 403);
       assert.equal(((await res.json()) as { code: string }).code, 'AccessDenied');
