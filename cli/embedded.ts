@@ -180,7 +180,7 @@ export async function startEmbedded(
 }
 
 /** Opens the storage node; size limits the volume cannot take become one line naming the flags. */
-async function openStorage(opts: Parameters<typeof StorageNode.open>[0]): Promise<StorageNode> {
+export async function openStorage(opts: Parameters<typeof StorageNode.open>[0]): Promise<StorageNode> {
   try {
     return await StorageNode.open(opts);
   } catch (err) {
@@ -223,7 +223,7 @@ async function settlesWithin(p: Promise<unknown>, ms: number, cut?: Promise<void
 const EXPIRY_SWEEP_MS = 3600 * 1000;
 
 /** Abandoned multipart uploads are removed with their parts, once an hour, so their space comes back. */
-function scheduleUploadExpiry(storage: StorageNode, maxAgeMs: number, logger: Logger): NodeJS.Timeout {
+export function scheduleUploadExpiry(storage: StorageNode, maxAgeMs: number, logger: Logger): NodeJS.Timeout {
   const sweep = () => {
     storage.expireUploads(Date.now(), maxAgeMs).then(
       (removed) => removed > 0 && logger.info({ removed }, 'expired abandoned multipart uploads'),
