@@ -86,6 +86,23 @@ partition its syncgroup owns.
   --log-level L              fatal|error|warn|info|debug|trace|silent`,
     run: async (args) => (await import('./storage-command.ts')).storageCommand(args),
   },
+  gateway: {
+    summary: 'cluster: start an S3 gateway (stateless; any number may run)',
+    usage: `quire gateway --tracker URL [--port N] [--host H]
+
+The S3 API of a cluster. It copies the catalog, access keys, layout and node list from the tracker (polling) and
+routes each key to the storage node that holds it. Object reads and writes go on while the tracker is down
+(for up to the tracker's --gateway-lease-ms); bucket create, delete and settings then answer 503.
+
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --port N                   S3 port (default 9000)
+  --host ADDR                listen address (default 127.0.0.1)
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
+  --poll-ms N                how often to copy the tracker's state (default 1000)
+  --metrics-token T          as for quire server
+  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+    run: async (args) => (await import('./gateway-command.ts')).gatewayCommand(args),
+  },
   'rebuild-index': {
     summary: "rebuild the storage node's index from its volumes (server must be stopped)",
     usage: `quire rebuild-index [flags]
