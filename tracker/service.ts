@@ -63,7 +63,11 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
     finishTimeoutMs: opts.closeFinishTimeoutMs ?? 60_000,
   });
   const startedMs = opts.wallClock();
-  const wireLayout = { ...opts.layout, syncgroups: [...opts.layout.syncgroups], owners: [...opts.layout.owners] };
+  const wireLayout = {
+    ...opts.layout,
+    syncgroups: [...opts.layout.syncgroups],
+    owners: [...opts.layout.owners],
+  };
   const app = new Hono();
 
   app.get('/health', (c) => c.text('ok'));
