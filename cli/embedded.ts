@@ -9,6 +9,7 @@ import { createGateway } from '../gateway/app.ts';
 import type { Credentials } from '../gateway/auth/types.ts';
 import { FULL_BLOCK, NO_BLOCK } from '../gateway/authz/public-access.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
+import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { errorXml } from '../gateway/s3/xml.ts';
@@ -82,6 +83,7 @@ export async function startEmbedded(
     lifecycle: {
       // Storage knows incarnation ids only; the catalog holds each one's rules (validated when they were put).
       rulesFor: (id) => readLifecycle(catalog.getBucketConfig({ name: '', id }, 'lifecycle')),
+      versioningFor: (id) => versioningFromSetting(catalog.getBucketConfig({ name: '', id }, 'versioning')),
       intervalMs: config.lifecycleIntervalMs,
       opsPerSecond: config.lifecycleOpsPerSecond,
       ...(seams.lifecycleClock ? { clock: seams.lifecycleClock } : {}),
