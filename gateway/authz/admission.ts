@@ -14,6 +14,7 @@ import {
   type AuthzDeps,
   accessDenied,
   authorize,
+  mayBeAllowedSomewhere,
   missingObjectError,
   requireObjectAccess,
   requirePrincipal,
@@ -77,7 +78,11 @@ export function admit(
     return { ...verified, access: { principal, facts } };
   }
   const bucket = resolve(deps, op.bucket);
-  if (access === 'per-key') return { ...verified, access: { principal, facts, target: { bucket } } };
+  if (access === 'per-key') {
+    // DeleteObjects: each key is decided in the handler; nothing to decide means no request at all.
+    if (!mayBeAllowedSomewhere(deps, principal, bucket, 's3:DeleteObject')) throw accessDenied();
+    return { ...verified, access: { principal, facts, target: { bucket } } };
+  }
   const request: AccessRequest = {
     principal,
     bucket,

@@ -132,6 +132,31 @@ export function missingObjectError(
   }
 }
 
+/**
+ * For a request decided key by key (DeleteObjects): whether any key could be allowed at all. When not, the
+ * whole request is AccessDenied rather than a list of per-key refusals.
+ */
+export function mayBeAllowedSomewhere(
+  deps: AuthzDeps,
+  principal: string | undefined,
+  bucket: BucketInfo,
+  action: S3Action,
+): boolean {
+  if (principal !== undefined && principal === bucket.owner) return true;
+  const block = blockFor(deps, bucket);
+  const stored = deps.buckets.getBucketConfig<StoredPolicy>(bucket, 'policy');
+  if (stored !== undefined) {
+    const policy = compiledPolicy(stored, { bucket: bucket.name, knownPrincipal: () => true });
+    if (!(block.restrictPublicBuckets && policy.isPublic) && policy.mayAllow(principal, action)) return true;
+  }
+  const permission = bucketAclPermission(action);
+  return (
+    aclsEnabled(deps, bucket) &&
+    permission !== undefined &&
+    aclGrants(bucketAcl(deps, bucket), principal, permission, block.ignorePublicAcls)
+  );
+}
+
 /** CreateBucket and ListBuckets: any signed request, never an anonymous one. */
 export function requirePrincipal(principal: string | undefined): string {
   if (principal === undefined) throw accessDenied();

@@ -66,6 +66,8 @@ interface Statement {
 
 export interface CompiledPolicy {
   evaluate(who: string | undefined, action: string, arn: string, facts: RequestFacts): PolicyOutcome;
+  /** Whether some Allow statement names this principal and action (whatever its resources and conditions). */
+  mayAllow(who: string | undefined, action: string): boolean;
   /** Grants something to everyone, as AWS's public-policy rules define it (GetBucketPolicyStatus). */
   readonly isPublic: boolean;
 }
@@ -260,6 +262,7 @@ function policyOf(statements: readonly Statement[]): CompiledPolicy {
       }
       return allowed ? 'allow' : 'none';
     },
+    mayAllow: (who, action) => forAction(action).some((s) => !s.deny && s.principal(who)),
     isPublic: statements.some((s) => !s.deny && s.everyone && !restrictsToKnownSources(s)),
   };
 }
