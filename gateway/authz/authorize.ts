@@ -59,7 +59,7 @@ export function authorize(deps: AuthzDeps, req: AccessRequest): Verdict {
   if (isOwner && stored === undefined) return 'allow';
   const block = blockFor(deps, bucket);
   if (stored !== undefined) {
-    const policy = compiledPolicy(stored, { bucket: bucket.name, knownPrincipal: () => true });
+    const policy = compiledPolicy(stored, bucket.name);
     const arn = req.key === undefined ? bucketArn(bucket.name) : objectArn(bucket.name, req.key);
     const outcome = policy.evaluate(principal, action, arn, req.facts);
     if (outcome === 'deny' && !(isOwner && POLICY_ADMIN_ACTIONS.has(action))) throw accessDenied();
@@ -146,7 +146,7 @@ export function mayBeAllowedSomewhere(
   const block = blockFor(deps, bucket);
   const stored = deps.buckets.getBucketConfig<StoredPolicy>(bucket, 'policy');
   if (stored !== undefined) {
-    const policy = compiledPolicy(stored, { bucket: bucket.name, knownPrincipal: () => true });
+    const policy = compiledPolicy(stored, bucket.name);
     if (!(block.restrictPublicBuckets && policy.isPublic) && policy.mayAllow(principal, action)) return true;
   }
   const permission = bucketAclPermission(action);

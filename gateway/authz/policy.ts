@@ -303,11 +303,13 @@ function isNarrowRange(cidr: string): boolean {
 /** The policy's compiled form, made once per stored value and kept while the value is the bucket's. */
 const compiled = new WeakMap<StoredPolicy, CompiledPolicy>();
 
-export function compiledPolicy(stored: StoredPolicy, ctx: PolicyContext): CompiledPolicy {
+const anyPrincipal = () => true;
+
+export function compiledPolicy(stored: StoredPolicy, bucket: string): CompiledPolicy {
   let hit = compiled.get(stored);
   if (hit === undefined) {
     // A stored policy compiled once before, so it compiles again; principals deleted since just never match.
-    hit = compilePolicy(stored.text, { ...ctx, knownPrincipal: () => true });
+    hit = compilePolicy(stored.text, { bucket, knownPrincipal: anyPrincipal });
     compiled.set(stored, hit);
   }
   return hit;
