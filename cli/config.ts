@@ -101,6 +101,14 @@ export const configSchema = z.object({
     .default(64 * 1024 * 1024),
   /** How often the compaction worker looks for sparse chunkfiles. */
   compactIntervalMs: z.coerce.number().int().min(10).default(30_000),
+  /** How often the lifecycle worker runs the buckets' lifecycle rules (0: never). */
+  lifecycleIntervalMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(60 * 60 * 1000),
+  /** Objects expired and uploads aborted per second by the lifecycle worker, at most (0: unlimited). */
+  lifecycleOpsPerSecond: z.coerce.number().int().min(0).default(1000),
   /**
    * Block public access server-wide (all four of AWS's switches, on top of each bucket's own): public ACLs
    * and public policies are refused and ignored. Off by default, so a bucket can be made public.
@@ -140,6 +148,8 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_COMPACT_BYTES_PER_SECOND: 'compactBytesPerSecond',
   QUIRE_COMPACT_INTERVAL_MS: 'compactIntervalMs',
   QUIRE_CHUNKFILE_BYTES: 'chunkfileBytes',
+  QUIRE_LIFECYCLE_INTERVAL_MS: 'lifecycleIntervalMs',
+  QUIRE_LIFECYCLE_OPS_PER_SECOND: 'lifecycleOpsPerSecond',
   QUIRE_BODY_TIMEOUT_MS: 'bodyTimeoutMs',
   QUIRE_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
   QUIRE_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',

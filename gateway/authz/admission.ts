@@ -29,6 +29,10 @@ const VERSION_ACTIONS: Partial<Record<S3Action, S3Action>> = {
   's3:DeleteObject': 's3:DeleteObjectVersion',
   's3:GetObjectAcl': 's3:GetObjectVersionAcl',
   's3:PutObjectAcl': 's3:PutObjectVersionAcl',
+  's3:GetObjectTagging': 's3:GetObjectVersionTagging',
+  's3:PutObjectTagging': 's3:PutObjectVersionTagging',
+  's3:DeleteObjectTagging': 's3:DeleteObjectVersionTagging',
+  's3:GetObjectAttributes': 's3:GetObjectVersionAttributes',
 };
 
 export interface AdmittedBucket {

@@ -16,6 +16,8 @@ export const OPERATION_ACTIONS: { readonly [K in OperationName]: OperationAccess
   DeleteBucket: 's3:DeleteBucket',
   GetBucketLocation: 's3:GetBucketLocation',
   GetBucketVersioning: 's3:GetBucketVersioning',
+  PutBucketVersioning: 's3:PutBucketVersioning',
+  ListObjectVersions: 's3:ListBucketVersions',
   ListObjectsV2: 's3:ListBucket',
   ListObjects: 's3:ListBucket',
   ListMultipartUploads: 's3:ListBucketMultipartUploads',
@@ -43,6 +45,17 @@ export const OPERATION_ACTIONS: { readonly [K in OperationName]: OperationAccess
   GetPublicAccessBlock: 's3:GetBucketPublicAccessBlock',
   PutPublicAccessBlock: 's3:PutBucketPublicAccessBlock',
   DeletePublicAccessBlock: 's3:PutBucketPublicAccessBlock',
+  GetObjectTagging: 's3:GetObjectTagging',
+  PutObjectTagging: 's3:PutObjectTagging',
+  DeleteObjectTagging: 's3:DeleteObjectTagging',
+  GetObjectAttributes: 's3:GetObjectAttributes',
+  GetBucketTagging: 's3:GetBucketTagging',
+  PutBucketTagging: 's3:PutBucketTagging',
+  // As AWS: removing a bucket's tags needs the permission to put them.
+  DeleteBucketTagging: 's3:PutBucketTagging',
+  GetBucketLifecycleConfiguration: 's3:GetLifecycleConfiguration',
+  PutBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
+  DeleteBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
   NotImplemented: null,
 };
 

@@ -1,4 +1,4 @@
-// Bucket operations: list, create, head, delete, location, versioning.
+// Bucket operations: list, create, head, delete, location (versioning: versioning.ts).
 
 import { requirePrincipal } from '../authz/authorize.ts';
 import { S3Error } from '../errors.ts';
@@ -6,12 +6,7 @@ import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateBucketName } from '../s3/validate.ts';
-import {
-  listAllMyBucketsXml,
-  locationConstraintXml,
-  parseCreateBucketConfiguration,
-  versioningConfigurationXml,
-} from '../s3/xml.ts';
+import { listAllMyBucketsXml, locationConstraintXml, parseCreateBucketConfiguration } from '../s3/xml.ts';
 import { requireBucket } from './access.ts';
 import { creationSettings } from './bucket-access.ts';
 import type { Handler } from './deps.ts';
@@ -87,9 +82,4 @@ export const getBucketLocation: Handler<Op<'GetBucketLocation'>> = async ({ deps
   const bucket = requireBucket(deps, op.bucket, verified);
   // AWS reports us-east-1 as an empty LocationConstraint.
   sendXml(ex, 200, locationConstraintXml(bucket.region === 'us-east-1' ? '' : bucket.region));
-};
-
-export const getBucketVersioning: Handler<Op<'GetBucketVersioning'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
-  sendXml(ex, 200, versioningConfigurationXml());
 };

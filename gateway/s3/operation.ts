@@ -18,6 +18,8 @@ export type Operation =
   | ({ op: 'DeleteBucket' } & B)
   | ({ op: 'GetBucketLocation' } & B)
   | ({ op: 'GetBucketVersioning' } & B)
+  | ({ op: 'PutBucketVersioning' } & B)
+  | ({ op: 'ListObjectVersions' } & B)
   | ({ op: 'ListObjectsV2' } & B)
   | ({ op: 'ListObjects' } & B)
   | ({ op: 'ListMultipartUploads' } & B)
@@ -33,6 +35,16 @@ export type Operation =
   | ({ op: 'CompleteMultipartUpload' } & U)
   | ({ op: 'AbortMultipartUpload' } & U)
   | ({ op: 'ListParts' } & U)
+  | ({ op: 'GetObjectTagging' } & K)
+  | ({ op: 'PutObjectTagging' } & K)
+  | ({ op: 'DeleteObjectTagging' } & K)
+  | ({ op: 'GetObjectAttributes' } & K)
+  | ({ op: 'GetBucketTagging' } & B)
+  | ({ op: 'PutBucketTagging' } & B)
+  | ({ op: 'DeleteBucketTagging' } & B)
+  | ({ op: 'GetBucketLifecycleConfiguration' } & B)
+  | ({ op: 'PutBucketLifecycleConfiguration' } & B)
+  | ({ op: 'DeleteBucketLifecycleConfiguration' } & B)
   | { [O in AccessBucketOp]: { op: O } & B }[AccessBucketOp]
   | { op: 'NotImplemented'; name: string };
 
@@ -96,7 +108,6 @@ const UNSUPPORTED: Record<string, string> = {
   session: 'Session',
   tagging: 'Tagging',
   torrent: 'Torrent',
-  versions: 'Versions',
   website: 'Website',
 };
 
@@ -112,10 +123,27 @@ function unsupportedIn(query: Map<string, string>, level: 'Bucket' | 'Object', m
   for (const name of query.keys()) {
     const noun = UNSUPPORTED[name];
     if (noun !== undefined) {
-      if (name === 'versions') return { op: 'NotImplemented' as const, name: 'ListObjectVersions' };
       return { op: 'NotImplemented' as const, name: `${VERB[method] ?? method}${level}${noun}` };
     }
   }
+  return undefined;
+}
+
+// Bucket subresources served by tagging.ts and lifecycle.ts handlers, per method.
+const BUCKET_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
+  GET: { tagging: 'GetBucketTagging', lifecycle: 'GetBucketLifecycleConfiguration' },
+  PUT: { tagging: 'PutBucketTagging', lifecycle: 'PutBucketLifecycleConfiguration' },
+  DELETE: { tagging: 'DeleteBucketTagging', lifecycle: 'DeleteBucketLifecycleConfiguration' },
+};
+// Object subresources served here (not during an upload: those take uploadId).
+const OBJECT_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
+  GET: { tagging: 'GetObjectTagging', attributes: 'GetObjectAttributes' },
+  PUT: { tagging: 'PutObjectTagging' },
+  DELETE: { tagging: 'DeleteObjectTagging' },
+};
+
+function servedIn(table: Record<string, Operation['op']> | undefined, query: Map<string, string>) {
+  if (table) for (const name of query.keys()) if (table[name]) return table[name];
   return undefined;
 }
 
@@ -137,6 +165,8 @@ export function parseOperation(method: string, target: ParsedTarget, headers: He
 
 function bucketOperation(m: string, bucket: string, query: Map<string, string>): Operation {
   const b = { bucket };
+  const served = servedIn(BUCKET_SUBRESOURCES[m], query);
+  if (served) return { op: served, ...b } as Operation;
   if (m === 'HEAD') return { op: 'HeadBucket', ...b };
   const access = accessOperation(m, bucket, query);
   if (access) return access;
@@ -144,6 +174,7 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
     if (query.has('location')) return { op: 'GetBucketLocation', ...b };
     if (query.has('versioning')) return { op: 'GetBucketVersioning', ...b };
     if (query.has('uploads')) return { op: 'ListMultipartUploads', ...b };
+    if (query.has('versions')) return { op: 'ListObjectVersions', ...b };
     const unsupported = unsupportedIn(query, 'Bucket', m);
     if (unsupported) return unsupported;
     const listType = query.get('list-type');
@@ -157,7 +188,7 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
     return { op: 'ListObjects', ...b };
   }
   if (m === 'PUT' || m === 'DELETE') {
-    if (m === 'PUT' && query.has('versioning')) return { op: 'NotImplemented', name: 'PutBucketVersioning' };
+    if (m === 'PUT' && query.has('versioning')) return { op: 'PutBucketVersioning', ...b };
     const unsupported = unsupportedIn(query, 'Bucket', m);
     if (unsupported) return unsupported;
     return m === 'PUT' ? { op: 'CreateBucket', ...b } : { op: 'DeleteBucket', ...b };
@@ -192,6 +223,8 @@ function objectOperation(
 ): Operation {
   const k = { bucket, key };
   const uploadId = query.get('uploadId');
+  const served = uploadId === undefined ? servedIn(OBJECT_SUBRESOURCES[m], query) : undefined;
+  if (served) return { op: served, ...k } as Operation;
   switch (m) {
     case 'HEAD':
       return { op: 'HeadObject', ...k };
