@@ -117,6 +117,7 @@ export async function startEmbedded(
     isReady: () => ready,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
     blockPublicAccess: config.blockPublicAccess ? FULL_BLOCK : NO_BLOCK,
+    sigV2: config.sigV2,
   });
 
   const server = createServer(

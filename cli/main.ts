@@ -46,6 +46,8 @@ ${COMMON_FLAGS}
                     default: open); /health stays open
   --block-public-access  refuse and ignore public ACLs and policies on every bucket, whatever the bucket's
                          own public access block says (env QUIRE_BLOCK_PUBLIC_ACCESS=true; default off)
+  --no-sigv2        refuse signature version 2 (Authorization: AWS ..., ?AWSAccessKeyId=...&Signature=...)
+                    (env QUIRE_SIGV2=false; default: accepted)
 
 Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
 More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish
