@@ -117,6 +117,7 @@ export async function startEmbedded(
     isReady: () => ready,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
     blockPublicAccess: config.blockPublicAccess ? FULL_BLOCK : NO_BLOCK,
+    sigV2: config.sigV2,
   });
 
   const server = createServer(
@@ -207,7 +208,7 @@ const DAY_MS = 24 * 3600 * 1000;
 const ABORT_UNWIND_MS = 5000;
 
 /** True if `p` settles within `ms` (or before `cut` resolves), false otherwise; never rejects. */
-async function settlesWithin(p: Promise<unknown>, ms: number, cut?: Promise<void>): Promise<boolean> {
+export async function settlesWithin(p: Promise<unknown>, ms: number, cut?: Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
@@ -247,7 +248,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 }
 
 /** Requests Node rejects before our handler (oversized or malformed headers) still get an S3 error XML. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (!socket.writable || err.code === 'ECONNRESET') {
     socket.destroy();
     return;

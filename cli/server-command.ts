@@ -31,6 +31,7 @@ export async function serverCommand(args: string[]): Promise<number> {
       'shutdown-grace-ms': { type: 'string' },
       'metrics-token': { type: 'string' },
       'block-public-access': { type: 'boolean' },
+      'no-sigv2': { type: 'boolean' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -54,6 +55,7 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
   if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
   if (values['block-public-access']) flags.blockPublicAccess = true;
+  if (values['no-sigv2']) flags.sigV2 = false;
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),
