@@ -40,6 +40,10 @@ ${COMMON_FLAGS}
                           (env QUIRE_SHUTDOWN_GRACE_MS, 10000)
   --metrics-token T GET /metrics then needs "Authorization: Bearer T", else 401 (env QUIRE_METRICS_TOKEN;
                     default: open); /health stays open
+  --website-port N    static-website endpoint (env QUIRE_WEBSITE_PORT; default: the S3 port + 1, so 9001;
+                      0 picks a free port; off turns it off)
+  --website-domain D  there, Host <bucket>.D selects the bucket; any other Host must be a bucket's name
+                      (env QUIRE_WEBSITE_DOMAIN, default s3-website.localhost)
 
 Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
 More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { configFromEnv, configFromFile, resolveConfig } from './config.ts';
 import { mainCredentials } from './credentials.ts';
 import { lockDataDir } from './data-dir-lock.ts';
-import { startEmbedded } from './embedded.ts';
+import { type RunningQuire, startEmbedded } from './embedded.ts';
 import { createLogger } from './logger.ts';
 import { installProcessGuards } from './process-guards.ts';
 
@@ -28,6 +28,8 @@ export async function serverCommand(args: string[]): Promise<number> {
       'headers-timeout-ms': { type: 'string' },
       'shutdown-grace-ms': { type: 'string' },
       'metrics-token': { type: 'string' },
+      'website-port': { type: 'string' },
+      'website-domain': { type: 'string' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -46,6 +48,8 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
   if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
   if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
+  if (values['website-port'] !== undefined) flags.websitePort = values['website-port'];
+  if (values['website-domain'] !== undefined) flags.websiteDomain = values['website-domain'];
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),
@@ -61,7 +65,14 @@ export async function serverCommand(args: string[]): Promise<number> {
   const guards = installProcessGuards(logger);
   const quire = await startEmbedded(config, [main, ...config.extraKeys], logger);
   process.stdout.write(
-    banner(quire.endpoint, main.accessKeyId, main.secretAccessKey, config.dataDir, config.region),
+    banner(
+      quire.endpoint,
+      main.accessKeyId,
+      main.secretAccessKey,
+      config.dataDir,
+      config.region,
+      quire.website,
+    ),
   );
 
   let signals = 0;
@@ -103,11 +114,13 @@ function banner(
   secretKey: string,
   dataDir: string,
   region: string,
+  website: RunningQuire['website'],
 ): string {
+  const site = website ? `  website:     http://<bucket>.${website.domain}:${website.port}/\n` : '';
   return `
 Quire is running.
   endpoint:    ${endpoint}
-  access key:  ${accessKey}
+${site}  access key:  ${accessKey}
   secret key:  ${secretKey}
   region:      ${region}
   data:        ${dataDir}

@@ -75,6 +75,14 @@ export const S3_ERRORS = {
   InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
   InvalidLocationConstraint: [400, 'The specified location constraint is not valid.'],
   NotModified: [304, 'Not Modified'],
+  // Website, CORS and browser POST uploads (gateway/website, gateway/cors, handlers/post-object.ts).
+  AccessForbidden: [403, 'CORSResponse: This CORS request is not allowed.'],
+  BadRequest: [400, 'Bad Request'],
+  InvalidPolicyDocument: [400, 'Invalid Policy: Invalid JSON.'],
+  MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
+  IncorrectNumberOfFilesInPostRequest: [400, 'POST requires exactly one file upload per request.'],
+  NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist'],
+  NoSuchWebsiteConfiguration: [404, 'The specified bucket does not have a website configuration'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type S3ErrorCode = keyof typeof S3_ERRORS;

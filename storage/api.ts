@@ -14,6 +14,8 @@ export interface StoredHeaders {
   contentEncoding?: string;
   contentLanguage?: string;
   expires?: string;
+  /** x-amz-website-redirect-location: where the website endpoint sends a reader of this object (301). */
+  websiteRedirectLocation?: string;
   userMeta: Record<string, string>;
 }
 

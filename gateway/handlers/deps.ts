@@ -56,6 +56,8 @@ export interface GatewayDeps {
   readonly isReady: () => boolean;
   /** When set, /metrics needs `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken?: string;
+  /** The website endpoint's domain: `<bucket>.<websiteDomain>` Host names select a bucket there. */
+  readonly websiteDomain?: string;
 }
 
 export interface RequestState {

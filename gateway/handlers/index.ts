@@ -1,6 +1,8 @@
 // The dispatch table: one handler per S3 operation. The compiler checks it covers the whole Operation union.
 import { S3Error } from '../errors.ts';
 import * as bucket from './bucket.ts';
+import * as cors from './bucket-cors.ts';
+import * as website from './bucket-website.ts';
 import * as copy from './copy.ts';
 import type { HandlerTable } from './deps.ts';
 import * as list from './list.ts';
@@ -31,6 +33,16 @@ export const HANDLERS: HandlerTable = {
   CompleteMultipartUpload: mpu.completeMultipartUpload,
   AbortMultipartUpload: mpu.abortMultipartUpload,
   ListParts: mpu.listParts,
+  GetBucketWebsite: website.getBucketWebsite,
+  PutBucketWebsite: website.putBucketWebsite,
+  DeleteBucketWebsite: website.deleteBucketWebsite,
+  GetBucketCors: cors.getBucketCors,
+  PutBucketCors: cors.putBucketCors,
+  DeleteBucketCors: cors.deleteBucketCors,
+  OptionsObject: async ({ deps, ex, op }) => cors.answerPreflight(deps.buckets, ex, op),
+  PostObject: async () => {
+    throw new S3Error('NotImplemented', 'PostObject is not implemented by Quire');
+  },
   NotImplemented: async ({ op }) => {
     throw new S3Error('NotImplemented', `${op.name} is not implemented by Quire`);
   },

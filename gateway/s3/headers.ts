@@ -45,7 +45,32 @@ export function storedHeadersFromRequest(headers: Headers): StoredHeaders {
     stored.userMeta[metaName] = Array.isArray(raw) ? raw.join(',') : raw;
   }
   validateUserMetadata(stored.userMeta);
+  const redirect = headerValue(headers, WEBSITE_REDIRECT_HEADER);
+  if (redirect !== undefined) stored.websiteRedirectLocation = validateWebsiteRedirect(redirect);
   return stored;
+}
+
+export const WEBSITE_REDIRECT_HEADER = 'x-amz-website-redirect-location';
+
+/** As AWS: a path in the same bucket (`/...`) or an absolute http(s) URL, at most 2 KiB. */
+function validateWebsiteRedirect(value: string): string {
+  if (!/^(\/|https?:\/\/)/.test(value)) {
+    throw new S3Error(
+      'InvalidArgument',
+      "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.",
+      { ArgumentName: WEBSITE_REDIRECT_HEADER, ArgumentValue: value.slice(0, 256) },
+    );
+  }
+  if (Buffer.byteLength(value, 'latin1') > 2048) {
+    throw new S3Error(
+      'InvalidArgument',
+      'The length of website redirect location cannot exceed 2,048 characters.',
+      {
+        ArgumentName: WEBSITE_REDIRECT_HEADER,
+      },
+    );
+  }
+  return value;
 }
 
 /** The range being answered, as the read handler selected it (Range header or partNumber). */
@@ -108,6 +133,7 @@ export function objectResponseHeaders(
     if (value !== undefined && field !== 'contentType') out[name] = value;
   }
   for (const [name, value] of Object.entries(h.userMeta)) out[`${META_PREFIX}${name}`] = value;
+  if (h.websiteRedirectLocation !== undefined) out[WEBSITE_REDIRECT_HEADER] = h.websiteRedirectLocation;
   const range = opts.range;
   const length = range === undefined ? record.size : Math.max(0, range.end - range.start + 1);
   out['content-length'] = String(length);

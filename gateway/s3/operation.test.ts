@@ -78,14 +78,21 @@ describe('parseOperation: request lines from the AWS API reference examples', ()
     ],
     ['GET /?acl', VH, { op: 'NotImplemented', name: 'GetBucketAcl' }],
     ['PUT /?policy', VH, { op: 'NotImplemented', name: 'PutBucketPolicy' }],
-    ['DELETE /?cors', VH, { op: 'NotImplemented', name: 'DeleteBucketCors' }],
+    ['DELETE /?cors', VH, { op: 'DeleteBucketCors', ...b }],
+    ['PUT /?cors', VH, { op: 'PutBucketCors', ...b }],
+    ['GET /?cors', VH, { op: 'GetBucketCors', ...b }],
+    ['GET /?website', VH, { op: 'GetBucketWebsite', ...b }],
+    ['PUT /?website', VH, { op: 'PutBucketWebsite', ...b }],
+    ['DELETE /?website', VH, { op: 'DeleteBucketWebsite', ...b }],
+    ['OPTIONS /', VH, { op: 'OptionsObject', ...b }],
+    ['OPTIONS /example-object', VH, { op: 'OptionsObject', ...b, key: 'example-object' }],
     ['GET /?lifecycle', VH, { op: 'NotImplemented', name: 'GetBucketLifecycle' }],
     ['PUT /?versioning', VH, { op: 'NotImplemented', name: 'PutBucketVersioning' }],
     ['GET /?versions', VH, { op: 'NotImplemented', name: 'ListObjectVersions' }],
     ['GET /example-object?tagging', VH, { op: 'NotImplemented', name: 'GetObjectTagging' }],
     ['PUT /example-object?acl', VH, { op: 'NotImplemented', name: 'PutObjectAcl' }],
     ['POST /example-object?restore', VH, { op: 'NotImplemented', name: 'RestoreObject' }],
-    ['POST /', VH, { op: 'NotImplemented', name: 'PostObject' }],
+    ['POST /', VH, { op: 'PostObject', ...b }],
   ];
   for (const [line, host, expected, headers] of cases) {
     test(`${line} (Host: ${host})`, () => assert.deepEqual(parse(line, host, headers), expected));
