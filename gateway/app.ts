@@ -11,6 +11,7 @@ import { S3Error } from './errors.ts';
 import { answerPreflight } from './handlers/bucket-cors.ts';
 import type { GatewayDeps, Handler, RequestState } from './handlers/deps.ts';
 import { HANDLERS } from './handlers/index.ts';
+import { postObject } from './handlers/post-object.ts';
 import { type Exchange, limitSendStalls, sendEmpty, sendXml, settleUnreadBody } from './http/respond.ts';
 import { type Operation, parseOperation, parseTarget } from './s3/operation.ts';
 import { errorXml } from './s3/xml.ts';
@@ -167,6 +168,7 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
     }
     // Browsers send preflights unsigned, and form uploads carry their signature in the form.
     if (operation.op === 'OptionsObject') return answerPreflight(deps.buckets, ex, operation);
+    if (operation.op === 'PostObject') return await postObject({ deps, ex, target, op: operation });
     const verified = verifyRequest(
       { method: req.method ?? 'GET', rawTarget: req.url ?? '/', headers: req.headers, parsed: target },
       deps.credentials,

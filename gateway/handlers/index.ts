@@ -10,6 +10,7 @@ import * as mpu from './multipart.ts';
 import * as del from './object-delete.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
+import * as post from './post-object.ts';
 
 export const HANDLERS: HandlerTable = {
   ListBuckets: bucket.listBuckets,
@@ -40,9 +41,7 @@ export const HANDLERS: HandlerTable = {
   PutBucketCors: cors.putBucketCors,
   DeleteBucketCors: cors.deleteBucketCors,
   OptionsObject: async ({ deps, ex, op }) => cors.answerPreflight(deps.buckets, ex, op),
-  PostObject: async () => {
-    throw new S3Error('NotImplemented', 'PostObject is not implemented by Quire');
-  },
+  PostObject: post.postObject,
   NotImplemented: async ({ op }) => {
     throw new S3Error('NotImplemented', `${op.name} is not implemented by Quire`);
   },

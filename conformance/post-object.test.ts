@@ -1,0 +1,457 @@
+// Browser form uploads (POST Object): multipart/form-data bodies built as a browser builds them, signed
+// with a SigV4 POST policy computed here independently of the server; every policy violation answered with
+// AWS's error and nothing stored; success statuses and the redirect; a large file that streams in bounded
+// memory; and curl -F.
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { md5hex, seededBytes } from './bytes.ts';
+import { errorCode, type RawResponse, sendRaw } from './raw.ts';
+import { expectS3Error, readBody, s3For, uniqueBucket } from './sdk.ts';
+import { type Credentials, startTarget, type Target } from './target.ts';
+import { run, skipUnlessInstalled } from './tree.ts';
+
+const MiB = 1024 * 1024;
+/** The key-field variable S3 replaces with the uploaded file's name. */
+const FILENAME = '$' + '{filename}';
+type Condition = Record<string, string> | Array<string | number>;
+
+interface PolicyOptions {
+  creds: Credentials;
+  region: string;
+  conditions: Condition[];
+  expiresInMs?: number;
+  /** Tamper with the signature. */
+  badSignature?: boolean;
+}
+
+/** The signed fields of a SigV4 POST policy, as a browser page's server-side code would compute them. */
+export function signedPolicyFields(o: PolicyOptions): Array<[string, string]> {
+  const now = new Date();
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
+  const day = amzDate.slice(0, 8);
+  const credential = `${o.creds.accessKeyId}/${day}/${o.region}/s3/aws4_request`;
+  const policy = {
+    expiration: new Date(now.getTime() + (o.expiresInMs ?? 600_000)).toISOString(),
+    conditions: [
+      ...o.conditions,
+      { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' },
+      { 'x-amz-credential': credential },
+      { 'x-amz-date': amzDate },
+    ],
+  };
+  const b64 = Buffer.from(JSON.stringify(policy)).toString('base64');
+  const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
+  const key = hmac(hmac(hmac(hmac(`AWS4${o.creds.secretAccessKey}`, day), o.region), 's3'), 'aws4_request');
+  let signature = createHmac('sha256', key).update(b64).digest('hex');
+  if (o.badSignature) signature = (signature[0] === '0' ? '1' : '0') + signature.slice(1);
+  return [
+    ['policy', b64],
+    ['x-amz-algorithm', 'AWS4-HMAC-SHA256'],
+    ['x-amz-credential', credential],
+    ['x-amz-date', amzDate],
+    ['x-amz-signature', signature],
+  ];
+}
+
+export interface FormFile {
+  filename: string;
+  contentType: string;
+  data: Buffer;
+}
+
+/** A multipart/form-data body exactly as Chrome sends one (WebKit boundary, CRLFs, closing `--` and CRLF). */
+export function browserForm(
+  fields: Array<[string, string]>,
+  file: FormFile | undefined,
+  trailing: Array<[string, string]> = [],
+): { contentType: string; body: Buffer } {
+  const boundary = `----WebKitFormBoundary${createHash('md5').update(JSON.stringify(fields)).digest('base64url').slice(0, 16)}`;
+  const parts: Buffer[] = [];
+  const field = ([name, value]: [string, string]) =>
+    parts.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`),
+    );
+  fields.forEach(field);
+  if (file) {
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.filename}"\r\nContent-Type: ${file.contentType}\r\n\r\n`,
+      ),
+      file.data,
+      Buffer.from('\r\n'),
+    );
+  }
+  trailing.forEach(field);
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { contentType: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat(parts) };
+}
+
+describe('POST Object (browser form uploads)', () => {
+  let target: Target;
+  let s3: S3Client;
+  let bucket: string;
+  before(async () => {
+    target = await startTarget();
+    s3 = s3For(target);
+    bucket = uniqueBucket('post');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+  after(async () => {
+    s3?.destroy();
+    await target?.close();
+  });
+
+  const post = (form: { contentType: string; body: Buffer }, path = `/${bucket}`): Promise<RawResponse> =>
+    sendRaw(target, { method: 'POST', path, headers: { 'content-type': form.contentType }, body: form.body });
+  const policy = (conditions: Condition[], extra: Partial<PolicyOptions> = {}) =>
+    signedPolicyFields({ creds: target.creds, region: target.region, conditions, ...extra });
+  const file = (data: Buffer | string, filename = 'photo.jpg', contentType = 'image/jpeg'): FormFile => ({
+    filename,
+    contentType,
+    data: Buffer.from(data),
+  });
+  const absent = async (key: string) =>
+    expectS3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })), {
+      code: 'NotFound',
+      status: 404,
+    });
+
+  test('default 204; fields become the object headers and metadata; byte-exact', {
+    timeout: 60_000,
+  }, async () => {
+    const data = seededBytes(1, 70_000);
+    const fields: Array<[string, string]> = [
+      ['key', 'uploads/a.jpg'],
+      ['Content-Type', 'image/jpeg'],
+      ['x-amz-meta-owner', 'ann'],
+      ...policy([
+        { bucket },
+        ['eq', '$key', 'uploads/a.jpg'],
+        ['starts-with', '$Content-Type', 'image/'],
+        ['starts-with', '$x-amz-meta-owner', ''],
+      ]),
+    ];
+    const res = await post(browserForm(fields, file(data)));
+    assert.equal(res.status, 204, res.body.toString());
+    assert.equal(res.headers.etag, `"${md5hex(data)}"`);
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'uploads/a.jpg' }));
+    assert.ok((await readBody(got.Body)).equals(data));
+    assert.equal(got.ContentType, 'image/jpeg');
+    assert.deepEqual(got.Metadata, { owner: 'ann' });
+  });
+
+  test('success_action_status 201 answers PostResponse XML; 200 answers empty', {
+    timeout: 60_000,
+  }, async () => {
+    const mk = (status: string, key: string) =>
+      browserForm(
+        [
+          ['key', key],
+          ['success_action_status', status],
+          ...policy([{ bucket }, { key }, { success_action_status: status }]),
+        ],
+        file('hello'),
+      );
+    const created = await post(mk('201', 'st/201.txt'));
+    assert.equal(created.status, 201);
+    const xml = created.body.toString();
+    assert.match(xml, /^<\?xml[^>]*>\s*<PostResponse/);
+    assert.match(xml, new RegExp(`<Bucket>${bucket}</Bucket>`));
+    assert.match(xml, /<Key>st\/201.txt<\/Key>/);
+    assert.match(xml, new RegExp(`<ETag>&quot;${md5hex(Buffer.from('hello'))}&quot;</ETag>`));
+    assert.match(xml, /<Location>http:\/\/[^<]+\/st\/201.txt<\/Location>/);
+    const ok = await post(mk('200', 'st/200.txt'));
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.length, 0);
+  });
+
+  test('success_action_redirect: 303 with bucket, key and etag in the query', {
+    timeout: 60_000,
+  }, async () => {
+    const redirect = 'https://app.example.com/done?x=1';
+    const res = await post(
+      browserForm(
+        [
+          ['key', 'r/done.txt'],
+          ['success_action_redirect', redirect],
+          ...policy([{ bucket }, ['starts-with', '$key', 'r/'], { success_action_redirect: redirect }]),
+        ],
+        file('x'),
+      ),
+    );
+    assert.equal(res.status, 303);
+    const location = new URL(String(res.headers.location));
+    assert.equal(location.origin + location.pathname, 'https://app.example.com/done');
+    assert.equal(location.searchParams.get('x'), '1');
+    assert.equal(location.searchParams.get('bucket'), bucket);
+    assert.equal(location.searchParams.get('key'), 'r/done.txt');
+    assert.equal(location.searchParams.get('etag'), `"${md5hex(Buffer.from('x'))}"`);
+  });
+
+  test('the filename variable in the key is the uploaded file name (path dropped), checked by starts-with', {
+    timeout: 60_000,
+  }, async () => {
+    const res = await post(
+      browserForm(
+        [['key', `user/eric/${FILENAME}`], ...policy([{ bucket }, ['starts-with', '$key', 'user/eric/']])],
+        file('pic', 'C:\\Users\\eric\\cat pic.png', 'image/png'),
+      ),
+    );
+    assert.equal(res.status, 204, res.body.toString());
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'user/eric/cat pic.png' }));
+    assert.equal(head.ContentLength, 3);
+  });
+
+  test('each violated condition is AWS error, and nothing is stored', { timeout: 60_000 }, async () => {
+    const key = 'denied/x.txt';
+    const base = (conditions: Condition[], extra: Partial<PolicyOptions> = {}): Array<[string, string]> => [
+      ['key', key],
+      ...policy(conditions, extra),
+    ];
+    const cases: Array<[string, { contentType: string; body: Buffer }, number, string, RegExp?]> = [
+      [
+        'expired policy',
+        browserForm(base([{ bucket }, { key }], { expiresInMs: -1000 }), file('a')),
+        403,
+        'AccessDenied',
+        /Invalid according to Policy: Policy expired/,
+      ],
+      [
+        'key not as the policy says',
+        browserForm(base([{ bucket }, ['eq', '$key', 'other']]), file('a')),
+        403,
+        'AccessDenied',
+        /Policy Condition failed: \["eq", "\$key", "other"\]/,
+      ],
+      [
+        'another bucket in the policy',
+        browserForm(base([{ bucket: 'someone-else' }, { key }]), file('a')),
+        403,
+        'AccessDenied',
+        /Policy Condition failed/,
+      ],
+      [
+        'a field no condition names',
+        browserForm([['x-amz-meta-sneaky', '1'], ...base([{ bucket }, { key }])], file('a')),
+        403,
+        'AccessDenied',
+        /Extra input fields: x-amz-meta-sneaky/,
+      ],
+      [
+        'file larger than content-length-range',
+        browserForm(base([{ bucket }, { key }, ['content-length-range', 1, 10]]), file('0123456789A')),
+        400,
+        'EntityTooLarge',
+      ],
+      [
+        'file smaller than content-length-range',
+        browserForm(base([{ bucket }, { key }, ['content-length-range', 5, 10]]), file('abc')),
+        400,
+        'EntityTooSmall',
+      ],
+      [
+        'bad signature',
+        browserForm(base([{ bucket }, { key }], { badSignature: true }), file('a')),
+        403,
+        'SignatureDoesNotMatch',
+      ],
+      [
+        'unknown access key',
+        browserForm(
+          [
+            ['key', key],
+            ...signedPolicyFields({
+              creds: { accessKeyId: 'NOSUCHKEY', secretAccessKey: 'nope-nope' },
+              region: target.region,
+              conditions: [{ bucket }, { key }],
+            }),
+          ],
+          file('a'),
+        ),
+        403,
+        'InvalidAccessKeyId',
+      ],
+      [
+        'policy that is not JSON',
+        browserForm(
+          base([{ bucket }, { key }]).map(([n, v]): [string, string] =>
+            n === 'policy' ? [n, 'bm90IGpzb24='] : [n, v],
+          ),
+          file('a'),
+        ),
+        403,
+        'SignatureDoesNotMatch',
+      ],
+      [
+        'no key field',
+        browserForm(policy([{ bucket }]), file('a')),
+        400,
+        'InvalidArgument',
+        /must contain a field named 'key'/,
+      ],
+      ['no file', browserForm(base([{ bucket }, { key }]), undefined), 400, 'InvalidArgument'],
+      [
+        'a field after the file',
+        browserForm(base([{ bucket }, { key }]), file('a'), [['x-amz-meta-late', '1']]),
+        400,
+        'MalformedPOSTRequest',
+      ],
+      [
+        'anonymous (no policy) on a private bucket',
+        browserForm([['key', key]], file('a')),
+        403,
+        'AccessDenied',
+      ],
+      [
+        'not multipart/form-data',
+        { contentType: 'application/x-www-form-urlencoded', body: Buffer.from('key=x') },
+        412,
+        'PreconditionFailed',
+      ],
+    ];
+    for (const [what, form, status, code, message] of cases) {
+      const res = await post(form);
+      assert.equal(res.status, status, `${what}: ${res.body}`);
+      assert.equal(errorCode(res.body), code, `${what}: ${res.body}`);
+      if (message) assert.match(res.body.toString().replaceAll('&quot;', '"'), message, what);
+    }
+    await absent(key);
+  });
+
+  test('a policy signed over invalid JSON is InvalidPolicyDocument', { timeout: 30_000 }, async () => {
+    const fields = policy([{ bucket }]);
+    const secretKey = (() => {
+      const day = fields.find(([n]) => n === 'x-amz-date')![1].slice(0, 8);
+      const h = (k: Buffer | string, d: string) => createHmac('sha256', k).update(d).digest();
+      return h(h(h(h(`AWS4${target.creds.secretAccessKey}`, day), target.region), 's3'), 'aws4_request');
+    })();
+    const broken = Buffer.from('{"expiration": "2030-01-01T00:00:00Z", "conditions": [').toString('base64');
+    const signature = createHmac('sha256', secretKey).update(broken).digest('hex');
+    const resigned = fields.map(([n, v]): [string, string] =>
+      n === 'policy' ? [n, broken] : n === 'x-amz-signature' ? [n, signature] : [n, v],
+    );
+    const res = await post(browserForm([['key', 'bad-policy'], ...resigned], file('a')));
+    assert.equal(res.status, 400, res.body.toString());
+    assert.equal(errorCode(res.body), 'InvalidPolicyDocument');
+    await absent('bad-policy');
+  });
+
+  test('curl -F posts a file the same way', { timeout: 60_000 }, async (t) => {
+    const skip = await skipUnlessInstalled('curl');
+    if (skip) return t.skip(skip);
+    const path = join(tmpdir(), `quire-post-${process.pid}.txt`);
+    writeFileSync(path, 'from curl\n');
+    try {
+      const fields = [
+        ['key', `curl/${FILENAME}`],
+        ...policy([{ bucket }, ['starts-with', '$key', 'curl/'], { success_action_status: '201' }]),
+        ['success_action_status', '201'],
+      ];
+      const args = ['-s', '-o', '-', '-w', '\n%{http_code}'];
+      for (const [n, v] of fields) args.push('-F', `${n}=${v}`);
+      args.push('-F', `file=@${path};type=text/plain`, `http://127.0.0.1:${target.port}/${bucket}`);
+      const res = await run('curl', args, { PATH: process.env.PATH });
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, /201$/, res.stdout);
+      const got = await s3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: `curl/quire-post-${process.pid}.txt` }),
+      );
+      assert.equal((await readBody(got.Body)).toString(), readFileSync(path, 'utf8'));
+    } finally {
+      rmSync(path, { force: true });
+    }
+  });
+});
+
+describe('POST Object: a large file streams to storage in bounded memory', {
+  skip: process.platform !== 'linux',
+}, () => {
+  let target: Target;
+  before(async () => {
+    target = await startTarget();
+  });
+  after(async () => {
+    await target?.close();
+  });
+
+  test('256 MiB posted; server peak RSS grows by far less than the file', { timeout: 300_000 }, async () => {
+    const s3 = s3For(target);
+    const bucket = uniqueBucket('postbig');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const size = 256 * MiB;
+    const chunk = seededBytes(7, MiB);
+    const md5 = createHash('md5');
+    for (let i = 0; i < size / MiB; i++) md5.update(chunk);
+    const fields = signedPolicyFields({
+      creds: target.creds,
+      region: target.region,
+      conditions: [{ bucket }, { key: 'big.bin' }, ['content-length-range', 0, size]],
+    });
+    const head = browserForm([['key', 'big.bin'], ...fields], {
+      filename: 'big.bin',
+      contentType: 'application/octet-stream',
+      data: Buffer.alloc(0),
+    });
+    // Split the browser form around its (empty) file data and stream the data in between.
+    const text = head.body.toString('latin1');
+    const cut = text.lastIndexOf('\r\n--');
+    const prefix = head.body.subarray(0, cut);
+    const suffix = head.body.subarray(cut);
+    const pid = target.pid()!;
+    const status = () => readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status())?.[1]) * 1024;
+    const rssBefore = kib('VmRSS');
+    const res = await new Promise<{ status: number; etag: string | undefined; body: string }>(
+      (resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: target.port,
+            method: 'POST',
+            path: `/${bucket}`,
+            headers: {
+              'content-type': head.contentType,
+              'content-length': String(prefix.length + size + suffix.length),
+            },
+          },
+          (r) => {
+            let body = '';
+            r.on('data', (c: Buffer) => (body += c.toString()));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, etag: r.headers.etag, body }));
+          },
+        );
+        req.on('error', reject);
+        let sent = 0;
+        const pump = () => {
+          while (sent < size) {
+            sent += MiB;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          req.end(suffix);
+        };
+        req.write(prefix);
+        pump();
+      },
+    );
+    assert.equal(res.status, 204, res.body);
+    assert.equal(res.etag, `"${md5.digest('hex')}"`);
+    const peak = kib('VmHWM');
+    assert.ok(
+      peak - rssBefore < 96 * MiB,
+      `peak ${Math.round(peak / MiB)} MiB from ${Math.round(rssBefore / MiB)} MiB`,
+    );
+    const stored = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big.bin' }));
+    assert.equal(stored.ContentLength, size);
+    s3.destroy();
+  });
+});
