@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketCorsCommand,
@@ -404,6 +405,35 @@ describe('sdk: bucket website and CORS configuration', () => {
       const mhead = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'mpu-moved' }));
       assert.equal(mhead.WebsiteRedirectLocation, 'https://example.com/x');
 
+      // CopyObject never copies the source's redirect (as AWS): the copy has the one its request names, if any.
+      await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copied', CopySource: `${bucket}/moved` }));
+      const copied = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copied' }));
+      assert.equal(copied.WebsiteRedirectLocation, undefined);
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: 'moved',
+          CopySource: `${bucket}/moved`,
+          WebsiteRedirectLocation: '/elsewhere',
+        }),
+      );
+      const self = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'moved' }));
+      assert.equal(
+        self.WebsiteRedirectLocation,
+        '/elsewhere',
+        'a copy onto itself may change only the redirect',
+      );
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: 'replaced',
+          CopySource: `${bucket}/moved`,
+          MetadataDirective: 'REPLACE',
+          WebsiteRedirectLocation: 'http://example.net/',
+        }),
+      );
+      const replaced = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'replaced' }));
+      assert.equal(replaced.WebsiteRedirectLocation, 'http://example.net/');
       await expectS3Error(
         s3.send(
           new PutObjectCommand({ Bucket: bucket, Key: 'bad', Body: '', WebsiteRedirectLocation: 'ftp://x' }),

@@ -181,6 +181,8 @@ export interface CopyDestination {
   key: Buffer;
   /** REPLACE directive: new headers; absent = COPY the source's headers. */
   headers?: StoredHeaders;
+  /** COPY directive: the copy's website redirect; the source's is never copied (as AWS). */
+  websiteRedirectLocation?: string;
   nowMs: number;
   condition?: WriteCondition;
 }

@@ -59,3 +59,25 @@ test('pending deletes, tombstones and the binlog checkpoint use versioned binary
   const c = { file: 3, offset: 123456, counter: 2n ** 40n };
   assert.deepEqual(decodeCheckpoint(encodeCheckpoint(c)), c);
 });
+
+test('the website redirect location round-trips in entry metas and index values, apart from user metadata', () => {
+  const v: ObjectValue = {
+    size: 3,
+    etag: 'e',
+    lastModifiedMs: 1,
+    headers: { contentType: 'text/html', websiteRedirectLocation: '/new', userMeta: { color: 'red' } },
+    checksums: {},
+    body: { kind: 'inline' },
+    opver: { counter: 1n, nodeId: 1 },
+    at,
+  };
+  assert.deepEqual(decodeObjectValue(encodeObjectValue(v)), v);
+  const { opver: _o, at: _a, ...meta } = v;
+  assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'object', meta })), { kind: 'object', meta });
+  // An entry written without one (as before the field existed) reads back without one.
+  const plain = { ...meta, headers: { userMeta: { color: 'red' } } };
+  assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'object', meta: plain })), {
+    kind: 'object',
+    meta: plain,
+  });
+});

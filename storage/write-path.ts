@@ -36,6 +36,7 @@ import type {
   Opver,
   PutObjectInput,
   ReadHandle,
+  StoredHeaders,
   WriteCondition,
 } from './api.ts';
 import type { Binlog, BinlogOp, BinlogTicket } from './binlog.ts';
@@ -447,7 +448,7 @@ export class WritePath {
         key: dst.key,
         size,
         body: tee.body,
-        headers: dst.headers ?? r.headers,
+        headers: dst.headers ?? copiedHeaders(r.headers, dst.websiteRedirectLocation),
         nowMs: dst.nowMs,
         condition: dst.condition,
         finish: async () => ({ etag: tee.etag(), checksums: whole ? r.checksums : {} }),
@@ -494,4 +495,10 @@ function checkCondition(cur: ObjectValue | undefined, c: WriteCondition | undefi
     if (want !== '*' && want !== cur.etag)
       throw new PreconditionFailedError('ETag does not match (If-Match)');
   }
+}
+
+/** A COPY keeps the source's headers except its website redirect, which belongs to each object (as AWS). */
+function copiedHeaders(source: StoredHeaders, websiteRedirectLocation: string | undefined): StoredHeaders {
+  const { websiteRedirectLocation: _dropped, ...rest } = source;
+  return websiteRedirectLocation === undefined ? rest : { ...rest, websiteRedirectLocation };
 }

@@ -45,9 +45,15 @@ export function storedHeadersFromRequest(headers: Headers): StoredHeaders {
     stored.userMeta[metaName] = Array.isArray(raw) ? raw.join(',') : raw;
   }
   validateUserMetadata(stored.userMeta);
-  const redirect = headerValue(headers, WEBSITE_REDIRECT_HEADER);
-  if (redirect !== undefined) stored.websiteRedirectLocation = validateWebsiteRedirect(redirect);
+  const redirect = websiteRedirectFromRequest(headers);
+  if (redirect !== undefined) stored.websiteRedirectLocation = redirect;
   return stored;
+}
+
+/** x-amz-website-redirect-location, validated; undefined when the request has none. */
+export function websiteRedirectFromRequest(headers: Headers): string | undefined {
+  const value = headerValue(headers, WEBSITE_REDIRECT_HEADER);
+  return value === undefined ? undefined : validateWebsiteRedirect(value);
 }
 
 export const WEBSITE_REDIRECT_HEADER = 'x-amz-website-redirect-location';
