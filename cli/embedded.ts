@@ -121,12 +121,19 @@ export async function startEmbedded(
     const siteServer = createServer(serverOptions, gateway.websiteListener);
     siteServer.on('checkContinue', gateway.websiteListener);
     siteServer.on('clientError', (_err: Error, socket: Socket) => socket.destroy());
-    await listen(siteServer, websitePort, config.host).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EADDRINUSE') throw err;
+    try {
+      await listen(siteServer, websitePort, config.host);
+    } catch (err) {
+      // Nothing is served yet: close what is open so the process can end with the one-line reason.
+      await new Promise<void>((done) => server.close(() => done()));
+      await storage.close();
+      await catalog.close();
+      await hasher.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       throw new ConfigError(
         `the website port ${websitePort} is already in use; pick another with --website-port N (QUIRE_WEBSITE_PORT), or --website-port off`,
       );
-    });
+    }
     servers.push(siteServer);
     website = { port: (siteServer.address() as AddressInfo).port, domain: config.websiteDomain };
   }
