@@ -2,19 +2,21 @@
 // first; the POST policy and its SigV4 signature are checked, the signer authorized for s3:PutObject and the
 // size bounded before a byte of the file is stored; the file then streams to storage like a PUT body.
 
+import type { BucketInfo } from '../../tracker/catalog.ts';
 import { decodeBody } from '../auth/body.ts';
 import { hmacHex, signaturesEqual, signingKey } from '../auth/crypto.ts';
 import { formatAmzDate, parseAmzDate, parseCredential } from '../auth/parse.ts';
 import type { VerifiedRequest } from '../auth/types.ts';
+import { type AccessRequest, authorize, requestFacts } from '../authz/authorize.ts';
 import { S3Error } from '../errors.ts';
-import { sendEmpty, sendXml } from '../http/respond.ts';
+import { type Exchange, sendEmpty, sendXml } from '../http/respond.ts';
 import { type FormPart, FormReader, formBoundary, malformedPost } from '../post/form.ts';
 import { checkPolicy, type LengthRange, parsePolicy } from '../post/policy.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
 import { buildDocument } from '../s3/xml-codec.ts';
-import { acceptBody, inIncarnation, requireBucket } from './access.ts';
+import { acceptBody, inIncarnation } from './access.ts';
 import type { GatewayDeps, HandlerInput } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -100,10 +102,9 @@ export async function postObject({
           new Map([...fields, ['bucket', op.bucket]]),
           deps.clock(),
         );
-  // The one authorization step of a form upload: s3:PutObject on the bucket for the policy's signer.
-  const bucket = requireBucket(deps, op.bucket, { accessKeyId: signer ?? '', payload: { kind: 'unsigned' } });
   const key = rawKey.replaceAll(FILENAME_VARIABLE, baseName(file.filename ?? ''));
   validateKey(key);
+  const bucket = authorizeUpload(deps, ex, op.bucket, signer, key, fields);
   const headers = storedHeadersFromRequest(formHeaders(fields));
 
   const upload = await openFileBody(deps, form, wireLength, range);
@@ -136,6 +137,34 @@ export async function postObject({
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The one authorization step of a form upload: s3:PutObject on the key for the policy's signer (anonymous
+ * without a policy), its `acl` field read as PUT's x-amz-acl by policy conditions.
+ */
+function authorizeUpload(
+  deps: GatewayDeps,
+  ex: Exchange,
+  bucketName: string,
+  signer: string | undefined,
+  key: string,
+  fields: ReadonlyMap<string, string>,
+): BucketInfo {
+  const bucket = deps.buckets.getBucket(bucketName);
+  if (bucket === undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucketName });
+  const facts = requestFacts(ex.req, new Map());
+  const acl = fields.get('acl');
+  const request: AccessRequest = {
+    principal: signer,
+    bucket,
+    action: 's3:PutObject',
+    key,
+    facts: acl === undefined ? facts : { ...facts, headers: { ...facts.headers, 'x-amz-acl': acl } },
+  };
+  // An object's own ACL never grants writing it: anything short of 'allow' is a refusal.
+  if (authorize(deps, request) !== 'allow') throw new S3Error('AccessDenied');
+  return bucket;
 }
 
 /** `${filename}` is the file's name without any path a browser may have put before it. */
@@ -282,7 +311,7 @@ async function openFileBody(
 
 /** success_action_redirect (303), else success_action_status: 200, 201 (PostResponse XML) or 204 (default). */
 function answer(
-  ex: Parameters<typeof sendEmpty>[0],
+  ex: Exchange,
   fields: ReadonlyMap<string, string>,
   o: { bucket: string; key: string; etag: string },
 ): void {

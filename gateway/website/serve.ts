@@ -3,6 +3,14 @@
 // x-amz-website-redirect-location — with HTML error pages. No S3 API call is reachable here: the query is
 // ignored and every method but GET, HEAD and a CORS preflight is 405.
 import type { BucketInfo } from '../../tracker/catalog.ts';
+import {
+  type AccessRequest,
+  authorize,
+  missingObjectError,
+  requestFacts,
+  requireObjectAccess,
+  type Verdict,
+} from '../authz/authorize.ts';
 import { applyCorsHeaders, preflightHeaders } from '../cors/cors.ts';
 import { S3Error } from '../errors.ts';
 import { inIncarnation } from '../handlers/access.ts';
@@ -39,15 +47,22 @@ export function websiteBucket(
   return exists(name) ? name : undefined;
 }
 
-type Action = 's3:GetObject' | 's3:ListBucket';
-
 /**
- * The one authorization question the website endpoint asks: may an anonymous reader do `action` here?
- * Website endpoints serve only what is public (a bucket policy or ACL granting it to everyone).
+ * The one authorization step of the website endpoint: s3:GetObject on the key for an anonymous reader
+ * (website endpoints serve only what a bucket policy or ACL makes public; a signature grants nothing here).
  */
-function anonymousMay(_deps: GatewayDeps, _ex: Exchange, _bucket: BucketInfo, _action: Action, _key: string) {
-  return false;
+function readRequest(site: Site, key: string): { request: AccessRequest; verdict: Verdict } {
+  const request: AccessRequest = {
+    principal: undefined,
+    bucket: site.bucket,
+    action: 's3:GetObject',
+    key,
+    facts: requestFacts(site.ex.req, NO_QUERY),
+  };
+  return { request, verdict: authorize(site.deps, request) };
 }
+
+const NO_QUERY: ReadonlyMap<string, string> = new Map();
 
 /** Answers one website request completely (errors included, as HTML); throws only once headers are out. */
 export async function serveWebsite(
@@ -184,15 +199,22 @@ function redirect(ex: Exchange, status: number, location: string): void {
 
 /** Opens the object for an anonymous reader: AccessDenied unless public; a missing key is 404 only if listing is public too. */
 async function openPublic(site: Site, key: string) {
-  const { deps, ex, bucket } = site;
-  if (!anonymousMay(deps, ex, bucket, 's3:GetObject', key)) throw new S3Error('AccessDenied');
+  const { deps, bucket } = site;
+  const { request, verdict } = readRequest(site, key);
   const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
     deps.storage.openObject(bucket.id, Buffer.from(key, 'utf8')),
   );
-  if (handle !== undefined) return handle;
   // As AWS: without s3:ListBucket a reader may not learn that a key is absent.
-  if (!anonymousMay(deps, ex, bucket, 's3:ListBucket', key)) throw new S3Error('AccessDenied');
-  throw new S3Error('NoSuchKey', undefined, { Key: key });
+  if (handle === undefined)
+    throw missingObjectError(deps, request, verdict, new S3Error('NoSuchKey', undefined, { Key: key }));
+  try {
+    // Objects carry no ACL of their own yet: the default one (the bucket owner's) is what an object-ACL verdict meets.
+    requireObjectAccess(deps, request, verdict, undefined);
+  } catch (err) {
+    handle.release();
+    throw err;
+  }
+  return handle;
 }
 
 async function isReadable(site: Site, key: string): Promise<boolean> {
