@@ -1,5 +1,5 @@
 // What retrying and checking clients rely on: a repeated CompleteMultipartUpload answers as the first one did
-// (also after a kill -9 and after an index rebuild), partNumber beyond the object's parts is AWS's 416
+// (also after a kill -9 and after an index rebuild), partNumber beyond the object's parts is 400
 // InvalidPartNumber, and a checksum value that does not match the body is 400 BadDigest with nothing stored.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -136,21 +136,21 @@ describe('sdk: retries and checks', { timeout: 120_000 }, () => {
     await expectS3Error(complete('mp/other-key', uploadId, list), gone, 'same upload id, another key');
   });
 
-  test('GET/HEAD partNumber beyond the parts → 416 InvalidPartNumber with the requested and actual counts', async () => {
+  test('GET/HEAD partNumber beyond the parts → 400 InvalidPartNumber with the requested and actual counts', async () => {
     const key = 'mp/parts';
     const { uploadId, list } = await uploadAll(key);
     await complete(key, uploadId, list);
     await expectS3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 3 })), {
       code: 'InvalidPartNumber',
-      status: 416,
+      status: 400,
     });
-    await expectStatus(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: 3 })), 416);
+    await expectStatus(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: 3 })), 400);
     const raw = await signedRaw(target, {
       method: 'GET',
       path: keyPath(bucket, key),
       query: { partNumber: '7' },
     });
-    assert.equal(raw.status, 416);
+    assert.equal(raw.status, 400);
     const body = raw.body.toString();
     assert.equal(errorCode(raw.body), 'InvalidPartNumber');
     assert.match(body, /<PartNumberRequested>7<\/PartNumberRequested>/);
@@ -159,7 +159,7 @@ describe('sdk: retries and checks', { timeout: 120_000 }, () => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'plain', Body: 'abc' }));
     await expectS3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'plain', PartNumber: 2 })), {
       code: 'InvalidPartNumber',
-      status: 416,
+      status: 400,
     });
   });
 

@@ -77,7 +77,7 @@ export const S3_ERRORS = {
     400,
     'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.',
   ],
-  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
+  InvalidPartNumber: [400, 'The requested partnumber is not satisfiable'],
   InvalidLocationConstraint: [400, 'The specified location constraint is not valid.'],
   NotModified: [304, 'Not Modified'],
   // Website, CORS and browser POST uploads (gateway/website, gateway/cors, handlers/post-object.ts).
