@@ -9,7 +9,13 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutBucketPolicyCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { md5hex, seededBytes } from './bytes.ts';
 import { errorCode, type RawResponse, sendRaw } from './raw.ts';
 import { expectS3Error, readBody, s3For, uniqueBucket } from './sdk.ts';
@@ -325,6 +331,52 @@ describe('POST Object (browser form uploads)', () => {
       if (message) assert.match(res.body.toString().replaceAll('&quot;', '"'), message, what);
     }
     await absent(key);
+  });
+
+  test('authorization: anonymous forms and other keys upload only where a bucket policy allows', {
+    timeout: 60_000,
+  }, async () => {
+    const drop = uniqueBucket('dropbox');
+    await s3.send(new CreateBucketCommand({ Bucket: drop }));
+    const other = target.otherCreds;
+    const signedBy = (creds: Credentials, key: string) =>
+      browserForm(
+        [
+          ['key', key],
+          ...signedPolicyFields({ creds, region: target.region, conditions: [{ bucket: drop }, { key }] }),
+        ],
+        file('x'),
+      );
+    const anonymous = (key: string) => browserForm([['key', key]], file('x'));
+    const denied = async (form: { contentType: string; body: Buffer }, what: string) => {
+      const res = await post(form, `/${drop}`);
+      assert.equal(res.status, 403, `${what}: ${res.body}`);
+      assert.equal(errorCode(res.body), 'AccessDenied', what);
+    };
+    await denied(anonymous('in/a'), 'anonymous, no policy');
+    if (other) await denied(signedBy(other, 'in/b'), 'another key, no policy');
+    await s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: drop,
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: '*',
+              Action: 's3:PutObject',
+              Resource: `arn:aws:s3:::${drop}/in/*`,
+            },
+          ],
+        }),
+      }),
+    );
+    assert.equal((await post(anonymous('in/a'), `/${drop}`)).status, 204, 'anonymous into in/');
+    if (other)
+      assert.equal((await post(signedBy(other, 'in/b'), `/${drop}`)).status, 204, 'another key into in/');
+    await denied(anonymous('out/c'), 'anonymous outside in/');
+    const head = await s3.send(new HeadObjectCommand({ Bucket: drop, Key: 'in/a' }));
+    assert.equal(head.ContentLength, 1);
   });
 
   test('a policy signed over invalid JSON is InvalidPolicyDocument', { timeout: 30_000 }, async () => {

@@ -7,8 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
   PutBucketCorsCommand,
+  PutBucketPolicyCommand,
   PutBucketWebsiteCommand,
   PutObjectCommand,
+  PutPublicAccessBlockCommand,
   type S3Client,
   type WebsiteConfiguration,
 } from '@aws-sdk/client-s3';
@@ -217,5 +219,165 @@ describe('website endpoint', {
     assert.equal(get.status, 301);
     assert.equal(get.headers['access-control-allow-origin'], 'https://app.example.com');
     assert.match(String(get.headers.vary), /Origin/);
+  });
+
+  /** Anyone may read the objects; with `list`, anyone may list too (then a missing key is 404, not 403). */
+  const makePublic = (bucket: string, list: boolean) =>
+    s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: bucket,
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` },
+            ...(list
+              ? [
+                  {
+                    Effect: 'Allow',
+                    Principal: '*',
+                    Action: 's3:ListBucket',
+                    Resource: `arn:aws:s3:::${bucket}`,
+                  },
+                ]
+              : []),
+          ],
+        }),
+      }),
+    );
+  const put = (Bucket: string, Key: string, Body: string, extra: Record<string, string> = {}) =>
+    s3.send(new PutObjectCommand({ Bucket, Key, Body, ContentType: 'text/html', ...extra }));
+
+  test('a public site: index documents, dir redirect, error document with its status, HEAD', {
+    timeout: 30_000,
+  }, async () => {
+    const bucket = uniqueBucket('public');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await put(bucket, 'index.html', 'home');
+    await put(bucket, 'docs/index.html', 'docs home');
+    await put(bucket, 'docs/a.html', 'page a');
+    await put(bucket, 'errors/404.html', 'custom not found');
+    await website(bucket, {
+      IndexDocument: { Suffix: 'index.html' },
+      ErrorDocument: { Key: 'errors/404.html' },
+    });
+    await makePublic(bucket, true);
+    const home = await siteRequest(target, site(bucket), '/');
+    assert.equal(home.status, 200);
+    assert.equal(home.body, 'home');
+    assert.equal(home.headers['content-type'], 'text/html');
+    assert.ok(home.headers.etag);
+    const docs = await siteRequest(target, site(bucket), '/docs/');
+    assert.equal(docs.body, 'docs home');
+    const dir = await siteRequest(target, site(bucket), '/docs');
+    assert.equal(dir.status, 302);
+    assert.equal(dir.headers.location, '/docs/');
+    const page = await siteRequest(target, site(bucket), '/docs/a.html?ignored=1');
+    assert.equal(page.body, 'page a');
+    const missing = await siteRequest(target, site(bucket), '/nope');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body, 'custom not found');
+    const emptyDir = await siteRequest(target, site(bucket), '/nodir/');
+    assert.equal(emptyDir.status, 404);
+    assert.equal(emptyDir.body, 'custom not found');
+    const head = await siteRequest(target, site(bucket), '/docs/a.html', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], '6');
+    assert.equal(head.body, '');
+    const headMissing = await siteRequest(target, site(bucket), '/nope', { method: 'HEAD' });
+    assert.equal(headMissing.status, 404);
+    assert.equal(headMissing.body, '');
+  });
+
+  test('without public listing a missing page is 403 (as AWS), the error document served with 403', {
+    timeout: 30_000,
+  }, async () => {
+    const bucket = uniqueBucket('nolist');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await put(bucket, 'index.html', 'home');
+    await put(bucket, 'err.html', 'sorry');
+    await website(bucket, { IndexDocument: { Suffix: 'index.html' }, ErrorDocument: { Key: 'err.html' } });
+    await makePublic(bucket, false);
+    const missing = await siteRequest(target, site(bucket), '/nope');
+    assert.equal(missing.status, 403);
+    assert.equal(missing.body, 'sorry');
+    await website(bucket, { IndexDocument: { Suffix: 'index.html' }, ErrorDocument: { Key: 'gone.html' } });
+    const noDoc = await siteRequest(target, site(bucket), '/nope');
+    assertErrorPage(noDoc, 403, 'AccessDenied', 'error document missing too');
+    assert.match(noDoc.body, /An Error Occurred While Attempting to Retrieve a Custom Error Document/);
+  });
+
+  test('the public access block applies on the website endpoint too', { timeout: 30_000 }, async () => {
+    const bucket = uniqueBucket('blocked');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await put(bucket, 'index.html', 'home');
+    await website(bucket, { IndexDocument: { Suffix: 'index.html' } });
+    await makePublic(bucket, true);
+    assert.equal((await siteRequest(target, site(bucket), '/')).status, 200);
+    await s3.send(
+      new PutPublicAccessBlockCommand({
+        Bucket: bucket,
+        PublicAccessBlockConfiguration: { RestrictPublicBuckets: true },
+      }),
+    );
+    assertErrorPage(await siteRequest(target, site(bucket), '/'), 403, 'AccessDenied', 'restricted');
+  });
+
+  test('conditional GET and Range work as on the API', { timeout: 30_000 }, async () => {
+    const bucket = uniqueBucket('ranges');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await put(bucket, 'data.txt', '0123456789');
+    await website(bucket, { IndexDocument: { Suffix: 'index.html' } });
+    await makePublic(bucket, true);
+    const full = await siteRequest(target, site(bucket), '/data.txt');
+    const etag = String(full.headers.etag);
+    const notModified = await siteRequest(target, site(bucket), '/data.txt', {
+      headers: { 'if-none-match': etag },
+    });
+    assert.equal(notModified.status, 304);
+    const failed = await siteRequest(target, site(bucket), '/data.txt', {
+      headers: { 'if-match': '"nope"' },
+    });
+    assertErrorPage(failed, 412, 'PreconditionFailed', 'If-Match');
+    const part = await siteRequest(target, site(bucket), '/data.txt', { headers: { range: 'bytes=2-4' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.body, '234');
+    assert.equal(part.headers['content-range'], 'bytes 2-4/10');
+    const beyond = await siteRequest(target, site(bucket), '/data.txt', { headers: { range: 'bytes=20-' } });
+    assertErrorPage(beyond, 416, 'InvalidRange', 'range past the end');
+  });
+
+  test('x-amz-website-redirect-location answers 301; error-code routing rules redirect', {
+    timeout: 30_000,
+  }, async () => {
+    const bucket = uniqueBucket('redirects');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await put(bucket, 'old.html', '', { WebsiteRedirectLocation: '/new.html' });
+    await put(bucket, 'ext.html', '', { WebsiteRedirectLocation: 'https://example.com/elsewhere' });
+    await website(bucket, {
+      IndexDocument: { Suffix: 'index.html' },
+      RoutingRules: [
+        {
+          Condition: { HttpErrorCodeReturnedEquals: '404', KeyPrefixEquals: 'legacy/' },
+          Redirect: {
+            HostName: 'archive.example.com',
+            ReplaceKeyPrefixWith: 'old-site/',
+            HttpRedirectCode: '307',
+          },
+        },
+      ],
+    });
+    await makePublic(bucket, true);
+    const old = await siteRequest(target, site(bucket), '/old.html');
+    assert.equal(old.status, 301);
+    assert.equal(old.headers.location, '/new.html');
+    const ext = await siteRequest(target, site(bucket), '/ext.html');
+    assert.equal(ext.status, 301);
+    assert.equal(ext.headers.location, 'https://example.com/elsewhere');
+    const legacy = await siteRequest(target, site(bucket), '/legacy/page.html');
+    assert.equal(legacy.status, 307);
+    assert.equal(legacy.headers.location, 'http://archive.example.com/old-site/page.html');
+    const plain404 = await siteRequest(target, site(bucket), '/other.html');
+    assertErrorPage(plain404, 404, 'NoSuchKey', 'no rule for this prefix');
+    assert.match(plain404.body, /<li>Key: other.html<\/li>/);
   });
 });

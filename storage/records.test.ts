@@ -111,6 +111,7 @@ test('the website redirect location round-trips in entry metas and index values,
     headers: { contentType: 'text/html', websiteRedirectLocation: '/new', userMeta: { color: 'red' } },
     checksums: {},
     body: { kind: 'inline' },
+    seq: { counter: 1n, nodeId: 1 },
     opver: { counter: 1n, nodeId: 1 },
     at,
   };
