@@ -379,6 +379,56 @@ describe('POST Object (browser form uploads)', () => {
     assert.equal(head.ContentLength, 1);
   });
 
+  test('bounded reading: 64 KiB of fields at most; without Content-Length a file over 1 MiB is 411', {
+    timeout: 60_000,
+  }, async () => {
+    const big = await post(
+      browserForm(
+        [
+          ['key', 'k'],
+          ['x-ignore-padding', 'p'.repeat(70_000)],
+        ],
+        file('a'),
+      ),
+    );
+    assert.equal(big.status, 400);
+    assert.equal(errorCode(big.body), 'MaxPostPreDataLengthExceeded');
+    const fields: Array<[string, string]> = [
+      ['key', 'chunked.bin'],
+      ...policy([{ bucket }, { key: 'chunked.bin' }]),
+    ];
+    const chunked = (data: Buffer) => {
+      const form = browserForm(fields, file(data));
+      return new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: target.port,
+            method: 'POST',
+            path: `/${bucket}`,
+            headers: { 'content-type': form.contentType, 'transfer-encoding': 'chunked' },
+          },
+          (r) => {
+            let body = '';
+            r.on('data', (c: Buffer) => (body += c.toString()));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        for (let at = 0; at < form.body.length; at += 64 * 1024)
+          req.write(form.body.subarray(at, at + 64 * 1024));
+        req.end();
+      });
+    };
+    const small = await chunked(seededBytes(3, 100_000));
+    assert.equal(small.status, 204, `a small file needs no Content-Length: ${small.body}`);
+    const large = await chunked(seededBytes(4, 2 * MiB));
+    assert.equal(large.status, 411, large.body);
+    assert.equal(errorCode(Buffer.from(large.body)), 'MissingContentLength');
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'chunked.bin' }));
+    assert.equal(head.ContentLength, 100_000, 'the refused upload left the earlier object alone');
+  });
+
   test('a policy signed over invalid JSON is InvalidPolicyDocument', { timeout: 30_000 }, async () => {
     const fields = policy([{ bucket }]);
     const secretKey = (() => {
