@@ -97,6 +97,11 @@ describe('website endpoint', {
     const head = await siteRequest(target, site(bucket), '/', { method: 'HEAD' });
     assert.equal(head.status, 404);
     assert.equal(head.body, '', 'HEAD has no body');
+    assert.equal(head.headers['x-amz-error-code'], 'NoSuchWebsiteConfiguration');
+    assert.equal(
+      head.headers['x-amz-error-message'],
+      'The specified bucket does not have a website configuration',
+    );
   });
 
   test('only GET and HEAD (and CORS preflights): other methods are 405, no S3 API here', {
@@ -283,9 +288,16 @@ describe('website endpoint', {
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-length'], '6');
     assert.equal(head.body, '');
+    assert.equal(
+      missing.headers['x-amz-error-code'],
+      'NoSuchKey',
+      'the error document says the error in headers',
+    );
     const headMissing = await siteRequest(target, site(bucket), '/nope', { method: 'HEAD' });
     assert.equal(headMissing.status, 404);
     assert.equal(headMissing.body, '');
+    assert.equal(headMissing.headers['x-amz-error-code'], 'NoSuchKey');
+    assert.equal(headMissing.headers['x-amz-error-detail-key'], 'nope');
   });
 
   test('without public listing a missing page is 403 (as AWS), the error document served with 403', {

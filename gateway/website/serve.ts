@@ -18,7 +18,7 @@ import type { GatewayDeps, RequestState } from '../handlers/deps.ts';
 import { streamBody } from '../handlers/object-read.ts';
 import { type Exchange, sendEmpty, writeHead } from '../http/respond.ts';
 import { evaluateReadConditions } from '../s3/conditionals.ts';
-import { httpDate, objectResponseHeaders } from '../s3/headers.ts';
+import { headerWireValue, httpDate, objectResponseHeaders } from '../s3/headers.ts';
 import { percentDecode } from '../s3/percent.ts';
 import { parseRange } from '../s3/range.ts';
 import { splitTarget } from '../s3/target.ts';
@@ -158,7 +158,11 @@ async function serveSite(site: Site): Promise<void> {
   }
   if (config.errorKey === undefined) throw failure;
   try {
-    await serveObject(site, config.errorKey, { main: false, status: failure.status });
+    await serveObject(site, config.errorKey, {
+      main: false,
+      status: failure.status,
+      failure: htmlError(failure, site.deps, ex),
+    });
   } catch (docErr) {
     if (ex.res.headersSent) throw docErr;
     sendPage(ex, htmlError(failure, site.deps, ex), htmlError(docErr, site.deps, ex));
@@ -234,7 +238,7 @@ async function isReadable(site: Site, key: string): Promise<boolean> {
 async function serveObject(
   site: Site,
   key: string,
-  opts: { main: true } | { main: false; status: number },
+  opts: { main: true } | { main: false; status: number; failure: HtmlError },
 ): Promise<void> {
   const { ex } = site;
   const handle = await openPublic(site, key);
@@ -267,6 +271,7 @@ async function serveObject(
     // The redirect location is the API's business (GetObject shows it); a website reader only follows it.
     delete headers['x-amz-website-redirect-location'];
     const status = opts.main ? (partial ? 206 : 200) : opts.status;
+    if (!opts.main) Object.assign(headers, errorHeaders(opts.failure));
     const length = record.size === 0 ? 0 : end - start + 1;
     headers['content-length'] = String(length);
     if (ex.req.method === 'HEAD' || length === 0) {
@@ -314,8 +319,22 @@ function sendPage(ex: Exchange, e: HtmlError, errorDocumentFailure?: HtmlError):
   const body = Buffer.from(errorPage(e, ex.requestId, errorDocumentFailure), 'utf8');
   writeHead(ex, e.status, {
     ...e.headers,
+    ...errorHeaders(e),
     'content-type': 'text/html; charset=utf-8',
     'content-length': body.length,
   });
   ex.res.end(ex.req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * As AWS's website endpoints: the error in headers too (x-amz-error-code, -message, -detail-*), so a HEAD
+ * (no body) or a custom error document still says what went wrong.
+ */
+function errorHeaders(e: HtmlError): Record<string, string> {
+  const out: Record<string, string> = { 'x-amz-error-code': e.code, 'x-amz-error-message': e.message };
+  for (const [name, value] of Object.entries(e.details ?? {})) {
+    const wire = headerWireValue(value);
+    if (wire !== undefined) out[`x-amz-error-detail-${name}`] = wire;
+  }
+  return out;
 }
