@@ -312,6 +312,12 @@ describe('POST Object (browser form uploads)', () => {
         'MalformedPOSTRequest',
       ],
       [
+        'two files',
+        browserForm(base([{ bucket }, { key }]), file('a'), [['file', 'second']]),
+        400,
+        'IncorrectNumberOfFilesInPostRequest',
+      ],
+      [
         'anonymous (no policy) on a private bucket',
         browserForm([['key', key]], file('a')),
         403,

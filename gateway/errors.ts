@@ -84,6 +84,7 @@ export const S3_ERRORS = {
   AccessForbidden: [403, 'CORSResponse: This CORS request is not allowed.'],
   InvalidPolicyDocument: [400, 'Invalid Policy: Invalid JSON.'],
   MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
+  IncorrectNumberOfFilesInPostRequest: [400, 'POST requires exactly one file upload per request.'],
   MaxPostPreDataLengthExceeded: [400, 'Your POST request fields preceding the upload file were too large.'],
   NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist'],
   NoSuchWebsiteConfiguration: [404, 'The specified bucket does not have a website configuration'],

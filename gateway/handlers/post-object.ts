@@ -290,7 +290,9 @@ async function openFileBody(
     }
   };
   const endOfForm = async () => {
-    if ((await form.next()) !== undefined) {
+    const after = await form.next();
+    if (after?.name.toLowerCase() === 'file') throw new S3Error('IncorrectNumberOfFilesInPostRequest');
+    if (after !== undefined) {
       throw malformedPost('The file must be the last field of the form: no field may follow it.');
     }
     await form.rest();
