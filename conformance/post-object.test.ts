@@ -435,6 +435,29 @@ describe('POST Object (browser form uploads)', () => {
     assert.equal(head.ContentLength, 100_000, 'the refused upload left the earlier object alone');
   });
 
+  test('a large file in a form that does not end as browsers end it is refused cleanly, nothing stored', {
+    timeout: 60_000,
+  }, async () => {
+    const key = 'large-odd.bin';
+    const fields: Array<[string, string]> = [['key', key], ...policy([{ bucket }, { key }])];
+    const data = seededBytes(9, 2 * MiB);
+    const normal = browserForm(fields, file(data));
+    const noFinalCrlf = { ...normal, body: normal.body.subarray(0, normal.body.length - 2) };
+    const longEpilogue = { ...normal, body: Buffer.concat([normal.body, Buffer.from('epilogue\r\n')]) };
+    const fieldAfter = browserForm(fields, file(data), [['x-ignore-late', '1']]);
+    for (const [what, form] of [
+      ['no CRLF after the closing boundary', noFinalCrlf],
+      ['an epilogue', longEpilogue],
+      ['a field after the file', fieldAfter],
+    ] as const) {
+      const res = await post(form);
+      assert.equal(res.status, 400, `${what}: ${res.body}`);
+      assert.equal(errorCode(res.body), 'MalformedPOSTRequest', what);
+    }
+    await absent(key);
+    assert.equal((await post(normal)).status, 204, 'the same file in a browser-shaped form');
+  });
+
   test('a policy signed over invalid JSON is InvalidPolicyDocument', { timeout: 30_000 }, async () => {
     const fields = policy([{ bucket }]);
     const secretKey = (() => {

@@ -308,8 +308,24 @@ async function openFileBody(
     return { size: data.length, body: once(data), finish: async () => {} };
   }
   checkSize(streamed);
-  return { size: streamed, body: form.body(), finish: endOfForm };
+  // Exactly `streamed` bytes, or the form did not end as reckoned: refused before storage could commit.
+  async function* sized(): AsyncGenerator<Buffer> {
+    let n = 0;
+    for await (const chunk of form.body()) {
+      n += chunk.length;
+      if (n > streamed!) throw malformedPost(LARGE_FORM_ENDING);
+      yield chunk;
+    }
+    if (n !== streamed) {
+      await endOfForm();
+      throw malformedPost(LARGE_FORM_ENDING);
+    }
+  }
+  return { size: streamed, body: sized(), finish: endOfForm };
 }
+
+const LARGE_FORM_ENDING =
+  'A form whose file is over 1 MiB must end right after the file: the closing boundary, then CRLF (as browsers send it).';
 
 /** success_action_redirect (303), else success_action_status: 200, 201 (PostResponse XML) or 204 (default). */
 function answer(
