@@ -114,6 +114,8 @@ export const configSchema = z.object({
    * and public policies are refused and ignored. Off by default, so a bucket can be made public.
    */
   blockPublicAccess: onOff.default(false),
+  /** Accept signature version 2 (header and presigned URLs), as old clients and `s3cmd signurl` use. */
+  sigV2: onOff.default(true),
   /** Size of the chunkfiles small objects are packed into, for volumes created from now on. */
   chunkfileBytes: z.coerce
     .number()
@@ -169,6 +171,7 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_WEBSITE_PORT: 'websitePort',
   QUIRE_WEBSITE_DOMAIN: 'websiteDomain',
   QUIRE_BLOCK_PUBLIC_ACCESS: 'blockPublicAccess',
+  QUIRE_SIGV2: 'sigV2',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

@@ -33,6 +33,7 @@ export async function serverCommand(args: string[]): Promise<number> {
       'website-port': { type: 'string' },
       'website-domain': { type: 'string' },
       'block-public-access': { type: 'boolean' },
+      'no-sigv2': { type: 'boolean' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -58,6 +59,7 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values['website-port'] !== undefined) flags.websitePort = values['website-port'];
   if (values['website-domain'] !== undefined) flags.websiteDomain = values['website-domain'];
   if (values['block-public-access']) flags.blockPublicAccess = true;
+  if (values['no-sigv2']) flags.sigV2 = false;
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

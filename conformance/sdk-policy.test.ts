@@ -304,6 +304,8 @@ describe('sdk: bucket policies', () => {
     await denied(anonymous('PUT', `/${bucket}/public/new`, {}, Buffer.from('x')), 'write');
     await denied(anonymous('DELETE', `/${bucket}/public/page.html`), 'delete');
     await denied(anonymous('GET', `/${bucket}?list-type=2`), 'list');
+    const del = Buffer.from('<Delete><Object><Key>public/page.html</Key></Object></Delete>');
+    await denied(anonymous('POST', `/${bucket}?delete`, {}, del), 'DeleteObjects with no grant at all');
     await denied(anonymous('GET', `/${bucket}?policy`), 'read the policy');
     await denied(anonymous('GET', '/'), 'ListBuckets is never anonymous');
     await denied(anonymous('PUT', `/${uniqueBucket('pol-anon-new')}`), 'CreateBucket is never anonymous');

@@ -15,6 +15,7 @@ import { HANDLERS } from './handlers/index.ts';
 import { postObject } from './handlers/post-object.ts';
 import { type Exchange, limitSendStalls, sendEmpty, sendXml, settleUnreadBody } from './http/respond.ts';
 import { type Operation, parseOperation, parseTarget } from './s3/operation.ts';
+import { bucketFromHost } from './s3/target.ts';
 import { errorXml } from './s3/xml.ts';
 import { bearerTokenMatches, isBearer } from './service-auth.ts';
 import { toS3Error } from './to-s3-error.ts';
@@ -174,7 +175,11 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
       { method: req.method ?? 'GET', rawTarget: req.url ?? '/', headers: req.headers, parsed: target },
       deps.credentials,
       deps.clock(),
-      { region: deps.region },
+      {
+        region: deps.region,
+        sigV2: deps.sigV2 !== false,
+        hostBucket: () => bucketFromHost(req.headers.host, deps.baseDomains),
+      },
     );
     // Verified against the headers as sent; from here on the signed query's x-amz-* act as headers too.
     if (hoisted) Object.assign(req.headers, hoisted);

@@ -14,6 +14,7 @@ import {
   type AuthzDeps,
   accessDenied,
   authorize,
+  mayBeAllowedSomewhere,
   missingObjectError,
   requireObjectAccess,
   requirePrincipal,
@@ -60,6 +61,18 @@ export interface AdmissionDeps extends AuthzDeps {
   readonly buckets: AuthzDeps['buckets'] & { getBucket(name: string): BucketInfo | undefined };
 }
 
+/** Built field by field: an object spread plus a property costs ~2 µs in Node 20, a literal ~10 ns. */
+function withAccess(v: VerifiedRequest, access: Admission): AuthorizedRequest {
+  return {
+    accessKeyId: v.accessKeyId,
+    payload: v.payload,
+    decodedContentLength: v.decodedContentLength,
+    streaming: v.streaming,
+    trailerChecksum: v.trailerChecksum,
+    access,
+  };
+}
+
 function resolve(deps: AdmissionDeps, name: string): BucketInfo {
   const bucket = deps.buckets.getBucket(name);
   if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
@@ -78,10 +91,14 @@ export function admit(
   const access = OPERATION_ACTIONS[op.op];
   if (access === null || access === 'service' || !('bucket' in op)) {
     requirePrincipal(principal);
-    return { ...verified, access: { principal, facts } };
+    return withAccess(verified, { principal, facts });
   }
   const bucket = resolve(deps, op.bucket);
-  if (access === 'per-key') return { ...verified, access: { principal, facts, target: { bucket } } };
+  if (access === 'per-key') {
+    // DeleteObjects: each key is decided in the handler; nothing to decide means no request at all.
+    if (!mayBeAllowedSomewhere(deps, principal, bucket, 's3:DeleteObject')) throw accessDenied();
+    return withAccess(verified, { principal, facts, target: { bucket } });
+  }
   const request: AccessRequest = {
     principal,
     bucket,
@@ -90,7 +107,7 @@ export function admit(
     facts,
   };
   const target = { bucket, request, verdict: authorize(deps, request) };
-  if (!COPY_OPERATIONS.has(op.op)) return { ...verified, access: { principal, facts, target } };
+  if (!COPY_OPERATIONS.has(op.op)) return withAccess(verified, { principal, facts, target });
   const header = req.headers['x-amz-copy-source'];
   if (typeof header !== 'string' || header === '') {
     throw new S3Error(
@@ -108,7 +125,7 @@ export function admit(
     facts,
   };
   const source = { bucket: srcBucket, request: srcRequest, verdict: authorize(deps, srcRequest), copySource };
-  return { ...verified, access: { principal, facts, target, source } };
+  return withAccess(verified, { principal, facts, target, source });
 }
 
 /** DeleteObjects: whether the requester may delete this key (a denied key is reported in the result). */

@@ -9,6 +9,7 @@ import { copySourceConditionError, parseWriteCondition } from '../s3/conditional
 import type { CopySource } from '../s3/copy-source.ts';
 import { storedHeadersFromRequest, websiteRedirectFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
+import { copyTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
 import { deleteMarkerError, malformedVersionId, notFound, versionIdHeader } from '../s3/version-id.ts';
 import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
@@ -113,6 +114,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
+  const tags = copyTags(ex.req.headers);
   acceptBody(ex);
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
@@ -128,6 +130,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
         ...(directive === 'REPLACE' ? { headers: storedHeadersFromRequest(ex.req.headers) } : {}),
         ...(redirect !== undefined ? { websiteRedirectLocation: redirect } : {}),
         ...(condition ? { condition } : {}),
+        ...(tags ? { tags } : {}),
       },
     ),
   );

@@ -62,6 +62,8 @@ export interface GatewayDeps {
   readonly websiteDomain?: string;
   /** Server-wide public access block (--block-public-access), on top of each bucket's own. */
   readonly blockPublicAccess?: PublicAccessBlock;
+  /** Accept signature version 2 (default true; `--no-sigv2`). */
+  readonly sigV2?: boolean;
 }
 
 export interface RequestState {

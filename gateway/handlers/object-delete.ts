@@ -137,13 +137,17 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
   const request = parseDeleteRequest(body.toString('utf8'));
   const versioning = versioningOf(deps, bucket);
+  const allowed = request.objects.map((e) => mayDeleteKey(deps, verified.access, e.key, e.versionId));
+  // An anonymous requester who may delete none of the keys (a private bucket) is refused as a whole, like any
+  // other unsigned request without a grant; a signed one gets AWS's per-key AccessDenied entries.
+  if (verified.access.principal === undefined && !allowed.includes(true)) throw new S3Error('AccessDenied');
   const results: DeleteOutcome[] = new Array(request.objects.length);
   let next = 0;
   const worker = async () => {
     while (next < request.objects.length) {
       const i = next++;
       const entry = request.objects[i]!;
-      results[i] = mayDeleteKey(deps, verified.access, entry.key, entry.versionId)
+      results[i] = allowed[i]
         ? await deleteEntry(deps, bucket.id, versioning, entry)
         : {
             key: entry.key,

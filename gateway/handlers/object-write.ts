@@ -8,6 +8,7 @@ import { sendEmpty } from '../http/respond.ts';
 import { parseWriteCondition } from '../s3/conditionals.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
+import { requestTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
 import { versionIdHeader } from '../s3/version-id.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
@@ -24,6 +25,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   const headers = storedHeadersFromRequest(ex.req.headers);
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
+  const tags = requestTags(ex.req.headers);
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.putObject({
@@ -36,6 +38,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
       finish: upload.finish,
       condition,
       versioning,
+      ...(tags?.length ? { tags } : {}),
     }),
   );
   ex.bytesIn = upload.size;
