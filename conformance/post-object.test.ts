@@ -19,7 +19,7 @@ import {
 import { md5hex, seededBytes } from './bytes.ts';
 import { errorCode, type RawResponse, sendRaw } from './raw.ts';
 import { expectS3Error, readBody, s3For, uniqueBucket } from './sdk.ts';
-import { type Credentials, startTarget, type Target } from './target.ts';
+import { type Credentials, isExternal, startTarget, type Target } from './target.ts';
 import { run, skipUnlessInstalled } from './tree.ts';
 
 const MiB = 1024 * 1024;
@@ -458,6 +458,37 @@ describe('POST Object (browser form uploads)', () => {
     assert.equal((await post(normal)).status, 204, 'the same file in a browser-shaped form');
   });
 
+  test('signature version 2 forms (AWSAccessKeyId, signature = HMAC-SHA1 of the policy)', {
+    timeout: 60_000,
+  }, async () => {
+    const key = 'v2/form.txt';
+    const b64 = Buffer.from(
+      JSON.stringify({
+        expiration: new Date(Date.now() + 600_000).toISOString(),
+        conditions: [{ bucket }, { key }],
+      }),
+    ).toString('base64');
+    const sign = (secret: string) => createHmac('sha1', secret).update(b64).digest('base64');
+    const form = (signature: string) =>
+      browserForm(
+        [
+          ['key', key],
+          ['AWSAccessKeyId', target.creds.accessKeyId],
+          ['policy', b64],
+          ['signature', signature],
+        ],
+        file('v2'),
+      );
+    const bad = await post(form(sign('not-the-secret')));
+    assert.equal(bad.status, 403, bad.body.toString());
+    assert.equal(errorCode(bad.body), 'SignatureDoesNotMatch');
+    await absent(key);
+    const ok = await post(form(sign(target.creds.secretAccessKey)));
+    assert.equal(ok.status, 204, ok.body.toString());
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    assert.equal((await readBody(got.Body)).toString(), 'v2');
+  });
+
   test('a policy signed over invalid JSON is InvalidPolicyDocument', { timeout: 30_000 }, async () => {
     const fields = policy([{ bucket }]);
     const secretKey = (() => {
@@ -500,6 +531,59 @@ describe('POST Object (browser form uploads)', () => {
     } finally {
       rmSync(path, { force: true });
     }
+  });
+});
+
+describe('POST Object with --no-sigv2', { skip: isExternal() ? 'needs its own server' : false }, () => {
+  let target: Target;
+  before(async () => {
+    target = await startTarget({ env: { QUIRE_SIGV2: 'false' } });
+  });
+  after(async () => {
+    await target?.close();
+  });
+
+  test('a signature version 2 form is refused (400 InvalidRequest); SigV4 forms still work', {
+    timeout: 60_000,
+  }, async () => {
+    const s3 = s3For(target);
+    const bucket = uniqueBucket('nov2');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const b64 = Buffer.from(
+      JSON.stringify({ expiration: new Date(Date.now() + 600_000).toISOString(), conditions: [{ bucket }] }),
+    ).toString('base64');
+    const v2 = browserForm(
+      [
+        ['key', 'k'],
+        ['AWSAccessKeyId', target.creds.accessKeyId],
+        ['policy', b64],
+        ['signature', createHmac('sha1', target.creds.secretAccessKey).update(b64).digest('base64')],
+      ],
+      { filename: 'f', contentType: 'text/plain', data: Buffer.from('x') },
+    );
+    const send = (form: { contentType: string; body: Buffer }) =>
+      sendRaw(target, {
+        method: 'POST',
+        path: `/${bucket}`,
+        headers: { 'content-type': form.contentType },
+        body: form.body,
+      });
+    const refused = await send(v2);
+    assert.equal(refused.status, 400, refused.body.toString());
+    assert.equal(errorCode(refused.body), 'InvalidRequest');
+    const v4 = browserForm(
+      [
+        ['key', 'k'],
+        ...signedPolicyFields({
+          creds: target.creds,
+          region: target.region,
+          conditions: [{ bucket }, { key: 'k' }],
+        }),
+      ],
+      { filename: 'f', contentType: 'text/plain', data: Buffer.from('x') },
+    );
+    assert.equal((await send(v4)).status, 204);
+    s3.destroy();
   });
 });
 

@@ -2,6 +2,7 @@
 // first; the POST policy and its SigV4 signature are checked, the signer authorized for s3:PutObject and the
 // size bounded before a byte of the file is stored; the file then streams to storage like a PUT body.
 
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { BucketInfo } from '../../tracker/catalog.ts';
 import { decodeBody } from '../auth/body.ts';
 import { hmacHex, signaturesEqual, signingKey } from '../auth/crypto.ts';
@@ -189,10 +190,8 @@ function formHeaders(fields: ReadonlyMap<string, string>): Record<string, string
 function verifyPostSignature(deps: GatewayDeps, fields: ReadonlyMap<string, string>): string | undefined {
   const policy = fields.get('policy');
   const signature = fields.get('x-amz-signature');
-  if (policy === undefined && signature === undefined) {
-    if (fields.has('awsaccesskeyid') || fields.has('signature')) throw unsupportedV2();
-    return undefined;
-  }
+  const v2 = fields.has('awsaccesskeyid') && !fields.has('x-amz-credential');
+  if (policy === undefined && signature === undefined && !v2) return undefined;
   const required = (name: string): string => {
     const value = fields.get(name);
     if (value === undefined) {
@@ -207,7 +206,8 @@ function verifyPostSignature(deps: GatewayDeps, fields: ReadonlyMap<string, stri
     }
     return value;
   };
-  if (fields.has('awsaccesskeyid') && !fields.has('x-amz-credential')) throw unsupportedV2();
+  if (v2)
+    return verifyPostSignatureV2(deps, required('awsaccesskeyid'), required('signature'), required('policy'));
   const algorithm = required('x-amz-algorithm');
   if (algorithm !== 'AWS4-HMAC-SHA256') {
     throw new S3Error('InvalidArgument', 'Unsupported x-amz-algorithm: only AWS4-HMAC-SHA256 is accepted.', {
@@ -249,11 +249,33 @@ function verifyPostSignature(deps: GatewayDeps, fields: ReadonlyMap<string, stri
   return credential.accessKeyId;
 }
 
-function unsupportedV2(): S3Error {
-  return new S3Error(
-    'InvalidRequest',
-    'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
-  );
+/** The signature version 2 form: base64 HMAC-SHA1 of the base64 policy (refused with `--no-sigv2`). */
+function verifyPostSignatureV2(
+  deps: GatewayDeps,
+  accessKeyId: string,
+  signature: string,
+  policy: string,
+): string {
+  if (deps.sigV2 === false) {
+    throw new S3Error(
+      'InvalidRequest',
+      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    );
+  }
+  const secret = deps.credentials(accessKeyId);
+  if (secret === undefined)
+    throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
+  const computed = createHmac('sha1', secret.secretAccessKey).update(policy, 'utf8').digest();
+  const given = Buffer.from(signature, 'base64');
+  // Re-encoding refuses a signature that is not canonical base64 (trailing junk would decode silently).
+  if (
+    given.toString('base64') !== signature ||
+    given.length !== computed.length ||
+    !timingSafeEqual(given, computed)
+  ) {
+    throw new S3Error('SignatureDoesNotMatch', undefined, { AWSAccessKeyId: accessKeyId });
+  }
+  return accessKeyId;
 }
 
 interface FileBody {
