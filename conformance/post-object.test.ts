@@ -13,7 +13,9 @@ import {
   CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { md5hex, seededBytes } from './bytes.ts';
@@ -487,6 +489,41 @@ describe('POST Object (browser form uploads)', () => {
     assert.equal(ok.status, 204, ok.body.toString());
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     assert.equal((await readBody(got.Body)).toString(), 'v2');
+  });
+
+  test('in a versioned bucket each upload is a new version, named in x-amz-version-id', {
+    timeout: 60_000,
+  }, async () => {
+    const vb = uniqueBucket('postver');
+    await s3.send(new CreateBucketCommand({ Bucket: vb }));
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: vb, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    const key = 'doc.txt';
+    const upload = async (body: string) => {
+      const form = browserForm(
+        [
+          ['key', key],
+          ...signedPolicyFields({
+            creds: target.creds,
+            region: target.region,
+            conditions: [{ bucket: vb }, { key }],
+          }),
+        ],
+        file(body),
+      );
+      const res = await post(form, `/${vb}`);
+      assert.equal(res.status, 204, res.body.toString());
+      assert.ok(res.headers['x-amz-version-id'], 'a version id');
+      return String(res.headers['x-amz-version-id']);
+    };
+    const v1 = await upload('one');
+    const v2 = await upload('two');
+    assert.notEqual(v1, v2);
+    const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: vb }));
+    assert.deepEqual(listed.Versions?.map((v) => v.VersionId).sort(), [v1, v2].sort());
+    const old = await s3.send(new GetObjectCommand({ Bucket: vb, Key: key, VersionId: v1 }));
+    assert.equal((await readBody(old.Body)).toString(), 'one');
   });
 
   test('a policy signed over invalid JSON is InvalidPolicyDocument', { timeout: 30_000 }, async () => {

@@ -16,9 +16,12 @@ import { checkPolicy, type LengthRange, parsePolicy } from '../post/policy.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
+import { versionIdHeader } from '../s3/version-id.ts';
 import { buildDocument } from '../s3/xml-codec.ts';
 import { acceptBody, inIncarnation } from './access.ts';
 import type { GatewayDeps, HandlerInput } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
+import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -108,6 +111,7 @@ export async function postObject({
   const bucket = authorizeUpload(deps, ex, op.bucket, signer, key, fields);
   const headers = storedHeadersFromRequest(formHeaders(fields));
 
+  const versioning = versioningOf(deps, bucket);
   const upload = await openFileBody(deps, form, wireLength, range);
   const verified: VerifiedRequest = { accessKeyId: signer ?? '', payload: { kind: 'unsigned' } };
   const body = decodeBody(upload.body, verified, {
@@ -124,6 +128,7 @@ export async function postObject({
       body,
       headers,
       nowMs: deps.clock(),
+      versioning,
       finish: async () => {
         const digests = await body.digests;
         await upload.finish();
@@ -133,7 +138,15 @@ export async function postObject({
     }),
   );
   ex.bytesIn = upload.size;
-  answer(ex, fields, { bucket: op.bucket, key, etag: record.etag });
+  answer(
+    ex,
+    fields,
+    { bucket: op.bucket, key, etag: record.etag },
+    {
+      ...objectExpiration(deps, bucket, record),
+      ...versionIdHeader(versioning, record),
+    },
+  );
 }
 
 function header(value: string | string[] | undefined): string | undefined {
@@ -354,6 +367,8 @@ function answer(
   ex: Exchange,
   fields: ReadonlyMap<string, string>,
   o: { bucket: string; key: string; etag: string },
+  /** What PUT would answer too: x-amz-version-id, x-amz-expiration. */
+  extra: Record<string, string>,
 ): void {
   const etag = `"${o.etag}"`;
   const host = header(ex.req.headers.host) ?? 'localhost';
@@ -361,7 +376,11 @@ function answer(
   const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
   if (redirect !== undefined && /^https?:\/\/[^\s]+$/i.test(redirect)) {
     const query = `bucket=${encodeURIComponent(o.bucket)}&key=${encodeURIComponent(o.key)}&etag=${encodeURIComponent(etag)}`;
-    sendEmpty(ex, 303, { location: `${redirect}${redirect.includes('?') ? '&' : '?'}${query}`, etag });
+    sendEmpty(ex, 303, {
+      ...extra,
+      location: `${redirect}${redirect.includes('?') ? '&' : '?'}${query}`,
+      etag,
+    });
     return;
   }
   const status = fields.get('success_action_status');
@@ -375,10 +394,10 @@ function answer(
         ['ETag', etag],
       ],
     ]);
-    sendXml(ex, 201, xml, { etag, location });
+    sendXml(ex, 201, xml, { ...extra, etag, location });
     return;
   }
-  sendEmpty(ex, status === '200' ? 200 : 204, { etag, location });
+  sendEmpty(ex, status === '200' ? 200 : 204, { ...extra, etag, location });
 }
 
 async function* once(data: Buffer): AsyncGenerator<Buffer> {
