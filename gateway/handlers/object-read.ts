@@ -137,7 +137,8 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function streamBody(
+/** Streams the rest of an object after its first chunk (read before the status line), exactly `length` bytes. */
+export async function streamBody(
   ex: Exchange,
   first: IteratorResult<Buffer>,
   chunks: AsyncIterator<Buffer>,
