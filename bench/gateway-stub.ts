@@ -92,6 +92,7 @@ const directory: BucketDirectory = {
     return 'created';
   },
   isCurrent: async (ref) => buckets.get(ref.name)?.id === ref.id,
+  currentNow: (ref) => buckets.get(ref.name)?.id === ref.id,
   getBucketConfig: () => undefined,
   putBucketConfig: async () => false,
   deleteBucket: async (ref, isEmpty) => {

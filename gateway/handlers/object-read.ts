@@ -7,7 +7,7 @@ import { httpDate, objectResponseHeaders, responseOverrides } from '../s3/header
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
 import { requireCurrentVersion } from '../s3/version-id.ts';
-import { inIncarnation, requireBucket } from './access.ts';
+import { type IncarnationCall, inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -20,6 +20,12 @@ export async function headObject(input: HandlerInput<Op<'HeadObject'>>): Promise
   await readObject(input, false);
 }
 
+/** A read pin taken for an incarnation deleted meanwhile is given back (one object for every request). */
+const OPEN_FOR_READ: IncarnationCall<ReadHandle | undefined> = {
+  writes: false,
+  discard: (h) => h?.release(),
+};
+
 async function readObject(
   { deps, ex, verified, target, op }: HandlerInput<Op<'GetObject'> | Op<'HeadObject'>>,
   withBody: boolean,
@@ -27,7 +33,7 @@ async function readObject(
   const bucket = requireBucket(deps, op.bucket, verified);
   requireCurrentVersion(target.query, op.key);
   const overrides = responseOverrides(target.query);
-  const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
+  const handle = await inIncarnation(deps, bucket, OPEN_FOR_READ, () =>
     deps.storage.openObject(bucket.id, Buffer.from(op.key, 'utf8')),
   );
   if (!handle) throw new S3Error('NoSuchKey', undefined, { Key: op.key });
@@ -127,7 +133,7 @@ async function streamBody(
       res.end(chunk);
       return;
     }
-    const wait = writeChunk(res, chunk);
+    const wait = writeChunk(res, chunk, ex.bodyTimeoutMs);
     if (wait) await wait;
   }
   // Fewer bytes than announced must not look like a complete response: drop the connection.
