@@ -1,7 +1,8 @@
 // Follows compaction: a moved 'O', 'P' or 'U' entry gets its new location in the index, but only when
 // the row still points at the old one (a concurrent overwrite or delete wins); pending rows (deferred
 // deletes) follow too, and so do the pins and claims of the old location (reads of the old location
-// are forwarded to the new one until the volume is reopened, which forgets forwards).
+// are forwarded to the new one). Once the moved file is retired, the volume forgets those forwards as soon
+// as `unused` says that every read and locked write that could still hold an old location has ended.
 import type { NodeIndex } from './index-db.ts';
 import { EntryKind, uploadKey } from './keys.ts';
 import type { ObjectRows } from './object-rows.ts';
@@ -26,12 +27,23 @@ export interface MovedRouterDeps {
   readonly rows: ObjectRows;
   readonly pins: PinTable;
   readonly placement: Placement;
+  /** Resolves once nothing begun before the call can still name a location it read from the index. */
+  readonly unused: () => Promise<void>;
 }
 
 export class MovedRouter {
   /** Set once the node is ready; moves before that (compaction rolled forward at open) force a rebuild. */
   deps: MovedRouterDeps | undefined;
   movedBeforeReady = false;
+
+  /**
+   * A compacted file was retired (its moves are routed, the index commits flushed): resolves when its old
+   * locations are unused, so the volume can forget their forwards. Before the node is ready nothing has
+   * been handed out, so at once.
+   */
+  unused(): Promise<void> {
+    return this.deps ? this.deps.unused() : Promise.resolve();
+  }
 
   async route(volumeId: string, m: EntryMoved): Promise<void> {
     const d = this.deps;
