@@ -51,8 +51,10 @@ export class MovedRouter {
       this.movedBeforeReady = true;
       return;
     }
-    d.pins.follow({ volumeId, location: m.from }, { volumeId, location: m.to });
     await this.followPending(d, volumeId, m);
+    // Pins and claims follow in the same synchronous step as an object row does: a read that pinned the old
+    // location before it is carried over, one after it finds the new row (no await in between).
+    d.pins.follow({ volumeId, location: m.from }, { volumeId, location: m.to });
     const k = m.key.subarray(1);
     if (m.key[0] === EntryKind.object) {
       // The newest row, even one still hidden from readers or in the overlay (object-rows.ts).
