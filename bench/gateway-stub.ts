@@ -34,6 +34,7 @@ class MemoryStorage {
       headers: input.headers,
       checksums: done.checksums,
       opver: { counter: ++this.counter, nodeId: 1 },
+      versionId: 'null',
     };
     this.objects.set(`${input.bucket}/${input.key.toString('latin1')}`, {
       record,

@@ -25,7 +25,7 @@ export interface Credentials {
 export const INDEX_DIR_NAME = 'index';
 
 export const REPO_ROOT = join(fileURLToPath(import.meta.url), '..', '..');
-const QUIRE_BIN = join(REPO_ROOT, 'bin', 'quire.mjs');
+export const QUIRE_BIN = join(REPO_ROOT, 'bin', 'quire.mjs');
 const HEALTH_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 

@@ -6,6 +6,9 @@ export const STORAGE_ERROR_CODES = [
   'InsufficientStorage',
   'NoSuchUpload',
   'NoSuchKey',
+  'NoSuchVersion',
+  'MethodNotAllowed',
+  'InvalidRequest',
   'InvalidPart',
   'InvalidPartOrder',
   'EntityTooSmall',
@@ -15,6 +18,7 @@ export const STORAGE_ERROR_CODES = [
   'IncompleteBody',
   'BadDigest',
   'KeyTooLongError',
+  'ServiceUnavailable',
   'InternalError',
 ] as const;
 
@@ -84,10 +88,24 @@ export class IncompleteBodyError extends StorageError {
   }
 }
 
+/**
+ * In a cluster: this node's syncgroup does not own the key's partition (or the node has no layout yet). The only
+ * storage error with this code; the gateway refreshes its layout and retries, and a client that still gets it
+ * sees S3's retryable 503 ServiceUnavailable.
+ */
+export class WrongPartitionError extends StorageError {
+  constructor(message = "this node's syncgroup does not own the key's partition") {
+    super('ServiceUnavailable', message);
+  }
+}
+
 const BY_CODE: Record<StorageErrorCode, (message: string) => StorageError> = {
   InsufficientStorage: (m) => new StorageFullError(m),
   NoSuchUpload: (m) => Object.assign(new NoSuchUploadError(''), { message: m }),
   NoSuchKey: (m) => new NoSuchKeyError(m),
+  NoSuchVersion: (m) => new StorageError('NoSuchVersion', m),
+  MethodNotAllowed: (m) => new StorageError('MethodNotAllowed', m),
+  InvalidRequest: (m) => new StorageError('InvalidRequest', m),
   InvalidPart: (m) => new InvalidPartError(m),
   InvalidPartOrder: (m) => new InvalidPartOrderError(m),
   EntityTooSmall: (m) => new EntityTooSmallError(m),
@@ -97,6 +115,7 @@ const BY_CODE: Record<StorageErrorCode, (message: string) => StorageError> = {
   InvalidArgument: (m) => new StorageError('InvalidArgument', m),
   BadDigest: (m) => new StorageError('BadDigest', m),
   KeyTooLongError: (m) => new StorageError('KeyTooLongError', m),
+  ServiceUnavailable: (m) => new WrongPartitionError(m),
   InternalError: (m) => new StorageError('InternalError', m),
 };
 

@@ -2,6 +2,7 @@
 // Bodies stream both ways; a `{code, message}` error reply is rethrown as the same typed error.
 import { Readable } from 'node:stream';
 import { Pool } from 'undici';
+import { SECRET_HEADER } from '../common/cluster-wire.ts';
 import type {
   BodyFinish,
   ChecksumAlgorithm,
@@ -11,15 +12,21 @@ import type {
   DroppedBucket,
   ListedObject,
   ListedUpload,
+  ListedVersion,
   ListPartsResult,
   NodeStats,
   ObjectRecord,
   PutObjectInput,
   ReadHandle,
+  RemoveObjectInput,
+  RemoveObjectResult,
   StorageApi,
   StoredHeaders,
+  UpdateAttributesInput,
   UploadPartCopyInput,
   UploadPartInput,
+  VersioningMode,
+  VersionSelector,
 } from './api.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
@@ -28,10 +35,13 @@ export interface StorageClientOptions {
   connections?: number;
   /** Body timeout for streamed reads and writes. */
   bodyTimeoutMs?: number;
+  /** The cluster secret, sent with every request (a cluster's nodes refuse requests without it). */
+  secret?: string;
 }
 
 export class StorageClient implements StorageApi {
   private readonly pool: Pool;
+  private readonly auth: Record<string, string>;
 
   constructor(origin: string, opts: StorageClientOptions = {}) {
     this.pool = new Pool(origin, {
@@ -39,13 +49,14 @@ export class StorageClient implements StorageApi {
       bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
       headersTimeout: 300_000,
     });
+    this.auth = opts.secret === undefined ? {} : { [SECRET_HEADER]: opts.secret };
   }
 
   private async call<T>(method: string, args: unknown): Promise<T> {
     const res = await this.pool.request({
       path: `/v1/${method}`,
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...this.auth },
       body: toWire(args),
     });
     const text = await res.body.text();
@@ -76,6 +87,7 @@ export class StorageClient implements StorageApi {
         headers: {
           'x-quire-args': Buffer.from(toWire(args)).toString('base64url'),
           'content-type': 'application/octet-stream',
+          ...this.auth,
         },
         body: Readable.from(frameBody(body, guarded)),
       });
@@ -96,23 +108,34 @@ export class StorageClient implements StorageApi {
     const { body, finish, ...args } = input;
     return this.upload('uploadPart', args, body, finish);
   }
-  async headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
-    return (await this.call<ObjectRecord | null>('headObject', { bucket, key })) ?? undefined;
+  async headObject(
+    bucket: string,
+    key: Buffer,
+    which: VersionSelector = {},
+  ): Promise<ObjectRecord | undefined> {
+    return (await this.call<ObjectRecord | null>('headObject', { bucket, key, which })) ?? undefined;
   }
-  async openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
+  async openObject(
+    bucket: string,
+    key: Buffer,
+    which: VersionSelector = {},
+  ): Promise<ReadHandle | undefined> {
     const r = await this.call<{ handleId: string; record: ObjectRecord } | null>('openObject', {
       bucket,
       key,
+      which,
     });
     if (!r) return undefined;
     let released = false;
     const pool = this.pool;
+    const auth = this.auth;
     return {
       record: r.record,
       async *stream(range) {
         const res = await pool.request({
           path: '/v1/stream',
           method: 'POST',
+          headers: auth,
           body: toWire({ handleId: r.handleId, range: range ?? null }),
         });
         if (res.statusCode !== 200) throw wireError(await res.body.text());
@@ -127,6 +150,18 @@ export class StorageClient implements StorageApi {
   }
   deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
     return this.call('deleteObject', { bucket, key, opts });
+  }
+  removeObject(input: RemoveObjectInput): Promise<RemoveObjectResult> {
+    return this.call('removeObject', input);
+  }
+  updateObjectAttributes(input: UpdateAttributesInput): Promise<ObjectRecord> {
+    return this.call('updateObjectAttributes', input);
+  }
+  listObjectVersions(
+    bucket: string,
+    opts: { prefix: Buffer; afterKey?: Buffer; afterVersionId?: string; limit: number },
+  ): Promise<ListedVersion[]> {
+    return this.call('listObjectVersions', { bucket, opts });
   }
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
     return this.call('copyObject', { src, dst });
@@ -167,8 +202,16 @@ export class StorageClient implements StorageApi {
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
     nowMs: number,
+    versioning?: VersioningMode,
   ): Promise<ObjectRecord> {
-    return this.call('completeUpload', { bucket, key, uploadId, parts, nowMs });
+    return this.call('completeUpload', {
+      bucket,
+      key,
+      uploadId,
+      parts,
+      nowMs,
+      versioning: versioning ?? null,
+    });
   }
   async abortUpload(bucket: string, key: Buffer, uploadId: string): Promise<void> {
     await this.call('abortUpload', { bucket, key, uploadId });

@@ -2,10 +2,25 @@
 // synchronous step, and stream them. Also what a writer needs to know about a version's space: its
 // locations, and the frees deferred to the last reader of a location (persisted as pending rows, so
 // a clean restart finishes them; an unclean one rebuilds the index from the volumes anyway).
-import type { ByteRangeInclusive, ObjectRecord, Opver, ReadHandle } from './api.ts';
+import {
+  type ByteRangeInclusive,
+  NULL_VERSION,
+  type ObjectRecord,
+  type Opver,
+  type ReadHandle,
+  type VersionSelector,
+} from './api.ts';
 import type { OperationEpochs } from './epochs.ts';
 import type { NodeIndex } from './index-db.ts';
-import { objectKey, partKey } from './keys.ts';
+import {
+  objectKey,
+  parseVersionId,
+  partKey,
+  prefixEnd,
+  versionIdOf,
+  versionKey,
+  versionKeyPrefix,
+} from './keys.ts';
 import type { ObjectRows } from './object-rows.ts';
 import { type PinHold, PinTable } from './pins.ts';
 import type { Placement } from './placement.ts';
@@ -49,17 +64,56 @@ export class ReadPath {
     return v ? decodeObjectValue(v) : undefined;
   }
 
-  head(bucket: string, key: Buffer): ObjectRecord | undefined {
-    const v = this.current(objectKey(bucket, key));
-    return v ? toRecord(bucket, key, v, v.opver) : undefined;
+  /**
+   * A version of (bucket, key): the current one, or the one `versionId` names (`null`: the null version).
+   * `vkey` is set when it is noncurrent (its row in the versions table).
+   */
+  find(
+    bucket: string,
+    key: Buffer,
+    okey: Buffer,
+    versionId: string | undefined,
+  ): { v: ObjectValue; isLatest: boolean; vkey?: Buffer } | undefined {
+    const cur = this.current(okey);
+    if (versionId === undefined) return cur && { v: cur, isLatest: true };
+    if (versionId === NULL_VERSION) {
+      if (!cur) return undefined;
+      if (!cur.versioned) return { v: cur, isLatest: true };
+      const lo = versionKeyPrefix(bucket, key);
+      for (const { key: vkey, value } of this.d.rows.versionRange(lo, prefixEnd(lo), Infinity)) {
+        const v = decodeObjectValue(value);
+        if (!v.versioned) return { v, isLatest: false, vkey: Buffer.from(vkey) };
+      }
+      return undefined;
+    }
+    const stamp = parseVersionId(versionId);
+    if (!stamp || !cur) return undefined;
+    if (cur.versioned && cur.seq!.counter === stamp.counter && cur.seq!.nodeId === stamp.nodeId)
+      return { v: cur, isLatest: true };
+    const vkey = versionKey(bucket, key, stamp);
+    const row = this.d.rows.getVersion(vkey);
+    if (!row) return undefined;
+    const v = decodeObjectValue(row);
+    return v.versioned ? { v, isLatest: false, vkey } : undefined;
   }
 
-  async open(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
+  head(bucket: string, key: Buffer, which: VersionSelector = {}): ObjectRecord | undefined {
+    const f = this.find(bucket, key, objectKey(bucket, key), which.versionId);
+    return f ? toRecord(bucket, key, f.v, f.v.opver, which.versionId ? f.isLatest : undefined) : undefined;
+  }
+
+  async open(bucket: string, key: Buffer, which: VersionSelector = {}): Promise<ReadHandle | undefined> {
     const okey = objectKey(bucket, key);
     for (;;) {
       // Row, segments and pins in one synchronous step: nothing can free or rewrite them in between.
-      const v = this.current(okey);
-      if (!v) return undefined;
+      const f = this.find(bucket, key, okey, which.versionId);
+      if (!f) return undefined;
+      const v = f.v;
+      const isLatest = which.versionId ? f.isLatest : undefined;
+      if (v.deleteMarker) {
+        // Nothing to read or pin: S3 answers with the marker's headers only.
+        return { record: toRecord(bucket, key, v, v.opver, isLatest), stream: noBytes, release: () => {} };
+      }
       const segs = this.segments(v);
       const pinned = this.pins.tryPin(segs.map((s) => s.at));
       if (pinned.wait) {
@@ -67,7 +121,13 @@ export class ReadPath {
         await pinned.wait;
         continue;
       }
-      return new PinnedRead(toRecord(bucket, key, v, v.opver), this.d.placement, segs, v.size, pinned);
+      return new PinnedRead(
+        toRecord(bucket, key, v, v.opver, isLatest),
+        this.d.placement,
+        segs,
+        v.size,
+        pinned,
+      );
     }
   }
 
@@ -161,7 +221,20 @@ class PinnedRead implements ReadHandle {
   }
 }
 
-export function toRecord(bucket: string, key: Buffer, v: ObjectMeta, opver: Opver): ObjectRecord {
+async function* noBytes(): AsyncIterable<Buffer> {}
+
+/** A version's S3 id: its stamp for a real version, `null` for the null version. */
+export function versionIdOfMeta(v: ObjectMeta): string {
+  return v.versioned && v.seq ? versionIdOf(v.seq) : NULL_VERSION;
+}
+
+export function toRecord(
+  bucket: string,
+  key: Buffer,
+  v: ObjectMeta,
+  opver: Opver,
+  isLatest?: boolean,
+): ObjectRecord {
   const r: ObjectRecord = {
     bucket,
     key,
@@ -171,8 +244,15 @@ export function toRecord(bucket: string, key: Buffer, v: ObjectMeta, opver: Opve
     headers: v.headers,
     checksums: v.checksums,
     opver,
+    versionId: versionIdOfMeta(v),
   };
   if (v.checksumType) r.checksumType = v.checksumType;
-  if (v.body.kind === 'multipart') r.parts = v.body.parts.map((p) => ({ size: p.size, etag: p.etag }));
+  if (v.deleteMarker) r.deleteMarker = true;
+  if (isLatest !== undefined) r.isLatest = isLatest;
+  if (v.tags?.length) r.tags = v.tags;
+  if (v.retention) r.retention = v.retention;
+  if (v.legalHold) r.legalHold = true;
+  if (v.body.kind === 'multipart')
+    r.parts = v.body.parts.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag }));
   return r;
 }

@@ -11,6 +11,7 @@ import {
   encodeEntryMeta,
   encodeObjectValue,
   encodePendingValue,
+  isDeleteMarkerValue,
   type ObjectValue,
   objectValueFromEntryMeta,
   type VolLoc,
@@ -31,6 +32,14 @@ test('an object index value built from the entry meta is byte-identical to a fre
     checksums: { CRC32C: 'AAAAAA==' },
     checksumType: 'FULL_OBJECT',
     body: { kind: 'blob', blobId: Buffer.from('0123456789abcdef') },
+    seq: { counter: 70n, nodeId: 2 },
+    versioned: true,
+    tags: [
+      { key: 'b', value: '2' },
+      { key: 'a', value: '' },
+    ],
+    retention: { mode: 'COMPLIANCE', retainUntilMs: 1_800_000_000_000 },
+    legalHold: true,
     opver: { counter: 77n, nodeId: 2 },
     at,
     blobAt,
@@ -40,13 +49,47 @@ test('an object index value built from the entry meta is byte-identical to a fre
   const built = objectValueFromEntryMeta(entry, v.opver, at, blobAt);
   assert.deepEqual(built, encodeObjectValue(v));
   assert.deepEqual(decodeObjectValue(built), v);
-  assert.deepEqual(decodeObjectSummary(built), { size: 5e6, etag: 'abc', lastModifiedMs: 1_700_000_000_123 });
+  assert.deepEqual(decodeObjectSummary(built), {
+    size: 5e6,
+    etag: 'abc',
+    lastModifiedMs: 1_700_000_000_123,
+    deleteMarker: false,
+    versioned: true,
+    seq: v.seq,
+  });
   assert.deepEqual(decodeObjectOpver(built), { opver: v.opver });
   const mp: ObjectValue = {
     ...v,
     body: { kind: 'multipart', uploadId: 'u1', parts: [{ partNumber: 1, size: 5, etag: 'e' }] },
   };
   assert.deepEqual(decodeObjectOpver(encodeObjectValue(mp)), { opver: v.opver, uploadId: 'u1' });
+  const marker: ObjectValue = { ...v, body: { kind: 'inline' }, deleteMarker: true, size: 0, etag: '' };
+  delete marker.retention;
+  delete marker.tags;
+  assert.equal(isDeleteMarkerValue(encodeObjectValue(marker)), true);
+  assert.equal(isDeleteMarkerValue(built), false);
+  assert.deepEqual(decodeObjectValue(encodeObjectValue(marker)), marker);
+});
+
+test('object metas written before versioning (format 1) still decode: the null version, no stamp', () => {
+  // version 1 | kind object | size | etag | lastModified | 6 absent headers | userMeta {} | checksums {} | type | inline
+  const w = Buffer.alloc(1 + 1 + 8 + 4 + 1 + 8 + 6 + 4 + 4 + 1 + 1);
+  let o = 0;
+  w[o++] = 1;
+  w[o++] = 1;
+  w.writeDoubleLE(3, o);
+  o += 8;
+  w.writeUInt32LE(1, o);
+  o += 4;
+  w[o++] = 0x78; // 'x'
+  w.writeDoubleLE(5, o);
+  const e = decodeEntryMeta(w);
+  assert.equal(e.kind, 'object');
+  if (e.kind !== 'object') return;
+  assert.equal(e.meta.size, 3);
+  assert.equal(e.meta.etag, 'x');
+  assert.equal(e.meta.seq, undefined);
+  assert.equal(e.meta.versioned, undefined);
 });
 
 test('pending deletes, tombstones and the binlog checkpoint use versioned binary encodings', () => {

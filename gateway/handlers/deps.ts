@@ -10,7 +10,9 @@ import type {
   InitialBucketConfig,
   NewBucket,
 } from '../../tracker/catalog.ts';
-import type { CredentialLookup, VerifiedRequest } from '../auth/types.ts';
+import type { CredentialLookup } from '../auth/types.ts';
+import type { AuthorizedRequest } from '../authz/admission.ts';
+import type { PublicAccessBlock } from '../authz/public-access.ts';
 import type { HashingPool } from '../checksums/index.ts';
 import type { Exchange } from '../http/respond.ts';
 import type { GatewayMetrics } from '../metrics.ts';
@@ -28,8 +30,11 @@ export interface BucketDirectory {
   putBucketConfig(bucket: BucketRef, kind: BucketConfigKind, value: unknown): Promise<boolean>;
   /** Whether `bucket` is still the current incarnation of its name (waits while a delete of it decides). */
   isCurrent(bucket: BucketRef): Promise<boolean>;
-  /** `isCurrent` answered now, without a promise; undefined while a delete of it decides (ask `isCurrent`). */
-  currentNow(bucket: BucketRef): boolean | undefined;
+  /**
+   * `isCurrent` answered now, without a promise (every request asks); undefined while a delete of it decides or
+   * when the directory cannot tell without asking (then `isCurrent` is awaited). Optional: remote directories.
+   */
+  currentNow?(bucket: BucketRef): boolean | undefined;
   /** Removes exactly this incarnation, if `isEmpty` (asked while it is closing) agrees. */
   deleteBucket(bucket: BucketRef, isEmpty: () => Promise<boolean>): Promise<DeleteBucketOutcome>;
 }
@@ -58,6 +63,8 @@ export interface GatewayDeps {
   readonly isReady: () => boolean;
   /** When set, /metrics needs `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken?: string;
+  /** Server-wide public access block (--block-public-access), on top of each bucket's own. */
+  readonly blockPublicAccess?: PublicAccessBlock;
 }
 
 export interface RequestState {
@@ -69,7 +76,8 @@ export interface RequestState {
 export interface HandlerInput<O extends Operation> {
   readonly deps: GatewayDeps;
   readonly ex: Exchange;
-  readonly verified: VerifiedRequest;
+  /** Authenticated and admitted by the authorization step (gateway/authz), with its decision. */
+  readonly verified: AuthorizedRequest;
   readonly target: ParsedTarget;
   readonly op: O;
 }

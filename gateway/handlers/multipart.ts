@@ -7,6 +7,7 @@ import { storedHeadersFromRequest } from '../s3/headers.ts';
 import { parseMaxKeys } from '../s3/listing.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
+import { versionIdHeader } from '../s3/version-id.ts';
 import {
   completeMultipartUploadResultXml,
   initiateMultipartUploadResultXml,
@@ -16,9 +17,11 @@ import {
 } from '../s3/xml.ts';
 import { confirmBucket, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
 import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 import { openUpload } from './object-write.ts';
+import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -79,6 +82,7 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
   for (let i = 1; i < parts.length; i++) {
     if (parts[i]!.partNumber <= parts[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
   }
+  const versioning = versioningOf(deps, bucket);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.completeUpload(
       bucket.id,
@@ -86,6 +90,7 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
       op.uploadId,
       parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag.replace(/^"|"$/g, '') })),
       deps.clock(),
+      versioning,
     ),
   );
   sendXml(
@@ -99,6 +104,7 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
       checksums: record.checksums,
       ...(record.checksumType ? { checksumType: record.checksumType } : {}),
     }),
+    { ...versionIdHeader(versioning, record), ...objectExpiration(deps, bucket, record) },
   );
 };
 
@@ -128,7 +134,7 @@ export const listParts: Handler<Op<'ListParts'>> = async ({ deps, ex, verified, 
       limit: maxParts,
     }),
   );
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,
@@ -201,7 +207,7 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
       : last
         ? { nextKeyMarker: last.key, nextUploadIdMarker: last.uploadId }
         : {};
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,

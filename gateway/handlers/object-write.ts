@@ -9,9 +9,12 @@ import { parseWriteCondition } from '../s3/conditionals.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
+import { versionIdHeader } from '../s3/version-id.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
+import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -20,6 +23,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   validateKey(op.key);
   const headers = storedHeadersFromRequest(ex.req.headers);
   const condition = parseWriteCondition(ex.req.headers);
+  const versioning = versioningOf(deps, bucket);
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.putObject({
@@ -31,12 +35,15 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
       nowMs: deps.clock(),
       finish: upload.finish,
       condition,
+      versioning,
     }),
   );
   ex.bytesIn = upload.size;
   sendEmpty(ex, 200, {
     etag: `"${record.etag}"`,
     ...checksumResponseHeaders(record.checksums, upload.algorithm),
+    ...objectExpiration(deps, bucket, record),
+    ...versionIdHeader(versioning, record),
   });
 };
 
