@@ -94,6 +94,60 @@ describe('compaction forwards are bounded', { timeout: 60_000 }, () => {
     });
   });
 
+  test('current and noncurrent versions moved by compaction are read by version id, also after a restart', async () => {
+    const t = await tempDir('quire-forwards-versions-');
+    const open = (vols: Volume[]) =>
+      StorageNode.open({
+        dataDir: t.dir,
+        nodeId: 1,
+        volumes: [{ dir: join(t.dir, 'v1'), volumeId: 'v1', maxBytes: 1 << 30, reservedFreeBytes: 0 }],
+        volumeOpener: gatedOpener(new Gate(), vols),
+        smallObjectMaxBytes: 64 * 1024,
+        durability: 'none',
+      });
+    try {
+      const vols: Volume[] = [];
+      const node = await open(vols);
+      const v1 = bytes(1500, 41);
+      const v2 = bytes(1600, 42);
+      const first = await node.putObject(putInput('b', 'versioned', v1, { versioning: 'enabled' }));
+      const second = await node.putObject(putInput('b', 'versioned', v2, { versioning: 'enabled' }));
+      let moved = 0;
+      for (let round = 0; round < 3; round++) moved += await churnAndCompact(node, vols[0]!, round);
+      assert.ok(moved >= 6, `both versions moved every round (${moved} moves)`);
+      await vols[0]!.forwardsSettled();
+      assert.equal(vols[0]!.forwardsHeld, 0);
+      const check = async (n: StorageNode, when: string) => {
+        for (const [versionId, data] of [
+          [first.versionId, v1],
+          [second.versionId, v2],
+        ] as const) {
+          const h = await n.openObject('b', Buffer.from('versioned'), { versionId });
+          assert.ok(h, `${when}: version ${versionId} is there`);
+          try {
+            assert.ok(
+              (await readAll(h.stream())).equals(data),
+              `${when}: its bytes, where compaction put them`,
+            );
+          } finally {
+            h.release();
+          }
+        }
+        assert.ok((await readObject(n, 'versioned')).equals(v2), `${when}: the current version`);
+      };
+      await check(node, 'running');
+      await node.close();
+      const again = await open([]);
+      try {
+        await check(again, 'reopened');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await t.remove();
+    }
+  });
+
   test('a delete that read the old location before the move frees the copy, however long it is held', async () => {
     await withNode(async (node, gate, vol) => {
       await node.putObject(putInput('b', 'victim', bytes(1500, 3)));

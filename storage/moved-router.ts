@@ -1,10 +1,17 @@
-// Follows compaction: a moved 'O', 'P' or 'U' entry gets its new location in the index, but only when
-// the row still points at the old one (a concurrent overwrite or delete wins); pending rows (deferred
-// deletes) follow too, and so do the pins and claims of the old location (reads of the old location
-// are forwarded to the new one). Once the moved file is retired, the volume forgets those forwards as soon
-// as `unused` says that every read and locked write that could still hold an old location has ended.
+// Follows compaction: a moved 'O' (current or noncurrent version), 'P' or 'U' entry gets its new location
+// in the index, but only when the row still points at the old one (a concurrent overwrite or delete wins);
+// pending rows (deferred deletes) follow too, and so do the pins and claims of the old location (reads of
+// the old location are forwarded to the new one). Once the moved file is retired, the volume forgets those
+// forwards as soon as `unused` says that every read and locked write that could still hold one has ended.
 import type { NodeIndex } from './index-db.ts';
-import { EntryKind, uploadKey } from './keys.ts';
+import {
+  decodeObjectKey,
+  decodeVersionEntryKey,
+  EntryKind,
+  prefixEnd,
+  uploadKey,
+  versionKeyPrefix,
+} from './keys.ts';
 import type { ObjectRows } from './object-rows.ts';
 import type { PinTable } from './pins.ts';
 import type { Placement } from './placement.ts';
@@ -56,15 +63,20 @@ export class MovedRouter {
     // location before it is carried over, one after it finds the new row (no await in between).
     d.pins.follow({ volumeId, location: m.from }, { volumeId, location: m.to });
     const k = m.key.subarray(1);
-    if (m.key[0] === EntryKind.object) {
+    if (m.key[0] === EntryKind.object || m.key[0] === EntryKind.version) {
+      // The null version ('O') or another version ('V'): the key's current row or one of its noncurrent rows.
+      const { okey } = decodeVersionEntryKey(m.key);
       // The newest row, even one still hidden from readers or in the overlay (object-rows.ts).
-      const row = d.rows.latest(k);
+      const row = d.rows.latest(okey);
       const v = row ? decodeObjectValue(row) : undefined;
-      if (!v || !sameLoc(v.at, volumeId, m.from)) return;
+      if (!v || !sameLoc(v.at, volumeId, m.from)) {
+        followVersion(d, okey, volumeId, m);
+        return;
+      }
       v.at = { volumeId, location: m.to };
       // Visible at once; compaction waits for the commits (and their flush) once per chunkfile,
       // before the old file goes (beforeRetire), not once per entry.
-      d.rows.write(k, encodeObjectValue(v), () => undefined).catch(() => undefined);
+      d.rows.write(okey, encodeObjectValue(v), () => undefined).catch(() => undefined);
     } else if (m.key[0] === EntryKind.part) {
       await d.index.write(() => {
         const row = d.index.get(d.index.parts, k);
@@ -115,6 +127,23 @@ export class MovedRouter {
     await d.index.write(() => {
       for (const [k, v] of changed) d.index.pending.put(k, v);
     });
+  }
+}
+
+/**
+ * A moved 'O' or 'V' entry that is not the key's current version may be a noncurrent one (versions table): its row
+ * follows the same way, in the same synchronous step as the pins (visible at once, flushed before retirement).
+ */
+function followVersion(d: MovedRouterDeps, okey: Buffer, volumeId: string, m: EntryMoved): void {
+  const { bucket, key } = decodeObjectKey(okey);
+  const lo = versionKeyPrefix(bucket, key);
+  for (const { key: vkey, value } of d.rows.versionRange(lo, prefixEnd(lo), Infinity)) {
+    const v = decodeObjectValue(value);
+    if (!sameLoc(v.at, volumeId, m.from)) continue;
+    v.at = { volumeId, location: m.to };
+    const change = { vkey: Buffer.from(vkey), row: encodeObjectValue(v) };
+    d.rows.write(undefined, null, () => undefined, [change]).catch(() => undefined);
+    return;
   }
 }
 
