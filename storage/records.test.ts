@@ -40,6 +40,17 @@ test('an object index value built from the entry meta is byte-identical to a fre
     ],
     retention: { mode: 'COMPLIANCE', retainUntilMs: 1_800_000_000_000 },
     legalHold: true,
+    acl: {
+      owner: 'AK1',
+      grants: [
+        { grantee: { type: 'CanonicalUser', id: 'AK1' }, permission: 'FULL_CONTROL' },
+        {
+          grantee: { type: 'Group', uri: 'http://acs.amazonaws.com/groups/global/AllUsers' },
+          permission: 'READ',
+        },
+        { grantee: { type: 'CanonicalUser', id: 'AK2' }, permission: 'WRITE_ACP' },
+      ],
+    },
     opver: { counter: 77n, nodeId: 2 },
     at,
     blobAt,

@@ -5,8 +5,11 @@
 // Every encoding starts with a version byte (FORMAT_V1; object metas and values FORMAT_V2, which adds the
 // version fields). Volume metas then hold a kind byte.
 import type {
+  AclGrantee,
+  AclPermission,
   ChecksumAlgorithm,
   Checksums,
+  ObjectAcl,
   ObjectRetention,
   ObjectTag,
   Opver,
@@ -50,6 +53,7 @@ export interface ObjectMeta {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
+  acl?: ObjectAcl;
 }
 
 /** The index value for an object: its meta plus where things are. */
@@ -169,9 +173,34 @@ const F_VERSIONED = 1;
 const F_DELETE_MARKER = 2;
 const F_LEGAL_HOLD = 4;
 const F_RETENTION = 8;
+const F_ACL = 16;
 const RETENTION_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
+const ACL_PERMISSIONS: readonly AclPermission[] = ['FULL_CONTROL', 'READ', 'WRITE', 'READ_ACP', 'WRITE_ACP'];
 
-/** v2 object meta: flags u8 | seq | the v1 fields | tags | retention (if flagged). */
+/** owner | u32 grants | per grant: u8 kind (0 user, 1 group), id or URI, u8 permission. */
+function writeAcl(w: Writer, acl: ObjectAcl): void {
+  w.str(acl.owner).u32(acl.grants.length);
+  for (const { grantee, permission } of acl.grants) {
+    if (grantee.type === 'CanonicalUser') w.u8(0).str(grantee.id);
+    else w.u8(1).str(grantee.uri);
+    w.u8(ACL_PERMISSIONS.indexOf(permission));
+  }
+}
+function readAcl(r: Reader): ObjectAcl {
+  const owner = r.str();
+  const n = r.u32();
+  const grants: ObjectAcl['grants'] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = r.u8();
+    const value = r.str();
+    const grantee: AclGrantee =
+      kind === 0 ? { type: 'CanonicalUser', id: value } : { type: 'Group', uri: value };
+    grants.push({ grantee, permission: ACL_PERMISSIONS[r.u8()] ?? 'READ' });
+  }
+  return { owner, grants };
+}
+
+/** v2 object meta: flags u8 | seq | the v1 fields | tags | retention (if flagged) | ACL (if flagged). */
 function writeObjectMeta(w: Writer, m: ObjectMeta): void {
   if (!m.seq) throw new Error('an object version needs its stamp');
   let flags = 0;
@@ -179,6 +208,7 @@ function writeObjectMeta(w: Writer, m: ObjectMeta): void {
   if (m.deleteMarker) flags |= F_DELETE_MARKER;
   if (m.legalHold) flags |= F_LEGAL_HOLD;
   if (m.retention) flags |= F_RETENTION;
+  if (m.acl) flags |= F_ACL;
   w.u8(flags);
   writeOpver(w, m.seq);
   writeObjectMetaV1(w, m);
@@ -186,6 +216,7 @@ function writeObjectMeta(w: Writer, m: ObjectMeta): void {
   w.u32(tags.length);
   for (const t of tags) w.str(t.key).str(t.value);
   if (m.retention) w.u8(RETENTION_MODES.indexOf(m.retention.mode)).num(m.retention.retainUntilMs);
+  if (m.acl) writeAcl(w, m.acl);
 }
 function readObjectMeta(r: Reader, version: number): ObjectMeta {
   if (version === FORMAT_V1) return readObjectMetaV1(r);
@@ -206,6 +237,7 @@ function readObjectMeta(r: Reader, version: number): ObjectMeta {
     const mode = RETENTION_MODES[r.u8()] ?? 'GOVERNANCE';
     m.retention = { mode, retainUntilMs: r.num() };
   }
+  if (flags & F_ACL) m.acl = readAcl(r);
   return m;
 }
 
@@ -379,6 +411,10 @@ export function decodeObjectOpver(buf: Buffer): { opver: Opver; uploadId?: strin
   }
   for (let n = r.u32(); n > 0; n--) r.skip().skip();
   if (buf[1]! & F_RETENTION) r.skip(9);
+  if (buf[1]! & F_ACL) {
+    r.skip();
+    for (let n = r.u32(); n > 0; n--) r.skip(1).skip().skip(1);
+  }
   const opver = readOpver(r);
   return uploadId === undefined ? { opver } : { opver, uploadId };
 }
