@@ -9,6 +9,7 @@ import { createGateway } from '../gateway/app.ts';
 import type { Credentials } from '../gateway/auth/types.ts';
 import { FULL_BLOCK, NO_BLOCK } from '../gateway/authz/public-access.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
+import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { errorXml } from '../gateway/s3/xml.ts';
@@ -82,6 +83,7 @@ export async function startEmbedded(
     lifecycle: {
       // Storage knows incarnation ids only; the catalog holds each one's rules (validated when they were put).
       rulesFor: (id) => readLifecycle(catalog.getBucketConfig({ name: '', id }, 'lifecycle')),
+      versioningFor: (id) => versioningFromSetting(catalog.getBucketConfig({ name: '', id }, 'versioning')),
       intervalMs: config.lifecycleIntervalMs,
       opsPerSecond: config.lifecycleOpsPerSecond,
       ...(seams.lifecycleClock ? { clock: seams.lifecycleClock } : {}),
@@ -206,7 +208,7 @@ const DAY_MS = 24 * 3600 * 1000;
 const ABORT_UNWIND_MS = 5000;
 
 /** True if `p` settles within `ms` (or before `cut` resolves), false otherwise; never rejects. */
-async function settlesWithin(p: Promise<unknown>, ms: number, cut?: Promise<void>): Promise<boolean> {
+export async function settlesWithin(p: Promise<unknown>, ms: number, cut?: Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
@@ -246,7 +248,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 }
 
 /** Requests Node rejects before our handler (oversized or malformed headers) still get an S3 error XML. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (!socket.writable || err.code === 'ECONNRESET') {
     socket.destroy();
     return;

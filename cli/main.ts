@@ -94,6 +94,44 @@ partition its syncgroup owns.
   --log-level L              fatal|error|warn|info|debug|trace|silent`,
     run: async (args) => (await import('./storage-command.ts')).storageCommand(args),
   },
+  gateway: {
+    summary: 'cluster: start an S3 gateway (stateless; any number may run)',
+    usage: `quire gateway --tracker URL [--port N] [--host H]
+
+The S3 API of a cluster. It copies the catalog, access keys, layout and node list from the tracker (polling) and
+routes each key to the storage node that holds it. Object reads and writes go on while the tracker is down
+(for up to the tracker's --gateway-lease-ms); bucket create, delete and settings then answer 503.
+
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --port N                   S3 port (default 9000)
+  --host ADDR                listen address (default 127.0.0.1)
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
+  --poll-ms N                how often to copy the tracker's state (default 1000)
+  --metrics-token T          as for quire server
+  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+    run: async (args) => (await import('./gateway-command.ts')).gatewayCommand(args),
+  },
+  status: {
+    summary: 'cluster: show trackers, syncgroups, nodes, volumes and free space',
+    usage: `quire status --tracker URL [--json]
+
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --json                     the report as JSON (stable field names, for scripts)
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)`,
+    run: async (args) => (await import('./status-command.ts')).statusCommand(args),
+  },
+  cluster: {
+    summary: 'cluster: "quire cluster local" runs a tracker, 2 syncgroups × 2 nodes and a gateway here',
+    usage: `quire cluster local [--dir D] [--port P]
+
+Starts a whole cluster on 127.0.0.1 as child processes (what "npm run cluster:local" runs): a tracker, 2 syncgroups
+(a, b) of 2 storage nodes each and a gateway, prints the S3 endpoint and credentials, and stops them all on
+Ctrl-C or SIGTERM. Each process's log is in D/logs/.
+
+  --dir D      where the processes keep their data (default ./data-cluster)
+  --port P     the gateway's S3 port (default 9000; 0 picks a free one)`,
+    run: async (args) => (await import('./cluster-local.ts')).clusterCommand(args),
+  },
   'rebuild-index': {
     summary: "rebuild the storage node's index from its volumes (server must be stopped)",
     usage: `quire rebuild-index [flags]

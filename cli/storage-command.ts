@@ -96,7 +96,9 @@ export async function storageCommand(args: string[]): Promise<number> {
     disk: nodeDisk,
     intervalMs: heartbeatMs,
     startedMs: Date.now(),
-    onError: (err) => logger.warn({ err: (err as Error).message }, 'heartbeat failed'),
+    onError: (err) =>
+      logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
+    onRecovered: () => logger.info('tracker reachable again'),
   });
   try {
     await member.beatOnce();

@@ -94,6 +94,8 @@ export const pollSchema = z.object({
   gatewayId: gatewayIdSchema,
   /** The catalog version the gateway has applied (absent at its first poll). */
   catalogVersion: z.string().max(64).optional(),
+  /** The layout version the gateway holds (absent at its first poll). */
+  layoutVersion: z.number().int().optional(),
 });
 
 export const catalogSnapshotSchema = z.object({
@@ -108,13 +110,16 @@ export type CatalogSnapshot = z.infer<typeof catalogSnapshotSchema>;
 export const pollReplySchema = z.object({
   /** How long after sending this poll the gateway may answer from its copy of the catalog. */
   leaseMs: z.number().int().positive(),
-  layout: layoutSchema,
+  /** Present when the gateway's layoutVersion is not the current one. */
+  layout: layoutSchema.optional(),
   nodes: z.array(nodeViewSchema),
   /** Present when the gateway's catalogVersion is not the current one. */
   catalog: catalogSnapshotSchema.optional(),
   keys: z.array(z.object({ accessKeyId: z.string(), secretAccessKey: z.string() })),
 });
 export type PollReply = z.infer<typeof pollReplySchema>;
+
+export const emptyReplySchema = z.object({});
 
 export const leaveSchema = z.object({ gatewayId: gatewayIdSchema });
 

@@ -148,5 +148,25 @@ describe('sdk: lifecycle configuration', { timeout: 120_000 }, () => {
     );
     await getRes.Body?.transformToByteArray();
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'keep/a' }))).Expiration, undefined);
+    // A rule filtered by tag applies to objects carrying the tag only.
+    await put(
+      [
+        { ID: 'tmp rule', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 3 } },
+        {
+          ID: 'scratch',
+          Status: 'Enabled',
+          Filter: { Tag: { Key: 'scratch', Value: 'yes' } },
+          Expiration: { Days: 1 },
+        },
+      ],
+      b,
+    );
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'keep/t', Body: 'x', Tagging: 'scratch=yes' }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'keep/u', Body: 'x', Tagging: 'scratch=no' }));
+    assert.match(
+      (await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'keep/t' }))).Expiration ?? '',
+      /rule-id="scratch"/,
+    );
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'keep/u' }))).Expiration, undefined);
   });
 });

@@ -130,6 +130,11 @@ export interface RemoveObjectResult {
   deleteMarker?: boolean;
 }
 
+/** What the object a multipart upload completes into starts with (x-amz-tagging on CreateMultipartUpload). */
+export interface UploadAttributes {
+  tags?: ObjectTag[];
+}
+
 /** What `updateObjectAttributes` may replace; absent fields stay as they are. */
 export interface AttributeUpdate {
   /** The whole tag set (an empty list removes every tag). */
@@ -350,6 +355,7 @@ export interface StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    attributes?: UploadAttributes,
   ): Promise<string>;
   uploadPart(input: UploadPartInput): Promise<BodyFinish>;
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish>;

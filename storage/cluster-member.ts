@@ -23,8 +23,10 @@ export interface MemberOptions {
   disk: Disk;
   intervalMs: number;
   startedMs: number;
-  /** Called with the error of a failed heartbeat (logged by the caller); the loop goes on. */
+  /** Called with the error of the first failed heartbeat after a good one (logged by the caller); the loop goes on. */
   onError: (err: unknown) => void;
+  /** The first good heartbeat after failed ones. */
+  onRecovered?: () => void;
 }
 
 export async function loadKeptLayout(dataDir: string): Promise<Layout | undefined> {
@@ -37,6 +39,7 @@ export async function loadKeptLayout(dataDir: string): Promise<Layout | undefine
 export class ClusterMember {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private failing = false;
   private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: MemberOptions) {}
@@ -45,9 +48,12 @@ export class ClusterMember {
   async beat(): Promise<boolean> {
     try {
       await this.beatOnce();
+      if (this.failing) this.opts.onRecovered?.();
+      this.failing = false;
       return true;
     } catch (err) {
-      this.opts.onError(err);
+      if (!this.failing) this.opts.onError(err);
+      this.failing = true;
       return false;
     }
   }

@@ -7,10 +7,12 @@ import {
   decodeObjectSummary,
   decodeObjectValue,
   decodePendingValue,
+  decodeUploadValue,
   encodeCheckpoint,
   encodeEntryMeta,
   encodeObjectValue,
   encodePendingValue,
+  encodeUploadValue,
   isDeleteMarkerValue,
   type ObjectValue,
   objectValueFromEntryMeta,
@@ -112,4 +114,23 @@ test('pending deletes, tombstones and the binlog checkpoint use versioned binary
   assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'tombstone' })), { kind: 'tombstone' });
   const c = { file: 3, offset: 123456, counter: 2n ** 40n };
   assert.deepEqual(decodeCheckpoint(encodeCheckpoint(c)), c);
+});
+
+test("an upload's tags (x-amz-tagging on CreateMultipartUpload) trail its meta and index value; uploads without stay as before", () => {
+  const base = { bucket: 'b', key: Buffer.from('k'), headers: { userMeta: {} }, initiatedMs: 7 };
+  const plainMeta = encodeEntryMeta({ kind: 'upload', meta: base });
+  const tagged = {
+    ...base,
+    tags: [
+      { key: 'a', value: '' },
+      { key: 'é', value: 'v' },
+    ],
+  };
+  const taggedMeta = encodeEntryMeta({ kind: 'upload', meta: tagged });
+  assert.deepEqual(decodeEntryMeta(plainMeta), { kind: 'upload', meta: base });
+  assert.deepEqual(decodeEntryMeta(taggedMeta), { kind: 'upload', meta: tagged });
+  assert.ok(taggedMeta.subarray(0, plainMeta.length).equals(plainMeta), 'tags only append');
+  const value = { uploadId: 'u', opver: { counter: 3n, nodeId: 1 }, at };
+  assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...base, ...value })), { ...base, ...value });
+  assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...tagged, ...value })), { ...tagged, ...value });
 });

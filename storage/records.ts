@@ -71,6 +71,8 @@ export interface UploadMeta {
   headers: StoredHeaders;
   initiatedMs: number;
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** x-amz-tagging of CreateMultipartUpload: the completed object's tags. */
+  tags?: ObjectTag[];
 }
 
 export interface UploadValue extends UploadMeta {
@@ -324,8 +326,10 @@ export type EntryMeta =
 export function encodeEntryMeta(e: EntryMeta): Buffer {
   const w = new Writer(128).u8(e.kind === 'object' ? FORMAT_V2 : FORMAT_V1);
   if (e.kind === 'object') writeObjectMeta(w.u8(META_OBJECT), e.meta);
-  else if (e.kind === 'upload') writeUploadMeta(w.u8(META_UPLOAD), e.meta);
-  else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
+  else if (e.kind === 'upload') {
+    writeUploadMeta(w.u8(META_UPLOAD), e.meta);
+    writeUploadTags(w, e.meta.tags);
+  } else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
   else if (e.kind === 'blob') {
     w.u8(META_BLOB);
     if (e.owner) w.u8(e.owner.table === 'objects' ? 1 : 2).bytes(e.owner.key);
@@ -339,7 +343,7 @@ export function decodeEntryMeta(buf: Buffer): EntryMeta {
   const kind = r.u8();
   if (kind === META_OBJECT) return { kind: 'object', meta: readObjectMeta(r, version) };
   if (version !== FORMAT_V1) throw new Error(`unknown entry meta version ${version}`);
-  if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadMeta(r) };
+  if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadTags(r, readUploadMeta(r)) };
   if (kind === META_PART) return { kind: 'part', meta: readPartMeta(r) };
   if (kind === META_BLOB) {
     if (r.remaining === 0) return { kind: 'blob' };
@@ -453,13 +457,28 @@ export function encodeUploadValue(v: UploadValue): Buffer {
   w.str(v.uploadId);
   writeOpver(w, v.opver);
   writeVolLoc(w, v.at);
+  writeUploadTags(w, v.tags);
   return w.done();
 }
 export function decodeUploadValue(buf: Buffer): UploadValue {
   const r = new Reader(buf);
   checkVersion(r);
   const m = readUploadMeta(r);
-  return { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) };
+  return readUploadTags(r, { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) });
+}
+
+/** An upload's tags trail its meta and its index value (absent in those written before tags existed). */
+function writeUploadTags(w: Writer, tags: ObjectTag[] | undefined): void {
+  if (!tags?.length) return;
+  w.u32(tags.length);
+  for (const t of tags) w.str(t.key).str(t.value);
+}
+function readUploadTags<T extends UploadMeta>(r: Reader, m: T): T {
+  if (r.remaining === 0) return m;
+  const tags: ObjectTag[] = [];
+  for (let n = r.u32(); n > 0; n--) tags.push({ key: r.str(), value: r.str() });
+  if (tags.length > 0) m.tags = tags;
+  return m;
 }
 
 export function encodePartValue(v: PartValue): Buffer {

@@ -63,6 +63,11 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
     finishTimeoutMs: opts.closeFinishTimeoutMs ?? 60_000,
   });
   const startedMs = opts.wallClock();
+  const wireLayout = {
+    ...opts.layout,
+    syncgroups: [...opts.layout.syncgroups],
+    owners: [...opts.layout.owners],
+  };
   const app = new Hono();
 
   app.get('/health', (c) => c.text('ok'));
@@ -108,7 +113,7 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
         `syncgroup ${hb.syncgroup} is not in this cluster's layout (${opts.layout.syncgroups.join(', ')})`,
       );
     registry.beat(hb);
-    return json({ layout: opts.layout, suspectAfterMs: opts.suspectAfterMs });
+    return json({ layout: wireLayout, suspectAfterMs: opts.suspectAfterMs });
   });
 
   app.post(TRACKER.poll, async (c) => {
@@ -116,7 +121,7 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
     await opts.leases.renew(poll.gatewayId, poll.catalogVersion);
     const reply: PollReply = {
       leaseMs: opts.leases.leaseMs,
-      layout: { ...opts.layout, syncgroups: [...opts.layout.syncgroups], owners: [...opts.layout.owners] },
+      ...(poll.layoutVersion === opts.layout.version ? {} : { layout: wireLayout }),
       nodes: registry.list(),
       keys: opts.keys,
       ...(poll.catalogVersion === view.version ? {} : { catalog: view.snapshot() }),

@@ -128,7 +128,22 @@ export function admit(
   return withAccess(verified, { principal, facts, target, source });
 }
 
-/** DeleteObjects: whether the requester may delete this key (a denied key is reported in the result). */
+/**
+ * DeleteObjects: which of the keys the requester may delete (a denied key is reported in the result). An
+ * anonymous requester who may delete none of them is refused as a whole, like any other unsigned request
+ * without a grant; a signed one gets AWS's per-key AccessDenied entries.
+ */
+export function deletableKeys(
+  deps: AuthzDeps,
+  access: Admission,
+  entries: readonly { key: string; versionId?: string }[],
+): boolean[] {
+  const allowed = entries.map((e) => mayDeleteKey(deps, access, e.key, e.versionId));
+  if (access.principal === undefined && !allowed.includes(true)) throw accessDenied();
+  return allowed;
+}
+
+/** Whether the requester may delete this key (or this version of it). */
 export function mayDeleteKey(deps: AuthzDeps, access: Admission, key: string, versionId?: string): boolean {
   const bucket = access.target?.bucket;
   if (bucket === undefined) return false;

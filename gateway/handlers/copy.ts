@@ -9,6 +9,7 @@ import { copySourceConditionError, parseWriteCondition } from '../s3/conditional
 import type { CopySource } from '../s3/copy-source.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
+import { copyTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
 import { deleteMarkerError, malformedVersionId, notFound, versionIdHeader } from '../s3/version-id.ts';
 import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
@@ -110,6 +111,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
     );
   }
   const acl = newObjectAcl(deps, ex, bucket, verified);
+  const tags = copyTags(ex.req.headers);
   acceptBody(ex);
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
@@ -125,6 +127,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
         ...(acl ? { acl } : {}),
         ...(directive === 'REPLACE' ? { headers: storedHeadersFromRequest(ex.req.headers) } : {}),
         ...(condition ? { condition } : {}),
+        ...(tags ? { tags } : {}),
       },
     ),
   );

@@ -7,6 +7,7 @@ import { evaluateReadConditions } from '../s3/conditionals.ts';
 import { httpDate, objectResponseHeaders, responseOverrides } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
+import { taggingCountHeader } from '../s3/tagging.ts';
 import { deleteMarkerError, notFound, requestedVersionId, versionIdHeader } from '../s3/version-id.ts';
 import { inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
@@ -67,6 +68,7 @@ async function readObject(
       headers,
       versionIdHeader(versioningOf(deps, bucket), record),
       objectExpiration(deps, bucket, record),
+      taggingCountHeader(record.tags),
     );
     const status = range.partial ? 206 : 200;
     const length = record.size === 0 ? 0 : range.end - range.start + 1;

@@ -10,6 +10,7 @@ import { sendEmpty } from '../http/respond.ts';
 import { parseWriteCondition } from '../s3/conditionals.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
+import { requestTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
 import { versionIdHeader } from '../s3/version-id.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
@@ -27,6 +28,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
   const acl = newObjectAcl(deps, ex, bucket, verified);
+  const tags = requestTags(ex.req.headers);
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.putObject({
@@ -40,6 +42,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
       condition,
       versioning,
       ...(acl ? { acl } : {}),
+      ...(tags?.length ? { tags } : {}),
     }),
   );
   ex.bytesIn = upload.size;
