@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   GetObjectAclCommand,
   GetObjectCommand,
   PutBucketAclCommand,
@@ -17,6 +19,7 @@ import {
   PutObjectCommand,
   PutPublicAccessBlockCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { errorCode, sendRaw } from './raw.ts';
 import { expectS3Error, readBody, s3For, uniqueBucket } from './sdk.ts';
@@ -247,6 +250,36 @@ describe('sdk: object ACLs', () => {
         status: 403,
       },
     );
+  });
+
+  test('CreateMultipartUpload with public-read: the completed object is public', T, async () => {
+    const bucket = await newBucket('oacl-mpu');
+    const mpu = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'big', ACL: 'public-read' }),
+    );
+    const part = await s3.send(
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: 'big',
+        UploadId: mpu.UploadId,
+        PartNumber: 1,
+        Body: 'multi',
+      }),
+    );
+    assert.equal((await anonymousGet(bucket, 'big')).status, 403, 'nothing there yet');
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: 'big',
+        UploadId: mpu.UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    assert.equal((await anonymousGet(bucket, 'big')).body.toString(), 'multi');
+    assert.deepEqual(grantsOf(await s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'big' }))), [
+      [owner, 'FULL_CONTROL'],
+      [ALL_USERS, 'READ'],
+    ]);
   });
 
   test('BucketOwnerEnforced: object ACLs are refused (bucket-owner-full-control accepted)', T, async () => {

@@ -133,6 +133,8 @@ export interface RemoveObjectResult {
 /** What the object a multipart upload completes into starts with (x-amz-tagging on CreateMultipartUpload). */
 export interface UploadAttributes {
   tags?: ObjectTag[];
+  /** The completed object's ACL (x-amz-acl / x-amz-grant-* of CreateMultipartUpload). */
+  acl?: ObjectAcl;
 }
 
 /** What `updateObjectAttributes` may replace; absent fields stay as they are. */

@@ -73,6 +73,8 @@ export interface UploadMeta {
   checksumAlgorithm?: ChecksumAlgorithm;
   /** x-amz-tagging of CreateMultipartUpload: the completed object's tags. */
   tags?: ObjectTag[];
+  /** The completed object's ACL, when CreateMultipartUpload asked for one. */
+  acl?: ObjectAcl;
 }
 
 export interface UploadValue extends UploadMeta {
@@ -328,7 +330,7 @@ export function encodeEntryMeta(e: EntryMeta): Buffer {
   if (e.kind === 'object') writeObjectMeta(w.u8(META_OBJECT), e.meta);
   else if (e.kind === 'upload') {
     writeUploadMeta(w.u8(META_UPLOAD), e.meta);
-    writeUploadTags(w, e.meta.tags);
+    writeUploadTags(w, e.meta);
   } else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
   else if (e.kind === 'blob') {
     w.u8(META_BLOB);
@@ -457,7 +459,7 @@ export function encodeUploadValue(v: UploadValue): Buffer {
   w.str(v.uploadId);
   writeOpver(w, v.opver);
   writeVolLoc(w, v.at);
-  writeUploadTags(w, v.tags);
+  writeUploadTags(w, v);
   return w.done();
 }
 export function decodeUploadValue(buf: Buffer): UploadValue {
@@ -467,17 +469,23 @@ export function decodeUploadValue(buf: Buffer): UploadValue {
   return readUploadTags(r, { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) });
 }
 
-/** An upload's tags trail its meta and its index value (absent in those written before tags existed). */
-function writeUploadTags(w: Writer, tags: ObjectTag[] | undefined): void {
-  if (!tags?.length) return;
+/**
+ * An upload's tags, then its ACL, trail its meta and its index value (absent in those written before they
+ * existed; the tag count is written, possibly 0, whenever an ACL follows).
+ */
+function writeUploadTags(w: Writer, m: Pick<UploadMeta, 'tags' | 'acl'>): void {
+  if (!m.tags?.length && !m.acl) return;
+  const tags = m.tags ?? [];
   w.u32(tags.length);
   for (const t of tags) w.str(t.key).str(t.value);
+  if (m.acl) writeAcl(w, m.acl);
 }
 function readUploadTags<T extends UploadMeta>(r: Reader, m: T): T {
   if (r.remaining === 0) return m;
   const tags: ObjectTag[] = [];
   for (let n = r.u32(); n > 0; n--) tags.push({ key: r.str(), value: r.str() });
   if (tags.length > 0) m.tags = tags;
+  if (r.remaining > 0) m.acl = readAcl(r);
   return m;
 }
 
