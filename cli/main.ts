@@ -44,6 +44,10 @@ ${COMMON_FLAGS}
                           (env QUIRE_SHUTDOWN_GRACE_MS, 10000)
   --metrics-token T GET /metrics then needs "Authorization: Bearer T", else 401 (env QUIRE_METRICS_TOKEN;
                     default: open); /health stays open
+  --website-port N    static-website endpoint (env QUIRE_WEBSITE_PORT; default: the S3 port + 1, so 9001;
+                      0 picks a free port; off turns it off)
+  --website-domain D  there, Host <bucket>.D selects the bucket; any other Host must be a bucket's name
+                      (env QUIRE_WEBSITE_DOMAIN, default s3-website.localhost)
   --block-public-access  refuse and ignore public ACLs and policies on every bucket, whatever the bucket's
                          own public access block says (env QUIRE_BLOCK_PUBLIC_ACCESS=true; default off)
   --no-sigv2        refuse signature version 2 (Authorization: AWS ..., ?AWSAccessKeyId=...&Signature=...)

@@ -14,6 +14,8 @@ export interface StoredHeaders {
   contentEncoding?: string;
   contentLanguage?: string;
   expires?: string;
+  /** x-amz-website-redirect-location: where the website endpoint sends a reader of this object (301). */
+  websiteRedirectLocation?: string;
   userMeta: Record<string, string>;
 }
 
@@ -293,6 +295,8 @@ export interface CopyDestination {
   key: Buffer;
   /** REPLACE directive: new headers; absent = COPY the source's headers. */
   headers?: StoredHeaders;
+  /** COPY directive: the copy's website redirect; the source's is never copied (as AWS). */
+  websiteRedirectLocation?: string;
   nowMs: number;
   condition?: WriteCondition;
   versioning?: VersioningMode;

@@ -116,6 +116,29 @@ test('pending deletes, tombstones and the binlog checkpoint use versioned binary
   assert.deepEqual(decodeCheckpoint(encodeCheckpoint(c)), c);
 });
 
+test('the website redirect location round-trips in entry metas and index values, apart from user metadata', () => {
+  const v: ObjectValue = {
+    size: 3,
+    etag: 'e',
+    lastModifiedMs: 1,
+    headers: { contentType: 'text/html', websiteRedirectLocation: '/new', userMeta: { color: 'red' } },
+    checksums: {},
+    body: { kind: 'inline' },
+    seq: { counter: 1n, nodeId: 1 },
+    opver: { counter: 1n, nodeId: 1 },
+    at,
+  };
+  assert.deepEqual(decodeObjectValue(encodeObjectValue(v)), v);
+  const { opver: _o, at: _a, ...meta } = v;
+  assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'object', meta })), { kind: 'object', meta });
+  // An entry written without one (as before the field existed) reads back without one.
+  const plain = { ...meta, headers: { userMeta: { color: 'red' } } };
+  assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'object', meta: plain })), {
+    kind: 'object',
+    meta: plain,
+  });
+});
+
 test("an upload's tags (x-amz-tagging on CreateMultipartUpload) trail its meta and index value; uploads without stay as before", () => {
   const base = { bucket: 'b', key: Buffer.from('k'), headers: { userMeta: {} }, initiatedMs: 7 };
   const plainMeta = encodeEntryMeta({ kind: 'upload', meta: base });

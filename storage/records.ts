@@ -115,9 +115,17 @@ const HEADER_FIELDS = [
 ] as const;
 const ALGORITHMS: ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 
+// Headers added after FORMAT_V1 travel in the user-metadata map under names no HTTP header can have (a
+// metadata name is a header-name token, which never holds ':'), so older entries read unchanged.
+const WEBSITE_REDIRECT = ':website-redirect-location';
+
 function writeHeaders(w: Writer, h: StoredHeaders): void {
   for (const f of HEADER_FIELDS) w.optStr(h[f]);
-  w.strMap(h.userMeta);
+  w.strMap(
+    h.websiteRedirectLocation === undefined
+      ? h.userMeta
+      : { ...h.userMeta, [WEBSITE_REDIRECT]: h.websiteRedirectLocation },
+  );
 }
 function readHeaders(r: Reader): StoredHeaders {
   const h: StoredHeaders = { userMeta: {} };
@@ -126,6 +134,11 @@ function readHeaders(r: Reader): StoredHeaders {
     if (v !== undefined) h[f] = v;
   }
   h.userMeta = r.strMap();
+  const redirect = h.userMeta[WEBSITE_REDIRECT];
+  if (redirect !== undefined) {
+    h.websiteRedirectLocation = redirect;
+    delete h.userMeta[WEBSITE_REDIRECT];
+  }
   return h;
 }
 

@@ -45,6 +45,7 @@ import type {
   ReadHandle,
   RemoveObjectInput,
   RemoveObjectResult,
+  StoredHeaders,
   UpdateAttributesInput,
   VersioningMode,
   WriteCondition,
@@ -755,7 +756,7 @@ export class WritePath {
         key: dst.key,
         size,
         body: tee.body,
-        headers: dst.headers ?? r.headers,
+        headers: dst.headers ?? copiedHeaders(r.headers, dst.websiteRedirectLocation),
         nowMs: dst.nowMs,
         condition: dst.condition,
         versioning: dst.versioning,
@@ -840,4 +841,10 @@ function checkCondition(cur: ObjectValue | undefined, c: WriteCondition | undefi
     if (want !== '*' && want !== cur.etag)
       throw new PreconditionFailedError('ETag does not match (If-Match)');
   }
+}
+
+/** A COPY keeps the source's headers except its website redirect, which belongs to each object (as AWS). */
+function copiedHeaders(source: StoredHeaders, websiteRedirectLocation: string | undefined): StoredHeaders {
+  const { websiteRedirectLocation: _dropped, ...rest } = source;
+  return websiteRedirectLocation === undefined ? rest : { ...rest, websiteRedirectLocation };
 }

@@ -58,6 +58,15 @@ export const OPERATION_ACTIONS: { readonly [K in OperationName]: OperationAccess
   GetBucketLifecycleConfiguration: 's3:GetLifecycleConfiguration',
   PutBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
   DeleteBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
+  GetBucketWebsite: 's3:GetBucketWebsite',
+  PutBucketWebsite: 's3:PutBucketWebsite',
+  DeleteBucketWebsite: 's3:DeleteBucketWebsite',
+  GetBucketCors: 's3:GetBucketCORS',
+  PutBucketCors: 's3:PutBucketCORS',
+  DeleteBucketCors: 's3:PutBucketCORS',
+  // Answered before authentication: a preflight needs none; a form upload authorizes its policy's signer.
+  PostObject: null,
+  OptionsObject: null,
   NotImplemented: null,
 };
 

@@ -7,7 +7,7 @@ import { S3Error } from '../errors.ts';
 import { sendXml } from '../http/respond.ts';
 import { copySourceConditionError, parseWriteCondition } from '../s3/conditionals.ts';
 import type { CopySource } from '../s3/copy-source.ts';
-import { storedHeadersFromRequest } from '../s3/headers.ts';
+import { storedHeadersFromRequest, websiteRedirectFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { copyTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
@@ -104,7 +104,14 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
       ArgumentValue: directive,
     });
   }
-  if (src.bucket === op.bucket && src.key === op.key && src.versionId === undefined && directive === 'COPY') {
+  const redirect = directive === 'COPY' ? websiteRedirectFromRequest(ex.req.headers) : undefined;
+  if (
+    src.bucket === op.bucket &&
+    src.key === op.key &&
+    src.versionId === undefined &&
+    directive === 'COPY' &&
+    redirect === undefined
+  ) {
     throw new S3Error(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -126,6 +133,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
         versioning,
         ...(acl ? { acl } : {}),
         ...(directive === 'REPLACE' ? { headers: storedHeadersFromRequest(ex.req.headers) } : {}),
+        ...(redirect !== undefined ? { websiteRedirectLocation: redirect } : {}),
         ...(condition ? { condition } : {}),
         ...(tags ? { tags } : {}),
       },
