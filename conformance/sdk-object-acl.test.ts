@@ -3,6 +3,7 @@
 // HTTP), the ACL surviving a crash, and `s3cmd setacl --acl-public`.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +16,7 @@ import {
   GetObjectCommand,
   PutBucketAclCommand,
   PutBucketOwnershipControlsCommand,
+  PutBucketWebsiteCommand,
   PutObjectAclCommand,
   PutObjectCommand,
   PutPublicAccessBlockCommand,
@@ -27,6 +29,22 @@ import { startTarget, type Target } from './target.ts';
 import { run, skipUnlessInstalled } from './tree.ts';
 
 const T = { timeout: 90_000 };
+
+/** GET from a port of 127.0.0.1 with the given Host (the website endpoint picks the bucket from it). */
+function getFrom(port: number, host: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, headers: { host: `${host}:${port}` }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 
 describe('sdk: object ACLs', () => {
@@ -351,6 +369,26 @@ describe('sdk: object ACLs', () => {
       assert.equal((await anonymousGet(bucket, 'was-public')).status, 403);
     },
   );
+
+  test('the website endpoint serves an object made public by its ACL alone', T, async () => {
+    const bucket = await newBucket('oacl-site');
+    await s3.send(
+      new PutBucketWebsiteCommand({
+        Bucket: bucket,
+        WebsiteConfiguration: { IndexDocument: { Suffix: 'index.html' } },
+      }),
+    );
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'index.html', Body: '<h1>acl</h1>', ACL: 'public-read' }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'private.html', Body: 'no' }));
+    assert.ok(target.websitePort, 'the embedded server serves websites');
+    const site = (path: string) => getFrom(target.websitePort!, `${bucket}.s3-website.localhost`, path);
+    const home = await site('/');
+    assert.equal(home.status, 200);
+    assert.equal(home.body, '<h1>acl</h1>');
+    assert.equal((await site('/private.html')).status, 403);
+  });
 
   test('an object ACL is kept with its version: it survives a crash', {
     ...T,
