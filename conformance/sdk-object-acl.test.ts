@@ -23,6 +23,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { seededBytes, sha256hex } from './bytes.ts';
 import { errorCode, sendRaw } from './raw.ts';
 import { expectS3Error, readBody, s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
@@ -402,6 +403,76 @@ describe('sdk: object ACLs', () => {
     await target.start();
     assert.equal((await anonymousGet(bucket, 'k')).body.toString(), 'durable');
     assert.equal((await anonymousGet(bucket, 'later')).status, 200);
+  });
+});
+
+describe('aws s3 cp --acl public-read', async () => {
+  const skip = await skipUnlessInstalled('aws');
+  let target: Target;
+  let s3: S3Client;
+  let work: string;
+  const bucket = uniqueBucket('awscli-acl');
+  before(async () => {
+    if (skip) return;
+    target = await startTarget();
+    s3 = s3For(target);
+    work = mkdtempSync(join(tmpdir(), 'quire-awscli-acl-'));
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+  after(async () => {
+    s3?.destroy();
+    await target?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a small file (PutObject) and a 9 MiB one (multipart) both end up public', {
+    ...T,
+    skip,
+  }, async () => {
+    const config = join(work, 'aws-config');
+    writeFileSync(config, '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n');
+    const env = {
+      PATH: process.env.PATH,
+      HOME: work,
+      AWS_CONFIG_FILE: config,
+      AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials'),
+      AWS_ACCESS_KEY_ID: target.creds.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: target.creds.secretAccessKey,
+      AWS_DEFAULT_REGION: target.region,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+    const small = join(work, 'small.html');
+    writeFileSync(small, '<p>small</p>');
+    const big = join(work, 'big.bin');
+    const bigBody = seededBytes(31, 9 * 1024 * 1024 + 5);
+    writeFileSync(big, bigBody);
+    for (const [file, key] of [
+      [small, 'small.html'],
+      [big, 'big.bin'],
+    ] as const) {
+      const res = await run(
+        'aws',
+        [
+          '--endpoint-url',
+          target.endpoint,
+          's3',
+          'cp',
+          '--acl',
+          'public-read',
+          file,
+          `s3://${bucket}/${key}`,
+        ],
+        env,
+      );
+      assert.equal(res.code, 0, res.stderr);
+    }
+    assert.equal(
+      (await sendRaw(target, { method: 'GET', path: `/${bucket}/small.html` })).body.toString(),
+      '<p>small</p>',
+    );
+    const got = await sendRaw(target, { method: 'GET', path: `/${bucket}/big.bin` }, 60_000);
+    assert.equal(got.status, 200);
+    assert.equal(sha256hex(got.body), sha256hex(bigBody));
   });
 });
 
