@@ -617,6 +617,10 @@ export class WritePath {
         if (u.legalHold) meta.legalHold = true;
         else delete meta.legalHold;
       }
+      if (u.acl !== undefined) {
+        if (u.acl) meta.acl = u.acl;
+        else delete meta.acl;
+      }
       // Only the 'O'/'V' entry is rewritten: its data (inline bodies) is read while the claim holds it.
       const claim = d.reads.pins.claim([oldAt]);
       try {
@@ -759,6 +763,7 @@ export class WritePath {
         ...(tags?.length ? { tags } : {}),
         ...(dst.retention ? { retention: dst.retention } : {}),
         ...(dst.legalHold ? { legalHold: true } : {}),
+        ...(dst.acl ? { acl: dst.acl } : {}),
         finish: async () => ({ etag: tee.etag(), checksums: whole ? r.checksums : {} }),
       });
     } finally {
@@ -792,7 +797,7 @@ export class WritePath {
 }
 
 function objectMeta(
-  input: Pick<PutObjectInput, 'size' | 'headers' | 'nowMs' | 'tags' | 'retention' | 'legalHold'>,
+  input: Pick<PutObjectInput, 'size' | 'headers' | 'nowMs' | 'tags' | 'retention' | 'legalHold' | 'acl'>,
   fin: BodyFinish,
   body: ObjectMeta['body'],
 ): ObjectMeta {
@@ -807,6 +812,7 @@ function objectMeta(
     ...(input.tags?.length ? { tags: input.tags } : {}),
     ...(input.retention ? { retention: input.retention } : {}),
     ...(input.legalHold ? { legalHold: true } : {}),
+    ...(input.acl ? { acl: input.acl } : {}),
   };
 }
 

@@ -212,8 +212,8 @@ async function openPublic(site: Site, key: string) {
   if (handle === undefined)
     throw missingObjectError(deps, request, verdict, new S3Error('NoSuchKey', undefined, { Key: key }));
   try {
-    // Objects carry no ACL of their own yet: the default one (the bucket owner's) is what an object-ACL verdict meets.
-    requireObjectAccess(deps, request, verdict, undefined);
+    // A public-read object ACL makes the object readable here, as a policy does.
+    requireObjectAccess(deps, request, verdict, handle.record.acl);
   } catch (err) {
     handle.release();
     throw err;
