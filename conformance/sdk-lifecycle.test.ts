@@ -12,6 +12,7 @@ import {
   HeadObjectCommand,
   type LifecycleRule,
   PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -168,5 +169,19 @@ describe('sdk: lifecycle configuration', { timeout: 120_000 }, () => {
       /rule-id="scratch"/,
     );
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'keep/u' }))).Expiration, undefined);
+    // A noncurrent version (read by id) is not announced by an Expiration rule.
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    const old = (await s3.send(new PutObjectCommand({ Bucket: b, Key: 'tmp/v', Body: '1' }))).VersionId;
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'tmp/v', Body: '2' }));
+    assert.match(
+      (await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'tmp/v' }))).Expiration ?? '',
+      /tmp%20rule/,
+    );
+    assert.equal(
+      (await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'tmp/v', VersionId: old }))).Expiration,
+      undefined,
+    );
   });
 });

@@ -259,7 +259,8 @@ export class LifecycleWorker {
   /** Noncurrent versions past NoncurrentVersionExpiration, and delete markers left alone (ExpiredObjectDeleteMarker). */
   private async expireVersions(bucket: string, rules: readonly LifecycleRule[]): Promise<void> {
     if (!rules.some((r) => r.noncurrentExpiration || r.expiration?.expiredObjectDeleteMarker)) return;
-    const needsTags = rules.some((r) => r.filter.tags && r.filter.tags.length > 0);
+    // The rules with their tag filters left out: what the listing alone can rule out.
+    const untagged = rules.map((r) => ({ ...r, filter: { ...r.filter, tags: [] } }));
     let group: ListedVersion[] = [];
     let afterKey: Buffer | undefined;
     let afterVersionId: string | undefined;
@@ -272,7 +273,7 @@ export class LifecycleWorker {
       });
       for (const v of page) {
         if (group.length > 0 && !group[0]!.key.equals(v.key)) {
-          await this.expireKeyVersions(bucket, rules, group, needsTags);
+          await this.expireKeyVersions(bucket, rules, untagged, group);
           group = [];
         }
         group.push(v);
@@ -282,15 +283,15 @@ export class LifecycleWorker {
       afterVersionId = page[page.length - 1]!.versionId;
       await yieldToLoop();
     }
-    if (group.length > 0 && !this.stopping) await this.expireKeyVersions(bucket, rules, group, needsTags);
+    if (group.length > 0 && !this.stopping) await this.expireKeyVersions(bucket, rules, untagged, group);
   }
 
   /** One key's versions, newest first (the first is the current one when it is listed as latest). */
   private async expireKeyVersions(
     bucket: string,
     rules: readonly LifecycleRule[],
+    untagged: readonly LifecycleRule[],
     versions: readonly ListedVersion[],
-    needsTags: boolean,
   ): Promise<void> {
     const nowMs = this.now();
     const key = versions[0]!.key;
@@ -303,19 +304,20 @@ export class LifecycleWorker {
       // A version became noncurrent when the next newer one was written.
       const newer = versions[i - 1];
       const since = newer ? newer.lastModifiedMs : v.lastModifiedMs;
-      const record =
-        needsTags || !v.deleteMarker
-          ? await this.deps.headObject(bucket, key, { versionId: v.versionId })
-          : undefined;
-      const subject = {
-        key,
-        size: v.size,
-        ...(record?.tags ? { tags: record.tags } : {}),
-        noncurrentSinceMs: since,
-        newerNoncurrent: noncurrentSeen,
-      };
+      const listed = { key, size: v.size, noncurrentSinceMs: since, newerNoncurrent: noncurrentSeen };
       noncurrentSeen++;
-      const rule = noncurrentExpired(rules, subject, nowMs);
+      // Cheap test first (from the listing, tags aside): most versions are not due, and need no read.
+      if (!noncurrentExpired(untagged, listed, nowMs)) {
+        removedAllOlder = false;
+        continue;
+      }
+      // Its tags (for tag filters) and its lock (retention, legal hold) are in the version's record.
+      const record = await this.deps.headObject(bucket, key, { versionId: v.versionId });
+      const rule = noncurrentExpired(
+        rules,
+        { ...listed, ...(record?.tags ? { tags: record.tags } : {}) },
+        nowMs,
+      );
       if (!rule || (record && !this.mayDelete(bucket, record, nowMs))) {
         removedAllOlder = false;
         continue;

@@ -50,6 +50,7 @@ import { dropBucket } from './bucket-purge.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { type CompactionSettings, Compactor, type CompactorLog } from './compactor.ts';
 import { writeCheckpointFile, writeFileDurable } from './durable-file.ts';
+import { OperationEpochs } from './epochs.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
 import {
@@ -137,13 +138,15 @@ export class StorageNode implements StorageApi {
     /** @internal */ readonly binlog: Binlog,
     /** @internal */ readonly volumes: Map<string, VolumePort>,
   ) {
-    const locks = new KeyedLock();
+    // Reads (pins) and locked writes are the operations compaction waits for before it forgets a move.
+    const epochs = new OperationEpochs();
+    const locks = new KeyedLock(epochs);
     const random = opts.random ?? randomBytes;
     const smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
     this.clock = new OpverClock(opts.nodeId);
     this.rows = new ObjectRows(index);
     this.placement = new Placement(volumes);
-    this.reads = new ReadPath({ index, rows: this.rows, placement: this.placement });
+    this.reads = new ReadPath({ index, rows: this.rows, placement: this.placement, epochs });
     this.writes = new WritePath({
       index,
       rows: this.rows,
@@ -243,6 +246,7 @@ export class StorageNode implements StorageApi {
       const hooks = {
         durability: opts.durability ?? 'fsync',
         onMoved: (m: EntryMoved) => moved.route(spec.volumeId, m),
+        forwardsUnused: () => moved.unused(),
         disk,
         tuning: opts.volumeTuning,
       };
@@ -265,7 +269,13 @@ export class StorageNode implements StorageApi {
       sameBoot: guard.sameBoot,
       indexFlushed: sync === 'flush',
     });
-    moved.deps = { index, rows: node.rows, pins: node.reads.pins, placement: node.placement };
+    moved.deps = {
+      index,
+      rows: node.rows,
+      pins: node.reads.pins,
+      placement: node.placement,
+      unused: () => node.reads.unusedBefore(),
+    };
     node.compactor.start();
     node.lifecycle.start();
     return node;

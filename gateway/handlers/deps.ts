@@ -30,6 +30,11 @@ export interface BucketDirectory {
   putBucketConfig(bucket: BucketRef, kind: BucketConfigKind, value: unknown): Promise<boolean>;
   /** Whether `bucket` is still the current incarnation of its name (waits while a delete of it decides). */
   isCurrent(bucket: BucketRef): Promise<boolean>;
+  /**
+   * `isCurrent` answered now, without a promise (every request asks); undefined while a delete of it decides or
+   * when the directory cannot tell without asking (then `isCurrent` is awaited). Optional: remote directories.
+   */
+  currentNow?(bucket: BucketRef): boolean | undefined;
   /** Removes exactly this incarnation, if `isEmpty` (asked while it is closing) agrees. */
   deleteBucket(bucket: BucketRef, isEmpty: () => Promise<boolean>): Promise<DeleteBucketOutcome>;
 }

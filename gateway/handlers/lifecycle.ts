@@ -60,6 +60,8 @@ export function objectExpiration(
   bucket: BucketInfo,
   record: ObjectRecord,
 ): Record<string, string> {
+  // Expiration rules apply to current versions; a noncurrent one read by id goes by other rules.
+  if (record.isLatest === false || record.deleteMarker) return {};
   const rules = readLifecycle(deps.buckets.getBucketConfig(bucket, 'lifecycle'));
   return expirationHeader(rules, record);
 }

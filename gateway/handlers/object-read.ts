@@ -9,7 +9,7 @@ import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
 import { taggingCountHeader } from '../s3/tagging.ts';
 import { deleteMarkerError, notFound, requestedVersionId, versionIdHeader } from '../s3/version-id.ts';
-import { inIncarnation, requireBucket } from './access.ts';
+import { type IncarnationCall, inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
 import { objectExpiration } from './lifecycle.ts';
 import { versioningOf } from './versioning.ts';
@@ -24,6 +24,12 @@ export async function headObject(input: HandlerInput<Op<'HeadObject'>>): Promise
   await readObject(input, false);
 }
 
+/** A read pin taken for an incarnation deleted meanwhile is given back (one object for every request). */
+const OPEN_FOR_READ: IncarnationCall<ReadHandle | undefined> = {
+  writes: false,
+  discard: (h) => h?.release(),
+};
+
 async function readObject(
   { deps, ex, verified, target, op }: HandlerInput<Op<'GetObject'> | Op<'HeadObject'>>,
   withBody: boolean,
@@ -31,7 +37,7 @@ async function readObject(
   const bucket = requireBucket(deps, op.bucket, verified);
   const versionId = requestedVersionId(target.query);
   const overrides = responseOverrides(target.query);
-  const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
+  const handle = await inIncarnation(deps, bucket, OPEN_FOR_READ, () =>
     deps.storage.openObject(
       bucket.id,
       Buffer.from(op.key, 'utf8'),
@@ -153,7 +159,7 @@ export async function streamBody(
       res.end(chunk);
       return;
     }
-    const wait = writeChunk(res, chunk);
+    const wait = writeChunk(res, chunk, ex.bodyTimeoutMs);
     if (wait) await wait;
   }
   // Fewer bytes than announced must not look like a complete response: drop the connection.
