@@ -64,6 +64,18 @@ export interface ObjectAcl {
   grants: Array<{ grantee: AclGrantee; permission: AclPermission }>;
 }
 
+/**
+ * The headers of a copy: REPLACE's new ones, else the source's except its website redirect, which belongs to
+ * each object and comes only from the copy request (as AWS). One rule for every StorageApi implementation.
+ */
+export function copyHeaders(dst: CopyDestination, source: StoredHeaders): StoredHeaders {
+  if (dst.headers !== undefined) return dst.headers;
+  const { websiteRedirectLocation: _source, ...rest } = source;
+  return dst.websiteRedirectLocation === undefined
+    ? rest
+    : { ...rest, websiteRedirectLocation: dst.websiteRedirectLocation };
+}
+
 export interface ObjectRecord {
   bucket: string;
   key: Buffer;

@@ -45,11 +45,11 @@ import type {
   ReadHandle,
   RemoveObjectInput,
   RemoveObjectResult,
-  StoredHeaders,
   UpdateAttributesInput,
   VersioningMode,
   WriteCondition,
 } from './api.ts';
+import { copyHeaders } from './api.ts';
 import type { Binlog, BinlogOp, BinlogRecord, BinlogTicket } from './binlog.ts';
 import { CHECKPOINT_KEY } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
@@ -756,7 +756,7 @@ export class WritePath {
         key: dst.key,
         size,
         body: tee.body,
-        headers: dst.headers ?? copiedHeaders(r.headers, dst.websiteRedirectLocation),
+        headers: copyHeaders(dst, r.headers),
         nowMs: dst.nowMs,
         condition: dst.condition,
         versioning: dst.versioning,
@@ -841,10 +841,4 @@ function checkCondition(cur: ObjectValue | undefined, c: WriteCondition | undefi
     if (want !== '*' && want !== cur.etag)
       throw new PreconditionFailedError('ETag does not match (If-Match)');
   }
-}
-
-/** A COPY keeps the source's headers except its website redirect, which belongs to each object (as AWS). */
-function copiedHeaders(source: StoredHeaders, websiteRedirectLocation: string | undefined): StoredHeaders {
-  const { websiteRedirectLocation: _dropped, ...rest } = source;
-  return websiteRedirectLocation === undefined ? rest : { ...rest, websiteRedirectLocation };
 }
