@@ -34,6 +34,7 @@ class MemoryStorage {
       headers: input.headers,
       checksums: done.checksums,
       opver: { counter: ++this.counter, nodeId: 1 },
+      versionId: 'null',
     };
     this.objects.set(`${input.bucket}/${input.key.toString('latin1')}`, {
       record,
@@ -92,6 +93,7 @@ const directory: BucketDirectory = {
     return 'created';
   },
   isCurrent: async (ref) => buckets.get(ref.name)?.id === ref.id,
+  currentNow: (ref) => buckets.get(ref.name)?.id === ref.id,
   getBucketConfig: () => undefined,
   putBucketConfig: async () => false,
   deleteBucket: async (ref, isEmpty) => {

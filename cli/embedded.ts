@@ -7,8 +7,11 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createGateway } from '../gateway/app.ts';
 import type { Credentials } from '../gateway/auth/types.ts';
+import { FULL_BLOCK, NO_BLOCK } from '../gateway/authz/public-access.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
+import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
+import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { errorXml } from '../gateway/s3/xml.ts';
 import { VolumeLimitError } from '../packing/errors.ts';
 import { StorageNode } from '../storage/node.ts';
@@ -20,6 +23,10 @@ import { purgeDeadBuckets } from './dead-buckets.ts';
 export interface RunningQuire {
   readonly endpoint: string;
   readonly port: number;
+  /** The website endpoint, unless turned off (`--website-port off`). */
+  readonly website?: { readonly port: number; readonly domain: string };
+  /** One lifecycle pass now, judged by the lifecycle clock; resolves when it is done. */
+  runLifecycle(): Promise<void>;
   /**
    * Stops accepting, lets in-flight requests finish for up to `shutdownGraceMs`, aborts the rest (their
    * clients get no answer and nothing of them is acknowledged), makes everything durable, closes LMDB.
@@ -41,10 +48,16 @@ export function dataLayout(dataDir: string) {
   };
 }
 
+/** Seams for tests: the wall clock lifecycle rules are judged by (default Date.now). */
+export interface EmbeddedSeams {
+  lifecycleClock?: () => number;
+}
+
 export async function startEmbedded(
   config: Config,
   credentials: Credentials[],
   logger: Logger,
+  seams: EmbeddedSeams = {},
 ): Promise<RunningQuire> {
   const layout = dataLayout(config.dataDir);
   await mkdir(layout.root, { recursive: true });
@@ -69,6 +82,15 @@ export async function startEmbedded(
       intervalMs: config.compactIntervalMs,
       log: logger.child({ part: 'compactor' }),
     },
+    lifecycle: {
+      // Storage knows incarnation ids only; the catalog holds each one's rules (validated when they were put).
+      rulesFor: (id) => readLifecycle(catalog.getBucketConfig({ name: '', id }, 'lifecycle')),
+      versioningFor: (id) => versioningFromSetting(catalog.getBucketConfig({ name: '', id }, 'versioning')),
+      intervalMs: config.lifecycleIntervalMs,
+      opsPerSecond: config.lifecycleOpsPerSecond,
+      ...(seams.lifecycleClock ? { clock: seams.lifecycleClock } : {}),
+      log: logger.child({ part: 'lifecycle' }),
+    },
   });
   const r = storage.recovery;
   if (r) logger.info({ part: 'storage', recovery: r }, recoveryLine(r));
@@ -78,6 +100,7 @@ export async function startEmbedded(
   let ready = false;
   const metrics = new GatewayMetrics(async () => (await storage.stats()).volumes);
   metrics.addCompaction(() => storage.compactor.stats());
+  metrics.addLifecycle(() => storage.lifecycle.stats());
   const gateway = createGateway({
     buckets: catalog,
     storage,
@@ -95,23 +118,48 @@ export async function startEmbedded(
     clock: () => Date.now(),
     isReady: () => ready,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
+    websiteDomain: config.websiteDomain,
+    blockPublicAccess: config.blockPublicAccess ? FULL_BLOCK : NO_BLOCK,
+    sigV2: config.sigV2,
   });
 
-  const server = createServer(
-    {
-      keepAliveTimeout: 65_000,
-      // No limit on a whole request (a 5 GiB PUT may take long); a body that stalls is cut by bodyTimeoutMs.
-      requestTimeout: 0,
-      headersTimeout: config.headersTimeoutMs,
-      // Node enforces headersTimeout only when it sweeps its connections: sweep often enough to keep it.
-      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.headersTimeoutMs / 4))),
-    },
-    gateway.listener,
-  );
+  const serverOptions = {
+    keepAliveTimeout: 65_000,
+    // No limit on a whole request (a 5 GiB PUT may take long); a body that stalls is cut by bodyTimeoutMs.
+    requestTimeout: 0,
+    headersTimeout: config.headersTimeoutMs,
+    // Node enforces headersTimeout only when it sweeps its connections: sweep often enough to keep it.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.headersTimeoutMs / 4))),
+  };
+  const server = createServer(serverOptions, gateway.listener);
   // With a listener here Node does not send `100 Continue` by itself: handlers send it once the request is accepted.
   server.on('checkContinue', gateway.listener);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
   await listen(server, config.port, config.host);
+  const servers = [server];
+  let website: RunningQuire['website'];
+  const websitePort =
+    config.websitePort ?? (config.port === 0 || config.port === 65535 ? 0 : config.port + 1);
+  if (websitePort !== 'off') {
+    const siteServer = createServer(serverOptions, gateway.websiteListener);
+    siteServer.on('checkContinue', gateway.websiteListener);
+    siteServer.on('clientError', (_err: Error, socket: Socket) => socket.destroy());
+    try {
+      await listen(siteServer, websitePort, config.host);
+    } catch (err) {
+      // Nothing is served yet: close what is open so the process can end with the one-line reason.
+      await new Promise<void>((done) => server.close(() => done()));
+      await storage.close();
+      await catalog.close();
+      await hasher.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      throw new ConfigError(
+        `the website port ${websitePort} is already in use; pick another with --website-port N (QUIRE_WEBSITE_PORT), or --website-port off`,
+      );
+    }
+    servers.push(siteServer);
+    website = { port: (siteServer.address() as AddressInfo).port, domain: config.websiteDomain };
+  }
   ready = true;
   const expiry = scheduleUploadExpiry(storage, config.multipartExpiryDays * DAY_MS, logger);
   const port = (server.address() as AddressInfo).port;
@@ -125,14 +173,16 @@ export async function startEmbedded(
   return {
     endpoint: `http://${host}:${port}`,
     port,
+    ...(website ? { website } : {}),
+    runLifecycle: () => storage.lifecycle.runOnce(),
     abortInFlight: () => abortNow(),
     close: () => {
       closing ??= (async () => {
         ready = false;
         clearInterval(expiry);
         gateway.drain();
-        const stopped = new Promise<void>((done) => server.close(() => done()));
-        server.closeIdleConnections();
+        const stopped = Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))));
+        for (const s of servers) s.closeIdleConnections();
         const finished = await settlesWithin(gateway.idle(), config.shutdownGraceMs, aborted);
         if (!finished) {
           logger.warn(
@@ -142,7 +192,7 @@ export async function startEmbedded(
         }
         // Idle keep-alive connections, and (after the grace) the requests still running: their bodies fail,
         // so storage aborts their writes, and their clients see a cut connection, never an acknowledgement.
-        server.closeAllConnections();
+        for (const s of servers) s.closeAllConnections();
         if (!(await settlesWithin(gateway.idle(), ABORT_UNWIND_MS))) {
           logger.error({ inFlight: gateway.inFlight() }, 'shutdown: requests did not unwind; closing anyway');
         }

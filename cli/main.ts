@@ -34,12 +34,24 @@ ${COMMON_FLAGS}
                                 default 30000)
   --chunkfile-bytes N           chunkfile size for volumes created from now on (env QUIRE_CHUNKFILE_BYTES,
                                 default 67108864)
+  --lifecycle-interval-ms N     how often buckets' lifecycle rules run (env QUIRE_LIFECYCLE_INTERVAL_MS,
+                                default 3600000; 0 turns them off)
+  --lifecycle-ops-per-second N  lifecycle expirations and aborts per second, at most
+                                (env QUIRE_LIFECYCLE_OPS_PER_SECOND, default 1000; 0: unlimited)
   --body-timeout-ms N     abort a request body that sends nothing for N ms (env QUIRE_BODY_TIMEOUT_MS, 60000)
   --headers-timeout-ms N  a request's headers must arrive within N ms (env QUIRE_HEADERS_TIMEOUT_MS, 60000)
   --shutdown-grace-ms N   on SIGTERM, let in-flight requests finish for N ms, then abort them
                           (env QUIRE_SHUTDOWN_GRACE_MS, 10000)
   --metrics-token T GET /metrics then needs "Authorization: Bearer T", else 401 (env QUIRE_METRICS_TOKEN;
                     default: open); /health stays open
+  --website-port N    static-website endpoint (env QUIRE_WEBSITE_PORT; default: the S3 port + 1, so 9001;
+                      0 picks a free port; off turns it off)
+  --website-domain D  there, Host <bucket>.D selects the bucket; any other Host must be a bucket's name
+                      (env QUIRE_WEBSITE_DOMAIN, default s3-website.localhost)
+  --block-public-access  refuse and ignore public ACLs and policies on every bucket, whatever the bucket's
+                         own public access block says (env QUIRE_BLOCK_PUBLIC_ACCESS=true; default off)
+  --no-sigv2        refuse signature version 2 (Authorization: AWS ..., ?AWSAccessKeyId=...&Signature=...)
+                    (env QUIRE_SIGV2=false; default: accepted)
 
 Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
 More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish

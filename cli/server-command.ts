@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { configFromEnv, configFromFile, resolveConfig } from './config.ts';
 import { mainCredentials } from './credentials.ts';
 import { lockDataDir } from './data-dir-lock.ts';
-import { startEmbedded } from './embedded.ts';
+import { type RunningQuire, startEmbedded } from './embedded.ts';
 import { createLogger } from './logger.ts';
 import { installProcessGuards } from './process-guards.ts';
 
@@ -24,10 +24,16 @@ export async function serverCommand(args: string[]): Promise<number> {
       'compact-bytes-per-second': { type: 'string' },
       'compact-interval-ms': { type: 'string' },
       'chunkfile-bytes': { type: 'string' },
+      'lifecycle-interval-ms': { type: 'string' },
+      'lifecycle-ops-per-second': { type: 'string' },
       'body-timeout-ms': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'shutdown-grace-ms': { type: 'string' },
       'metrics-token': { type: 'string' },
+      'website-port': { type: 'string' },
+      'website-domain': { type: 'string' },
+      'block-public-access': { type: 'boolean' },
+      'no-sigv2': { type: 'boolean' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -42,10 +48,18 @@ export async function serverCommand(args: string[]): Promise<number> {
     flags.compactBytesPerSecond = values['compact-bytes-per-second'];
   if (values['compact-interval-ms'] !== undefined) flags.compactIntervalMs = values['compact-interval-ms'];
   if (values['chunkfile-bytes'] !== undefined) flags.chunkfileBytes = values['chunkfile-bytes'];
+  if (values['lifecycle-interval-ms'] !== undefined)
+    flags.lifecycleIntervalMs = values['lifecycle-interval-ms'];
+  if (values['lifecycle-ops-per-second'] !== undefined)
+    flags.lifecycleOpsPerSecond = values['lifecycle-ops-per-second'];
   if (values['body-timeout-ms'] !== undefined) flags.bodyTimeoutMs = values['body-timeout-ms'];
   if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
   if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
   if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
+  if (values['website-port'] !== undefined) flags.websitePort = values['website-port'];
+  if (values['website-domain'] !== undefined) flags.websiteDomain = values['website-domain'];
+  if (values['block-public-access']) flags.blockPublicAccess = true;
+  if (values['no-sigv2']) flags.sigV2 = false;
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),
@@ -59,22 +73,37 @@ export async function serverCommand(args: string[]): Promise<number> {
   });
   const logger = createLogger(config.logLevel);
   const guards = installProcessGuards(logger);
-  const quire = await startEmbedded(config, [main, ...config.extraKeys], logger);
-  process.stdout.write(
-    banner(quire.endpoint, main.accessKeyId, main.secretAccessKey, config.dataDir, config.region),
-  );
-
+  // Signals are caught from before startup: a SIGTERM while the node is still opening (recovery, a rebuild)
+  // lets it finish opening and then stops cleanly, instead of Node's default of dying mid-open.
   let signals = 0;
-  const stop = await new Promise<{ signal?: string; fatal?: unknown }>((resolve) => {
-    const onSignal = (signal: string) => {
-      // The first signal stops gracefully; another one (a second Ctrl-C) aborts in-flight requests at once.
-      if (++signals === 1) resolve({ signal });
-      else quire.abortInFlight();
-    };
-    process.on('SIGINT', () => onSignal('SIGINT'));
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    void guards.fatal.then((fatal) => resolve({ fatal }));
+  let quire: Awaited<ReturnType<typeof startEmbedded>> | undefined;
+  let onStop: (stop: { signal?: string; fatal?: unknown }) => void = () => {};
+  const stopped = new Promise<{ signal?: string; fatal?: unknown }>((resolve) => {
+    onStop = resolve;
   });
+  const onSignal = (signal: string) => {
+    // The first signal stops gracefully; another one (a second Ctrl-C) aborts in-flight requests at once.
+    if (++signals === 1) {
+      if (!quire) logger.info({ signal }, 'stop requested while starting: stopping once the node is open');
+      onStop({ signal });
+    } else quire?.abortInFlight();
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  void guards.fatal.then((fatal) => onStop({ fatal }));
+  quire = await startEmbedded(config, [main, ...config.extraKeys], logger);
+  if (signals === 0)
+    process.stdout.write(
+      banner(
+        quire.endpoint,
+        main.accessKeyId,
+        main.secretAccessKey,
+        config.dataDir,
+        config.region,
+        quire.website,
+      ),
+    );
+  const stop = await stopped;
   logger.info(
     { signal: stop.signal, graceMs: config.shutdownGraceMs },
     'stopping: finishing in-flight requests',
@@ -103,11 +132,13 @@ function banner(
   secretKey: string,
   dataDir: string,
   region: string,
+  website: RunningQuire['website'],
 ): string {
+  const site = website ? `  website:     http://<bucket>.${website.domain}:${website.port}/\n` : '';
   return `
 Quire is running.
   endpoint:    ${endpoint}
-  access key:  ${accessKey}
+${site}  access key:  ${accessKey}
   secret key:  ${secretKey}
   region:      ${region}
   data:        ${dataDir}

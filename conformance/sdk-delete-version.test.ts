@@ -1,5 +1,6 @@
 // versionId on a never-versioned bucket, and conditional deletes (If-Match, DeleteObjects <ETag>), with the
-// real SDK and raw HTTP. Quire has no versioning: `null` is the current object, anything else is an error.
+// real SDK and raw HTTP. Such a bucket holds only null versions: `null` is the current object, anything else
+// is an error (versioned buckets: sdk-versioning.test.ts).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {

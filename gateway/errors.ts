@@ -15,6 +15,10 @@ export const S3_ERRORS = {
   EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed object size.'],
   EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed object size.'],
   ExpiredToken: [400, 'The provided token has expired.'],
+  IllegalVersioningConfigurationException: [
+    400,
+    'The versioning configuration specified in the request is invalid.',
+  ],
   IncompleteBody: [
     400,
     'You did not provide the number of bytes specified by the Content-Length HTTP header.',
@@ -24,6 +28,7 @@ export const S3_ERRORS = {
   InvalidAccessKeyId: [403, 'The AWS Access Key Id you provided does not exist in our records.'],
   InvalidArgument: [400, 'Invalid Argument'],
   InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidBucketState: [409, 'The request is not valid with the current state of the bucket.'],
   InvalidDigest: [400, 'The Content-MD5 you specified is not valid.'],
   InvalidPart: [400, 'One or more of the specified parts could not be found.'],
   InvalidPartOrder: [400, 'The list of parts was not in ascending order.'],
@@ -72,9 +77,40 @@ export const S3_ERRORS = {
     400,
     'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.',
   ],
-  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
+  InvalidPartNumber: [400, 'The requested partnumber is not satisfiable'],
   InvalidLocationConstraint: [400, 'The specified location constraint is not valid.'],
   NotModified: [304, 'Not Modified'],
+  // Website, CORS and browser POST uploads (gateway/website, gateway/cors, handlers/post-object.ts).
+  AccessForbidden: [403, 'CORSResponse: This CORS request is not allowed.'],
+  InvalidPolicyDocument: [400, 'Invalid Policy: Invalid JSON.'],
+  MalformedPOSTRequest: [400, 'The body of your POST request is not well-formed multipart/form-data.'],
+  IncorrectNumberOfFilesInPostRequest: [400, 'POST requires exactly one file upload per request.'],
+  MaxPostPreDataLengthExceeded: [400, 'Your POST request fields preceding the upload file were too large.'],
+  NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist'],
+  NoSuchWebsiteConfiguration: [404, 'The specified bucket does not have a website configuration'],
+  BadRequest: [400, 'Bad Request'],
+  InvalidTag: [400, 'The tag provided was not a valid tag.'],
+  NoSuchTagSet: [404, 'The TagSet does not exist'],
+  NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
+  InvalidStorageClass: [400, 'The storage class you specified is not valid'],
+  MalformedPolicy: [400, "Policies must be valid JSON and the first byte must be '{'"],
+  NoSuchBucketPolicy: [404, 'The bucket policy does not exist'],
+  MalformedACLError: [
+    400,
+    'The XML you provided was not well-formed or did not validate against our published schema',
+  ],
+  UnresolvableGrantByEmailAddress: [
+    400,
+    'The email address you provided does not match any account on record.',
+  ],
+  AccessControlListNotSupported: [400, 'The bucket does not allow ACLs'],
+  InvalidBucketAclWithObjectOwnership: [
+    400,
+    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+  ],
+  OwnershipControlsNotFoundError: [404, 'The bucket ownership controls were not found'],
+  UnexpectedContent: [400, 'This request does not support content'],
+  NoSuchPublicAccessBlockConfiguration: [404, 'The public access block configuration was not found'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type S3ErrorCode = keyof typeof S3_ERRORS;

@@ -14,6 +14,8 @@ export interface StoredHeaders {
   contentEncoding?: string;
   contentLanguage?: string;
   expires?: string;
+  /** x-amz-website-redirect-location: where the website endpoint sends a reader of this object (301). */
+  websiteRedirectLocation?: string;
   userMeta: Record<string, string>;
 }
 
@@ -26,9 +28,32 @@ export interface Opver {
 }
 
 export interface PartInfo {
+  /** As the client numbered it (numbers may skip). */
+  partNumber: number;
   size: number;
   etag: string;
 }
+
+/** One object tag (S3 tagging); the list keeps the client's order. */
+export interface ObjectTag {
+  key: string;
+  value: string;
+}
+
+/** Object Lock retention of one version. */
+export interface ObjectRetention {
+  mode: 'GOVERNANCE' | 'COMPLIANCE';
+  retainUntilMs: number;
+}
+
+/**
+ * The bucket's versioning state, which travels with every write (storage never sees bucket settings):
+ * 'unversioned' (never enabled) and 'suspended' write the `null` version; 'enabled' makes a new version.
+ */
+export type VersioningMode = 'unversioned' | 'enabled' | 'suspended';
+
+/** The id of the null version (every version of an unversioned bucket, and writes while suspended). */
+export const NULL_VERSION = 'null';
 
 export interface ObjectRecord {
   bucket: string;
@@ -44,6 +69,15 @@ export interface ObjectRecord {
   /** Present for multipart objects: each part's size (GetObject?partNumber=N needs it) and ETag. */
   parts?: PartInfo[];
   opver: Opver;
+  /** Opaque, URL-safe, unique per key; `null` (NULL_VERSION) for the null version. */
+  versionId: string;
+  /** This version is a delete marker (no data; size 0). */
+  deleteMarker?: boolean;
+  /** Only present when reading one version: whether it is the key's current version. */
+  isLatest?: boolean;
+  tags?: ObjectTag[];
+  retention?: ObjectRetention;
+  legalHold?: boolean;
 }
 
 export interface BodyFinish {
@@ -66,6 +100,65 @@ export interface DeleteOptions {
   condition?: DeleteCondition;
 }
 
+/** DeleteObject with everything versioning adds (removeObject). */
+export interface RemoveObjectInput {
+  bucket: string;
+  key: Buffer;
+  /** Removes exactly this version (freeing its space) instead of deleting the current object. */
+  versionId?: string;
+  /** Without versionId: 'enabled' writes a delete marker, 'suspended' a null delete marker. */
+  versioning?: VersioningMode;
+  condition?: DeleteCondition;
+  nowMs: number;
+}
+
+export interface RemoveObjectResult {
+  /** Something was removed, or a delete marker written. */
+  existed: boolean;
+  /** The version removed, or the delete marker written; absent for an unversioned delete. */
+  versionId?: string;
+  /** The version removed is a delete marker, or one was written. */
+  deleteMarker?: boolean;
+}
+
+/** What the object a multipart upload completes into starts with (x-amz-tagging on CreateMultipartUpload). */
+export interface UploadAttributes {
+  tags?: ObjectTag[];
+}
+
+/** What `updateObjectAttributes` may replace; absent fields stay as they are. */
+export interface AttributeUpdate {
+  /** The whole tag set (an empty list removes every tag). */
+  tags?: ObjectTag[];
+  /** null removes the retention. */
+  retention?: ObjectRetention | null;
+  legalHold?: boolean;
+}
+
+export interface UpdateAttributesInput {
+  bucket: string;
+  key: Buffer;
+  /** Absent: the current version. */
+  versionId?: string;
+  update: AttributeUpdate;
+  nowMs: number;
+}
+
+/** Which version to read; absent: the current one. */
+export interface VersionSelector {
+  versionId?: string;
+}
+
+export interface ListedVersion {
+  key: Buffer;
+  versionId: string;
+  isLatest: boolean;
+  deleteMarker: boolean;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+}
+
 export interface PutObjectInput {
   bucket: string;
   key: Buffer;
@@ -77,6 +170,11 @@ export interface PutObjectInput {
   finish: () => Promise<BodyFinish>;
   /** Checked atomically with the commit. */
   condition?: WriteCondition;
+  /** Default 'unversioned'. */
+  versioning?: VersioningMode;
+  tags?: ObjectTag[];
+  retention?: ObjectRetention;
+  legalHold?: boolean;
 }
 
 export interface ByteRangeInclusive {
@@ -172,6 +270,8 @@ export interface CopySource {
    * PreconditionFailed when the current version differs.
    */
   etag?: string;
+  /** Copy this version (absent: the current one). */
+  versionId?: string;
 }
 
 export interface CopyDestination {
@@ -179,8 +279,15 @@ export interface CopyDestination {
   key: Buffer;
   /** REPLACE directive: new headers; absent = COPY the source's headers. */
   headers?: StoredHeaders;
+  /** COPY directive: the copy's website redirect; the source's is never copied (as AWS). */
+  websiteRedirectLocation?: string;
   nowMs: number;
   condition?: WriteCondition;
+  versioning?: VersioningMode;
+  /** Absent: the source's tags (x-amz-tagging-directive COPY). */
+  tags?: ObjectTag[];
+  retention?: ObjectRetention;
+  legalHold?: boolean;
 }
 
 export interface DroppedBucket {
@@ -190,17 +297,39 @@ export interface DroppedBucket {
 
 export interface StorageApi {
   putObject(input: PutObjectInput): Promise<ObjectRecord>;
-  headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined>;
-  /** Pins the version: a concurrent replace/delete cannot free its space until release(). */
-  openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined>;
+  /**
+   * The current version (or the one named); undefined when there is none. A delete marker is returned
+   * as a record with `deleteMarker` (the caller answers 404 or 405 as S3 does).
+   */
+  headObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ObjectRecord | undefined>;
+  /**
+   * Pins the version: a concurrent replace/delete cannot free its space until release(). A delete
+   * marker comes back as a handle with `record.deleteMarker` and nothing to stream.
+   */
+  openObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ReadHandle | undefined>;
   /**
    * Durable when resolved; false if the key was absent. With a condition: NoSuchKey when absent,
    * PreconditionFailed when the ETag differs (`*` matches any), as AWS answers a conditional delete.
    */
   deleteObject(bucket: string, key: Buffer, opts?: DeleteOptions): Promise<boolean>;
+  /** DeleteObject as versioning defines it: a delete marker, a null delete marker, or one version removed. */
+  removeObject(input: RemoveObjectInput): Promise<RemoveObjectResult>;
+  /**
+   * Replaces a version's tags, retention or legal hold without changing its data or version id (a new
+   * opver, so mirrors order it). NoSuchKey / NoSuchVersion when absent, MethodNotAllowed for a delete marker.
+   */
+  updateObjectAttributes(input: UpdateAttributesInput): Promise<ObjectRecord>;
+  /**
+   * Every version and delete marker of keys starting with `prefix`, key ascending then newest first,
+   * after (afterKey, afterVersionId) — or after every version of afterKey when no version id is given.
+   */
+  listObjectVersions(
+    bucket: string,
+    opts: { prefix: Buffer; afterKey?: Buffer; afterVersionId?: string; limit: number },
+  ): Promise<ListedVersion[]>;
   /** Server-side, streaming. A range copies only those bytes (the result is a plain object). */
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord>;
-  /** Keys > `after`, starting with `prefix`, in UTF-8 byte order, at most `limit`. */
+  /** Keys > `after`, starting with `prefix`, in UTF-8 byte order, at most `limit`; delete markers skipped. */
   listObjects(
     bucket: string,
     opts: { prefix: Buffer; after?: Buffer; limit: number },
@@ -214,6 +343,7 @@ export interface StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    attributes?: UploadAttributes,
   ): Promise<string>;
   uploadPart(input: UploadPartInput): Promise<BodyFinish>;
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish>;
@@ -223,6 +353,7 @@ export interface StorageApi {
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
     nowMs: number,
+    versioning?: VersioningMode,
   ): Promise<ObjectRecord>;
   abortUpload(bucket: string, key: Buffer, uploadId: string): Promise<void>;
   listParts(

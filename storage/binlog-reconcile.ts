@@ -14,11 +14,22 @@ import type { Opver } from './api.ts';
 import type { BinlogPosition, BinlogRecord } from './binlog.ts';
 import { readCheckpointFile } from './durable-file.ts';
 import type { NodeIndex } from './index-db.ts';
-import { decodeObjectKey, decodePartKey, decodeUploadKey, objectKey, uploadKey } from './keys.ts';
+import {
+  decodeObjectKey,
+  decodePartKey,
+  decodeUploadKey,
+  decodeVersionKey,
+  objectKey,
+  prefixEnd,
+  uploadKey,
+  versionKey,
+  versionKeyPrefix,
+} from './keys.ts';
 import {
   type BinlogCheckpoint,
   decodeCheckpoint,
   decodeObjectOpver,
+  decodeObjectSummary,
   decodeObjectValue,
   decodePartValue,
   decodeUploadValue,
@@ -61,11 +72,39 @@ export interface ReconcileReport {
 
 const opverTag = (o: Opver) => `${o.counter}:${o.nodeId}`;
 
-/** Which index row a record is about. */
+/** Which index row a record is about: an object's null version, or one real version (by stamp). */
 function identity(r: BinlogRecord): string {
   if (r.op === 'upload-create' || r.op === 'upload-abort') return `u${r.uploadId}`;
   if (r.op === 'upload-part') return `p${r.uploadId}\0${r.partNumber}`;
-  return `o${objectKey(r.bucket, r.key).toString('latin1')}`;
+  return objectIdentity(objectKey(r.bucket, r.key), r.version?.stamp);
+}
+
+function objectIdentity(okey: Buffer, stamp: Opver | undefined): string {
+  const o = `o${okey.toString('latin1')}`;
+  return stamp ? `${o}#${opverTag(stamp)}` : o;
+}
+
+/** The row of one version of (bucket, key) (the null version when `stamp` is absent), current or not. */
+function versionRow(
+  index: NodeIndex,
+  bucket: string,
+  key: Buffer,
+  stamp: Opver | undefined,
+): Opver | undefined {
+  const cur = index.get(index.objects, objectKey(bucket, key));
+  if (cur) {
+    const s = decodeObjectSummary(cur);
+    if (stamp ? s.versioned && compare(s.seq, stamp) === 0 : !s.versioned)
+      return decodeObjectOpver(cur).opver;
+  }
+  if (stamp) {
+    const row = index.get(index.versions, versionKey(bucket, key, stamp));
+    return row ? decodeObjectOpver(row).opver : undefined;
+  }
+  const lo = versionKeyPrefix(bucket, key);
+  for (const { value } of index.versions.getRange({ start: lo, end: prefixEnd(lo), snapshot: false }))
+    if (!decodeObjectSummary(value).versioned) return decodeObjectOpver(value).opver;
+  return undefined;
 }
 
 /** Index rows a reconcile looks at for missing records; all of them when not given. */
@@ -109,10 +148,9 @@ function backed(index: NodeIndex, r: BinlogRecord): boolean {
   if (r.op === 'upload-create' || r.op === 'upload-part') return true;
   if (r.op === 'upload-abort')
     return r.uploadId === undefined || !index.get(index.uploads, uploadKey(r.bucket, r.key, r.uploadId));
-  const row = index.get(index.objects, objectKey(r.bucket, r.key));
-  const cur = row ? decodeObjectOpver(row).opver : undefined;
+  const cur = versionRow(index, r.bucket, r.key, r.version?.stamp);
   const newer = cur !== undefined && compare(cur, r.opver) > 0;
-  if (r.op === 'delete') return !cur || newer;
+  if (r.op === 'delete' || r.op === 'version-delete') return !cur || newer;
   return cur !== undefined && compare(cur, r.opver) >= 0;
 }
 
@@ -153,23 +191,34 @@ function findMissing(
   // Parts need their upload's owner: every in-progress upload (a small table), then completed ones.
   for (const { key, value } of index.uploads.getRange({ snapshot: false }))
     owners.set(decodeUploadValue(value).uploadId, decodeUploadKey(key));
-  for (const { key, value } of rowsOf(index.objects, scope?.objects)) {
+  // Current versions, then (without a scope: a tail reconcile never touches keys with versions) the others.
+  const current = [...rowsOf(index.objects, scope?.objects)].map((r) => ({
+    ...r,
+    at: decodeObjectKey(r.key),
+  }));
+  const noncurrent = scope
+    ? []
+    : [...rowsOf(index.versions, undefined)].map((r) => ({ ...r, at: decodeVersionKey(r.key) }));
+  for (const { value, at: own } of [...current, ...noncurrent]) {
     const head = decodeObjectOpver(value);
-    const own = () => decodeObjectKey(key);
-    if (head.uploadId !== undefined && mine(head.opver)) owners.set(head.uploadId, own());
-    if (!mine(head.opver) || seen.has(`o${Buffer.from(key).toString('latin1')}#${opverTag(head.opver)}`))
-      continue;
+    if (head.uploadId !== undefined && mine(head.opver)) owners.set(head.uploadId, own);
+    const s = decodeObjectSummary(value);
+    const stamp = s.versioned ? s.seq : undefined;
+    const id = objectIdentity(objectKey(own.bucket, own.key), stamp);
+    if (!mine(head.opver) || seen.has(`${id}#${opverTag(head.opver)}`)) continue;
     const v = decodeObjectValue(value);
-    const { bucket, key: k } = own();
     const uploadId = head.uploadId;
-    out.push({
+    const rec: BinlogRecord = {
       op: uploadId ? 'upload-complete' : 'insert',
-      bucket,
-      key: k,
+      bucket: own.bucket,
+      key: own.key,
       opver: v.opver,
       size: v.size,
       uploadId,
-    });
+    };
+    if (stamp || s.deleteMarker)
+      rec.version = { ...(stamp ? { stamp } : {}), ...(s.deleteMarker ? { deleteMarker: true } : {}) };
+    out.push(rec);
   }
   for (const { key, value } of rowsOf(index.uploads, scope?.uploads)) {
     const u = decodeUploadValue(value);

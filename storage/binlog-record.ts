@@ -1,8 +1,11 @@
 // Binlog record encoding. Each record is framed
 //   u32 LE payload length | u32 LE CRC-32 of payload | payload
-// Payload v2 (written now):
-//   version u8 = 2 | op u8 | bucket str | key bytes | opver (u64 counter, u32 node) | size f64
+// Payload v3 (written now):
+//   version u8 = 3 | op u8 | bucket str | key bytes | opver (u64 counter, u32 node) | size f64
 //   | uploadId optStr | partNumber u32 (0 when not a part)
+//   | version flags u8 (bit 0: the record names a version of a versioned bucket, bit 1: a real version
+//     whose stamp follows, bit 2: a delete marker) | [stamp: u64 counter, u32 node]
+// Payload v2 (read only): the same up to partNumber, no version (the null version of an unversioned bucket).
 // Payload v1 (read only, files written before v2): version u8 = 1 | op u8 (0..2) | bucket | key |
 //   opver | size | has-location u8 [volumeId str | kind u8 | fileId | offset | allocBytes].
 // v2 carries no volume location: the record is written at the same time as the volume entry, and
@@ -19,7 +22,18 @@ export type BinlogOp =
   | 'upload-create'
   | 'upload-part'
   | 'upload-complete'
-  | 'upload-abort';
+  | 'upload-abort'
+  /** One version removed (DeleteObject with versionId). */
+  | 'version-delete'
+  /** A version's tags, retention or legal hold replaced (its data and id unchanged). */
+  | 'attributes';
+
+/** Which version a record is about: absent for objects of unversioned buckets (the one null version). */
+export interface RecordVersion {
+  /** The real version's stamp (its id); absent: the null version. */
+  stamp?: Opver;
+  deleteMarker?: boolean;
+}
 
 export interface BinlogRecord {
   op: BinlogOp;
@@ -32,6 +46,8 @@ export interface BinlogRecord {
   uploadId?: string;
   /** upload-part only: 1..10000. */
   partNumber?: number;
+  /** Object ops of a versioned (enabled or suspended) bucket, version ops. */
+  version?: RecordVersion;
   /** v1 records only: where the version lived when it was written. */
   volumeId?: string;
   location?: Location;
@@ -50,18 +66,30 @@ export const OPS: readonly BinlogOp[] = [
   'upload-part',
   'upload-complete',
   'upload-abort',
+  'version-delete',
+  'attributes',
 ];
 export const FRAME_BYTES = 8;
 const V1 = 1;
 const V2 = 2;
+const V3 = 3;
+const VF_PRESENT = 1;
+const VF_STAMP = 2;
+const VF_DELETE_MARKER = 4;
 /** Sanity bound on one record: S3 keys are at most 1 KiB, so anything bigger is garbage. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
 export function encodeBinlogRecord(rec: BinlogRecord): Buffer {
   const w = new Writer(64 + rec.key.length + rec.bucket.length).u32(0).u32(0);
-  w.u8(V2).u8(OPS.indexOf(rec.op)).str(rec.bucket).bytes(rec.key);
+  w.u8(V3).u8(OPS.indexOf(rec.op)).str(rec.bucket).bytes(rec.key);
   w.u64(rec.opver.counter).u32(rec.opver.nodeId).num(rec.size);
   w.optStr(rec.uploadId).u32(rec.partNumber ?? 0);
+  const v = rec.version;
+  if (!v) w.u8(0);
+  else {
+    w.u8(VF_PRESENT | (v.stamp ? VF_STAMP : 0) | (v.deleteMarker ? VF_DELETE_MARKER : 0));
+    if (v.stamp) w.u64(v.stamp.counter).u32(v.stamp.nodeId);
+  }
   const buf = w.done();
   const payload = buf.subarray(FRAME_BYTES);
   buf.writeUInt32LE(payload.length, 0);
@@ -72,9 +100,10 @@ export function encodeBinlogRecord(rec: BinlogRecord): Buffer {
 function decodePayload(payload: Buffer): BinlogRecord {
   const r = new Reader(payload);
   const version = r.u8();
-  if (version !== V1 && version !== V2) throw new Error('unknown binlog record version');
+  if (version !== V1 && version !== V2 && version !== V3) throw new Error('unknown binlog record version');
   const op = OPS[r.u8()];
-  if (!op || (version === V1 && OPS.indexOf(op) > 2)) throw new Error('unknown binlog op');
+  if (!op || (version === V1 && OPS.indexOf(op) > 2) || (version === V2 && OPS.indexOf(op) > 6))
+    throw new Error('unknown binlog op');
   const rec: BinlogRecord = {
     op,
     bucket: r.str(),
@@ -82,11 +111,18 @@ function decodePayload(payload: Buffer): BinlogRecord {
     opver: { counter: r.u64(), nodeId: r.u32() },
     size: r.num(),
   };
-  if (version === V2) {
+  if (version !== V1) {
     const uploadId = r.optStr();
     if (uploadId !== undefined) rec.uploadId = uploadId;
     const partNumber = r.u32();
     if (partNumber > 0) rec.partNumber = partNumber;
+    const flags = version === V3 ? r.u8() : 0;
+    if (flags & VF_PRESENT) {
+      const v: RecordVersion = {};
+      if (flags & VF_STAMP) v.stamp = { counter: r.u64(), nodeId: r.u32() };
+      if (flags & VF_DELETE_MARKER) v.deleteMarker = true;
+      rec.version = v;
+    }
   } else if (r.u8() === 1) {
     rec.volumeId = r.str();
     const kind = r.u8() === 0 ? 'chunk' : 'single';

@@ -1,10 +1,11 @@
-// Drops everything stored under one bucket id (an incarnation): its objects, its uploads and their parts.
+// Drops everything stored under one bucket id (an incarnation): its objects (every version and delete
+// marker), its uploads and their parts.
 // Used for incarnations the tracker has deleted: a delete requires the bucket to be empty, so what is left
 // is only what requests admitted before the delete wrote after it. One pass in key order; a request that
 // lands behind the cursor purges again itself (the gateway re-checks its incarnation after every write).
-import type { DroppedBucket, ListedObject, ListedUpload, StorageApi } from './api.ts';
+import type { DroppedBucket, ListedUpload, ListedVersion, StorageApi } from './api.ts';
 
-type Purgeable = Pick<StorageApi, 'listObjects' | 'deleteObject' | 'listUploads' | 'abortUpload'>;
+type Purgeable = Pick<StorageApi, 'listObjectVersions' | 'removeObject' | 'listUploads' | 'abortUpload'>;
 
 const PAGE = 1000;
 /** Deletes in flight at once: each is a durable commit, and group commit makes them cheap together. */
@@ -13,18 +14,28 @@ const CONCURRENCY = 16;
 export async function dropBucket(store: Purgeable, bucket: string): Promise<DroppedBucket> {
   const out: DroppedBucket = { objects: 0, uploads: 0 };
   const empty = Buffer.alloc(0);
-  let after: Buffer | undefined;
+  let after: { afterKey: Buffer; afterVersionId: string } | undefined;
   for (;;) {
-    const page: ListedObject[] = await store.listObjects(bucket, {
+    const page: ListedVersion[] = await store.listObjectVersions(bucket, {
       prefix: empty,
-      ...(after ? { after } : {}),
+      ...after,
       limit: PAGE,
     });
     if (page.length === 0) break;
-    await eachLimited(page, async (o) => {
-      if (await store.deleteObject(bucket, o.key)) out.objects++;
+    // One key at a time, newest version first: removing the current one promotes the next.
+    const byKey = new Map<string, ListedVersion[]>();
+    for (const v of page) {
+      const k = v.key.toString('latin1');
+      byKey.set(k, [...(byKey.get(k) ?? []), v]);
+    }
+    await eachLimited([...byKey.values()], async (versions) => {
+      for (const v of versions) {
+        const r = await store.removeObject({ bucket, key: v.key, versionId: v.versionId, nowMs: 0 });
+        if (r.existed) out.objects++;
+      }
     });
-    after = page[page.length - 1]!.key;
+    const last = page[page.length - 1]!;
+    after = { afterKey: last.key, afterVersionId: last.versionId };
   }
   let cursor: { afterKey: Buffer; afterUploadId: string } | undefined;
   for (;;) {

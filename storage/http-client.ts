@@ -12,15 +12,22 @@ import type {
   DroppedBucket,
   ListedObject,
   ListedUpload,
+  ListedVersion,
   ListPartsResult,
   NodeStats,
   ObjectRecord,
   PutObjectInput,
   ReadHandle,
+  RemoveObjectInput,
+  RemoveObjectResult,
   StorageApi,
   StoredHeaders,
+  UpdateAttributesInput,
+  UploadAttributes,
   UploadPartCopyInput,
   UploadPartInput,
+  VersioningMode,
+  VersionSelector,
 } from './api.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
@@ -102,13 +109,22 @@ export class StorageClient implements StorageApi {
     const { body, finish, ...args } = input;
     return this.upload('uploadPart', args, body, finish);
   }
-  async headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
-    return (await this.call<ObjectRecord | null>('headObject', { bucket, key })) ?? undefined;
+  async headObject(
+    bucket: string,
+    key: Buffer,
+    which: VersionSelector = {},
+  ): Promise<ObjectRecord | undefined> {
+    return (await this.call<ObjectRecord | null>('headObject', { bucket, key, which })) ?? undefined;
   }
-  async openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
+  async openObject(
+    bucket: string,
+    key: Buffer,
+    which: VersionSelector = {},
+  ): Promise<ReadHandle | undefined> {
     const r = await this.call<{ handleId: string; record: ObjectRecord } | null>('openObject', {
       bucket,
       key,
+      which,
     });
     if (!r) return undefined;
     let released = false;
@@ -136,6 +152,18 @@ export class StorageClient implements StorageApi {
   deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
     return this.call('deleteObject', { bucket, key, opts });
   }
+  removeObject(input: RemoveObjectInput): Promise<RemoveObjectResult> {
+    return this.call('removeObject', input);
+  }
+  updateObjectAttributes(input: UpdateAttributesInput): Promise<ObjectRecord> {
+    return this.call('updateObjectAttributes', input);
+  }
+  listObjectVersions(
+    bucket: string,
+    opts: { prefix: Buffer; afterKey?: Buffer; afterVersionId?: string; limit: number },
+  ): Promise<ListedVersion[]> {
+    return this.call('listObjectVersions', { bucket, opts });
+  }
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
     return this.call('copyObject', { src, dst });
   }
@@ -157,6 +185,7 @@ export class StorageClient implements StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    attributes?: UploadAttributes,
   ): Promise<string> {
     return this.call('createUpload', {
       bucket,
@@ -164,6 +193,7 @@ export class StorageClient implements StorageApi {
       headers,
       nowMs,
       checksumAlgorithm: checksumAlgorithm ?? null,
+      attributes: attributes ?? null,
     });
   }
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish> {
@@ -175,8 +205,16 @@ export class StorageClient implements StorageApi {
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
     nowMs: number,
+    versioning?: VersioningMode,
   ): Promise<ObjectRecord> {
-    return this.call('completeUpload', { bucket, key, uploadId, parts, nowMs });
+    return this.call('completeUpload', {
+      bucket,
+      key,
+      uploadId,
+      parts,
+      nowMs,
+      versioning: versioning ?? null,
+    });
   }
   async abortUpload(bucket: string, key: Buffer, uploadId: string): Promise<void> {
     await this.call('abortUpload', { bucket, key, uploadId });

@@ -23,12 +23,41 @@ const copySource = z.looseObject({
   etag: z.string().max(256).optional(),
 });
 const keyed = { bucket, key };
+const versionId = z.string().min(1).max(256);
+const which = z.looseObject({ versionId: versionId.optional() }).optional();
+const tag = z.object({ key: z.string().max(512), value: z.string().max(1024) });
 
 export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unknown>>> = {
   putObject: z.looseObject({ ...keyed, size: count, headers, nowMs: ms, condition: condition.optional() }),
   uploadPart: z.looseObject({ ...keyed, uploadId, partNumber, size: count, nowMs: ms }),
-  headObject: z.looseObject(keyed),
-  openObject: z.looseObject(keyed),
+  headObject: z.looseObject({ ...keyed, which }),
+  openObject: z.looseObject({ ...keyed, which }),
+  removeObject: z.looseObject({
+    ...keyed,
+    versionId: versionId.optional(),
+    versioning: z.enum(['unversioned', 'enabled', 'suspended']).optional(),
+    condition: condition.optional(),
+    nowMs: ms,
+  }),
+  updateObjectAttributes: z.looseObject({
+    ...keyed,
+    versionId: versionId.optional(),
+    update: z.looseObject({
+      tags: z.array(tag).max(50).optional(),
+      retention: z.looseObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retainUntilMs: ms }).nullish(),
+      legalHold: z.boolean().optional(),
+    }),
+    nowMs: ms,
+  }),
+  listObjectVersions: z.looseObject({
+    bucket,
+    opts: z.looseObject({
+      prefix: bytes,
+      afterKey: bytes.optional(),
+      afterVersionId: versionId.optional(),
+      limit: z.number().int().min(1).max(100_000),
+    }),
+  }),
   deleteObject: z.looseObject({
     ...keyed,
     opts: z.looseObject({ condition: condition.optional() }).optional(),
@@ -52,6 +81,7 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     headers,
     nowMs: ms,
     checksumAlgorithm: checksumAlgorithm.nullish(),
+    attributes: z.looseObject({ tags: z.array(tag).max(10).optional() }).nullish(),
   }),
   uploadPartCopy: z.looseObject({ ...keyed, uploadId, partNumber, src: copySource, nowMs: ms }),
   completeUpload: z.looseObject({

@@ -21,6 +21,8 @@ export interface StorageServerOptions {
 const STATUS: Record<string, number> = {
   NoSuchKey: 404,
   NoSuchUpload: 404,
+  NoSuchVersion: 404,
+  MethodNotAllowed: 405,
   PreconditionFailed: 412,
   InvalidRange: 416,
   InsufficientStorage: 507,
@@ -52,23 +54,40 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
   const calls: Record<string, Handler> = {
     putObject: async (req, x) => api.putObject({ ...(x as object), ...unframeBody(req) } as never),
     uploadPart: async (req, x) => api.uploadPart({ ...(x as object), ...unframeBody(req) } as never),
-    headObject: async (_r, x) => (await api.headObject(a(x.bucket), a(x.key))) ?? null,
+    headObject: async (_r, x) => (await api.headObject(a(x.bucket), a(x.key), a(x.which ?? {}))) ?? null,
     deleteObject: async (_r, x) => api.deleteObject(a(x.bucket), a(x.key), a(x.opts ?? {})),
+    removeObject: async (_r, x) => api.removeObject(a(x)),
+    updateObjectAttributes: async (_r, x) => api.updateObjectAttributes(a(x)),
+    listObjectVersions: async (_r, x) => api.listObjectVersions(a(x.bucket), a(x.opts)),
     copyObject: async (_r, x) => api.copyObject(a(x.src), a(x.dst)),
     listObjects: async (_r, x) => api.listObjects(a(x.bucket), a(x.opts)),
     hasObjects: async (_r, x) => api.hasObjects(a(x.bucket)),
     dropBucket: async (_r, x) => api.dropBucket(a(x.bucket)),
     createUpload: async (_r, x) =>
-      api.createUpload(a(x.bucket), a(x.key), a(x.headers), a(x.nowMs), a(x.checksumAlgorithm ?? undefined)),
+      api.createUpload(
+        a(x.bucket),
+        a(x.key),
+        a(x.headers),
+        a(x.nowMs),
+        a(x.checksumAlgorithm ?? undefined),
+        a(x.attributes ?? undefined),
+      ),
     uploadPartCopy: async (_r, x) => api.uploadPartCopy(a(x)),
     completeUpload: async (_r, x) =>
-      api.completeUpload(a(x.bucket), a(x.key), a(x.uploadId), a(x.parts), a(x.nowMs)),
+      api.completeUpload(
+        a(x.bucket),
+        a(x.key),
+        a(x.uploadId),
+        a(x.parts),
+        a(x.nowMs),
+        a(x.versioning ?? undefined),
+      ),
     abortUpload: async (_r, x) => (await api.abortUpload(a(x.bucket), a(x.key), a(x.uploadId))) ?? null,
     listParts: async (_r, x) => api.listParts(a(x.bucket), a(x.key), a(x.uploadId), a(x.opts)),
     listUploads: async (_r, x) => api.listUploads(a(x.bucket), a(x.opts)),
     stats: async () => api.stats(),
     openObject: async (_r, x) => {
-      const h = await api.openObject(a(x.bucket), a(x.key));
+      const h = await api.openObject(a(x.bucket), a(x.key), a(x.which ?? {}));
       if (!h) return null;
       const id = nextId();
       const timer = setTimeout(() => drop(id), idleMs);

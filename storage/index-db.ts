@@ -1,7 +1,8 @@
 // The per-node LMDB index: one root environment with named sub-databases, binary keys (our own
 // order-preserving encoding, see keys.ts) and binary values (records.ts).
 //
-//   objects  objectKey(bucket, key)        -> ObjectValue
+//   objects  objectKey(bucket, key)        -> ObjectValue of the current version (maybe a delete marker)
+//   versions versionKey(bucket, key, stamp) -> ObjectValue of a noncurrent version (key asc., newest first)
 //   uploads  uploadKey(bucket, key, id)    -> UploadValue
 //   parts    partKey(uploadId, partNumber) -> PartValue (in-progress uploads and completed objects)
 //   pending  volumeId 0 location           -> PendingValue: deletes deferred by a pinned read
@@ -45,6 +46,7 @@ export const INDEX_FORMAT = 2;
 
 export class NodeIndex {
   readonly objects: Db;
+  readonly versions: Db;
   readonly uploads: Db;
   readonly parts: Db;
   readonly pending: Db;
@@ -54,6 +56,7 @@ export class NodeIndex {
     const sub = (name: string) =>
       env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary', cache: false });
     this.objects = sub('objects');
+    this.versions = sub('versions');
     this.uploads = sub('uploads');
     this.parts = sub('parts');
     this.pending = sub('pending');

@@ -198,7 +198,10 @@ export function successor(k: Buffer): Buffer {
 
 /** Volume entry keys: a one-byte namespace so objects, uploads, parts and blobs never collide. */
 export const EntryKind = {
+  /** The null version of an object: 'O' + objectKey. */
   object: 0x4f /* O */,
+  /** Any other version: 'V' + objectKey + the 12-byte version stamp (versionStamp). */
+  version: 0x56 /* V */,
   upload: 0x55 /* U */,
   part: 0x50 /* P */,
   blob: 0x42 /* B */,
@@ -209,6 +212,103 @@ export function entryKey(kind: number, body: Buffer): Buffer {
   out[0] = kind;
   body.copy(out, 1);
   return out;
+}
+
+// ---- versions ----
+//
+// A version is identified by its creation opver (the "stamp": counter and node id). Its id as S3 sees it is
+// the stamp's 12 bytes (counter u64 BE, node id u32 BE) in base64url: opaque, URL-safe, unique per key.
+// The null version has the id `null` and lives in the 'O' entry.
+//
+// versionKey(bucket, key, stamp) = esc(bucket) 0x00 lift(key) 0x00 ~stamp (12 bytes, every bit inverted)
+//   the noncurrent versions table: key ascending (lifted, as uploads), then newest first. The longest is
+//   63 + 1 + 1,024 + 1 + 12 = 1,101 bytes.
+
+export const STAMP_BYTES = 12;
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+export interface Stamp {
+  counter: bigint;
+  nodeId: number;
+}
+
+export function versionStamp(s: Stamp): Buffer {
+  const out = Buffer.allocUnsafe(STAMP_BYTES);
+  out.writeBigUInt64BE(s.counter, 0);
+  out.writeUInt32BE(s.nodeId, 8);
+  return out;
+}
+
+export function readStamp(b: Buffer, at = 0): Stamp {
+  return { counter: b.readBigUInt64BE(at), nodeId: b.readUInt32BE(at + 8) };
+}
+
+/** The S3 version id of a version stamp. */
+export function versionIdOf(s: Stamp): string {
+  return versionStamp(s).toString('base64url');
+}
+
+const VERSION_ID_RE = /^[A-Za-z0-9_-]{16}$/;
+
+/** The stamp a version id names, or undefined when it cannot be one of ours (`null` included). */
+export function parseVersionId(id: string): Stamp | undefined {
+  if (!VERSION_ID_RE.test(id)) return undefined;
+  const b = Buffer.from(id, 'base64url');
+  if (b.length !== STAMP_BYTES || b.toString('base64url') !== id) return undefined;
+  return readStamp(b);
+}
+
+/** Prefix of every noncurrent version of (bucket, key). */
+export function versionKeyPrefix(bucket: string, key: Buffer): Buffer {
+  if (key.length > OBJECT_KEY_BYTES_MAX) {
+    throw new StorageError('KeyTooLongError', `key of ${key.length} bytes; at most ${OBJECT_KEY_BYTES_MAX}`);
+  }
+  return uploadKeyPrefix(bucket, key);
+}
+
+/** Prefix under which the noncurrent versions of every key starting with `keyPrefix` lie. */
+export function versionScanPrefix(bucket: string, keyPrefix: Buffer): Buffer {
+  return uploadScanPrefix(bucket, keyPrefix);
+}
+
+export function versionKey(bucket: string, key: Buffer, s: Stamp): Buffer {
+  const head = versionKeyPrefix(bucket, key);
+  const out = Buffer.allocUnsafe(head.length + STAMP_BYTES);
+  head.copy(out, 0);
+  out.writeBigUInt64BE(U64_MAX - s.counter, head.length);
+  out.writeUInt32BE(0xffff_ffff - s.nodeId, head.length + 8);
+  return out;
+}
+
+export function decodeVersionKey(encoded: Buffer): { bucket: string; key: Buffer; stamp: Stamp } {
+  const b = readEscaped(encoded, 0);
+  const k = readLifted(encoded, b.next);
+  const at = k.next;
+  return {
+    bucket: b.bytes.toString('utf8'),
+    key: Buffer.from(k.bytes),
+    stamp: {
+      counter: U64_MAX - encoded.readBigUInt64BE(at),
+      nodeId: 0xffff_ffff - encoded.readUInt32BE(at + 8),
+    },
+  };
+}
+
+/** The volume entry key of a version: 'O' + objectKey for the null version, else 'V' + objectKey + stamp. */
+export function versionEntryKey(okey: Buffer, stamp: Stamp | undefined): Buffer {
+  if (!stamp) return entryKey(EntryKind.object, okey);
+  const out = Buffer.allocUnsafe(1 + okey.length + STAMP_BYTES);
+  out[0] = EntryKind.version;
+  okey.copy(out, 1);
+  versionStamp(stamp).copy(out, 1 + okey.length);
+  return out;
+}
+
+/** An 'O' or 'V' entry key's object key and (for 'V') stamp. */
+export function decodeVersionEntryKey(ekey: Buffer): { okey: Buffer; stamp?: Stamp } {
+  if (ekey[0] === EntryKind.object) return { okey: ekey.subarray(1) };
+  const end = ekey.length - STAMP_BYTES;
+  return { okey: ekey.subarray(1, end), stamp: readStamp(ekey, end) };
 }
 
 /** Part key inside the index and the volume: uploadId (ASCII) then part number big-endian. */

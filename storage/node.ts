@@ -8,8 +8,8 @@
 //   moved-router.ts the index follows compaction; compactor.ts runs it in the background
 //   recovery.ts     what open does after a clean or an unclean stop; checkpoints.ts bounds it
 //
-// Entry keys in the volumes (keys.ts EntryKind): 'O'+objectKey (object: inline data, or a manifest
-// for blob/multipart bodies), 'B'+blobId (a large body, written before its manifest because its
+// Entry keys in the volumes (keys.ts EntryKind): 'O'+objectKey (the null version of an object: inline
+// data, or a manifest for blob/multipart bodies), 'V'+objectKey+stamp (any other version, the same), 'B'+blobId (a large body, written before its manifest because its
 // ETag is known only after streaming), 'U'+uploadId (upload marker), 'P'+uploadId+partNumber.
 // The volume is the truth: every index row is derivable from entry keys, metas, opvers and
 // locations (rebuild.ts). After an unclean stop, recovery (recovery.ts) settles what changed since
@@ -29,14 +29,19 @@ import type {
   DroppedBucket,
   ListedObject,
   ListedUpload,
+  ListedVersion,
   ListPartsResult,
   NodeStats,
   ObjectRecord,
   PutObjectInput,
   ReadHandle,
+  RemoveObjectInput,
+  RemoveObjectResult,
   StorageApi,
+  UpdateAttributesInput,
   UploadPartCopyInput,
   UploadPartInput,
+  VersionSelector,
 } from './api.ts';
 import { Binlog } from './binlog.ts';
 import { CHECKPOINT_KEY, loadCheckpoint } from './binlog-reconcile.ts';
@@ -45,18 +50,30 @@ import { dropBucket } from './bucket-purge.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { type CompactionSettings, Compactor, type CompactorLog } from './compactor.ts';
 import { writeCheckpointFile, writeFileDurable } from './durable-file.ts';
+import { OperationEpochs } from './epochs.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
-import { boundMarker, bucketPrefix, OBJECT_KEY_BYTES_MAX, objectKey, prefixEnd, successor } from './keys.ts';
+import {
+  boundMarker,
+  bucketPrefix,
+  decodeObjectKey,
+  decodeUploadKey,
+  OBJECT_KEY_BYTES_MAX,
+  objectKey,
+  prefixEnd,
+  successor,
+} from './keys.ts';
+import { type LifecycleLog, type LifecycleSettings, LifecycleWorker } from './lifecycle-worker.ts';
 import { KeyedLock } from './locks.ts';
 import { MovedRouter } from './moved-router.ts';
 import { Multipart } from './multipart.ts';
 import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
-import { ReadPath } from './read-path.ts';
-import { compareOpver, decodeObjectSummary, encodeCheckpoint } from './records.ts';
+import { ReadPath, toRecord } from './read-path.ts';
+import { compareOpver, decodeObjectSummary, encodeCheckpoint, isDeleteMarkerValue } from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
+import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
 
@@ -90,6 +107,8 @@ export interface StorageNodeOptions {
   volumeTuning?: VolumeTuning;
   /** Background compaction of sparse chunkfiles (compactor.ts); absent: only on request (tests). */
   compaction?: CompactionSettings & { log?: CompactorLog };
+  /** Background lifecycle passes (lifecycle-worker.ts); absent: none. */
+  lifecycle?: LifecycleSettings & { log?: LifecycleLog };
 }
 
 export { locKey } from './pins.ts';
@@ -106,6 +125,8 @@ export class StorageNode implements StorageApi {
   /** @internal */ readonly multipart: Multipart;
   /** Rewrites sparse chunkfiles in the background (started by open when `compaction` is set). */
   readonly compactor: Compactor;
+  /** Executes the buckets' lifecycle rules in the background (started by open when `lifecycle` is set). */
+  readonly lifecycle: LifecycleWorker;
   /** Volume, index and binlog checkpoints, in the background (checkpoints.ts). @internal */
   readonly checkpoints: Checkpoints;
   /** What recovery did at open (logged by the caller). */
@@ -117,13 +138,15 @@ export class StorageNode implements StorageApi {
     /** @internal */ readonly binlog: Binlog,
     /** @internal */ readonly volumes: Map<string, VolumePort>,
   ) {
-    const locks = new KeyedLock();
+    // Reads (pins) and locked writes are the operations compaction waits for before it forgets a move.
+    const epochs = new OperationEpochs();
+    const locks = new KeyedLock(epochs);
     const random = opts.random ?? randomBytes;
     const smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
     this.clock = new OpverClock(opts.nodeId);
     this.rows = new ObjectRows(index);
     this.placement = new Placement(volumes);
-    this.reads = new ReadPath({ index, rows: this.rows, placement: this.placement });
+    this.reads = new ReadPath({ index, rows: this.rows, placement: this.placement, epochs });
     this.writes = new WritePath({
       index,
       rows: this.rows,
@@ -143,6 +166,10 @@ export class StorageNode implements StorageApi {
       clock: this.clock,
       placement: this.placement,
       commitObject: (c) => this.writes.commitObject(c),
+      currentObject: (bucket, key) => {
+        const v = this.reads.current(objectKey(bucket, key));
+        return v ? { meta: v, record: toRecord(bucket, key, v, v.opver) } : undefined;
+      },
       random,
       smallObjectMaxBytes,
       minPartBytes: opts.minPartBytes ?? 5 * 1024 * 1024,
@@ -177,6 +204,34 @@ export class StorageNode implements StorageApi {
       },
       settings,
     );
+    const { log: lifecycleLog, ...lifecycle } = opts.lifecycle ?? { intervalMs: 0, opsPerSecond: 0 };
+    this.lifecycle = new LifecycleWorker(
+      {
+        nextBucket: (after) => this.nextBucket(after),
+        listObjects: (b, o) => this.listObjects(b, o),
+        headObject: (b, k, w) => this.headObject(b, k, w),
+        deleteObject: (b, k, o) => this.deleteObject(b, k, o),
+        removeObject: (input) => this.removeObject(input),
+        listObjectVersions: (b, o) => this.listObjectVersions(b, o),
+        listUploads: (b, o) => this.listUploads(b, o),
+        abortUpload: (b, k, id) => this.abortUpload(b, k, id),
+        ...(lifecycleLog ? { log: lifecycleLog } : {}),
+      },
+      opts.lifecycle ? { ...lifecycle, rulesFor: opts.lifecycle.rulesFor } : undefined,
+    );
+  }
+
+  /** The next incarnation id after `after` (index order) that holds objects or uploads. */
+  private nextBucket(after: string | undefined): string | undefined {
+    const start = after === undefined ? Buffer.alloc(0) : prefixEnd(bucketPrefix(after));
+    if (!start) return undefined;
+    let next: string | undefined;
+    for (const { key } of this.rows.range(start, undefined, 1)) next = decodeObjectKey(key).bucket;
+    for (const { key } of this.index.uploads.getRange({ start, limit: 1, snapshot: false })) {
+      const b = decodeUploadKey(key).bucket;
+      if (next === undefined || Buffer.compare(bucketPrefix(b), bucketPrefix(next)) < 0) next = b;
+    }
+    return next;
   }
 
   static async open(opts: StorageNodeOptions): Promise<StorageNode> {
@@ -191,6 +246,7 @@ export class StorageNode implements StorageApi {
       const hooks = {
         durability: opts.durability ?? 'fsync',
         onMoved: (m: EntryMoved) => moved.route(spec.volumeId, m),
+        forwardsUnused: () => moved.unused(),
         disk,
         tuning: opts.volumeTuning,
       };
@@ -213,8 +269,15 @@ export class StorageNode implements StorageApi {
       sameBoot: guard.sameBoot,
       indexFlushed: sync === 'flush',
     });
-    moved.deps = { index, rows: node.rows, pins: node.reads.pins, placement: node.placement };
+    moved.deps = {
+      index,
+      rows: node.rows,
+      pins: node.reads.pins,
+      placement: node.placement,
+      unused: () => node.reads.unusedBefore(),
+    };
     node.compactor.start();
+    node.lifecycle.start();
     return node;
   }
 
@@ -229,16 +292,28 @@ export class StorageNode implements StorageApi {
     return this.writes.putObject(input);
   }
 
-  async headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
-    return this.reads.head(bucket, key);
+  async headObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ObjectRecord | undefined> {
+    return this.reads.head(bucket, key, which);
   }
 
-  openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
-    return this.reads.open(bucket, key);
+  openObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ReadHandle | undefined> {
+    return this.reads.open(bucket, key, which);
   }
 
   deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
     return this.writes.deleteObject(bucket, key, opts);
+  }
+
+  removeObject(input: RemoveObjectInput): Promise<RemoveObjectResult> {
+    return this.writes.removeObject(input);
+  }
+
+  updateObjectAttributes(input: UpdateAttributesInput): Promise<ObjectRecord> {
+    return this.writes.updateAttributes(input);
+  }
+
+  async listObjectVersions(bucket: string, opts: ListVersionsOptions): Promise<ListedVersion[]> {
+    return listVersions(this.rows, bucket, opts);
   }
 
   copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
@@ -263,16 +338,27 @@ export class StorageNode implements StorageApi {
     const start = afterKey && Buffer.compare(afterKey, lo) > 0 ? afterKey : lo;
     const end = prefixEnd(lo);
     const head = bucketPrefix(bucket).length;
-    for (const { key, value } of this.rows.range(start, end, opts.limit)) {
-      const v = decodeObjectSummary(value);
-      out.push({
-        key: Buffer.from(key.subarray(head)),
-        size: v.size,
-        etag: v.etag,
-        lastModifiedMs: v.lastModifiedMs,
-      });
+    let from = start;
+    // Keys whose current version is a delete marker are not listed: read on past them.
+    for (;;) {
+      let seen = 0;
+      let last: Buffer | undefined;
+      const want = opts.limit - out.length;
+      for (const { key, value } of this.rows.range(from, end, want)) {
+        seen++;
+        last = key;
+        if (isDeleteMarkerValue(value)) continue;
+        const v = decodeObjectSummary(value);
+        out.push({
+          key: Buffer.from(key.subarray(head)),
+          size: v.size,
+          etag: v.etag,
+          lastModifiedMs: v.lastModifiedMs,
+        });
+      }
+      if (seen < want || out.length >= opts.limit || !last) return out;
+      from = successor(last);
     }
-    return out;
   }
 
   async hasObjects(bucket: string): Promise<boolean> {
@@ -352,6 +438,7 @@ export class StorageNode implements StorageApi {
   }
 
   async close(): Promise<void> {
+    await this.lifecycle.stop();
     await this.compactor.stop();
     await this.checkpoints.close();
     await this.reads.deferredFreesDone();

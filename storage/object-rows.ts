@@ -9,7 +9,12 @@
 // entry it points at is durable, while readers keep seeing the previous row through the shadow map
 // until the writer reveals it (everything durable) or puts the previous row back (the volume
 // failed). Writers of the key (under its lock) and compaction's move router use `latest`.
-import type { NodeIndex } from './index-db.ts';
+//
+// Noncurrent versions (the `versions` table) change in the same commits as the current row (a new
+// version pushes the current one down; removing the current version promotes the newest noncurrent):
+// they have an overlay of their own, set in the same synchronous step, so a reader never finds a
+// version in neither place. Writes that move versions are never hidden (write-path.ts).
+import type { Db, NodeIndex } from './index-db.ts';
 
 interface Shadow {
   readonly row: Buffer | null;
@@ -25,9 +30,17 @@ export interface HiddenWrite {
   reveal(): void;
 }
 
+/** A change to the noncurrent versions table (row null: removed). */
+export interface VersionRowChange {
+  vkey: Buffer;
+  row: Buffer | null;
+}
+
 export class ObjectRows {
   /** latin1 object key -> encoded row, or null for a delete, until LMDB has it. */
   private readonly overlay = new Map<string, Buffer | null>();
+  /** latin1 version key -> encoded row, or null for a removal, until LMDB has it. */
+  private readonly versionOverlay = new Map<string, Buffer | null>();
   /** latin1 object key -> the row readers see while a hidden write is in flight. */
   private readonly shadow = new Map<string, Shadow>();
   private failure: unknown;
@@ -71,18 +84,32 @@ export class ObjectRows {
    * Sets (`row`) or deletes (null) an object row, plus whatever `alsoInTxn` writes, in one LMDB
    * commit. `visible` resolves at once: readers see the overlay. `landed` resolves on commit.
    */
-  write(okey: Buffer, row: Buffer | null, alsoInTxn: () => void): Promise<void> {
+  write(
+    okey: Buffer | undefined,
+    row: Buffer | null,
+    alsoInTxn: () => void,
+    versions: VersionRowChange[] = [],
+  ): Promise<void> {
     if (this.failure) throw this.failure;
-    const k = okey.toString('latin1');
-    this.overlay.set(k, row);
+    const k = okey?.toString('latin1');
+    if (k !== undefined) this.overlay.set(k, row);
+    const vs = versions.map((v) => ({ ...v, k: v.vkey.toString('latin1') }));
+    for (const v of vs) this.versionOverlay.set(v.k, v.row);
     const landed = this.index.commit(() => {
-      if (row) this.index.objects.put(okey, row);
-      else this.index.objects.remove(okey);
+      if (okey) {
+        if (row) this.index.objects.put(okey, row);
+        else this.index.objects.remove(okey);
+      }
+      for (const v of vs) {
+        if (v.row) this.index.versions.put(v.vkey, v.row);
+        else this.index.versions.remove(v.vkey);
+      }
       alsoInTxn();
     });
     return landed.then(
       () => {
-        if (this.overlay.get(k) === row) this.overlay.delete(k);
+        if (k !== undefined && this.overlay.get(k) === row) this.overlay.delete(k);
+        for (const v of vs) if (this.versionOverlay.get(v.k) === v.row) this.versionOverlay.delete(v.k);
       },
       (err) => {
         // The overlay keeps serving the row; refuse further writes rather than drift from LMDB.
@@ -90,6 +117,30 @@ export class ObjectRows {
         throw err;
       },
     );
+  }
+
+  /** A noncurrent version's row. */
+  getVersion(vkey: Buffer): Buffer | undefined {
+    if (this.versionOverlay.size > 0) {
+      const o = this.versionOverlay.get(vkey.toString('latin1'));
+      if (o !== undefined) return o ?? undefined;
+    }
+    return this.index.get(this.index.versions, vkey);
+  }
+
+  /** Noncurrent version rows with start <= key < end in key order, overlay applied, at most `limit`. */
+  versionRange(
+    start: Buffer,
+    end: Buffer | undefined,
+    limit: number,
+  ): Iterable<{ key: Buffer; value: Buffer }> {
+    const pend: Array<{ key: Buffer; row: Buffer | null }> = [];
+    for (const [k, row] of this.versionOverlay) {
+      const key = Buffer.from(k, 'latin1');
+      if (Buffer.compare(key, start) >= 0 && (!end || Buffer.compare(key, end) < 0)) pend.push({ key, row });
+    }
+    pend.sort((a, b) => Buffer.compare(a.key, b.key));
+    return merged(this.index.versions, pend, start, end, limit);
   }
 
   /** Overlay entries in [start, end), sorted by key bytes. */
@@ -107,32 +158,8 @@ export class ObjectRows {
   }
 
   /** Rows with start <= key < end in key order, overlay applied, at most `limit`. */
-  *range(start: Buffer, end: Buffer | undefined, limit: number): Iterable<{ key: Buffer; value: Buffer }> {
-    const pend = this.pendingIn(start, end);
-    let i = 0;
-    let n = 0;
-    const rows = this.index.objects.getRange({ start, end, limit: limit + pend.length, snapshot: false });
-    for (const { key, value } of rows) {
-      while (i < pend.length && Buffer.compare(pend[i]!.key, key) < 0) {
-        const p = pend[i++]!;
-        if (p.row) {
-          yield { key: p.key, value: p.row };
-          if (++n >= limit) return;
-        }
-      }
-      if (i < pend.length && pend[i]!.key.equals(key)) {
-        const p = pend[i++]!;
-        if (!p.row) continue;
-        yield { key, value: p.row };
-      } else yield { key, value };
-      if (++n >= limit) return;
-    }
-    for (; i < pend.length; i++) {
-      const p = pend[i]!;
-      if (!p.row) continue;
-      yield { key: p.key, value: p.row };
-      if (++n >= limit) return;
-    }
+  range(start: Buffer, end: Buffer | undefined, limit: number): Iterable<{ key: Buffer; value: Buffer }> {
+    return merged(this.index.objects, this.pendingIn(start, end), start, end, limit);
   }
 
   /** Waits until every overlay row has landed in LMDB. */
@@ -144,5 +171,39 @@ export class ObjectRows {
   async settled(): Promise<void> {
     await this.index.env.committed;
     if (this.failure) throw this.failure;
+  }
+}
+
+/** LMDB rows of `db` in [start, end) merged with pending overlay rows (sorted), at most `limit`. */
+function* merged(
+  db: Db,
+  pend: Array<{ key: Buffer; row: Buffer | null }>,
+  start: Buffer,
+  end: Buffer | undefined,
+  limit: number,
+): Iterable<{ key: Buffer; value: Buffer }> {
+  let i = 0;
+  let n = 0;
+  const rows = db.getRange({ start, end, limit: limit + pend.length, snapshot: false });
+  for (const { key, value } of rows) {
+    while (i < pend.length && Buffer.compare(pend[i]!.key, key) < 0) {
+      const p = pend[i++]!;
+      if (p.row) {
+        yield { key: p.key, value: p.row };
+        if (++n >= limit) return;
+      }
+    }
+    if (i < pend.length && pend[i]!.key.equals(key)) {
+      const p = pend[i++]!;
+      if (!p.row) continue;
+      yield { key, value: p.row };
+    } else yield { key, value };
+    if (++n >= limit) return;
+  }
+  for (; i < pend.length; i++) {
+    const p = pend[i]!;
+    if (!p.row) continue;
+    yield { key: p.key, value: p.row };
+    if (++n >= limit) return;
   }
 }

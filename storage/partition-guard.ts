@@ -8,7 +8,9 @@ import type {
   CopySource,
   DeleteOptions,
   PutObjectInput,
+  RemoveObjectInput,
   StorageApi,
+  UpdateAttributesInput,
   UploadPartCopyInput,
   UploadPartInput,
 } from './api.ts';
@@ -47,17 +49,28 @@ export class PartitionGuard implements StorageApi {
     this.check(input.bucket, input.key);
     return this.inner.putObject(input);
   }
-  async headObject(bucket: string, key: Buffer) {
-    this.check(bucket, key);
-    return this.inner.headObject(bucket, key);
+  async headObject(...args: Parameters<StorageApi['headObject']>) {
+    this.check(args[0], args[1]);
+    return this.inner.headObject(...args);
   }
-  async openObject(bucket: string, key: Buffer) {
-    this.check(bucket, key);
-    return this.inner.openObject(bucket, key);
+  async openObject(...args: Parameters<StorageApi['openObject']>) {
+    this.check(args[0], args[1]);
+    return this.inner.openObject(...args);
   }
   async deleteObject(bucket: string, key: Buffer, opts?: DeleteOptions) {
     this.check(bucket, key);
     return this.inner.deleteObject(bucket, key, opts);
+  }
+  async removeObject(input: RemoveObjectInput) {
+    this.check(input.bucket, input.key);
+    return this.inner.removeObject(input);
+  }
+  async updateObjectAttributes(input: UpdateAttributesInput) {
+    this.check(input.bucket, input.key);
+    return this.inner.updateObjectAttributes(input);
+  }
+  listObjectVersions(...args: Parameters<StorageApi['listObjectVersions']>) {
+    return this.inner.listObjectVersions(...args);
   }
   async copyObject(src: CopySource, dst: CopyDestination) {
     this.check(src.bucket, src.key);

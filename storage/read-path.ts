@@ -2,11 +2,27 @@
 // synchronous step, and stream them. Also what a writer needs to know about a version's space: its
 // locations, and the frees deferred to the last reader of a location (persisted as pending rows, so
 // a clean restart finishes them; an unclean one rebuilds the index from the volumes anyway).
-import type { ObjectRecord, Opver, ReadHandle } from './api.ts';
+import {
+  type ByteRangeInclusive,
+  NULL_VERSION,
+  type ObjectRecord,
+  type Opver,
+  type ReadHandle,
+  type VersionSelector,
+} from './api.ts';
+import type { OperationEpochs } from './epochs.ts';
 import type { NodeIndex } from './index-db.ts';
-import { objectKey, partKey } from './keys.ts';
+import {
+  objectKey,
+  parseVersionId,
+  partKey,
+  prefixEnd,
+  versionIdOf,
+  versionKey,
+  versionKeyPrefix,
+} from './keys.ts';
 import type { ObjectRows } from './object-rows.ts';
-import { PinTable } from './pins.ts';
+import { type PinHold, PinTable } from './pins.ts';
 import type { Placement } from './placement.ts';
 import { openSegments, type Segment } from './reading.ts';
 import {
@@ -22,6 +38,8 @@ export interface ReadPathDeps {
   readonly index: NodeIndex;
   readonly rows: ObjectRows;
   readonly placement: Placement;
+  /** Operations in progress (pins here, key locks of the writers): see unusedBefore. */
+  readonly epochs?: OperationEpochs;
 }
 
 /** Where a version lives besides its 'O' entry, and the part rows that go with it. */
@@ -32,11 +50,13 @@ export interface VersionSpace {
 
 export class ReadPath {
   /** Reads' pins and writers' claims: no read ever sees reused or rewritten space. */
-  readonly pins = new PinTable((rowKey, v) => this.track(this.finishDeferred(rowKey, v)));
+  readonly pins: PinTable;
   /** Deferred frees under way (old versions whose last reader just let go). */
   private readonly deferredFrees = new Set<Promise<void>>();
 
-  constructor(private readonly d: ReadPathDeps) {}
+  constructor(private readonly d: ReadPathDeps) {
+    this.pins = new PinTable((rowKey, v) => this.track(this.finishDeferred(rowKey, v)), d.epochs);
+  }
 
   /** The version readers see now (object-rows.ts), decoded. */
   current(okey: Buffer): ObjectValue | undefined {
@@ -44,17 +64,56 @@ export class ReadPath {
     return v ? decodeObjectValue(v) : undefined;
   }
 
-  head(bucket: string, key: Buffer): ObjectRecord | undefined {
-    const v = this.current(objectKey(bucket, key));
-    return v ? toRecord(bucket, key, v, v.opver) : undefined;
+  /**
+   * A version of (bucket, key): the current one, or the one `versionId` names (`null`: the null version).
+   * `vkey` is set when it is noncurrent (its row in the versions table).
+   */
+  find(
+    bucket: string,
+    key: Buffer,
+    okey: Buffer,
+    versionId: string | undefined,
+  ): { v: ObjectValue; isLatest: boolean; vkey?: Buffer } | undefined {
+    const cur = this.current(okey);
+    if (versionId === undefined) return cur && { v: cur, isLatest: true };
+    if (versionId === NULL_VERSION) {
+      if (!cur) return undefined;
+      if (!cur.versioned) return { v: cur, isLatest: true };
+      const lo = versionKeyPrefix(bucket, key);
+      for (const { key: vkey, value } of this.d.rows.versionRange(lo, prefixEnd(lo), Infinity)) {
+        const v = decodeObjectValue(value);
+        if (!v.versioned) return { v, isLatest: false, vkey: Buffer.from(vkey) };
+      }
+      return undefined;
+    }
+    const stamp = parseVersionId(versionId);
+    if (!stamp || !cur) return undefined;
+    if (cur.versioned && cur.seq!.counter === stamp.counter && cur.seq!.nodeId === stamp.nodeId)
+      return { v: cur, isLatest: true };
+    const vkey = versionKey(bucket, key, stamp);
+    const row = this.d.rows.getVersion(vkey);
+    if (!row) return undefined;
+    const v = decodeObjectValue(row);
+    return v.versioned ? { v, isLatest: false, vkey } : undefined;
   }
 
-  async open(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
+  head(bucket: string, key: Buffer, which: VersionSelector = {}): ObjectRecord | undefined {
+    const f = this.find(bucket, key, objectKey(bucket, key), which.versionId);
+    return f ? toRecord(bucket, key, f.v, f.v.opver, which.versionId ? f.isLatest : undefined) : undefined;
+  }
+
+  async open(bucket: string, key: Buffer, which: VersionSelector = {}): Promise<ReadHandle | undefined> {
     const okey = objectKey(bucket, key);
     for (;;) {
       // Row, segments and pins in one synchronous step: nothing can free or rewrite them in between.
-      const v = this.current(okey);
-      if (!v) return undefined;
+      const f = this.find(bucket, key, okey, which.versionId);
+      if (!f) return undefined;
+      const v = f.v;
+      const isLatest = which.versionId ? f.isLatest : undefined;
+      if (v.deleteMarker) {
+        // Nothing to read or pin: S3 answers with the marker's headers only.
+        return { record: toRecord(bucket, key, v, v.opver, isLatest), stream: noBytes, release: () => {} };
+      }
       const segs = this.segments(v);
       const pinned = this.pins.tryPin(segs.map((s) => s.at));
       if (pinned.wait) {
@@ -62,11 +121,13 @@ export class ReadPath {
         await pinned.wait;
         continue;
       }
-      return {
-        record: toRecord(bucket, key, v, v.opver),
-        stream: (range) => openSegments(this.d.placement, segs, v.size, range),
-        release: pinned.release,
-      };
+      return new PinnedRead(
+        toRecord(bucket, key, v, v.opver, isLatest),
+        this.d.placement,
+        segs,
+        v.size,
+        pinned,
+      );
     }
   }
 
@@ -113,6 +174,18 @@ export class ReadPath {
     if (v.tombstone) await this.d.placement.freeIfThere(v.tombstone);
   }
 
+  /**
+   * Resolves once nothing that began before this call can still name a location it got from the index then:
+   * every read (pin) and locked write begun before has ended, and so has every deferred free under way.
+   * Compaction waits for it before forgetting where a moved entry was (packing's forwards).
+   */
+  async unusedBefore(): Promise<void> {
+    const before = [...this.deferredFrees];
+    await this.pins.epochs.barrier();
+    // Also the frees that the last of those reads started as they released their pins.
+    await Promise.allSettled([...before, ...this.deferredFrees]);
+  }
+
   /** Resolves when the frees that released reads handed back are done. */
   async deferredFreesDone(): Promise<void> {
     while (this.deferredFrees.size > 0) await Promise.all(this.deferredFrees);
@@ -129,7 +202,39 @@ export class ReadPath {
   }
 }
 
-export function toRecord(bucket: string, key: Buffer, v: ObjectMeta, opver: Opver): ObjectRecord {
+/** An open read: the version's record, its bytes, and the pins that keep them (a class: no closures per read). */
+class PinnedRead implements ReadHandle {
+  constructor(
+    readonly record: ObjectRecord,
+    private readonly placement: Placement,
+    private readonly segs: Segment[],
+    private readonly size: number,
+    private readonly pins: PinHold,
+  ) {}
+
+  stream(range?: ByteRangeInclusive): AsyncIterable<Buffer> {
+    return openSegments(this.placement, this.segs, this.size, range);
+  }
+
+  release(): void {
+    this.pins.release();
+  }
+}
+
+async function* noBytes(): AsyncIterable<Buffer> {}
+
+/** A version's S3 id: its stamp for a real version, `null` for the null version. */
+export function versionIdOfMeta(v: ObjectMeta): string {
+  return v.versioned && v.seq ? versionIdOf(v.seq) : NULL_VERSION;
+}
+
+export function toRecord(
+  bucket: string,
+  key: Buffer,
+  v: ObjectMeta,
+  opver: Opver,
+  isLatest?: boolean,
+): ObjectRecord {
   const r: ObjectRecord = {
     bucket,
     key,
@@ -139,8 +244,15 @@ export function toRecord(bucket: string, key: Buffer, v: ObjectMeta, opver: Opve
     headers: v.headers,
     checksums: v.checksums,
     opver,
+    versionId: versionIdOfMeta(v),
   };
   if (v.checksumType) r.checksumType = v.checksumType;
-  if (v.body.kind === 'multipart') r.parts = v.body.parts.map((p) => ({ size: p.size, etag: p.etag }));
+  if (v.deleteMarker) r.deleteMarker = true;
+  if (isLatest !== undefined) r.isLatest = isLatest;
+  if (v.tags?.length) r.tags = v.tags;
+  if (v.retention) r.retention = v.retention;
+  if (v.legalHold) r.legalHold = true;
+  if (v.body.kind === 'multipart')
+    r.parts = v.body.parts.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag }));
   return r;
 }

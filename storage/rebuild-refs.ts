@@ -56,20 +56,22 @@ export function resolveReferences(
   const fix = new Corrections(index);
   const winnerParts = new Map<string, Set<number>>();
   let objects = 0;
-  for (const { key, value } of index.objects.getRange({ snapshot: false })) {
-    const v = decodeObjectValue(value);
-    objects++;
-    if (v.body.kind === 'blob') {
-      const blobAt = takeBlob(st, v.body.blobId);
-      if (blobAt) fix.put(index.objects, key, encodeObjectValue({ ...v, blobAt }));
-      else {
-        fix.remove(index.objects, key); // data never became durable: cannot happen for an acked write
-        objects--;
+  // Every version, current (`objects`) or not (`versions`), holds its body.
+  for (const db of [index.objects, index.versions])
+    for (const { key, value } of db.getRange({ snapshot: false })) {
+      const v = decodeObjectValue(value);
+      objects++;
+      if (v.body.kind === 'blob') {
+        const blobAt = takeBlob(st, v.body.blobId);
+        if (blobAt) fix.put(db, key, encodeObjectValue({ ...v, blobAt }));
+        else {
+          fix.remove(db, key); // data never became durable: cannot happen for an acked write
+          objects--;
+        }
+      } else if (v.body.kind === 'multipart') {
+        winnerParts.set(v.body.uploadId, new Set(v.body.parts.map((p) => p.partNumber)));
       }
-    } else if (v.body.kind === 'multipart') {
-      winnerParts.set(v.body.uploadId, new Set(v.body.parts.map((p) => p.partNumber)));
     }
-  }
   fix.flush();
   const liveUploads = new Set<string>();
   for (const { key, value } of index.uploads.getRange({ snapshot: false })) {

@@ -1,8 +1,10 @@
 // Rebuilds the LMDB index from the volumes alone (the volumes are the truth): at start after an
 // unclean stop or a lost/damaged index, and from the CLI (`rebuildIndex(dataDir)`).
 //
-// Rules: for one key the higher opver wins and the loser entry is deleted; a tombstone (an object
-// deleted while a read pinned it) outranks lower versions of its key and is deleted last; an
+// Rules: for one entry key the higher opver wins and the loser entry is deleted ('O'+objectKey is the
+// null version of an object, 'V'+objectKey+stamp each other version); a tombstone (a version deleted
+// while a read pinned it) outranks lower opvers of its entry key and is deleted last; of the versions
+// of one object the one with the highest stamp is current (`objects`), the others go to `versions`; an
 // upload marker whose upload id appears in any object manifest was completed (marker deleted); a
 // part is kept if the winning manifest uses it or its upload marker is live; a blob is kept if a
 // kept object or part refers to it. Everything else is garbage from a crash mid-operation.
@@ -17,7 +19,16 @@ import { CHECKPOINT_KEY, loadCheckpoint, reconcileBinlog } from './binlog-reconc
 import { writeCheckpointFile } from './durable-file.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
-import { EntryKind, uploadKey } from './keys.ts';
+import {
+  decodeObjectKey,
+  decodeVersionEntryKey,
+  decodeVersionKey as decodeVersionKeyHead,
+  EntryKind,
+  objectKey as objectKeyOf,
+  STAMP_BYTES,
+  uploadKey,
+  versionKey,
+} from './keys.ts';
 import { type RebuildState, resolveReferences } from './rebuild-refs.ts';
 import {
   compareOpver,
@@ -58,6 +69,7 @@ export async function rebuildInto(
     // Deferred deletes name entries of the old index; the rebuild decides about every entry anew.
     index.pending.clearSync();
     index.objects.clearSync();
+    index.versions.clearSync();
     index.uploads.clearSync();
     index.parts.clearSync();
   });
@@ -84,6 +96,7 @@ export async function rebuildInto(
     index.env.transactionSync(() => applyBatch(index, st, volumeId, batch));
     onProgress?.({ volumeId, entries: st.entries, entryBytes });
   }
+  placeCurrentVersions(index);
   const counts = resolveReferences(index, st);
   // Tombstones last: deleting one before the entry it outranks could resurrect that entry.
   const garbage = [...st.losers, ...[...st.tombstones.values()].map((t) => t.at)];
@@ -119,26 +132,43 @@ function applyBatch(index: NodeIndex, st: RebuildState, volumeId: string, batch:
     } catch {
       continue; // not ours; leave it alone
     }
-    if (e.key[0] === EntryKind.object && meta.kind === 'tombstone') {
-      applyTombstone(index, st, body, e.opver, at);
-    } else if (e.key[0] === EntryKind.object && meta.kind === 'object') {
-      const tomb = st.tombstones.get(body.toString('latin1'));
+    const isObject = e.key[0] === EntryKind.object || e.key[0] === EntryKind.version;
+    if (isObject && meta.kind === 'tombstone') {
+      const row = versionRowKey(e.key);
+      if (row)
+        applyTombstone(
+          row.db === 'objects' ? index.objects : index.versions,
+          st,
+          e.key,
+          row.key,
+          e.opver,
+          at,
+        );
+    } else if (isObject && meta.kind === 'object') {
+      const row = versionRowKey(e.key);
+      if (!row) continue;
+      const ek = e.key.toString('latin1');
+      const tomb = st.tombstones.get(ek);
       if (tomb && compareOpver(tomb.opver, e.opver) > 0) {
         st.losers.push(at);
         continue;
       }
       if (meta.meta.body.kind === 'multipart') st.manifestUploads.add(meta.meta.body.uploadId);
+      // Entries written before versioning carry no stamp: their opver is it (they are null versions).
+      const m = { ...meta.meta, seq: meta.meta.seq ?? e.opver };
+      if (e.key[0] === EntryKind.version) m.versioned = true;
+      else delete m.versioned;
       const won = keepHigher(
-        index.objects,
-        body,
+        row.db === 'objects' ? index.objects : index.versions,
+        row.key,
         e.opver,
         at,
         st,
-        () => encodeObjectValue({ ...meta.meta, opver: e.opver, at }),
+        () => encodeObjectValue({ ...m, opver: e.opver, at }),
         (b) => decodeObjectValue(b),
       );
       if (won && tomb) {
-        st.tombstones.delete(body.toString('latin1'));
+        st.tombstones.delete(ek);
         st.losers.push(tomb.at);
       }
     } else if (e.key[0] === EntryKind.part && meta.kind === 'part') {
@@ -164,15 +194,38 @@ function applyBatch(index: NodeIndex, st: RebuildState, volumeId: string, batch:
   }
 }
 
-/** A tombstone removes the lower version of its key from the index (that entry is garbage). */
-function applyTombstone(index: NodeIndex, st: RebuildState, okey: Buffer, opver: Opver, at: VolLoc): void {
-  const k = okey.toString('latin1');
+/**
+ * Where an 'O'/'V' entry's row goes while entries are applied: a null version under its object key in
+ * `objects`, a real version under its version key in `versions` (placeCurrentVersions sorts them out).
+ */
+function versionRowKey(ekey: Buffer): { db: 'objects' | 'versions'; key: Buffer } | undefined {
+  if (ekey[0] === EntryKind.object) return { db: 'objects', key: ekey.subarray(1) };
+  if (ekey.length < 1 + STAMP_BYTES + 1) return undefined;
+  try {
+    const { okey, stamp } = decodeVersionEntryKey(ekey);
+    const { bucket, key } = decodeObjectKey(okey);
+    return { db: 'versions', key: versionKey(bucket, key, stamp!) };
+  } catch {
+    return undefined; // not ours
+  }
+}
+
+/** A tombstone removes the lower opver of its entry key from the index (that entry is garbage). */
+function applyTombstone(
+  db: NodeIndex['objects'],
+  st: RebuildState,
+  ekey: Buffer,
+  rowKey: Buffer,
+  opver: Opver,
+  at: VolLoc,
+): void {
+  const k = ekey.toString('latin1');
   const prev = st.tombstones.get(k);
   if (prev && compareOpver(prev.opver, opver) > 0) {
     st.losers.push(at);
     return;
   }
-  const row = index.objects.getBinary(okey) as Buffer | undefined;
+  const row = db.getBinary(rowKey) as Buffer | undefined;
   const cur = row ? decodeObjectValue(row) : undefined;
   if (cur && compareOpver(cur.opver, opver) > 0) {
     st.losers.push(at);
@@ -181,9 +234,47 @@ function applyTombstone(index: NodeIndex, st: RebuildState, okey: Buffer, opver:
   if (prev) st.losers.push(prev.at);
   if (cur) {
     st.losers.push(cur.at);
-    index.objects.removeSync(okey);
+    db.removeSync(rowKey);
   }
   st.tombstones.set(k, { opver, at });
+}
+
+/**
+ * After every entry is applied: `objects` holds the null versions, `versions` the real ones. Of each
+ * object's versions the one with the highest stamp becomes current: the newest real version moves up
+ * when it is newer than the null version, which then moves down.
+ */
+function placeCurrentVersions(index: NodeIndex): void {
+  const fix: Array<() => void> = [];
+  const flush = () => {
+    const ops = fix.splice(0);
+    if (ops.length)
+      index.env.transactionSync(() => {
+        for (const f of ops) f();
+      });
+  };
+  let lastGroup: Buffer | undefined;
+  for (const { key, value } of index.versions.getRange({ snapshot: false })) {
+    const group = key.subarray(0, key.length - STAMP_BYTES);
+    if (lastGroup?.equals(group)) continue; // only the newest real version of each object matters
+    lastGroup = Buffer.from(group);
+    const vkey = Buffer.from(key);
+    const row = Buffer.from(value);
+    const v = decodeObjectValue(row);
+    const { bucket, key: objKey } = decodeVersionKeyHead(vkey);
+    const okey = objectKeyOf(bucket, objKey);
+    const nullRow = index.objects.getBinary(okey) as Buffer | undefined;
+    const nul = nullRow ? decodeObjectValue(Buffer.from(nullRow)) : undefined;
+    if (nul && compareOpver(nul.seq!, v.seq!) > 0) continue;
+    const nullCopy = nullRow && Buffer.from(nullRow);
+    fix.push(() => {
+      index.objects.putSync(okey, row);
+      index.versions.removeSync(vkey);
+      if (nul && nullCopy) index.versions.putSync(versionKey(bucket, objKey, nul.seq!), nullCopy);
+    });
+    if (fix.length >= BATCH) flush();
+  }
+  flush();
 }
 
 /** Stores the entry unless the index has a higher opver for its key; true when it was stored. */

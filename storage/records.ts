@@ -2,12 +2,22 @@
 // `meta` block of volume entries. Everything in the index is derivable from the volume metas plus
 // each entry's key, opver and location, so the index can be rebuilt from the volumes alone.
 //
-// Every encoding starts with a version byte (FORMAT_V1). Volume metas then hold a kind byte.
-import type { ChecksumAlgorithm, Checksums, Opver, StoredHeaders } from './api.ts';
+// Every encoding starts with a version byte (FORMAT_V1; object metas and values FORMAT_V2, which adds the
+// version fields). Volume metas then hold a kind byte.
+import type {
+  ChecksumAlgorithm,
+  Checksums,
+  ObjectRetention,
+  ObjectTag,
+  Opver,
+  StoredHeaders,
+} from './api.ts';
 import { Reader, Writer } from './codec.ts';
 import type { Location } from './volume-port.ts';
 
 export const FORMAT_V1 = 1;
+/** Object metas and object index values with the version fields (flags, stamp, tags, lock). */
+export const FORMAT_V2 = 2;
 
 /** An entry somewhere on this node: which volume and where in it. */
 export interface VolLoc {
@@ -29,6 +39,17 @@ export interface ObjectMeta {
   checksums: Checksums;
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
   body: ObjectBody;
+  /**
+   * The version's creation opver: orders the versions of a key and is the version id of a non-null
+   * version. Absent only in entries written before versioning existed (their entry opver is it).
+   */
+  seq?: Opver;
+  /** A real version (id from `seq`, entry 'V'); absent: the null version (entry 'O'). */
+  versioned?: boolean;
+  deleteMarker?: boolean;
+  tags?: ObjectTag[];
+  retention?: ObjectRetention;
+  legalHold?: boolean;
 }
 
 /** The index value for an object: its meta plus where things are. */
@@ -46,6 +67,8 @@ export interface UploadMeta {
   headers: StoredHeaders;
   initiatedMs: number;
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** x-amz-tagging of CreateMultipartUpload: the completed object's tags. */
+  tags?: ObjectTag[];
 }
 
 export interface UploadValue extends UploadMeta {
@@ -86,9 +109,17 @@ const HEADER_FIELDS = [
 ] as const;
 const ALGORITHMS: ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 
+// Headers added after FORMAT_V1 travel in the user-metadata map under names no HTTP header can have (a
+// metadata name is a header-name token, which never holds ':'), so older entries read unchanged.
+const WEBSITE_REDIRECT = ':website-redirect-location';
+
 function writeHeaders(w: Writer, h: StoredHeaders): void {
   for (const f of HEADER_FIELDS) w.optStr(h[f]);
-  w.strMap(h.userMeta);
+  w.strMap(
+    h.websiteRedirectLocation === undefined
+      ? h.userMeta
+      : { ...h.userMeta, [WEBSITE_REDIRECT]: h.websiteRedirectLocation },
+  );
 }
 function readHeaders(r: Reader): StoredHeaders {
   const h: StoredHeaders = { userMeta: {} };
@@ -97,6 +128,11 @@ function readHeaders(r: Reader): StoredHeaders {
     if (v !== undefined) h[f] = v;
   }
   h.userMeta = r.strMap();
+  const redirect = h.userMeta[WEBSITE_REDIRECT];
+  if (redirect !== undefined) {
+    h.websiteRedirectLocation = redirect;
+    delete h.userMeta[WEBSITE_REDIRECT];
+  }
   return h;
 }
 
@@ -144,7 +180,51 @@ function readOptVolLoc(r: Reader): VolLoc | undefined {
 
 const CHECKSUM_TYPES = [undefined, 'FULL_OBJECT', 'COMPOSITE'] as const;
 
+const F_VERSIONED = 1;
+const F_DELETE_MARKER = 2;
+const F_LEGAL_HOLD = 4;
+const F_RETENTION = 8;
+const RETENTION_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
+
+/** v2 object meta: flags u8 | seq | the v1 fields | tags | retention (if flagged). */
 function writeObjectMeta(w: Writer, m: ObjectMeta): void {
+  if (!m.seq) throw new Error('an object version needs its stamp');
+  let flags = 0;
+  if (m.versioned) flags |= F_VERSIONED;
+  if (m.deleteMarker) flags |= F_DELETE_MARKER;
+  if (m.legalHold) flags |= F_LEGAL_HOLD;
+  if (m.retention) flags |= F_RETENTION;
+  w.u8(flags);
+  writeOpver(w, m.seq);
+  writeObjectMetaV1(w, m);
+  const tags = m.tags ?? [];
+  w.u32(tags.length);
+  for (const t of tags) w.str(t.key).str(t.value);
+  if (m.retention) w.u8(RETENTION_MODES.indexOf(m.retention.mode)).num(m.retention.retainUntilMs);
+}
+function readObjectMeta(r: Reader, version: number): ObjectMeta {
+  if (version === FORMAT_V1) return readObjectMetaV1(r);
+  const flags = r.u8();
+  const seq = readOpver(r);
+  const m = readObjectMetaV1(r);
+  m.seq = seq;
+  if (flags & F_VERSIONED) m.versioned = true;
+  if (flags & F_DELETE_MARKER) m.deleteMarker = true;
+  if (flags & F_LEGAL_HOLD) m.legalHold = true;
+  const n = r.u32();
+  if (n > 0) {
+    const tags: ObjectTag[] = [];
+    for (let i = 0; i < n; i++) tags.push({ key: r.str(), value: r.str() });
+    m.tags = tags;
+  }
+  if (flags & F_RETENTION) {
+    const mode = RETENTION_MODES[r.u8()] ?? 'GOVERNANCE';
+    m.retention = { mode, retainUntilMs: r.num() };
+  }
+  return m;
+}
+
+function writeObjectMetaV1(w: Writer, m: ObjectMeta): void {
   w.num(m.size).str(m.etag).num(m.lastModifiedMs);
   writeHeaders(w, m.headers);
   writeChecksums(w, m.checksums);
@@ -157,7 +237,7 @@ function writeObjectMeta(w: Writer, m: ObjectMeta): void {
     for (const p of b.parts) w.u32(p.partNumber).num(p.size).str(p.etag);
   }
 }
-function readObjectMeta(r: Reader): ObjectMeta {
+function readObjectMetaV1(r: Reader): ObjectMeta {
   const size = r.num();
   const etag = r.str();
   const lastModifiedMs = r.num();
@@ -204,9 +284,10 @@ function readPartMeta(r: Reader): PartMeta {
   return m;
 }
 
-function checkVersion(r: Reader): void {
+function checkVersion(r: Reader, allowed = FORMAT_V1): number {
   const v = r.u8();
-  if (v !== FORMAT_V1) throw new Error(`unknown record format version ${v}`);
+  if (v !== FORMAT_V1 && v !== allowed) throw new Error(`unknown record format version ${v}`);
+  return v;
 }
 
 // ---- volume entry metas ----
@@ -224,10 +305,12 @@ export type EntryMeta =
   | { kind: 'tombstone' };
 
 export function encodeEntryMeta(e: EntryMeta): Buffer {
-  const w = new Writer(128).u8(FORMAT_V1);
+  const w = new Writer(128).u8(e.kind === 'object' ? FORMAT_V2 : FORMAT_V1);
   if (e.kind === 'object') writeObjectMeta(w.u8(META_OBJECT), e.meta);
-  else if (e.kind === 'upload') writeUploadMeta(w.u8(META_UPLOAD), e.meta);
-  else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
+  else if (e.kind === 'upload') {
+    writeUploadMeta(w.u8(META_UPLOAD), e.meta);
+    writeUploadTags(w, e.meta.tags);
+  } else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
   else if (e.kind === 'blob') {
     w.u8(META_BLOB);
     if (e.owner) w.u8(e.owner.table === 'objects' ? 1 : 2).bytes(e.owner.key);
@@ -237,10 +320,11 @@ export function encodeEntryMeta(e: EntryMeta): Buffer {
 
 export function decodeEntryMeta(buf: Buffer): EntryMeta {
   const r = new Reader(buf);
-  checkVersion(r);
+  const version = checkVersion(r, FORMAT_V2);
   const kind = r.u8();
-  if (kind === META_OBJECT) return { kind: 'object', meta: readObjectMeta(r) };
-  if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadMeta(r) };
+  if (kind === META_OBJECT) return { kind: 'object', meta: readObjectMeta(r, version) };
+  if (version !== FORMAT_V1) throw new Error(`unknown entry meta version ${version}`);
+  if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadTags(r, readUploadMeta(r)) };
   if (kind === META_PART) return { kind: 'part', meta: readPartMeta(r) };
   if (kind === META_BLOB) {
     if (r.remaining === 0) return { kind: 'blob' };
@@ -254,7 +338,7 @@ export function decodeEntryMeta(buf: Buffer): EntryMeta {
 // ---- index values ----
 
 export function encodeObjectValue(v: ObjectValue): Buffer {
-  const w = new Writer(192).u8(FORMAT_V1);
+  const w = new Writer(192).u8(FORMAT_V2);
   writeObjectMeta(w, v);
   writeOpver(w, v.opver);
   writeVolLoc(w, v.at);
@@ -271,8 +355,8 @@ export function objectValueFromEntryMeta(
   at: VolLoc,
   blobAt?: VolLoc,
 ): Buffer {
-  if (entryMeta[0] !== FORMAT_V1 || entryMeta[1] !== META_OBJECT) throw new Error('not an object entry meta');
-  const w = new Writer(entryMeta.length + 64).u8(FORMAT_V1).raw(entryMeta.subarray(2));
+  if (entryMeta[0] !== FORMAT_V2 || entryMeta[1] !== META_OBJECT) throw new Error('not an object entry meta');
+  const w = new Writer(entryMeta.length + 64).u8(FORMAT_V2).raw(entryMeta.subarray(2));
   writeOpver(w, opver);
   writeVolLoc(w, at);
   writeOptVolLoc(w, blobAt);
@@ -281,18 +365,24 @@ export function objectValueFromEntryMeta(
 
 export function decodeObjectValue(buf: Buffer): ObjectValue {
   const r = new Reader(buf);
-  checkVersion(r);
-  const m = readObjectMeta(r);
+  checkValueVersion(r);
+  const m = readObjectMeta(r, FORMAT_V2);
   const v: ObjectValue = { ...m, opver: readOpver(r), at: readVolLoc(r) };
   const blobAt = readOptVolLoc(r);
   if (blobAt) v.blobAt = blobAt;
   return v;
 }
 
+function checkValueVersion(r: Reader): void {
+  const v = r.u8();
+  if (v !== FORMAT_V2) throw new Error(`unknown object value format version ${v}`);
+}
+
 /** An object value's opver and, for a multipart body, its upload id, without decoding the rest. */
 export function decodeObjectOpver(buf: Buffer): { opver: Opver; uploadId?: string } {
   const r = new Reader(buf);
-  checkVersion(r);
+  checkValueVersion(r);
+  r.skip(1 + 12);
   r.skip(8).skip().skip(8);
   for (let i = 0; i < HEADER_FIELDS.length; i++) if (r.u8() === 1) r.skip();
   for (let maps = 0; maps < 2; maps++) for (let n = r.u32(); n > 0; n--) r.skip().skip();
@@ -304,15 +394,38 @@ export function decodeObjectOpver(buf: Buffer): { opver: Opver; uploadId?: strin
     uploadId = r.str();
     for (let n = r.u32(); n > 0; n--) r.skip(12).skip();
   }
+  for (let n = r.u32(); n > 0; n--) r.skip().skip();
+  if (buf[1]! & F_RETENTION) r.skip(9);
   const opver = readOpver(r);
   return uploadId === undefined ? { opver } : { opver, uploadId };
 }
 
 /** Just what a listing needs (the fields every object value starts with). */
-export function decodeObjectSummary(buf: Buffer): { size: number; etag: string; lastModifiedMs: number } {
+export function decodeObjectSummary(buf: Buffer): {
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+  deleteMarker: boolean;
+  versioned: boolean;
+  seq: Opver;
+} {
   const r = new Reader(buf);
-  checkVersion(r);
-  return { size: r.num(), etag: r.str(), lastModifiedMs: r.num() };
+  checkValueVersion(r);
+  const flags = r.u8();
+  const seq = readOpver(r);
+  return {
+    size: r.num(),
+    etag: r.str(),
+    lastModifiedMs: r.num(),
+    deleteMarker: (flags & F_DELETE_MARKER) !== 0,
+    versioned: (flags & F_VERSIONED) !== 0,
+    seq,
+  };
+}
+
+/** Whether an object value is a delete marker (first byte after the version: the flags). */
+export function isDeleteMarkerValue(buf: Buffer): boolean {
+  return (buf[1]! & F_DELETE_MARKER) !== 0;
 }
 
 export function encodeUploadValue(v: UploadValue): Buffer {
@@ -321,13 +434,28 @@ export function encodeUploadValue(v: UploadValue): Buffer {
   w.str(v.uploadId);
   writeOpver(w, v.opver);
   writeVolLoc(w, v.at);
+  writeUploadTags(w, v.tags);
   return w.done();
 }
 export function decodeUploadValue(buf: Buffer): UploadValue {
   const r = new Reader(buf);
   checkVersion(r);
   const m = readUploadMeta(r);
-  return { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) };
+  return readUploadTags(r, { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) });
+}
+
+/** An upload's tags trail its meta and its index value (absent in those written before tags existed). */
+function writeUploadTags(w: Writer, tags: ObjectTag[] | undefined): void {
+  if (!tags?.length) return;
+  w.u32(tags.length);
+  for (const t of tags) w.str(t.key).str(t.value);
+}
+function readUploadTags<T extends UploadMeta>(r: Reader, m: T): T {
+  if (r.remaining === 0) return m;
+  const tags: ObjectTag[] = [];
+  for (let n = r.u32(); n > 0; n--) tags.push({ key: r.str(), value: r.str() });
+  if (tags.length > 0) m.tags = tags;
+  return m;
 }
 
 export function encodePartValue(v: PartValue): Buffer {

@@ -26,11 +26,22 @@ import type { Opver } from './api.ts';
 import type { Binlog, BinlogRecord } from './binlog.ts';
 import { CHECKPOINT_KEY, loadCheckpoint, type ReconcileReport, reconcileBinlog } from './binlog-reconcile.ts';
 import type { NodeIndex } from './index-db.ts';
-import { EntryKind, entryKey, OBJECT_KEY_BYTES_MAX, objectKey, partKey, uploadKey } from './keys.ts';
+import {
+  decodeObjectKey,
+  EntryKind,
+  entryKey,
+  OBJECT_KEY_BYTES_MAX,
+  objectKey,
+  partKey,
+  prefixEnd,
+  uploadKey,
+  versionKeyPrefix,
+} from './keys.ts';
 import { rebuildInto } from './rebuild.ts';
 import {
   compareOpver,
   decodeEntryMeta,
+  decodeObjectSummary,
   decodeObjectValue,
   decodePartValue,
   decodePendingValue,
@@ -95,8 +106,9 @@ export async function recoverNode(node: RecoveryHost, input: RecoveryInput): Pro
     report.repaired += await finishPending(node);
   } else {
     const why = whyRebuild(node, input);
-    if (why === undefined) await recoverTail(node, report);
-    else await recoverByRebuild(node, report, why);
+    if (why !== undefined) await recoverByRebuild(node, report, why);
+    else if (!(await recoverTail(node, report)))
+      await recoverByRebuild(node, report, 'the tail touches objects with versions');
     node.clock.advanceTo(report.maxCounter ?? 0n);
     const cp = { ...node.binlog.confirmed, counter: node.clock.counter };
     await index.write(() => {
@@ -190,8 +202,12 @@ interface Changed {
   readonly e: StoredEntry;
 }
 
-/** The tail reconcile (see the header). */
-async function recoverTail(node: RecoveryHost, report: Report): Promise<void> {
+/**
+ * The tail reconcile (see the header). False, before it changed anything, when the tail touches an
+ * object that has versions besides the null one: those are settled by a rebuild (which sorts every
+ * version of a key into current and noncurrent), not by the one-row rule below.
+ */
+async function recoverTail(node: RecoveryHost, report: Report): Promise<boolean> {
   const { index } = node;
   report.mode = 'tail';
   report.repaired += await finishPending(node);
@@ -219,6 +235,7 @@ async function recoverTail(node: RecoveryHost, report: Report): Promise<void> {
     const k = objectKey(r.bucket, r.key).toString('latin1');
     if (!objects.has(k)) objects.set(k, []);
   }
+  if (touchesVersions(index, objects, tail, others)) return false;
 
   const fix = new Fixes();
   const claimed = new Set<string>();
@@ -243,6 +260,28 @@ async function recoverTail(node: RecoveryHost, report: Report): Promise<void> {
   });
   addBinlog(report, b);
   report.maxCounter = maxBig(maxCounter, b.maxCounter);
+  return true;
+}
+
+function touchesVersions(
+  index: NodeIndex,
+  objects: Map<string, Changed[]>,
+  tail: BinlogRecord[],
+  others: Changed[],
+): boolean {
+  if (others.some((c) => c.e.key[0] === EntryKind.version)) return true;
+  if (tail.some((r) => r.version !== undefined || r.op === 'version-delete' || r.op === 'attributes'))
+    return true;
+  for (const k of objects.keys()) {
+    const okey = Buffer.from(k, 'latin1');
+    const row = index.get(index.objects, okey);
+    if (row && decodeObjectSummary(row).versioned) return true;
+    const { bucket, key } = decodeObjectKey(okey);
+    const lo = versionKeyPrefix(bucket, key);
+    for (const _ of index.versions.getRange({ start: lo, end: prefixEnd(lo), limit: 1, snapshot: false }))
+      return true;
+  }
+  return false;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -354,7 +393,14 @@ async function settleObject(
       blobAt = [...blobs.values()].find((b) => b.e.key.subarray(1).equals(id))?.at;
       ok = blobAt !== undefined;
     }
-    const value: ObjectValue = { ...m, opver: c.e.opver, at: c.at, ...(blobAt ? { blobAt } : {}) };
+    const value: ObjectValue = {
+      ...m,
+      seq: m.seq ?? c.e.opver,
+      opver: c.e.opver,
+      at: c.at,
+      ...(blobAt ? { blobAt } : {}),
+    };
+    delete value.versioned; // an 'O' entry is the null version
     cands.push(ok ? { opver: c.e.opver, at: c.at, value } : { opver: c.e.opver, at: c.at });
   }
   let win: Cand | undefined;

@@ -27,6 +27,13 @@
 // Every writer claims the current version's locations in the same synchronous step as it reads its
 // row (pins.ts): the unpinned ones are its to rewrite or free, the pinned ones are deferred to their
 // last reader.
+//
+// Versions (index-db.ts: the current version in `objects`, the others in `versions`): a write to an
+// unversioned bucket, or a null-version write whose key's current version is the null version, is the
+// path above, unchanged. Any write that moves versions between the two tables (a new version pushes the
+// current one down; a null write replaces a noncurrent null version; removing the current version
+// promotes the newest noncurrent one) uses the serial order, so the rows of both tables change together
+// in one commit and become visible together (object-rows.ts).
 import type {
   BodyFinish,
   CopyDestination,
@@ -36,23 +43,39 @@ import type {
   Opver,
   PutObjectInput,
   ReadHandle,
+  RemoveObjectInput,
+  RemoveObjectResult,
+  StoredHeaders,
+  UpdateAttributesInput,
+  VersioningMode,
   WriteCondition,
 } from './api.ts';
-import type { Binlog, BinlogOp, BinlogTicket } from './binlog.ts';
+import type { Binlog, BinlogOp, BinlogRecord, BinlogTicket } from './binlog.ts';
 import { CHECKPOINT_KEY } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
-import { NoSuchKeyError, PreconditionFailedError } from './errors.ts';
+import { NoSuchKeyError, PreconditionFailedError, StorageError } from './errors.ts';
 import type { NodeIndex } from './index-db.ts';
-import { EntryKind, entryKey, objectKey } from './keys.ts';
+import {
+  EntryKind,
+  entryKey,
+  objectKey,
+  prefixEnd,
+  versionEntryKey,
+  versionKey,
+  versionKeyPrefix,
+} from './keys.ts';
 import type { KeyedLock } from './locks.ts';
-import type { ObjectRows } from './object-rows.ts';
+import type { ObjectRows, VersionRowChange } from './object-rows.ts';
 import type { OpverClock } from './opver-clock.ts';
 import type { ClaimedVersion } from './pins.ts';
 import type { Placement } from './placement.ts';
 import { type ReadPath, toRecord, type VersionSpace } from './read-path.ts';
+import { openSegments } from './reading.ts';
 import {
+  decodeObjectValue,
   encodeCheckpoint,
   encodeEntryMeta,
+  encodeObjectValue,
   type ObjectMeta,
   type ObjectValue,
   objectValueFromEntryMeta,
@@ -88,6 +111,8 @@ export interface ObjectCommit {
   blobAt?: VolLoc;
   /** Completing a multipart upload: what goes into the same index commit, and what is freed after. */
   completes?: { uploadId: string; inTxn: () => void; freeAfter: VolLoc[] };
+  /** The bucket's versioning state (default 'unversioned'). */
+  versioning?: VersioningMode;
 }
 
 /** The volume already rewrote or freed the previous version: the new one stays although this failed. */
@@ -102,7 +127,13 @@ export class WritePath {
 
   async putObject(input: PutObjectInput): Promise<ObjectRecord> {
     const d = this.d;
-    const base = { bucket: input.bucket, key: input.key, nowMs: input.nowMs, condition: input.condition };
+    const base = {
+      bucket: input.bucket,
+      key: input.key,
+      nowMs: input.nowMs,
+      condition: input.condition,
+      versioning: input.versioning,
+    };
     if (input.size <= d.smallObjectMaxBytes) {
       const data = await collectBody(input.body, input.size);
       const fin = await input.finish();
@@ -143,6 +174,8 @@ export class WritePath {
     return this.d.locks.run(okey.toString('latin1'), async () => {
       const cur = this.d.reads.current(okey);
       checkCondition(cur, c.condition);
+      // A new version, or a null write beside real versions: the rows of both tables change.
+      if (c.versioning === 'enabled' || cur?.versioned) return this.commitVersion(c, okey, cur);
       // Same synchronous step as reading `cur`: from here no new read can pin its claimed locations.
       const old = cur ? this.d.reads.space(cur) : { locs: [], partKeys: [] };
       const claim = this.d.reads.pins.claim(cur ? [cur.at, ...old.locs] : []);
@@ -169,7 +202,8 @@ export class WritePath {
     const d = this.d;
     const opver = d.clock.nextRecorded(cur?.opver);
     const op: BinlogOp = c.completes ? 'upload-complete' : cur ? 'replace' : 'insert';
-    const rec = {
+    const meta: ObjectMeta = { ...c.meta, seq: c.meta.seq ?? opver };
+    const rec: BinlogRecord = {
       op,
       bucket: c.bucket,
       key: c.key,
@@ -177,8 +211,9 @@ export class WritePath {
       size: c.meta.size,
       uploadId: c.completes?.uploadId,
     };
+    if (c.versioning === 'suspended') rec.version = markerOf(meta);
     const ticket = d.binlog.begin(rec);
-    const entry = encodeEntryMeta({ kind: 'object', meta: c.meta });
+    const entry = encodeEntryMeta({ kind: 'object', meta });
     const ekey = entryKey(EntryKind.object, okey);
     const checkpoint = d.clock.checkpointDue();
     // The volume may rewrite or free the current entry itself only when no read pins it.
@@ -248,7 +283,91 @@ export class WritePath {
     } finally {
       release();
     }
-    return toRecord(c.bucket, c.key, c.meta, opver);
+    return toRecord(c.bucket, c.key, meta, opver);
+  }
+
+  /**
+   * A write that moves versions between the tables (see the header): a new real version ('enabled'),
+   * or a null write while the current version is a real one. Serial order: entry and record durable,
+   * then one commit of the current row and the versions rows, then the replaced null version is freed.
+   */
+  private async commitVersion(
+    c: ObjectCommit,
+    okey: Buffer,
+    cur: ObjectValue | undefined,
+  ): Promise<ObjectRecord> {
+    const d = this.d;
+    const versioned = c.versioning === 'enabled';
+    // A null write replaces the null version wherever it is; a real version replaces nothing.
+    const oldNull = versioned ? undefined : this.noncurrentNull(c.bucket, c.key);
+    const old = oldNull ? d.reads.space(oldNull.v) : { locs: [], partKeys: [] };
+    const claim = d.reads.pins.claim(oldNull ? [oldNull.v.at, ...old.locs] : []);
+    try {
+      const opver = d.clock.nextRecorded(cur?.opver);
+      const meta: ObjectMeta = { ...c.meta, seq: opver, ...(versioned ? { versioned: true } : {}) };
+      const rec: BinlogRecord = {
+        op: c.completes ? 'upload-complete' : 'insert',
+        bucket: c.bucket,
+        key: c.key,
+        opver,
+        size: meta.size,
+        uploadId: c.completes?.uploadId,
+        version: markerOf(meta),
+      };
+      const ticket = d.binlog.begin(rec);
+      const entry = encodeEntryMeta({ kind: 'object', meta });
+      const checkpoint = d.clock.checkpointDue();
+      const put = d.placement.put({
+        key: versionEntryKey(okey, versioned ? opver : undefined),
+        meta: entry,
+        opver,
+        data: c.data,
+        dataBytes: c.data.length,
+        nowMs: c.nowMs,
+      });
+      const { at } = await this.bothDurable(put, ticket, opver);
+      const toFree = [...claim.now, ...claim.later, ...(c.completes?.freeAfter ?? [])];
+      const release = await d.placement.protect(toFree);
+      try {
+        const deferred = d.reads.pins.defer(claim.later);
+        const changes: VersionRowChange[] = [];
+        if (cur) changes.push({ vkey: versionKey(c.bucket, c.key, cur.seq!), row: encodeObjectValue(cur) });
+        if (oldNull) changes.push({ vkey: oldNull.vkey, row: null });
+        try {
+          await this.writeRow(
+            okey,
+            objectValueFromEntryMeta(entry, opver, at, c.blobAt),
+            () => {
+              for (const pk of old.partKeys) d.index.parts.remove(pk);
+              d.reads.putPending(deferred.rows);
+              c.completes?.inTxn();
+              d.index.putCounter(d.clock.counter);
+              if (checkpoint) this.putCheckpoint();
+            },
+            changes,
+          );
+        } finally {
+          d.binlog.settle(ticket);
+        }
+        claim.release();
+        await d.placement.free([...claim.now, ...deferred.free, ...(c.completes?.freeAfter ?? [])]);
+      } finally {
+        release();
+      }
+      return toRecord(c.bucket, c.key, meta, opver);
+    } finally {
+      claim.release();
+    }
+  }
+
+  /** The null version of a key when it is not the current one (its row in the versions table). */
+  private noncurrentNull(bucket: string, key: Buffer): { v: ObjectValue; vkey: Buffer } | undefined {
+    const lo = versionKeyPrefix(bucket, key);
+    for (const { key: vkey, value } of this.d.rows.versionRange(lo, prefixEnd(lo), Infinity)) {
+      const v = decodeObjectValue(value);
+      if (!v.versioned) return { v, vkey: Buffer.from(vkey) };
+    }
+    return undefined;
   }
 
   /**
@@ -351,8 +470,13 @@ export class WritePath {
   }
 
   /** Sets or deletes an object row (see ObjectRows); waits for the LMDB flush unless indexSync is 'background'. */
-  private async writeRow(okey: Buffer, row: Buffer | null, alsoInTxn: () => void): Promise<void> {
-    const landed = this.d.rows.write(okey, row, alsoInTxn);
+  private async writeRow(
+    okey: Buffer | undefined,
+    row: Buffer | null,
+    alsoInTxn: () => void,
+    versions?: VersionRowChange[],
+  ): Promise<void> {
+    const landed = this.d.rows.write(okey, row, alsoInTxn, versions);
     if (this.d.indexSync !== 'background') {
       await landed;
       await this.d.index.env.flushed;
@@ -370,7 +494,16 @@ export class WritePath {
       // Same synchronous step as reading `cur`: reads that come later wait for the delete, then miss.
       const claim = this.d.reads.pins.claim([cur.at, ...old.locs]);
       try {
-        await this.deleteClaimed({ bucket, key, okey, cur, partKeys: old.partKeys, claim });
+        const opver = this.d.clock.next(cur.opver);
+        await this.deleteClaimed({
+          okey,
+          cur,
+          partKeys: old.partKeys,
+          claim,
+          record: { op: 'delete', bucket, key, opver, size: cur.size },
+          ekey: entryKey(EntryKind.object, okey),
+          rows: { okey, row: null, versions: [] },
+        });
         return true;
       } finally {
         claim.release();
@@ -378,20 +511,186 @@ export class WritePath {
     });
   }
 
+  /** DeleteObject as versioning defines it (api.ts RemoveObjectInput). */
+  async removeObject(input: RemoveObjectInput): Promise<RemoveObjectResult> {
+    if (input.versionId !== undefined) return this.deleteVersion(input, input.versionId);
+    const mode = input.versioning ?? 'unversioned';
+    if (mode === 'unversioned') {
+      const existed = await this.deleteObject(input.bucket, input.key, { condition: input.condition });
+      return { existed };
+    }
+    const r = await this.commitObject({
+      bucket: input.bucket,
+      key: input.key,
+      meta: {
+        size: 0,
+        etag: '',
+        lastModifiedMs: input.nowMs,
+        headers: { userMeta: {} },
+        checksums: {},
+        body: { kind: 'inline' },
+        deleteMarker: true,
+      },
+      data: EMPTY,
+      nowMs: input.nowMs,
+      versioning: mode,
+      ...(input.condition ? { condition: input.condition } : {}),
+    });
+    return { existed: true, versionId: r.versionId, deleteMarker: true };
+  }
+
+  /** Removes exactly one version (its space freed under the pin rule); the next newest becomes current. */
+  private deleteVersion(input: RemoveObjectInput, versionId: string): Promise<RemoveObjectResult> {
+    const d = this.d;
+    const { bucket, key } = input;
+    const okey = objectKey(bucket, key);
+    return d.locks.run(okey.toString('latin1'), async () => {
+      const f = d.reads.find(bucket, key, okey, versionId);
+      if (!f) return { existed: false, versionId };
+      const cur = d.reads.current(okey)!;
+      if (input.condition?.ifMatchEtag !== undefined)
+        checkCondition(f.v.deleteMarker ? undefined : f.v, input.condition);
+      const stamp = f.v.versioned ? f.v.seq : undefined;
+      const old = d.reads.space(f.v);
+      const claim = d.reads.pins.claim([f.v.at, ...old.locs]);
+      try {
+        const rows = {
+          okey: undefined as Buffer | undefined,
+          row: null as Buffer | null,
+          versions: [] as VersionRowChange[],
+        };
+        if (f.isLatest) {
+          // The newest noncurrent version (if any) becomes current.
+          rows.okey = okey;
+          const lo = versionKeyPrefix(bucket, key);
+          for (const next of d.rows.versionRange(lo, prefixEnd(lo), 1)) {
+            rows.row = next.value;
+            rows.versions.push({ vkey: Buffer.from(next.key), row: null });
+          }
+        } else rows.versions.push({ vkey: f.vkey!, row: null });
+        const opver = d.clock.next(cur.opver);
+        const version = { ...(stamp ? { stamp } : {}), ...(f.v.deleteMarker ? { deleteMarker: true } : {}) };
+        await this.deleteClaimed({
+          okey,
+          cur: f.v,
+          partKeys: old.partKeys,
+          claim,
+          record: { op: 'version-delete', bucket, key, opver, size: f.v.size, version },
+          ekey: versionEntryKey(okey, stamp),
+          rows,
+        });
+        return { existed: true, versionId, ...(f.v.deleteMarker ? { deleteMarker: true } : {}) };
+      } finally {
+        claim.release();
+      }
+    });
+  }
+
+  /**
+   * Rewrites a version's 'O'/'V' entry with new tags, retention or legal hold: same data (inline data is
+   * written again; a blob or multipart body is only referenced), same stamp, a new opver.
+   */
+  updateAttributes(input: UpdateAttributesInput): Promise<ObjectRecord> {
+    const d = this.d;
+    const { bucket, key } = input;
+    const okey = objectKey(bucket, key);
+    return d.locks.run(okey.toString('latin1'), async () => {
+      const f = d.reads.find(bucket, key, okey, input.versionId);
+      if (!f) {
+        if (input.versionId === undefined) throw new NoSuchKeyError();
+        throw new StorageError('NoSuchVersion', 'the version does not exist');
+      }
+      if (f.v.deleteMarker) throw new StorageError('MethodNotAllowed', 'a delete marker has no attributes');
+      const cur = d.reads.current(okey)!;
+      const { opver: _o, at: oldAt, blobAt, ...fields } = f.v;
+      const meta: ObjectMeta = { ...fields };
+      const u = input.update;
+      if (u.tags !== undefined) {
+        if (u.tags.length > 0) meta.tags = u.tags;
+        else delete meta.tags;
+      }
+      if (u.retention !== undefined) {
+        if (u.retention) meta.retention = u.retention;
+        else delete meta.retention;
+      }
+      if (u.legalHold !== undefined) {
+        if (u.legalHold) meta.legalHold = true;
+        else delete meta.legalHold;
+      }
+      // Only the 'O'/'V' entry is rewritten: its data (inline bodies) is read while the claim holds it.
+      const claim = d.reads.pins.claim([oldAt]);
+      try {
+        const data =
+          meta.body.kind === 'inline' && meta.size > 0
+            ? await collect(openSegments(d.placement, [{ at: oldAt, size: meta.size }], meta.size))
+            : EMPTY;
+        const opver = d.clock.nextRecorded(cur.opver);
+        const rec: BinlogRecord = {
+          op: 'attributes',
+          bucket,
+          key,
+          opver,
+          size: meta.size,
+          version: markerOf(meta),
+        };
+        const ticket = d.binlog.begin(rec);
+        const entry = encodeEntryMeta({ kind: 'object', meta });
+        const put = d.placement.put({
+          key: versionEntryKey(okey, meta.versioned ? meta.seq : undefined),
+          meta: entry,
+          opver,
+          data,
+          dataBytes: data.length,
+          nowMs: input.nowMs,
+          replace: claim.now.includes(oldAt) ? oldAt : undefined,
+        });
+        const { at, replaced } = await this.bothDurable(put, ticket, opver);
+        const freeOld = replaced ? [] : [oldAt];
+        const release = await d.placement.protect(freeOld);
+        try {
+          const deferred = d.reads.pins.defer(replaced ? [] : claim.later);
+          const row = objectValueFromEntryMeta(entry, opver, at, blobAt);
+          const inTxn = () => {
+            d.reads.putPending(deferred.rows);
+            d.index.putCounter(d.clock.counter);
+          };
+          try {
+            if (f.isLatest) await this.writeRow(okey, row, inTxn);
+            else await this.writeRow(undefined, null, inTxn, [{ vkey: f.vkey!, row }]);
+          } finally {
+            d.binlog.settle(ticket);
+          }
+          claim.release();
+          const now = replaced ? [] : claim.now;
+          await d.placement.free([...now, ...deferred.free]);
+        } finally {
+          release();
+        }
+        return toRecord(bucket, key, meta, opver, input.versionId ? f.isLatest : undefined);
+      } finally {
+        claim.release();
+      }
+    });
+  }
+
   private async deleteClaimed(x: {
-    bucket: string;
-    key: Buffer;
     okey: Buffer;
+    /** The version removed. */
     cur: ObjectValue;
     partKeys: Buffer[];
     claim: ClaimedVersion;
+    record: BinlogRecord;
+    /** Its entry key (a tombstone takes the same key). */
+    ekey: Buffer;
+    /** The index change: the current row (okey undefined: unchanged) and versions rows. */
+    rows: { okey: Buffer | undefined; row: Buffer | null; versions: VersionRowChange[] };
   }): Promise<void> {
     const d = this.d;
     const { cur, claim } = x;
-    const opver = d.clock.next(cur.opver);
+    const opver = x.record.opver;
     // Record first: a crash after it but before the volume change leaves a record recovery voids;
     // the other order could delete the object here and never tell the mirrors.
-    const ticket = d.binlog.begin({ op: 'delete', bucket: x.bucket, key: x.key, opver, size: cur.size });
+    const ticket = d.binlog.begin(x.record);
     await ticket.durable;
     let tombstone: { of: VolLoc; at: VolLoc } | undefined;
     let touched = false;
@@ -400,7 +699,7 @@ export class WritePath {
       // so neither a crash nor a lost index can resurrect an acknowledged delete.
       if (claim.later.includes(cur.at)) {
         const t = await d.placement.put({
-          key: entryKey(EntryKind.object, x.okey),
+          key: x.ekey,
           meta: { kind: 'tombstone' },
           opver,
           data: EMPTY,
@@ -420,11 +719,16 @@ export class WritePath {
     const release = await d.placement.protect(deferred.free);
     try {
       try {
-        await this.writeRow(x.okey, null, () => {
-          for (const pk of x.partKeys) d.index.parts.remove(pk);
-          d.reads.putPending(deferred.rows);
-          d.index.putCounter(d.clock.counter);
-        });
+        await this.writeRow(
+          x.rows.okey,
+          x.rows.row,
+          () => {
+            for (const pk of x.partKeys) d.index.parts.remove(pk);
+            d.reads.putPending(deferred.rows);
+            d.index.putCounter(d.clock.counter);
+          },
+          x.rows.versions,
+        );
       } finally {
         d.binlog.settle(ticket);
       }
@@ -442,14 +746,19 @@ export class WritePath {
       const size = src.range ? src.range.end - src.range.start + 1 : r.size;
       const tee = md5Tee(h.stream(src.range));
       const whole = !src.range && r.checksumType !== 'COMPOSITE';
+      const tags = dst.tags ?? r.tags;
       return await this.putObject({
         bucket: dst.bucket,
         key: dst.key,
         size,
         body: tee.body,
-        headers: dst.headers ?? r.headers,
+        headers: dst.headers ?? copiedHeaders(r.headers, dst.websiteRedirectLocation),
         nowMs: dst.nowMs,
         condition: dst.condition,
+        versioning: dst.versioning,
+        ...(tags?.length ? { tags } : {}),
+        ...(dst.retention ? { retention: dst.retention } : {}),
+        ...(dst.legalHold ? { legalHold: true } : {}),
         finish: async () => ({ etag: tee.etag(), checksums: whole ? r.checksums : {} }),
       });
     } finally {
@@ -459,8 +768,21 @@ export class WritePath {
 
   /** A copy source, pinned; only the version with `src.etag` when given. */
   async openSource(src: CopySource): Promise<ReadHandle> {
-    const h = await this.d.reads.open(src.bucket, src.key);
-    if (!h) throw new NoSuchKeyError();
+    const h = await this.d.reads.open(src.bucket, src.key, src.versionId ? { versionId: src.versionId } : {});
+    if (!h) {
+      if (src.versionId !== undefined)
+        throw new StorageError('NoSuchVersion', 'the source version does not exist');
+      throw new NoSuchKeyError();
+    }
+    if (h.record.deleteMarker) {
+      // S3: a current delete marker is NoSuchKey; naming a delete marker as the source is InvalidRequest.
+      if (src.versionId !== undefined)
+        throw new StorageError(
+          'InvalidRequest',
+          'The source of a copy request may not specifically refer to a delete marker by version id.',
+        );
+      throw new NoSuchKeyError();
+    }
     if (src.etag !== undefined && stripQuotes(src.etag) !== h.record.etag) {
       h.release();
       throw new PreconditionFailedError('the copy source changed since its conditions were checked');
@@ -470,7 +792,7 @@ export class WritePath {
 }
 
 function objectMeta(
-  input: { size: number; headers: ObjectMeta['headers']; nowMs: number },
+  input: Pick<PutObjectInput, 'size' | 'headers' | 'nowMs' | 'tags' | 'retention' | 'legalHold'>,
   fin: BodyFinish,
   body: ObjectMeta['body'],
 ): ObjectMeta {
@@ -482,11 +804,30 @@ function objectMeta(
     checksums: fin.checksums,
     ...(Object.keys(fin.checksums).length ? { checksumType: 'FULL_OBJECT' as const } : {}),
     body,
+    ...(input.tags?.length ? { tags: input.tags } : {}),
+    ...(input.retention ? { retention: input.retention } : {}),
+    ...(input.legalHold ? { legalHold: true } : {}),
   };
 }
 
+/** What a binlog record says about the version it writes. */
+function markerOf(meta: ObjectMeta): { stamp?: Opver; deleteMarker?: boolean } {
+  return {
+    ...(meta.versioned ? { stamp: meta.seq! } : {}),
+    ...(meta.deleteMarker ? { deleteMarker: true } : {}),
+  };
+}
+
+async function collect(src: AsyncIterable<Buffer>): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const b of src) out.push(b);
+  return Buffer.concat(out);
+}
+
+/** A current delete marker counts as no object. */
 function checkCondition(cur: ObjectValue | undefined, c: WriteCondition | undefined): void {
   if (!c) return;
+  if (cur?.deleteMarker) cur = undefined;
   if (c.ifNoneMatchStar && cur) throw new PreconditionFailedError('the key exists (If-None-Match: *)');
   if (c.ifMatchEtag !== undefined) {
     if (!cur) throw new NoSuchKeyError();
@@ -494,4 +835,10 @@ function checkCondition(cur: ObjectValue | undefined, c: WriteCondition | undefi
     if (want !== '*' && want !== cur.etag)
       throw new PreconditionFailedError('ETag does not match (If-Match)');
   }
+}
+
+/** A COPY keeps the source's headers except its website redirect, which belongs to each object (as AWS). */
+function copiedHeaders(source: StoredHeaders, websiteRedirectLocation: string | undefined): StoredHeaders {
+  const { websiteRedirectLocation: _dropped, ...rest } = source;
+  return websiteRedirectLocation === undefined ? rest : { ...rest, websiteRedirectLocation };
 }

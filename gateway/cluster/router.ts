@@ -18,14 +18,19 @@ import type {
   DroppedBucket,
   ListedObject,
   ListedUpload,
+  ListedVersion,
   NodeStats,
   ObjectRecord,
   PutObjectInput,
   ReadHandle,
+  RemoveObjectInput,
+  RemoveObjectResult,
   StorageApi,
   StoredHeaders,
+  UpdateAttributesInput,
   UploadPartCopyInput,
   UploadPartInput,
+  VersionSelector,
 } from '../../storage/api.ts';
 import { NoSuchKeyError, PreconditionFailedError, WrongPartitionError } from '../../storage/errors.ts';
 import { S3Error } from '../errors.ts';
@@ -133,14 +138,28 @@ export class ClusterRouter implements StorageApi {
     // A body can be sent once: no retry after the node refused it (the layout is refreshed for the next request).
     return this.keyedOnce(input.bucket, input.key, (c) => c.putObject(input));
   }
-  headObject(bucket: string, key: Buffer): Promise<ObjectRecord | undefined> {
-    return this.keyed(bucket, key, (c) => c.headObject(bucket, key));
+  headObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ObjectRecord | undefined> {
+    return this.keyed(bucket, key, (c) => c.headObject(bucket, key, which));
   }
-  openObject(bucket: string, key: Buffer): Promise<ReadHandle | undefined> {
-    return this.keyed(bucket, key, (c) => c.openObject(bucket, key));
+  openObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ReadHandle | undefined> {
+    return this.keyed(bucket, key, (c) => c.openObject(bucket, key, which));
   }
   deleteObject(bucket: string, key: Buffer, opts?: DeleteOptions): Promise<boolean> {
     return this.keyed(bucket, key, (c) => c.deleteObject(bucket, key, opts));
+  }
+  removeObject(input: RemoveObjectInput): Promise<RemoveObjectResult> {
+    return this.keyed(input.bucket, input.key, (c) => c.removeObject(input));
+  }
+  updateObjectAttributes(input: UpdateAttributesInput): Promise<ObjectRecord> {
+    return this.keyed(input.bucket, input.key, (c) => c.updateObjectAttributes(input));
+  }
+  async listObjectVersions(
+    bucket: string,
+    opts: { prefix: Buffer; afterKey?: Buffer; afterVersionId?: string; limit: number },
+  ): Promise<ListedVersion[]> {
+    // A key lives in one syncgroup: its versions come from one node, already newest first.
+    const lists = await this.everywhere((c) => c.listObjectVersions(bucket, opts));
+    return mergeSorted(lists, byKey, opts.limit);
   }
 
   async copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
@@ -162,6 +181,10 @@ export class ClusterRouter implements StorageApi {
           headers: dst.headers ?? (r.headers as StoredHeaders),
           nowMs: dst.nowMs,
           ...(dst.condition ? { condition: dst.condition } : {}),
+          ...(dst.versioning ? { versioning: dst.versioning } : {}),
+          ...((dst.tags ?? r.tags) ? { tags: dst.tags ?? r.tags } : {}),
+          ...(dst.retention ? { retention: dst.retention } : {}),
+          ...(dst.legalHold !== undefined ? { legalHold: dst.legalHold } : {}),
           finish: async () => ({ etag: tee.etag(), checksums: whole ? r.checksums : {} }),
         }),
       );
@@ -197,7 +220,11 @@ export class ClusterRouter implements StorageApi {
 
   /** The copy source, pinned; only the version with `src.etag` when given (as the node's own copy checks). */
   private async openSource(src: CopySource): Promise<ReadHandle> {
-    const h = await this.openObject(src.bucket, src.key);
+    const h = await this.openObject(
+      src.bucket,
+      src.key,
+      src.versionId === undefined ? {} : { versionId: src.versionId },
+    );
     if (!h) throw new NoSuchKeyError();
     if (src.etag !== undefined && src.etag.replace(/^"|"$/g, '') !== h.record.etag) {
       h.release();

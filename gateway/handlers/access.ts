@@ -1,18 +1,20 @@
-// Bucket existence, ownership and incarnation. Each access key owns the buckets it creates (policies and ACLs
-// come later). A request resolves its bucket's name to one incarnation once, at admission, and hands storage
-// only that incarnation's id; after its storage call it confirms the incarnation is still the current one.
+// Bucket incarnations. A request resolves its bucket's name to one incarnation once, at admission (the
+// authorization step, gateway/authz/admission.ts, which also decides access), and hands storage only that
+// incarnation's id; after its storage call it confirms the incarnation is still the current one.
 import type { BucketInfo } from '../../tracker/catalog.ts';
-import type { VerifiedRequest } from '../auth/types.ts';
+import type { AuthorizedRequest } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import type { Exchange } from '../http/respond.ts';
 import { stallGuarded } from '../http/stall.ts';
 import type { GatewayDeps } from './deps.ts';
 
-export function requireBucket(deps: GatewayDeps, name: string, verified: VerifiedRequest): BucketInfo {
-  const bucket = deps.buckets.getBucket(name);
-  if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
-  if (bucket.owner !== verified.accessKeyId) throw new S3Error('AccessDenied');
-  return bucket;
+/** The incarnation admission resolved and authorized for `name` (the request's bucket or its copy source). */
+export function requireBucket(_deps: GatewayDeps, name: string, verified: AuthorizedRequest): BucketInfo {
+  const { target, source } = verified.access;
+  if (target?.bucket.name === name) return target.bucket;
+  if (source?.bucket.name === name) return source.bucket;
+  // A bucket the authorization step did not decide on: never used without a decision.
+  throw new S3Error('AccessDenied');
 }
 
 export interface IncarnationCall<T> {
@@ -33,24 +35,28 @@ export async function inIncarnation<T>(
   opts: IncarnationCall<T>,
   call: () => Promise<T>,
 ): Promise<T> {
-  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+  // Every request passes here: the catalog answers synchronously unless a delete of the incarnation is
+  // deciding, and only then is its verdict awaited.
+  let value: T;
   try {
-    outcome = { ok: true, value: await call() };
+    value = await call();
   } catch (error) {
-    outcome = { ok: false, error };
+    if (deps.buckets.currentNow?.(bucket) ?? (await deps.buckets.isCurrent(bucket))) throw error;
+    return lostIncarnation(deps, bucket, opts.writes);
   }
-  if (await deps.buckets.isCurrent(bucket)) {
-    if (outcome.ok) return outcome.value;
-    throw outcome.error;
-  }
-  if (outcome.ok) opts.discard?.(outcome.value);
-  if (opts.writes) await deps.storage.dropBucket(bucket.id);
+  if (deps.buckets.currentNow?.(bucket) ?? (await deps.buckets.isCurrent(bucket))) return value;
+  opts.discard?.(value);
+  return lostIncarnation(deps, bucket, opts.writes);
+}
+
+async function lostIncarnation(deps: GatewayDeps, bucket: BucketInfo, writes: boolean): Promise<never> {
+  if (writes) await deps.storage.dropBucket(bucket.id);
   throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
 }
 
 /** After a read done outside `inIncarnation`: NoSuchBucket if the incarnation was deleted meanwhile. */
 export async function confirmBucket(deps: GatewayDeps, bucket: BucketInfo): Promise<void> {
-  if (!(await deps.buckets.isCurrent(bucket)))
+  if (!(deps.buckets.currentNow?.(bucket) ?? (await deps.buckets.isCurrent(bucket))))
     throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
 }
 

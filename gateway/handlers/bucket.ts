@@ -1,27 +1,26 @@
-// Bucket operations: list, create, head, delete, location, versioning.
+// Bucket operations: list, create, head, delete, location (versioning: versioning.ts).
+
+import { requirePrincipal } from '../authz/authorize.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateBucketName } from '../s3/validate.ts';
-import {
-  listAllMyBucketsXml,
-  locationConstraintXml,
-  parseCreateBucketConfiguration,
-  versioningConfigurationXml,
-} from '../s3/xml.ts';
+import { listAllMyBucketsXml, locationConstraintXml, parseCreateBucketConfiguration } from '../s3/xml.ts';
 import { requireBucket } from './access.ts';
+import { creationSettings } from './bucket-access.ts';
 import type { Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
 export const listBuckets: Handler<Op<'ListBuckets'>> = async ({ deps, ex, verified }) => {
-  const buckets = deps.buckets.listBuckets(verified.accessKeyId);
+  const principal = requirePrincipal(verified.accessKeyId);
+  const buckets = deps.buckets.listBuckets(principal);
   sendXml(
     ex,
     200,
     listAllMyBucketsXml({
-      owner: { id: verified.accessKeyId, displayName: verified.accessKeyId },
+      owner: { id: principal, displayName: principal },
       buckets: buckets.map((b) => ({ name: b.name, creationDate: new Date(b.createdMs), region: b.region })),
     }),
   );
@@ -40,12 +39,11 @@ export const createBucket: Handler<Op<'CreateBucket'>> = async ({ deps, ex, veri
       );
     }
   }
-  const outcome = await deps.buckets.createBucket({
-    name: op.bucket,
-    owner: verified.accessKeyId,
-    createdMs: deps.clock(),
-    region: deps.region,
-  });
+  const owner = requirePrincipal(verified.accessKeyId);
+  const outcome = await deps.buckets.createBucket(
+    { name: op.bucket, owner, createdMs: deps.clock(), region: deps.region },
+    creationSettings(deps, ex.req.headers, owner),
+  );
   if (outcome === 'owned-by-other')
     throw new S3Error('BucketAlreadyExists', undefined, { BucketName: op.bucket });
   // AWS's us-east-1 answers a repeated create with 200 for legacy reasons; every other region, and Quire, tells
@@ -84,9 +82,4 @@ export const getBucketLocation: Handler<Op<'GetBucketLocation'>> = async ({ deps
   const bucket = requireBucket(deps, op.bucket, verified);
   // AWS reports us-east-1 as an empty LocationConstraint.
   sendXml(ex, 200, locationConstraintXml(bucket.region === 'us-east-1' ? '' : bucket.region));
-};
-
-export const getBucketVersioning: Handler<Op<'GetBucketVersioning'>> = async ({ deps, ex, verified, op }) => {
-  requireBucket(deps, op.bucket, verified);
-  sendXml(ex, 200, versioningConfigurationXml());
 };

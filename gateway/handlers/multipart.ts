@@ -6,7 +6,9 @@ import { sendEmpty, sendXml } from '../http/respond.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import { parseMaxKeys } from '../s3/listing.ts';
 import type { Operation } from '../s3/operation.ts';
+import { requestTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
+import { versionIdHeader } from '../s3/version-id.ts';
 import {
   completeMultipartUploadResultXml,
   initiateMultipartUploadResultXml,
@@ -16,9 +18,11 @@ import {
 } from '../s3/xml.ts';
 import { confirmBucket, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
 import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 import { openUpload } from './object-write.ts';
+import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -34,8 +38,16 @@ export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async
   validateKey(op.key);
   const headers = storedHeadersFromRequest(ex.req.headers);
   const algorithm = checksumAlgorithm(ex.req.headers);
+  const tags = requestTags(ex.req.headers);
   const uploadId = await inIncarnation(deps, bucket, { writes: true }, () =>
-    deps.storage.createUpload(bucket.id, Buffer.from(op.key, 'utf8'), headers, deps.clock(), algorithm),
+    deps.storage.createUpload(
+      bucket.id,
+      Buffer.from(op.key, 'utf8'),
+      headers,
+      deps.clock(),
+      algorithm,
+      tags?.length ? { tags } : {},
+    ),
   );
   sendXml(ex, 200, initiateMultipartUploadResultXml({ bucket: op.bucket, key: op.key, uploadId }), {
     ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {}),
@@ -79,6 +91,7 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
   for (let i = 1; i < parts.length; i++) {
     if (parts[i]!.partNumber <= parts[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
   }
+  const versioning = versioningOf(deps, bucket);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.completeUpload(
       bucket.id,
@@ -86,6 +99,7 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
       op.uploadId,
       parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag.replace(/^"|"$/g, '') })),
       deps.clock(),
+      versioning,
     ),
   );
   sendXml(
@@ -99,6 +113,7 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
       checksums: record.checksums,
       ...(record.checksumType ? { checksumType: record.checksumType } : {}),
     }),
+    { ...versionIdHeader(versioning, record), ...objectExpiration(deps, bucket, record) },
   );
 };
 
@@ -128,7 +143,7 @@ export const listParts: Handler<Op<'ListParts'>> = async ({ deps, ex, verified, 
       limit: maxParts,
     }),
   );
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,
@@ -201,7 +216,7 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
       : last
         ? { nextKeyMarker: last.key, nextUploadIdMarker: last.uploadId }
         : {};
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,

@@ -1,19 +1,22 @@
 // DeleteObject (idempotent) and DeleteObjects (up to 1000 keys, quiet or verbose), both with AWS's
-// conditional deletes (If-Match / per-key <ETag>, checked by storage under the key's lock) and versionId
-// as a never-versioned bucket answers it.
+// conditional deletes (If-Match / per-key <ETag>, checked by storage under the key's lock) and versioning:
+// without a version id a versioned bucket gets a delete marker (suspended: the null one), with one exactly
+// that version goes.
 
-import type { DeleteOptions } from '../../storage/api.ts';
+import type { RemoveObjectResult, VersioningMode } from '../../storage/api.ts';
+import { mayDeleteKey } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import { parseEtagList } from '../s3/conditionals.ts';
 import { headerValue, type Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
-import { NULL_VERSION_ID, requireCurrentVersion } from '../s3/version-id.ts';
+import { malformedVersionId, NULL_VERSION_ID, noSuchVersion, requestedVersionId } from '../s3/version-id.ts';
 import { type DeleteObjectEntry, deleteResultXml, parseDeleteRequest } from '../s3/xml.ts';
 import { toS3Error } from '../to-s3-error.ts';
 import { inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -22,7 +25,7 @@ const DELETE_CONCURRENCY = 16;
 export const deleteObject: Handler<Op<'DeleteObject'>> = async ({ deps, ex, verified, target, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
   validateKey(op.key);
-  requireCurrentVersion(target.query, op.key);
+  const versionId = requestedVersionId(target.query);
   // AWS offers these on directory buckets only; ignoring a precondition would delete what the caller protected.
   for (const name of ['x-amz-if-match-last-modified-time', 'x-amz-if-match-size']) {
     if (headerValue(ex.req.headers, name) !== undefined)
@@ -30,21 +33,58 @@ export const deleteObject: Handler<Op<'DeleteObject'>> = async ({ deps, ex, veri
   }
   const ifMatch = headerValue(ex.req.headers, 'if-match');
   const etag = ifMatch === undefined ? undefined : (parseEtagList(ifMatch)[0] ?? '');
-  await inIncarnation(deps, bucket, { writes: false }, () => deleteOne(deps, bucket.id, op.key, etag));
-  // A never-versioned bucket names no version in its answer, as for GET ?versionId=null.
-  sendEmpty(ex, 204);
+  const versioning = versioningOf(deps, bucket);
+  neverVersioned(versioning, op.key, versionId);
+  const r = await inIncarnation(deps, bucket, { writes: versioning !== 'unversioned' }, () =>
+    deleteOne(deps, { bucketId: bucket.id, key: op.key, versionId, ifMatchEtag: etag, versioning }),
+  );
+  sendEmpty(ex, 204, resultHeaders(versioning, versionId, r));
 };
+
+/**
+ * A bucket that never had versioning holds only null versions: any other id names nothing that can exist
+ * (404). On a versioned bucket AWS answers 204 for an id it does not hold (the delete is idempotent).
+ */
+function neverVersioned(versioning: VersioningMode, key: string, versionId: string | undefined): void {
+  if (versioning === 'unversioned' && versionId !== undefined && versionId !== NULL_VERSION_ID)
+    throw noSuchVersion(key, versionId);
+}
+
+/** x-amz-delete-marker and x-amz-version-id as AWS sends them (a never-versioned bucket names no version). */
+function resultHeaders(
+  versioning: VersioningMode,
+  versionId: string | undefined,
+  r: RemoveObjectResult,
+): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (r.deleteMarker) h['x-amz-delete-marker'] = 'true';
+  const id = r.versionId ?? versionId;
+  if (id !== undefined && (versioning !== 'unversioned' || versionId !== undefined))
+    h['x-amz-version-id'] = id;
+  return h;
+}
 
 /** Deletes one key; a failed condition is the S3 error AWS sends (412 naming If-Match, or 404 NoSuchKey). */
 async function deleteOne(
   deps: GatewayDeps,
-  bucketId: string,
-  key: string,
-  ifMatchEtag: string | undefined,
-): Promise<void> {
-  const opts: DeleteOptions = ifMatchEtag === undefined ? {} : { condition: { ifMatchEtag } };
+  d: {
+    bucketId: string;
+    key: string;
+    versionId: string | undefined;
+    ifMatchEtag: string | undefined;
+    versioning: VersioningMode;
+  },
+): Promise<RemoveObjectResult> {
+  const { key } = d;
   try {
-    await deps.storage.deleteObject(bucketId, Buffer.from(key, 'utf8'), opts);
+    return await deps.storage.removeObject({
+      bucket: d.bucketId,
+      key: Buffer.from(key, 'utf8'),
+      ...(d.versionId !== undefined ? { versionId: d.versionId } : {}),
+      versioning: d.versioning,
+      ...(d.ifMatchEtag !== undefined ? { condition: { ifMatchEtag: d.ifMatchEtag } } : {}),
+      nowMs: deps.clock(),
+    });
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === 'PreconditionFailed')
@@ -57,41 +97,66 @@ async function deleteOne(
 interface DeleteOutcome {
   key: string;
   versionId?: string;
+  deleteMarker?: boolean;
+  deleteMarkerVersionId?: string;
   error?: { code: string; message: string };
 }
 
 async function deleteEntry(
   deps: GatewayDeps,
   bucketId: string,
+  versioning: VersioningMode,
   entry: DeleteObjectEntry,
 ): Promise<DeleteOutcome> {
   const { key, versionId, etag } = entry;
   const named = versionId === undefined ? {} : { versionId };
   try {
     validateKey(key);
-    // Per key, AWS answers any version id it does not hold with NoSuchVersion (malformed ones too).
-    if (versionId !== undefined && versionId !== NULL_VERSION_ID) throw new S3Error('NoSuchVersion');
-    await deleteOne(deps, bucketId, key, etag);
-    return { key, ...named };
+    // Per key, AWS answers a malformed version id with NoSuchVersion, not the 400 of DeleteObject.
+    if (malformedVersionId(versionId)) throw new S3Error('NoSuchVersion');
+    neverVersioned(versioning, key, versionId);
+    const r = await deleteOne(deps, { bucketId, key, versionId, ifMatchEtag: etag, versioning });
+    if (!r.deleteMarker) return { key, ...named };
+    // A marker written (no version id asked) or removed by its id: AWS names it in both cases.
+    return {
+      key,
+      ...named,
+      deleteMarker: true,
+      ...(r.versionId !== undefined ? { deleteMarkerVersionId: r.versionId } : {}),
+    };
   } catch (err) {
     const s3 = toS3Error(err);
     return { key, ...named, error: { code: s3.code, message: s3.message } };
   }
 }
 
+const DENIED = { code: 'AccessDenied', message: 'Access Denied' };
+
 export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
   const request = parseDeleteRequest(body.toString('utf8'));
+  const versioning = versioningOf(deps, bucket);
+  const allowed = request.objects.map((e) => mayDeleteKey(deps, verified.access, e.key, e.versionId));
+  // An anonymous requester who may delete none of the keys (a private bucket) is refused as a whole, like any
+  // other unsigned request without a grant; a signed one gets AWS's per-key AccessDenied entries.
+  if (verified.access.principal === undefined && !allowed.includes(true)) throw new S3Error('AccessDenied');
   const results: DeleteOutcome[] = new Array(request.objects.length);
   let next = 0;
   const worker = async () => {
     while (next < request.objects.length) {
       const i = next++;
-      results[i] = await deleteEntry(deps, bucket.id, request.objects[i]!);
+      const entry = request.objects[i]!;
+      results[i] = allowed[i]
+        ? await deleteEntry(deps, bucket.id, versioning, entry)
+        : {
+            key: entry.key,
+            ...(entry.versionId === undefined ? {} : { versionId: entry.versionId }),
+            error: DENIED,
+          };
     }
   };
-  await inIncarnation(deps, bucket, { writes: false }, () =>
+  await inIncarnation(deps, bucket, { writes: versioning !== 'unversioned' }, () =>
     Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, request.objects.length) }, worker)),
   );
   sendXml(
@@ -99,7 +164,14 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
     200,
     deleteResultXml({
       quiet: request.quiet,
-      deleted: results.filter((r) => !r.error).map(({ key, versionId }) => ({ key, versionId })),
+      deleted: results
+        .filter((r) => !r.error)
+        .map(({ key, versionId, deleteMarker, deleteMarkerVersionId }) => ({
+          key,
+          versionId,
+          deleteMarker,
+          deleteMarkerVersionId,
+        })),
       errors: results
         .filter((r) => r.error)
         .map((r) => ({ key: r.key, versionId: r.versionId, code: r.error!.code, message: r.error!.message })),

@@ -8,10 +8,14 @@ import { sendEmpty } from '../http/respond.ts';
 import { parseWriteCondition } from '../s3/conditionals.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
+import { requestTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
+import { versionIdHeader } from '../s3/version-id.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
+import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -20,6 +24,8 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   validateKey(op.key);
   const headers = storedHeadersFromRequest(ex.req.headers);
   const condition = parseWriteCondition(ex.req.headers);
+  const versioning = versioningOf(deps, bucket);
+  const tags = requestTags(ex.req.headers);
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.putObject({
@@ -31,12 +37,16 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
       nowMs: deps.clock(),
       finish: upload.finish,
       condition,
+      versioning,
+      ...(tags?.length ? { tags } : {}),
     }),
   );
   ex.bytesIn = upload.size;
   sendEmpty(ex, 200, {
     etag: `"${record.etag}"`,
     ...checksumResponseHeaders(record.checksums, upload.algorithm),
+    ...objectExpiration(deps, bucket, record),
+    ...versionIdHeader(versioning, record),
   });
 };
 

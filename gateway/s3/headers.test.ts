@@ -15,6 +15,7 @@ function record(over: Partial<ObjectRecord> = {}): ObjectRecord {
     checksums: { CRC32: 'AAAAAA==' },
     checksumType: 'FULL_OBJECT',
     opver: { counter: 1n, nodeId: 1 },
+    versionId: 'null',
     ...over,
   };
 }
@@ -85,8 +86,8 @@ describe('objectResponseHeaders', () => {
     const mp = record({
       checksumType: 'COMPOSITE',
       parts: [
-        { size: 60, etag: 'a' },
-        { size: 40, etag: 'b' },
+        { partNumber: 1, size: 60, etag: 'a' },
+        { partNumber: 2, size: 40, etag: 'b' },
       ],
     });
     const h = objectResponseHeaders(mp, {

@@ -38,21 +38,25 @@ export interface ListPage<T> {
 
 // Valid UTF-8 never contains 0xFF, so `prefix + 0xFF` sorts after every key under the prefix and
 // before every key that does not start with it: one seek instead of reading the whole "folder".
-const PAST = Buffer.from([0xff]);
+export const PAST = Buffer.from([0xff]);
 const PROBE_MIN = 16;
 
-function commonPrefixOf(key: Buffer, prefix: Buffer, delimiter: Buffer | undefined): Buffer | undefined {
+export function commonPrefixOf(
+  key: Buffer,
+  prefix: Buffer,
+  delimiter: Buffer | undefined,
+): Buffer | undefined {
   if (delimiter === undefined) return undefined;
   const at = key.indexOf(delimiter, prefix.length);
   return at < 0 ? undefined : key.subarray(0, at + delimiter.length);
 }
 
-function startsWith(key: Buffer, prefix: Buffer): boolean {
+export function startsWith(key: Buffer, prefix: Buffer): boolean {
   return key.length >= prefix.length && key.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
 
 /** Where to resume: a marker that is itself a common prefix resumes past everything under it. */
-function initialCursor(p: ListParams, delimiter: Buffer | undefined): Buffer | undefined {
+export function initialCursor(p: ListParams, delimiter: Buffer | undefined): Buffer | undefined {
   const after = p.startAfter;
   if (after === undefined || !startsWith(after, p.prefix)) return after;
   const cp = commonPrefixOf(after, p.prefix, delimiter);

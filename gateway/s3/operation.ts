@@ -18,6 +18,8 @@ export type Operation =
   | ({ op: 'DeleteBucket' } & B)
   | ({ op: 'GetBucketLocation' } & B)
   | ({ op: 'GetBucketVersioning' } & B)
+  | ({ op: 'PutBucketVersioning' } & B)
+  | ({ op: 'ListObjectVersions' } & B)
   | ({ op: 'ListObjectsV2' } & B)
   | ({ op: 'ListObjects' } & B)
   | ({ op: 'ListMultipartUploads' } & B)
@@ -33,9 +35,56 @@ export type Operation =
   | ({ op: 'CompleteMultipartUpload' } & U)
   | ({ op: 'AbortMultipartUpload' } & U)
   | ({ op: 'ListParts' } & U)
+  | ({ op: 'GetBucketWebsite' } & B)
+  | ({ op: 'PutBucketWebsite' } & B)
+  | ({ op: 'DeleteBucketWebsite' } & B)
+  | ({ op: 'GetBucketCors' } & B)
+  | ({ op: 'PutBucketCors' } & B)
+  | ({ op: 'DeleteBucketCors' } & B)
+  | ({ op: 'PostObject' } & B)
+  | ({ op: 'OptionsObject'; key?: string } & B)
+  | ({ op: 'GetObjectTagging' } & K)
+  | ({ op: 'PutObjectTagging' } & K)
+  | ({ op: 'DeleteObjectTagging' } & K)
+  | ({ op: 'GetObjectAttributes' } & K)
+  | ({ op: 'GetBucketTagging' } & B)
+  | ({ op: 'PutBucketTagging' } & B)
+  | ({ op: 'DeleteBucketTagging' } & B)
+  | ({ op: 'GetBucketLifecycleConfiguration' } & B)
+  | ({ op: 'PutBucketLifecycleConfiguration' } & B)
+  | ({ op: 'DeleteBucketLifecycleConfiguration' } & B)
+  | { [O in AccessBucketOp]: { op: O } & B }[AccessBucketOp]
   | { op: 'NotImplemented'; name: string };
 
 export type OperationName = Operation['op'];
+
+// Access settings of a bucket (gateway/handlers/bucket-access.ts): subresource → method → operation.
+const ACCESS_SUBRESOURCES = {
+  policy: { GET: 'GetBucketPolicy', PUT: 'PutBucketPolicy', DELETE: 'DeleteBucketPolicy' },
+  policyStatus: { GET: 'GetBucketPolicyStatus' },
+  acl: { GET: 'GetBucketAcl', PUT: 'PutBucketAcl' },
+  ownershipControls: {
+    GET: 'GetBucketOwnershipControls',
+    PUT: 'PutBucketOwnershipControls',
+    DELETE: 'DeleteBucketOwnershipControls',
+  },
+  publicAccessBlock: {
+    GET: 'GetPublicAccessBlock',
+    PUT: 'PutPublicAccessBlock',
+    DELETE: 'DeletePublicAccessBlock',
+  },
+} as const satisfies Record<string, Partial<Record<string, string>>>;
+type AccessTable = typeof ACCESS_SUBRESOURCES;
+type AccessBucketOp = { [S in keyof AccessTable]: AccessTable[S][keyof AccessTable[S]] }[keyof AccessTable];
+
+function accessOperation(m: string, bucket: string, query: Map<string, string>): Operation | undefined {
+  for (const [sub, methods] of Object.entries(ACCESS_SUBRESOURCES)) {
+    if (!query.has(sub)) continue;
+    const op = (methods as Partial<Record<string, AccessBucketOp>>)[m];
+    if (op !== undefined) return { op, bucket };
+  }
+  return undefined;
+}
 export type Headers = Record<string, string | string[] | undefined>;
 
 // Subresources we recognise as S3 but do not serve (501), with the noun of the AWS operation name.
@@ -67,7 +116,6 @@ const UNSUPPORTED: Record<string, string> = {
   session: 'Session',
   tagging: 'Tagging',
   torrent: 'Torrent',
-  versions: 'Versions',
   website: 'Website',
 };
 
@@ -83,10 +131,27 @@ function unsupportedIn(query: Map<string, string>, level: 'Bucket' | 'Object', m
   for (const name of query.keys()) {
     const noun = UNSUPPORTED[name];
     if (noun !== undefined) {
-      if (name === 'versions') return { op: 'NotImplemented' as const, name: 'ListObjectVersions' };
       return { op: 'NotImplemented' as const, name: `${VERB[method] ?? method}${level}${noun}` };
     }
   }
+  return undefined;
+}
+
+// Bucket subresources served by tagging.ts and lifecycle.ts handlers, per method.
+const BUCKET_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
+  GET: { tagging: 'GetBucketTagging', lifecycle: 'GetBucketLifecycleConfiguration' },
+  PUT: { tagging: 'PutBucketTagging', lifecycle: 'PutBucketLifecycleConfiguration' },
+  DELETE: { tagging: 'DeleteBucketTagging', lifecycle: 'DeleteBucketLifecycleConfiguration' },
+};
+// Object subresources served here (not during an upload: those take uploadId).
+const OBJECT_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
+  GET: { tagging: 'GetObjectTagging', attributes: 'GetObjectAttributes' },
+  PUT: { tagging: 'PutObjectTagging' },
+  DELETE: { tagging: 'DeleteObjectTagging' },
+};
+
+function servedIn(table: Record<string, Operation['op']> | undefined, query: Map<string, string>) {
+  if (table) for (const name of query.keys()) if (table[name]) return table[name];
   return undefined;
 }
 
@@ -108,11 +173,18 @@ export function parseOperation(method: string, target: ParsedTarget, headers: He
 
 function bucketOperation(m: string, bucket: string, query: Map<string, string>): Operation {
   const b = { bucket };
+  const served = servedIn(BUCKET_SUBRESOURCES[m], query);
+  if (served) return { op: served, ...b } as Operation;
   if (m === 'HEAD') return { op: 'HeadBucket', ...b };
+  const access = accessOperation(m, bucket, query);
+  if (access) return access;
   if (m === 'GET') {
     if (query.has('location')) return { op: 'GetBucketLocation', ...b };
     if (query.has('versioning')) return { op: 'GetBucketVersioning', ...b };
     if (query.has('uploads')) return { op: 'ListMultipartUploads', ...b };
+    if (query.has('versions')) return { op: 'ListObjectVersions', ...b };
+    const config = bucketConfigOperation(m, query, b);
+    if (config) return config;
     const unsupported = unsupportedIn(query, 'Bucket', m);
     if (unsupported) return unsupported;
     const listType = query.get('list-type');
@@ -126,7 +198,9 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
     return { op: 'ListObjects', ...b };
   }
   if (m === 'PUT' || m === 'DELETE') {
-    if (m === 'PUT' && query.has('versioning')) return { op: 'NotImplemented', name: 'PutBucketVersioning' };
+    if (m === 'PUT' && query.has('versioning')) return { op: 'PutBucketVersioning', ...b };
+    const config = bucketConfigOperation(m, query, b);
+    if (config) return config;
     const unsupported = unsupportedIn(query, 'Bucket', m);
     if (unsupported) return unsupported;
     return m === 'PUT' ? { op: 'CreateBucket', ...b } : { op: 'DeleteBucket', ...b };
@@ -134,10 +208,18 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
   if (m === 'POST') {
     if (query.has('delete')) return { op: 'DeleteObjects', ...b };
     // A POST to a bucket without ?delete is a browser form upload (PostObject).
-    return { op: 'NotImplemented', name: 'PostObject' };
+    return { op: 'PostObject', ...b };
   }
-  if (m === 'OPTIONS') return { op: 'NotImplemented', name: 'OptionsObject' };
+  if (m === 'OPTIONS') return { op: 'OptionsObject', ...b };
   throw methodNotAllowed(m);
+}
+
+/** The website and CORS settings of a bucket (`?website`, `?cors`) by method. */
+function bucketConfigOperation(m: string, query: Map<string, string>, b: B): Operation | undefined {
+  const verb = m === 'GET' ? 'Get' : m === 'PUT' ? 'Put' : 'Delete';
+  if (query.has('website')) return { op: `${verb}BucketWebsite`, ...b };
+  if (query.has('cors')) return { op: `${verb}BucketCors`, ...b };
+  return undefined;
 }
 
 /** `partNumber` must be an integer 1..10000, as AWS requires. */
@@ -161,6 +243,8 @@ function objectOperation(
 ): Operation {
   const k = { bucket, key };
   const uploadId = query.get('uploadId');
+  const served = uploadId === undefined ? servedIn(OBJECT_SUBRESOURCES[m], query) : undefined;
+  if (served) return { op: served, ...k } as Operation;
   switch (m) {
     case 'HEAD':
       return { op: 'HeadObject', ...k };
@@ -179,7 +263,7 @@ function objectOperation(
     case 'PUT':
       return putObjectOperation(k, query, headers);
     case 'OPTIONS':
-      return { op: 'NotImplemented', name: 'OptionsObject' };
+      return { op: 'OptionsObject', ...k };
     default:
       throw methodNotAllowed(m);
   }

@@ -197,3 +197,68 @@ export function listMultipartUploadsResultXml(r: ListUploadsInput): string {
   nodes.push(...commonPrefixNodes(r.commonPrefixes, enc));
   return buildDocument(['ListMultipartUploadsResult', nodes]);
 }
+
+export interface ListedVersionEntry {
+  key: KeyBytes;
+  versionId: string;
+  isLatest: boolean;
+  deleteMarker: boolean;
+  lastModified: Date;
+  etag: string;
+  size: number;
+  owner: Owner;
+}
+
+export interface ListVersionsInput {
+  bucket: string;
+  prefix: KeyBytes;
+  keyMarker: KeyBytes;
+  versionIdMarker: string;
+  nextKeyMarker?: KeyBytes;
+  nextVersionIdMarker?: string;
+  delimiter?: KeyBytes;
+  maxKeys: number;
+  encodingType?: 'url';
+  isTruncated: boolean;
+  /** Versions and delete markers in S3's order (key ascending, newest first): sent interleaved. */
+  versions: readonly ListedVersionEntry[];
+  commonPrefixes: readonly KeyBytes[];
+}
+
+function versionNode(v: ListedVersionEntry, enc: 'url' | undefined): XmlNode {
+  const head: XmlNode[] = [
+    ['Key', keyValue(v.key, enc)],
+    ['VersionId', v.versionId],
+    ['IsLatest', v.isLatest],
+    ['LastModified', isoDate(v.lastModified)],
+  ];
+  if (v.deleteMarker) return ['DeleteMarker', [...head, ['Owner', ownerNodes(v.owner)]]];
+  return [
+    'Version',
+    [
+      ...head,
+      ['ETag', quoteEtag(v.etag)],
+      ['Size', v.size],
+      ['StorageClass', 'STANDARD'],
+      ['Owner', ownerNodes(v.owner)],
+    ],
+  ];
+}
+
+export function listVersionsResultXml(r: ListVersionsInput): string {
+  const enc = r.encodingType;
+  const nodes: XmlNode[] = [
+    ['Name', r.bucket],
+    ['Prefix', keyValue(r.prefix, enc)],
+    ['KeyMarker', keyValue(r.keyMarker, enc)],
+    ['VersionIdMarker', r.versionIdMarker],
+  ];
+  if (r.nextKeyMarker !== undefined) nodes.push(['NextKeyMarker', keyValue(r.nextKeyMarker, enc)]);
+  if (r.nextVersionIdMarker !== undefined) nodes.push(['NextVersionIdMarker', r.nextVersionIdMarker]);
+  nodes.push(['MaxKeys', r.maxKeys]);
+  if (r.delimiter !== undefined) nodes.push(['Delimiter', keyValue(r.delimiter, enc)]);
+  if (enc !== undefined) nodes.push(['EncodingType', enc]);
+  nodes.push(['IsTruncated', r.isTruncated]);
+  nodes.push(...r.versions.map((v) => versionNode(v, enc)), ...commonPrefixNodes(r.commonPrefixes, enc));
+  return buildDocument(['ListVersionsResult', nodes]);
+}

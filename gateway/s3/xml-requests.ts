@@ -92,3 +92,25 @@ export function parseCompleteMultipartUpload(xml: string): { parts: CompletedPar
   if (parts.length === 0) throw malformed();
   return { parts };
 }
+
+export interface VersioningConfiguration {
+  status: 'Enabled' | 'Suspended';
+  mfaDelete?: 'Enabled' | 'Disabled';
+}
+
+/**
+ * PutBucketVersioning's body. A Status other than Enabled/Suspended (or an MfaDelete other than
+ * Enabled/Disabled) does not validate against AWS's schema: MalformedXML; no Status at all is
+ * IllegalVersioningConfigurationException, as AWS answers.
+ */
+export function parseVersioningConfiguration(xml: string): VersioningConfiguration {
+  const root = parseDocument(xml, 'VersioningConfiguration');
+  expectChildren(root, { Status: 1, MfaDelete: 1 });
+  const status = leafText(root, 'Status');
+  const mfa = leafText(root, 'MfaDelete');
+  if (mfa !== undefined && mfa !== 'Enabled' && mfa !== 'Disabled') throw malformed();
+  if (status === undefined)
+    throw new S3Error('IllegalVersioningConfigurationException', 'The Versioning element must be specified');
+  if (status !== 'Enabled' && status !== 'Suspended') throw malformed();
+  return { status, ...(mfa !== undefined ? { mfaDelete: mfa } : {}) };
+}

@@ -148,7 +148,12 @@ export function completeMultipartUploadResultXml(r: CompleteResultInput): string
 
 export interface DeleteResultInput {
   quiet: boolean;
-  deleted: ReadonlyArray<{ key: string; versionId?: string }>;
+  deleted: ReadonlyArray<{
+    key: string;
+    versionId?: string;
+    deleteMarker?: boolean;
+    deleteMarkerVersionId?: string;
+  }>;
   errors: ReadonlyArray<{ key: string; versionId?: string; code: string; message: string }>;
 }
 
@@ -159,6 +164,9 @@ export function deleteResultXml(r: DeleteResultInput): string {
     for (const d of r.deleted) {
       const inner: XmlNode[] = [['Key', d.key]];
       if (d.versionId !== undefined) inner.push(['VersionId', d.versionId]);
+      if (d.deleteMarker) inner.push(['DeleteMarker', true]);
+      if (d.deleteMarkerVersionId !== undefined)
+        inner.push(['DeleteMarkerVersionId', d.deleteMarkerVersionId]);
       nodes.push(['Deleted', inner]);
     }
   }
