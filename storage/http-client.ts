@@ -23,6 +23,7 @@ import type {
   StorageApi,
   StoredHeaders,
   UpdateAttributesInput,
+  UploadAttributes,
   UploadPartCopyInput,
   UploadPartInput,
   VersioningMode,
@@ -184,6 +185,7 @@ export class StorageClient implements StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    attributes?: UploadAttributes,
   ): Promise<string> {
     return this.call('createUpload', {
       bucket,
@@ -191,6 +193,7 @@ export class StorageClient implements StorageApi {
       headers,
       nowMs,
       checksumAlgorithm: checksumAlgorithm ?? null,
+      attributes: attributes ?? null,
     });
   }
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish> {

@@ -81,6 +81,7 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     headers,
     nowMs: ms,
     checksumAlgorithm: checksumAlgorithm.nullish(),
+    attributes: z.looseObject({ tags: z.array(tag).max(10).optional() }).nullish(),
   }),
   uploadPartCopy: z.looseObject({ ...keyed, uploadId, partNumber, src: copySource, nowMs: ms }),
   completeUpload: z.looseObject({

@@ -64,7 +64,14 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     hasObjects: async (_r, x) => api.hasObjects(a(x.bucket)),
     dropBucket: async (_r, x) => api.dropBucket(a(x.bucket)),
     createUpload: async (_r, x) =>
-      api.createUpload(a(x.bucket), a(x.key), a(x.headers), a(x.nowMs), a(x.checksumAlgorithm ?? undefined)),
+      api.createUpload(
+        a(x.bucket),
+        a(x.key),
+        a(x.headers),
+        a(x.nowMs),
+        a(x.checksumAlgorithm ?? undefined),
+        a(x.attributes ?? undefined),
+      ),
     uploadPartCopy: async (_r, x) => api.uploadPartCopy(a(x)),
     completeUpload: async (_r, x) =>
       api.completeUpload(
@@ -201,10 +208,11 @@ function sendError(res: ServerResponse, err: unknown, status?: number): void {
     return;
   }
   const body = JSON.stringify(wire);
+  // The connection stays open: the caller may still be sending the body of a refused put or part (a gateway
+  // relaying its client); Node discards the rest, and the caller reads this answer instead of a broken pipe.
   res.writeHead(status ?? STATUS[wire.code] ?? 400, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
-    connection: 'close',
   });
   res.end(body);
 }

@@ -12,6 +12,7 @@ import type {
   ObjectRecord,
   Opver,
   StoredHeaders,
+  UploadAttributes,
   UploadPartInput,
   VersioningMode,
 } from './api.ts';
@@ -51,6 +52,7 @@ import {
   encodeUploadValue,
   type ObjectMeta,
   type PartValue,
+  type UploadMeta,
   type UploadValue,
   type VolLoc,
 } from './records.ts';
@@ -91,16 +93,19 @@ export class Multipart {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    attributes: UploadAttributes = {},
   ): Promise<string> {
     const node = this.node;
     const uploadId = node.random(16).toString('hex');
     const opver = node.clock.nextRecorded();
-    const meta = {
+    const meta: UploadMeta = {
       bucket,
       key,
       headers,
       initiatedMs: nowMs,
       ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
+      ...(attributes.tags?.length ? { tags: attributes.tags } : {}),
+      ...(attributes.acl ? { acl: attributes.acl } : {}),
     };
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
     const { at } = await node.placement.put({
@@ -248,6 +253,8 @@ export class Multipart {
         lastModifiedMs: nowMs,
         headers: upload.headers,
         checksums: sum.checksums,
+        ...(upload.tags ? { tags: upload.tags } : {}),
+        ...(upload.acl ? { acl: upload.acl } : {}),
         body: {
           kind: 'multipart',
           uploadId,

@@ -209,8 +209,10 @@ export class StorageNode implements StorageApi {
       {
         nextBucket: (after) => this.nextBucket(after),
         listObjects: (b, o) => this.listObjects(b, o),
-        headObject: (b, k) => this.headObject(b, k),
+        headObject: (b, k, w) => this.headObject(b, k, w),
         deleteObject: (b, k, o) => this.deleteObject(b, k, o),
+        removeObject: (input) => this.removeObject(input),
+        listObjectVersions: (b, o) => this.listObjectVersions(b, o),
         listUploads: (b, o) => this.listUploads(b, o),
         abortUpload: (b, k, id) => this.abortUpload(b, k, id),
         ...(lifecycleLog ? { log: lifecycleLog } : {}),

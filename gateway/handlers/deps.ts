@@ -63,8 +63,12 @@ export interface GatewayDeps {
   readonly isReady: () => boolean;
   /** When set, /metrics needs `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken?: string;
+  /** The website endpoint's domain: `<bucket>.<websiteDomain>` Host names select a bucket there. */
+  readonly websiteDomain?: string;
   /** Server-wide public access block (--block-public-access), on top of each bucket's own. */
   readonly blockPublicAccess?: PublicAccessBlock;
+  /** Accept signature version 2 (default true; `--no-sigv2`). */
+  readonly sigV2?: boolean;
 }
 
 export interface RequestState {

@@ -7,6 +7,7 @@ import { evaluateReadConditions } from '../s3/conditionals.ts';
 import { httpDate, objectResponseHeaders, responseOverrides } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
+import { taggingCountHeader } from '../s3/tagging.ts';
 import { deleteMarkerError, notFound, requestedVersionId, versionIdHeader } from '../s3/version-id.ts';
 import { type IncarnationCall, inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
@@ -47,7 +48,7 @@ async function readObject(
   if (!handle) throw absentObjectError(deps, admitted, notFound(op.key, versionId));
   try {
     const { record } = handle;
-    requireObjectGrant(deps, admitted, undefined);
+    requireObjectGrant(deps, admitted, record.acl);
     if (record.deleteMarker)
       throw deleteMarkerError(op.key, record, versionId !== undefined, withBody ? 'GET' : 'HEAD');
     const validators = { etag: record.etag, lastModifiedMs: record.lastModifiedMs };
@@ -73,6 +74,7 @@ async function readObject(
       headers,
       versionIdHeader(versioningOf(deps, bucket), record),
       objectExpiration(deps, bucket, record),
+      taggingCountHeader(record.tags),
     );
     const status = range.partial ? 206 : 200;
     const length = record.size === 0 ? 0 : range.end - range.start + 1;
@@ -141,7 +143,8 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function streamBody(
+/** Streams the rest of an object after its first chunk (read before the status line), exactly `length` bytes. */
+export async function streamBody(
   ex: Exchange,
   first: IteratorResult<Buffer>,
   chunks: AsyncIterator<Buffer>,
