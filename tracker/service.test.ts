@@ -8,6 +8,7 @@ import { initialLayout } from '../common/layout.ts';
 import { fromWire, toWire } from '../common/wire-json.ts';
 import { Catalog } from './catalog.ts';
 import { GatewayLeases } from './gateway-leases.ts';
+import { NodeRegistry } from './registry.ts';
 import { createTrackerService } from './service.ts';
 
 const T = { timeout: 30_000 };
@@ -116,6 +117,33 @@ test('nodes register by heartbeat and turn suspect after the silence limit', T, 
     assert.equal((await t.call(TRACKER.heartbeat, beat('0000000a', 'b'))).status, 409);
   } finally {
     await t.close();
+  }
+});
+
+test('a restarted tracker still lists the members it knew, as suspect until they beat again', T, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quire-registry-'));
+  try {
+    let now = 1000;
+    const first = new NodeRegistry({ suspectAfterMs: 10_000, now: () => now, dir });
+    await first.beat(beat('0000000a'));
+    await first.beat(beat('0000000b', 'b'));
+    const again = new NodeRegistry({ suspectAfterMs: 10_000, now: () => now, dir });
+    await again.load();
+    assert.deepEqual(
+      again.list().map((n) => [n.nodeId, n.syncgroup, n.state]),
+      [
+        ['0000000a', 'a', 'suspect'],
+        ['0000000b', 'b', 'suspect'],
+      ],
+    );
+    now += 1;
+    await again.beat(beat('0000000a'));
+    assert.deepEqual(
+      again.list().map((n) => n.state),
+      ['up', 'suspect'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

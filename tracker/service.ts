@@ -43,6 +43,8 @@ export interface TrackerServiceOptions {
   now: () => number;
   /** Wall-clock ms, for the status report only. */
   wallClock: () => number;
+  /** The tracker's data directory (the registry keeps its members there); absent in tests. */
+  dir?: string;
   /** Where this tracker answers (for the status report). */
   url: () => string;
 }
@@ -55,8 +57,13 @@ export interface TrackerService {
 
 class BadRequest extends Error {}
 
+/** Call `registry.load()` before serving (createTrackerService leaves it to the caller, which awaits it). */
 export function createTrackerService(opts: TrackerServiceOptions): TrackerService {
-  const registry = new NodeRegistry({ suspectAfterMs: opts.suspectAfterMs, now: opts.now });
+  const registry = new NodeRegistry({
+    suspectAfterMs: opts.suspectAfterMs,
+    now: opts.now,
+    ...(opts.dir ? { dir: opts.dir } : {}),
+  });
   const view = new CatalogView(opts.catalog);
   const closer = new BucketCloser(opts.catalog, view, opts.leases, {
     ackTimeoutMs: opts.closeAckTimeoutMs ?? 10_000,
@@ -112,7 +119,7 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
       throw new BadRequest(
         `syncgroup ${hb.syncgroup} is not in this cluster's layout (${opts.layout.syncgroups.join(', ')})`,
       );
-    registry.beat(hb);
+    await registry.beat(hb);
     // Storage nodes run lifecycle rules: they keep the bucket settings as gateways do.
     return json({
       layout: wireLayout,

@@ -100,7 +100,13 @@ export class TrackerDirectory implements BucketDirectory {
       { timeoutMs: 5000 },
     );
     if (reply.layout) this.layoutHeld = reply.layout;
-    this.nodesHeld = reply.nodes;
+    // A member this gateway has seen stays a member even when a restarted (or wiped) tracker has not heard from it
+    // yet: without mirrors, forgetting it would route its keys to another node.
+    const listed = new Set(reply.nodes.map((n) => n.nodeId));
+    const forgotten = this.nodesHeld
+      .filter((n) => !listed.has(n.nodeId))
+      .map((n) => ({ ...n, state: 'suspect' as const }));
+    this.nodesHeld = [...reply.nodes, ...forgotten];
     this.keys = new Map(reply.keys.map((k) => [k.accessKeyId, k]));
     if (reply.catalog) this.apply(reply.catalog);
     // Counted from when the poll was sent: the tracker counts from when it arrived, so ours ends first.
