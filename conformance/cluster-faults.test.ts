@@ -140,6 +140,21 @@ describe('cluster: tracker, 2 syncgroups × 2 storage nodes, gateway (real proce
       );
     }
     assert.equal((await c.internal(`${storage}/v1/stats`, {})).status, 200);
+    // A storage node or gateway started with a wrong secret stops with one line saying so.
+    const wrong = join(c.dir, 'wrong-secret-file');
+    writeFileSync(wrong, 'not-the-cluster-secret-not-the-cluster-secret\n');
+    for (const args of [
+      ['storage', '--data', join(c.dir, 'intruder'), '--port', '0', '--syncgroup', 'a'],
+      ['gateway', '--port', '0'],
+    ]) {
+      const p = startProc(
+        `intruder-${args[0]}`,
+        [...args, '--tracker', c.trackerUrl, '--cluster-secret-file', wrong],
+        c.dir,
+      );
+      assert.equal(await p.exited, 2, p.logTail());
+      assert.match(p.logTail(), /the tracker refused this (node|gateway): missing or wrong cluster secret/);
+    }
   });
 
   test(
