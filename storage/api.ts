@@ -117,6 +117,13 @@ export interface RemoveObjectResult {
   deleteMarker?: boolean;
 }
 
+/** A new version's tags and Object Lock state, given at PUT, copy or multipart create. */
+export interface VersionAttributes {
+  tags?: ObjectTag[];
+  retention?: ObjectRetention;
+  legalHold?: boolean;
+}
+
 /** What `updateObjectAttributes` may replace; absent fields stay as they are. */
 export interface AttributeUpdate {
   /** The whole tag set (an empty list removes every tag). */
@@ -220,6 +227,8 @@ export interface UploadDescription {
   headers: StoredHeaders;
   initiatedMs: number;
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** What the completed object will carry (x-amz-tagging, x-amz-object-lock-* at create). */
+  attributes?: VersionAttributes;
 }
 
 export interface ListPartsResult {
@@ -332,6 +341,7 @@ export interface StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    attributes?: VersionAttributes,
   ): Promise<string>;
   uploadPart(input: UploadPartInput): Promise<BodyFinish>;
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish>;

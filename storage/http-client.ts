@@ -24,6 +24,7 @@ import type {
   UpdateAttributesInput,
   UploadPartCopyInput,
   UploadPartInput,
+  VersionAttributes,
   VersioningMode,
   VersionSelector,
 } from './api.ts';
@@ -176,6 +177,7 @@ export class StorageClient implements StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    attributes?: VersionAttributes,
   ): Promise<string> {
     return this.call('createUpload', {
       bucket,
@@ -183,6 +185,7 @@ export class StorageClient implements StorageApi {
       headers,
       nowMs,
       checksumAlgorithm: checksumAlgorithm ?? null,
+      attributes: attributes ?? null,
     });
   }
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish> {

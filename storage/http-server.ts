@@ -58,7 +58,14 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     hasObjects: async (_r, x) => api.hasObjects(a(x.bucket)),
     dropBucket: async (_r, x) => api.dropBucket(a(x.bucket)),
     createUpload: async (_r, x) =>
-      api.createUpload(a(x.bucket), a(x.key), a(x.headers), a(x.nowMs), a(x.checksumAlgorithm ?? undefined)),
+      api.createUpload(
+        a(x.bucket),
+        a(x.key),
+        a(x.headers),
+        a(x.nowMs),
+        a(x.checksumAlgorithm ?? undefined),
+        a(x.attributes ?? undefined),
+      ),
     uploadPartCopy: async (_r, x) => api.uploadPartCopy(a(x)),
     completeUpload: async (_r, x) =>
       api.completeUpload(

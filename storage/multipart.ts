@@ -13,6 +13,7 @@ import type {
   Opver,
   StoredHeaders,
   UploadPartInput,
+  VersionAttributes,
   VersioningMode,
 } from './api.ts';
 import type { Binlog, BinlogRecord } from './binlog.ts';
@@ -89,6 +90,7 @@ export class Multipart {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    attributes?: VersionAttributes,
   ): Promise<string> {
     const node = this.node;
     const uploadId = node.random(16).toString('hex');
@@ -99,6 +101,7 @@ export class Multipart {
       headers,
       initiatedMs: nowMs,
       ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
+      ...(attributes && Object.keys(attributes).length > 0 ? { attributes } : {}),
     };
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
     const { at } = await node.placement.put({
@@ -251,6 +254,10 @@ export class Multipart {
         },
       };
       if (sum.checksumType) meta.checksumType = sum.checksumType;
+      const a = upload.attributes;
+      if (a?.tags?.length) meta.tags = a.tags;
+      if (a?.retention) meta.retention = a.retention;
+      if (a?.legalHold) meta.legalHold = true;
       const used = new Set(chosen.map((p) => p.partNumber));
       const unused = [...rows.values()].filter((r) => !used.has(r.partNumber));
       const freeAfter = [upload.at, ...unused.flatMap((r) => partLocs(r.value))];
@@ -367,6 +374,7 @@ export class Multipart {
         headers: upload.headers,
         initiatedMs: upload.initiatedMs,
         ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
+        ...(upload.attributes ? { attributes: upload.attributes } : {}),
       },
     };
   }

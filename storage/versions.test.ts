@@ -419,3 +419,41 @@ test('every version and delete marker comes back after the index is deleted, and
     await t.remove();
   }
 });
+
+test('attributes given at multipart create (tags, retention, legal hold) go to the completed version', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir('quire-versions-');
+  const opts = options(t.dir);
+  try {
+    let node = await StorageNode.open(opts);
+    const attributes = {
+      tags: [{ key: 'project', value: 'x' }],
+      retention: { mode: 'GOVERNANCE' as const, retainUntilMs: 1_900_000_000_000 },
+      legalHold: true,
+    };
+    const id = await node.createUpload('b', Buffer.from('mp'), { userMeta: {} }, 5, undefined, attributes);
+    await node.close();
+    // The upload marker keeps them across a rebuild.
+    await rm(join(t.dir, 'index'), { recursive: true, force: true });
+    node = await StorageNode.open(opts);
+    const listed = await node.listParts('b', Buffer.from('mp'), id, { afterPart: 0, limit: 10 });
+    assert.deepEqual(listed.upload.attributes, attributes);
+    const p1 = await node.uploadPart({ ...putInput('b', 'mp', bytes(50, 1)), uploadId: id, partNumber: 1 });
+    const r = await node.completeUpload(
+      'b',
+      Buffer.from('mp'),
+      id,
+      [{ partNumber: 1, etag: p1.etag }],
+      6,
+      'enabled',
+    );
+    assert.deepEqual(r.tags, attributes.tags);
+    assert.deepEqual(r.retention, attributes.retention);
+    assert.equal(r.legalHold, true);
+    assert.deepEqual((await node.headObject('b', Buffer.from('mp')))!.tags, attributes.tags);
+    await node.close();
+  } finally {
+    await t.remove();
+  }
+});
