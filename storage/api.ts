@@ -106,6 +106,11 @@ export interface RemoveObjectInput {
   versioning?: VersioningMode;
   condition?: DeleteCondition;
   nowMs: number;
+  /**
+   * Object Lock: removing a version by id is refused (AccessDenied) while a legal hold or a retention
+   * holds it (GOVERNANCE yields when `bypassGovernance`); checked under the key's lock.
+   */
+  lock?: { bypassGovernance: boolean };
 }
 
 export interface RemoveObjectResult {
@@ -140,6 +145,8 @@ export interface UpdateAttributesInput {
   versionId?: string;
   update: AttributeUpdate;
   nowMs: number;
+  /** A retention in force may only be extended, unless GOVERNANCE and this is set (object-lock.ts). */
+  bypassGovernance?: boolean;
 }
 
 /** Which version to read; absent: the current one. */

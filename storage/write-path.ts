@@ -64,6 +64,7 @@ import {
   versionKeyPrefix,
 } from './keys.ts';
 import type { KeyedLock } from './locks.ts';
+import { removalRefusal, retentionChangeRefusal } from './object-lock.ts';
 import type { ObjectRows, VersionRowChange } from './object-rows.ts';
 import type { OpverClock } from './opver-clock.ts';
 import type { ClaimedVersion } from './pins.ts';
@@ -549,6 +550,10 @@ export class WritePath {
       const cur = d.reads.current(okey)!;
       if (input.condition?.ifMatchEtag !== undefined)
         checkCondition(f.v.deleteMarker ? undefined : f.v, input.condition);
+      if (input.lock) {
+        const refused = removalRefusal(f.v, input.nowMs, input.lock.bypassGovernance);
+        if (refused) throw refused;
+      }
       const stamp = f.v.versioned ? f.v.seq : undefined;
       const old = d.reads.space(f.v);
       const claim = d.reads.pins.claim([f.v.at, ...old.locs]);
@@ -609,6 +614,13 @@ export class WritePath {
         else delete meta.tags;
       }
       if (u.retention !== undefined) {
+        const refused = retentionChangeRefusal(
+          f.v.retention,
+          u.retention,
+          input.nowMs,
+          input.bypassGovernance === true,
+        );
+        if (refused) throw refused;
         if (u.retention) meta.retention = u.retention;
         else delete meta.retention;
       }

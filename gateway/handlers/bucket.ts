@@ -7,6 +7,7 @@ import { validateBucketName } from '../s3/validate.ts';
 import { listAllMyBucketsXml, locationConstraintXml, parseCreateBucketConfiguration } from '../s3/xml.ts';
 import { requireBucket } from './access.ts';
 import type { Handler } from './deps.ts';
+import { lockAtCreate } from './object-lock.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -35,12 +36,11 @@ export const createBucket: Handler<Op<'CreateBucket'>> = async ({ deps, ex, veri
       );
     }
   }
-  const outcome = await deps.buckets.createBucket({
-    name: op.bucket,
-    owner: verified.accessKeyId,
-    createdMs: deps.clock(),
-    region: deps.region,
-  });
+  const initial = lockAtCreate(ex.req.headers);
+  const outcome = await deps.buckets.createBucket(
+    { name: op.bucket, owner: verified.accessKeyId, createdMs: deps.clock(), region: deps.region },
+    initial,
+  );
   if (outcome === 'owned-by-other')
     throw new S3Error('BucketAlreadyExists', undefined, { BucketName: op.bucket });
   // AWS's us-east-1 answers a repeated create with 200 for legacy reasons; every other region, and Quire, tells

@@ -6,6 +6,7 @@ import type { HandlerTable } from './deps.ts';
 import * as list from './list.ts';
 import * as mpu from './multipart.ts';
 import * as del from './object-delete.ts';
+import * as lock from './object-lock.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
 import * as versioning from './versioning.ts';
@@ -19,6 +20,12 @@ export const HANDLERS: HandlerTable = {
   GetBucketVersioning: versioning.getBucketVersioning,
   PutBucketVersioning: versioning.putBucketVersioning,
   ListObjectVersions: versioning.listObjectVersions,
+  GetObjectLockConfiguration: lock.getObjectLockConfiguration,
+  PutObjectLockConfiguration: lock.putObjectLockConfiguration,
+  GetObjectRetention: lock.getObjectRetention,
+  PutObjectRetention: lock.putObjectRetention,
+  GetObjectLegalHold: lock.getObjectLegalHold,
+  PutObjectLegalHold: lock.putObjectLegalHold,
   ListObjectsV2: list.listObjectsV2,
   ListObjects: list.listObjectsV1,
   ListMultipartUploads: mpu.listMultipartUploads,

@@ -19,6 +19,7 @@ import { confirmBucket, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
+import { lockForWrite } from './object-lock.ts';
 import { openUpload } from './object-write.ts';
 import { versioningOf } from './versioning.ts';
 
@@ -36,8 +37,16 @@ export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async
   validateKey(op.key);
   const headers = storedHeadersFromRequest(ex.req.headers);
   const algorithm = checksumAlgorithm(ex.req.headers);
+  const attributes = lockForWrite(deps, bucket, ex.req.headers, { integrity: false });
   const uploadId = await inIncarnation(deps, bucket, { writes: true }, () =>
-    deps.storage.createUpload(bucket.id, Buffer.from(op.key, 'utf8'), headers, deps.clock(), algorithm),
+    deps.storage.createUpload(
+      bucket.id,
+      Buffer.from(op.key, 'utf8'),
+      headers,
+      deps.clock(),
+      algorithm,
+      attributes,
+    ),
   );
   sendXml(ex, 200, initiateMultipartUploadResultXml({ bucket: op.bucket, key: op.key, uploadId }), {
     ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {}),

@@ -15,6 +15,7 @@ import { type DeleteObjectEntry, deleteResultXml, parseDeleteRequest } from '../
 import { toS3Error } from '../to-s3-error.ts';
 import { inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { bypassGovernance, lockOf } from './object-lock.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -34,8 +35,9 @@ export const deleteObject: Handler<Op<'DeleteObject'>> = async ({ deps, ex, veri
   const etag = ifMatch === undefined ? undefined : (parseEtagList(ifMatch)[0] ?? '');
   const versioning = versioningOf(deps, bucket);
   neverVersioned(versioning, op.key, versionId);
+  const lock = lockOf(deps, bucket) ? { bypassGovernance: bypassGovernance(ex.req.headers) } : undefined;
   const r = await inIncarnation(deps, bucket, { writes: versioning !== 'unversioned' }, () =>
-    deleteOne(deps, { bucketId: bucket.id, key: op.key, versionId, ifMatchEtag: etag, versioning }),
+    deleteOne(deps, { bucketId: bucket.id, key: op.key, versionId, ifMatchEtag: etag, versioning, lock }),
   );
   sendEmpty(ex, 204, resultHeaders(versioning, versionId, r));
 };
@@ -72,6 +74,7 @@ async function deleteOne(
     versionId: string | undefined;
     ifMatchEtag: string | undefined;
     versioning: VersioningMode;
+    lock: { bypassGovernance: boolean } | undefined;
   },
 ): Promise<RemoveObjectResult> {
   const { key } = d;
@@ -82,6 +85,7 @@ async function deleteOne(
       ...(d.versionId !== undefined ? { versionId: d.versionId } : {}),
       versioning: d.versioning,
       ...(d.ifMatchEtag !== undefined ? { condition: { ifMatchEtag: d.ifMatchEtag } } : {}),
+      ...(d.lock ? { lock: d.lock } : {}),
       nowMs: deps.clock(),
     });
   } catch (err) {
@@ -105,6 +109,7 @@ async function deleteEntry(
   deps: GatewayDeps,
   bucketId: string,
   versioning: VersioningMode,
+  lock: { bypassGovernance: boolean } | undefined,
   entry: DeleteObjectEntry,
 ): Promise<DeleteOutcome> {
   const { key, versionId, etag } = entry;
@@ -114,7 +119,7 @@ async function deleteEntry(
     // Per key, AWS answers a malformed version id with NoSuchVersion, not the 400 of DeleteObject.
     if (malformedVersionId(versionId)) throw new S3Error('NoSuchVersion');
     neverVersioned(versioning, key, versionId);
-    const r = await deleteOne(deps, { bucketId, key, versionId, ifMatchEtag: etag, versioning });
+    const r = await deleteOne(deps, { bucketId, key, versionId, ifMatchEtag: etag, versioning, lock });
     if (!r.deleteMarker) return { key, ...named };
     // A marker written (no version id asked) or removed by its id: AWS names it in both cases.
     return {
@@ -134,12 +139,13 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
   const request = parseDeleteRequest(body.toString('utf8'));
   const versioning = versioningOf(deps, bucket);
+  const lock = lockOf(deps, bucket) ? { bypassGovernance: bypassGovernance(ex.req.headers) } : undefined;
   const results: DeleteOutcome[] = new Array(request.objects.length);
   let next = 0;
   const worker = async () => {
     while (next < request.objects.length) {
       const i = next++;
-      results[i] = await deleteEntry(deps, bucket.id, versioning, request.objects[i]!);
+      results[i] = await deleteEntry(deps, bucket.id, versioning, lock, request.objects[i]!);
     }
   };
   await inIncarnation(deps, bucket, { writes: versioning !== 'unversioned' }, () =>

@@ -9,6 +9,7 @@ import { parseRange } from '../s3/range.ts';
 import { deleteMarkerError, notFound, requestedVersionId, versionIdHeader } from '../s3/version-id.ts';
 import { inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
+import { lockResponseHeaders } from './object-lock.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -59,7 +60,7 @@ async function readObject(
       checksumMode: String(ex.req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED',
       range,
     });
-    Object.assign(headers, versionIdHeader(versioningOf(deps, bucket), record));
+    Object.assign(headers, versionIdHeader(versioningOf(deps, bucket), record), lockResponseHeaders(record));
     const status = range.partial ? 206 : 200;
     const length = record.size === 0 ? 0 : range.end - range.start + 1;
     headers['content-length'] = String(length);

@@ -13,6 +13,7 @@ import { versionIdHeader } from '../s3/version-id.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
+import { lockForWrite } from './object-lock.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -23,6 +24,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   const headers = storedHeadersFromRequest(ex.req.headers);
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
+  const lock = lockForWrite(deps, bucket, ex.req.headers, { integrity: true });
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.putObject({
@@ -35,6 +37,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
       finish: upload.finish,
       condition,
       versioning,
+      ...lock,
     }),
   );
   ex.bytesIn = upload.size;
