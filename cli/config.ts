@@ -10,6 +10,12 @@ const accessKeySchema = z.object({
   secretAccessKey: z.string().min(8, 'use at least 8 characters'),
 });
 
+/** A switch: a JSON boolean, or true/false/1/0 from the environment. */
+const onOff = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+]);
+
 export const configSchema = z.object({
   /** Where volumes, the index and the catalog live. */
   dataDir: z.string().min(1).default('./data'),
@@ -95,6 +101,19 @@ export const configSchema = z.object({
     .default(64 * 1024 * 1024),
   /** How often the compaction worker looks for sparse chunkfiles. */
   compactIntervalMs: z.coerce.number().int().min(10).default(30_000),
+  /** How often the lifecycle worker runs the buckets' lifecycle rules (0: never). */
+  lifecycleIntervalMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(60 * 60 * 1000),
+  /** Objects expired and uploads aborted per second by the lifecycle worker, at most (0: unlimited). */
+  lifecycleOpsPerSecond: z.coerce.number().int().min(0).default(1000),
+  /**
+   * Block public access server-wide (all four of AWS's switches, on top of each bucket's own): public ACLs
+   * and public policies are refused and ignored. Off by default, so a bucket can be made public.
+   */
+  blockPublicAccess: onOff.default(false),
   /** Size of the chunkfiles small objects are packed into, for volumes created from now on. */
   chunkfileBytes: z.coerce
     .number()
@@ -127,10 +146,13 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_COMPACT_BYTES_PER_SECOND: 'compactBytesPerSecond',
   QUIRE_COMPACT_INTERVAL_MS: 'compactIntervalMs',
   QUIRE_CHUNKFILE_BYTES: 'chunkfileBytes',
+  QUIRE_LIFECYCLE_INTERVAL_MS: 'lifecycleIntervalMs',
+  QUIRE_LIFECYCLE_OPS_PER_SECOND: 'lifecycleOpsPerSecond',
   QUIRE_BODY_TIMEOUT_MS: 'bodyTimeoutMs',
   QUIRE_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
   QUIRE_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   QUIRE_METRICS_TOKEN: 'metricsToken',
+  QUIRE_BLOCK_PUBLIC_ACCESS: 'blockPublicAccess',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

@@ -7,8 +7,10 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createGateway } from '../gateway/app.ts';
 import type { Credentials } from '../gateway/auth/types.ts';
+import { FULL_BLOCK, NO_BLOCK } from '../gateway/authz/public-access.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
+import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { errorXml } from '../gateway/s3/xml.ts';
 import { VolumeLimitError } from '../packing/errors.ts';
 import { StorageNode } from '../storage/node.ts';
@@ -20,6 +22,8 @@ import { purgeDeadBuckets } from './dead-buckets.ts';
 export interface RunningQuire {
   readonly endpoint: string;
   readonly port: number;
+  /** One lifecycle pass now, judged by the lifecycle clock; resolves when it is done. */
+  runLifecycle(): Promise<void>;
   /**
    * Stops accepting, lets in-flight requests finish for up to `shutdownGraceMs`, aborts the rest (their
    * clients get no answer and nothing of them is acknowledged), makes everything durable, closes LMDB.
@@ -41,10 +45,16 @@ export function dataLayout(dataDir: string) {
   };
 }
 
+/** Seams for tests: the wall clock lifecycle rules are judged by (default Date.now). */
+export interface EmbeddedSeams {
+  lifecycleClock?: () => number;
+}
+
 export async function startEmbedded(
   config: Config,
   credentials: Credentials[],
   logger: Logger,
+  seams: EmbeddedSeams = {},
 ): Promise<RunningQuire> {
   const layout = dataLayout(config.dataDir);
   await mkdir(layout.root, { recursive: true });
@@ -69,6 +79,14 @@ export async function startEmbedded(
       intervalMs: config.compactIntervalMs,
       log: logger.child({ part: 'compactor' }),
     },
+    lifecycle: {
+      // Storage knows incarnation ids only; the catalog holds each one's rules (validated when they were put).
+      rulesFor: (id) => readLifecycle(catalog.getBucketConfig({ name: '', id }, 'lifecycle')),
+      intervalMs: config.lifecycleIntervalMs,
+      opsPerSecond: config.lifecycleOpsPerSecond,
+      ...(seams.lifecycleClock ? { clock: seams.lifecycleClock } : {}),
+      log: logger.child({ part: 'lifecycle' }),
+    },
   });
   const r = storage.recovery;
   if (r) logger.info({ part: 'storage', recovery: r }, recoveryLine(r));
@@ -78,6 +96,7 @@ export async function startEmbedded(
   let ready = false;
   const metrics = new GatewayMetrics(async () => (await storage.stats()).volumes);
   metrics.addCompaction(() => storage.compactor.stats());
+  metrics.addLifecycle(() => storage.lifecycle.stats());
   const gateway = createGateway({
     buckets: catalog,
     storage,
@@ -95,6 +114,7 @@ export async function startEmbedded(
     clock: () => Date.now(),
     isReady: () => ready,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
+    blockPublicAccess: config.blockPublicAccess ? FULL_BLOCK : NO_BLOCK,
   });
 
   const server = createServer(
@@ -125,6 +145,7 @@ export async function startEmbedded(
   return {
     endpoint: `http://${host}:${port}`,
     port,
+    runLifecycle: () => storage.lifecycle.runOnce(),
     abortInFlight: () => abortNow(),
     close: () => {
       closing ??= (async () => {
@@ -157,7 +178,7 @@ export async function startEmbedded(
 }
 
 /** Opens the storage node; size limits the volume cannot take become one line naming the flags. */
-async function openStorage(opts: Parameters<typeof StorageNode.open>[0]): Promise<StorageNode> {
+export async function openStorage(opts: Parameters<typeof StorageNode.open>[0]): Promise<StorageNode> {
   try {
     return await StorageNode.open(opts);
   } catch (err) {
@@ -200,7 +221,7 @@ async function settlesWithin(p: Promise<unknown>, ms: number, cut?: Promise<void
 const EXPIRY_SWEEP_MS = 3600 * 1000;
 
 /** Abandoned multipart uploads are removed with their parts, once an hour, so their space comes back. */
-function scheduleUploadExpiry(storage: StorageNode, maxAgeMs: number, logger: Logger): NodeJS.Timeout {
+export function scheduleUploadExpiry(storage: StorageNode, maxAgeMs: number, logger: Logger): NodeJS.Timeout {
   const sweep = () => {
     storage.expireUploads(Date.now(), maxAgeMs).then(
       (removed) => removed > 0 && logger.info({ removed }, 'expired abandoned multipart uploads'),

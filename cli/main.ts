@@ -34,18 +34,63 @@ ${COMMON_FLAGS}
                                 default 30000)
   --chunkfile-bytes N           chunkfile size for volumes created from now on (env QUIRE_CHUNKFILE_BYTES,
                                 default 67108864)
+  --lifecycle-interval-ms N     how often buckets' lifecycle rules run (env QUIRE_LIFECYCLE_INTERVAL_MS,
+                                default 3600000; 0 turns them off)
+  --lifecycle-ops-per-second N  lifecycle expirations and aborts per second, at most
+                                (env QUIRE_LIFECYCLE_OPS_PER_SECOND, default 1000; 0: unlimited)
   --body-timeout-ms N     abort a request body that sends nothing for N ms (env QUIRE_BODY_TIMEOUT_MS, 60000)
   --headers-timeout-ms N  a request's headers must arrive within N ms (env QUIRE_HEADERS_TIMEOUT_MS, 60000)
   --shutdown-grace-ms N   on SIGTERM, let in-flight requests finish for N ms, then abort them
                           (env QUIRE_SHUTDOWN_GRACE_MS, 10000)
   --metrics-token T GET /metrics then needs "Authorization: Bearer T", else 401 (env QUIRE_METRICS_TOKEN;
                     default: open); /health stays open
+  --block-public-access  refuse and ignore public ACLs and policies on every bucket, whatever the bucket's
+                         own public access block says (env QUIRE_BLOCK_PUBLIC_ACCESS=true; default off)
 
 Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
 More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish
 (a second signal, or the grace time running out, aborts them unacknowledged), everything is made durable,
 then it exits 0.`,
     run: async (args) => (await import('./server-command.ts')).serverCommand(args),
+  },
+  tracker: {
+    summary: 'cluster: start the tracker (catalog, access keys, layout, node registry)',
+    usage: `quire tracker --data DIR [--port N] [--host H] [--syncgroups a,b]
+
+The cluster's directory service. The first start creates the layout (4096 partitions spread evenly over the
+named syncgroups, fixed from then on), the main access key (QUIRE_ACCESS_KEY/QUIRE_SECRET_KEY, or generated)
+and the cluster secret (DIR/cluster-secret, printed with how to copy it).
+
+  --data DIR                 the tracker's data directory (locked while it runs)
+  --port N                   internal API port (default 9100)
+  --host ADDR                listen address (default 127.0.0.1)
+  --syncgroups a,b           syncgroup names; required at the first start, must not change later
+  --cluster-secret-file F    use this secret instead of DIR/cluster-secret (or QUIRE_CLUSTER_SECRET)
+  --suspect-after-ms N       a node silent this long is suspect (default 10000)
+  --gateway-lease-ms N       how long a gateway may answer from its copy of the catalog without the
+                             tracker (default 120000); a bucket delete waits for silent gateways this long
+  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+    run: async (args) => (await import('./tracker-command.ts')).trackerCommand(args),
+  },
+  storage: {
+    summary: 'cluster: start a storage node of a syncgroup',
+    usage: `quire storage --data DIR --tracker URL --syncgroup NAME [--port N] [--host H]
+
+A storage node of the cluster. Its node id is generated at the first start and kept in DIR, with its syncgroup
+(a data directory never changes syncgroup). It heartbeats to the tracker and serves only the keys whose
+partition its syncgroup owns.
+
+  --data DIR                 the node's data directory (locked while it runs)
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --syncgroup NAME           one of the syncgroups the tracker was created with
+  --port N                   internal API port (default 9201)
+  --host ADDR                listen address (default 127.0.0.1)
+  --advertise URL            where gateways reach this node (default http://HOST:PORT)
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
+  --heartbeat-ms N           heartbeat interval (default 2000)
+  --volume-max-bytes N, --reserved-free-bytes N   as for quire server
+  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+    run: async (args) => (await import('./storage-command.ts')).storageCommand(args),
   },
   'rebuild-index': {
     summary: "rebuild the storage node's index from its volumes (server must be stopped)",

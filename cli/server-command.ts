@@ -24,10 +24,13 @@ export async function serverCommand(args: string[]): Promise<number> {
       'compact-bytes-per-second': { type: 'string' },
       'compact-interval-ms': { type: 'string' },
       'chunkfile-bytes': { type: 'string' },
+      'lifecycle-interval-ms': { type: 'string' },
+      'lifecycle-ops-per-second': { type: 'string' },
       'body-timeout-ms': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'shutdown-grace-ms': { type: 'string' },
       'metrics-token': { type: 'string' },
+      'block-public-access': { type: 'boolean' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -42,10 +45,15 @@ export async function serverCommand(args: string[]): Promise<number> {
     flags.compactBytesPerSecond = values['compact-bytes-per-second'];
   if (values['compact-interval-ms'] !== undefined) flags.compactIntervalMs = values['compact-interval-ms'];
   if (values['chunkfile-bytes'] !== undefined) flags.chunkfileBytes = values['chunkfile-bytes'];
+  if (values['lifecycle-interval-ms'] !== undefined)
+    flags.lifecycleIntervalMs = values['lifecycle-interval-ms'];
+  if (values['lifecycle-ops-per-second'] !== undefined)
+    flags.lifecycleOpsPerSecond = values['lifecycle-ops-per-second'];
   if (values['body-timeout-ms'] !== undefined) flags.bodyTimeoutMs = values['body-timeout-ms'];
   if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
   if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
   if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
+  if (values['block-public-access']) flags.blockPublicAccess = true;
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { hoistedHeaders } from './auth/hoisted.ts';
 import { verifyRequest } from './auth/verify.ts';
+import { admit } from './authz/admission.ts';
 import { S3Error } from './errors.ts';
 import type { GatewayDeps, Handler, RequestState } from './handlers/deps.ts';
 import { HANDLERS } from './handlers/index.ts';
@@ -134,8 +135,9 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
     );
     // Verified against the headers as sent; from here on the signed query's x-amz-* act as headers too.
     if (hoisted) Object.assign(req.headers, hoisted);
+    const authorized = admit(deps, operation, verified, req, target.query);
     const handler = HANDLERS[operation.op] as Handler<typeof operation>;
-    await handler({ deps, ex, verified, target, op: operation });
+    await handler({ deps, ex, verified: authorized, target, op: operation });
   } catch (err) {
     sendFailure(deps.logger, ex, state, err);
   } finally {

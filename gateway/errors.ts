@@ -79,9 +79,32 @@ export const S3_ERRORS = {
     400,
     'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.',
   ],
-  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
+  InvalidPartNumber: [400, 'The requested partnumber is not satisfiable'],
   InvalidLocationConstraint: [400, 'The specified location constraint is not valid.'],
   NotModified: [304, 'Not Modified'],
+  BadRequest: [400, 'Bad Request'],
+  InvalidTag: [400, 'The tag provided was not a valid tag.'],
+  NoSuchTagSet: [404, 'The TagSet does not exist'],
+  NoSuchLifecycleConfiguration: [404, 'The lifecycle configuration does not exist'],
+  InvalidStorageClass: [400, 'The storage class you specified is not valid'],
+  MalformedPolicy: [400, "Policies must be valid JSON and the first byte must be '{'"],
+  NoSuchBucketPolicy: [404, 'The bucket policy does not exist'],
+  MalformedACLError: [
+    400,
+    'The XML you provided was not well-formed or did not validate against our published schema',
+  ],
+  UnresolvableGrantByEmailAddress: [
+    400,
+    'The email address you provided does not match any account on record.',
+  ],
+  AccessControlListNotSupported: [400, 'The bucket does not allow ACLs'],
+  InvalidBucketAclWithObjectOwnership: [
+    400,
+    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+  ],
+  OwnershipControlsNotFoundError: [404, 'The bucket ownership controls were not found'],
+  UnexpectedContent: [400, 'This request does not support content'],
+  NoSuchPublicAccessBlockConfiguration: [404, 'The public access block configuration was not found'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type S3ErrorCode = keyof typeof S3_ERRORS;

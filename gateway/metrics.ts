@@ -19,6 +19,16 @@ export interface CompactionProgressTotals {
   readonly errors: number;
 }
 
+/** What the storage node's lifecycle worker has done so far. */
+export interface LifecycleProgressTotals {
+  readonly running: boolean;
+  readonly passes: number;
+  readonly objectsScanned: number;
+  readonly objectsExpired: number;
+  readonly uploadsAborted: number;
+  readonly errors: number;
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   /** Requests per (op, status) counted here and handed to prom-client at scrape time: no label hashing per request. */
@@ -104,6 +114,48 @@ export class GatewayMetrics {
     new Gauge({
       name: 'quire_compaction_running',
       help: '1 while the compaction worker is copying',
+      registers: [this.registry],
+      collect() {
+        this.set(read().running ? 1 : 0);
+      },
+    });
+  }
+
+  /** Exports the storage node's lifecycle worker progress (read at scrape time). */
+  addLifecycle(read: () => LifecycleProgressTotals): void {
+    const reported = new Map<string, number>();
+    const counter = (name: string, help: string, pick: (t: LifecycleProgressTotals) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const now = pick(read());
+          const delta = now - (reported.get(name) ?? 0);
+          if (delta > 0) this.inc(delta);
+          reported.set(name, now);
+        },
+      });
+    counter('quire_lifecycle_passes_total', 'Lifecycle passes over every bucket completed', (t) => t.passes);
+    counter(
+      'quire_lifecycle_objects_scanned_total',
+      'Objects the lifecycle worker looked at',
+      (t) => t.objectsScanned,
+    );
+    counter(
+      'quire_lifecycle_objects_expired_total',
+      'Objects removed by an Expiration rule',
+      (t) => t.objectsExpired,
+    );
+    counter(
+      'quire_lifecycle_uploads_aborted_total',
+      'Incomplete multipart uploads aborted by an AbortIncompleteMultipartUpload rule',
+      (t) => t.uploadsAborted,
+    );
+    counter('quire_lifecycle_errors_total', 'Lifecycle passes that failed', (t) => t.errors);
+    new Gauge({
+      name: 'quire_lifecycle_running',
+      help: '1 while a lifecycle pass is running',
       registers: [this.registry],
       collect() {
         this.set(read().running ? 1 : 0);

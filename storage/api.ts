@@ -26,6 +26,8 @@ export interface Opver {
 }
 
 export interface PartInfo {
+  /** As the client numbered it (numbers may skip). */
+  partNumber: number;
   size: number;
   etag: string;
 }

@@ -19,6 +19,7 @@ export const STORAGE_ERROR_CODES = [
   'IncompleteBody',
   'BadDigest',
   'KeyTooLongError',
+  'ServiceUnavailable',
   'InternalError',
 ] as const;
 
@@ -88,6 +89,17 @@ export class IncompleteBodyError extends StorageError {
   }
 }
 
+/**
+ * In a cluster: this node's syncgroup does not own the key's partition (or the node has no layout yet). The only
+ * storage error with this code; the gateway refreshes its layout and retries, and a client that still gets it
+ * sees S3's retryable 503 ServiceUnavailable.
+ */
+export class WrongPartitionError extends StorageError {
+  constructor(message = "this node's syncgroup does not own the key's partition") {
+    super('ServiceUnavailable', message);
+  }
+}
+
 const BY_CODE: Record<StorageErrorCode, (message: string) => StorageError> = {
   InsufficientStorage: (m) => new StorageFullError(m),
   NoSuchUpload: (m) => Object.assign(new NoSuchUploadError(''), { message: m }),
@@ -105,6 +117,7 @@ const BY_CODE: Record<StorageErrorCode, (message: string) => StorageError> = {
   InvalidArgument: (m) => new StorageError('InvalidArgument', m),
   BadDigest: (m) => new StorageError('BadDigest', m),
   KeyTooLongError: (m) => new StorageError('KeyTooLongError', m),
+  ServiceUnavailable: (m) => new WrongPartitionError(m),
   InternalError: (m) => new StorageError('InternalError', m),
 };
 

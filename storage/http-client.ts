@@ -2,6 +2,7 @@
 // Bodies stream both ways; a `{code, message}` error reply is rethrown as the same typed error.
 import { Readable } from 'node:stream';
 import { Pool } from 'undici';
+import { SECRET_HEADER } from '../common/cluster-wire.ts';
 import type {
   BodyFinish,
   ChecksumAlgorithm,
@@ -35,10 +36,13 @@ export interface StorageClientOptions {
   connections?: number;
   /** Body timeout for streamed reads and writes. */
   bodyTimeoutMs?: number;
+  /** The cluster secret, sent with every request (a cluster's nodes refuse requests without it). */
+  secret?: string;
 }
 
 export class StorageClient implements StorageApi {
   private readonly pool: Pool;
+  private readonly auth: Record<string, string>;
 
   constructor(origin: string, opts: StorageClientOptions = {}) {
     this.pool = new Pool(origin, {
@@ -46,13 +50,14 @@ export class StorageClient implements StorageApi {
       bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
       headersTimeout: 300_000,
     });
+    this.auth = opts.secret === undefined ? {} : { [SECRET_HEADER]: opts.secret };
   }
 
   private async call<T>(method: string, args: unknown): Promise<T> {
     const res = await this.pool.request({
       path: `/v1/${method}`,
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...this.auth },
       body: toWire(args),
     });
     const text = await res.body.text();
@@ -83,6 +88,7 @@ export class StorageClient implements StorageApi {
         headers: {
           'x-quire-args': Buffer.from(toWire(args)).toString('base64url'),
           'content-type': 'application/octet-stream',
+          ...this.auth,
         },
         body: Readable.from(frameBody(body, guarded)),
       });
@@ -123,12 +129,14 @@ export class StorageClient implements StorageApi {
     if (!r) return undefined;
     let released = false;
     const pool = this.pool;
+    const auth = this.auth;
     return {
       record: r.record,
       async *stream(range) {
         const res = await pool.request({
           path: '/v1/stream',
           method: 'POST',
+          headers: auth,
           body: toWire({ handleId: r.handleId, range: range ?? null }),
         });
         if (res.statusCode !== 200) throw wireError(await res.body.text());

@@ -1,9 +1,12 @@
 // The storage node's internal HTTP API (node:http): POST /v1/<method>. Arguments travel as wire
 // JSON (http-wire.ts) in the body, or — for puts and parts, whose body is the framed object data —
 // in the `x-quire-args` header (base64url). Errors answer `{code, message}` with a status.
+// In a cluster every request must carry the cluster secret; arguments are size-limited and checked (zod) always.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { SECRET_HEADER, secretMatches } from '../common/cluster-wire.ts';
 import type { ByteRangeInclusive, ReadHandle, StorageApi } from './api.ts';
 import { errorToWire } from './errors.ts';
+import { MAX_ARGS_BYTES, STORAGE_CALL_SCHEMAS } from './http-schemas.ts';
 import { fromWire, toWire, unframeBody } from './http-wire.ts';
 
 export interface StorageServerOptions {
@@ -11,6 +14,8 @@ export interface StorageServerOptions {
   handleIdleMs?: number;
   /** Random source for read-handle ids. */
   nextHandleId?: () => string;
+  /** When set (a cluster), a request without this secret in `x-quire-cluster-secret` is refused (403). */
+  secret?: string;
 }
 
 const STATUS: Record<string, number> = {
@@ -22,6 +27,7 @@ const STATUS: Record<string, number> = {
   PreconditionFailed: 412,
   InvalidRange: 416,
   InsufficientStorage: 507,
+  ServiceUnavailable: 503,
   InternalError: 500,
 };
 
@@ -101,6 +107,8 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (opts.secret !== undefined && !secretMatches(header(req, SECRET_HEADER), opts.secret))
+      return refuse(res, 403, 'AccessDenied', 'missing or wrong cluster secret');
     const method = /^\/v1\/(\w+)$/.exec(req.url ?? '')?.[1];
     if (req.method !== 'POST' || !method)
       return sendError(res, Object.assign(new Error('no such call'), { code: 'InvalidArgument' }), 404);
@@ -112,11 +120,11 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
         Object.assign(new Error(`no such call ${method}`), { code: 'InvalidArgument' }),
         404,
       );
-    const header = req.headers['x-quire-args'];
-    const args =
-      typeof header === 'string'
-        ? fromWire<Record<string, unknown>>(Buffer.from(header, 'base64url').toString())
-        : await readJson(req);
+    const argsHeader = req.headers['x-quire-args'];
+    const args = checkArgs(
+      method,
+      typeof argsHeader === 'string' ? Buffer.from(argsHeader, 'base64url').toString() : await readBody(req),
+    );
     const result = await handler(req, args);
     const body = toWire(result);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
@@ -124,7 +132,7 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
   }
 
   async function streamHandle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const x = await readJson(req);
+    const x = checkArgs('stream', await readBody(req));
     const h = touch(x.handleId as string);
     if (!h) return sendError(res, Object.assign(new Error('read handle expired'), { code: 'NoSuchKey' }));
     const it = h.stream((x.range as ByteRangeInclusive | null) ?? undefined)[Symbol.asyncIterator]();
@@ -149,10 +157,49 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
   return server;
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+/** An answer outside the storage error codes (the caller is refused before any call runs). */
+function refuse(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ code, message });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function invalid(message: string): Error {
+  return Object.assign(new Error(message), { code: 'InvalidArgument' });
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return chunks.length ? fromWire(Buffer.concat(chunks).toString()) : {};
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_ARGS_BYTES) throw invalid('arguments too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString();
+}
+
+/** Parses and checks a call's arguments; a malformed call is refused before the node sees it. */
+function checkArgs(method: string, text: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = text === '' ? {} : fromWire(text);
+  } catch {
+    throw invalid('arguments are not JSON');
+  }
+  const parsed = STORAGE_CALL_SCHEMAS[method]?.safeParse(raw);
+  if (!parsed?.success)
+    throw invalid(`invalid arguments for ${method}: ${parsed?.error.issues[0]?.message ?? ''}`);
+  return parsed.data;
 }
 
 function sendError(res: ServerResponse, err: unknown, status?: number): void {

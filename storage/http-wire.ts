@@ -2,30 +2,14 @@
 // bigints as {"$n": decimal}; request bodies of puts and parts are framed so the sender's
 // finish() result (ETag, checksums) can follow the bytes in the same request:
 //   frame = u32 BE length | bytes ;  end = u32 BE 0xffffffff | u32 BE length | finish JSON
+
+import { fromWire, toWire } from '../common/wire-json.ts';
 import type { BodyFinish } from './api.ts';
 import { IncompleteBodyError } from './errors.ts';
 
+export { fromWire, toWire };
+
 const END = 0xffffffff;
-
-export function toWire(v: unknown): string {
-  return JSON.stringify(v, function (this: Record<string, unknown>, k, val) {
-    const raw = this[k];
-    if (Buffer.isBuffer(raw)) return { $b: raw.toString('base64url') };
-    if (typeof raw === 'bigint') return { $n: raw.toString() };
-    return val;
-  });
-}
-
-export function fromWire<T>(text: string): T {
-  return JSON.parse(text, (_k, val) => {
-    if (val && typeof val === 'object' && !Array.isArray(val)) {
-      if (typeof val.$b === 'string' && Object.keys(val).length === 1)
-        return Buffer.from(val.$b, 'base64url');
-      if (typeof val.$n === 'string' && Object.keys(val).length === 1) return BigInt(val.$n);
-    }
-    return val;
-  }) as T;
-}
 
 /** Client side: frames the body, then appends the finish() result. */
 export async function* frameBody(

@@ -1,8 +1,11 @@
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { StorageClient } from './http-client.ts';
+import { STORAGE_CALL_SCHEMAS } from './http-schemas.ts';
 import { createStorageServer } from './http-server.ts';
 import { StorageNode } from './node.ts';
 import { apiSuite } from './testing/api-suite.ts';
@@ -39,4 +42,13 @@ describe('storage node over HTTP (client <-> internal server on 127.0.0.1)', () 
     await remove();
   });
   apiSuite('HTTP client', () => ({ api: client, smallObjectMaxBytes: SMALL, minPartBytes: MIN_PART }));
+});
+
+test('every call the storage client makes has an argument schema on the server', {
+  timeout: 10_000,
+}, async () => {
+  const source = readFileSync(new URL('./http-client.ts', import.meta.url), 'utf8');
+  const calls = new Set([...source.matchAll(/this\.call(?:<[^(]*>)?\('([A-Za-z]+)'/g)].map((m) => m[1]!));
+  assert.ok(calls.size >= 15, `found only ${calls.size} calls`);
+  for (const method of calls) assert.ok(STORAGE_CALL_SCHEMAS[method], `no schema for ${method}`);
 });

@@ -68,6 +68,8 @@ export interface MultipartDeps {
   readonly placement: Placement;
   /** Completion is an object commit (write-path.ts) that also drops the upload. */
   commitObject(c: ObjectCommit): Promise<ObjectRecord>;
+  /** The current version of a key, for answering a repeated completion (see `completed`). */
+  currentObject(bucket: string, key: Buffer): { meta: ObjectMeta; record: ObjectRecord } | undefined;
   random(bytes: number): Buffer;
   /** Parts up to this size are inline entries; larger ones are blobs written first. */
   readonly smallObjectMaxBytes: number;
@@ -235,7 +237,9 @@ export class Multipart {
   ): Promise<ObjectRecord> {
     const node = this.node;
     return node.locks.run(`u:${uploadId}`, async () => {
-      const upload = this.upload(bucket, key, uploadId);
+      const uploadRow = node.index.get(node.index.uploads, uploadKey(bucket, key, uploadId));
+      if (!uploadRow) return this.completed(bucket, key, uploadId, parts);
+      const upload = decodeUploadValue(uploadRow);
       const rows = new Map(this.partRows(uploadId).map((r) => [r.partNumber, r]));
       const chosen = this.validate(parts, rows);
       const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')));
@@ -278,6 +282,37 @@ export class Multipart {
         },
       });
     });
+  }
+
+  /**
+   * A completion repeated after it succeeded (the client lost the answer and retried): AWS answers 200 with the
+   * same ETag. The record of a completed upload is the manifest of the version it produced, which names its
+   * upload id and parts: durable and derivable from the volumes like any object row (it survives a restart and
+   * `rebuild-index`), and bounded by nothing but the object itself. It lasts as long as that version is the
+   * key's current one; once it was overwritten or deleted, telling the retry "200, your object is there" would
+   * be false, so the answer is NoSuchUpload, as for any unknown upload. Only the same part list counts as a
+   * repeat: another list is another request, and the upload it names is gone.
+   */
+  private completed(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    parts: Array<{ partNumber: number; etag: string }>,
+  ): ObjectRecord {
+    const cur = this.node.currentObject(bucket, key);
+    const body = cur?.meta.body;
+    if (
+      !cur ||
+      body?.kind !== 'multipart' ||
+      body.uploadId !== uploadId ||
+      body.parts.length !== parts.length ||
+      body.parts.some(
+        (p, i) => p.partNumber !== parts[i]!.partNumber || p.etag !== stripQuotes(parts[i]!.etag),
+      )
+    ) {
+      throw new NoSuchUploadError(uploadId);
+    }
+    return cur.record;
   }
 
   private validate(

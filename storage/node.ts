@@ -52,14 +52,24 @@ import { type CompactionSettings, Compactor, type CompactorLog } from './compact
 import { writeCheckpointFile, writeFileDurable } from './durable-file.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
-import { boundMarker, bucketPrefix, OBJECT_KEY_BYTES_MAX, objectKey, prefixEnd, successor } from './keys.ts';
+import {
+  boundMarker,
+  bucketPrefix,
+  decodeObjectKey,
+  decodeUploadKey,
+  OBJECT_KEY_BYTES_MAX,
+  objectKey,
+  prefixEnd,
+  successor,
+} from './keys.ts';
+import { type LifecycleLog, type LifecycleSettings, LifecycleWorker } from './lifecycle-worker.ts';
 import { KeyedLock } from './locks.ts';
 import { MovedRouter } from './moved-router.ts';
 import { Multipart } from './multipart.ts';
 import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
-import { ReadPath } from './read-path.ts';
+import { ReadPath, toRecord } from './read-path.ts';
 import { compareOpver, decodeObjectSummary, encodeCheckpoint, isDeleteMarkerValue } from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
 import { type ListVersionsOptions, listVersions } from './version-list.ts';
@@ -96,6 +106,8 @@ export interface StorageNodeOptions {
   volumeTuning?: VolumeTuning;
   /** Background compaction of sparse chunkfiles (compactor.ts); absent: only on request (tests). */
   compaction?: CompactionSettings & { log?: CompactorLog };
+  /** Background lifecycle passes (lifecycle-worker.ts); absent: none. */
+  lifecycle?: LifecycleSettings & { log?: LifecycleLog };
 }
 
 export { locKey } from './pins.ts';
@@ -112,6 +124,8 @@ export class StorageNode implements StorageApi {
   /** @internal */ readonly multipart: Multipart;
   /** Rewrites sparse chunkfiles in the background (started by open when `compaction` is set). */
   readonly compactor: Compactor;
+  /** Executes the buckets' lifecycle rules in the background (started by open when `lifecycle` is set). */
+  readonly lifecycle: LifecycleWorker;
   /** Volume, index and binlog checkpoints, in the background (checkpoints.ts). @internal */
   readonly checkpoints: Checkpoints;
   /** What recovery did at open (logged by the caller). */
@@ -149,6 +163,10 @@ export class StorageNode implements StorageApi {
       clock: this.clock,
       placement: this.placement,
       commitObject: (c) => this.writes.commitObject(c),
+      currentObject: (bucket, key) => {
+        const v = this.reads.current(objectKey(bucket, key));
+        return v ? { meta: v, record: toRecord(bucket, key, v, v.opver) } : undefined;
+      },
       random,
       smallObjectMaxBytes,
       minPartBytes: opts.minPartBytes ?? 5 * 1024 * 1024,
@@ -183,6 +201,32 @@ export class StorageNode implements StorageApi {
       },
       settings,
     );
+    const { log: lifecycleLog, ...lifecycle } = opts.lifecycle ?? { intervalMs: 0, opsPerSecond: 0 };
+    this.lifecycle = new LifecycleWorker(
+      {
+        nextBucket: (after) => this.nextBucket(after),
+        listObjects: (b, o) => this.listObjects(b, o),
+        headObject: (b, k) => this.headObject(b, k),
+        deleteObject: (b, k, o) => this.deleteObject(b, k, o),
+        listUploads: (b, o) => this.listUploads(b, o),
+        abortUpload: (b, k, id) => this.abortUpload(b, k, id),
+        ...(lifecycleLog ? { log: lifecycleLog } : {}),
+      },
+      opts.lifecycle ? { ...lifecycle, rulesFor: opts.lifecycle.rulesFor } : undefined,
+    );
+  }
+
+  /** The next incarnation id after `after` (index order) that holds objects or uploads. */
+  private nextBucket(after: string | undefined): string | undefined {
+    const start = after === undefined ? Buffer.alloc(0) : prefixEnd(bucketPrefix(after));
+    if (!start) return undefined;
+    let next: string | undefined;
+    for (const { key } of this.rows.range(start, undefined, 1)) next = decodeObjectKey(key).bucket;
+    for (const { key } of this.index.uploads.getRange({ start, limit: 1, snapshot: false })) {
+      const b = decodeUploadKey(key).bucket;
+      if (next === undefined || Buffer.compare(bucketPrefix(b), bucketPrefix(next)) < 0) next = b;
+    }
+    return next;
   }
 
   static async open(opts: StorageNodeOptions): Promise<StorageNode> {
@@ -221,6 +265,7 @@ export class StorageNode implements StorageApi {
     });
     moved.deps = { index, rows: node.rows, pins: node.reads.pins, placement: node.placement };
     node.compactor.start();
+    node.lifecycle.start();
     return node;
   }
 
@@ -381,6 +426,7 @@ export class StorageNode implements StorageApi {
   }
 
   async close(): Promise<void> {
+    await this.lifecycle.stop();
     await this.compactor.stop();
     await this.checkpoints.close();
     await this.reads.deferredFreesDone();

@@ -47,7 +47,8 @@ export interface StreamingSigningContext {
 }
 
 export interface VerifiedRequest {
-  readonly accessKeyId: string;
+  /** Who signed the request; undefined for an anonymous (unsigned) one, which authorization then decides. */
+  readonly accessKeyId: string | undefined;
   readonly payload: PayloadMode;
   /** x-amz-decoded-content-length for aws-chunked. */
   readonly decodedContentLength?: number;

@@ -167,11 +167,10 @@ describe('requests captured from aws-cli', () => {
 });
 
 describe('rejections', () => {
-  test('anonymous request → AccessDenied', () => {
-    rejects(
-      () => verifyRequest({ method: 'GET', rawTarget: '/b/k', headers: { host: 'h' } }, lookup, DOC_TIME),
-      'AccessDenied',
-    );
+  test('an unsigned request is anonymous (authorization decides it, gateway/authz)', () => {
+    const v = verifyRequest({ method: 'GET', rawTarget: '/b/k', headers: { host: 'h' } }, lookup, DOC_TIME);
+    assert.equal(v.accessKeyId, undefined);
+    assert.deepEqual(v.payload, { kind: 'unsigned' });
   });
   test('unknown access key → InvalidAccessKeyId', () => {
     rejects(() => verifyRequest(docGet, () => undefined, DOC_TIME), 'InvalidAccessKeyId');

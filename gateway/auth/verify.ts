@@ -66,8 +66,14 @@ export function verifyRequest(
       'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
     );
   }
-  throw new S3Error('AccessDenied');
+  // Unsigned: anonymous. Authorization allows it only where a policy or an ACL grants it to everyone.
+  return ANONYMOUS;
 }
+
+const ANONYMOUS: VerifiedRequest = Object.freeze({
+  accessKeyId: undefined,
+  payload: { kind: 'unsigned' as const },
+});
 
 function readTarget(rawTarget: string): SignedTarget {
   const { rawPath, rawQuery } = splitTarget(rawTarget);

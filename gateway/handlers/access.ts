@@ -1,18 +1,20 @@
-// Bucket existence, ownership and incarnation. Each access key owns the buckets it creates (policies and ACLs
-// come later). A request resolves its bucket's name to one incarnation once, at admission, and hands storage
-// only that incarnation's id; after its storage call it confirms the incarnation is still the current one.
+// Bucket incarnations. A request resolves its bucket's name to one incarnation once, at admission (the
+// authorization step, gateway/authz/admission.ts, which also decides access), and hands storage only that
+// incarnation's id; after its storage call it confirms the incarnation is still the current one.
 import type { BucketInfo } from '../../tracker/catalog.ts';
-import type { VerifiedRequest } from '../auth/types.ts';
+import type { AuthorizedRequest } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import type { Exchange } from '../http/respond.ts';
 import { stallGuarded } from '../http/stall.ts';
 import type { GatewayDeps } from './deps.ts';
 
-export function requireBucket(deps: GatewayDeps, name: string, verified: VerifiedRequest): BucketInfo {
-  const bucket = deps.buckets.getBucket(name);
-  if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
-  if (bucket.owner !== verified.accessKeyId) throw new S3Error('AccessDenied');
-  return bucket;
+/** The incarnation admission resolved and authorized for `name` (the request's bucket or its copy source). */
+export function requireBucket(_deps: GatewayDeps, name: string, verified: AuthorizedRequest): BucketInfo {
+  const { target, source } = verified.access;
+  if (target?.bucket.name === name) return target.bucket;
+  if (source?.bucket.name === name) return source.bucket;
+  // A bucket the authorization step did not decide on: never used without a decision.
+  throw new S3Error('AccessDenied');
 }
 
 export interface IncarnationCall<T> {

@@ -1,4 +1,6 @@
 // Bucket operations: list, create, head, delete, location (versioning: versioning.ts).
+
+import { requirePrincipal } from '../authz/authorize.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
@@ -6,18 +8,20 @@ import type { Operation } from '../s3/operation.ts';
 import { validateBucketName } from '../s3/validate.ts';
 import { listAllMyBucketsXml, locationConstraintXml, parseCreateBucketConfiguration } from '../s3/xml.ts';
 import { requireBucket } from './access.ts';
+import { creationSettings } from './bucket-access.ts';
 import type { Handler } from './deps.ts';
 import { lockAtCreate } from './object-lock.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
 export const listBuckets: Handler<Op<'ListBuckets'>> = async ({ deps, ex, verified }) => {
-  const buckets = deps.buckets.listBuckets(verified.accessKeyId);
+  const principal = requirePrincipal(verified.accessKeyId);
+  const buckets = deps.buckets.listBuckets(principal);
   sendXml(
     ex,
     200,
     listAllMyBucketsXml({
-      owner: { id: verified.accessKeyId, displayName: verified.accessKeyId },
+      owner: { id: principal, displayName: principal },
       buckets: buckets.map((b) => ({ name: b.name, creationDate: new Date(b.createdMs), region: b.region })),
     }),
   );
@@ -36,10 +40,10 @@ export const createBucket: Handler<Op<'CreateBucket'>> = async ({ deps, ex, veri
       );
     }
   }
-  const initial = lockAtCreate(ex.req.headers);
+  const owner = requirePrincipal(verified.accessKeyId);
   const outcome = await deps.buckets.createBucket(
-    { name: op.bucket, owner: verified.accessKeyId, createdMs: deps.clock(), region: deps.region },
-    initial,
+    { name: op.bucket, owner, createdMs: deps.clock(), region: deps.region },
+    { ...creationSettings(deps, ex.req.headers, owner), ...lockAtCreate(ex.req.headers) },
   );
   if (outcome === 'owned-by-other')
     throw new S3Error('BucketAlreadyExists', undefined, { BucketName: op.bucket });

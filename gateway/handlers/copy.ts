@@ -2,11 +2,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { ObjectRecord } from '../../storage/api.ts';
 import type { BucketInfo } from '../../tracker/catalog.ts';
-import type { VerifiedRequest } from '../auth/types.ts';
+import { type AuthorizedRequest, absentObjectError, requireObjectGrant } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { sendXml } from '../http/respond.ts';
 import { copySourceConditionError, parseWriteCondition } from '../s3/conditionals.ts';
-import { type CopySource, parseCopySource } from '../s3/copy-source.ts';
+import type { CopySource } from '../s3/copy-source.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { validateKey } from '../s3/validate.ts';
@@ -23,7 +23,7 @@ type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 async function checkedSource(
   deps: GatewayDeps,
   req: IncomingMessage,
-  verified: VerifiedRequest,
+  verified: AuthorizedRequest,
 ): Promise<{
   src: CopySource;
   srcBucket: BucketInfo;
@@ -34,14 +34,10 @@ async function checkedSource(
   /** x-amz-copy-source-version-id when the source bucket has versioning. */
   sourceHeaders: Record<string, string>;
 }> {
-  const header = req.headers['x-amz-copy-source'];
-  if (typeof header !== 'string' || header === '') {
-    throw new S3Error(
-      'InvalidArgument',
-      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
-    );
-  }
-  const src = parseCopySource(header);
+  // Admission parsed the source and decided on reading it (gateway/authz/admission.ts).
+  const admitted = verified.access.source;
+  if (admitted === undefined) throw new S3Error('AccessDenied');
+  const src = admitted.copySource;
   const srcBucket = requireBucket(deps, src.bucket, verified);
   const versionError = malformedVersionId(src.versionId, 'x-amz-copy-source');
   if (versionError) throw versionError;
@@ -49,7 +45,8 @@ async function checkedSource(
   const record = await inIncarnation(deps, srcBucket, { writes: false }, () =>
     deps.storage.headObject(srcBucket.id, Buffer.from(src.key, 'utf8'), which),
   );
-  if (!record) throw notFound(src.key, src.versionId);
+  if (!record) throw absentObjectError(deps, admitted, notFound(src.key, src.versionId));
+  requireObjectGrant(deps, admitted, undefined);
   if (record.deleteMarker) {
     // AWS: a current delete marker is NoSuchKey; one named by id cannot be copied (400 InvalidRequest).
     if (src.versionId === undefined) throw deleteMarkerError(src.key, record, false);

@@ -10,7 +10,9 @@ import type {
   InitialBucketConfig,
   NewBucket,
 } from '../../tracker/catalog.ts';
-import type { CredentialLookup, VerifiedRequest } from '../auth/types.ts';
+import type { CredentialLookup } from '../auth/types.ts';
+import type { AuthorizedRequest } from '../authz/admission.ts';
+import type { PublicAccessBlock } from '../authz/public-access.ts';
 import type { HashingPool } from '../checksums/index.ts';
 import type { Exchange } from '../http/respond.ts';
 import type { GatewayMetrics } from '../metrics.ts';
@@ -56,6 +58,8 @@ export interface GatewayDeps {
   readonly isReady: () => boolean;
   /** When set, /metrics needs `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken?: string;
+  /** Server-wide public access block (--block-public-access), on top of each bucket's own. */
+  readonly blockPublicAccess?: PublicAccessBlock;
 }
 
 export interface RequestState {
@@ -67,7 +71,8 @@ export interface RequestState {
 export interface HandlerInput<O extends Operation> {
   readonly deps: GatewayDeps;
   readonly ex: Exchange;
-  readonly verified: VerifiedRequest;
+  /** Authenticated and admitted by the authorization step (gateway/authz), with its decision. */
+  readonly verified: AuthorizedRequest;
   readonly target: ParsedTarget;
   readonly op: O;
 }

@@ -1,14 +1,18 @@
 // The dispatch table: one handler per S3 operation. The compiler checks it covers the whole Operation union.
 import { S3Error } from '../errors.ts';
+import { getObjectAttributes } from './attributes.ts';
 import * as bucket from './bucket.ts';
+import * as access from './bucket-access.ts';
 import * as copy from './copy.ts';
 import type { HandlerTable } from './deps.ts';
+import * as lifecycle from './lifecycle.ts';
 import * as list from './list.ts';
 import * as mpu from './multipart.ts';
 import * as del from './object-delete.ts';
 import * as lock from './object-lock.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
+import * as tagging from './tagging.ts';
 import * as versioning from './versioning.ts';
 
 export const HANDLERS: HandlerTable = {
@@ -41,6 +45,28 @@ export const HANDLERS: HandlerTable = {
   CompleteMultipartUpload: mpu.completeMultipartUpload,
   AbortMultipartUpload: mpu.abortMultipartUpload,
   ListParts: mpu.listParts,
+  GetObjectTagging: tagging.getObjectTagging,
+  PutObjectTagging: tagging.putObjectTagging,
+  DeleteObjectTagging: tagging.deleteObjectTagging,
+  GetObjectAttributes: getObjectAttributes,
+  GetBucketTagging: tagging.getBucketTagging,
+  PutBucketTagging: tagging.putBucketTagging,
+  DeleteBucketTagging: tagging.deleteBucketTagging,
+  GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycleConfiguration,
+  PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycleConfiguration,
+  DeleteBucketLifecycleConfiguration: lifecycle.deleteBucketLifecycleConfiguration,
+  GetBucketPolicy: access.getBucketPolicy,
+  PutBucketPolicy: access.putBucketPolicy,
+  DeleteBucketPolicy: access.deleteBucketPolicy,
+  GetBucketPolicyStatus: access.getBucketPolicyStatus,
+  GetBucketAcl: access.getBucketAcl,
+  PutBucketAcl: access.putBucketAcl,
+  GetBucketOwnershipControls: access.getBucketOwnershipControls,
+  PutBucketOwnershipControls: access.putBucketOwnershipControls,
+  DeleteBucketOwnershipControls: access.deleteBucketOwnershipControls,
+  GetPublicAccessBlock: access.getPublicAccessBlock,
+  PutPublicAccessBlock: access.putPublicAccessBlock,
+  DeletePublicAccessBlock: access.deletePublicAccessBlock,
   NotImplemented: async ({ op }) => {
     throw new S3Error('NotImplemented', `${op.name} is not implemented by Quire`);
   },

@@ -50,7 +50,7 @@ export const listObjectsV2: Handler<Op<'ListObjectsV2'>> = async ({ deps, ex, ve
   );
   const owner =
     q.has('fetch-owner') && q.get('fetch-owner') === 'true'
-      ? { id: verified.accessKeyId, displayName: verified.accessKeyId }
+      ? { id: bucket.owner, displayName: bucket.owner }
       : undefined;
   sendXml(
     ex,
@@ -95,7 +95,7 @@ export const listObjectsV1: Handler<Op<'ListObjects'>> = async ({ deps, ex, veri
       maxKeys,
     }),
   );
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,

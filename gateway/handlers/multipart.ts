@@ -17,6 +17,7 @@ import {
 } from '../s3/xml.ts';
 import { confirmBucket, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
 import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 import { lockForWrite } from './object-lock.ts';
@@ -112,7 +113,7 @@ export const completeMultipartUpload: Handler<Op<'CompleteMultipartUpload'>> = a
       checksums: record.checksums,
       ...(record.checksumType ? { checksumType: record.checksumType } : {}),
     }),
-    versionIdHeader(versioning, record),
+    { ...versionIdHeader(versioning, record), ...objectExpiration(deps, bucket, record) },
   );
 };
 
@@ -142,7 +143,7 @@ export const listParts: Handler<Op<'ListParts'>> = async ({ deps, ex, verified, 
       limit: maxParts,
     }),
   );
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,
@@ -215,7 +216,7 @@ export const listMultipartUploads: Handler<Op<'ListMultipartUploads'>> = async (
       : last
         ? { nextKeyMarker: last.key, nextUploadIdMarker: last.uploadId }
         : {};
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,

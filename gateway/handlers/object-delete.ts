@@ -4,6 +4,7 @@
 // that version goes.
 
 import type { RemoveObjectResult, VersioningMode } from '../../storage/api.ts';
+import { mayDeleteKey } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
@@ -35,7 +36,9 @@ export const deleteObject: Handler<Op<'DeleteObject'>> = async ({ deps, ex, veri
   const etag = ifMatch === undefined ? undefined : (parseEtagList(ifMatch)[0] ?? '');
   const versioning = versioningOf(deps, bucket);
   neverVersioned(versioning, op.key, versionId);
-  const lock = lockOf(deps, bucket) ? { bypassGovernance: bypassGovernance(ex.req.headers) } : undefined;
+  const lock = lockOf(deps, bucket)
+    ? { bypassGovernance: bypassGovernance(deps, ex.req.headers, verified.access, op.key) }
+    : undefined;
   const r = await inIncarnation(deps, bucket, { writes: versioning !== 'unversioned' }, () =>
     deleteOne(deps, { bucketId: bucket.id, key: op.key, versionId, ifMatchEtag: etag, versioning, lock }),
   );
@@ -134,18 +137,29 @@ async function deleteEntry(
   }
 }
 
+const DENIED = { code: 'AccessDenied', message: 'Access Denied' };
+
 export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
   const request = parseDeleteRequest(body.toString('utf8'));
   const versioning = versioningOf(deps, bucket);
-  const lock = lockOf(deps, bucket) ? { bypassGovernance: bypassGovernance(ex.req.headers) } : undefined;
+  const locked = lockOf(deps, bucket) !== undefined;
+  const lockFor = (key: string) =>
+    locked ? { bypassGovernance: bypassGovernance(deps, ex.req.headers, verified.access, key) } : undefined;
   const results: DeleteOutcome[] = new Array(request.objects.length);
   let next = 0;
   const worker = async () => {
     while (next < request.objects.length) {
       const i = next++;
-      results[i] = await deleteEntry(deps, bucket.id, versioning, lock, request.objects[i]!);
+      const entry = request.objects[i]!;
+      results[i] = mayDeleteKey(deps, verified.access, entry.key, entry.versionId)
+        ? await deleteEntry(deps, bucket.id, versioning, lockFor(entry.key), entry)
+        : {
+            key: entry.key,
+            ...(entry.versionId === undefined ? {} : { versionId: entry.versionId }),
+            error: DENIED,
+          };
     }
   };
   await inIncarnation(deps, bucket, { writes: versioning !== 'unversioned' }, () =>

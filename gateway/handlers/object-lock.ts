@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import type { ObjectRecord, ObjectRetention, VersionAttributes } from '../../storage/api.ts';
 import type { BucketRef } from '../../tracker/catalog.ts';
+import { type Admission, mayBypassGovernance } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
@@ -68,9 +69,18 @@ export function lockAtCreate(
 
 const missingLock = () => new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
 
-/** Whether the bucket owner asked to bypass GOVERNANCE retention (the only caller who may, today). */
-export function bypassGovernance(headers: IncomingHttpHeaders): boolean {
-  return headerValue(headers, 'x-amz-bypass-governance-retention')?.toLowerCase() === 'true';
+/**
+ * Whether this request bypasses GOVERNANCE retention on `key`: it sends x-amz-bypass-governance-retention:
+ * true and may (s3:BypassGovernanceRetention: the bucket owner, or whom a policy grants it).
+ */
+export function bypassGovernance(
+  deps: GatewayDeps,
+  headers: IncomingHttpHeaders,
+  access: Admission,
+  key: string,
+): boolean {
+  if (headerValue(headers, 'x-amz-bypass-governance-retention')?.toLowerCase() !== 'true') return false;
+  return mayBypassGovernance(deps, access, key);
 }
 
 /**
@@ -245,7 +255,7 @@ export const putObjectRetention: Handler<Op<'PutObjectRetention'>> = async (inpu
       ...(versionId !== undefined ? { versionId } : {}),
       update: { retention },
       nowMs: deps.clock(),
-      bypassGovernance: bypassGovernance(ex.req.headers),
+      bypassGovernance: bypassGovernance(deps, ex.req.headers, verified.access, op.key),
     }),
   );
   sendEmpty(ex, 200);

@@ -12,6 +12,7 @@ import { validateKey } from '../s3/validate.ts';
 import { versionIdHeader } from '../s3/version-id.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { objectExpiration } from './lifecycle.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 import { lockForWrite } from './object-lock.ts';
 import { versioningOf } from './versioning.ts';
@@ -44,6 +45,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   sendEmpty(ex, 200, {
     etag: `"${record.etag}"`,
     ...checksumResponseHeaders(record.checksums, upload.algorithm),
+    ...objectExpiration(deps, bucket, record),
     ...versionIdHeader(versioning, record),
   });
 };

@@ -102,7 +102,8 @@ export const listObjectVersions: Handler<Op<'ListObjectVersions'>> = async ({
       },
     ),
   );
-  const owner = { id: verified.accessKeyId, displayName: verified.accessKeyId };
+  // Quire has one account per access key: a version's owner is its bucket's.
+  const owner = { id: bucket.owner, displayName: bucket.owner };
   sendXml(
     ex,
     200,

@@ -86,8 +86,8 @@ describe('objectResponseHeaders', () => {
     const mp = record({
       checksumType: 'COMPOSITE',
       parts: [
-        { size: 60, etag: 'a' },
-        { size: 40, etag: 'b' },
+        { partNumber: 1, size: 60, etag: 'a' },
+        { partNumber: 2, size: 40, etag: 'b' },
       ],
     });
     const h = objectResponseHeaders(mp, {

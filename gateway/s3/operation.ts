@@ -41,9 +41,48 @@ export type Operation =
   | ({ op: 'CompleteMultipartUpload' } & U)
   | ({ op: 'AbortMultipartUpload' } & U)
   | ({ op: 'ListParts' } & U)
+  | ({ op: 'GetObjectTagging' } & K)
+  | ({ op: 'PutObjectTagging' } & K)
+  | ({ op: 'DeleteObjectTagging' } & K)
+  | ({ op: 'GetObjectAttributes' } & K)
+  | ({ op: 'GetBucketTagging' } & B)
+  | ({ op: 'PutBucketTagging' } & B)
+  | ({ op: 'DeleteBucketTagging' } & B)
+  | ({ op: 'GetBucketLifecycleConfiguration' } & B)
+  | ({ op: 'PutBucketLifecycleConfiguration' } & B)
+  | ({ op: 'DeleteBucketLifecycleConfiguration' } & B)
+  | { [O in AccessBucketOp]: { op: O } & B }[AccessBucketOp]
   | { op: 'NotImplemented'; name: string };
 
 export type OperationName = Operation['op'];
+
+// Access settings of a bucket (gateway/handlers/bucket-access.ts): subresource → method → operation.
+const ACCESS_SUBRESOURCES = {
+  policy: { GET: 'GetBucketPolicy', PUT: 'PutBucketPolicy', DELETE: 'DeleteBucketPolicy' },
+  policyStatus: { GET: 'GetBucketPolicyStatus' },
+  acl: { GET: 'GetBucketAcl', PUT: 'PutBucketAcl' },
+  ownershipControls: {
+    GET: 'GetBucketOwnershipControls',
+    PUT: 'PutBucketOwnershipControls',
+    DELETE: 'DeleteBucketOwnershipControls',
+  },
+  publicAccessBlock: {
+    GET: 'GetPublicAccessBlock',
+    PUT: 'PutPublicAccessBlock',
+    DELETE: 'DeletePublicAccessBlock',
+  },
+} as const satisfies Record<string, Partial<Record<string, string>>>;
+type AccessTable = typeof ACCESS_SUBRESOURCES;
+type AccessBucketOp = { [S in keyof AccessTable]: AccessTable[S][keyof AccessTable[S]] }[keyof AccessTable];
+
+function accessOperation(m: string, bucket: string, query: Map<string, string>): Operation | undefined {
+  for (const [sub, methods] of Object.entries(ACCESS_SUBRESOURCES)) {
+    if (!query.has(sub)) continue;
+    const op = (methods as Partial<Record<string, AccessBucketOp>>)[m];
+    if (op !== undefined) return { op, bucket };
+  }
+  return undefined;
+}
 export type Headers = Record<string, string | string[] | undefined>;
 
 // Subresources we recognise as S3 but do not serve (501), with the noun of the AWS operation name.
@@ -93,6 +132,24 @@ function unsupportedIn(query: Map<string, string>, level: 'Bucket' | 'Object', m
   return undefined;
 }
 
+// Bucket subresources served by tagging.ts and lifecycle.ts handlers, per method.
+const BUCKET_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
+  GET: { tagging: 'GetBucketTagging', lifecycle: 'GetBucketLifecycleConfiguration' },
+  PUT: { tagging: 'PutBucketTagging', lifecycle: 'PutBucketLifecycleConfiguration' },
+  DELETE: { tagging: 'DeleteBucketTagging', lifecycle: 'DeleteBucketLifecycleConfiguration' },
+};
+// Object subresources served here (not during an upload: those take uploadId).
+const OBJECT_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
+  GET: { tagging: 'GetObjectTagging', attributes: 'GetObjectAttributes' },
+  PUT: { tagging: 'PutObjectTagging' },
+  DELETE: { tagging: 'DeleteObjectTagging' },
+};
+
+function servedIn(table: Record<string, Operation['op']> | undefined, query: Map<string, string>) {
+  if (table) for (const name of query.keys()) if (table[name]) return table[name];
+  return undefined;
+}
+
 function methodNotAllowed(method: string): S3Error {
   return new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'OBJECT' });
 }
@@ -111,7 +168,11 @@ export function parseOperation(method: string, target: ParsedTarget, headers: He
 
 function bucketOperation(m: string, bucket: string, query: Map<string, string>): Operation {
   const b = { bucket };
+  const served = servedIn(BUCKET_SUBRESOURCES[m], query);
+  if (served) return { op: served, ...b } as Operation;
   if (m === 'HEAD') return { op: 'HeadBucket', ...b };
+  const access = accessOperation(m, bucket, query);
+  if (access) return access;
   if (m === 'GET') {
     if (query.has('location')) return { op: 'GetBucketLocation', ...b };
     if (query.has('versioning')) return { op: 'GetBucketVersioning', ...b };
@@ -167,6 +228,8 @@ function objectOperation(
 ): Operation {
   const k = { bucket, key };
   const uploadId = query.get('uploadId');
+  const served = uploadId === undefined ? servedIn(OBJECT_SUBRESOURCES[m], query) : undefined;
+  if (served) return { op: served, ...k } as Operation;
   switch (m) {
     case 'HEAD':
       return { op: 'HeadObject', ...k };

@@ -1,0 +1,169 @@
+// `quire storage`: a cluster storage node. The same storage node as `quire server`'s, served over its internal HTTP
+// API behind the cluster secret, refusing keys its syncgroup does not own, heartbeating to the tracker.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { syncgroupName } from '../common/cluster-wire.ts';
+import { nodeDisk } from '../common/disk.ts';
+import { writeFileDurable } from '../common/durable-file.ts';
+import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
+import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
+import { createStorageServer } from '../storage/http-server.ts';
+import { PartitionGuard } from '../storage/partition-guard.ts';
+import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
+import { givenClusterSecret } from './cluster-secret.ts';
+import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
+import { lockDataDir } from './data-dir-lock.ts';
+import { dataLayout, openStorage, recoveryLine, scheduleUploadExpiry } from './embedded.ts';
+import { createLogger } from './logger.ts';
+import { installProcessGuards } from './process-guards.ts';
+
+const IDENTITY_FILE = 'cluster-node.json';
+const DAY_MS = 24 * 3600 * 1000;
+
+export async function storageCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      data: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      tracker: { type: 'string' },
+      syncgroup: { type: 'string' },
+      advertise: { type: 'string' },
+      'cluster-secret-file': { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'volume-max-bytes': { type: 'string' },
+      'reserved-free-bytes': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  if (!values.data) throw new ConfigError('name the node data directory with --data DIR');
+  const flags: Record<string, unknown> = { dataDir: values.data };
+  if (values['log-level']) flags.logLevel = values['log-level'];
+  if (values['volume-max-bytes']) flags.volumeMaxBytes = values['volume-max-bytes'];
+  if (values['reserved-free-bytes']) flags.reservedFreeBytes = values['reserved-free-bytes'];
+  const config = resolveConfig([configFromEnv(process.env), flags]);
+  const trackerUrl = urlFlag(values.tracker, '--tracker');
+  const group = syncgroupName.safeParse(values.syncgroup);
+  if (!group.success)
+    throw new ConfigError('name the syncgroup with --syncgroup NAME (as given to the tracker)');
+  const port = numberFlag(values.port ?? '9201', '--port', 0, 65535);
+  const host = values.host ?? '127.0.0.1';
+  const heartbeatMs = numberFlag(values['heartbeat-ms'] ?? '2000', '--heartbeat-ms', 100);
+  const secret = givenClusterSecret(values['cluster-secret-file'], process.env);
+
+  const dir = resolve(values.data);
+  lockDataDir(dir, 'storage', { create: true });
+  const identity = await nodeIdentity(dir, group.data);
+  const logger = createLogger(config.logLevel).child({ node: identity.nodeId, syncgroup: group.data });
+  const guards = installProcessGuards(logger);
+  const layout = dataLayout(dir);
+  const storage = await openStorage({
+    dataDir: layout.node,
+    nodeId: Number.parseInt(identity.nodeId, 16),
+    volumes: [
+      {
+        dir: layout.volume,
+        maxBytes: config.volumeMaxBytes,
+        reservedFreeBytes: config.reservedFreeBytes,
+        chunkBytes: config.chunkfileBytes,
+      },
+    ],
+    smallObjectMaxBytes: config.smallObjectMaxBytes,
+    minPartBytes: config.multipartMinPartBytes,
+    indexSync: config.indexSync,
+    compaction: {
+      liveRatioBelow: config.compactLiveRatio,
+      bytesPerSecond: config.compactBytesPerSecond,
+      intervalMs: config.compactIntervalMs,
+      log: logger.child({ part: 'compactor' }),
+    },
+  });
+  if (storage.recovery) logger.info({ recovery: storage.recovery }, recoveryLine(storage.recovery));
+  const guard = new PartitionGuard(storage, group.data, await loadKeptLayout(dir));
+  const server = await listenOn(createStorageServer(guard, { secret }), port, host);
+  const url = values.advertise ? urlFlag(values.advertise, '--advertise') : urlOf(server, host);
+  const member = new ClusterMember({
+    tracker: new TrackerClient({ url: trackerUrl, secret }),
+    guard,
+    stats: () => storage.stats(),
+    nodeId: identity.nodeId,
+    url,
+    dataDir: dir,
+    disk: nodeDisk,
+    intervalMs: heartbeatMs,
+    startedMs: Date.now(),
+    onError: (err) => logger.warn({ err: (err as Error).message }, 'heartbeat failed'),
+  });
+  try {
+    await member.beatOnce();
+  } catch (err) {
+    // The tracker refusing this node (wrong syncgroup, wrong secret) is an operator mistake: say it and stop.
+    // A tracker that is down is not: serve with the kept layout and keep trying.
+    if (err instanceof TrackerRefused) {
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+      await storage.close();
+      guards.remove();
+      throw new ConfigError(`the tracker refused this node: ${err.message}`);
+    }
+    logger.warn({ err: (err as Error).message }, 'tracker unreachable; serving with the layout kept here');
+  }
+  member.start();
+  const expiry = scheduleUploadExpiry(storage, config.multipartExpiryDays * DAY_MS, logger);
+  process.stdout.write(
+    `Quire storage node ${identity.nodeId} (syncgroup ${group.data}) is serving at ${url}; tracker ${trackerUrl}\n`,
+  );
+  logger.info({ url, tracker: trackerUrl }, 'storage node started');
+
+  const stop = await waitForStop(guards.fatal);
+  logger.info({ signal: stop.signal }, 'storage node stopping');
+  clearInterval(expiry);
+  await member.stop();
+  const closed = new Promise<void>((done) => server.close(() => done()));
+  server.closeIdleConnections();
+  const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+  await closed;
+  clearTimeout(grace);
+  await storage.close();
+  guards.remove();
+  logger.flush?.();
+  return stop.fatal === undefined ? 0 : 1;
+}
+
+/** The node's id (8 hex digits, its opver tie-break) and syncgroup: generated once, kept in the data directory. */
+async function nodeIdentity(dir: string, syncgroup: string): Promise<{ nodeId: string; syncgroup: string }> {
+  const text = await readFile(`${dir}/${IDENTITY_FILE}`, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (text !== undefined) {
+    let kept: { nodeId?: unknown; syncgroup?: unknown };
+    try {
+      kept = JSON.parse(text) as typeof kept;
+    } catch {
+      kept = {};
+    }
+    if (
+      typeof kept.nodeId !== 'string' ||
+      !/^[0-9a-f]{8}$/.test(kept.nodeId) ||
+      typeof kept.syncgroup !== 'string'
+    )
+      throw new ConfigError(
+        `${dir}/${IDENTITY_FILE} is damaged; restore it (it names this node in the cluster)`,
+      );
+    if (kept.syncgroup !== syncgroup)
+      throw new ConfigError(
+        `this data directory belongs to syncgroup ${kept.syncgroup}, not ${syncgroup}; start it with --syncgroup ${kept.syncgroup}`,
+      );
+    return { nodeId: kept.nodeId, syncgroup };
+  }
+  let id = 0;
+  while (id === 0) id = randomBytes(4).readUInt32BE(0);
+  const identity = { nodeId: id.toString(16).padStart(8, '0'), syncgroup };
+  await writeFileDurable(nodeDisk, dir, IDENTITY_FILE, JSON.stringify(identity));
+  return identity;
+}

@@ -1,0 +1,184 @@
+// The tracker's internal HTTP API as the tracker, storage nodes, gateways and `quire status` all see it: the
+// paths, the cluster-secret header and a zod schema per body. Every internal request carries the secret;
+// every body is size-limited and parsed with these schemas before anything acts on it.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { PARTITIONS } from './layout.ts';
+
+/** The header every internal request (tracker and storage APIs) carries the cluster secret in. */
+export const SECRET_HEADER = 'x-quire-cluster-secret';
+
+/** Largest internal JSON body a tracker accepts (a catalog snapshot can be larger: it goes the other way). */
+export const MAX_TRACKER_BODY_BYTES = 1024 * 1024;
+
+/** Constant-time comparison of a presented secret with the expected one (hashed first: equal lengths). */
+export function secretMatches(presented: string | undefined, expected: string): boolean {
+  if (presented === undefined) return false;
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** A generated cluster secret: 32 random bytes, base64url. At least 32 characters from the operator. */
+export const clusterSecretSchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{32,512}$/, 'use 32–512 printable characters without spaces');
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lower-case letters, digits and -');
+export const syncgroupName = name;
+
+/** A storage node's id: 8 hex digits (its u32 opver tie-break); also its name in rendezvous hashing. */
+export const nodeIdSchema = z.string().regex(/^[0-9a-f]{8}$/);
+
+export const layoutSchema = z.object({
+  version: z.number().int().min(1),
+  syncgroups: z.array(syncgroupName).min(1).max(1024),
+  owners: z.array(z.number().int().min(0)).length(PARTITIONS),
+});
+
+export const volumeReportSchema = z.object({
+  volumeId: z.string().max(128),
+  freeBytes: z.number().min(0),
+  diskBytes: z.number().min(0),
+  liveBytes: z.number().min(0),
+  full: z.boolean(),
+});
+
+export const heartbeatSchema = z.object({
+  nodeId: nodeIdSchema,
+  syncgroup: syncgroupName,
+  /** Where the node's storage API answers, e.g. http://10.0.0.5:9101. */
+  url: z.url({ protocol: /^https?$/ }).max(512),
+  startedMs: z.number().int().min(0),
+  objects: z.number().int().min(0),
+  volumes: z.array(volumeReportSchema).max(256),
+});
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+export const heartbeatReplySchema = z.object({ layout: layoutSchema, suspectAfterMs: z.number() });
+
+export type NodeState = 'up' | 'suspect';
+
+export const nodeViewSchema = heartbeatSchema.extend({
+  state: z.enum(['up', 'suspect']),
+  /** Milliseconds since the tracker last heard from the node. */
+  silentMs: z.number().min(0),
+});
+export type NodeView = z.infer<typeof nodeViewSchema>;
+
+const bucketInfoSchema = z.object({
+  name: z.string().min(1).max(255),
+  id: z.string().min(1).max(255),
+  owner: z.string().min(1).max(256),
+  createdMs: z.number(),
+  region: z.string().max(64),
+});
+const bucketRefSchema = z.object({ name: z.string().min(1).max(255), id: z.string().min(1).max(255) });
+const configKind = z.enum([
+  'versioning',
+  'object-lock',
+  'lifecycle',
+  'tagging',
+  'policy',
+  'acl',
+  'ownership',
+  'public-access-block',
+  'cors',
+  'website',
+  'replication-mode',
+]);
+
+export const gatewayIdSchema = z.string().regex(/^[0-9a-f]{16}$/);
+
+export const pollSchema = z.object({
+  gatewayId: gatewayIdSchema,
+  /** The catalog version the gateway has applied (absent at its first poll). */
+  catalogVersion: z.string().max(64).optional(),
+});
+
+export const catalogSnapshotSchema = z.object({
+  version: z.string(),
+  buckets: z.array(bucketInfoSchema),
+  configs: z.array(z.object({ id: z.string(), kind: configKind, value: z.unknown() })),
+  /** Incarnations a DeleteBucket is deciding on: a gateway asks the tracker about them. */
+  closing: z.array(z.string()),
+});
+export type CatalogSnapshot = z.infer<typeof catalogSnapshotSchema>;
+
+export const pollReplySchema = z.object({
+  /** How long after sending this poll the gateway may answer from its copy of the catalog. */
+  leaseMs: z.number().int().positive(),
+  layout: layoutSchema,
+  nodes: z.array(nodeViewSchema),
+  /** Present when the gateway's catalogVersion is not the current one. */
+  catalog: catalogSnapshotSchema.optional(),
+  keys: z.array(z.object({ accessKeyId: z.string(), secretAccessKey: z.string() })),
+});
+export type PollReply = z.infer<typeof pollReplySchema>;
+
+export const leaveSchema = z.object({ gatewayId: gatewayIdSchema });
+
+export const createBucketSchema = z.object({
+  spec: bucketInfoSchema.omit({ id: true }),
+  initial: z.record(configKind, z.unknown()).optional(),
+});
+export const createBucketReplySchema = z.object({
+  outcome: z.enum(['created', 'owned-by-you', 'owned-by-other']),
+  catalog: catalogSnapshotSchema,
+});
+
+export const putConfigSchema = z.object({
+  bucket: bucketRefSchema,
+  kind: configKind,
+  /** Absent: remove the setting. */
+  value: z.unknown().optional(),
+});
+export const putConfigReplySchema = z.object({ ok: z.boolean(), catalog: catalogSnapshotSchema });
+
+export const bucketRefBodySchema = z.object({ bucket: bucketRefSchema });
+export const isCurrentReplySchema = z.object({ current: z.boolean() });
+
+export const closeReplySchema = z.object({
+  outcome: z.enum(['closing', 'no-such-bucket']),
+  token: z.string().optional(),
+});
+export const closeFinishSchema = z.object({
+  bucket: bucketRefSchema,
+  token: z.string().max(64),
+  empty: z.boolean(),
+});
+export const closeFinishReplySchema = z.object({
+  outcome: z.enum(['deleted', 'not-empty', 'no-such-bucket']),
+  catalog: catalogSnapshotSchema,
+});
+
+export const statusSchema = z.object({
+  trackers: z.array(z.object({ url: z.string(), startedMs: z.number() })),
+  layout: z.object({ version: z.number(), partitions: z.number(), syncgroups: z.array(z.string()) }),
+  syncgroups: z.array(
+    z.object({
+      name: z.string(),
+      partitions: z.number(),
+      nodes: z.array(nodeViewSchema),
+    }),
+  ),
+  gateways: z.array(z.object({ gatewayId: z.string(), leaseLeftMs: z.number() })),
+  suspectAfterMs: z.number(),
+});
+export type ClusterStatus = z.infer<typeof statusSchema>;
+
+/** Tracker API paths. */
+export const TRACKER = {
+  heartbeat: '/v1/heartbeat',
+  poll: '/v1/gateway/poll',
+  leave: '/v1/gateway/leave',
+  createBucket: '/v1/buckets/create',
+  putConfig: '/v1/buckets/config',
+  isCurrent: '/v1/buckets/current',
+  close: '/v1/buckets/close',
+  closeFinish: '/v1/buckets/close-finish',
+  status: '/v1/status',
+} as const;
+
+/** An answer the tracker gives when it cannot do something right now (retry later): HTTP 503. */
+export const busyReplySchema = z.object({ code: z.literal('ServiceUnavailable'), message: z.string() });

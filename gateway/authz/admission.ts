@@ -1,0 +1,170 @@
+// Admission: the authorization step run once per request, between authentication and the handler. It
+// resolves the request's bucket (and a copy source's) to one incarnation and decides the operation's
+// action on it; the handler receives the outcome and asks nothing else about access.
+import type { IncomingMessage } from 'node:http';
+import type { BucketInfo } from '../../tracker/catalog.ts';
+import type { VerifiedRequest } from '../auth/types.ts';
+import { S3Error } from '../errors.ts';
+import { type CopySource, parseCopySource } from '../s3/copy-source.ts';
+import type { Operation } from '../s3/operation.ts';
+import type { Acl } from './acl.ts';
+import type { S3Action } from './actions.ts';
+import {
+  type AccessRequest,
+  type AuthzDeps,
+  accessDenied,
+  authorize,
+  missingObjectError,
+  requireObjectAccess,
+  requirePrincipal,
+  type Verdict,
+} from './authorize.ts';
+import { type RequestFacts, requestFacts } from './facts.ts';
+import { COPY_OPERATIONS, OPERATION_ACTIONS } from './operations.ts';
+
+// A request naming a version asks for the version action (what policies grant for it).
+const VERSION_ACTIONS: Partial<Record<S3Action, S3Action>> = {
+  's3:GetObject': 's3:GetObjectVersion',
+  's3:DeleteObject': 's3:DeleteObjectVersion',
+  's3:GetObjectAcl': 's3:GetObjectVersionAcl',
+  's3:PutObjectAcl': 's3:PutObjectVersionAcl',
+  's3:GetObjectTagging': 's3:GetObjectVersionTagging',
+  's3:PutObjectTagging': 's3:PutObjectVersionTagging',
+  's3:DeleteObjectTagging': 's3:DeleteObjectVersionTagging',
+  's3:GetObjectAttributes': 's3:GetObjectVersionAttributes',
+};
+
+export interface AdmittedBucket {
+  readonly bucket: BucketInfo;
+  /** What was asked; undefined for per-key operations (DeleteObjects), decided key by key. */
+  readonly request?: AccessRequest;
+  readonly verdict?: Verdict;
+}
+
+export interface Admission {
+  /** The verified access key id, undefined when anonymous. */
+  readonly principal: string | undefined;
+  readonly facts: RequestFacts;
+  /** The request's bucket, if it names one. */
+  readonly target?: AdmittedBucket;
+  /** CopyObject / UploadPartCopy: the source bucket and the decision on reading the source object. */
+  readonly source?: AdmittedBucket & { readonly copySource: CopySource };
+}
+
+/** A request past authentication and authorization: what handlers receive. */
+export interface AuthorizedRequest extends VerifiedRequest {
+  readonly access: Admission;
+}
+
+export interface AdmissionDeps extends AuthzDeps {
+  readonly buckets: AuthzDeps['buckets'] & { getBucket(name: string): BucketInfo | undefined };
+}
+
+function resolve(deps: AdmissionDeps, name: string): BucketInfo {
+  const bucket = deps.buckets.getBucket(name);
+  if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+  return bucket;
+}
+
+export function admit(
+  deps: AdmissionDeps,
+  op: Operation,
+  verified: VerifiedRequest,
+  req: IncomingMessage,
+  query: ReadonlyMap<string, string>,
+): AuthorizedRequest {
+  const principal = verified.accessKeyId;
+  const facts = requestFacts(req, query);
+  const access = OPERATION_ACTIONS[op.op];
+  if (access === null || access === 'service' || !('bucket' in op)) {
+    requirePrincipal(principal);
+    return { ...verified, access: { principal, facts } };
+  }
+  const bucket = resolve(deps, op.bucket);
+  if (access === 'per-key') return { ...verified, access: { principal, facts, target: { bucket } } };
+  const request: AccessRequest = {
+    principal,
+    bucket,
+    action: query.has('versionId') ? (VERSION_ACTIONS[access] ?? access) : access,
+    ...('key' in op ? { key: op.key } : {}),
+    facts,
+  };
+  const target = { bucket, request, verdict: authorize(deps, request) };
+  if (!COPY_OPERATIONS.has(op.op)) return { ...verified, access: { principal, facts, target } };
+  const header = req.headers['x-amz-copy-source'];
+  if (typeof header !== 'string' || header === '') {
+    throw new S3Error(
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+    );
+  }
+  const copySource = parseCopySource(header);
+  const srcBucket = resolve(deps, copySource.bucket);
+  const srcRequest: AccessRequest = {
+    principal,
+    bucket: srcBucket,
+    action: copySource.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion',
+    key: copySource.key,
+    facts,
+  };
+  const source = { bucket: srcBucket, request: srcRequest, verdict: authorize(deps, srcRequest), copySource };
+  return { ...verified, access: { principal, facts, target, source } };
+}
+
+/** DeleteObjects: whether the requester may delete this key (a denied key is reported in the result). */
+export function mayDeleteKey(deps: AuthzDeps, access: Admission, key: string, versionId?: string): boolean {
+  const bucket = access.target?.bucket;
+  if (bucket === undefined) return false;
+  const action = versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion';
+  try {
+    return (
+      authorize(deps, { principal: access.principal, bucket, action, key, facts: access.facts }) === 'allow'
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Object Lock: whether the requester may bypass GOVERNANCE retention on this key (x-amz-bypass-governance-
+ * retention sent and s3:BypassGovernanceRetention granted; the bucket owner has it unless a policy denies).
+ */
+export function mayBypassGovernance(deps: AuthzDeps, access: Admission, key: string): boolean {
+  const bucket = access.target?.bucket;
+  if (bucket === undefined) return false;
+  try {
+    const request = {
+      principal: access.principal,
+      bucket,
+      action: 's3:BypassGovernanceRetention' as const,
+      key,
+    };
+    return authorize(deps, { ...request, facts: access.facts }) === 'allow';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * After a handler read the admitted object: the object's ACL may be what grants the request (verdict
+ * 'object-acl'). `acl` undefined: the object has the default ACL. Throws AccessDenied when not granted.
+ */
+export function requireObjectGrant(
+  deps: AuthzDeps,
+  admitted: AdmittedBucket | undefined,
+  acl: Acl | undefined,
+): void {
+  if (admitted?.verdict === 'allow') return;
+  if (admitted?.request === undefined || admitted.verdict === undefined) throw accessDenied();
+  requireObjectAccess(deps, admitted.request, admitted.verdict, acl);
+}
+
+/** The error for an admitted object that does not exist: `notFound` only for requesters who may list. */
+export function absentObjectError(
+  deps: AuthzDeps,
+  admitted: AdmittedBucket | undefined,
+  notFound: S3Error,
+): S3Error {
+  if (admitted?.request === undefined || admitted.verdict === undefined) return accessDenied();
+  return missingObjectError(deps, admitted.request, admitted.verdict, notFound);
+}

@@ -1,0 +1,100 @@
+// A storage node's membership in a cluster: a heartbeat to the tracker every `intervalMs` (node id, syncgroup,
+// where its API answers, volumes and free space); the reply carries the layout, which the partition guard
+// enforces and which is kept in the data directory so the node serves with the right layout while the tracker
+// is down, even after its own restart.
+import { readFile } from 'node:fs/promises';
+import { heartbeatReplySchema, layoutSchema, TRACKER } from '../common/cluster-wire.ts';
+import type { Disk } from '../common/disk.ts';
+import { writeFileDurable } from '../common/durable-file.ts';
+import { type Layout, validLayout } from '../common/layout.ts';
+import type { TrackerClient } from '../common/tracker-client.ts';
+import type { StorageApi } from './api.ts';
+import type { PartitionGuard } from './partition-guard.ts';
+
+const LAYOUT_FILE = 'cluster-layout.json';
+
+export interface MemberOptions {
+  tracker: TrackerClient;
+  guard: PartitionGuard;
+  stats: StorageApi['stats'];
+  nodeId: string;
+  url: string;
+  dataDir: string;
+  disk: Disk;
+  intervalMs: number;
+  startedMs: number;
+  /** Called with the error of a failed heartbeat (logged by the caller); the loop goes on. */
+  onError: (err: unknown) => void;
+}
+
+export async function loadKeptLayout(dataDir: string): Promise<Layout | undefined> {
+  const text = await readFile(`${dataDir}/${LAYOUT_FILE}`, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const parsed = layoutSchema.safeParse(JSON.parse(text));
+  return parsed.success && validLayout(parsed.data) ? parsed.data : undefined;
+}
+
+export class ClusterMember {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: MemberOptions) {}
+
+  /** One heartbeat now; resolves with whether the tracker answered. */
+  async beat(): Promise<boolean> {
+    try {
+      await this.beatOnce();
+      return true;
+    } catch (err) {
+      this.opts.onError(err);
+      return false;
+    }
+  }
+
+  /** One heartbeat now; throws what went wrong (the tracker refusing the node, or not answering). */
+  async beatOnce(): Promise<void> {
+    const o = this.opts;
+    const stats = await o.stats();
+    const reply = await o.tracker.call(
+      TRACKER.heartbeat,
+      {
+        nodeId: o.nodeId,
+        syncgroup: o.guard.syncgroup,
+        url: o.url,
+        startedMs: o.startedMs,
+        objects: stats.objects,
+        volumes: stats.volumes.map((v) => ({
+          volumeId: v.volumeId,
+          freeBytes: v.freeBytes,
+          diskBytes: v.diskBytes,
+          liveBytes: v.liveBytes,
+          full: v.full,
+        })),
+      },
+      heartbeatReplySchema,
+      { timeoutMs: Math.max(1000, o.intervalMs) },
+    );
+    if (!validLayout(reply.layout)) throw new Error('the tracker sent an invalid layout');
+    if (reply.layout.version !== o.guard.layoutVersion) {
+      await writeFileDurable(o.disk, o.dataDir, LAYOUT_FILE, JSON.stringify(reply.layout));
+      o.guard.setLayout(reply.layout);
+    }
+  }
+
+  start(): void {
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.beat().then(() => {
+        if (!this.stopped) this.timer = setTimeout(loop, this.opts.intervalMs);
+      });
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,165 @@
+// The lifecycle worker over a real storage node, its clock moved "days later" by the test.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DAY_MS, type LifecycleRule } from '../common/lifecycle-rules.ts';
+import { LifecycleWorker } from './lifecycle-worker.ts';
+import { StorageNode } from './node.ts';
+import { H, putInput, tempDir, testOpener } from './testing/harness.ts';
+
+const T0 = Date.UTC(2026, 0, 10, 15); // objects and uploads are written at this time
+
+async function withNode(
+  rules: Record<string, LifecycleRule[]>,
+  fn: (node: StorageNode, at: (ms: number) => void) => Promise<void>,
+) {
+  const tmp = await tempDir('quire-lifecycle-');
+  let now = T0;
+  const node = await StorageNode.open({
+    dataDir: tmp.dir,
+    nodeId: 1,
+    volumes: [{ dir: join(tmp.dir, 'v1'), volumeId: 'v1', maxBytes: 1 << 30, reservedFreeBytes: 0 }],
+    volumeOpener: testOpener().opener,
+    durability: 'none',
+    lifecycle: { rulesFor: (id) => rules[id], intervalMs: 0, opsPerSecond: 0, clock: () => now },
+  });
+  try {
+    await fn(node, (ms) => {
+      now = ms;
+    });
+  } finally {
+    await node.close();
+    await tmp.remove();
+  }
+}
+
+const keys = async (node: StorageNode, bucket: string) =>
+  (await node.listObjects(bucket, { prefix: Buffer.alloc(0), limit: 10_000 })).map((o) => o.key.toString());
+
+test('Expiration Days: objects go at the first midnight UTC after lastModified + days, by prefix and size', {
+  timeout: 60_000,
+}, async () => {
+  const rules: Record<string, LifecycleRule[]> = {
+    b1: [
+      { id: 'tmp', enabled: true, filter: { prefix: 'tmp/' }, expiration: { days: 2 } },
+      { id: 'big', enabled: true, filter: { sizeGreaterThan: 100 }, expiration: { days: 5 } },
+      { id: 'off', enabled: false, filter: {}, expiration: { days: 1 } },
+    ],
+  };
+  await withNode(rules, async (node, at) => {
+    for (const [b, k, n] of [
+      ['b1', 'tmp/a', 10],
+      ['b1', 'tmp/b', 10],
+      ['b1', 'keep/small', 10],
+      ['b1', 'keep/big', 200],
+      ['b2', 'tmp/a', 10], // b2 has no rules
+    ] as const) {
+      await node.putObject(putInput(b, k, Buffer.alloc(n, 1), { nowMs: T0 }));
+    }
+    // lastModified + 2 days = Jan 12 15:00 → expires at Jan 13 00:00.
+    at(Date.UTC(2026, 0, 12, 23, 59));
+    await node.lifecycle.runOnce();
+    assert.deepEqual(await keys(node, 'b1'), ['keep/big', 'keep/small', 'tmp/a', 'tmp/b']);
+    at(Date.UTC(2026, 0, 13));
+    await node.lifecycle.runOnce();
+    assert.deepEqual(await keys(node, 'b1'), ['keep/big', 'keep/small']);
+    at(Date.UTC(2026, 0, 16));
+    await node.lifecycle.runOnce();
+    assert.deepEqual(await keys(node, 'b1'), ['keep/small']);
+    assert.deepEqual(await keys(node, 'b2'), ['tmp/a']);
+    const s = node.lifecycle.stats();
+    assert.equal(s.objectsExpired, 3);
+    assert.equal(s.passes, 3);
+    assert.equal(s.errors, 0);
+  });
+});
+
+test('Expiration Date, many objects across pages, and incomplete uploads aborted by DaysAfterInitiation', {
+  timeout: 60_000,
+}, async () => {
+  const rules: Record<string, LifecycleRule[]> = {
+    b: [
+      { id: 'date', enabled: true, filter: { prefix: 'd/' }, expiration: { dateMs: Date.UTC(2026, 1, 1) } },
+      { id: 'mpu', enabled: true, filter: { prefix: 'up/' }, abortIncompleteUploadDays: 3 },
+    ],
+  };
+  await withNode(rules, async (node, at) => {
+    for (let i = 0; i < 1200; i++) {
+      await node.putObject(
+        putInput('b', `d/${String(i).padStart(4, '0')}`, Buffer.from([i & 0xff]), { nowMs: T0 }),
+      );
+    }
+    await node.putObject(putInput('b', 'other', Buffer.from('x'), { nowMs: T0 }));
+    const up = await node.createUpload('b', Buffer.from('up/big'), H, T0);
+    const kept = await node.createUpload('b', Buffer.from('other-upload'), H, T0);
+    const uploadIds = async () =>
+      (await node.listUploads('b', { prefix: Buffer.alloc(0), limit: 10 })).map((u) => u.uploadId).sort();
+    // Jan 10 15:00 + 3 days → Jan 14 00:00.
+    at(Date.UTC(2026, 0, 13, 23));
+    await node.lifecycle.runOnce();
+    assert.deepEqual(await uploadIds(), [kept, up].sort());
+    at(Date.UTC(2026, 0, 14));
+    await node.lifecycle.runOnce();
+    assert.deepEqual(await uploadIds(), [kept], 'the upload under up/ is aborted, the other kept');
+    at(Date.UTC(2026, 0, 31, 23));
+    await node.lifecycle.runOnce();
+    assert.equal((await keys(node, 'b')).length, 1201);
+    at(Date.UTC(2026, 1, 1));
+    await node.lifecycle.runOnce();
+    assert.deepEqual(await keys(node, 'b'), ['other']);
+    assert.equal(node.lifecycle.stats().uploadsAborted, 1);
+  });
+});
+
+test('an object replaced between the judgement and the delete survives (the delete is conditional on its ETag)', {
+  timeout: 60_000,
+}, async () => {
+  const rules = { b: [{ id: 'all', enabled: true, filter: {}, expiration: { days: 1 } }] };
+  await withNode(rules, async (node) => {
+    await node.putObject(putInput('b', 'k', Buffer.from('old'), { nowMs: T0 }));
+    let raced = false;
+    // The pause point: a client's PUT of the same key lands right before the worker's delete.
+    const worker = new LifecycleWorker(
+      {
+        nextBucket: (after) => (after === undefined ? 'b' : undefined),
+        listObjects: (b, o) => node.listObjects(b, o),
+        headObject: (b, k) => node.headObject(b, k),
+        deleteObject: async (b, k, o) => {
+          await node.putObject(putInput(b, k, Buffer.from('new'), { nowMs: T0 + 10 * DAY_MS }));
+          raced = true;
+          return node.deleteObject(b, k, o);
+        },
+        listUploads: (b, o) => node.listUploads(b, o),
+        abortUpload: (b, k, id) => node.abortUpload(b, k, id),
+      },
+      { rulesFor: (id) => rules[id as 'b'], intervalMs: 0, opsPerSecond: 0, clock: () => T0 + 3 * DAY_MS },
+    );
+    await worker.runOnce();
+    assert.ok(raced);
+    assert.equal((await node.headObject('b', Buffer.from('k')))?.size, 3);
+    assert.equal(worker.stats().objectsExpired, 0);
+    assert.equal(worker.stats().errors, 0);
+  });
+});
+
+test('mayDelete (the object lock hook) vetoes an expiry', { timeout: 60_000 }, async () => {
+  const rules = { b: [{ id: 'all', enabled: true, filter: {}, expiration: { days: 1 } }] };
+  await withNode(rules, async (node) => {
+    await node.putObject(putInput('b', 'locked', Buffer.from('x'), { nowMs: T0 }));
+    await node.putObject(putInput('b', 'free', Buffer.from('x'), { nowMs: T0 }));
+    const worker = new LifecycleWorker(
+      {
+        nextBucket: (after) => (after === undefined ? 'b' : undefined),
+        listObjects: (b, o) => node.listObjects(b, o),
+        headObject: (b, k) => node.headObject(b, k),
+        deleteObject: (b, k, o) => node.deleteObject(b, k, o),
+        listUploads: (b, o) => node.listUploads(b, o),
+        abortUpload: (b, k, id) => node.abortUpload(b, k, id),
+        mayDelete: (_b, record) => record.key.toString() !== 'locked',
+      },
+      { rulesFor: (id) => rules[id as 'b'], intervalMs: 0, opsPerSecond: 0, clock: () => T0 + 3 * DAY_MS },
+    );
+    await worker.runOnce();
+    assert.deepEqual(await keys(node, 'b'), ['locked']);
+  });
+});
