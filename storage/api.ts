@@ -96,6 +96,10 @@ export type DeleteCondition = Pick<WriteCondition, 'ifMatchEtag'>;
 export interface DeleteOptions {
   /** Checked under the key's lock, atomically with the delete: a concurrent replace cannot slip between. */
   condition?: DeleteCondition;
+  /** Object Lock: refuse (AccessDenied) while the current version is held (RemoveObjectInput.lock). */
+  lock?: { bypassGovernance: boolean };
+  /** When the delete happens (judges a retention's date; default: now). */
+  nowMs?: number;
 }
 
 /** DeleteObject with everything versioning adds (removeObject). */

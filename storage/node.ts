@@ -66,6 +66,7 @@ import { type LifecycleLog, type LifecycleSettings, LifecycleWorker } from './li
 import { KeyedLock } from './locks.ts';
 import { MovedRouter } from './moved-router.ts';
 import { Multipart } from './multipart.ts';
+import { removalRefusal } from './object-lock.ts';
 import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
@@ -207,7 +208,14 @@ export class StorageNode implements StorageApi {
         nextBucket: (after) => this.nextBucket(after),
         listObjects: (b, o) => this.listObjects(b, o),
         headObject: (b, k) => this.headObject(b, k),
-        deleteObject: (b, k, o) => this.deleteObject(b, k, o),
+        // Object Lock: never a held version, judged again under the key's lock by the delete itself.
+        deleteObject: (b, k, o) =>
+          this.deleteObject(b, k, {
+            ...o,
+            lock: { bypassGovernance: false },
+            nowMs: (opts.lifecycle?.clock ?? Date.now)(),
+          }),
+        mayDelete: (_b, record, nowMs) => removalRefusal(record, nowMs, false) === undefined,
         listUploads: (b, o) => this.listUploads(b, o),
         abortUpload: (b, k, id) => this.abortUpload(b, k, id),
         ...(lifecycleLog ? { log: lifecycleLog } : {}),

@@ -457,3 +457,56 @@ test('attributes given at multipart create (tags, retention, legal hold) go to t
     await t.remove();
   }
 });
+
+test('deleteObject on a key with versions removes exactly its current version; a held one is refused', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir('quire-versions-');
+  try {
+    const node = await StorageNode.open(options(t.dir));
+    const v1 = await node.putObject(putInput('b', 'k', bytes(10, 1), E));
+    const v2 = await node.putObject(putInput('b', 'k', bytes(11, 2), E));
+    assert.equal(await node.deleteObject('b', Buffer.from('k')), true);
+    assert.deepEqual(
+      (await versions(node)).map((v) => [v.versionId, v.isLatest]),
+      [[v1.versionId, true]],
+      'the next newest became current: nothing is left without a current version',
+    );
+    assert.ok(v2.versionId);
+    const held = await node.putObject(
+      putInput('b', 'h', bytes(5, 3), { ...E, retention: { mode: 'COMPLIANCE', retainUntilMs: 2_000 } }),
+    );
+    await assert.rejects(
+      node.deleteObject('b', Buffer.from('h'), { lock: { bypassGovernance: true }, nowMs: 1_000 }),
+      {
+        code: 'AccessDenied',
+      },
+    );
+    await assert.rejects(
+      node.removeObject({
+        bucket: 'b',
+        key: Buffer.from('h'),
+        versionId: held.versionId,
+        lock: { bypassGovernance: true },
+        nowMs: 1_999,
+      }),
+      { code: 'AccessDenied' },
+    );
+    // Once the date has passed, the version may go.
+    assert.equal(
+      (
+        await node.removeObject({
+          bucket: 'b',
+          key: Buffer.from('h'),
+          versionId: held.versionId,
+          lock: { bypassGovernance: false },
+          nowMs: 2_000,
+        })
+      ).existed,
+      true,
+    );
+    await node.close();
+  } finally {
+    await t.remove();
+  }
+});
