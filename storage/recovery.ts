@@ -539,9 +539,17 @@ function ownerHolds(node: RecoveryHost, c: Changed, touched: Map<string, Changed
   const { table, key } = meta.owner;
   if (table === 'objects') {
     if (touched.has(key.toString('latin1'))) return false; // settled above: it would be claimed
-    const row = index.get(index.objects, key);
-    const at = row ? decodeObjectValue(row).blobAt : undefined;
-    return at !== undefined && sameLoc(at, c.at);
+    const holds = (row: Buffer | undefined) => {
+      const at = row ? decodeObjectValue(row).blobAt : undefined;
+      return at !== undefined && sameLoc(at, c.at);
+    };
+    if (holds(index.get(index.objects, key))) return true;
+    // Or a noncurrent version of that object: a changed region (a whole chunkfile) reports old blobs too.
+    const { bucket, key: objKey } = decodeObjectKey(key);
+    const lo = versionKeyPrefix(bucket, objKey);
+    for (const { value } of index.versions.getRange({ start: lo, end: prefixEnd(lo), snapshot: false }))
+      if (holds(Buffer.from(value))) return true;
+    return false;
   }
   const row = index.get(index.parts, key);
   const at = row ? decodePartValue(row).blobAt : undefined;

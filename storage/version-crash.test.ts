@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { versionIdOf } from './keys.ts';
 import { StorageNode } from './node.ts';
 import { bytes, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
 
@@ -54,6 +55,8 @@ test(`SIGKILL during versioned writes, ${ROUNDS} rounds: every acknowledged vers
   };
   /** Per key: the versions that must exist (id -> what), newest last. */
   const model = new Map<string, Map<string, Known>>();
+  /** Versions whose removal was acknowledged: key + '#' + version id. */
+  const removed = new Set<string>();
   let acked = 0;
   const modes: string[] = [];
   try {
@@ -73,7 +76,10 @@ test(`SIGKILL during versioned writes, ${ROUNDS} rounds: every acknowledged vers
         if (l.ack === 'put')
           versions.set(l.versionId!, { dm: false, size: l.size as number, seed: l.seed as number });
         else if (l.ack === 'marker') versions.set(l.versionId!, { dm: true, size: 0, seed: 0 });
-        else versions.delete(l.versionId!);
+        else {
+          versions.delete(l.versionId!);
+          removed.add(`${l.key}#${l.versionId}`);
+        }
       }
       const node = await StorageNode.open(opts);
       modes.push(node.recovery!.mode);
@@ -115,21 +121,46 @@ test(`SIGKILL during versioned writes, ${ROUNDS} rounds: every acknowledged vers
               seed: (cut.seed as number) ?? 0,
             });
           }
-          if (cutRemoval && !ids.includes(cutRemoval)) versions.delete(cutRemoval);
+          if (cutRemoval && !ids.includes(cutRemoval)) {
+            versions.delete(cutRemoval);
+            removed.add(`${key}#${cutRemoval}`);
+          }
           for (const v of listed) {
             const known = versions.get(v.versionId)!;
             assert.equal(v.deleteMarker, known.dm);
             if (known.dm) continue;
             const h = await node.openObject('b', k, { versionId: v.versionId });
             assert.ok(h);
-            assert.deepEqual(
-              await readAll(h.stream()),
-              bytes(known.size, known.seed),
-              `${key} ${v.versionId}`,
-            );
+            const what = `round ${round}: ${key} ${v.versionId} (${JSON.stringify(node.recovery)}, cut ${JSON.stringify(cut)})`;
+            const data = await readAll(h.stream()).catch((err) => {
+              throw new Error(`${what}: ${err}\n${JSON.stringify(lines.filter((l) => l.key === key))}`);
+            });
+            assert.deepEqual(data, bytes(known.size, known.seed), what);
             h.release();
           }
         }
+        // A mirror replaying the binlog ends where this node is: per version, its newest record says
+        // whether it exists (every version has a record; every removal is the last word on its version).
+        const last = new Map<string, string>();
+        const newest = new Map<string, bigint>();
+        for await (const { record } of node.binlog.readFrom()) {
+          if (!record.version?.stamp) continue;
+          const id = `${record.key.toString()}#${versionIdOf(record.version.stamp)}`;
+          if ((newest.get(id) ?? -1n) < record.opver.counter) {
+            newest.set(id, record.opver.counter);
+            last.set(id, record.op);
+          }
+        }
+        for (const [key, versions] of model)
+          for (const id of versions.keys()) {
+            const op = last.get(`${key}#${id}`);
+            assert.ok(
+              op && op !== 'version-delete',
+              `round ${round}: ${key} ${id} exists, its last record is ${op}`,
+            );
+          }
+        for (const id of removed)
+          assert.equal(last.get(id), 'version-delete', `round ${round}: ${id} removed`);
       } finally {
         await node.close();
       }
