@@ -12,8 +12,8 @@ import type {
   ObjectRecord,
   Opver,
   StoredHeaders,
-  UploadAttributes,
   UploadPartInput,
+  VersionAttributes,
   VersioningMode,
 } from './api.ts';
 import type { Binlog, BinlogRecord } from './binlog.ts';
@@ -97,7 +97,7 @@ export class Multipart {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
-    attributes: UploadAttributes = {},
+    attributes?: VersionAttributes,
   ): Promise<string> {
     const node = this.node;
     const uploadId = node.random(16).toString('hex');
@@ -108,8 +108,7 @@ export class Multipart {
       headers,
       initiatedMs: nowMs,
       ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
-      ...(attributes.tags?.length ? { tags: attributes.tags } : {}),
-      ...(attributes.acl ? { acl: attributes.acl } : {}),
+      ...(attributes && Object.keys(attributes).length > 0 ? { attributes } : {}),
     };
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
     const { at } = await node.placement.put({
@@ -257,8 +256,6 @@ export class Multipart {
         lastModifiedMs: nowMs,
         headers: upload.headers,
         checksums: sum.checksums,
-        ...(upload.tags ? { tags: upload.tags } : {}),
-        ...(upload.acl ? { acl: upload.acl } : {}),
         body: {
           kind: 'multipart',
           uploadId,
@@ -266,6 +263,11 @@ export class Multipart {
         },
       };
       if (sum.checksumType) meta.checksumType = sum.checksumType;
+      const a = upload.attributes;
+      if (a?.tags?.length) meta.tags = a.tags;
+      if (a?.retention) meta.retention = a.retention;
+      if (a?.legalHold) meta.legalHold = true;
+      if (a?.acl) meta.acl = a.acl;
       const used = new Set(chosen.map((p) => p.partNumber));
       const unused = [...rows.values()].filter((r) => !used.has(r.partNumber));
       const freeAfter = [upload.at, ...unused.flatMap((r) => partLocs(r.value))];
@@ -413,6 +415,7 @@ export class Multipart {
         headers: upload.headers,
         initiatedMs: upload.initiatedMs,
         ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
+        ...(upload.attributes ? { attributes: upload.attributes } : {}),
       },
     };
   }

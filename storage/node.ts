@@ -68,6 +68,7 @@ import { type LifecycleLog, type LifecycleSettings, LifecycleWorker } from './li
 import { KeyedLock } from './locks.ts';
 import { MovedRouter } from './moved-router.ts';
 import { Multipart } from './multipart.ts';
+import { removalRefusal } from './object-lock.ts';
 import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
@@ -215,9 +216,16 @@ export class StorageNode implements StorageApi {
         nextBucket: (after) => this.nextBucket(after),
         listObjects: (b, o) => this.listObjects(b, o),
         headObject: (b, k, w) => this.headObject(b, k, w),
-        deleteObject: (b, k, o) => this.deleteObject(b, k, o),
-        removeObject: (input) => this.removeObject(input),
+        // Object Lock: never a held version, judged again under the key's lock by the delete itself.
+        deleteObject: (b, k, o) =>
+          this.deleteObject(b, k, {
+            ...o,
+            lock: { bypassGovernance: false },
+            nowMs: (opts.lifecycle?.clock ?? Date.now)(),
+          }),
+        removeObject: (input) => this.removeObject({ ...input, lock: { bypassGovernance: false } }),
         listObjectVersions: (b, o) => this.listObjectVersions(b, o),
+        mayDelete: (_b, record, nowMs) => removalRefusal(record, nowMs, false) === undefined,
         listUploads: (b, o) => this.listUploads(b, o),
         abortUpload: (b, k, id) => this.abortUpload(b, k, id),
         ...(lifecycleLog ? { log: lifecycleLog } : {}),
