@@ -139,26 +139,7 @@ test('the website redirect location round-trips in entry metas and index values,
   });
 });
 
-test("an upload's tags (x-amz-tagging on CreateMultipartUpload) trail its meta and index value; uploads without stay as before", () => {
-  const base = { bucket: 'b', key: Buffer.from('k'), headers: { userMeta: {} }, initiatedMs: 7 };
-  const plainMeta = encodeEntryMeta({ kind: 'upload', meta: base });
-  const tagged = {
-    ...base,
-    tags: [
-      { key: 'a', value: '' },
-      { key: 'é', value: 'v' },
-    ],
-  };
-  const taggedMeta = encodeEntryMeta({ kind: 'upload', meta: tagged });
-  assert.deepEqual(decodeEntryMeta(plainMeta), { kind: 'upload', meta: base });
-  assert.deepEqual(decodeEntryMeta(taggedMeta), { kind: 'upload', meta: tagged });
-  assert.ok(taggedMeta.subarray(0, plainMeta.length).equals(plainMeta), 'tags only append');
-  const value = { uploadId: 'u', opver: { counter: 3n, nodeId: 1 }, at };
-  assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...base, ...value })), { ...base, ...value });
-  assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...tagged, ...value })), { ...tagged, ...value });
-});
-
-test("an upload's ACL (x-amz-acl on CreateMultipartUpload) trails its tags, with or without tags", () => {
+test("an upload's attributes (tags, retention, legal hold, ACL of CreateMultipartUpload) round-trip in its meta and index value", () => {
   const base = { bucket: 'b', key: Buffer.from('k'), headers: { userMeta: {} }, initiatedMs: 7 };
   const acl = {
     owner: 'AK',
@@ -170,10 +151,19 @@ test("an upload's ACL (x-amz-acl on CreateMultipartUpload) trails its tags, with
       },
     ],
   };
+  const tags = [
+    { key: 'a', value: '' },
+    { key: 'é', value: 'v' },
+  ];
+  const retention = { mode: 'COMPLIANCE' as const, retainUntilMs: 1_900_000_000_000 };
   const value = { uploadId: 'u', opver: { counter: 3n, nodeId: 1 }, at };
   for (const meta of [
-    { ...base, acl },
-    { ...base, tags: [{ key: 't', value: 'v' }], acl },
+    base,
+    { ...base, attributes: { tags } },
+    { ...base, attributes: { acl } },
+    { ...base, attributes: { tags, acl } },
+    { ...base, attributes: { tags, retention, legalHold: true, acl } },
+    { ...base, attributes: { legalHold: true } },
   ]) {
     assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'upload', meta })), { kind: 'upload', meta });
     assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...meta, ...value })), { ...meta, ...value });
