@@ -121,6 +121,10 @@ export type DeleteCondition = Pick<WriteCondition, 'ifMatchEtag'>;
 export interface DeleteOptions {
   /** Checked under the key's lock, atomically with the delete: a concurrent replace cannot slip between. */
   condition?: DeleteCondition;
+  /** Object Lock: refuse (AccessDenied) while the current version is held (RemoveObjectInput.lock). */
+  lock?: { bypassGovernance: boolean };
+  /** When the delete happens (judges a retention's date; default: now). */
+  nowMs?: number;
 }
 
 /** DeleteObject with everything versioning adds (removeObject). */
@@ -133,6 +137,11 @@ export interface RemoveObjectInput {
   versioning?: VersioningMode;
   condition?: DeleteCondition;
   nowMs: number;
+  /**
+   * Object Lock: removing a version by id is refused (AccessDenied) while a legal hold or a retention
+   * holds it (GOVERNANCE yields when `bypassGovernance`); checked under the key's lock.
+   */
+  lock?: { bypassGovernance: boolean };
 }
 
 export interface RemoveObjectResult {
@@ -144,10 +153,12 @@ export interface RemoveObjectResult {
   deleteMarker?: boolean;
 }
 
-/** What the object a multipart upload completes into starts with (x-amz-tagging on CreateMultipartUpload). */
-export interface UploadAttributes {
+/** A new version's tags, Object Lock state and ACL, given at PUT, copy or multipart create. */
+export interface VersionAttributes {
   tags?: ObjectTag[];
-  /** The completed object's ACL (x-amz-acl / x-amz-grant-* of CreateMultipartUpload). */
+  retention?: ObjectRetention;
+  legalHold?: boolean;
+  /** The version's ACL (x-amz-acl / x-amz-grant-* of the write). */
   acl?: ObjectAcl;
 }
 
@@ -169,6 +180,8 @@ export interface UpdateAttributesInput {
   versionId?: string;
   update: AttributeUpdate;
   nowMs: number;
+  /** A retention in force may only be extended, unless GOVERNANCE and this is set (object-lock.ts). */
+  bypassGovernance?: boolean;
 }
 
 /** Which version to read; absent: the current one. */
@@ -257,6 +270,8 @@ export interface UploadDescription {
   headers: StoredHeaders;
   initiatedMs: number;
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** What the completed object will carry (x-amz-tagging, x-amz-object-lock-* at create). */
+  attributes?: VersionAttributes;
 }
 
 export interface ListPartsResult {
@@ -373,7 +388,7 @@ export interface StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
-    attributes?: UploadAttributes,
+    attributes?: VersionAttributes,
   ): Promise<string>;
   uploadPart(input: UploadPartInput): Promise<BodyFinish>;
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish>;

@@ -177,6 +177,24 @@ function* rowsOf(db: NodeIndex['objects'], keys: Buffer[] | undefined): Iterable
   }
 }
 
+/** The noncurrent version rows of the object keys given, or the whole versions table. */
+function* versionRowsOf(index: NodeIndex, objectKeys: Buffer[] | undefined): Iterable<Row> {
+  if (!objectKeys) {
+    yield* rowsOf(index.versions, undefined);
+    return;
+  }
+  const seen = new Set<string>();
+  for (const okey of objectKeys) {
+    const id = okey.toString('latin1');
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const { bucket, key } = decodeObjectKey(okey);
+    const lo = versionKeyPrefix(bucket, key);
+    for (const r of index.versions.getRange({ start: lo, end: prefixEnd(lo), snapshot: false }))
+      yield { key: Buffer.from(r.key), value: Buffer.from(r.value) };
+  }
+}
+
 /** Index rows of this node newer than the checkpoint that no live tail record describes. */
 function findMissing(
   node: NodeView,
@@ -191,14 +209,15 @@ function findMissing(
   // Parts need their upload's owner: every in-progress upload (a small table), then completed ones.
   for (const { key, value } of index.uploads.getRange({ snapshot: false }))
     owners.set(decodeUploadValue(value).uploadId, decodeUploadKey(key));
-  // Current versions, then (without a scope: a tail reconcile never touches keys with versions) the others.
+  // Current versions, then the noncurrent ones (of the scoped keys only, when a scope is given).
   const current = [...rowsOf(index.objects, scope?.objects)].map((r) => ({
     ...r,
     at: decodeObjectKey(r.key),
   }));
-  const noncurrent = scope
-    ? []
-    : [...rowsOf(index.versions, undefined)].map((r) => ({ ...r, at: decodeVersionKey(r.key) }));
+  const noncurrent = [...versionRowsOf(index, scope?.objects)].map((r) => ({
+    ...r,
+    at: decodeVersionKey(r.key),
+  }));
   for (const { value, at: own } of [...current, ...noncurrent]) {
     const head = decodeObjectOpver(value);
     if (head.uploadId !== undefined && mine(head.opver)) owners.set(head.uploadId, own);

@@ -38,6 +38,7 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     versioning: z.enum(['unversioned', 'enabled', 'suspended']).optional(),
     condition: condition.optional(),
     nowMs: ms,
+    lock: z.looseObject({ bypassGovernance: z.boolean() }).optional(),
   }),
   updateObjectAttributes: z.looseObject({
     ...keyed,
@@ -48,6 +49,7 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
       legalHold: z.boolean().optional(),
     }),
     nowMs: ms,
+    bypassGovernance: z.boolean().optional(),
   }),
   listObjectVersions: z.looseObject({
     bucket,
@@ -81,7 +83,18 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     headers,
     nowMs: ms,
     checksumAlgorithm: checksumAlgorithm.nullish(),
-    attributes: z.looseObject({ tags: z.array(tag).max(10).optional() }).nullish(),
+    attributes: z
+      .looseObject({
+        tags: z.array(tag).max(50).optional(),
+        retention: z
+          .looseObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retainUntilMs: ms })
+          .optional(),
+        legalHold: z.boolean().optional(),
+        acl: z
+          .looseObject({ owner: z.string().max(256), grants: z.array(z.looseObject({})).max(100) })
+          .optional(),
+      })
+      .nullish(),
   }),
   uploadPartCopy: z.looseObject({ ...keyed, uploadId, partNumber, src: copySource, nowMs: ms }),
   completeUpload: z.looseObject({

@@ -23,6 +23,7 @@ const STATUS: Record<string, number> = {
   NoSuchUpload: 404,
   NoSuchVersion: 404,
   MethodNotAllowed: 405,
+  AccessDenied: 403,
   PreconditionFailed: 412,
   InvalidRange: 416,
   InsufficientStorage: 507,

@@ -62,16 +62,25 @@ import {
   objectKey,
   prefixEnd,
   successor,
+  versionKeyPrefix,
 } from './keys.ts';
 import { type LifecycleLog, type LifecycleSettings, LifecycleWorker } from './lifecycle-worker.ts';
 import { KeyedLock } from './locks.ts';
 import { MovedRouter } from './moved-router.ts';
 import { Multipart } from './multipart.ts';
+import { removalRefusal } from './object-lock.ts';
 import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
 import { ReadPath, toRecord } from './read-path.ts';
-import { compareOpver, decodeObjectSummary, encodeCheckpoint, isDeleteMarkerValue } from './records.ts';
+import {
+  compareOpver,
+  decodeObjectSummary,
+  decodeObjectValue,
+  encodeCheckpoint,
+  isDeleteMarkerValue,
+  type ObjectValue,
+} from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
 import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
@@ -166,10 +175,7 @@ export class StorageNode implements StorageApi {
       clock: this.clock,
       placement: this.placement,
       commitObject: (c) => this.writes.commitObject(c),
-      currentObject: (bucket, key) => {
-        const v = this.reads.current(objectKey(bucket, key));
-        return v ? { meta: v, record: toRecord(bucket, key, v, v.opver) } : undefined;
-      },
+      completedVersion: (bucket, key, uploadId) => this.completedVersion(bucket, key, uploadId),
       random,
       smallObjectMaxBytes,
       minPartBytes: opts.minPartBytes ?? 5 * 1024 * 1024,
@@ -210,15 +216,40 @@ export class StorageNode implements StorageApi {
         nextBucket: (after) => this.nextBucket(after),
         listObjects: (b, o) => this.listObjects(b, o),
         headObject: (b, k, w) => this.headObject(b, k, w),
-        deleteObject: (b, k, o) => this.deleteObject(b, k, o),
-        removeObject: (input) => this.removeObject(input),
+        // Object Lock: never a held version, judged again under the key's lock by the delete itself.
+        deleteObject: (b, k, o) =>
+          this.deleteObject(b, k, {
+            ...o,
+            lock: { bypassGovernance: false },
+            nowMs: (opts.lifecycle?.clock ?? Date.now)(),
+          }),
+        removeObject: (input) => this.removeObject({ ...input, lock: { bypassGovernance: false } }),
         listObjectVersions: (b, o) => this.listObjectVersions(b, o),
+        mayDelete: (_b, record, nowMs) => removalRefusal(record, nowMs, false) === undefined,
         listUploads: (b, o) => this.listUploads(b, o),
         abortUpload: (b, k, id) => this.abortUpload(b, k, id),
         ...(lifecycleLog ? { log: lifecycleLog } : {}),
       },
       opts.lifecycle ? { ...lifecycle, rulesFor: opts.lifecycle.rulesFor } : undefined,
     );
+  }
+
+  /** The version of `key` a multipart completion of `uploadId` produced: the current one, or a noncurrent one. */
+  private completedVersion(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+  ): { meta: ObjectValue; record: ObjectRecord } | undefined {
+    const fromUpload = (v: ObjectValue | undefined) =>
+      v?.body.kind === 'multipart' && v.body.uploadId === uploadId && !v.deleteMarker;
+    const cur = this.reads.current(objectKey(bucket, key));
+    if (fromUpload(cur)) return { meta: cur!, record: toRecord(bucket, key, cur!, cur!.opver) };
+    const lo = versionKeyPrefix(bucket, key);
+    for (const { value } of this.rows.versionRange(lo, prefixEnd(lo), Number.POSITIVE_INFINITY)) {
+      const v = decodeObjectValue(value);
+      if (fromUpload(v)) return { meta: v, record: toRecord(bucket, key, v, v.opver, false) };
+    }
+    return undefined;
   }
 
   /** The next incarnation id after `after` (index order) that holds objects or uploads. */

@@ -14,6 +14,7 @@ import type {
   ObjectTag,
   Opver,
   StoredHeaders,
+  VersionAttributes,
 } from './api.ts';
 import { Reader, Writer } from './codec.ts';
 import type { Location } from './volume-port.ts';
@@ -71,10 +72,8 @@ export interface UploadMeta {
   headers: StoredHeaders;
   initiatedMs: number;
   checksumAlgorithm?: ChecksumAlgorithm;
-  /** x-amz-tagging of CreateMultipartUpload: the completed object's tags. */
-  tags?: ObjectTag[];
-  /** The completed object's ACL, when CreateMultipartUpload asked for one. */
-  acl?: ObjectAcl;
+  /** Given at create, carried by the completed version (format 2 metas only). */
+  attributes?: VersionAttributes;
 }
 
 export interface UploadValue extends UploadMeta {
@@ -229,9 +228,7 @@ function writeObjectMeta(w: Writer, m: ObjectMeta): void {
   w.u8(flags);
   writeOpver(w, m.seq);
   writeObjectMetaV1(w, m);
-  const tags = m.tags ?? [];
-  w.u32(tags.length);
-  for (const t of tags) w.str(t.key).str(t.value);
+  writeTags(w, m.tags);
   if (m.retention) w.u8(RETENTION_MODES.indexOf(m.retention.mode)).num(m.retention.retainUntilMs);
   if (m.acl) writeAcl(w, m.acl);
 }
@@ -244,16 +241,9 @@ function readObjectMeta(r: Reader, version: number): ObjectMeta {
   if (flags & F_VERSIONED) m.versioned = true;
   if (flags & F_DELETE_MARKER) m.deleteMarker = true;
   if (flags & F_LEGAL_HOLD) m.legalHold = true;
-  const n = r.u32();
-  if (n > 0) {
-    const tags: ObjectTag[] = [];
-    for (let i = 0; i < n; i++) tags.push({ key: r.str(), value: r.str() });
-    m.tags = tags;
-  }
-  if (flags & F_RETENTION) {
-    const mode = RETENTION_MODES[r.u8()] ?? 'GOVERNANCE';
-    m.retention = { mode, retainUntilMs: r.num() };
-  }
+  const tags = readTags(r);
+  if (tags) m.tags = tags;
+  if (flags & F_RETENTION) m.retention = readRetention(r);
   if (flags & F_ACL) m.acl = readAcl(r);
   return m;
 }
@@ -294,16 +284,49 @@ function readObjectMetaV1(r: Reader): ObjectMeta {
   return m;
 }
 
-function writeUploadMeta(w: Writer, m: UploadMeta): void {
+/** Format 1: bucket, key, initiated, checksum algorithm, headers; format 2 adds the attributes. */
+function writeUploadMeta(w: Writer, m: UploadMeta, version: number): void {
   w.str(m.bucket).bytes(m.key).num(m.initiatedMs).optStr(m.checksumAlgorithm);
   writeHeaders(w, m.headers);
+  if (version === FORMAT_V1) return;
+  const a = m.attributes ?? {};
+  const flags = (a.legalHold ? F_LEGAL_HOLD : 0) | (a.retention ? F_RETENTION : 0) | (a.acl ? F_ACL : 0);
+  w.u8(flags);
+  writeTags(w, a.tags);
+  if (a.retention) w.u8(RETENTION_MODES.indexOf(a.retention.mode)).num(a.retention.retainUntilMs);
+  if (a.acl) writeAcl(w, a.acl);
 }
-function readUploadMeta(r: Reader): UploadMeta {
+function readUploadMeta(r: Reader, version: number): UploadMeta {
   const m: UploadMeta = { bucket: r.str(), key: r.bytes(), initiatedMs: r.num(), headers: { userMeta: {} } };
   const alg = r.optStr();
   if (alg) m.checksumAlgorithm = alg as ChecksumAlgorithm;
   m.headers = readHeaders(r);
+  if (version === FORMAT_V1) return m;
+  const flags = r.u8();
+  const a: VersionAttributes = {};
+  const tags = readTags(r);
+  if (tags) a.tags = tags;
+  if (flags & F_RETENTION) a.retention = readRetention(r);
+  if (flags & F_LEGAL_HOLD) a.legalHold = true;
+  if (flags & F_ACL) a.acl = readAcl(r);
+  if (Object.keys(a).length > 0) m.attributes = a;
   return m;
+}
+
+function writeTags(w: Writer, tags: ObjectTag[] | undefined): void {
+  w.u32(tags?.length ?? 0);
+  for (const t of tags ?? []) w.str(t.key).str(t.value);
+}
+function readTags(r: Reader): ObjectTag[] | undefined {
+  const n = r.u32();
+  if (n === 0) return undefined;
+  const tags: ObjectTag[] = [];
+  for (let i = 0; i < n; i++) tags.push({ key: r.str(), value: r.str() });
+  return tags;
+}
+function readRetention(r: Reader): ObjectRetention {
+  const mode = RETENTION_MODES[r.u8()] ?? 'GOVERNANCE';
+  return { mode, retainUntilMs: r.num() };
 }
 
 function writePartMeta(w: Writer, m: PartMeta): void {
@@ -339,12 +362,10 @@ export type EntryMeta =
   | { kind: 'tombstone' };
 
 export function encodeEntryMeta(e: EntryMeta): Buffer {
-  const w = new Writer(128).u8(e.kind === 'object' ? FORMAT_V2 : FORMAT_V1);
+  const w = new Writer(128).u8(e.kind === 'object' || e.kind === 'upload' ? FORMAT_V2 : FORMAT_V1);
   if (e.kind === 'object') writeObjectMeta(w.u8(META_OBJECT), e.meta);
-  else if (e.kind === 'upload') {
-    writeUploadMeta(w.u8(META_UPLOAD), e.meta);
-    writeUploadTags(w, e.meta);
-  } else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
+  else if (e.kind === 'upload') writeUploadMeta(w.u8(META_UPLOAD), e.meta, FORMAT_V2);
+  else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
   else if (e.kind === 'blob') {
     w.u8(META_BLOB);
     if (e.owner) w.u8(e.owner.table === 'objects' ? 1 : 2).bytes(e.owner.key);
@@ -357,8 +378,8 @@ export function decodeEntryMeta(buf: Buffer): EntryMeta {
   const version = checkVersion(r, FORMAT_V2);
   const kind = r.u8();
   if (kind === META_OBJECT) return { kind: 'object', meta: readObjectMeta(r, version) };
+  if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadMeta(r, version) };
   if (version !== FORMAT_V1) throw new Error(`unknown entry meta version ${version}`);
-  if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadTags(r, readUploadMeta(r)) };
   if (kind === META_PART) return { kind: 'part', meta: readPartMeta(r) };
   if (kind === META_BLOB) {
     if (r.remaining === 0) return { kind: 'blob' };
@@ -467,39 +488,17 @@ export function isDeleteMarkerValue(buf: Buffer): boolean {
 }
 
 export function encodeUploadValue(v: UploadValue): Buffer {
-  const w = new Writer(128).u8(FORMAT_V1);
-  writeUploadMeta(w, v);
+  const w = new Writer(128).u8(FORMAT_V2);
+  writeUploadMeta(w, v, FORMAT_V2);
   w.str(v.uploadId);
   writeOpver(w, v.opver);
   writeVolLoc(w, v.at);
-  writeUploadTags(w, v);
   return w.done();
 }
 export function decodeUploadValue(buf: Buffer): UploadValue {
   const r = new Reader(buf);
-  checkVersion(r);
-  const m = readUploadMeta(r);
-  return readUploadTags(r, { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) });
-}
-
-/**
- * An upload's tags, then its ACL, trail its meta and its index value (absent in those written before they
- * existed; the tag count is written, possibly 0, whenever an ACL follows).
- */
-function writeUploadTags(w: Writer, m: Pick<UploadMeta, 'tags' | 'acl'>): void {
-  if (!m.tags?.length && !m.acl) return;
-  const tags = m.tags ?? [];
-  w.u32(tags.length);
-  for (const t of tags) w.str(t.key).str(t.value);
-  if (m.acl) writeAcl(w, m.acl);
-}
-function readUploadTags<T extends UploadMeta>(r: Reader, m: T): T {
-  if (r.remaining === 0) return m;
-  const tags: ObjectTag[] = [];
-  for (let n = r.u32(); n > 0; n--) tags.push({ key: r.str(), value: r.str() });
-  if (tags.length > 0) m.tags = tags;
-  if (r.remaining > 0) m.acl = readAcl(r);
-  return m;
+  const m = readUploadMeta(r, checkVersion(r, FORMAT_V2));
+  return { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) };
 }
 
 export function encodePartValue(v: PartValue): Buffer {

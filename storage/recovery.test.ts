@@ -175,7 +175,10 @@ test('binlog segments the index checkpoint covers are removed; a rebuild after t
 });
 
 /** Runs the recovery child's scenario until its pause point, then SIGKILLs it there. */
-async function killAtPause(dir: string, scenario: 'replace' | 'delete' | 'bulk'): Promise<void> {
+async function killAtPause(
+  dir: string,
+  scenario: 'replace' | 'delete' | 'bulk' | 'version-blob',
+): Promise<void> {
   const child = join(fileURLToPath(import.meta.url), '..', 'testing', 'recovery-child.ts');
   const p = spawn(process.execPath, ['--import', 'tsx', child, dir, scenario], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -243,6 +246,31 @@ test('SIGKILL after a delete removed the entry but before the index row went: th
       for await (const { record } of node.binlog.readFrom())
         if (record.key.toString() === 'k') ops.push(record.op);
       assert.deepEqual(ops.slice(-1), ['delete']);
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await t.remove();
+  }
+});
+
+test("SIGKILL when a chunkfile holding a noncurrent version's blob changed: the blob stays (its owner is not the current row)", {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir();
+  try {
+    await killAtPause(t.dir, 'version-blob');
+    const node = await StorageNode.open({ ...crashOpts(t.dir), volumes: volumeSpecs(t.dir, 2) });
+    try {
+      assert.equal(node.recovery?.mode, 'tail');
+      const versions = await node.listObjectVersions('b', { prefix: Buffer.from('v'), limit: 100 });
+      // Every key written holds both versions, and every old version's blob still reads.
+      assert.ok(versions.length >= 2 && versions.length % 2 === 0, String(versions.length));
+      for (const v of versions.filter((x) => !x.isLatest)) {
+        const old = (await node.openObject('b', v.key, { versionId: v.versionId }))!;
+        assert.deepEqual(await readAll(old.stream()), bytes(5000, 3), v.key.toString());
+        old.release();
+      }
     } finally {
       await node.close();
     }

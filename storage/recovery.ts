@@ -7,7 +7,9 @@
 //   checkpoint (records.ts BinlogCheckpoint). Each object key touched by either is settled with the
 //   rebuild's rule — the highest opver among its index row (only if the entry at the row's location
 //   is there with the row's key and opver) and its changed entries wins, the others are freed — and
-//   every changed upload marker, part and blob is kept only if its index row points at it.
+//   every changed upload marker, part and blob is kept only if its index row points at it. A key with
+//   versions is settled version by version (each entry key: 'O' the null version, 'V'+stamp the others)
+//   and its survivors placed again: the highest stamp current, the rest in the versions table.
 // - rebuild: anything else (no or a torn index, a machine crash — an index flushed ahead of volume
 //   entries that never became durable —, a volume without a checkpoint, a rebuild cut short, a
 //   compaction rolled forward at open): the index is rebuilt from the volumes (rebuild.ts).
@@ -28,6 +30,7 @@ import { CHECKPOINT_KEY, loadCheckpoint, type ReconcileReport, reconcileBinlog }
 import type { NodeIndex } from './index-db.ts';
 import {
   decodeObjectKey,
+  decodeVersionEntryKey,
   EntryKind,
   entryKey,
   OBJECT_KEY_BYTES_MAX,
@@ -35,6 +38,8 @@ import {
   partKey,
   prefixEnd,
   uploadKey,
+  versionEntryKey,
+  versionKey,
   versionKeyPrefix,
 } from './keys.ts';
 import { rebuildInto } from './rebuild.ts';
@@ -106,9 +111,8 @@ export async function recoverNode(node: RecoveryHost, input: RecoveryInput): Pro
     report.repaired += await finishPending(node);
   } else {
     const why = whyRebuild(node, input);
-    if (why !== undefined) await recoverByRebuild(node, report, why);
-    else if (!(await recoverTail(node, report)))
-      await recoverByRebuild(node, report, 'the tail touches objects with versions');
+    if (why === undefined) await recoverTail(node, report);
+    else await recoverByRebuild(node, report, why);
     node.clock.advanceTo(report.maxCounter ?? 0n);
     const cp = { ...node.binlog.confirmed, counter: node.clock.counter };
     await index.write(() => {
@@ -202,12 +206,8 @@ interface Changed {
   readonly e: StoredEntry;
 }
 
-/**
- * The tail reconcile (see the header). False, before it changed anything, when the tail touches an
- * object that has versions besides the null one: those are settled by a rebuild (which sorts every
- * version of a key into current and noncurrent), not by the one-row rule below.
- */
-async function recoverTail(node: RecoveryHost, report: Report): Promise<boolean> {
+/** The tail reconcile (see the header). */
+async function recoverTail(node: RecoveryHost, report: Report): Promise<void> {
   const { index } = node;
   report.mode = 'tail';
   report.repaired += await finishPending(node);
@@ -221,7 +221,8 @@ async function recoverTail(node: RecoveryHost, report: Report): Promise<boolean>
       report.checked += 1;
       maxCounter = maxBig(maxCounter, e.opver.counter);
       const c = { at: { volumeId, location: e.location }, e };
-      if (e.key[0] === EntryKind.object) push(objects, e.key.subarray(1).toString('latin1'), c);
+      if (e.key[0] === EntryKind.object || e.key[0] === EntryKind.version)
+        push(objects, decodeVersionEntryKey(e.key).okey.toString('latin1'), c);
       else if (e.key[0] === EntryKind.blob) blobs.set(locId(c.at), c);
       else others.push(c);
     }
@@ -235,13 +236,13 @@ async function recoverTail(node: RecoveryHost, report: Report): Promise<boolean>
     const k = objectKey(r.bucket, r.key).toString('latin1');
     if (!objects.has(k)) objects.set(k, []);
   }
-  if (touchesVersions(index, objects, tail, others)) return false;
-
   const fix = new Fixes();
   const claimed = new Set<string>();
   for (const [k, changed] of objects) {
     report.checked += 1;
-    await settleObject(node, Buffer.from(k, 'latin1'), changed, blobs, fix, claimed);
+    const okey = Buffer.from(k, 'latin1');
+    if (hasVersions(index, okey, changed)) await settleVersionedKey(node, okey, changed, blobs, fix, claimed);
+    else await settleObject(node, okey, changed, blobs, fix, claimed);
   }
   for (const r of tail) if (r.op === 'upload-abort') await settleAbort(node, r, fix);
   for (const c of others) settleOther(node, c, fix, claimed);
@@ -260,27 +261,17 @@ async function recoverTail(node: RecoveryHost, report: Report): Promise<boolean>
   });
   addBinlog(report, b);
   report.maxCounter = maxBig(maxCounter, b.maxCounter);
-  return true;
 }
 
-function touchesVersions(
-  index: NodeIndex,
-  objects: Map<string, Changed[]>,
-  tail: BinlogRecord[],
-  others: Changed[],
-): boolean {
-  if (others.some((c) => c.e.key[0] === EntryKind.version)) return true;
-  if (tail.some((r) => r.version !== undefined || r.op === 'version-delete' || r.op === 'attributes'))
+/** Whether a key has (or gets, by a changed entry) versions besides its null version. */
+function hasVersions(index: NodeIndex, okey: Buffer, changed: Changed[]): boolean {
+  if (changed.some((c) => c.e.key[0] === EntryKind.version)) return true;
+  const row = index.get(index.objects, okey);
+  if (row && decodeObjectSummary(row).versioned) return true;
+  const { bucket, key } = decodeObjectKey(okey);
+  const lo = versionKeyPrefix(bucket, key);
+  for (const _ of index.versions.getRange({ start: lo, end: prefixEnd(lo), limit: 1, snapshot: false }))
     return true;
-  for (const k of objects.keys()) {
-    const okey = Buffer.from(k, 'latin1');
-    const row = index.get(index.objects, okey);
-    if (row && decodeObjectSummary(row).versioned) return true;
-    const { bucket, key } = decodeObjectKey(okey);
-    const lo = versionKeyPrefix(bucket, key);
-    for (const _ of index.versions.getRange({ start: lo, end: prefixEnd(lo), limit: 1, snapshot: false }))
-      return true;
-  }
   return false;
 }
 
@@ -292,14 +283,19 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 
 /** Index changes and frees collected by the tail reconcile, applied in one transaction. */
 class Fixes {
-  private readonly puts: Array<{ db: 'objects' | 'uploads' | 'parts'; key: Buffer; value?: Buffer }> = [];
+  private readonly puts: Array<{
+    db: 'objects' | 'versions' | 'uploads' | 'parts';
+    key: Buffer;
+    value?: Buffer;
+  }> = [];
   private readonly freedIds = new Set<string>();
   readonly freed: VolLoc[] = [];
   readonly tombstones: VolLoc[] = [];
   readonly touchedUploads: Buffer[] = [];
   readonly touchedParts: Buffer[] = [];
   rows = 0;
-  put(db: 'objects' | 'uploads' | 'parts', key: Buffer, value?: Buffer): void {
+  /** Applied in the order given (a removal then a put of the same key leaves the put). */
+  put(db: 'objects' | 'versions' | 'uploads' | 'parts', key: Buffer, value?: Buffer): void {
     this.puts.push({ db, key, value });
     this.rows += 1;
   }
@@ -350,7 +346,7 @@ function bodyOf(index: NodeIndex, v: ObjectValue): { locs: VolLoc[]; partKeys: B
   return { locs, partKeys };
 }
 
-/** One object key: the highest valid version among the row and the changed entries wins. */
+/** One object key without versions (its null version only): the rule of settleVersion, one row. */
 async function settleObject(
   node: RecoveryHost,
   okey: Buffer,
@@ -359,10 +355,30 @@ async function settleObject(
   fix: Fixes,
   claimed: Set<string>,
 ): Promise<void> {
-  const { index } = node;
-  const ekey = entryKey(EntryKind.object, okey);
-  const rowBuf = index.get(index.objects, okey);
+  const rowBuf = node.index.get(node.index.objects, okey);
   const row = rowBuf ? decodeObjectValue(rowBuf) : undefined;
+  const s = await settleVersion(node, entryKey(EntryKind.object, okey), row, changed, blobs, fix, claimed);
+  if (row && !s.rowKept && !s.kept) fix.put('objects', okey);
+  if (s.kept && !s.rowKept) fix.put('objects', okey, encodeObjectValue(s.kept));
+}
+
+/**
+ * One version (one entry key: 'O'+objectKey, or 'V'+objectKey+stamp): the highest valid opver among its index
+ * row (only if the entry at the row's location is there with the row's key and opver) and its changed entries
+ * wins (a tombstone winning removes it); everything else is freed, a lost row with its body. Returns the
+ * surviving version, if any, and whether that is the row as it stands.
+ */
+async function settleVersion(
+  node: RecoveryHost,
+  ekey: Buffer,
+  row: ObjectValue | undefined,
+  changed: Changed[],
+  blobs: Map<string, Changed>,
+  fix: Fixes,
+  claimed: Set<string>,
+): Promise<{ kept?: ObjectValue; rowKept: boolean }> {
+  const { index } = node;
+  const versioned = ekey[0] === EntryKind.version;
   // A row pointing at one of the changed entries (read and verified by the volume) needs no read.
   const rowValid =
     row !== undefined &&
@@ -400,7 +416,9 @@ async function settleObject(
       at: c.at,
       ...(blobAt ? { blobAt } : {}),
     };
-    delete value.versioned; // an 'O' entry is the null version
+    // The entry key says which version it is: 'V' a real one, 'O' the null version.
+    if (versioned) value.versioned = true;
+    else delete value.versioned;
     cands.push(ok ? { opver: c.e.opver, at: c.at, value } : { opver: c.e.opver, at: c.at });
   }
   let win: Cand | undefined;
@@ -414,9 +432,7 @@ async function settleObject(
     // A multipart body's parts stay if the winner is the same upload (cannot happen: see above).
     for (const l of body.locs) fix.free(l);
     for (const pk of body.partKeys) fix.put('parts', pk);
-    if (!win?.value) fix.put('objects', okey);
   }
-  if (win?.value && !win.isRow) fix.put('objects', okey, encodeObjectValue(win.value));
   if (win?.tombstone) fix.free(win.at, true);
   const kept = win?.value;
   if (kept) {
@@ -424,6 +440,65 @@ async function settleObject(
     if (kept.blobAt) claimed.add(locId(kept.blobAt));
     for (const l of bodyOf(index, kept).locs) claimed.add(locId(l));
   }
+  return { ...(kept ? { kept } : {}), rowKept: win?.isRow === true };
+}
+
+/**
+ * An object key with versions: each version touched since the checkpoints (by a changed 'O'/'V' entry, or
+ * any of its rows) is settled by settleVersion; then the survivors are placed again, the highest stamp
+ * current (`objects`), the others in `versions`.
+ */
+async function settleVersionedKey(
+  node: RecoveryHost,
+  okey: Buffer,
+  changed: Changed[],
+  blobs: Map<string, Changed>,
+  fix: Fixes,
+  claimed: Set<string>,
+): Promise<void> {
+  const { index } = node;
+  const { bucket, key } = decodeObjectKey(okey);
+  const tag = (s: Opver | undefined) => (s ? `${s.counter}:${s.nodeId}` : 'null');
+  // Every row of the key, by version.
+  const rows = new Map<string, ObjectValue>();
+  const oldVersionKeys: Buffer[] = [];
+  const curBuf = index.get(index.objects, okey);
+  if (curBuf) {
+    const v = decodeObjectValue(curBuf);
+    rows.set(tag(v.versioned ? v.seq : undefined), v);
+  }
+  const lo = versionKeyPrefix(bucket, key);
+  for (const { key: vk, value } of index.versions.getRange({
+    start: lo,
+    end: prefixEnd(lo),
+    snapshot: false,
+  })) {
+    const v = decodeObjectValue(Buffer.from(value));
+    rows.set(tag(v.versioned ? v.seq : undefined), v);
+    oldVersionKeys.push(Buffer.from(vk));
+  }
+  const byVersion = new Map<string, { stamp?: Opver; changed: Changed[] }>();
+  for (const [id, v] of rows) byVersion.set(id, { ...(v.versioned ? { stamp: v.seq } : {}), changed: [] });
+  for (const c of changed) {
+    const { stamp } = decodeVersionEntryKey(c.e.key);
+    const id = tag(stamp);
+    const slot = byVersion.get(id) ?? { ...(stamp ? { stamp } : {}), changed: [] };
+    slot.changed.push(c);
+    byVersion.set(id, slot);
+  }
+  const survivors: ObjectValue[] = [];
+  for (const [id, slot] of byVersion) {
+    const ekey = versionEntryKey(okey, slot.stamp);
+    const s = await settleVersion(node, ekey, rows.get(id), slot.changed, blobs, fix, claimed);
+    if (s.kept) survivors.push(s.kept);
+  }
+  // Place them again: newest stamp current, the rest noncurrent.
+  survivors.sort((a, b) => compareOpver(b.seq!, a.seq!));
+  for (const vk of oldVersionKeys) fix.put('versions', vk);
+  const [current, ...older] = survivors;
+  if (current) fix.put('objects', okey, encodeObjectValue(current));
+  else if (curBuf) fix.put('objects', okey);
+  for (const v of older) fix.put('versions', versionKey(bucket, key, v.seq!), encodeObjectValue(v));
 }
 
 /** An abort whose marker is gone but whose upload row is still there: finish it. */
@@ -464,9 +539,17 @@ function ownerHolds(node: RecoveryHost, c: Changed, touched: Map<string, Changed
   const { table, key } = meta.owner;
   if (table === 'objects') {
     if (touched.has(key.toString('latin1'))) return false; // settled above: it would be claimed
-    const row = index.get(index.objects, key);
-    const at = row ? decodeObjectValue(row).blobAt : undefined;
-    return at !== undefined && sameLoc(at, c.at);
+    const holds = (row: Buffer | undefined) => {
+      const at = row ? decodeObjectValue(row).blobAt : undefined;
+      return at !== undefined && sameLoc(at, c.at);
+    };
+    if (holds(index.get(index.objects, key))) return true;
+    // Or a noncurrent version of that object: a changed region (a whole chunkfile) reports old blobs too.
+    const { bucket, key: objKey } = decodeObjectKey(key);
+    const lo = versionKeyPrefix(bucket, objKey);
+    for (const { value } of index.versions.getRange({ start: lo, end: prefixEnd(lo), snapshot: false }))
+      if (holds(Buffer.from(value))) return true;
+    return false;
   }
   const row = index.get(index.parts, key);
   const at = row ? decodePartValue(row).blobAt : undefined;

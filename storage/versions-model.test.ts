@@ -14,13 +14,15 @@ type Op =
   | { op: 'put'; key: string; size: number }
   | { op: 'delete'; key: string }
   | { op: 'deleteVersion'; key: string; pick: number }
-  | { op: 'state'; to: 'enabled' | 'suspended' };
+  | { op: 'state'; to: 'enabled' | 'suspended' }
+  | { op: 'tag'; key: string; pick: number; value: string };
 
 interface ModelVersion {
   id: string;
   size: number;
   dm: boolean;
   seed: number;
+  tag?: string;
 }
 
 const KEYS = ['a', 'a/b', 'b'];
@@ -82,6 +84,19 @@ async function apply(
       const next = mode.v === 'enabled' ? list : list.filter((v) => v.id !== 'null');
       model.set(op.key, [{ id: r.versionId!, size: 0, dm: true, seed }, ...next]);
     }
+  } else if (op.op === 'tag') {
+    // Attributes change in place: same id, same position, new opver.
+    const target = list[op.pick % Math.max(1, list.length)];
+    if (!target || target.dm) return;
+    const r = await node.updateObjectAttributes({
+      bucket: 'b',
+      key: k,
+      versionId: target.id,
+      update: { tags: [{ key: 't', value: op.value }] },
+      nowMs: seed,
+    });
+    assert.equal(r.versionId, target.id);
+    target.tag = op.value;
   } else {
     const target = list[op.pick % Math.max(1, list.length)];
     const id = target?.id ?? 'null';
@@ -127,6 +142,7 @@ async function check(node: StorageNode, model: Map<string, ModelVersion[]>): Pro
       const h = await node.openObject('b', Buffer.from(key), { versionId: v.id });
       assert.ok(h, `${key} ${v.id} opens`);
       assert.equal(h.record.deleteMarker === true, v.dm);
+      assert.deepEqual(h.record.tags, v.tag ? [{ key: 't', value: v.tag }] : undefined);
       if (!v.dm) assert.deepEqual(await readAll(h.stream()), bytes(v.size, v.seed));
       h.release();
     }

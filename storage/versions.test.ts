@@ -419,3 +419,94 @@ test('every version and delete marker comes back after the index is deleted, and
     await t.remove();
   }
 });
+
+test('attributes given at multipart create (tags, retention, legal hold) go to the completed version', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir('quire-versions-');
+  const opts = options(t.dir);
+  try {
+    let node = await StorageNode.open(opts);
+    const attributes = {
+      tags: [{ key: 'project', value: 'x' }],
+      retention: { mode: 'GOVERNANCE' as const, retainUntilMs: 1_900_000_000_000 },
+      legalHold: true,
+    };
+    const id = await node.createUpload('b', Buffer.from('mp'), { userMeta: {} }, 5, undefined, attributes);
+    await node.close();
+    // The upload marker keeps them across a rebuild.
+    await rm(join(t.dir, 'index'), { recursive: true, force: true });
+    node = await StorageNode.open(opts);
+    const listed = await node.listParts('b', Buffer.from('mp'), id, { afterPart: 0, limit: 10 });
+    assert.deepEqual(listed.upload.attributes, attributes);
+    const p1 = await node.uploadPart({ ...putInput('b', 'mp', bytes(50, 1)), uploadId: id, partNumber: 1 });
+    const r = await node.completeUpload(
+      'b',
+      Buffer.from('mp'),
+      id,
+      [{ partNumber: 1, etag: p1.etag }],
+      6,
+      'enabled',
+    );
+    assert.deepEqual(r.tags, attributes.tags);
+    assert.deepEqual(r.retention, attributes.retention);
+    assert.equal(r.legalHold, true);
+    assert.deepEqual((await node.headObject('b', Buffer.from('mp')))!.tags, attributes.tags);
+    await node.close();
+  } finally {
+    await t.remove();
+  }
+});
+
+test('deleteObject on a key with versions removes exactly its current version; a held one is refused', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir('quire-versions-');
+  try {
+    const node = await StorageNode.open(options(t.dir));
+    const v1 = await node.putObject(putInput('b', 'k', bytes(10, 1), E));
+    const v2 = await node.putObject(putInput('b', 'k', bytes(11, 2), E));
+    assert.equal(await node.deleteObject('b', Buffer.from('k')), true);
+    assert.deepEqual(
+      (await versions(node)).map((v) => [v.versionId, v.isLatest]),
+      [[v1.versionId, true]],
+      'the next newest became current: nothing is left without a current version',
+    );
+    assert.ok(v2.versionId);
+    const held = await node.putObject(
+      putInput('b', 'h', bytes(5, 3), { ...E, retention: { mode: 'COMPLIANCE', retainUntilMs: 2_000 } }),
+    );
+    await assert.rejects(
+      node.deleteObject('b', Buffer.from('h'), { lock: { bypassGovernance: true }, nowMs: 1_000 }),
+      {
+        code: 'AccessDenied',
+      },
+    );
+    await assert.rejects(
+      node.removeObject({
+        bucket: 'b',
+        key: Buffer.from('h'),
+        versionId: held.versionId,
+        lock: { bypassGovernance: true },
+        nowMs: 1_999,
+      }),
+      { code: 'AccessDenied' },
+    );
+    // Once the date has passed, the version may go.
+    assert.equal(
+      (
+        await node.removeObject({
+          bucket: 'b',
+          key: Buffer.from('h'),
+          versionId: held.versionId,
+          lock: { bypassGovernance: false },
+          nowMs: 2_000,
+        })
+      ).existed,
+      true,
+    );
+    await node.close();
+  } finally {
+    await t.remove();
+  }
+});

@@ -65,11 +65,12 @@ import {
   versionKeyPrefix,
 } from './keys.ts';
 import type { KeyedLock } from './locks.ts';
+import { removalRefusal, retentionChangeRefusal } from './object-lock.ts';
 import type { ObjectRows, VersionRowChange } from './object-rows.ts';
 import type { OpverClock } from './opver-clock.ts';
 import type { ClaimedVersion } from './pins.ts';
 import type { Placement } from './placement.ts';
-import { type ReadPath, toRecord, type VersionSpace } from './read-path.ts';
+import { type ReadPath, toRecord, type VersionSpace, versionIdOfMeta } from './read-path.ts';
 import { openSegments } from './reading.ts';
 import {
   decodeObjectValue,
@@ -490,6 +491,16 @@ export class WritePath {
       // If-Match: checked under the key's lock, so nothing can replace the object between check and delete.
       checkCondition(cur, opts.condition);
       if (!cur) return false;
+      if (opts.lock) {
+        const refused = removalRefusal(cur, opts.nowMs ?? Date.now(), opts.lock.bypassGovernance);
+        if (refused) throw refused;
+      }
+      // A key with versions: remove exactly its current version (the next newest becomes current), so
+      // no noncurrent version is ever left without a current one.
+      if (cur.versioned || this.noncurrentCount(bucket, key) > 0) {
+        const id = versionIdOfMeta(cur);
+        return (await this.deleteVersionLocked({ bucket, key, nowMs: opts.nowMs ?? 0 }, id, okey)).existed;
+      }
       const old = this.d.reads.space(cur);
       // Same synchronous step as reading `cur`: reads that come later wait for the delete, then miss.
       const claim = this.d.reads.pins.claim([cur.at, ...old.locs]);
@@ -516,7 +527,11 @@ export class WritePath {
     if (input.versionId !== undefined) return this.deleteVersion(input, input.versionId);
     const mode = input.versioning ?? 'unversioned';
     if (mode === 'unversioned') {
-      const existed = await this.deleteObject(input.bucket, input.key, { condition: input.condition });
+      const existed = await this.deleteObject(input.bucket, input.key, {
+        ...(input.condition ? { condition: input.condition } : {}),
+        ...(input.lock ? { lock: input.lock } : {}),
+        nowMs: input.nowMs,
+      });
       return { existed };
     }
     const r = await this.commitObject({
@@ -541,15 +556,28 @@ export class WritePath {
 
   /** Removes exactly one version (its space freed under the pin rule); the next newest becomes current. */
   private deleteVersion(input: RemoveObjectInput, versionId: string): Promise<RemoveObjectResult> {
+    const okey = objectKey(input.bucket, input.key);
+    return this.d.locks.run(okey.toString('latin1'), () => this.deleteVersionLocked(input, versionId, okey));
+  }
+
+  /** deleteVersion under the key's lock (held by the caller). */
+  private async deleteVersionLocked(
+    input: RemoveObjectInput,
+    versionId: string,
+    okey: Buffer,
+  ): Promise<RemoveObjectResult> {
     const d = this.d;
     const { bucket, key } = input;
-    const okey = objectKey(bucket, key);
-    return d.locks.run(okey.toString('latin1'), async () => {
+    {
       const f = d.reads.find(bucket, key, okey, versionId);
       if (!f) return { existed: false, versionId };
       const cur = d.reads.current(okey)!;
       if (input.condition?.ifMatchEtag !== undefined)
         checkCondition(f.v.deleteMarker ? undefined : f.v, input.condition);
+      if (input.lock) {
+        const refused = removalRefusal(f.v, input.nowMs, input.lock.bypassGovernance);
+        if (refused) throw refused;
+      }
       const stamp = f.v.versioned ? f.v.seq : undefined;
       const old = d.reads.space(f.v);
       const claim = d.reads.pins.claim([f.v.at, ...old.locs]);
@@ -583,7 +611,15 @@ export class WritePath {
       } finally {
         claim.release();
       }
-    });
+    }
+  }
+
+  /** How many noncurrent versions (up to 1) the key has. */
+  private noncurrentCount(bucket: string, key: Buffer): number {
+    const lo = versionKeyPrefix(bucket, key);
+    let n = 0;
+    for (const _ of this.d.rows.versionRange(lo, prefixEnd(lo), 1)) n++;
+    return n;
   }
 
   /**
@@ -610,6 +646,13 @@ export class WritePath {
         else delete meta.tags;
       }
       if (u.retention !== undefined) {
+        const refused = retentionChangeRefusal(
+          f.v.retention,
+          u.retention,
+          input.nowMs,
+          input.bypassGovernance === true,
+        );
+        if (refused) throw refused;
         if (u.retention) meta.retention = u.retention;
         else delete meta.retention;
       }

@@ -164,6 +164,26 @@ export function mayDeleteKey(deps: AuthzDeps, access: Admission, key: string, ve
 }
 
 /**
+ * Object Lock: whether the requester may bypass GOVERNANCE retention on this key (x-amz-bypass-governance-
+ * retention sent and s3:BypassGovernanceRetention granted; the bucket owner has it unless a policy denies).
+ */
+export function mayBypassGovernance(deps: AuthzDeps, access: Admission, key: string): boolean {
+  const bucket = access.target?.bucket;
+  if (bucket === undefined) return false;
+  try {
+    const request = {
+      principal: access.principal,
+      bucket,
+      action: 's3:BypassGovernanceRetention' as const,
+      key,
+    };
+    return authorize(deps, { ...request, facts: access.facts }) === 'allow';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * After a handler read the admitted object: the object's ACL may be what grants the request (verdict
  * 'object-acl'). `acl` undefined: the object has the default ACL. Throws AccessDenied when not granted.
  */

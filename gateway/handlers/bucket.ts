@@ -10,6 +10,7 @@ import { listAllMyBucketsXml, locationConstraintXml, parseCreateBucketConfigurat
 import { requireBucket } from './access.ts';
 import { creationSettings } from './bucket-access.ts';
 import type { Handler } from './deps.ts';
+import { lockAtCreate } from './object-lock.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
@@ -42,7 +43,7 @@ export const createBucket: Handler<Op<'CreateBucket'>> = async ({ deps, ex, veri
   const owner = requirePrincipal(verified.accessKeyId);
   const outcome = await deps.buckets.createBucket(
     { name: op.bucket, owner, createdMs: deps.clock(), region: deps.region },
-    creationSettings(deps, ex.req.headers, owner),
+    { ...creationSettings(deps, ex.req.headers, owner), ...lockAtCreate(ex.req.headers) },
   );
   if (outcome === 'owned-by-other')
     throw new S3Error('BucketAlreadyExists', undefined, { BucketName: op.bucket });

@@ -15,6 +15,7 @@ import { deleteMarkerError, malformedVersionId, notFound, versionIdHeader } from
 import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { lockForWrite } from './object-lock.ts';
 import { newObjectAcl } from './object-write.ts';
 import { versioningOf } from './versioning.ts';
 
@@ -122,6 +123,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
   acceptBody(ex);
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
+  const lock = lockForWrite(deps, bucket, ex.req.headers, { integrity: false });
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.copyObject(
       // The version whose conditions were checked, or 412: never a later one that did not pass them.
@@ -132,6 +134,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
         nowMs: deps.clock(),
         versioning,
         ...(acl ? { acl } : {}),
+        ...lock,
         ...(directive === 'REPLACE' ? { headers: storedHeadersFromRequest(ex.req.headers) } : {}),
         ...(redirect !== undefined ? { websiteRedirectLocation: redirect } : {}),
         ...(condition ? { condition } : {}),

@@ -12,6 +12,7 @@ import * as list from './list.ts';
 import * as mpu from './multipart.ts';
 import * as objectAcl from './object-acl.ts';
 import * as del from './object-delete.ts';
+import * as lock from './object-lock.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
 import * as post from './post-object.ts';
@@ -27,6 +28,12 @@ export const HANDLERS: HandlerTable = {
   GetBucketVersioning: versioning.getBucketVersioning,
   PutBucketVersioning: versioning.putBucketVersioning,
   ListObjectVersions: versioning.listObjectVersions,
+  GetObjectLockConfiguration: lock.getObjectLockConfiguration,
+  PutObjectLockConfiguration: lock.putObjectLockConfiguration,
+  GetObjectRetention: lock.getObjectRetention,
+  PutObjectRetention: lock.putObjectRetention,
+  GetObjectLegalHold: lock.getObjectLegalHold,
+  PutObjectLegalHold: lock.putObjectLegalHold,
   ListObjectsV2: list.listObjectsV2,
   ListObjects: list.listObjectsV1,
   ListMultipartUploads: mpu.listMultipartUploads,

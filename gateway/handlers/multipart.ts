@@ -21,6 +21,7 @@ import type { GatewayDeps, Handler } from './deps.ts';
 import { objectExpiration } from './lifecycle.ts';
 import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
+import { lockForWrite } from './object-lock.ts';
 import { newObjectAcl, openUpload } from './object-write.ts';
 import { versioningOf } from './versioning.ts';
 
@@ -40,11 +41,20 @@ export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async
   const algorithm = checksumAlgorithm(ex.req.headers);
   const tags = requestTags(ex.req.headers);
   const acl = newObjectAcl(deps, ex, bucket, verified);
+  const attributes = {
+    ...lockForWrite(deps, bucket, ex.req.headers, { integrity: false }),
+    ...(tags?.length ? { tags } : {}),
+    ...(acl ? { acl } : {}),
+  };
   const uploadId = await inIncarnation(deps, bucket, { writes: true }, () =>
-    deps.storage.createUpload(bucket.id, Buffer.from(op.key, 'utf8'), headers, deps.clock(), algorithm, {
-      ...(tags?.length ? { tags } : {}),
-      ...(acl ? { acl } : {}),
-    }),
+    deps.storage.createUpload(
+      bucket.id,
+      Buffer.from(op.key, 'utf8'),
+      headers,
+      deps.clock(),
+      algorithm,
+      attributes,
+    ),
   );
   sendXml(ex, 200, initiateMultipartUploadResultXml({ bucket: op.bucket, key: op.key, uploadId }), {
     ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {}),

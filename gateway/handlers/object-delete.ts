@@ -16,6 +16,7 @@ import { type DeleteObjectEntry, deleteResultXml, parseDeleteRequest } from '../
 import { toS3Error } from '../to-s3-error.ts';
 import { inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { bypassGovernance, lockOf } from './object-lock.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -35,8 +36,11 @@ export const deleteObject: Handler<Op<'DeleteObject'>> = async ({ deps, ex, veri
   const etag = ifMatch === undefined ? undefined : (parseEtagList(ifMatch)[0] ?? '');
   const versioning = versioningOf(deps, bucket);
   neverVersioned(versioning, op.key, versionId);
+  const lock = lockOf(deps, bucket)
+    ? { bypassGovernance: bypassGovernance(deps, ex.req.headers, verified.access, op.key) }
+    : undefined;
   const r = await inIncarnation(deps, bucket, { writes: versioning !== 'unversioned' }, () =>
-    deleteOne(deps, { bucketId: bucket.id, key: op.key, versionId, ifMatchEtag: etag, versioning }),
+    deleteOne(deps, { bucketId: bucket.id, key: op.key, versionId, ifMatchEtag: etag, versioning, lock }),
   );
   sendEmpty(ex, 204, resultHeaders(versioning, versionId, r));
 };
@@ -73,6 +77,7 @@ async function deleteOne(
     versionId: string | undefined;
     ifMatchEtag: string | undefined;
     versioning: VersioningMode;
+    lock: { bypassGovernance: boolean } | undefined;
   },
 ): Promise<RemoveObjectResult> {
   const { key } = d;
@@ -83,6 +88,7 @@ async function deleteOne(
       ...(d.versionId !== undefined ? { versionId: d.versionId } : {}),
       versioning: d.versioning,
       ...(d.ifMatchEtag !== undefined ? { condition: { ifMatchEtag: d.ifMatchEtag } } : {}),
+      ...(d.lock ? { lock: d.lock } : {}),
       nowMs: deps.clock(),
     });
   } catch (err) {
@@ -106,6 +112,7 @@ async function deleteEntry(
   deps: GatewayDeps,
   bucketId: string,
   versioning: VersioningMode,
+  lock: { bypassGovernance: boolean } | undefined,
   entry: DeleteObjectEntry,
 ): Promise<DeleteOutcome> {
   const { key, versionId, etag } = entry;
@@ -115,7 +122,7 @@ async function deleteEntry(
     // Per key, AWS answers a malformed version id with NoSuchVersion, not the 400 of DeleteObject.
     if (malformedVersionId(versionId)) throw new S3Error('NoSuchVersion');
     neverVersioned(versioning, key, versionId);
-    const r = await deleteOne(deps, { bucketId, key, versionId, ifMatchEtag: etag, versioning });
+    const r = await deleteOne(deps, { bucketId, key, versionId, ifMatchEtag: etag, versioning, lock });
     if (!r.deleteMarker) return { key, ...named };
     // A marker written (no version id asked) or removed by its id: AWS names it in both cases.
     return {
@@ -138,6 +145,9 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
   const request = parseDeleteRequest(body.toString('utf8'));
   const versioning = versioningOf(deps, bucket);
   const allowed = deletableKeys(deps, verified.access, request.objects);
+  const locked = lockOf(deps, bucket) !== undefined;
+  const lockFor = (key: string) =>
+    locked ? { bypassGovernance: bypassGovernance(deps, ex.req.headers, verified.access, key) } : undefined;
   const results: DeleteOutcome[] = new Array(request.objects.length);
   let next = 0;
   const worker = async () => {
@@ -145,7 +155,7 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
       const i = next++;
       const entry = request.objects[i]!;
       results[i] = allowed[i]
-        ? await deleteEntry(deps, bucket.id, versioning, entry)
+        ? await deleteEntry(deps, bucket.id, versioning, lockFor(entry.key), entry)
         : {
             key: entry.key,
             ...(entry.versionId === undefined ? {} : { versionId: entry.versionId }),

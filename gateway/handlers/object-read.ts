@@ -12,6 +12,7 @@ import { deleteMarkerError, notFound, requestedVersionId, versionIdHeader } from
 import { type IncarnationCall, inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
 import { objectExpiration } from './lifecycle.ts';
+import { lockResponseHeaders } from './object-lock.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -75,6 +76,7 @@ async function readObject(
       versionIdHeader(versioningOf(deps, bucket), record),
       objectExpiration(deps, bucket, record),
       taggingCountHeader(record.tags),
+      lockResponseHeaders(record),
     );
     const status = range.partial ? 206 : 200;
     const length = record.size === 0 ? 0 : range.end - range.start + 1;

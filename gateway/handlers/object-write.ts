@@ -17,6 +17,7 @@ import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 import { objectExpiration } from './lifecycle.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
+import { lockForWrite } from './object-lock.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -29,6 +30,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   const versioning = versioningOf(deps, bucket);
   const acl = newObjectAcl(deps, ex, bucket, verified);
   const tags = requestTags(ex.req.headers);
+  const lock = lockForWrite(deps, bucket, ex.req.headers, { integrity: true });
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.putObject({
@@ -43,6 +45,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
       versioning,
       ...(acl ? { acl } : {}),
       ...(tags?.length ? { tags } : {}),
+      ...lock,
     }),
   );
   ex.bytesIn = upload.size;

@@ -20,6 +20,12 @@ export type Operation =
   | ({ op: 'GetBucketVersioning' } & B)
   | ({ op: 'PutBucketVersioning' } & B)
   | ({ op: 'ListObjectVersions' } & B)
+  | ({ op: 'GetObjectLockConfiguration' } & B)
+  | ({ op: 'PutObjectLockConfiguration' } & B)
+  | ({ op: 'GetObjectRetention' } & K)
+  | ({ op: 'PutObjectRetention' } & K)
+  | ({ op: 'GetObjectLegalHold' } & K)
+  | ({ op: 'PutObjectLegalHold' } & K)
   | ({ op: 'ListObjectsV2' } & B)
   | ({ op: 'ListObjects' } & B)
   | ({ op: 'ListMultipartUploads' } & B)
@@ -99,13 +105,11 @@ const UNSUPPORTED: Record<string, string> = {
   encryption: 'Encryption',
   'intelligent-tiering': 'IntelligentTiering',
   inventory: 'Inventory',
-  'legal-hold': 'LegalHold',
   lifecycle: 'Lifecycle',
   logging: 'Logging',
   metadataTable: 'MetadataTable',
   metrics: 'Metrics',
   notification: 'Notification',
-  'object-lock': 'ObjectLock',
   ownershipControls: 'OwnershipControls',
   policy: 'Policy',
   policyStatus: 'PolicyStatus',
@@ -113,7 +117,6 @@ const UNSUPPORTED: Record<string, string> = {
   replication: 'Replication',
   requestPayment: 'RequestPayment',
   restore: 'Restore',
-  retention: 'Retention',
   select: 'Content',
   session: 'Session',
   tagging: 'Tagging',
@@ -185,6 +188,7 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
     if (query.has('versioning')) return { op: 'GetBucketVersioning', ...b };
     if (query.has('uploads')) return { op: 'ListMultipartUploads', ...b };
     if (query.has('versions')) return { op: 'ListObjectVersions', ...b };
+    if (query.has('object-lock')) return { op: 'GetObjectLockConfiguration', ...b };
     const config = bucketConfigOperation(m, query, b);
     if (config) return config;
     const unsupported = unsupportedIn(query, 'Bucket', m);
@@ -201,6 +205,7 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
   }
   if (m === 'PUT' || m === 'DELETE') {
     if (m === 'PUT' && query.has('versioning')) return { op: 'PutBucketVersioning', ...b };
+    if (m === 'PUT' && query.has('object-lock')) return { op: 'PutObjectLockConfiguration', ...b };
     const config = bucketConfigOperation(m, query, b);
     if (config) return config;
     const unsupported = unsupportedIn(query, 'Bucket', m);
@@ -252,6 +257,8 @@ function objectOperation(
       return { op: 'HeadObject', ...k };
     case 'GET':
       if (uploadId !== undefined) return { op: 'ListParts', ...k, uploadId };
+      if (query.has('retention')) return { op: 'GetObjectRetention', ...k };
+      if (query.has('legal-hold')) return { op: 'GetObjectLegalHold', ...k };
       return unsupportedIn(query, 'Object', m) ?? { op: 'GetObject', ...k };
     case 'DELETE':
       if (uploadId !== undefined) return { op: 'AbortMultipartUpload', ...k, uploadId };
@@ -283,6 +290,8 @@ function putObjectOperation(k: K, query: Map<string, string>, headers: Headers):
     const part = { ...k, uploadId, partNumber: parsePartNumber(partNumber) };
     return copy ? { op: 'UploadPartCopy', ...part } : { op: 'UploadPart', ...part };
   }
+  if (query.has('retention')) return { op: 'PutObjectRetention', ...k };
+  if (query.has('legal-hold')) return { op: 'PutObjectLegalHold', ...k };
   const unsupported = unsupportedIn(query, 'Object', 'PUT');
   if (unsupported) return unsupported;
   return copy ? { op: 'CopyObject', ...k } : { op: 'PutObject', ...k };

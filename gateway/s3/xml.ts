@@ -3,5 +3,6 @@
 
 export { buildDocument, escapeText, S3_XMLNS } from './xml-codec.ts';
 export * from './xml-list.ts';
+export * from './xml-lock.ts';
 export * from './xml-requests.ts';
 export * from './xml-responses.ts';
