@@ -1,7 +1,7 @@
 // Server CPU per request of the S3 gateway: starts a real Quire (embedded, durable, access log on), runs a
 // fixed number of signed 4 KiB PUTs and GETs (and 1 MiB GETs) and reads the server's own
 // process_cpu_seconds_total before and after each phase. CPU per request is steadier than throughput on
-// a shared machine. Run: node --import tsx bench/gateway-cpu.ts [--ops 20000] [--prof DIR] [--stub: gateway over in-memory storage]
+// a shared machine. Run: node --import tsx bench/gateway-cpu.ts [--ops 20000] [--prof DIR [--prof-interval µs]] [--stub: gateway over in-memory storage]
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ const { values } = parseArgs({
   options: {
     ops: { type: 'string', default: '20000' },
     prof: { type: 'string' },
+    /** Sampling interval of --prof in µs (V8's default is 1000: too coarse to tell a few µs per request apart). */
+    'prof-interval': { type: 'string', default: '1000' },
     only: { type: 'string' },
     stub: { type: 'boolean', default: false },
     /** Paced load (requests/s): CPU per request depends on the load level, so A/B runs should share one. */
@@ -35,7 +37,9 @@ const server = await startServer({
   name: 'quire',
   command: process.execPath,
   args: [
-    ...(values.prof ? ['--cpu-prof', `--cpu-prof-dir=${values.prof}`] : []),
+    ...(values.prof
+      ? ['--cpu-prof', `--cpu-prof-dir=${values.prof}`, `--cpu-prof-interval=${values['prof-interval']}`]
+      : []),
     ...(values.stub
       ? ['--import', 'tsx', join(repoRoot, 'bench', 'gateway-stub.ts'), '--port', String(port)]
       : [join(repoRoot, 'bin', 'quire.mjs'), 'server', '--data', join(work, 'data'), '--port', String(port)]),

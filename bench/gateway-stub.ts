@@ -93,6 +93,7 @@ const directory: BucketDirectory = {
     return 'created';
   },
   isCurrent: async (ref) => buckets.get(ref.name)?.id === ref.id,
+  currentNow: (ref) => buckets.get(ref.name)?.id === ref.id,
   getBucketConfig: () => undefined,
   putBucketConfig: async () => false,
   deleteBucket: async (ref, isEmpty) => {

@@ -37,6 +37,20 @@ test('a bad value is one line naming the field, the value and the fix', () => {
   assert.throws(() => configFromEnv({ QUIRE_EXTRA_KEYS: 'nocolon' }), /ACCESS:SECRET/);
 });
 
+test('the website endpoint: a port, 0 or off, and a DNS domain', () => {
+  assert.equal(resolveConfig([]).websitePort, undefined, 'default: the S3 port + 1, decided at start');
+  assert.equal(resolveConfig([]).websiteDomain, 's3-website.localhost');
+  const env = configFromEnv({ QUIRE_WEBSITE_PORT: 'off', QUIRE_WEBSITE_DOMAIN: 'sites.example.com' });
+  assert.equal(resolveConfig([env]).websitePort, 'off');
+  assert.equal(resolveConfig([env]).websiteDomain, 'sites.example.com');
+  assert.equal(resolveConfig([env, { websitePort: '8080' }]).websitePort, 8080);
+  assert.throws(
+    () => resolveConfig([{ websitePort: 'on' }]),
+    /invalid websitePort \(got "on"\): use a port number/,
+  );
+  assert.throws(() => resolveConfig([{ websiteDomain: 'bad domain' }]), /invalid websiteDomain/);
+});
+
 test('extra keys parse from QUIRE_EXTRA_KEYS', () => {
   const c = resolveConfig([configFromEnv({ QUIRE_EXTRA_KEYS: 'AK2:secret-two,AK3:secret-three' })]);
   assert.deepEqual(c.extraKeys, [

@@ -114,6 +114,8 @@ export const configSchema = z.object({
    * and public policies are refused and ignored. Off by default, so a bucket can be made public.
    */
   blockPublicAccess: onOff.default(false),
+  /** Accept signature version 2 (header and presigned URLs), as old clients and `s3cmd signurl` use. */
+  sigV2: onOff.default(true),
   /** Size of the chunkfiles small objects are packed into, for volumes created from now on. */
   chunkfileBytes: z.coerce
     .number()
@@ -121,6 +123,20 @@ export const configSchema = z.object({
     .min(64 * 1024)
     .max(1024 * 1024 * 1024)
     .default(64 * 1024 * 1024),
+  /** TCP port of the static-website endpoint (same host), or 'off'; default: the S3 port + 1 (0 with port 0). */
+  websitePort: z
+    .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)], {
+      error: "use a port number (0-65535) or 'off'",
+    })
+    .optional(),
+  /** On the website port, `<bucket>.<websiteDomain>` Host names select the bucket. */
+  websiteDomain: z
+    .string()
+    .regex(
+      /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i,
+      'use a DNS name, e.g. s3-website.example.com',
+    )
+    .default('s3-website.localhost'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -152,7 +168,10 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
   QUIRE_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   QUIRE_METRICS_TOKEN: 'metricsToken',
+  QUIRE_WEBSITE_PORT: 'websitePort',
+  QUIRE_WEBSITE_DOMAIN: 'websiteDomain',
   QUIRE_BLOCK_PUBLIC_ACCESS: 'blockPublicAccess',
+  QUIRE_SIGV2: 'sigV2',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

@@ -9,6 +9,7 @@ import { createGateway } from '../gateway/app.ts';
 import type { Credentials } from '../gateway/auth/types.ts';
 import { FULL_BLOCK, NO_BLOCK } from '../gateway/authz/public-access.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
+import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { errorXml } from '../gateway/s3/xml.ts';
@@ -22,6 +23,8 @@ import { purgeDeadBuckets } from './dead-buckets.ts';
 export interface RunningQuire {
   readonly endpoint: string;
   readonly port: number;
+  /** The website endpoint, unless turned off (`--website-port off`). */
+  readonly website?: { readonly port: number; readonly domain: string };
   /** One lifecycle pass now, judged by the lifecycle clock; resolves when it is done. */
   runLifecycle(): Promise<void>;
   /**
@@ -82,6 +85,7 @@ export async function startEmbedded(
     lifecycle: {
       // Storage knows incarnation ids only; the catalog holds each one's rules (validated when they were put).
       rulesFor: (id) => readLifecycle(catalog.getBucketConfig({ name: '', id }, 'lifecycle')),
+      versioningFor: (id) => versioningFromSetting(catalog.getBucketConfig({ name: '', id }, 'versioning')),
       intervalMs: config.lifecycleIntervalMs,
       opsPerSecond: config.lifecycleOpsPerSecond,
       ...(seams.lifecycleClock ? { clock: seams.lifecycleClock } : {}),
@@ -114,24 +118,48 @@ export async function startEmbedded(
     clock: () => Date.now(),
     isReady: () => ready,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
+    websiteDomain: config.websiteDomain,
     blockPublicAccess: config.blockPublicAccess ? FULL_BLOCK : NO_BLOCK,
+    sigV2: config.sigV2,
   });
 
-  const server = createServer(
-    {
-      keepAliveTimeout: 65_000,
-      // No limit on a whole request (a 5 GiB PUT may take long); a body that stalls is cut by bodyTimeoutMs.
-      requestTimeout: 0,
-      headersTimeout: config.headersTimeoutMs,
-      // Node enforces headersTimeout only when it sweeps its connections: sweep often enough to keep it.
-      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.headersTimeoutMs / 4))),
-    },
-    gateway.listener,
-  );
+  const serverOptions = {
+    keepAliveTimeout: 65_000,
+    // No limit on a whole request (a 5 GiB PUT may take long); a body that stalls is cut by bodyTimeoutMs.
+    requestTimeout: 0,
+    headersTimeout: config.headersTimeoutMs,
+    // Node enforces headersTimeout only when it sweeps its connections: sweep often enough to keep it.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.headersTimeoutMs / 4))),
+  };
+  const server = createServer(serverOptions, gateway.listener);
   // With a listener here Node does not send `100 Continue` by itself: handlers send it once the request is accepted.
   server.on('checkContinue', gateway.listener);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
   await listen(server, config.port, config.host);
+  const servers = [server];
+  let website: RunningQuire['website'];
+  const websitePort =
+    config.websitePort ?? (config.port === 0 || config.port === 65535 ? 0 : config.port + 1);
+  if (websitePort !== 'off') {
+    const siteServer = createServer(serverOptions, gateway.websiteListener);
+    siteServer.on('checkContinue', gateway.websiteListener);
+    siteServer.on('clientError', (_err: Error, socket: Socket) => socket.destroy());
+    try {
+      await listen(siteServer, websitePort, config.host);
+    } catch (err) {
+      // Nothing is served yet: close what is open so the process can end with the one-line reason.
+      await new Promise<void>((done) => server.close(() => done()));
+      await storage.close();
+      await catalog.close();
+      await hasher.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      throw new ConfigError(
+        `the website port ${websitePort} is already in use; pick another with --website-port N (QUIRE_WEBSITE_PORT), or --website-port off`,
+      );
+    }
+    servers.push(siteServer);
+    website = { port: (siteServer.address() as AddressInfo).port, domain: config.websiteDomain };
+  }
   ready = true;
   const expiry = scheduleUploadExpiry(storage, config.multipartExpiryDays * DAY_MS, logger);
   const port = (server.address() as AddressInfo).port;
@@ -145,6 +173,7 @@ export async function startEmbedded(
   return {
     endpoint: `http://${host}:${port}`,
     port,
+    ...(website ? { website } : {}),
     runLifecycle: () => storage.lifecycle.runOnce(),
     abortInFlight: () => abortNow(),
     close: () => {
@@ -152,8 +181,8 @@ export async function startEmbedded(
         ready = false;
         clearInterval(expiry);
         gateway.drain();
-        const stopped = new Promise<void>((done) => server.close(() => done()));
-        server.closeIdleConnections();
+        const stopped = Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))));
+        for (const s of servers) s.closeIdleConnections();
         const finished = await settlesWithin(gateway.idle(), config.shutdownGraceMs, aborted);
         if (!finished) {
           logger.warn(
@@ -163,7 +192,7 @@ export async function startEmbedded(
         }
         // Idle keep-alive connections, and (after the grace) the requests still running: their bodies fail,
         // so storage aborts their writes, and their clients see a cut connection, never an acknowledgement.
-        server.closeAllConnections();
+        for (const s of servers) s.closeAllConnections();
         if (!(await settlesWithin(gateway.idle(), ABORT_UNWIND_MS))) {
           logger.error({ inFlight: gateway.inFlight() }, 'shutdown: requests did not unwind; closing anyway');
         }
@@ -205,7 +234,7 @@ const DAY_MS = 24 * 3600 * 1000;
 const ABORT_UNWIND_MS = 5000;
 
 /** True if `p` settles within `ms` (or before `cut` resolves), false otherwise; never rejects. */
-async function settlesWithin(p: Promise<unknown>, ms: number, cut?: Promise<void>): Promise<boolean> {
+export async function settlesWithin(p: Promise<unknown>, ms: number, cut?: Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
@@ -245,7 +274,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 }
 
 /** Requests Node rejects before our handler (oversized or malformed headers) still get an S3 error XML. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (!socket.writable || err.code === 'ECONNRESET') {
     socket.destroy();
     return;

@@ -13,7 +13,9 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -107,10 +109,51 @@ test('a bucket lifecycle runs days later: objects expire, uploads are aborted, o
     assert.deepEqual((await s3.send(new ListMultipartUploadsCommand({ Bucket: 'lcb' }))).Uploads ?? [], []);
     assert.deepEqual(await list('other'), ['logs/1']);
 
+    // A versioned bucket: the expiry writes a delete marker; a day later the replaced version goes, and the
+    // marker, then alone, with it.
+    await s3.send(new CreateBucketCommand({ Bucket: 'vers' }));
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: 'vers', VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: 'vers',
+        LifecycleConfiguration: {
+          Rules: [
+            { ID: 'cur', Status: 'Enabled', Filter: {}, Expiration: { Days: 1 } },
+            { ID: 'old', Status: 'Enabled', Filter: {}, NoncurrentVersionExpiration: { NoncurrentDays: 1 } },
+            { ID: 'markers', Status: 'Enabled', Filter: {}, Expiration: { ExpiredObjectDeleteMarker: true } },
+          ],
+        },
+      }),
+    );
+    const v1 = (
+      await s3.send(new PutObjectCommand({ Bucket: 'vers', Key: 'doc', Body: 'v1', Tagging: 'k=v' }))
+    ).VersionId;
+    const versions = async () =>
+      (await s3.send(new ListObjectVersionsCommand({ Bucket: 'vers' }))).Versions?.map((v) => v.VersionId) ??
+      [];
+    const markers = async () =>
+      (await s3.send(new ListObjectVersionsCommand({ Bucket: 'vers' }))).DeleteMarkers?.length ?? 0;
+    now = Date.now() + 2 * DAY;
+    await running.runLifecycle();
+    assert.deepEqual(await versions(), [v1], 'the version is kept under a delete marker');
+    assert.equal(await markers(), 1);
+    await assert.rejects(
+      s3.send(new GetObjectCommand({ Bucket: 'vers', Key: 'doc' })),
+      (e: unknown) => e instanceof S3ServiceException && e.name === 'NoSuchKey',
+    );
+    now = Date.now() + 4 * DAY;
+    await running.runLifecycle();
+    assert.deepEqual(await versions(), []);
+    assert.equal(await markers(), 0);
+
     const metrics = await (await fetch(`${running.endpoint}/metrics`)).text();
-    assert.match(metrics, /^quire_lifecycle_objects_expired_total 3$/m);
+    assert.match(metrics, /^quire_lifecycle_objects_expired_total 4$/m);
+    assert.match(metrics, /^quire_lifecycle_versions_expired_total 1$/m);
+    assert.match(metrics, /^quire_lifecycle_delete_markers_removed_total 1$/m);
     assert.match(metrics, /^quire_lifecycle_uploads_aborted_total 1$/m);
-    assert.match(metrics, /^quire_lifecycle_passes_total 3$/m);
+    assert.match(metrics, /^quire_lifecycle_passes_total 5$/m);
   } finally {
     s3.destroy();
     await running.close();

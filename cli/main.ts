@@ -44,8 +44,14 @@ ${COMMON_FLAGS}
                           (env QUIRE_SHUTDOWN_GRACE_MS, 10000)
   --metrics-token T GET /metrics then needs "Authorization: Bearer T", else 401 (env QUIRE_METRICS_TOKEN;
                     default: open); /health stays open
+  --website-port N    static-website endpoint (env QUIRE_WEBSITE_PORT; default: the S3 port + 1, so 9001;
+                      0 picks a free port; off turns it off)
+  --website-domain D  there, Host <bucket>.D selects the bucket; any other Host must be a bucket's name
+                      (env QUIRE_WEBSITE_DOMAIN, default s3-website.localhost)
   --block-public-access  refuse and ignore public ACLs and policies on every bucket, whatever the bucket's
                          own public access block says (env QUIRE_BLOCK_PUBLIC_ACCESS=true; default off)
+  --no-sigv2        refuse signature version 2 (Authorization: AWS ..., ?AWSAccessKeyId=...&Signature=...)
+                    (env QUIRE_SIGV2=false; default: accepted)
 
 Credentials come from QUIRE_ACCESS_KEY / QUIRE_SECRET_KEY, or are generated once and kept in the data dir.
 More keys: QUIRE_EXTRA_KEYS="AK2:SK2,AK3:SK3". Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish
@@ -91,6 +97,44 @@ partition its syncgroup owns.
   --volume-max-bytes N, --reserved-free-bytes N   as for quire server
   --log-level L              fatal|error|warn|info|debug|trace|silent`,
     run: async (args) => (await import('./storage-command.ts')).storageCommand(args),
+  },
+  gateway: {
+    summary: 'cluster: start an S3 gateway (stateless; any number may run)',
+    usage: `quire gateway --tracker URL [--port N] [--host H]
+
+The S3 API of a cluster. It copies the catalog, access keys, layout and node list from the tracker (polling) and
+routes each key to the storage node that holds it. Object reads and writes go on while the tracker is down
+(for up to the tracker's --gateway-lease-ms); bucket create, delete and settings then answer 503.
+
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --port N                   S3 port (default 9000)
+  --host ADDR                listen address (default 127.0.0.1)
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
+  --poll-ms N                how often to copy the tracker's state (default 1000)
+  --metrics-token T          as for quire server
+  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+    run: async (args) => (await import('./gateway-command.ts')).gatewayCommand(args),
+  },
+  status: {
+    summary: 'cluster: show trackers, syncgroups, nodes, volumes and free space',
+    usage: `quire status --tracker URL [--json]
+
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --json                     the report as JSON (stable field names, for scripts)
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)`,
+    run: async (args) => (await import('./status-command.ts')).statusCommand(args),
+  },
+  cluster: {
+    summary: 'cluster: "quire cluster local" runs a tracker, 2 syncgroups × 2 nodes and a gateway here',
+    usage: `quire cluster local [--dir D] [--port P]
+
+Starts a whole cluster on 127.0.0.1 as child processes (what "npm run cluster:local" runs): a tracker, 2 syncgroups
+(a, b) of 2 storage nodes each and a gateway, prints the S3 endpoint and credentials, and stops them all on
+Ctrl-C or SIGTERM. Each process's log is in D/logs/.
+
+  --dir D      where the processes keep their data (default ./data-cluster)
+  --port P     the gateway's S3 port (default 9000; 0 picks a free one)`,
+    run: async (args) => (await import('./cluster-local.ts')).clusterCommand(args),
   },
   'rebuild-index': {
     summary: "rebuild the storage node's index from its volumes (server must be stopped)",

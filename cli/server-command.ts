@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { configFromEnv, configFromFile, resolveConfig } from './config.ts';
 import { mainCredentials } from './credentials.ts';
 import { lockDataDir } from './data-dir-lock.ts';
-import { startEmbedded } from './embedded.ts';
+import { type RunningQuire, startEmbedded } from './embedded.ts';
 import { createLogger } from './logger.ts';
 import { installProcessGuards } from './process-guards.ts';
 
@@ -30,7 +30,10 @@ export async function serverCommand(args: string[]): Promise<number> {
       'headers-timeout-ms': { type: 'string' },
       'shutdown-grace-ms': { type: 'string' },
       'metrics-token': { type: 'string' },
+      'website-port': { type: 'string' },
+      'website-domain': { type: 'string' },
       'block-public-access': { type: 'boolean' },
+      'no-sigv2': { type: 'boolean' },
     },
   });
   const flags: Record<string, unknown> = {};
@@ -53,7 +56,10 @@ export async function serverCommand(args: string[]): Promise<number> {
   if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
   if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
   if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
+  if (values['website-port'] !== undefined) flags.websitePort = values['website-port'];
+  if (values['website-domain'] !== undefined) flags.websiteDomain = values['website-domain'];
   if (values['block-public-access']) flags.blockPublicAccess = true;
+  if (values['no-sigv2']) flags.sigV2 = false;
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),
@@ -88,7 +94,14 @@ export async function serverCommand(args: string[]): Promise<number> {
   quire = await startEmbedded(config, [main, ...config.extraKeys], logger);
   if (signals === 0)
     process.stdout.write(
-      banner(quire.endpoint, main.accessKeyId, main.secretAccessKey, config.dataDir, config.region),
+      banner(
+        quire.endpoint,
+        main.accessKeyId,
+        main.secretAccessKey,
+        config.dataDir,
+        config.region,
+        quire.website,
+      ),
     );
   const stop = await stopped;
   logger.info(
@@ -119,11 +132,13 @@ function banner(
   secretKey: string,
   dataDir: string,
   region: string,
+  website: RunningQuire['website'],
 ): string {
+  const site = website ? `  website:     http://<bucket>.${website.domain}:${website.port}/\n` : '';
   return `
 Quire is running.
   endpoint:    ${endpoint}
-  access key:  ${accessKey}
+${site}  access key:  ${accessKey}
   secret key:  ${secretKey}
   region:      ${region}
   data:        ${dataDir}

@@ -8,6 +8,8 @@ import { syncgroupName } from '../common/cluster-wire.ts';
 import { nodeDisk } from '../common/disk.ts';
 import { writeFileDurable } from '../common/durable-file.ts';
 import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
+import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
+import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
 import { createStorageServer } from '../storage/http-server.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
@@ -21,6 +23,7 @@ import { installProcessGuards } from './process-guards.ts';
 
 const IDENTITY_FILE = 'cluster-node.json';
 const DAY_MS = 24 * 3600 * 1000;
+const SOCKET_IDLE_MS = 120_000;
 
 export async function storageCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -61,6 +64,8 @@ export async function storageCommand(args: string[]): Promise<number> {
   const logger = createLogger(config.logLevel).child({ node: identity.nodeId, syncgroup: group.data });
   const guards = installProcessGuards(logger);
   const layout = dataLayout(dir);
+  // The lifecycle worker reads bucket settings from the catalog the tracker sends with each heartbeat reply.
+  let member: ClusterMember | undefined;
   const storage = await openStorage({
     dataDir: layout.node,
     nodeId: Number.parseInt(identity.nodeId, 16),
@@ -81,12 +86,24 @@ export async function storageCommand(args: string[]): Promise<number> {
       intervalMs: config.compactIntervalMs,
       log: logger.child({ part: 'compactor' }),
     },
+    lifecycle: {
+      rulesFor: (id) => readLifecycle(member?.bucketConfig(id, 'lifecycle')),
+      versioningFor: (id) => versioningFromSetting(member?.bucketConfig(id, 'versioning')),
+      intervalMs: config.lifecycleIntervalMs,
+      opsPerSecond: config.lifecycleOpsPerSecond,
+      log: logger.child({ part: 'lifecycle' }),
+    },
   });
   if (storage.recovery) logger.info({ recovery: storage.recovery }, recoveryLine(storage.recovery));
   const guard = new PartitionGuard(storage, group.data, await loadKeptLayout(dir));
-  const server = await listenOn(createStorageServer(guard, { secret }), port, host);
+  const storageServer = createStorageServer(guard, { secret });
+  // A 5 GiB part relayed by a gateway may take longer than Node's default 5-minute request limit: no limit on a
+  // whole request; a connection that sends nothing for SOCKET_IDLE_MS (a vanished gateway) is closed.
+  storageServer.requestTimeout = 0;
+  storageServer.setTimeout(SOCKET_IDLE_MS);
+  const server = await listenOn(storageServer, port, host);
   const url = values.advertise ? urlFlag(values.advertise, '--advertise') : urlOf(server, host);
-  const member = new ClusterMember({
+  member = new ClusterMember({
     tracker: new TrackerClient({ url: trackerUrl, secret }),
     guard,
     stats: () => storage.stats(),
@@ -96,7 +113,9 @@ export async function storageCommand(args: string[]): Promise<number> {
     disk: nodeDisk,
     intervalMs: heartbeatMs,
     startedMs: Date.now(),
-    onError: (err) => logger.warn({ err: (err as Error).message }, 'heartbeat failed'),
+    onError: (err) =>
+      logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
+    onRecovered: () => logger.info('tracker reachable again'),
   });
   try {
     await member.beatOnce();

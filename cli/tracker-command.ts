@@ -77,7 +77,9 @@ export async function trackerCommand(args: string[]): Promise<number> {
     now,
     wallClock: () => Date.now(),
     url: () => url,
+    dir,
   });
+  await service.registry.load();
   const server = await listenHttp(getRequestListener(service.app.fetch), port, host);
   url = urlOf(server, host);
   process.stdout.write(

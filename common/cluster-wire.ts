@@ -52,10 +52,17 @@ export const heartbeatSchema = z.object({
   startedMs: z.number().int().min(0),
   objects: z.number().int().min(0),
   volumes: z.array(volumeReportSchema).max(256),
+  /** The catalog version the node holds (absent until it has one): its lifecycle worker reads bucket settings. */
+  catalogVersion: z.string().max(64).optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
-export const heartbeatReplySchema = z.object({ layout: layoutSchema, suspectAfterMs: z.number() });
+export const heartbeatReplySchema = z.object({
+  layout: layoutSchema,
+  suspectAfterMs: z.number(),
+  /** Sent when the node's catalog version is not the tracker's. */
+  catalog: z.lazy(() => catalogSnapshotSchema).optional(),
+});
 
 export type NodeState = 'up' | 'suspect';
 
@@ -94,6 +101,8 @@ export const pollSchema = z.object({
   gatewayId: gatewayIdSchema,
   /** The catalog version the gateway has applied (absent at its first poll). */
   catalogVersion: z.string().max(64).optional(),
+  /** The layout version the gateway holds (absent at its first poll). */
+  layoutVersion: z.number().int().optional(),
 });
 
 export const catalogSnapshotSchema = z.object({
@@ -108,13 +117,16 @@ export type CatalogSnapshot = z.infer<typeof catalogSnapshotSchema>;
 export const pollReplySchema = z.object({
   /** How long after sending this poll the gateway may answer from its copy of the catalog. */
   leaseMs: z.number().int().positive(),
-  layout: layoutSchema,
+  /** Present when the gateway's layoutVersion is not the current one. */
+  layout: layoutSchema.optional(),
   nodes: z.array(nodeViewSchema),
   /** Present when the gateway's catalogVersion is not the current one. */
   catalog: catalogSnapshotSchema.optional(),
   keys: z.array(z.object({ accessKeyId: z.string(), secretAccessKey: z.string() })),
 });
 export type PollReply = z.infer<typeof pollReplySchema>;
+
+export const emptyReplySchema = z.object({});
 
 export const leaveSchema = z.object({ gatewayId: gatewayIdSchema });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checksumB64 } from './checksums.ts';
-import { errorCode, keyPath, signedRaw } from './raw.ts';
+import { errorCode, keyPath, sendRaw, signedRaw } from './raw.ts';
 import { s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
 
@@ -25,6 +25,27 @@ describe('fuzz findings', () => {
     s3?.destroy();
     await target?.close();
   }, TIMEOUT);
+
+  // Seed 869999771: an unsigned DeleteObjects on a private bucket answered 200 with an AccessDenied entry per
+  // key; an anonymous request without any grant is refused as a whole (403), and nothing is deleted.
+  test(
+    'unsigned DeleteObjects on a private bucket → 403 AccessDenied, nothing deleted',
+    TIMEOUT,
+    async () => {
+      const body = '<Delete><Quiet>false</Quiet><Object><Key>k</Key></Object></Delete>';
+      const res = await sendRaw(target, {
+        method: 'POST',
+        path: `/${bucket}`,
+        query: { delete: '' },
+        headers: { 'content-type': 'application/xml' },
+        body: Buffer.from(body),
+      });
+      assert.equal(res.status, 403, res.body.toString());
+      assert.equal(errorCode(res.body), 'AccessDenied');
+      const ok = await signedRaw(target, { method: 'GET', path: `/${bucket}/k` });
+      assert.equal(ok.body.toString(), 'hello');
+    },
+  );
 
   // Seed 898977383: `response-expires=🙂.\0…` on a GET/HEAD answered 500 (Node refused the header value).
   for (const [name, value] of [

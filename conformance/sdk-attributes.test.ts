@@ -5,7 +5,9 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectAttributesCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -164,6 +166,27 @@ describe('sdk: GetObjectAttributes', { timeout: 120_000 }, () => {
     });
     assert.equal(lax.status, 200);
     assert.match(lax.body.toString(), /<MaxParts>1000<\/MaxParts>/);
+  });
+
+  test('versionId: the attributes of that version; a delete marker is 404 (current) or 405 (by id)', async () => {
+    const vb = uniqueBucket('attrs-v');
+    await s3.send(new CreateBucketCommand({ Bucket: vb }));
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: vb, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    const v1 = (await s3.send(new PutObjectCommand({ Bucket: vb, Key: 'k', Body: 'one' }))).VersionId!;
+    await s3.send(new PutObjectCommand({ Bucket: vb, Key: 'k', Body: 'second' }));
+    const of = (VersionId?: string) =>
+      s3.send(
+        new GetObjectAttributesCommand({ Bucket: vb, Key: 'k', VersionId, ObjectAttributes: ['ObjectSize'] }),
+      );
+    assert.equal((await of()).ObjectSize, 6);
+    const old = await of(v1);
+    assert.equal(old.ObjectSize, 3);
+    assert.equal(old.VersionId, v1);
+    const marker = (await s3.send(new DeleteObjectCommand({ Bucket: vb, Key: 'k' }))).VersionId!;
+    await expectS3Error(of(), { code: 'NoSuchKey', status: 404 });
+    await expectS3Error(of(marker), { code: 'MethodNotAllowed', status: 405 });
   });
 
   test('no such key → 404 NoSuchKey; no such bucket → 404 NoSuchBucket; another versionId → 404 NoSuchVersion', async () => {

@@ -12,10 +12,12 @@ import {
   HeadObjectCommand,
   type LifecycleRule,
   PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { md5b64 } from './bytes.ts';
 import { errorCode, signedRaw } from './raw.ts';
 import { expectS3Error, s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
@@ -102,14 +104,39 @@ describe('sdk: lifecycle configuration', { timeout: 120_000 }, () => {
       [{ ID: 'x', Status: 'Enabled', Filter: {}, Expiration: { Date: new Date(Date.UTC(2031, 0, 1, 12)) } }],
       'InvalidArgument',
     );
+    const malformed = Buffer.from(
+      '<LifecycleConfiguration><Rule><Status>On</Status></Rule></LifecycleConfiguration>',
+    );
     const raw = await signedRaw(target, {
       method: 'PUT',
       path: `/${bucket}`,
       query: { lifecycle: '' },
-      body: Buffer.from('<LifecycleConfiguration><Rule><Status>On</Status></Rule></LifecycleConfiguration>'),
+      headers: { 'content-md5': md5b64(malformed) },
+      body: malformed,
     });
     assert.equal(raw.status, 400);
     assert.equal(errorCode(raw.body), 'MalformedXML');
+    // As AWS, the configuration must come with Content-MD5 (or a checksum).
+    const good = Buffer.from(
+      '<LifecycleConfiguration><Rule><ID>x</ID><Filter/><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>',
+    );
+    const unchecked = await signedRaw(target, {
+      method: 'PUT',
+      path: `/${bucket}`,
+      query: { lifecycle: '' },
+      body: good,
+    });
+    assert.equal(unchecked.status, 400);
+    assert.equal(errorCode(unchecked.body), 'InvalidRequest');
+    const checked = await signedRaw(target, {
+      method: 'PUT',
+      path: `/${bucket}`,
+      query: { lifecycle: '' },
+      headers: { 'content-md5': md5b64(good) },
+      body: good,
+    });
+    assert.equal(checked.status, 200);
+    await put(keep);
     assert.deepEqual((await get()).Rules, keep);
   });
 
@@ -148,5 +175,39 @@ describe('sdk: lifecycle configuration', { timeout: 120_000 }, () => {
     );
     await getRes.Body?.transformToByteArray();
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'keep/a' }))).Expiration, undefined);
+    // A rule filtered by tag applies to objects carrying the tag only.
+    await put(
+      [
+        { ID: 'tmp rule', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 3 } },
+        {
+          ID: 'scratch',
+          Status: 'Enabled',
+          Filter: { Tag: { Key: 'scratch', Value: 'yes' } },
+          Expiration: { Days: 1 },
+        },
+      ],
+      b,
+    );
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'keep/t', Body: 'x', Tagging: 'scratch=yes' }));
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'keep/u', Body: 'x', Tagging: 'scratch=no' }));
+    assert.match(
+      (await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'keep/t' }))).Expiration ?? '',
+      /rule-id="scratch"/,
+    );
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'keep/u' }))).Expiration, undefined);
+    // A noncurrent version (read by id) is not announced by an Expiration rule.
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    const old = (await s3.send(new PutObjectCommand({ Bucket: b, Key: 'tmp/v', Body: '1' }))).VersionId;
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'tmp/v', Body: '2' }));
+    assert.match(
+      (await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'tmp/v' }))).Expiration ?? '',
+      /tmp%20rule/,
+    );
+    assert.equal(
+      (await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'tmp/v', VersionId: old }))).Expiration,
+      undefined,
+    );
   });
 });

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteBucketPolicyCommand,
   DeleteObjectCommand,
@@ -211,6 +212,40 @@ describe('sdk: bucket policies', () => {
     );
   });
 
+  test('x-amz-expected-bucket-owner (and the copy source one) must name the owner, else 403', T, async () => {
+    const bucket = await bucketWith('pol-expected', { k: 'v' });
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'k', ExpectedBucketOwner: target.creds.accessKeyId }),
+    );
+    assert.equal((await readBody(got.Body)).toString(), 'v');
+    await expectS3Error(
+      s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', ExpectedBucketOwner: otherKey })),
+      {
+        code: 'AccessDenied',
+        status: 403,
+      },
+    );
+    await expectS3Error(
+      s3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: 'c',
+          CopySource: `${bucket}/k`,
+          ExpectedSourceBucketOwner: otherKey,
+        }),
+      ),
+      { code: 'AccessDenied', status: 403 },
+    );
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'c',
+        CopySource: `${bucket}/k`,
+        ExpectedSourceBucketOwner: target.creds.accessKeyId,
+      }),
+    );
+  });
+
   test('an explicit Deny beats the owner, but never locks the owner out of the policy', T, async () => {
     const bucket = await bucketWith('pol-deny', { keep: 'K' });
     await s3.send(
@@ -304,6 +339,8 @@ describe('sdk: bucket policies', () => {
     await denied(anonymous('PUT', `/${bucket}/public/new`, {}, Buffer.from('x')), 'write');
     await denied(anonymous('DELETE', `/${bucket}/public/page.html`), 'delete');
     await denied(anonymous('GET', `/${bucket}?list-type=2`), 'list');
+    const del = Buffer.from('<Delete><Object><Key>public/page.html</Key></Object></Delete>');
+    await denied(anonymous('POST', `/${bucket}?delete`, {}, del), 'DeleteObjects with no grant at all');
     await denied(anonymous('GET', `/${bucket}?policy`), 'read the policy');
     await denied(anonymous('GET', '/'), 'ListBuckets is never anonymous');
     await denied(anonymous('PUT', `/${uniqueBucket('pol-anon-new')}`), 'CreateBucket is never anonymous');

@@ -13,6 +13,7 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -113,6 +114,37 @@ describe('sdk: retries and checks', { timeout: 120_000 }, () => {
     rmSync(join(target.dataDir!, INDEX_DIR_NAME), { recursive: true, force: true });
     await target.start();
     assert.deepEqual(answer(await complete(key, uploadId, list)), answer(first));
+  });
+
+  test('on a versioned bucket the repeat names the same version, also once it is noncurrent', async () => {
+    const vb = uniqueBucket('retry-v');
+    await s3.send(new CreateBucketCommand({ Bucket: vb }));
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: vb, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: vb, Key: 'k' }));
+    const part = await s3.send(
+      new UploadPartCommand({ Bucket: vb, Key: 'k', UploadId, PartNumber: 1, Body: 'x' }),
+    );
+    const done = () =>
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: vb,
+          Key: 'k',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag! }] },
+        }),
+      );
+    const first = await done();
+    assert.ok(first.VersionId);
+    const again = await done();
+    assert.equal(again.VersionId, first.VersionId);
+    assert.equal(again.ETag, first.ETag);
+    // Still so after a later version of the key: the completed one exists, noncurrent.
+    await s3.send(new PutObjectCommand({ Bucket: vb, Key: 'k', Body: 'later' }));
+    const late = await done();
+    assert.equal(late.VersionId, first.VersionId);
+    assert.equal(late.ETag, first.ETag);
   });
 
   test('a repeat with another part list, or after the object was replaced, is 404 NoSuchUpload', async () => {

@@ -35,6 +35,8 @@ export interface Target {
   readonly host: string;
   readonly port: number;
   readonly region: string;
+  /** The static-website endpoint's port on `host` (QUIRE_S3_WEBSITE_PORT for an external target), or null. */
+  readonly websitePort: number | null;
   readonly creds: Credentials;
   /** A second key that owns nothing of the first key's; null when the external target names none. */
   readonly otherCreds: Credentials | null;
@@ -91,6 +93,7 @@ function externalTarget(): Target {
     host: url.hostname,
     port: Number(url.port || 80),
     region: env.QUIRE_S3_REGION ?? 'us-east-1',
+    websitePort: env.QUIRE_S3_WEBSITE_PORT ? Number(env.QUIRE_S3_WEBSITE_PORT) : null,
     creds: { accessKeyId: env.QUIRE_S3_ACCESS_KEY ?? '', secretAccessKey: env.QUIRE_S3_SECRET_KEY ?? '' },
     otherCreds: other,
     embedded: false,
@@ -122,6 +125,7 @@ async function embeddedTarget(opts: TargetOptions): Promise<Target> {
   const dataDir = join(workDir, 'data');
   const logPath = join(workDir, 'server.log');
   const port = await freePort();
+  const websitePort = await freePort();
   const creds = { accessKeyId: 'QUIRECONFKEY1', secretAccessKey: 'quire-conformance-secret-one' };
   const otherCreds = { accessKeyId: 'QUIRECONFKEY2', secretAccessKey: 'quire-conformance-secret-two' };
   const env = {
@@ -139,6 +143,7 @@ async function embeddedTarget(opts: TargetOptions): Promise<Target> {
     if (child) throw new Error('server already running');
     log = createWriteStream(logPath, { flags: 'a' });
     const args = [QUIRE_BIN, 'server', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'];
+    args.push('--website-port', String(websitePort));
     const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(log, { end: false });
     proc.stderr?.pipe(log, { end: false });
@@ -167,6 +172,7 @@ async function embeddedTarget(opts: TargetOptions): Promise<Target> {
     host: '127.0.0.1',
     port,
     region: 'us-east-1',
+    websitePort,
     creds,
     otherCreds,
     embedded: true,

@@ -7,14 +7,19 @@ import type { Logger } from 'pino';
 import { hoistedHeaders } from './auth/hoisted.ts';
 import { verifyRequest } from './auth/verify.ts';
 import { admit } from './authz/admission.ts';
+import { applyCorsHeaders } from './cors/cors.ts';
 import { S3Error } from './errors.ts';
+import { answerPreflight } from './handlers/bucket-cors.ts';
 import type { GatewayDeps, Handler, RequestState } from './handlers/deps.ts';
 import { HANDLERS } from './handlers/index.ts';
-import { type Exchange, limitSendStalls, sendEmpty, sendXml, settleUnreadBody } from './http/respond.ts';
+import { postObject } from './handlers/post-object.ts';
+import { type Exchange, sendEmpty, sendXml, settleUnreadBody } from './http/respond.ts';
 import { type Operation, parseOperation, parseTarget } from './s3/operation.ts';
+import { bucketFromHost } from './s3/target.ts';
 import { errorXml } from './s3/xml.ts';
 import { bearerTokenMatches, isBearer } from './service-auth.ts';
 import { toS3Error } from './to-s3-error.ts';
+import { DEFAULT_WEBSITE_DOMAIN, serveWebsite } from './website/serve.ts';
 
 export type { GatewayDeps } from './handlers/deps.ts';
 
@@ -25,6 +30,8 @@ type NodeBindings = { incoming: IncomingMessage; outgoing: ServerResponse };
 export interface Gateway {
   /** The Node request listener to mount on an http.Server (also handles `checkContinue`). */
   readonly listener: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The website endpoint's listener (gateway/website), for a second http.Server. */
+  readonly websiteListener: (req: IncomingMessage, res: ServerResponse) => void;
   /** Resolves when no request is in flight. */
   idle(): Promise<void>;
   /** Requests being handled now. */
@@ -59,12 +66,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   const serviceListener = getRequestListener(service.fetch);
 
-  const serveS3 = async (req: IncomingMessage, res: ServerResponse) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse, handle: typeof handleS3) => {
     inFlight++;
     answering.add(res);
     if (draining) res.setHeader('connection', 'close');
     try {
-      await handleS3(deps, req, res, nextRequestId());
+      await handle(deps, req, res, nextRequestId());
     } catch (err) {
       // Nothing of one request may take the process down: log, cut this exchange, serve on.
       deps.logger.error({ err }, 'request handling failed after its answer');
@@ -79,7 +86,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   return {
-    listener: (req, res) => void (isServiceProbe(req) ? serviceListener(req, res) : serveS3(req, res)),
+    listener: (req, res) =>
+      void (isServiceProbe(req) ? serviceListener(req, res) : serve(req, res, handleS3)),
+    websiteListener: (req, res) => void serve(req, res, handleWebsite),
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise((wake) => idleWaiters.push(wake))),
     inFlight: () => inFlight,
     drain: () => {
@@ -100,8 +109,12 @@ function isServiceProbe(req: IncomingMessage): boolean {
   return req.url === '/metrics' && (auth === undefined || isBearer(auth));
 }
 
-async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
-  const started = process.hrtime.bigint();
+function newExchange(
+  deps: GatewayDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+): Exchange {
   const ex: Exchange = {
     req,
     res,
@@ -111,10 +124,37 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
     bodyTaken: false,
     bodyTimeoutMs: deps.limits.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
   };
-  limitSendStalls(ex);
+  return ex;
+}
+
+/** A request to the website endpoint: answered by gateway/website, logged and measured as any other. */
+async function handleWebsite(
+  deps: GatewayDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+) {
+  const started = process.hrtime.bigint();
+  const ex = newExchange(deps, req, res, requestId);
+  const state: RequestState = { op: 'WebsiteGet' };
+  try {
+    await serveWebsite(deps, ex, state, { domain: deps.websiteDomain ?? DEFAULT_WEBSITE_DOMAIN });
+  } catch (err) {
+    deps.logger.error({ err, reqId: requestId }, 'website answer cut short');
+    res.destroy();
+  } finally {
+    if (!ex.bodyTaken) settleUnreadBody(ex);
+    finish(deps, ex, state, started);
+  }
+}
+
+async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResponse, requestId: string) {
+  const started = process.hrtime.bigint();
+  const ex = newExchange(deps, req, res, requestId);
   const state: RequestState = { op: 'Unknown' };
   try {
     const target = parseTarget(req.url ?? '/', req.headers.host, { baseDomains: deps.baseDomains });
+    applyCorsHeaders(deps.buckets, res, req, target.bucket);
     const hoisted = hoistedHeaders(target.query, req.headers);
     const operation: Operation = parseOperation(
       req.method ?? 'GET',
@@ -127,11 +167,18 @@ async function handleS3(deps: GatewayDeps, req: IncomingMessage, res: ServerResp
     if (operation.op === 'NotImplemented') {
       throw new S3Error('NotImplemented', `${operation.name} is not implemented by Quire`);
     }
+    // Browsers send preflights unsigned, and form uploads carry their signature in the form.
+    if (operation.op === 'OptionsObject') return answerPreflight(deps.buckets, ex, operation);
+    if (operation.op === 'PostObject') return await postObject({ deps, ex, target, op: operation });
     const verified = verifyRequest(
       { method: req.method ?? 'GET', rawTarget: req.url ?? '/', headers: req.headers, parsed: target },
       deps.credentials,
       deps.clock(),
-      { region: deps.region },
+      {
+        region: deps.region,
+        sigV2: deps.sigV2 !== false,
+        hostBucket: () => bucketFromHost(req.headers.host, deps.baseDomains),
+      },
     );
     // Verified against the headers as sent; from here on the signed query's x-amz-* act as headers too.
     if (hoisted) Object.assign(req.headers, hoisted);
@@ -179,26 +226,29 @@ function sendFailure(logger: Logger, ex: Exchange, state: RequestState, err: unk
 }
 
 function finish(deps: GatewayDeps, ex: Exchange, state: RequestState, started: bigint): void {
-  const done = () => {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const status = ex.res.statusCode;
-    deps.metrics.observe(state.op, status, seconds, ex.bytesIn, ex.bytesOut);
-    deps.logger.info(
-      {
-        reqId: ex.requestId,
-        op: state.op,
-        bucket: state.bucket,
-        key: state.key,
-        status,
-        bytesIn: ex.bytesIn,
-        bytesOut: ex.bytesOut,
-        ms: Math.round(seconds * 1e4) / 10,
-      },
-      'request',
-    );
-  };
-  if (ex.res.writableFinished || ex.res.destroyed) done();
-  else ex.res.once('close', done);
+  // No named closure per request (tsx's keepNames makes each one cost a defineProperty).
+  if (ex.res.writableFinished || ex.res.destroyed) logRequest(deps, ex, state, started);
+  else ex.res.once('close', () => logRequest(deps, ex, state, started));
+}
+
+/** Metrics and the access-log line of one finished exchange. */
+function logRequest(deps: GatewayDeps, ex: Exchange, state: RequestState, started: bigint): void {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const status = ex.res.statusCode;
+  deps.metrics.observe(state.op, status, seconds, ex.bytesIn, ex.bytesOut);
+  deps.logger.info(
+    {
+      reqId: ex.requestId,
+      op: state.op,
+      bucket: state.bucket,
+      key: state.key,
+      status,
+      bytesIn: ex.bytesIn,
+      bytesOut: ex.bytesOut,
+      ms: Math.round(seconds * 1e4) / 10,
+    },
+    'request',
+  );
 }
 
 /** Request ids like AWS's: 16 upper-case hex digits, unique per process without a syscall per request. */

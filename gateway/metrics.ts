@@ -25,6 +25,8 @@ export interface LifecycleProgressTotals {
   readonly passes: number;
   readonly objectsScanned: number;
   readonly objectsExpired: number;
+  readonly versionsExpired: number;
+  readonly markersRemoved: number;
   readonly uploadsAborted: number;
   readonly errors: number;
 }
@@ -146,6 +148,16 @@ export class GatewayMetrics {
       'quire_lifecycle_objects_expired_total',
       'Objects removed by an Expiration rule',
       (t) => t.objectsExpired,
+    );
+    counter(
+      'quire_lifecycle_versions_expired_total',
+      'Noncurrent versions removed by a NoncurrentVersionExpiration rule',
+      (t) => t.versionsExpired,
+    );
+    counter(
+      'quire_lifecycle_delete_markers_removed_total',
+      'Delete markers without older versions removed (ExpiredObjectDeleteMarker)',
+      (t) => t.markersRemoved,
     );
     counter(
       'quire_lifecycle_uploads_aborted_total',

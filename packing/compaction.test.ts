@@ -101,6 +101,38 @@ describe('compaction', () => {
     }
   });
 
+  test('forwards of a retired file are forgotten once the caller says its old locations are unused', async () => {
+    const { dir, cleanup } = await tempDir('compact-fwd-drop');
+    try {
+      let say!: () => void;
+      let asked = 0;
+      const unused = new Promise<void>((r) => {
+        say = r;
+      });
+      const v = await newVolume(dir, {
+        ...OPTS,
+        forwardsUnused: () => {
+          asked += 1;
+          return unused;
+        },
+      });
+      const model = await fill(v, 200);
+      const oldLocs = new Map([...model].map(([k, e]) => [k, e.loc]));
+      const report = await v.compact();
+      assert.ok(report.entriesMoved > 0);
+      assert.equal(asked, report.filesDone, 'asked once per retired file');
+      assert.equal(v.forwardsHeld, report.entriesMoved, 'kept until the caller answers');
+      const [k0] = [...model.keys()];
+      assert.deepEqual(await v.read(oldLocs.get(k0!)!), model.get(k0!)!.data, 'still read through');
+      say();
+      await v.forwardsSettled();
+      assert.equal(v.forwardsHeld, 0, 'forgotten once unused');
+      await v.close();
+    } finally {
+      await cleanup();
+    }
+  });
+
   test('a compaction cut short is rolled forward on open and its moves are reported', async () => {
     const { dir, cleanup } = await tempDir('compact-crash');
     try {

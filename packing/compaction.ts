@@ -71,14 +71,25 @@ async function moveEntry(core: VolumeCore, file: ChunkFile, loc: Location): Prom
     file.liveEntries -= 1;
     file.liveBytes -= h.allocBytes;
     file.liveDataBytes -= h.dataBytes;
-    core.forwards.set(locKey(loc), e.location);
+    const from = locKey(loc);
+    core.forwards.set(from, e.location);
+    const out = core.forwardsOut.get(loc.fileId);
+    if (out) out.push(from);
+    else core.forwardsOut.set(loc.fileId, [from]);
     core.movedFrom.set(locKey(e.location), loc);
     return { key: cur.key, opver: h.opver, from: loc, to: e.location };
   });
 }
 
-/** Compacts one chunkfile end to end. Returns entries and bytes moved. */
-export async function compactFile(core: VolumeCore, file: ChunkFile, ctl: CompactFileControl) {
+/**
+ * Compacts one chunkfile end to end. Returns entries and bytes moved, and the keys of the forwards leading
+ * out of the retired file (every move from it, earlier attempts included), for the caller to drop.
+ */
+export async function compactFile(
+  core: VolumeCore,
+  file: ChunkFile,
+  ctl: CompactFileControl,
+): Promise<{ entries: number; bytes: number; forwards: string[] }> {
   await writeFileDurable(
     core.opts.disk,
     core.dir,
@@ -145,7 +156,9 @@ export async function compactFile(core: VolumeCore, file: ChunkFile, ctl: Compac
     encodeMarker(file.fileId, MARKER_DONE),
   );
   await retireFile(core, file);
-  return { entries, bytes };
+  const forwards = core.forwardsOut.get(file.fileId) ?? [];
+  core.forwardsOut.delete(file.fileId);
+  return { entries, bytes, forwards };
 }
 
 export async function retireFile(core: VolumeCore, file: ChunkFile): Promise<void> {

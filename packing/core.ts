@@ -50,6 +50,8 @@ export class VolumeCore {
   readonly lanes: WriteLane[];
   /** Locations of entries compaction moved, for callers that still hold the old one. */
   readonly forwards = new Map<string, Location>();
+  /** The keys of `forwards` by the chunkfile they lead out of (dropped together: volume.ts). */
+  readonly forwardsOut = new Map<number, string[]>();
   /** New location → the copy it was made from, while that copy's chunkfile still exists. */
   readonly movedFrom = new Map<string, Location>();
   /** Marks listed chunkfiles changed before they change (checkpoint.ts). */

@@ -11,6 +11,7 @@ export interface ResolvedOptions {
   readonly nodeId: number;
   readonly clock: () => number;
   readonly onMoved: ((moved: EntryMoved) => void | Promise<void>) | undefined;
+  readonly forwardsUnused: (() => Promise<void>) | undefined;
   readonly disk: Disk;
 }
 
@@ -35,6 +36,7 @@ export function resolveOptions(o: OpenVolumeOptions = {}): ResolvedOptions {
     // The adapter for wall-clock time: only create/update fields and throttling read it.
     clock: o.clock ?? Date.now,
     onMoved: o.onMoved,
+    forwardsUnused: o.forwardsUnused,
     disk: o.disk ?? nodeDisk,
   };
 }

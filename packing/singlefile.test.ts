@@ -164,3 +164,37 @@ test('a singlefile whose data stream breaks leaves no temp file; one being writt
     await cleanup();
   }
 });
+
+test('a small singlefile of several blocks is read as one verified piece, whole or in ranges', async () => {
+  const { dir, cleanup } = await tempDir('single-whole');
+  try {
+    const v = await newVolume(dir);
+    const data = bytesFor(9, 2 * 1024 * 1024 + 777);
+    const e = await v.put({
+      key: Buffer.from('mid'),
+      meta: Buffer.from('m'),
+      opver: opver(1),
+      data,
+      dataBytes: data.length,
+    });
+    const parts: Buffer[] = [];
+    for await (const p of v.openRead(e.location)) parts.push(p as Buffer);
+    // One piece: the caller does not join (copy) per-block pieces of a body read with one read anyway.
+    assert.equal(parts.length, 1);
+    assert.ok(parts[0]!.equals(data));
+    for (const [start, end] of [
+      [0, data.length - 1],
+      [1024 * 1024 - 3, 1024 * 1024 + 3],
+      [5, 2 * 1024 * 1024 + 100],
+      [data.length - 10, data.length - 1],
+    ] as const) {
+      assert.ok(
+        (await v.read(e.location, { start, end })).equals(data.subarray(start, end + 1)),
+        `${start}-${end}`,
+      );
+    }
+    await v.close();
+  } finally {
+    await cleanup();
+  }
+});

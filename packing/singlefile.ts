@@ -358,7 +358,8 @@ function rangeBlocks(dataBytes: number, range: ByteRange | undefined) {
 
 /**
  * A small singlefile in one read: header and key/meta checked, then every block of the range checked
- * against the table before the first is yielded (subarrays of the one buffer, no copies).
+ * against the table, then the range yielded as one subarray of that buffer (no copy, and none for the
+ * caller either: a body of several blocks is not handed out in pieces to be joined again).
  */
 async function* wholeFileBlocks(
   fh: DiskFile,
@@ -372,7 +373,6 @@ async function* wholeFileBlocks(
   if (layout.fileBytes !== bytesRead) throw new CorruptEntryError(location, 'singlefile size mismatch');
   const span = rangeBlocks(header.dataBytes, range);
   if (!span) return;
-  const out: Buffer[] = [];
   for (let b = span.b0; b <= span.b1; b++) {
     const blockStart = b * SINGLE_BLOCK_BYTES;
     const len = Math.min(SINGLE_BLOCK_BYTES, header.dataBytes - blockStart);
@@ -380,9 +380,8 @@ async function* wholeFileBlocks(
     if (crc32Of(block) !== buf.readUInt32LE(layout.tableOffset + 4 * b)) {
       throw new CorruptEntryError(location, `block ${b} checksum mismatch`);
     }
-    out.push(block.subarray(Math.max(span.start - blockStart, 0), Math.min(span.end - blockStart + 1, len)));
   }
-  yield* out;
+  yield buf.subarray(layout.dataOffset + span.start, layout.dataOffset + span.end + 1);
 }
 
 /** Header, key and meta of a singlefile from a buffer holding its start (verified). */

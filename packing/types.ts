@@ -121,6 +121,14 @@ export interface OpenVolumeOptions {
   /** Called for every entry compaction moves (also at open when a half-done compaction is rolled forward); awaited. */
   readonly onMoved?: (moved: EntryMoved) => void | Promise<void>;
   /**
+   * Called once a compacted chunkfile is retired: resolves when nothing the caller began before the call
+   * can still name a location moved out of that file (its reads and writes in progress then have ended;
+   * onMoved already pointed its index at the copies). The file's forwards (old location → copy) are then
+   * forgotten, once the volume's own operations in progress at that moment have also ended. Without it,
+   * forwards are kept until the volume is reopened (a caller holding old locations keeps reading them).
+   */
+  readonly forwardsUnused?: () => Promise<void>;
+  /**
    * At open: the size limits to apply from now on. When they differ from the superblock's, it is
    * rewritten (durably) before the volume opens; a maximum below what the volume already holds, or
    * not above the reserve, is refused with a VolumeLimitError.

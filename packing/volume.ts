@@ -59,6 +59,8 @@ export class Volume extends EventEmitter {
   private compacting = false;
   private checkpointing: Promise<{ generation: number; listed: number }> | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Drops of retired files' forwards waiting for their last users (dropForwardsWhenUnused). */
+  private readonly forwardDrops = new Set<Promise<void>>();
 
   private constructor(
     private readonly core: VolumeCore,
@@ -85,8 +87,11 @@ export class Volume extends EventEmitter {
 
   private track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p);
-    const done = () => this.inflight.delete(p);
-    p.then(done, done);
+    // Anonymous callbacks: a named closure per read would cost a defineProperty each under tsx's keepNames.
+    p.then(
+      () => this.inflight.delete(p),
+      () => this.inflight.delete(p),
+    );
     return p;
   }
 
@@ -439,6 +444,7 @@ export class Volume extends EventEmitter {
           pace,
           ...(opts.beforeRetire ? { beforeRetire: opts.beforeRetire } : {}),
         });
+        this.dropForwardsWhenUnused(r.forwards);
         entriesMoved += r.entries;
         bytesMoved += r.bytes;
         filesDone += 1;
@@ -454,6 +460,35 @@ export class Volume extends EventEmitter {
       bytesMoved,
       bytesReclaimed: bytesFreed - bytesMoved,
     };
+  }
+
+  /**
+   * Forgets the forwards out of a retired chunkfile once the caller says nothing of its own can still name
+   * their old locations (`forwardsUnused`) and every operation of this volume in progress now (which may
+   * have resolved one, e.g. a put whose new entry was moved before it returned) has ended.
+   */
+  private dropForwardsWhenUnused(keys: string[]): void {
+    const unused = this.core.opts.forwardsUnused;
+    if (!unused || keys.length === 0) return;
+    const inProgress = [...this.inflight];
+    const drop = Promise.all([unused(), Promise.allSettled(inProgress)])
+      .then(() => {
+        for (const k of keys) this.core.forwards.delete(k);
+      })
+      // A caller that cannot tell: keep them (they go when the volume is reopened).
+      .catch(() => undefined)
+      .finally(() => this.forwardDrops.delete(drop));
+    this.forwardDrops.add(drop);
+  }
+
+  /** Forwards held now (old location → copy of a moved entry): bounded by what callers still use. */
+  get forwardsHeld(): number {
+    return this.core.forwards.size;
+  }
+
+  /** Resolves once every drop of forwards scheduled so far has happened (tests, close). */
+  async forwardsSettled(): Promise<void> {
+    while (this.forwardDrops.size > 0) await Promise.all(this.forwardDrops);
   }
 
   stats(): VolumeStats {

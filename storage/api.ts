@@ -14,6 +14,8 @@ export interface StoredHeaders {
   contentEncoding?: string;
   contentLanguage?: string;
   expires?: string;
+  /** x-amz-website-redirect-location: where the website endpoint sends a reader of this object (301). */
+  websiteRedirectLocation?: string;
   userMeta: Record<string, string>;
 }
 
@@ -53,6 +55,27 @@ export type VersioningMode = 'unversioned' | 'enabled' | 'suspended';
 /** The id of the null version (every version of an unversioned bucket, and writes while suspended). */
 export const NULL_VERSION = 'null';
 
+export type AclPermission = 'FULL_CONTROL' | 'READ' | 'WRITE' | 'READ_ACP' | 'WRITE_ACP';
+export type AclGrantee = { type: 'CanonicalUser'; id: string } | { type: 'Group'; uri: string };
+/** A version's access control list: kept with the version, decided on by the gateway's authorization. */
+export interface ObjectAcl {
+  /** Access key id. */
+  owner: string;
+  grants: Array<{ grantee: AclGrantee; permission: AclPermission }>;
+}
+
+/**
+ * The headers of a copy: REPLACE's new ones, else the source's except its website redirect, which belongs to
+ * each object and comes only from the copy request (as AWS). One rule for every StorageApi implementation.
+ */
+export function copyHeaders(dst: CopyDestination, source: StoredHeaders): StoredHeaders {
+  if (dst.headers !== undefined) return dst.headers;
+  const { websiteRedirectLocation: _source, ...rest } = source;
+  return dst.websiteRedirectLocation === undefined
+    ? rest
+    : { ...rest, websiteRedirectLocation: dst.websiteRedirectLocation };
+}
+
 export interface ObjectRecord {
   bucket: string;
   key: Buffer;
@@ -76,6 +99,8 @@ export interface ObjectRecord {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
+  /** Absent: the default ACL (the bucket owner's full control). */
+  acl?: ObjectAcl;
 }
 
 export interface BodyFinish {
@@ -135,6 +160,12 @@ export interface VersionAttributes {
   legalHold?: boolean;
 }
 
+/** What the object a multipart upload completes into starts with (x-amz-tagging, -acl, -object-lock-*). */
+export interface UploadAttributes extends VersionAttributes {
+  /** The completed object's ACL (x-amz-acl / x-amz-grant-* of CreateMultipartUpload). */
+  acl?: ObjectAcl;
+}
+
 /** What `updateObjectAttributes` may replace; absent fields stay as they are. */
 export interface AttributeUpdate {
   /** The whole tag set (an empty list removes every tag). */
@@ -142,6 +173,8 @@ export interface AttributeUpdate {
   /** null removes the retention. */
   retention?: ObjectRetention | null;
   legalHold?: boolean;
+  /** null: back to the default ACL. */
+  acl?: ObjectAcl | null;
 }
 
 export interface UpdateAttributesInput {
@@ -186,6 +219,7 @@ export interface PutObjectInput {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
+  acl?: ObjectAcl;
 }
 
 export interface ByteRangeInclusive {
@@ -240,8 +274,8 @@ export interface UploadDescription {
   headers: StoredHeaders;
   initiatedMs: number;
   checksumAlgorithm?: ChecksumAlgorithm;
-  /** What the completed object will carry (x-amz-tagging, x-amz-object-lock-* at create). */
-  attributes?: VersionAttributes;
+  /** What the completed object will carry (x-amz-tagging, -acl, -object-lock-* at create). */
+  attributes?: UploadAttributes;
 }
 
 export interface ListPartsResult {
@@ -292,6 +326,8 @@ export interface CopyDestination {
   key: Buffer;
   /** REPLACE directive: new headers; absent = COPY the source's headers. */
   headers?: StoredHeaders;
+  /** COPY directive: the copy's website redirect; the source's is never copied (as AWS). */
+  websiteRedirectLocation?: string;
   nowMs: number;
   condition?: WriteCondition;
   versioning?: VersioningMode;
@@ -299,6 +335,8 @@ export interface CopyDestination {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
+  /** The copy's ACL (S3 never copies the source's); absent: the default. */
+  acl?: ObjectAcl;
 }
 
 export interface DroppedBucket {
@@ -354,7 +392,7 @@ export interface StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
-    attributes?: VersionAttributes,
+    attributes?: UploadAttributes,
   ): Promise<string>;
   uploadPart(input: UploadPartInput): Promise<BodyFinish>;
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish>;

@@ -88,6 +88,65 @@ describe('cluster storage node API', () => {
     assert.equal(await node.headObject('b', theirs), undefined, 'nothing was stored for a refused key');
   });
 
+  test('a part sent to an aborted upload gets NoSuchUpload, not a cut connection', T, async () => {
+    const key = keyIn('a');
+    const id = await client.createUpload('b', key, { userMeta: {} }, 1);
+    await client.abortUpload('b', key, id);
+    for (const body of [Buffer.from('x'), Buffer.alloc(256 * 1024, 7), Buffer.from('x'), Buffer.from('y')]) {
+      await assert.rejects(
+        client.uploadPart({
+          bucket: 'b',
+          key,
+          uploadId: id,
+          partNumber: 2,
+          size: body.length,
+          body: chunks(body),
+          nowMs: 1,
+          finish: async () => ({ etag: '0123456789abcdef0123456789abcdef', checksums: {} }),
+        }),
+        (e: Error & { code?: string }) => e.code === 'NoSuchUpload',
+      );
+    }
+  });
+
+  test(
+    'a part whose body is still coming when the node refuses it gets the refusal, not a cut connection',
+    T,
+    async () => {
+      const key = keyIn('a');
+      const id = await client.createUpload('b', key, { userMeta: {} }, 1);
+      await client.abortUpload('b', key, id);
+      let settle!: () => void;
+      const settled = new Promise<void>((r) => {
+        settle = r;
+      });
+      // The sender (a gateway relaying a slow client) is still sending when the node already knows its answer.
+      let done = false;
+      void settled.then(() => {
+        done = true;
+      });
+      async function* slowBody() {
+        // Keeps sending until the call has an answer, as a relayed upload does.
+        while (!done) {
+          yield Buffer.alloc(16 * 1024, 1);
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      const call = client.uploadPart({
+        bucket: 'b',
+        key,
+        uploadId: id,
+        partNumber: 2,
+        size: 1024 * 1024 * 1024,
+        body: slowBody(),
+        nowMs: 1,
+        finish: async () => ({ etag: '0123456789abcdef0123456789abcdef', checksums: {} }),
+      });
+      call.catch(() => undefined).finally(settle);
+      await assert.rejects(call, (e: Error & { code?: string }) => e.code === 'NoSuchUpload');
+    },
+  );
+
   test('a request without the cluster secret (or with a wrong one) is refused with 403', T, async () => {
     const tries: Record<string, string>[] = [{}, { [SECRET_HEADER]: `${SECRET}!` }, { [SECRET_HEADER]: '' }];
     for (const headers of tries) {

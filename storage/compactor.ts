@@ -6,7 +6,8 @@
 //   old one, so a concurrent overwrite or delete wins) and moves pins and claims with it (pins.ts);
 // - before a chunkfile is marked done and removed, `beforeRetire` waits until those index commits are
 //   on disk, so a crash after the removal never finds an index pointing into a file that is gone;
-// - reads still pinned on a moved entry are forwarded to its copy, which their pin protects.
+// - reads still pinned on a moved entry are forwarded to its copy, which their pin protects; the volume
+//   forgets those forwards once every read and locked write begun before the file's retirement has ended.
 import { EventEmitter } from 'node:events';
 import type { CompactionReport, VolumePort } from './volume-port.ts';
 

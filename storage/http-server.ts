@@ -209,10 +209,11 @@ function sendError(res: ServerResponse, err: unknown, status?: number): void {
     return;
   }
   const body = JSON.stringify(wire);
+  // The connection stays open: the caller may still be sending the body of a refused put or part (a gateway
+  // relaying its client); Node discards the rest, and the caller reads this answer instead of a broken pipe.
   res.writeHead(status ?? STATUS[wire.code] ?? 400, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
-    connection: 'close',
   });
   res.end(body);
 }

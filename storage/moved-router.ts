@@ -1,9 +1,17 @@
-// Follows compaction: a moved 'O', 'P' or 'U' entry gets its new location in the index, but only when
-// the row still points at the old one (a concurrent overwrite or delete wins); pending rows (deferred
-// deletes) follow too, and so do the pins and claims of the old location (reads of the old location
-// are forwarded to the new one until the volume is reopened, which forgets forwards).
+// Follows compaction: a moved 'O' (current or noncurrent version), 'P' or 'U' entry gets its new location
+// in the index, but only when the row still points at the old one (a concurrent overwrite or delete wins);
+// pending rows (deferred deletes) follow too, and so do the pins and claims of the old location (reads of
+// the old location are forwarded to the new one). Once the moved file is retired, the volume forgets those
+// forwards as soon as `unused` says that every read and locked write that could still hold one has ended.
 import type { NodeIndex } from './index-db.ts';
-import { EntryKind, uploadKey } from './keys.ts';
+import {
+  decodeObjectKey,
+  decodeVersionEntryKey,
+  EntryKind,
+  prefixEnd,
+  uploadKey,
+  versionKeyPrefix,
+} from './keys.ts';
 import type { ObjectRows } from './object-rows.ts';
 import type { PinTable } from './pins.ts';
 import type { Placement } from './placement.ts';
@@ -26,6 +34,8 @@ export interface MovedRouterDeps {
   readonly rows: ObjectRows;
   readonly pins: PinTable;
   readonly placement: Placement;
+  /** Resolves once nothing begun before the call can still name a location it read from the index. */
+  readonly unused: () => Promise<void>;
 }
 
 export class MovedRouter {
@@ -33,24 +43,40 @@ export class MovedRouter {
   deps: MovedRouterDeps | undefined;
   movedBeforeReady = false;
 
+  /**
+   * A compacted file was retired (its moves are routed, the index commits flushed): resolves when its old
+   * locations are unused, so the volume can forget their forwards. Before the node is ready nothing has
+   * been handed out, so at once.
+   */
+  unused(): Promise<void> {
+    return this.deps ? this.deps.unused() : Promise.resolve();
+  }
+
   async route(volumeId: string, m: EntryMoved): Promise<void> {
     const d = this.deps;
     if (!d) {
       this.movedBeforeReady = true;
       return;
     }
-    d.pins.follow({ volumeId, location: m.from }, { volumeId, location: m.to });
     await this.followPending(d, volumeId, m);
+    // Pins and claims follow in the same synchronous step as an object row does: a read that pinned the old
+    // location before it is carried over, one after it finds the new row (no await in between).
+    d.pins.follow({ volumeId, location: m.from }, { volumeId, location: m.to });
     const k = m.key.subarray(1);
-    if (m.key[0] === EntryKind.object) {
+    if (m.key[0] === EntryKind.object || m.key[0] === EntryKind.version) {
+      // The null version ('O') or another version ('V'): the key's current row or one of its noncurrent rows.
+      const { okey } = decodeVersionEntryKey(m.key);
       // The newest row, even one still hidden from readers or in the overlay (object-rows.ts).
-      const row = d.rows.latest(k);
+      const row = d.rows.latest(okey);
       const v = row ? decodeObjectValue(row) : undefined;
-      if (!v || !sameLoc(v.at, volumeId, m.from)) return;
+      if (!v || !sameLoc(v.at, volumeId, m.from)) {
+        followVersion(d, okey, volumeId, m);
+        return;
+      }
       v.at = { volumeId, location: m.to };
       // Visible at once; compaction waits for the commits (and their flush) once per chunkfile,
       // before the old file goes (beforeRetire), not once per entry.
-      d.rows.write(k, encodeObjectValue(v), () => undefined).catch(() => undefined);
+      d.rows.write(okey, encodeObjectValue(v), () => undefined).catch(() => undefined);
     } else if (m.key[0] === EntryKind.part) {
       await d.index.write(() => {
         const row = d.index.get(d.index.parts, k);
@@ -101,6 +127,23 @@ export class MovedRouter {
     await d.index.write(() => {
       for (const [k, v] of changed) d.index.pending.put(k, v);
     });
+  }
+}
+
+/**
+ * A moved 'O' or 'V' entry that is not the key's current version may be a noncurrent one (versions table): its row
+ * follows the same way, in the same synchronous step as the pins (visible at once, flushed before retirement).
+ */
+function followVersion(d: MovedRouterDeps, okey: Buffer, volumeId: string, m: EntryMoved): void {
+  const { bucket, key } = decodeObjectKey(okey);
+  const lo = versionKeyPrefix(bucket, key);
+  for (const { key: vkey, value } of d.rows.versionRange(lo, prefixEnd(lo), Infinity)) {
+    const v = decodeObjectValue(value);
+    if (!sameLoc(v.at, volumeId, m.from)) continue;
+    v.at = { volumeId, location: m.to };
+    const change = { vkey: Buffer.from(vkey), row: encodeObjectValue(v) };
+    d.rows.write(undefined, null, () => undefined, [change]).catch(() => undefined);
+    return;
   }
 }
 

@@ -12,8 +12,8 @@ import type {
   ObjectRecord,
   Opver,
   StoredHeaders,
+  UploadAttributes,
   UploadPartInput,
-  VersionAttributes,
   VersioningMode,
 } from './api.ts';
 import type { Binlog, BinlogRecord } from './binlog.ts';
@@ -52,6 +52,7 @@ import {
   encodeUploadValue,
   type ObjectMeta,
   type PartValue,
+  type UploadMeta,
   type UploadValue,
   type VolLoc,
 } from './records.ts';
@@ -68,8 +69,12 @@ export interface MultipartDeps {
   readonly placement: Placement;
   /** Completion is an object commit (write-path.ts) that also drops the upload. */
   commitObject(c: ObjectCommit): Promise<ObjectRecord>;
-  /** The current version of a key, for answering a repeated completion (see `completed`). */
-  currentObject(bucket: string, key: Buffer): { meta: ObjectMeta; record: ObjectRecord } | undefined;
+  /** The version of a key that completion `uploadId` produced, if it still exists (see `completed`). */
+  completedVersion(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+  ): { meta: ObjectMeta; record: ObjectRecord } | undefined;
   random(bytes: number): Buffer;
   /** Parts up to this size are inline entries; larger ones are blobs written first. */
   readonly smallObjectMaxBytes: number;
@@ -92,18 +97,21 @@ export class Multipart {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
-    attributes?: VersionAttributes,
+    attributes: UploadAttributes = {},
   ): Promise<string> {
     const node = this.node;
     const uploadId = node.random(16).toString('hex');
     const opver = node.clock.nextRecorded();
-    const meta = {
+    const meta: UploadMeta = {
       bucket,
       key,
       headers,
       initiatedMs: nowMs,
       ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
-      ...(attributes && Object.keys(attributes).length > 0 ? { attributes } : {}),
+      ...(attributes.tags?.length ? { tags: attributes.tags } : {}),
+      ...(attributes.acl ? { acl: attributes.acl } : {}),
+      ...(attributes.retention ? { retention: attributes.retention } : {}),
+      ...(attributes.legalHold ? { legalHold: true } : {}),
     };
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
     const { at } = await node.placement.put({
@@ -251,6 +259,8 @@ export class Multipart {
         lastModifiedMs: nowMs,
         headers: upload.headers,
         checksums: sum.checksums,
+        ...(upload.tags ? { tags: upload.tags } : {}),
+        ...(upload.acl ? { acl: upload.acl } : {}),
         body: {
           kind: 'multipart',
           uploadId,
@@ -258,10 +268,8 @@ export class Multipart {
         },
       };
       if (sum.checksumType) meta.checksumType = sum.checksumType;
-      const a = upload.attributes;
-      if (a?.tags?.length) meta.tags = a.tags;
-      if (a?.retention) meta.retention = a.retention;
-      if (a?.legalHold) meta.legalHold = true;
+      if (upload.retention) meta.retention = upload.retention;
+      if (upload.legalHold) meta.legalHold = true;
       const used = new Set(chosen.map((p) => p.partNumber));
       const unused = [...rows.values()].filter((r) => !used.has(r.partNumber));
       const freeAfter = [upload.at, ...unused.flatMap((r) => partLocs(r.value))];
@@ -288,10 +296,11 @@ export class Multipart {
    * A completion repeated after it succeeded (the client lost the answer and retried): AWS answers 200 with the
    * same ETag. The record of a completed upload is the manifest of the version it produced, which names its
    * upload id and parts: durable and derivable from the volumes like any object row (it survives a restart and
-   * `rebuild-index`), and bounded by nothing but the object itself. It lasts as long as that version is the
-   * key's current one; once it was overwritten or deleted, telling the retry "200, your object is there" would
-   * be false, so the answer is NoSuchUpload, as for any unknown upload. Only the same part list counts as a
-   * repeat: another list is another request, and the upload it names is gone.
+   * `rebuild-index`), and bounded by nothing but the object itself. It lasts as long as that version exists:
+   * on a versioned bucket after later writes too (the answer names it), on an unversioned one until it is
+   * overwritten or deleted; then telling the retry "200, your object is there" would be false, so the answer
+   * is NoSuchUpload, as for any unknown upload. Only the same part list counts as a repeat: another list is
+   * another request, and the upload it names is gone.
    */
   private completed(
     bucket: string,
@@ -299,12 +308,11 @@ export class Multipart {
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
   ): ObjectRecord {
-    const cur = this.node.currentObject(bucket, key);
+    const cur = this.node.completedVersion(bucket, key, uploadId);
     const body = cur?.meta.body;
     if (
       !cur ||
       body?.kind !== 'multipart' ||
-      body.uploadId !== uploadId ||
       body.parts.length !== parts.length ||
       body.parts.some(
         (p, i) => p.partNumber !== parts[i]!.partNumber || p.etag !== stripQuotes(parts[i]!.etag),
@@ -409,7 +417,7 @@ export class Multipart {
         headers: upload.headers,
         initiatedMs: upload.initiatedMs,
         ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
-        ...(upload.attributes ? { attributes: upload.attributes } : {}),
+        ...uploadAttributes(upload),
       },
     };
   }
@@ -469,4 +477,15 @@ export class Multipart {
 
 function partLocs(p: PartValue): VolLoc[] {
   return p.blobAt ? [p.at, p.blobAt] : [p.at];
+}
+
+/** What a listing says the completed object will carry. */
+function uploadAttributes(u: UploadMeta): { attributes?: UploadAttributes } {
+  const a: UploadAttributes = {
+    ...(u.tags?.length ? { tags: u.tags } : {}),
+    ...(u.retention ? { retention: u.retention } : {}),
+    ...(u.legalHold ? { legalHold: true } : {}),
+    ...(u.acl ? { acl: u.acl } : {}),
+  };
+  return Object.keys(a).length > 0 ? { attributes: a } : {};
 }

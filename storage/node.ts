@@ -50,6 +50,7 @@ import { dropBucket } from './bucket-purge.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { type CompactionSettings, Compactor, type CompactorLog } from './compactor.ts';
 import { writeCheckpointFile, writeFileDurable } from './durable-file.ts';
+import { OperationEpochs } from './epochs.ts';
 import { NodeIndex } from './index-db.ts';
 import { guardIndexClosed, guardIndexOpen } from './index-guard.ts';
 import {
@@ -61,6 +62,7 @@ import {
   objectKey,
   prefixEnd,
   successor,
+  versionKeyPrefix,
 } from './keys.ts';
 import { type LifecycleLog, type LifecycleSettings, LifecycleWorker } from './lifecycle-worker.ts';
 import { KeyedLock } from './locks.ts';
@@ -71,7 +73,14 @@ import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
 import { ReadPath, toRecord } from './read-path.ts';
-import { compareOpver, decodeObjectSummary, encodeCheckpoint, isDeleteMarkerValue } from './records.ts';
+import {
+  compareOpver,
+  decodeObjectSummary,
+  decodeObjectValue,
+  encodeCheckpoint,
+  isDeleteMarkerValue,
+  type ObjectValue,
+} from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
 import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
@@ -138,13 +147,15 @@ export class StorageNode implements StorageApi {
     /** @internal */ readonly binlog: Binlog,
     /** @internal */ readonly volumes: Map<string, VolumePort>,
   ) {
-    const locks = new KeyedLock();
+    // Reads (pins) and locked writes are the operations compaction waits for before it forgets a move.
+    const epochs = new OperationEpochs();
+    const locks = new KeyedLock(epochs);
     const random = opts.random ?? randomBytes;
     const smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
     this.clock = new OpverClock(opts.nodeId);
     this.rows = new ObjectRows(index);
     this.placement = new Placement(volumes);
-    this.reads = new ReadPath({ index, rows: this.rows, placement: this.placement });
+    this.reads = new ReadPath({ index, rows: this.rows, placement: this.placement, epochs });
     this.writes = new WritePath({
       index,
       rows: this.rows,
@@ -164,10 +175,7 @@ export class StorageNode implements StorageApi {
       clock: this.clock,
       placement: this.placement,
       commitObject: (c) => this.writes.commitObject(c),
-      currentObject: (bucket, key) => {
-        const v = this.reads.current(objectKey(bucket, key));
-        return v ? { meta: v, record: toRecord(bucket, key, v, v.opver) } : undefined;
-      },
+      completedVersion: (bucket, key, uploadId) => this.completedVersion(bucket, key, uploadId),
       random,
       smallObjectMaxBytes,
       minPartBytes: opts.minPartBytes ?? 5 * 1024 * 1024,
@@ -207,7 +215,7 @@ export class StorageNode implements StorageApi {
       {
         nextBucket: (after) => this.nextBucket(after),
         listObjects: (b, o) => this.listObjects(b, o),
-        headObject: (b, k) => this.headObject(b, k),
+        headObject: (b, k, w) => this.headObject(b, k, w),
         // Object Lock: never a held version, judged again under the key's lock by the delete itself.
         deleteObject: (b, k, o) =>
           this.deleteObject(b, k, {
@@ -215,6 +223,8 @@ export class StorageNode implements StorageApi {
             lock: { bypassGovernance: false },
             nowMs: (opts.lifecycle?.clock ?? Date.now)(),
           }),
+        removeObject: (input) => this.removeObject({ ...input, lock: { bypassGovernance: false } }),
+        listObjectVersions: (b, o) => this.listObjectVersions(b, o),
         mayDelete: (_b, record, nowMs) => removalRefusal(record, nowMs, false) === undefined,
         listUploads: (b, o) => this.listUploads(b, o),
         abortUpload: (b, k, id) => this.abortUpload(b, k, id),
@@ -222,6 +232,24 @@ export class StorageNode implements StorageApi {
       },
       opts.lifecycle ? { ...lifecycle, rulesFor: opts.lifecycle.rulesFor } : undefined,
     );
+  }
+
+  /** The version of `key` a multipart completion of `uploadId` produced: the current one, or a noncurrent one. */
+  private completedVersion(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+  ): { meta: ObjectValue; record: ObjectRecord } | undefined {
+    const fromUpload = (v: ObjectValue | undefined) =>
+      v?.body.kind === 'multipart' && v.body.uploadId === uploadId && !v.deleteMarker;
+    const cur = this.reads.current(objectKey(bucket, key));
+    if (fromUpload(cur)) return { meta: cur!, record: toRecord(bucket, key, cur!, cur!.opver) };
+    const lo = versionKeyPrefix(bucket, key);
+    for (const { value } of this.rows.versionRange(lo, prefixEnd(lo), Number.POSITIVE_INFINITY)) {
+      const v = decodeObjectValue(value);
+      if (fromUpload(v)) return { meta: v, record: toRecord(bucket, key, v, v.opver, false) };
+    }
+    return undefined;
   }
 
   /** The next incarnation id after `after` (index order) that holds objects or uploads. */
@@ -249,6 +277,7 @@ export class StorageNode implements StorageApi {
       const hooks = {
         durability: opts.durability ?? 'fsync',
         onMoved: (m: EntryMoved) => moved.route(spec.volumeId, m),
+        forwardsUnused: () => moved.unused(),
         disk,
         tuning: opts.volumeTuning,
       };
@@ -271,7 +300,13 @@ export class StorageNode implements StorageApi {
       sameBoot: guard.sameBoot,
       indexFlushed: sync === 'flush',
     });
-    moved.deps = { index, rows: node.rows, pins: node.reads.pins, placement: node.placement };
+    moved.deps = {
+      index,
+      rows: node.rows,
+      pins: node.reads.pins,
+      placement: node.placement,
+      unused: () => node.reads.unusedBefore(),
+    };
     node.compactor.start();
     node.lifecycle.start();
     return node;

@@ -13,6 +13,7 @@ export const packingOpener: VolumeOpener = {
       nodeId,
       durability: hooks?.durability ?? 'fsync',
       onMoved: hooks?.onMoved,
+      forwardsUnused: hooks?.forwardsUnused,
       disk,
     };
     const exists = await disk.stat(join(spec.dir, 'volume.qv')).then(

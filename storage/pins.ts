@@ -9,6 +9,7 @@
 //   visible (the claim's release), then reads the index again.
 // - Compaction moves an entry to a new location and the index follows (MovedRouter): pins and claims
 //   of the old location follow it too, since reads of the old location are forwarded to the new one.
+import { OperationEpochs } from './epochs.ts';
 import { encodePendingValue, type PendingValue, type VolLoc } from './records.ts';
 
 export const locKey = (v: VolLoc) =>
@@ -16,10 +17,12 @@ export const locKey = (v: VolLoc) =>
 
 interface Pin {
   count: number;
-  /** Keys this pin is known by (a location and the ones compaction moved it to). */
-  readonly keys: string[];
-  /** Frees handed to this pin: done when the last reader releases. */
-  readonly deferred: Array<{ rowKey: string; value: PendingValue }>;
+  /** The location's key. */
+  readonly key: string;
+  /** Keys of the locations compaction moved it to (rare: allocated on the first move). */
+  moved?: string[];
+  /** Frees handed to this pin: done when the last reader releases (allocated by the first). */
+  deferred?: Array<{ rowKey: string; value: PendingValue }>;
 }
 
 interface Claim {
@@ -38,42 +41,105 @@ export interface ClaimedVersion {
   release(): void;
 }
 
-export type PinResult = { release: () => void; wait?: undefined } | { wait: Promise<void> };
+/** A reader's pins on the locations of one version (a class: no closures per read on the hot path). */
+export class PinHold {
+  readonly wait?: undefined;
+  private held: Pin | Pin[] | undefined;
+
+  constructor(
+    private readonly table: PinTable,
+    held: Pin | Pin[],
+    /** When the read began (epochs.ts): compaction waits for it before forgetting a moved location. */
+    private readonly epoch: number,
+  ) {
+    this.held = held;
+  }
+
+  /** Unpins; the last reader of a location runs the frees deferred to it. Idempotent. */
+  release(): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    if (Array.isArray(held)) for (const p of held) this.table.unpin(p);
+    else this.table.unpin(held);
+    this.table.epochs.end(this.epoch);
+  }
+}
+
+export type PinResult = PinHold | { wait: Promise<void> };
+
+/** A writer's claim (a class: no closures per write on the hot path). */
+class HeldClaim implements ClaimedVersion {
+  private released = false;
+
+  constructor(
+    private readonly table: PinTable,
+    readonly now: VolLoc[],
+    readonly later: VolLoc[],
+    /** Undefined when nothing was claimed (a new key, or every location pinned). */
+    private readonly claim: Claim | undefined,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.claim) this.table.unclaim(this.claim);
+  }
+}
 
 export class PinTable {
   private readonly pins = new Map<string, Pin>();
   private deferredCount = 0;
+  /** The pins with frees deferred to them (few: only while a writer waits for readers). */
+  private readonly deferringPins = new Set<Pin>();
   /** Usually one claim per location; a set so that nested claims cannot unclaim each other. */
   private readonly claims = new Map<string, Set<Claim>>();
 
-  /** `onFree` runs a deferred free once the last reader of its location has released it. */
-  constructor(private readonly onFree: (rowKey: string, value: PendingValue) => void) {}
+  /**
+   * `onFree` runs a deferred free once the last reader of its location has released it. Every read holding
+   * pins counts as an operation in progress in `epochs`.
+   */
+  constructor(
+    private readonly onFree: (rowKey: string, value: PendingValue) => void,
+    readonly epochs: OperationEpochs = new OperationEpochs(),
+  ) {}
 
   /** Pins every location, or none and returns what to wait for when one is claimed. Synchronous. */
-  tryPin(locs: VolLoc[]): PinResult {
+  tryPin(locs: readonly VolLoc[]): PinResult {
+    // One location (every object but a multipart one) is the hot path: no arrays.
+    if (locs.length === 1) {
+      const k = locKey(locs[0]!);
+      const wait = this.claimOn(k);
+      return wait ? { wait } : new PinHold(this, this.pinKey(k), this.epochs.begin());
+    }
     const keys = locs.map(locKey);
     for (const k of keys) {
-      const cs = this.claims.get(k);
-      if (cs) for (const c of cs) return { wait: c.done };
+      const wait = this.claimOn(k);
+      if (wait) return { wait };
     }
-    const held: Pin[] = [];
-    for (const k of keys) {
-      let p = this.pins.get(k);
-      if (!p) {
-        p = { count: 0, keys: [k], deferred: [] };
-        this.pins.set(k, p);
-      }
-      p.count++;
-      held.push(p);
+    return new PinHold(
+      this,
+      keys.map((k) => this.pinKey(k)),
+      this.epochs.begin(),
+    );
+  }
+
+  /** What a reader of `k` waits for when a writer has claimed it. */
+  private claimOn(k: string): Promise<void> | undefined {
+    if (this.claims.size === 0) return undefined;
+    const cs = this.claims.get(k);
+    if (cs) for (const c of cs) return c.done;
+    return undefined;
+  }
+
+  private pinKey(k: string): Pin {
+    let p = this.pins.get(k);
+    if (!p) {
+      p = { count: 0, key: k };
+      this.pins.set(k, p);
     }
-    let done = false;
-    return {
-      release: () => {
-        if (done) return;
-        done = true;
-        for (const p of held) this.unpin(p);
-      },
-    };
+    p.count++;
+    return p;
   }
 
   isPinned(loc: VolLoc): boolean {
@@ -93,28 +159,24 @@ export class PinTable {
         keys.push(k);
       }
     }
-    if (keys.length === 0) return { now, later, release: () => undefined };
+    if (keys.length === 0) return new HeldClaim(this, now, later, undefined);
     let end!: () => void;
     const done = new Promise<void>((r) => {
       end = r;
     });
     const c: Claim = { keys, done, end };
     for (const k of keys) this.addClaim(k, c);
-    let released = false;
-    return {
-      now,
-      later,
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const k of c.keys) {
-          const cs = this.claims.get(k);
-          cs?.delete(c);
-          if (cs?.size === 0) this.claims.delete(k);
-        }
-        c.end();
-      },
-    };
+    return new HeldClaim(this, now, later, c);
+  }
+
+  /** @internal (HeldClaim) Readers of the claimed locations may look again. */
+  unclaim(c: Claim): void {
+    for (const k of c.keys) {
+      const cs = this.claims.get(k);
+      cs?.delete(c);
+      if (cs?.size === 0) this.claims.delete(k);
+    }
+    c.end();
   }
 
   /**
@@ -138,7 +200,9 @@ export class PinTable {
         if (v.tombstone) free.push(v.tombstone);
         continue;
       }
+      pin.deferred ??= [];
       pin.deferred.push({ rowKey, value: v });
+      this.deferringPins.add(pin);
       this.deferredCount += 1;
       rows.push([Buffer.from(rowKey), encodePendingValue(v)]);
     }
@@ -152,11 +216,22 @@ export class PinTable {
     const p = this.pins.get(fk);
     if (p && !this.pins.has(tk)) {
       this.pins.set(tk, p);
-      p.keys.push(tk);
+      p.moved ??= [];
+      p.moved.push(tk);
     }
     for (const c of this.claims.get(fk) ?? []) {
       this.addClaim(tk, c);
       c.keys.push(tk);
+    }
+    // Frees waiting for readers name the copy from now on (as their pending rows do, moved-router.ts), so
+    // they never need the volume's forward, which it forgets once the moved file's users are gone.
+    if (this.deferredCount > 0) {
+      for (const pin of this.deferringPins) {
+        for (const d of pin.deferred ?? []) {
+          if (locKey(d.value.at) === fk) d.value.at = to;
+          if (d.value.tombstone && locKey(d.value.tombstone) === fk) d.value.tombstone = to;
+        }
+      }
     }
   }
 
@@ -176,9 +251,13 @@ export class PinTable {
     return this.pins.size;
   }
 
-  private unpin(p: Pin): void {
+  /** @internal (PinHold) */
+  unpin(p: Pin): void {
     if (--p.count > 0) return;
-    for (const k of p.keys) if (this.pins.get(k) === p) this.pins.delete(k);
+    if (this.pins.get(p.key) === p) this.pins.delete(p.key);
+    if (p.moved) for (const k of p.moved) if (this.pins.get(k) === p) this.pins.delete(k);
+    if (!p.deferred) return;
+    this.deferringPins.delete(p);
     for (const d of p.deferred) {
       this.deferredCount -= 1;
       this.onFree(d.rowKey, d.value);

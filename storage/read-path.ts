@@ -2,7 +2,15 @@
 // synchronous step, and stream them. Also what a writer needs to know about a version's space: its
 // locations, and the frees deferred to the last reader of a location (persisted as pending rows, so
 // a clean restart finishes them; an unclean one rebuilds the index from the volumes anyway).
-import { NULL_VERSION, type ObjectRecord, type Opver, type ReadHandle, type VersionSelector } from './api.ts';
+import {
+  type ByteRangeInclusive,
+  NULL_VERSION,
+  type ObjectRecord,
+  type Opver,
+  type ReadHandle,
+  type VersionSelector,
+} from './api.ts';
+import type { OperationEpochs } from './epochs.ts';
 import type { NodeIndex } from './index-db.ts';
 import {
   objectKey,
@@ -14,7 +22,7 @@ import {
   versionKeyPrefix,
 } from './keys.ts';
 import type { ObjectRows } from './object-rows.ts';
-import { PinTable } from './pins.ts';
+import { type PinHold, PinTable } from './pins.ts';
 import type { Placement } from './placement.ts';
 import { openSegments, type Segment } from './reading.ts';
 import {
@@ -30,6 +38,8 @@ export interface ReadPathDeps {
   readonly index: NodeIndex;
   readonly rows: ObjectRows;
   readonly placement: Placement;
+  /** Operations in progress (pins here, key locks of the writers): see unusedBefore. */
+  readonly epochs?: OperationEpochs;
 }
 
 /** Where a version lives besides its 'O' entry, and the part rows that go with it. */
@@ -40,11 +50,13 @@ export interface VersionSpace {
 
 export class ReadPath {
   /** Reads' pins and writers' claims: no read ever sees reused or rewritten space. */
-  readonly pins = new PinTable((rowKey, v) => this.track(this.finishDeferred(rowKey, v)));
+  readonly pins: PinTable;
   /** Deferred frees under way (old versions whose last reader just let go). */
   private readonly deferredFrees = new Set<Promise<void>>();
 
-  constructor(private readonly d: ReadPathDeps) {}
+  constructor(private readonly d: ReadPathDeps) {
+    this.pins = new PinTable((rowKey, v) => this.track(this.finishDeferred(rowKey, v)), d.epochs);
+  }
 
   /** The version readers see now (object-rows.ts), decoded. */
   current(okey: Buffer): ObjectValue | undefined {
@@ -109,11 +121,13 @@ export class ReadPath {
         await pinned.wait;
         continue;
       }
-      return {
-        record: toRecord(bucket, key, v, v.opver, isLatest),
-        stream: (range) => openSegments(this.d.placement, segs, v.size, range),
-        release: pinned.release,
-      };
+      return new PinnedRead(
+        toRecord(bucket, key, v, v.opver, isLatest),
+        this.d.placement,
+        segs,
+        v.size,
+        pinned,
+      );
     }
   }
 
@@ -160,6 +174,18 @@ export class ReadPath {
     if (v.tombstone) await this.d.placement.freeIfThere(v.tombstone);
   }
 
+  /**
+   * Resolves once nothing that began before this call can still name a location it got from the index then:
+   * every read (pin) and locked write begun before has ended, and so has every deferred free under way.
+   * Compaction waits for it before forgetting where a moved entry was (packing's forwards).
+   */
+  async unusedBefore(): Promise<void> {
+    const before = [...this.deferredFrees];
+    await this.pins.epochs.barrier();
+    // Also the frees that the last of those reads started as they released their pins.
+    await Promise.allSettled([...before, ...this.deferredFrees]);
+  }
+
   /** Resolves when the frees that released reads handed back are done. */
   async deferredFreesDone(): Promise<void> {
     while (this.deferredFrees.size > 0) await Promise.all(this.deferredFrees);
@@ -173,6 +199,25 @@ export class ReadPath {
   private async finishDeferred(rowKey: string, v: PendingValue): Promise<void> {
     await this.finishPending(v);
     await this.d.index.write(() => this.d.index.pending.remove(Buffer.from(rowKey)));
+  }
+}
+
+/** An open read: the version's record, its bytes, and the pins that keep them (a class: no closures per read). */
+class PinnedRead implements ReadHandle {
+  constructor(
+    readonly record: ObjectRecord,
+    private readonly placement: Placement,
+    private readonly segs: Segment[],
+    private readonly size: number,
+    private readonly pins: PinHold,
+  ) {}
+
+  stream(range?: ByteRangeInclusive): AsyncIterable<Buffer> {
+    return openSegments(this.placement, this.segs, this.size, range);
+  }
+
+  release(): void {
+    this.pins.release();
   }
 }
 
@@ -207,6 +252,7 @@ export function toRecord(
   if (v.tags?.length) r.tags = v.tags;
   if (v.retention) r.retention = v.retention;
   if (v.legalHold) r.legalHold = true;
+  if (v.acl) r.acl = v.acl;
   if (v.body.kind === 'multipart')
     r.parts = v.body.parts.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag }));
   return r;

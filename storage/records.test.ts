@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Writer } from './codec.ts';
 import {
   decodeCheckpoint,
   decodeEntryMeta,
@@ -7,10 +8,12 @@ import {
   decodeObjectSummary,
   decodeObjectValue,
   decodePendingValue,
+  decodeUploadValue,
   encodeCheckpoint,
   encodeEntryMeta,
   encodeObjectValue,
   encodePendingValue,
+  encodeUploadValue,
   isDeleteMarkerValue,
   type ObjectValue,
   objectValueFromEntryMeta,
@@ -40,6 +43,17 @@ test('an object index value built from the entry meta is byte-identical to a fre
     ],
     retention: { mode: 'COMPLIANCE', retainUntilMs: 1_800_000_000_000 },
     legalHold: true,
+    acl: {
+      owner: 'AK1',
+      grants: [
+        { grantee: { type: 'CanonicalUser', id: 'AK1' }, permission: 'FULL_CONTROL' },
+        {
+          grantee: { type: 'Group', uri: 'http://acs.amazonaws.com/groups/global/AllUsers' },
+          permission: 'READ',
+        },
+        { grantee: { type: 'CanonicalUser', id: 'AK2' }, permission: 'WRITE_ACP' },
+      ],
+    },
     opver: { counter: 77n, nodeId: 2 },
     at,
     blobAt,
@@ -101,4 +115,72 @@ test('pending deletes, tombstones and the binlog checkpoint use versioned binary
   assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'tombstone' })), { kind: 'tombstone' });
   const c = { file: 3, offset: 123456, counter: 2n ** 40n };
   assert.deepEqual(decodeCheckpoint(encodeCheckpoint(c)), c);
+});
+
+test('the website redirect location round-trips in entry metas and index values, apart from user metadata', () => {
+  const v: ObjectValue = {
+    size: 3,
+    etag: 'e',
+    lastModifiedMs: 1,
+    headers: { contentType: 'text/html', websiteRedirectLocation: '/new', userMeta: { color: 'red' } },
+    checksums: {},
+    body: { kind: 'inline' },
+    seq: { counter: 1n, nodeId: 1 },
+    opver: { counter: 1n, nodeId: 1 },
+    at,
+  };
+  assert.deepEqual(decodeObjectValue(encodeObjectValue(v)), v);
+  const { opver: _o, at: _a, ...meta } = v;
+  assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'object', meta })), { kind: 'object', meta });
+  // An entry written without one (as before the field existed) reads back without one.
+  const plain = { ...meta, headers: { userMeta: { color: 'red' } } };
+  assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'object', meta: plain })), {
+    kind: 'object',
+    meta: plain,
+  });
+});
+
+test("an upload's tags (x-amz-tagging on CreateMultipartUpload) trail its meta and index value; uploads without stay as before", () => {
+  const base = { bucket: 'b', key: Buffer.from('k'), headers: { userMeta: {} }, initiatedMs: 7 };
+  const plainMeta = encodeEntryMeta({ kind: 'upload', meta: base });
+  const tagged = {
+    ...base,
+    tags: [
+      { key: 'a', value: '' },
+      { key: 'é', value: 'v' },
+    ],
+  };
+  const taggedMeta = encodeEntryMeta({ kind: 'upload', meta: tagged });
+  assert.deepEqual(decodeEntryMeta(plainMeta), { kind: 'upload', meta: base });
+  assert.deepEqual(decodeEntryMeta(taggedMeta), { kind: 'upload', meta: tagged });
+  // Format 1 (written before Object Lock): the tags trail the headers; still read.
+  const v1 = new Writer(64).u8(1).u8(2).str('b').bytes(Buffer.from('k')).num(7).u8(0);
+  for (let i = 0; i < 6; i++) v1.u8(0);
+  v1.u32(0).u32(2).str('a').str('').str('é').str('v');
+  assert.deepEqual(decodeEntryMeta(v1.done()), { kind: 'upload', meta: tagged });
+  const value = { uploadId: 'u', opver: { counter: 3n, nodeId: 1 }, at };
+  assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...base, ...value })), { ...base, ...value });
+  assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...tagged, ...value })), { ...tagged, ...value });
+});
+
+test("an upload's ACL (x-amz-acl on CreateMultipartUpload) trails its tags, with or without tags", () => {
+  const base = { bucket: 'b', key: Buffer.from('k'), headers: { userMeta: {} }, initiatedMs: 7 };
+  const acl = {
+    owner: 'AK',
+    grants: [
+      { grantee: { type: 'CanonicalUser' as const, id: 'AK' }, permission: 'FULL_CONTROL' as const },
+      {
+        grantee: { type: 'Group' as const, uri: 'http://acs.amazonaws.com/groups/global/AllUsers' },
+        permission: 'READ' as const,
+      },
+    ],
+  };
+  const value = { uploadId: 'u', opver: { counter: 3n, nodeId: 1 }, at };
+  for (const meta of [
+    { ...base, acl },
+    { ...base, tags: [{ key: 't', value: 'v' }], acl },
+  ]) {
+    assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'upload', meta })), { kind: 'upload', meta });
+    assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...meta, ...value })), { ...meta, ...value });
+  }
 });

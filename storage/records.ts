@@ -5,13 +5,15 @@
 // Every encoding starts with a version byte (FORMAT_V1; object metas and values FORMAT_V2, which adds the
 // version fields). Volume metas then hold a kind byte.
 import type {
+  AclGrantee,
+  AclPermission,
   ChecksumAlgorithm,
   Checksums,
+  ObjectAcl,
   ObjectRetention,
   ObjectTag,
   Opver,
   StoredHeaders,
-  VersionAttributes,
 } from './api.ts';
 import { Reader, Writer } from './codec.ts';
 import type { Location } from './volume-port.ts';
@@ -51,6 +53,7 @@ export interface ObjectMeta {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
+  acl?: ObjectAcl;
 }
 
 /** The index value for an object: its meta plus where things are. */
@@ -68,8 +71,13 @@ export interface UploadMeta {
   headers: StoredHeaders;
   initiatedMs: number;
   checksumAlgorithm?: ChecksumAlgorithm;
-  /** Given at create, carried by the completed version (format 2 metas only). */
-  attributes?: VersionAttributes;
+  /** x-amz-tagging of CreateMultipartUpload: the completed object's tags. */
+  tags?: ObjectTag[];
+  /** The completed object's ACL, when CreateMultipartUpload asked for one. */
+  acl?: ObjectAcl;
+  /** x-amz-object-lock-* of CreateMultipartUpload (format 2 metas only). */
+  retention?: ObjectRetention;
+  legalHold?: boolean;
 }
 
 export interface UploadValue extends UploadMeta {
@@ -110,9 +118,17 @@ const HEADER_FIELDS = [
 ] as const;
 const ALGORITHMS: ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 
+// Headers added after FORMAT_V1 travel in the user-metadata map under names no HTTP header can have (a
+// metadata name is a header-name token, which never holds ':'), so older entries read unchanged.
+const WEBSITE_REDIRECT = ':website-redirect-location';
+
 function writeHeaders(w: Writer, h: StoredHeaders): void {
   for (const f of HEADER_FIELDS) w.optStr(h[f]);
-  w.strMap(h.userMeta);
+  w.strMap(
+    h.websiteRedirectLocation === undefined
+      ? h.userMeta
+      : { ...h.userMeta, [WEBSITE_REDIRECT]: h.websiteRedirectLocation },
+  );
 }
 function readHeaders(r: Reader): StoredHeaders {
   const h: StoredHeaders = { userMeta: {} };
@@ -121,6 +137,11 @@ function readHeaders(r: Reader): StoredHeaders {
     if (v !== undefined) h[f] = v;
   }
   h.userMeta = r.strMap();
+  const redirect = h.userMeta[WEBSITE_REDIRECT];
+  if (redirect !== undefined) {
+    h.websiteRedirectLocation = redirect;
+    delete h.userMeta[WEBSITE_REDIRECT];
+  }
   return h;
 }
 
@@ -172,9 +193,34 @@ const F_VERSIONED = 1;
 const F_DELETE_MARKER = 2;
 const F_LEGAL_HOLD = 4;
 const F_RETENTION = 8;
+const F_ACL = 16;
 const RETENTION_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
+const ACL_PERMISSIONS: readonly AclPermission[] = ['FULL_CONTROL', 'READ', 'WRITE', 'READ_ACP', 'WRITE_ACP'];
 
-/** v2 object meta: flags u8 | seq | the v1 fields | tags | retention (if flagged). */
+/** owner | u32 grants | per grant: u8 kind (0 user, 1 group), id or URI, u8 permission. */
+function writeAcl(w: Writer, acl: ObjectAcl): void {
+  w.str(acl.owner).u32(acl.grants.length);
+  for (const { grantee, permission } of acl.grants) {
+    if (grantee.type === 'CanonicalUser') w.u8(0).str(grantee.id);
+    else w.u8(1).str(grantee.uri);
+    w.u8(ACL_PERMISSIONS.indexOf(permission));
+  }
+}
+function readAcl(r: Reader): ObjectAcl {
+  const owner = r.str();
+  const n = r.u32();
+  const grants: ObjectAcl['grants'] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = r.u8();
+    const value = r.str();
+    const grantee: AclGrantee =
+      kind === 0 ? { type: 'CanonicalUser', id: value } : { type: 'Group', uri: value };
+    grants.push({ grantee, permission: ACL_PERMISSIONS[r.u8()] ?? 'READ' });
+  }
+  return { owner, grants };
+}
+
+/** v2 object meta: flags u8 | seq | the v1 fields | tags | retention (if flagged) | ACL (if flagged). */
 function writeObjectMeta(w: Writer, m: ObjectMeta): void {
   if (!m.seq) throw new Error('an object version needs its stamp');
   let flags = 0;
@@ -182,11 +228,13 @@ function writeObjectMeta(w: Writer, m: ObjectMeta): void {
   if (m.deleteMarker) flags |= F_DELETE_MARKER;
   if (m.legalHold) flags |= F_LEGAL_HOLD;
   if (m.retention) flags |= F_RETENTION;
+  if (m.acl) flags |= F_ACL;
   w.u8(flags);
   writeOpver(w, m.seq);
   writeObjectMetaV1(w, m);
   writeTags(w, m.tags);
   if (m.retention) w.u8(RETENTION_MODES.indexOf(m.retention.mode)).num(m.retention.retainUntilMs);
+  if (m.acl) writeAcl(w, m.acl);
 }
 function readObjectMeta(r: Reader, version: number): ObjectMeta {
   if (version === FORMAT_V1) return readObjectMetaV1(r);
@@ -200,6 +248,7 @@ function readObjectMeta(r: Reader, version: number): ObjectMeta {
   const tags = readTags(r);
   if (tags) m.tags = tags;
   if (flags & F_RETENTION) m.retention = readRetention(r);
+  if (flags & F_ACL) m.acl = readAcl(r);
   return m;
 }
 
@@ -239,16 +288,20 @@ function readObjectMetaV1(r: Reader): ObjectMeta {
   return m;
 }
 
-/** Format 1: bucket, key, initiated, checksum algorithm, headers; format 2 adds the attributes. */
+/**
+ * Format 1: bucket, key, initiated, checksum algorithm, headers (then, in an entry meta or an index value,
+ * possibly the trailing tags and ACL of readUploadTags). Format 2 adds what the completed version starts
+ * with: flags u8 (legal hold, retention, ACL) | tags | retention if flagged | ACL if flagged.
+ */
 function writeUploadMeta(w: Writer, m: UploadMeta, version: number): void {
   w.str(m.bucket).bytes(m.key).num(m.initiatedMs).optStr(m.checksumAlgorithm);
   writeHeaders(w, m.headers);
   if (version === FORMAT_V1) return;
-  const a = m.attributes ?? {};
-  const flags = (a.legalHold ? F_LEGAL_HOLD : 0) | (a.retention ? F_RETENTION : 0);
+  const flags = (m.legalHold ? F_LEGAL_HOLD : 0) | (m.retention ? F_RETENTION : 0) | (m.acl ? F_ACL : 0);
   w.u8(flags);
-  writeTags(w, a.tags);
-  if (a.retention) w.u8(RETENTION_MODES.indexOf(a.retention.mode)).num(a.retention.retainUntilMs);
+  writeTags(w, m.tags);
+  if (m.retention) w.u8(RETENTION_MODES.indexOf(m.retention.mode)).num(m.retention.retainUntilMs);
+  if (m.acl) writeAcl(w, m.acl);
 }
 function readUploadMeta(r: Reader, version: number): UploadMeta {
   const m: UploadMeta = { bucket: r.str(), key: r.bytes(), initiatedMs: r.num(), headers: { userMeta: {} } };
@@ -257,12 +310,11 @@ function readUploadMeta(r: Reader, version: number): UploadMeta {
   m.headers = readHeaders(r);
   if (version === FORMAT_V1) return m;
   const flags = r.u8();
-  const a: VersionAttributes = {};
   const tags = readTags(r);
-  if (tags) a.tags = tags;
-  if (flags & F_RETENTION) a.retention = readRetention(r);
-  if (flags & F_LEGAL_HOLD) a.legalHold = true;
-  if (Object.keys(a).length > 0) m.attributes = a;
+  if (tags) m.tags = tags;
+  if (flags & F_RETENTION) m.retention = readRetention(r);
+  if (flags & F_LEGAL_HOLD) m.legalHold = true;
+  if (flags & F_ACL) m.acl = readAcl(r);
   return m;
 }
 
@@ -331,7 +383,10 @@ export function decodeEntryMeta(buf: Buffer): EntryMeta {
   const version = checkVersion(r, FORMAT_V2);
   const kind = r.u8();
   if (kind === META_OBJECT) return { kind: 'object', meta: readObjectMeta(r, version) };
-  if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadMeta(r, version) };
+  if (kind === META_UPLOAD) {
+    const m = readUploadMeta(r, version);
+    return { kind: 'upload', meta: version === FORMAT_V1 ? readUploadTags(r, m) : m };
+  }
   if (version !== FORMAT_V1) throw new Error(`unknown entry meta version ${version}`);
   if (kind === META_PART) return { kind: 'part', meta: readPartMeta(r) };
   if (kind === META_BLOB) {
@@ -404,6 +459,10 @@ export function decodeObjectOpver(buf: Buffer): { opver: Opver; uploadId?: strin
   }
   for (let n = r.u32(); n > 0; n--) r.skip().skip();
   if (buf[1]! & F_RETENTION) r.skip(9);
+  if (buf[1]! & F_ACL) {
+    r.skip();
+    for (let n = r.u32(); n > 0; n--) r.skip(1).skip().skip(1);
+  }
   const opver = readOpver(r);
   return uploadId === undefined ? { opver } : { opver, uploadId };
 }
@@ -446,8 +505,23 @@ export function encodeUploadValue(v: UploadValue): Buffer {
 }
 export function decodeUploadValue(buf: Buffer): UploadValue {
   const r = new Reader(buf);
-  const m = readUploadMeta(r, checkVersion(r, FORMAT_V2));
-  return { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) };
+  const version = checkVersion(r, FORMAT_V2);
+  const m = readUploadMeta(r, version);
+  const v: UploadValue = { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) };
+  return version === FORMAT_V1 ? readUploadTags(r, v) : v;
+}
+
+/**
+ * Format 1 uploads written with tags or an ACL carry them after the meta (and after the index value's own
+ * fields): the tag count (possibly 0), the tags, then the ACL if anything remains.
+ */
+function readUploadTags<T extends UploadMeta>(r: Reader, m: T): T {
+  if (r.remaining === 0) return m;
+  const tags: ObjectTag[] = [];
+  for (let n = r.u32(); n > 0; n--) tags.push({ key: r.str(), value: r.str() });
+  if (tags.length > 0) m.tags = tags;
+  if (r.remaining > 0) m.acl = readAcl(r);
+  return m;
 }
 
 export function encodePartValue(v: PartValue): Buffer {

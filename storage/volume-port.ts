@@ -58,6 +58,8 @@ export interface VolumeHooks {
   durability?: 'fsync' | 'none';
   /** Compaction moved an entry: the index must follow. */
   onMoved?: (moved: EntryMoved) => void | Promise<void>;
+  /** A compacted file was retired: resolves once nothing can still name a location moved out of it. */
+  forwardsUnused?: () => Promise<void>;
   /** Where the volume's files live (default: the real disk); simulation tests pass a SimDisk. */
   disk?: Disk;
   tuning?: VolumeTuning;

@@ -49,6 +49,7 @@ import type {
   VersioningMode,
   WriteCondition,
 } from './api.ts';
+import { copyHeaders } from './api.ts';
 import type { Binlog, BinlogOp, BinlogRecord, BinlogTicket } from './binlog.ts';
 import { CHECKPOINT_KEY } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
@@ -659,6 +660,10 @@ export class WritePath {
         if (u.legalHold) meta.legalHold = true;
         else delete meta.legalHold;
       }
+      if (u.acl !== undefined) {
+        if (u.acl) meta.acl = u.acl;
+        else delete meta.acl;
+      }
       // Only the 'O'/'V' entry is rewritten: its data (inline bodies) is read while the claim holds it.
       const claim = d.reads.pins.claim([oldAt]);
       try {
@@ -794,13 +799,14 @@ export class WritePath {
         key: dst.key,
         size,
         body: tee.body,
-        headers: dst.headers ?? r.headers,
+        headers: copyHeaders(dst, r.headers),
         nowMs: dst.nowMs,
         condition: dst.condition,
         versioning: dst.versioning,
         ...(tags?.length ? { tags } : {}),
         ...(dst.retention ? { retention: dst.retention } : {}),
         ...(dst.legalHold ? { legalHold: true } : {}),
+        ...(dst.acl ? { acl: dst.acl } : {}),
         finish: async () => ({ etag: tee.etag(), checksums: whole ? r.checksums : {} }),
       });
     } finally {
@@ -834,7 +840,7 @@ export class WritePath {
 }
 
 function objectMeta(
-  input: Pick<PutObjectInput, 'size' | 'headers' | 'nowMs' | 'tags' | 'retention' | 'legalHold'>,
+  input: Pick<PutObjectInput, 'size' | 'headers' | 'nowMs' | 'tags' | 'retention' | 'legalHold' | 'acl'>,
   fin: BodyFinish,
   body: ObjectMeta['body'],
 ): ObjectMeta {
@@ -849,6 +855,7 @@ function objectMeta(
     ...(input.tags?.length ? { tags: input.tags } : {}),
     ...(input.retention ? { retention: input.retention } : {}),
     ...(input.legalHold ? { legalHold: true } : {}),
+    ...(input.acl ? { acl: input.acl } : {}),
   };
 }
 

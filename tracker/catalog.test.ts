@@ -50,7 +50,9 @@ test('each creation is a new incarnation; a delete removes only its own', T, asy
     const first = catalog.getBucket('b')!;
     assert.match(first.id, /^~[0-9a-f]{32}$/);
     assert.equal(await catalog.isCurrent(first), true);
+    assert.equal(catalog.currentNow(first), true);
     assert.equal(await catalog.deleteBucket(first, empty), 'deleted');
+    assert.equal(catalog.currentNow(first), false);
     assert.equal(await catalog.isCurrent(first), false);
     await catalog.createBucket({ name: 'b', owner: 'AK2', ...base });
     const second = catalog.getBucket('b')!;
@@ -83,7 +85,7 @@ test('each creation is a new incarnation; a delete removes only its own', T, asy
   }
 });
 
-test('while a delete decides, isCurrent waits for its verdict', T, async () => {
+test('while a delete decides, isCurrent waits for its verdict (currentNow has none)', T, async () => {
   const dir = tempDir();
   try {
     const catalog = Catalog.open(dir);
@@ -102,6 +104,7 @@ test('while a delete decides, isCurrent waits for its verdict', T, async () => {
         });
       });
       await askedP;
+      assert.equal(catalog.currentNow(b), undefined, 'no answer without waiting while the delete decides');
       let answered: boolean | undefined;
       const current = catalog.isCurrent(b).then((v) => {
         answered = v;
@@ -113,6 +116,7 @@ test('while a delete decides, isCurrent waits for its verdict', T, async () => {
       decide(verdict);
       assert.equal(await deleting, verdict ? 'deleted' : 'not-empty');
       assert.equal(await current, !verdict);
+      assert.equal(catalog.currentNow(b), !verdict, 'decided: answered at once');
     }
     await catalog.close();
   } finally {

@@ -193,6 +193,15 @@ export class Catalog {
   }
 
   /**
+   * `isCurrent` without waiting, for the hot path (every request asks): the answer now, or undefined while a
+   * delete of the incarnation is deciding (then ask `isCurrent`, which waits for the verdict).
+   */
+  currentNow(bucket: BucketRef): boolean | undefined {
+    if (this.closings.deciding(bucket.id)) return undefined;
+    return this.cache.get(bucket.name)?.id === bucket.id;
+  }
+
+  /**
    * Deletes this incarnation if `isEmpty` (asked while the incarnation is marked closing) says so. Only the
    * given incarnation is ever removed: a later bucket of the same name is left alone. Leaves a tombstone.
    */

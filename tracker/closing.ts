@@ -16,6 +16,11 @@ export class BucketClosings {
     }
   }
 
+  /** True while a closing of `id` is in progress (synchronous: callers that find none need not wait). */
+  deciding(id: string): boolean {
+    return this.pending.has(id);
+  }
+
   /** Resolves once no closing of `id` is in progress. */
   async settled(id: string): Promise<void> {
     for (let cur = this.pending.get(id); cur; cur = this.pending.get(id)) await cur.catch(() => undefined);

@@ -1,21 +1,48 @@
-// The registry of storage nodes, built only from their heartbeats (so a wiped tracker rebuilds it within one
-// heartbeat interval). A node silent for `suspectAfterMs` is suspect: reported, and routed around once
-// mirroring lets the gateway do so; it is never dropped on its own (an operator decides a node is gone).
-import type { Heartbeat, NodeView } from '../common/cluster-wire.ts';
+// The registry of storage nodes, built from their heartbeats. A node silent for `suspectAfterMs` is suspect:
+// reported, and (once mirroring lets the gateway do so) routed around; it is never dropped on its own (an operator
+// decides a node is gone). Which nodes exist (id, syncgroup, address) is kept in `nodes.json`, so a restarted
+// tracker still lists a node that is down: without mirrors a key's node is fixed by its syncgroup's membership, and
+// forgetting a member would send its keys to another. A wiped tracker relearns the members from their heartbeats.
+import { readFile } from 'node:fs/promises';
+import { type Heartbeat, heartbeatSchema, type NodeView } from '../common/cluster-wire.ts';
+import { nodeDisk } from '../common/disk.ts';
+import { writeFileDurable } from '../common/durable-file.ts';
+
+const FILE = 'nodes.json';
 
 export interface RegistryOptions {
   suspectAfterMs: number;
   /** Monotonic milliseconds. */
   now: () => number;
+  /** Where `nodes.json` lives; absent: nothing is kept (tests). */
+  dir?: string;
 }
 
 export class NodeRegistry {
   private readonly nodes = new Map<string, { beat: Heartbeat; lastMs: number }>();
+  private persisting: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: RegistryOptions) {}
 
+  /** Loads the members a previous run knew; each counts as silent since this start. */
+  async load(): Promise<void> {
+    if (!this.opts.dir) return;
+    const text = await readFile(`${this.opts.dir}/${FILE}`, 'utf8').catch(() => '[]');
+    let rows: unknown;
+    try {
+      rows = JSON.parse(text);
+    } catch {
+      rows = [];
+    }
+    const since = this.opts.now() - this.opts.suspectAfterMs;
+    for (const row of Array.isArray(rows) ? rows : []) {
+      const hb = heartbeatSchema.safeParse(row);
+      if (hb.success) this.nodes.set(hb.data.nodeId, { beat: hb.data, lastMs: since });
+    }
+  }
+
   /** Records a heartbeat; throws when the node id is already known in another syncgroup. */
-  beat(hb: Heartbeat): void {
+  async beat(hb: Heartbeat): Promise<void> {
     const known = this.nodes.get(hb.nodeId);
     if (known && known.beat.syncgroup !== hb.syncgroup) {
       throw new RegistryConflict(
@@ -23,6 +50,7 @@ export class NodeRegistry {
       );
     }
     this.nodes.set(hb.nodeId, { beat: hb, lastMs: this.opts.now() });
+    if (!known || known.beat.url !== hb.url) await this.persist();
   }
 
   list(): NodeView[] {
@@ -39,6 +67,16 @@ export class NodeRegistry {
       .sort((a, b) =>
         a.syncgroup === b.syncgroup ? cmp(a.nodeId, b.nodeId) : cmp(a.syncgroup, b.syncgroup),
       );
+  }
+
+  private persist(): Promise<void> {
+    const dir = this.opts.dir;
+    if (!dir) return Promise.resolve();
+    const rows = JSON.stringify([...this.nodes.values()].map((n) => n.beat));
+    this.persisting = this.persisting
+      .catch(() => undefined)
+      .then(() => writeFileDurable(nodeDisk, dir, FILE, rows));
+    return this.persisting;
   }
 }
 

@@ -8,6 +8,7 @@ import { initialLayout } from '../common/layout.ts';
 import { fromWire, toWire } from '../common/wire-json.ts';
 import { Catalog } from './catalog.ts';
 import { GatewayLeases } from './gateway-leases.ts';
+import { NodeRegistry } from './registry.ts';
 import { createTrackerService } from './service.ts';
 
 const T = { timeout: 30_000 };
@@ -119,6 +120,33 @@ test('nodes register by heartbeat and turn suspect after the silence limit', T, 
   }
 });
 
+test('a restarted tracker still lists the members it knew, as suspect until they beat again', T, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quire-registry-'));
+  try {
+    let now = 1000;
+    const first = new NodeRegistry({ suspectAfterMs: 10_000, now: () => now, dir });
+    await first.beat(beat('0000000a'));
+    await first.beat(beat('0000000b', 'b'));
+    const again = new NodeRegistry({ suspectAfterMs: 10_000, now: () => now, dir });
+    await again.load();
+    assert.deepEqual(
+      again.list().map((n) => [n.nodeId, n.syncgroup, n.state]),
+      [
+        ['0000000a', 'a', 'suspect'],
+        ['0000000b', 'b', 'suspect'],
+      ],
+    );
+    now += 1;
+    await again.beat(beat('0000000a'));
+    assert.deepEqual(
+      again.list().map((n) => n.state),
+      ['up', 'suspect'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('polls hand out layout, keys and the catalog only when it changed', T, async () => {
   const t = await setup();
   try {
@@ -139,6 +167,36 @@ test('polls hand out layout, keys and the catalog only when it changed', T, asyn
     await t.close();
   }
 });
+
+test(
+  'heartbeats hand storage nodes the catalog (their lifecycle worker reads bucket settings) only when it changed',
+  T,
+  async () => {
+    const t = await setup();
+    try {
+      const first = (await t.call(TRACKER.heartbeat, beat('0000000a'))).body;
+      assert.ok(first.catalog);
+      const created = await t.call(TRACKER.createBucket, {
+        spec: { name: 'logs', owner: 'AK1', createdMs: 1, region: 'us-east-1' },
+        initial: { lifecycle: [{ id: 'r' }] },
+      });
+      assert.equal(created.body.outcome, 'created');
+      const again = (
+        await t.call(TRACKER.heartbeat, { ...beat('0000000a'), catalogVersion: first.catalog.version })
+      ).body;
+      assert.deepEqual(again.catalog.configs, [
+        { id: again.catalog.buckets[0].id, kind: 'lifecycle', value: [{ id: 'r' }] },
+      ]);
+      const same = (
+        await t.call(TRACKER.heartbeat, { ...beat('0000000a'), catalogVersion: again.catalog.version })
+      ).body;
+      assert.equal(same.catalog, undefined);
+      assert.ok(same.layout);
+    } finally {
+      await t.close();
+    }
+  },
+);
 
 test(
   'a delete waits for every lease holder to see the closing; isCurrent waits for the verdict',

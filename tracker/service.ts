@@ -43,6 +43,8 @@ export interface TrackerServiceOptions {
   now: () => number;
   /** Wall-clock ms, for the status report only. */
   wallClock: () => number;
+  /** The tracker's data directory (the registry keeps its members there); absent in tests. */
+  dir?: string;
   /** Where this tracker answers (for the status report). */
   url: () => string;
 }
@@ -55,14 +57,24 @@ export interface TrackerService {
 
 class BadRequest extends Error {}
 
+/** Call `registry.load()` before serving (createTrackerService leaves it to the caller, which awaits it). */
 export function createTrackerService(opts: TrackerServiceOptions): TrackerService {
-  const registry = new NodeRegistry({ suspectAfterMs: opts.suspectAfterMs, now: opts.now });
+  const registry = new NodeRegistry({
+    suspectAfterMs: opts.suspectAfterMs,
+    now: opts.now,
+    ...(opts.dir ? { dir: opts.dir } : {}),
+  });
   const view = new CatalogView(opts.catalog);
   const closer = new BucketCloser(opts.catalog, view, opts.leases, {
     ackTimeoutMs: opts.closeAckTimeoutMs ?? 10_000,
     finishTimeoutMs: opts.closeFinishTimeoutMs ?? 60_000,
   });
   const startedMs = opts.wallClock();
+  const wireLayout = {
+    ...opts.layout,
+    syncgroups: [...opts.layout.syncgroups],
+    owners: [...opts.layout.owners],
+  };
   const app = new Hono();
 
   app.get('/health', (c) => c.text('ok'));
@@ -107,8 +119,13 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
       throw new BadRequest(
         `syncgroup ${hb.syncgroup} is not in this cluster's layout (${opts.layout.syncgroups.join(', ')})`,
       );
-    registry.beat(hb);
-    return json({ layout: opts.layout, suspectAfterMs: opts.suspectAfterMs });
+    await registry.beat(hb);
+    // Storage nodes run lifecycle rules: they keep the bucket settings as gateways do.
+    return json({
+      layout: wireLayout,
+      suspectAfterMs: opts.suspectAfterMs,
+      ...(hb.catalogVersion === view.version ? {} : { catalog: view.snapshot() }),
+    });
   });
 
   app.post(TRACKER.poll, async (c) => {
@@ -116,7 +133,7 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
     await opts.leases.renew(poll.gatewayId, poll.catalogVersion);
     const reply: PollReply = {
       leaseMs: opts.leases.leaseMs,
-      layout: { ...opts.layout, syncgroups: [...opts.layout.syncgroups], owners: [...opts.layout.owners] },
+      ...(poll.layoutVersion === opts.layout.version ? {} : { layout: wireLayout }),
       nodes: registry.list(),
       keys: opts.keys,
       ...(poll.catalogVersion === view.version ? {} : { catalog: view.snapshot() }),

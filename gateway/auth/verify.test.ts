@@ -266,9 +266,12 @@ describe('rejections', () => {
       );
     }
   });
-  test('SigV2 → InvalidRequest; SigV4a → NotImplemented', () => {
+  test('SigV2 with --no-sigv2 → InvalidRequest (sigv2.test.ts verifies it otherwise); SigV4a → NotImplemented', () => {
     rejects(
-      () => verifyRequest(withHeaders(docGet, { authorization: 'AWS AK:c2lnbmF0dXJl' }), lookup, DOC_TIME),
+      () =>
+        verifyRequest(withHeaders(docGet, { authorization: 'AWS AK:c2lnbmF0dXJl' }), lookup, DOC_TIME, {
+          sigV2: false,
+        }),
       'InvalidRequest',
     );
     rejects(

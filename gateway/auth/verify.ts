@@ -20,6 +20,13 @@ import {
   trailerChecksum,
   UNSIGNED_PAYLOAD,
 } from './payload.ts';
+import {
+  isSigV2Authorization,
+  isSigV2Query,
+  type SigV2Request,
+  verifySigV2Header,
+  verifySigV2Query,
+} from './sigv2.ts';
 import type { CredentialLookup, RawRequest, SignedTarget, VerifiedRequest } from './types.ts';
 import { canonicalQuery, canonicalUriCandidates } from './uri.ts';
 
@@ -28,6 +35,10 @@ export interface VerifyOptions {
   region?: string;
   /** Allowed clock difference between client and server (AWS: 15 minutes). */
   maxSkewMs?: number;
+  /** Accept signature version 2 (default true; `--no-sigv2` turns it off). */
+  sigV2?: boolean;
+  /** The bucket named by the Host header (virtual-hosted style), which a V2 signature covers. */
+  hostBucket?: () => string | undefined;
 }
 
 const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
@@ -58,14 +69,19 @@ export function verifyRequest(
     region: opts.region,
     maxSkewMs: opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS,
   };
-  if (authorization !== undefined) return verifyHeaderAuth(ctx, authorization);
-  if (presigned) return verifyPresigned(ctx, params);
-  if (params.has('Signature') || params.has('AWSAccessKeyId')) {
+  const v2Query = isSigV2Query(params);
+  if (authorization !== undefined && v2Query) {
     throw new S3Error(
-      'InvalidRequest',
-      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+      'InvalidArgument',
+      'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
     );
   }
+  if (authorization !== undefined && isSigV2Authorization(authorization)) {
+    return verifySigV2Header(sigV2Request(ctx, opts), authorization);
+  }
+  if (authorization !== undefined) return verifyHeaderAuth(ctx, authorization);
+  if (presigned) return verifyPresigned(ctx, params);
+  if (v2Query) return verifySigV2Query(sigV2Request(ctx, opts), params);
   // Unsigned: anonymous. Authorization allows it only where a policy or an ACL grants it to everyone.
   return ANONYMOUS;
 }
@@ -74,6 +90,26 @@ const ANONYMOUS: VerifiedRequest = Object.freeze({
   accessKeyId: undefined,
   payload: { kind: 'unsigned' as const },
 });
+
+/** The V2 verifier's view of the request; V2 itself refused when turned off, with AWS's answer for it. */
+function sigV2Request(ctx: SignContext, opts: VerifyOptions): SigV2Request {
+  if (opts.sigV2 === false) {
+    throw new S3Error(
+      'InvalidRequest',
+      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    );
+  }
+  return {
+    method: ctx.req.method,
+    path: ctx.path,
+    query: ctx.query,
+    headers: ctx.req.headers,
+    hostBucket: opts.hostBucket?.(),
+    lookup: ctx.lookup,
+    nowMs: ctx.nowMs,
+    maxSkewMs: ctx.maxSkewMs,
+  };
+}
 
 function readTarget(rawTarget: string): SignedTarget {
   const { rawPath, rawQuery } = splitTarget(rawTarget);

@@ -14,6 +14,7 @@ import {
   type AuthzDeps,
   accessDenied,
   authorize,
+  mayBeAllowedSomewhere,
   missingObjectError,
   requireObjectAccess,
   requirePrincipal,
@@ -60,9 +61,27 @@ export interface AdmissionDeps extends AuthzDeps {
   readonly buckets: AuthzDeps['buckets'] & { getBucket(name: string): BucketInfo | undefined };
 }
 
-function resolve(deps: AdmissionDeps, name: string): BucketInfo {
+/** Built field by field: an object spread plus a property costs ~2 µs in Node 20, a literal ~10 ns. */
+function withAccess(v: VerifiedRequest, access: Admission): AuthorizedRequest {
+  return {
+    accessKeyId: v.accessKeyId,
+    payload: v.payload,
+    decodedContentLength: v.decodedContentLength,
+    streaming: v.streaming,
+    trailerChecksum: v.trailerChecksum,
+    access,
+  };
+}
+
+/** The bucket's current incarnation; AccessDenied when the client expects another owner, as AWS answers. */
+function resolve(
+  deps: AdmissionDeps,
+  name: string,
+  expectedOwner: string | string[] | undefined,
+): BucketInfo {
   const bucket = deps.buckets.getBucket(name);
   if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+  if (expectedOwner !== undefined && expectedOwner !== bucket.owner) throw accessDenied();
   return bucket;
 }
 
@@ -78,19 +97,23 @@ export function admit(
   const access = OPERATION_ACTIONS[op.op];
   if (access === null || access === 'service' || !('bucket' in op)) {
     requirePrincipal(principal);
-    return { ...verified, access: { principal, facts } };
+    return withAccess(verified, { principal, facts });
   }
-  const bucket = resolve(deps, op.bucket);
-  if (access === 'per-key') return { ...verified, access: { principal, facts, target: { bucket } } };
+  const bucket = resolve(deps, op.bucket, req.headers['x-amz-expected-bucket-owner']);
+  if (access === 'per-key') {
+    // DeleteObjects: each key is decided in the handler; nothing to decide means no request at all.
+    if (!mayBeAllowedSomewhere(deps, principal, bucket, 's3:DeleteObject')) throw accessDenied();
+    return withAccess(verified, { principal, facts, target: { bucket } });
+  }
   const request: AccessRequest = {
     principal,
     bucket,
     action: query.has('versionId') ? (VERSION_ACTIONS[access] ?? access) : access,
-    ...('key' in op ? { key: op.key } : {}),
+    key: 'key' in op ? op.key : undefined,
     facts,
   };
   const target = { bucket, request, verdict: authorize(deps, request) };
-  if (!COPY_OPERATIONS.has(op.op)) return { ...verified, access: { principal, facts, target } };
+  if (!COPY_OPERATIONS.has(op.op)) return withAccess(verified, { principal, facts, target });
   const header = req.headers['x-amz-copy-source'];
   if (typeof header !== 'string' || header === '') {
     throw new S3Error(
@@ -99,7 +122,7 @@ export function admit(
     );
   }
   const copySource = parseCopySource(header);
-  const srcBucket = resolve(deps, copySource.bucket);
+  const srcBucket = resolve(deps, copySource.bucket, req.headers['x-amz-source-expected-bucket-owner']);
   const srcRequest: AccessRequest = {
     principal,
     bucket: srcBucket,
@@ -108,10 +131,25 @@ export function admit(
     facts,
   };
   const source = { bucket: srcBucket, request: srcRequest, verdict: authorize(deps, srcRequest), copySource };
-  return { ...verified, access: { principal, facts, target, source } };
+  return withAccess(verified, { principal, facts, target, source });
 }
 
-/** DeleteObjects: whether the requester may delete this key (a denied key is reported in the result). */
+/**
+ * DeleteObjects: which of the keys the requester may delete (a denied key is reported in the result). An
+ * anonymous requester who may delete none of them is refused as a whole, like any other unsigned request
+ * without a grant; a signed one gets AWS's per-key AccessDenied entries.
+ */
+export function deletableKeys(
+  deps: AuthzDeps,
+  access: Admission,
+  entries: readonly { key: string; versionId?: string }[],
+): boolean[] {
+  const allowed = entries.map((e) => mayDeleteKey(deps, access, e.key, e.versionId));
+  if (access.principal === undefined && !allowed.includes(true)) throw accessDenied();
+  return allowed;
+}
+
+/** Whether the requester may delete this key (or this version of it). */
 export function mayDeleteKey(deps: AuthzDeps, access: Admission, key: string, versionId?: string): boolean {
   const bucket = access.target?.bucket;
   if (bucket === undefined) return false;

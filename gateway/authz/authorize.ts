@@ -59,7 +59,7 @@ export function authorize(deps: AuthzDeps, req: AccessRequest): Verdict {
   if (isOwner && stored === undefined) return 'allow';
   const block = blockFor(deps, bucket);
   if (stored !== undefined) {
-    const policy = compiledPolicy(stored, { bucket: bucket.name, knownPrincipal: () => true });
+    const policy = compiledPolicy(stored, bucket.name);
     const arn = req.key === undefined ? bucketArn(bucket.name) : objectArn(bucket.name, req.key);
     const outcome = policy.evaluate(principal, action, arn, req.facts);
     if (outcome === 'deny' && !(isOwner && POLICY_ADMIN_ACTIONS.has(action))) throw accessDenied();
@@ -130,6 +130,31 @@ export function missingObjectError(
   } catch {
     return accessDenied();
   }
+}
+
+/**
+ * For a request decided key by key (DeleteObjects): whether any key could be allowed at all. When not, the
+ * whole request is AccessDenied rather than a list of per-key refusals.
+ */
+export function mayBeAllowedSomewhere(
+  deps: AuthzDeps,
+  principal: string | undefined,
+  bucket: BucketInfo,
+  action: S3Action,
+): boolean {
+  if (principal !== undefined && principal === bucket.owner) return true;
+  const block = blockFor(deps, bucket);
+  const stored = deps.buckets.getBucketConfig<StoredPolicy>(bucket, 'policy');
+  if (stored !== undefined) {
+    const policy = compiledPolicy(stored, bucket.name);
+    if (!(block.restrictPublicBuckets && policy.isPublic) && policy.mayAllow(principal, action)) return true;
+  }
+  const permission = bucketAclPermission(action);
+  return (
+    aclsEnabled(deps, bucket) &&
+    permission !== undefined &&
+    aclGrants(bucketAcl(deps, bucket), principal, permission, block.ignorePublicAcls)
+  );
 }
 
 /** CreateBucket and ListBuckets: any signed request, never an anonymous one. */

@@ -1,7 +1,7 @@
 // A policy statement's Condition block, compiled once: operator → key → values. All operators of a block
 // and all keys of an operator must hold; a key's values are alternatives (for negated operators: none may
 // match). A key the request lacks fails the test, except for negated operators, `...IfExists` and Null.
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { factValue, type RequestFacts } from './facts.ts';
 import { wildcardMatcher } from './wildcard.ts';
 
@@ -39,22 +39,81 @@ function numeric(cmp: (a: number, b: number) => boolean): Operator['compile'] {
 }
 
 function ipRanges(values: readonly string[]): ValueTest {
-  const list = new BlockList();
-  for (const cidr of values) {
-    const [addr = '', bits, extra] = cidr.split('/');
-    const family = isIP(addr);
-    if (family === 0 || extra !== undefined)
-      throw new BadCondition(`"${cidr}" is not an IP address or range`);
-    const max = family === 4 ? 32 : 128;
-    const prefix = bits === undefined ? max : Number(bits);
-    if (!/^\d{1,3}$/.test(bits ?? String(max)) || prefix > max)
-      throw new BadCondition(`"${cidr}" is not an IP address or range`);
-    list.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
-  }
+  const ranges = values.map((cidr) => {
+    const range = parseCidr(cidr);
+    if (range === undefined) throw new BadCondition(`"${cidr}" is not an IP address or range`);
+    return range;
+  });
   return (v) => {
-    const family = isIP(v);
-    return family !== 0 && list.check(v, family === 4 ? 'ipv4' : 'ipv6');
+    const ip = requestIp(v);
+    return ip !== undefined && ranges.some((r) => r.v6 === ip.v6 && inRange(ip.bytes, r));
   };
+}
+
+// Requests mostly come from a few addresses, and one request may test several ranges: keep the last one.
+let lastIpText = '';
+let lastIp: ReturnType<typeof parseIp>;
+
+function requestIp(text: string): ReturnType<typeof parseIp> {
+  if (text !== lastIpText) {
+    lastIp = parseIp(text);
+    lastIpText = text;
+  }
+  return lastIp;
+}
+
+interface IpRange {
+  readonly v6: boolean;
+  readonly bytes: Uint8Array;
+  readonly prefix: number;
+}
+
+/** An IPv4 or IPv6 address as bytes (IPv4-mapped IPv6 reads as IPv4), or undefined. */
+export function parseIp(text: string): { v6: boolean; bytes: Uint8Array } | undefined {
+  const family = isIP(text);
+  if (family === 4) return { v6: false, bytes: Uint8Array.from(text.split('.'), Number) };
+  if (family !== 6) return undefined;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
+  if (mapped?.[1] !== undefined) return parseIp(mapped[1]);
+  let groups: string[];
+  const [head = '', tail] = text.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  // A trailing dotted quad is two groups.
+  const last = right.length > 0 ? right : left;
+  const quad = last.at(-1);
+  if (quad?.includes('.')) {
+    const b = quad.split('.').map(Number);
+    last.splice(-1, 1, ((b[0]! << 8) | b[1]!).toString(16), ((b[2]! << 8) | b[3]!).toString(16));
+  }
+  if (tail === undefined) groups = left;
+  else groups = [...left, ...new Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const bytes = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const n = Number.parseInt(g, 16);
+    bytes[2 * i] = n >> 8;
+    bytes[2 * i + 1] = n & 0xff;
+  });
+  return { v6: true, bytes };
+}
+
+function parseCidr(cidr: string): IpRange | undefined {
+  const [addr = '', bits, extra] = cidr.split('/');
+  const ip = parseIp(addr);
+  if (ip === undefined || extra !== undefined) return undefined;
+  const max = ip.v6 ? 128 : 32;
+  if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return undefined;
+  const prefix = bits === undefined ? max : Number(bits);
+  return prefix > max ? undefined : { ...ip, prefix };
+}
+
+function inRange(bytes: Uint8Array, r: IpRange): boolean {
+  const whole = r.prefix >> 3;
+  for (let i = 0; i < whole; i++) if (bytes[i] !== r.bytes[i]) return false;
+  const rest = r.prefix & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((bytes[whole] ?? 0) & mask) === ((r.bytes[whole] ?? 0) & mask);
 }
 
 function bool(values: readonly string[]): ValueTest {

@@ -55,6 +55,8 @@ export const OPERATION_ACTIONS: { readonly [K in OperationName]: OperationAccess
   PutObjectTagging: 's3:PutObjectTagging',
   DeleteObjectTagging: 's3:DeleteObjectTagging',
   GetObjectAttributes: 's3:GetObjectAttributes',
+  GetObjectAcl: 's3:GetObjectAcl',
+  PutObjectAcl: 's3:PutObjectAcl',
   GetBucketTagging: 's3:GetBucketTagging',
   PutBucketTagging: 's3:PutBucketTagging',
   // As AWS: removing a bucket's tags needs the permission to put them.
@@ -62,6 +64,15 @@ export const OPERATION_ACTIONS: { readonly [K in OperationName]: OperationAccess
   GetBucketLifecycleConfiguration: 's3:GetLifecycleConfiguration',
   PutBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
   DeleteBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
+  GetBucketWebsite: 's3:GetBucketWebsite',
+  PutBucketWebsite: 's3:PutBucketWebsite',
+  DeleteBucketWebsite: 's3:DeleteBucketWebsite',
+  GetBucketCors: 's3:GetBucketCORS',
+  PutBucketCors: 's3:PutBucketCORS',
+  DeleteBucketCors: 's3:PutBucketCORS',
+  // Answered before authentication: a preflight needs none; a form upload authorizes its policy's signer.
+  PostObject: null,
+  OptionsObject: null,
   NotImplemented: null,
 };
 

@@ -66,6 +66,8 @@ interface Statement {
 
 export interface CompiledPolicy {
   evaluate(who: string | undefined, action: string, arn: string, facts: RequestFacts): PolicyOutcome;
+  /** Whether some Allow statement names this principal and action (whatever its resources and conditions). */
+  mayAllow(who: string | undefined, action: string): boolean;
   /** Grants something to everyone, as AWS's public-policy rules define it (GetBucketPolicyStatus). */
   readonly isPublic: boolean;
 }
@@ -260,6 +262,7 @@ function policyOf(statements: readonly Statement[]): CompiledPolicy {
       }
       return allowed ? 'allow' : 'none';
     },
+    mayAllow: (who, action) => forAction(action).some((s) => !s.deny && s.principal(who)),
     isPublic: statements.some((s) => !s.deny && s.everyone && !restrictsToKnownSources(s)),
   };
 }
@@ -300,11 +303,13 @@ function isNarrowRange(cidr: string): boolean {
 /** The policy's compiled form, made once per stored value and kept while the value is the bucket's. */
 const compiled = new WeakMap<StoredPolicy, CompiledPolicy>();
 
-export function compiledPolicy(stored: StoredPolicy, ctx: PolicyContext): CompiledPolicy {
+const anyPrincipal = () => true;
+
+export function compiledPolicy(stored: StoredPolicy, bucket: string): CompiledPolicy {
   let hit = compiled.get(stored);
   if (hit === undefined) {
     // A stored policy compiled once before, so it compiles again; principals deleted since just never match.
-    hit = compilePolicy(stored.text, { ...ctx, knownPrincipal: () => true });
+    hit = compilePolicy(stored.text, { bucket, knownPrincipal: anyPrincipal });
     compiled.set(stored, hit);
   }
   return hit;

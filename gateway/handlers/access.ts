@@ -35,24 +35,28 @@ export async function inIncarnation<T>(
   opts: IncarnationCall<T>,
   call: () => Promise<T>,
 ): Promise<T> {
-  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+  // Every request passes here: the catalog answers synchronously unless a delete of the incarnation is
+  // deciding, and only then is its verdict awaited.
+  let value: T;
   try {
-    outcome = { ok: true, value: await call() };
+    value = await call();
   } catch (error) {
-    outcome = { ok: false, error };
+    if (deps.buckets.currentNow?.(bucket) ?? (await deps.buckets.isCurrent(bucket))) throw error;
+    return lostIncarnation(deps, bucket, opts.writes);
   }
-  if (await deps.buckets.isCurrent(bucket)) {
-    if (outcome.ok) return outcome.value;
-    throw outcome.error;
-  }
-  if (outcome.ok) opts.discard?.(outcome.value);
-  if (opts.writes) await deps.storage.dropBucket(bucket.id);
+  if (deps.buckets.currentNow?.(bucket) ?? (await deps.buckets.isCurrent(bucket))) return value;
+  opts.discard?.(value);
+  return lostIncarnation(deps, bucket, opts.writes);
+}
+
+async function lostIncarnation(deps: GatewayDeps, bucket: BucketInfo, writes: boolean): Promise<never> {
+  if (writes) await deps.storage.dropBucket(bucket.id);
   throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
 }
 
 /** After a read done outside `inIncarnation`: NoSuchBucket if the incarnation was deleted meanwhile. */
 export async function confirmBucket(deps: GatewayDeps, bucket: BucketInfo): Promise<void> {
-  if (!(await deps.buckets.isCurrent(bucket)))
+  if (!(deps.buckets.currentNow?.(bucket) ?? (await deps.buckets.isCurrent(bucket))))
     throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
 }
 

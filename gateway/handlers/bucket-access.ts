@@ -85,7 +85,7 @@ export const getBucketPolicyStatus: Handler<Op<'GetBucketPolicyStatus'>> = async
   const bucket = requireBucket(deps, op.bucket, verified);
   const stored = deps.buckets.getBucketConfig<StoredPolicy>(bucket, 'policy');
   if (stored === undefined) throw noPolicy(bucket);
-  const policy = compiledPolicy(stored, { bucket: bucket.name, knownPrincipal: () => true });
+  const policy = compiledPolicy(stored, bucket.name);
   sendXml(ex, 200, policyStatusXml(policy.isPublic));
 };
 

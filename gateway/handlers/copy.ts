@@ -7,14 +7,16 @@ import { S3Error } from '../errors.ts';
 import { sendXml } from '../http/respond.ts';
 import { copySourceConditionError, parseWriteCondition } from '../s3/conditionals.ts';
 import type { CopySource } from '../s3/copy-source.ts';
-import { storedHeadersFromRequest } from '../s3/headers.ts';
+import { storedHeadersFromRequest, websiteRedirectFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
+import { copyTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
 import { deleteMarkerError, malformedVersionId, notFound, versionIdHeader } from '../s3/version-id.ts';
 import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 import { lockForWrite } from './object-lock.ts';
+import { newObjectAcl } from './object-write.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -46,7 +48,7 @@ async function checkedSource(
     deps.storage.headObject(srcBucket.id, Buffer.from(src.key, 'utf8'), which),
   );
   if (!record) throw absentObjectError(deps, admitted, notFound(src.key, src.versionId));
-  requireObjectGrant(deps, admitted, undefined);
+  requireObjectGrant(deps, admitted, record.acl);
   if (record.deleteMarker) {
     // AWS: a current delete marker is NoSuchKey; one named by id cannot be copied (400 InvalidRequest).
     if (src.versionId === undefined) throw deleteMarkerError(src.key, record, false);
@@ -62,7 +64,9 @@ async function checkedSource(
   if (failed) throw failed;
   // With conditions, storage copies only the version they passed on (412 if it changed meanwhile);
   // without, whatever version is current when storage opens it.
-  const conditional = COPY_SOURCE_CONDITIONS.some((h) => req.headers[h] !== undefined);
+  // So does a copy allowed by the source's own ACL: only the version whose ACL was checked.
+  const conditional =
+    COPY_SOURCE_CONDITIONS.some((h) => req.headers[h] !== undefined) || admitted.verdict !== 'allow';
   const pinEtag = conditional ? record.etag : undefined;
   const srcMode = versioningOf(deps, srcBucket);
   return {
@@ -101,12 +105,21 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
       ArgumentValue: directive,
     });
   }
-  if (src.bucket === op.bucket && src.key === op.key && src.versionId === undefined && directive === 'COPY') {
+  const redirect = directive === 'COPY' ? websiteRedirectFromRequest(ex.req.headers) : undefined;
+  if (
+    src.bucket === op.bucket &&
+    src.key === op.key &&
+    src.versionId === undefined &&
+    directive === 'COPY' &&
+    redirect === undefined
+  ) {
     throw new S3Error(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
+  const acl = newObjectAcl(deps, ex, bucket, verified);
+  const tags = copyTags(ex.req.headers);
   acceptBody(ex);
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
@@ -121,8 +134,11 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
         nowMs: deps.clock(),
         versioning,
         ...lock,
+        ...(acl ? { acl } : {}),
         ...(directive === 'REPLACE' ? { headers: storedHeadersFromRequest(ex.req.headers) } : {}),
+        ...(redirect !== undefined ? { websiteRedirectLocation: redirect } : {}),
         ...(condition ? { condition } : {}),
+        ...(tags ? { tags } : {}),
       },
     ),
   );

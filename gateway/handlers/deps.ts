@@ -30,6 +30,11 @@ export interface BucketDirectory {
   putBucketConfig(bucket: BucketRef, kind: BucketConfigKind, value: unknown): Promise<boolean>;
   /** Whether `bucket` is still the current incarnation of its name (waits while a delete of it decides). */
   isCurrent(bucket: BucketRef): Promise<boolean>;
+  /**
+   * `isCurrent` answered now, without a promise (every request asks); undefined while a delete of it decides or
+   * when the directory cannot tell without asking (then `isCurrent` is awaited). Optional: remote directories.
+   */
+  currentNow?(bucket: BucketRef): boolean | undefined;
   /** Removes exactly this incarnation, if `isEmpty` (asked while it is closing) agrees. */
   deleteBucket(bucket: BucketRef, isEmpty: () => Promise<boolean>): Promise<DeleteBucketOutcome>;
 }
@@ -58,8 +63,12 @@ export interface GatewayDeps {
   readonly isReady: () => boolean;
   /** When set, /metrics needs `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken?: string;
+  /** The website endpoint's domain: `<bucket>.<websiteDomain>` Host names select a bucket there. */
+  readonly websiteDomain?: string;
   /** Server-wide public access block (--block-public-access), on top of each bucket's own. */
   readonly blockPublicAccess?: PublicAccessBlock;
+  /** Accept signature version 2 (default true; `--no-sigv2`). */
+  readonly sigV2?: boolean;
 }
 
 export interface RequestState {

@@ -3,15 +3,19 @@ import { S3Error } from '../errors.ts';
 import { getObjectAttributes } from './attributes.ts';
 import * as bucket from './bucket.ts';
 import * as access from './bucket-access.ts';
+import * as cors from './bucket-cors.ts';
+import * as website from './bucket-website.ts';
 import * as copy from './copy.ts';
 import type { HandlerTable } from './deps.ts';
 import * as lifecycle from './lifecycle.ts';
 import * as list from './list.ts';
 import * as mpu from './multipart.ts';
+import * as objectAcl from './object-acl.ts';
 import * as del from './object-delete.ts';
 import * as lock from './object-lock.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
+import * as post from './post-object.ts';
 import * as tagging from './tagging.ts';
 import * as versioning from './versioning.ts';
 
@@ -45,6 +49,14 @@ export const HANDLERS: HandlerTable = {
   CompleteMultipartUpload: mpu.completeMultipartUpload,
   AbortMultipartUpload: mpu.abortMultipartUpload,
   ListParts: mpu.listParts,
+  GetBucketWebsite: website.getBucketWebsite,
+  PutBucketWebsite: website.putBucketWebsite,
+  DeleteBucketWebsite: website.deleteBucketWebsite,
+  GetBucketCors: cors.getBucketCors,
+  PutBucketCors: cors.putBucketCors,
+  DeleteBucketCors: cors.deleteBucketCors,
+  OptionsObject: async ({ deps, ex, op }) => cors.answerPreflight(deps.buckets, ex, op),
+  PostObject: post.postObject,
   GetObjectTagging: tagging.getObjectTagging,
   PutObjectTagging: tagging.putObjectTagging,
   DeleteObjectTagging: tagging.deleteObjectTagging,
@@ -55,6 +67,8 @@ export const HANDLERS: HandlerTable = {
   GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycleConfiguration,
   PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycleConfiguration,
   DeleteBucketLifecycleConfiguration: lifecycle.deleteBucketLifecycleConfiguration,
+  GetObjectAcl: objectAcl.getObjectAcl,
+  PutObjectAcl: objectAcl.putObjectAcl,
   GetBucketPolicy: access.getBucketPolicy,
   PutBucketPolicy: access.putBucketPolicy,
   DeleteBucketPolicy: access.deleteBucketPolicy,

@@ -6,6 +6,7 @@ import { sendEmpty, sendXml } from '../http/respond.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import { parseMaxKeys } from '../s3/listing.ts';
 import type { Operation } from '../s3/operation.ts';
+import { requestTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
 import { versionIdHeader } from '../s3/version-id.ts';
 import {
@@ -21,7 +22,7 @@ import { objectExpiration } from './lifecycle.ts';
 import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
 import { lockForWrite } from './object-lock.ts';
-import { openUpload } from './object-write.ts';
+import { newObjectAcl, openUpload } from './object-write.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -38,16 +39,15 @@ export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async
   validateKey(op.key);
   const headers = storedHeadersFromRequest(ex.req.headers);
   const algorithm = checksumAlgorithm(ex.req.headers);
-  const attributes = lockForWrite(deps, bucket, ex.req.headers, { integrity: false });
+  const tags = requestTags(ex.req.headers);
+  const acl = newObjectAcl(deps, ex, bucket, verified);
+  const lock = lockForWrite(deps, bucket, ex.req.headers, { integrity: false });
   const uploadId = await inIncarnation(deps, bucket, { writes: true }, () =>
-    deps.storage.createUpload(
-      bucket.id,
-      Buffer.from(op.key, 'utf8'),
-      headers,
-      deps.clock(),
-      algorithm,
-      attributes,
-    ),
+    deps.storage.createUpload(bucket.id, Buffer.from(op.key, 'utf8'), headers, deps.clock(), algorithm, {
+      ...(tags?.length ? { tags } : {}),
+      ...(acl ? { acl } : {}),
+      ...lock,
+    }),
   );
   sendXml(ex, 200, initiateMultipartUploadResultXml({ bucket: op.bucket, key: op.key, uploadId }), {
     ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {}),

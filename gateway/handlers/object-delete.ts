@@ -4,7 +4,7 @@
 // that version goes.
 
 import type { RemoveObjectResult, VersioningMode } from '../../storage/api.ts';
-import { mayDeleteKey } from '../authz/admission.ts';
+import { deletableKeys } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
@@ -144,6 +144,7 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
   const request = parseDeleteRequest(body.toString('utf8'));
   const versioning = versioningOf(deps, bucket);
+  const allowed = deletableKeys(deps, verified.access, request.objects);
   const locked = lockOf(deps, bucket) !== undefined;
   const lockFor = (key: string) =>
     locked ? { bypassGovernance: bypassGovernance(deps, ex.req.headers, verified.access, key) } : undefined;
@@ -153,7 +154,7 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
     while (next < request.objects.length) {
       const i = next++;
       const entry = request.objects[i]!;
-      results[i] = mayDeleteKey(deps, verified.access, entry.key, entry.versionId)
+      results[i] = allowed[i]
         ? await deleteEntry(deps, bucket.id, versioning, lockFor(entry.key), entry)
         : {
             key: entry.key,

@@ -7,8 +7,9 @@ import { evaluateReadConditions } from '../s3/conditionals.ts';
 import { httpDate, objectResponseHeaders, responseOverrides } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseRange } from '../s3/range.ts';
+import { taggingCountHeader } from '../s3/tagging.ts';
 import { deleteMarkerError, notFound, requestedVersionId, versionIdHeader } from '../s3/version-id.ts';
-import { inIncarnation, requireBucket } from './access.ts';
+import { type IncarnationCall, inIncarnation, requireBucket } from './access.ts';
 import type { HandlerInput } from './deps.ts';
 import { objectExpiration } from './lifecycle.ts';
 import { lockResponseHeaders } from './object-lock.ts';
@@ -24,6 +25,12 @@ export async function headObject(input: HandlerInput<Op<'HeadObject'>>): Promise
   await readObject(input, false);
 }
 
+/** A read pin taken for an incarnation deleted meanwhile is given back (one object for every request). */
+const OPEN_FOR_READ: IncarnationCall<ReadHandle | undefined> = {
+  writes: false,
+  discard: (h) => h?.release(),
+};
+
 async function readObject(
   { deps, ex, verified, target, op }: HandlerInput<Op<'GetObject'> | Op<'HeadObject'>>,
   withBody: boolean,
@@ -31,7 +38,7 @@ async function readObject(
   const bucket = requireBucket(deps, op.bucket, verified);
   const versionId = requestedVersionId(target.query);
   const overrides = responseOverrides(target.query);
-  const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
+  const handle = await inIncarnation(deps, bucket, OPEN_FOR_READ, () =>
     deps.storage.openObject(
       bucket.id,
       Buffer.from(op.key, 'utf8'),
@@ -42,7 +49,7 @@ async function readObject(
   if (!handle) throw absentObjectError(deps, admitted, notFound(op.key, versionId));
   try {
     const { record } = handle;
-    requireObjectGrant(deps, admitted, undefined);
+    requireObjectGrant(deps, admitted, record.acl);
     if (record.deleteMarker)
       throw deleteMarkerError(op.key, record, versionId !== undefined, withBody ? 'GET' : 'HEAD');
     const validators = { etag: record.etag, lastModifiedMs: record.lastModifiedMs };
@@ -69,6 +76,7 @@ async function readObject(
       versionIdHeader(versioningOf(deps, bucket), record),
       objectExpiration(deps, bucket, record),
       lockResponseHeaders(record),
+      taggingCountHeader(record.tags),
     );
     const status = range.partial ? 206 : 200;
     const length = record.size === 0 ? 0 : range.end - range.start + 1;
@@ -137,7 +145,8 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function streamBody(
+/** Streams the rest of an object after its first chunk (read before the status line), exactly `length` bytes. */
+export async function streamBody(
   ex: Exchange,
   first: IteratorResult<Buffer>,
   chunks: AsyncIterator<Buffer>,
@@ -152,7 +161,7 @@ async function streamBody(
       res.end(chunk);
       return;
     }
-    const wait = writeChunk(res, chunk);
+    const wait = writeChunk(res, chunk, ex.bodyTimeoutMs);
     if (wait) await wait;
   }
   // Fewer bytes than announced must not look like a complete response: drop the connection.

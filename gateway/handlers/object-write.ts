@@ -1,6 +1,8 @@
 // PutObject: authenticate → check bucket → 100 Continue → stream the verified body into storage.
+import type { BucketInfo } from '../../tracker/catalog.ts';
 import { decodeBody } from '../auth/body.ts';
 import type { ChecksumAlgorithm, VerifiedRequest } from '../auth/types.ts';
+import { aclForNewObject } from '../authz/object-acl.ts';
 import { S3Error } from '../errors.ts';
 import { checksumAlgorithm, expectedDigests } from '../http/digests.ts';
 import type { Exchange } from '../http/respond.ts';
@@ -8,6 +10,7 @@ import { sendEmpty } from '../http/respond.ts';
 import { parseWriteCondition } from '../s3/conditionals.ts';
 import { storedHeadersFromRequest } from '../s3/headers.ts';
 import type { Operation } from '../s3/operation.ts';
+import { requestTags } from '../s3/tagging.ts';
 import { validateKey } from '../s3/validate.ts';
 import { versionIdHeader } from '../s3/version-id.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
@@ -26,6 +29,8 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
   const lock = lockForWrite(deps, bucket, ex.req.headers, { integrity: true });
+  const acl = newObjectAcl(deps, ex, bucket, verified);
+  const tags = requestTags(ex.req.headers);
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.putObject({
@@ -39,6 +44,8 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
       condition,
       versioning,
       ...lock,
+      ...(acl ? { acl } : {}),
+      ...(tags?.length ? { tags } : {}),
     }),
   );
   ex.bytesIn = upload.size;
@@ -49,6 +56,15 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
     ...versionIdHeader(versioning, record),
   });
 };
+
+/** The ACL the request's x-amz-acl / x-amz-grant-* headers give the new object (gateway/authz decides). */
+export function newObjectAcl(deps: GatewayDeps, ex: Exchange, bucket: BucketInfo, verified: VerifiedRequest) {
+  return aclForNewObject(deps, ex.req.headers, {
+    bucket,
+    principal: verified.accessKeyId,
+    knownUser: (id) => deps.credentials(id) !== undefined,
+  });
+}
 
 export interface OpenedUpload {
   readonly size: number;

@@ -27,7 +27,11 @@ type VersioningSetting = z.infer<typeof VersioningSetting>;
 
 /** The bucket's versioning state as storage takes it. */
 export function versioningOf(deps: GatewayDeps, bucket: BucketRef): VersioningMode {
-  const raw = deps.buckets.getBucketConfig(bucket, 'versioning');
+  return versioningFromSetting(deps.buckets.getBucketConfig(bucket, 'versioning'));
+}
+
+/** The catalog's 'versioning' setting as storage takes it (also for the storage node's lifecycle worker). */
+export function versioningFromSetting(raw: unknown): VersioningMode {
   if (raw === undefined) return 'unversioned';
   const parsed = VersioningSetting.safeParse(raw);
   // A setting this code did not write: the bucket had versioning, so never treat it as unversioned.

@@ -75,24 +75,16 @@ export function sendEmpty(ex: Exchange, status: number, headers: Record<string, 
   ex.res.end();
 }
 
-/** Per response: how long a write may wait for the client to read before the connection is cut. */
-const sendStallMs = new WeakMap<ServerResponse, number>();
-
-/** Bounds every wait in writeChunk for this exchange by its body timeout (a client that stops reading). */
-export function limitSendStalls(ex: Exchange): void {
-  if (ex.bodyTimeoutMs !== undefined && ex.bodyTimeoutMs > 0) sendStallMs.set(ex.res, ex.bodyTimeoutMs);
-}
-
 /**
  * Writes one chunk, waiting for the socket to drain when Node's buffer is full. A client that reads nothing for
- * the exchange's body timeout gets its connection cut (it holds the object's read pin and buffers otherwise).
+ * `stallMs` (the exchange's body timeout) gets its connection cut (it holds the object's read pin and buffers
+ * otherwise).
  */
-export function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> | undefined {
+export function writeChunk(res: ServerResponse, chunk: Buffer, stallMs?: number): Promise<void> | undefined {
   if (res.write(chunk)) return undefined;
   return new Promise((resolve, reject) => {
-    const stallMs = sendStallMs.get(res);
     const timer =
-      stallMs === undefined
+      stallMs === undefined || stallMs <= 0
         ? undefined
         : setTimeout(() => {
             res.off('drain', onDrain);

@@ -45,7 +45,38 @@ export function storedHeadersFromRequest(headers: Headers): StoredHeaders {
     stored.userMeta[metaName] = Array.isArray(raw) ? raw.join(',') : raw;
   }
   validateUserMetadata(stored.userMeta);
+  const redirect = websiteRedirectFromRequest(headers);
+  if (redirect !== undefined) stored.websiteRedirectLocation = redirect;
   return stored;
+}
+
+/** x-amz-website-redirect-location, validated; undefined when the request has none. */
+export function websiteRedirectFromRequest(headers: Headers): string | undefined {
+  const value = headerValue(headers, WEBSITE_REDIRECT_HEADER);
+  return value === undefined ? undefined : validateWebsiteRedirect(value);
+}
+
+export const WEBSITE_REDIRECT_HEADER = 'x-amz-website-redirect-location';
+
+/** As AWS: a path in the same bucket (`/...`) or an absolute http(s) URL, at most 2 KiB. */
+function validateWebsiteRedirect(value: string): string {
+  if (!/^(\/|https?:\/\/)/.test(value)) {
+    throw new S3Error(
+      'InvalidArgument',
+      "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.",
+      { ArgumentName: WEBSITE_REDIRECT_HEADER, ArgumentValue: value.slice(0, 256) },
+    );
+  }
+  if (Buffer.byteLength(value, 'latin1') > 2048) {
+    throw new S3Error(
+      'InvalidArgument',
+      'The length of website redirect location cannot exceed 2,048 characters.',
+      {
+        ArgumentName: WEBSITE_REDIRECT_HEADER,
+      },
+    );
+  }
+  return value;
 }
 
 /** The range being answered, as the read handler selected it (Range header or partNumber). */
@@ -108,6 +139,7 @@ export function objectResponseHeaders(
     if (value !== undefined && field !== 'contentType') out[name] = value;
   }
   for (const [name, value] of Object.entries(h.userMeta)) out[`${META_PREFIX}${name}`] = value;
+  if (h.websiteRedirectLocation !== undefined) out[WEBSITE_REDIRECT_HEADER] = h.websiteRedirectLocation;
   const range = opts.range;
   const length = range === undefined ? record.size : Math.max(0, range.end - range.start + 1);
   out['content-length'] = String(length);

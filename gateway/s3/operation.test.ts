@@ -81,7 +81,14 @@ describe('parseOperation: request lines from the AWS API reference examples', ()
     ['GET /?policyStatus', VH, { op: 'GetBucketPolicyStatus', bucket: 'amzn-s3-demo-bucket' }],
     ['DELETE /?publicAccessBlock', VH, { op: 'DeletePublicAccessBlock', bucket: 'amzn-s3-demo-bucket' }],
     ['PUT /?ownershipControls', VH, { op: 'PutBucketOwnershipControls', bucket: 'amzn-s3-demo-bucket' }],
-    ['DELETE /?cors', VH, { op: 'NotImplemented', name: 'DeleteBucketCors' }],
+    ['DELETE /?cors', VH, { op: 'DeleteBucketCors', ...b }],
+    ['PUT /?cors', VH, { op: 'PutBucketCors', ...b }],
+    ['GET /?cors', VH, { op: 'GetBucketCors', ...b }],
+    ['GET /?website', VH, { op: 'GetBucketWebsite', ...b }],
+    ['PUT /?website', VH, { op: 'PutBucketWebsite', ...b }],
+    ['DELETE /?website', VH, { op: 'DeleteBucketWebsite', ...b }],
+    ['OPTIONS /', VH, { op: 'OptionsObject', ...b }],
+    ['OPTIONS /example-object', VH, { op: 'OptionsObject', ...b, key: 'example-object' }],
     ['GET /?lifecycle', VH, { op: 'GetBucketLifecycleConfiguration', ...b }],
     ['PUT /?lifecycle', VH, { op: 'PutBucketLifecycleConfiguration', ...b }],
     ['DELETE /?lifecycle', VH, { op: 'DeleteBucketLifecycleConfiguration', ...b }],
@@ -95,9 +102,18 @@ describe('parseOperation: request lines from the AWS API reference examples', ()
     ['PUT /?versioning', VH, { op: 'PutBucketVersioning', ...b }],
     ['GET /?versions', VH, { op: 'ListObjectVersions', ...b }],
     ['GET /?versions&prefix=a&key-marker=b', VH, { op: 'ListObjectVersions', ...b }],
-    ['PUT /example-object?acl', VH, { op: 'NotImplemented', name: 'PutObjectAcl' }],
+    [
+      'PUT /example-object?acl',
+      VH,
+      { op: 'PutObjectAcl', bucket: 'amzn-s3-demo-bucket', key: 'example-object' },
+    ],
+    [
+      'GET /example-object?acl',
+      VH,
+      { op: 'GetObjectAcl', bucket: 'amzn-s3-demo-bucket', key: 'example-object' },
+    ],
     ['POST /example-object?restore', VH, { op: 'NotImplemented', name: 'RestoreObject' }],
-    ['POST /', VH, { op: 'NotImplemented', name: 'PostObject' }],
+    ['POST /', VH, { op: 'PostObject', ...b }],
   ];
   for (const [line, host, expected, headers] of cases) {
     test(`${line} (Host: ${host})`, () => assert.deepEqual(parse(line, host, headers), expected));

@@ -41,10 +41,20 @@ export type Operation =
   | ({ op: 'CompleteMultipartUpload' } & U)
   | ({ op: 'AbortMultipartUpload' } & U)
   | ({ op: 'ListParts' } & U)
+  | ({ op: 'GetBucketWebsite' } & B)
+  | ({ op: 'PutBucketWebsite' } & B)
+  | ({ op: 'DeleteBucketWebsite' } & B)
+  | ({ op: 'GetBucketCors' } & B)
+  | ({ op: 'PutBucketCors' } & B)
+  | ({ op: 'DeleteBucketCors' } & B)
+  | ({ op: 'PostObject' } & B)
+  | ({ op: 'OptionsObject'; key?: string } & B)
   | ({ op: 'GetObjectTagging' } & K)
   | ({ op: 'PutObjectTagging' } & K)
   | ({ op: 'DeleteObjectTagging' } & K)
   | ({ op: 'GetObjectAttributes' } & K)
+  | ({ op: 'GetObjectAcl' } & K)
+  | ({ op: 'PutObjectAcl' } & K)
   | ({ op: 'GetBucketTagging' } & B)
   | ({ op: 'PutBucketTagging' } & B)
   | ({ op: 'DeleteBucketTagging' } & B)
@@ -140,8 +150,8 @@ const BUCKET_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
 };
 // Object subresources served here (not during an upload: those take uploadId).
 const OBJECT_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
-  GET: { tagging: 'GetObjectTagging', attributes: 'GetObjectAttributes' },
-  PUT: { tagging: 'PutObjectTagging' },
+  GET: { tagging: 'GetObjectTagging', attributes: 'GetObjectAttributes', acl: 'GetObjectAcl' },
+  PUT: { tagging: 'PutObjectTagging', acl: 'PutObjectAcl' },
   DELETE: { tagging: 'DeleteObjectTagging' },
 };
 
@@ -179,6 +189,8 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
     if (query.has('uploads')) return { op: 'ListMultipartUploads', ...b };
     if (query.has('versions')) return { op: 'ListObjectVersions', ...b };
     if (query.has('object-lock')) return { op: 'GetObjectLockConfiguration', ...b };
+    const config = bucketConfigOperation(m, query, b);
+    if (config) return config;
     const unsupported = unsupportedIn(query, 'Bucket', m);
     if (unsupported) return unsupported;
     const listType = query.get('list-type');
@@ -194,6 +206,8 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
   if (m === 'PUT' || m === 'DELETE') {
     if (m === 'PUT' && query.has('versioning')) return { op: 'PutBucketVersioning', ...b };
     if (m === 'PUT' && query.has('object-lock')) return { op: 'PutObjectLockConfiguration', ...b };
+    const config = bucketConfigOperation(m, query, b);
+    if (config) return config;
     const unsupported = unsupportedIn(query, 'Bucket', m);
     if (unsupported) return unsupported;
     return m === 'PUT' ? { op: 'CreateBucket', ...b } : { op: 'DeleteBucket', ...b };
@@ -201,10 +215,18 @@ function bucketOperation(m: string, bucket: string, query: Map<string, string>):
   if (m === 'POST') {
     if (query.has('delete')) return { op: 'DeleteObjects', ...b };
     // A POST to a bucket without ?delete is a browser form upload (PostObject).
-    return { op: 'NotImplemented', name: 'PostObject' };
+    return { op: 'PostObject', ...b };
   }
-  if (m === 'OPTIONS') return { op: 'NotImplemented', name: 'OptionsObject' };
+  if (m === 'OPTIONS') return { op: 'OptionsObject', ...b };
   throw methodNotAllowed(m);
+}
+
+/** The website and CORS settings of a bucket (`?website`, `?cors`) by method. */
+function bucketConfigOperation(m: string, query: Map<string, string>, b: B): Operation | undefined {
+  const verb = m === 'GET' ? 'Get' : m === 'PUT' ? 'Put' : 'Delete';
+  if (query.has('website')) return { op: `${verb}BucketWebsite`, ...b };
+  if (query.has('cors')) return { op: `${verb}BucketCors`, ...b };
+  return undefined;
 }
 
 /** `partNumber` must be an integer 1..10000, as AWS requires. */
@@ -250,7 +272,7 @@ function objectOperation(
     case 'PUT':
       return putObjectOperation(k, query, headers);
     case 'OPTIONS':
-      return { op: 'NotImplemented', name: 'OptionsObject' };
+      return { op: 'OptionsObject', ...k };
     default:
       throw methodNotAllowed(m);
   }

@@ -112,6 +112,40 @@ function decodeComponent(s: string): string {
   }
 }
 
+type Headers = Record<string, string | string[] | undefined>;
+
+function header(h: Headers, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** The tags a PUT or CreateMultipartUpload asks for with `x-amz-tagging`, or undefined without one. */
+export function requestTags(h: Headers): Tag[] | undefined {
+  const raw = header(h, 'x-amz-tagging');
+  return raw === undefined ? undefined : parseTaggingHeader(raw);
+}
+
+/**
+ * CopyObject's tags: `x-amz-tagging-directive` COPY (the default) keeps the source's, so undefined; REPLACE
+ * takes `x-amz-tagging` (none: no tags).
+ */
+export function copyTags(h: Headers): Tag[] | undefined {
+  const directive = (header(h, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', 'Unknown tagging directive.', {
+      ArgumentName: 'x-amz-tagging-directive',
+      ArgumentValue: directive.slice(0, 256),
+    });
+  }
+  if (directive === 'COPY') return undefined;
+  return requestTags(h) ?? [];
+}
+
+/** `x-amz-tagging-count` on GET and HEAD answers, when the version has tags. */
+export function taggingCountHeader(tags: readonly Tag[] | undefined): Record<string, string> {
+  return tags?.length ? { 'x-amz-tagging-count': String(tags.length) } : {};
+}
+
 /** GetObjectTagging / GetBucketTagging answer. */
 export function taggingXml(tags: readonly Tag[]): string {
   const set: XmlNode[] = tags.map((t) => [

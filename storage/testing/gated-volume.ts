@@ -46,6 +46,7 @@ export function gatedOpener(gate: Gate, volumes: Volume[], chunkBytes = 64 * 102
         chunkBytes,
         writeLanes: 1,
         onMoved: hooks?.onMoved as (m: EntryMoved) => Promise<void>,
+        forwardsUnused: hooks?.forwardsUnused,
       };
       const exists = existsSync(join(spec.dir, 'volume.qv'));
       const v = exists
