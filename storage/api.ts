@@ -153,12 +153,16 @@ export interface RemoveObjectResult {
   deleteMarker?: boolean;
 }
 
-/** A new version's tags, Object Lock state and ACL, given at PUT, copy or multipart create. */
+/** A new version's tags and Object Lock state, given at PUT, copy or multipart create. */
 export interface VersionAttributes {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
-  /** The version's ACL (x-amz-acl / x-amz-grant-* of the write). */
+}
+
+/** What the object a multipart upload completes into starts with (x-amz-tagging, -acl, -object-lock-*). */
+export interface UploadAttributes extends VersionAttributes {
+  /** The completed object's ACL (x-amz-acl / x-amz-grant-* of CreateMultipartUpload). */
   acl?: ObjectAcl;
 }
 
@@ -270,8 +274,8 @@ export interface UploadDescription {
   headers: StoredHeaders;
   initiatedMs: number;
   checksumAlgorithm?: ChecksumAlgorithm;
-  /** What the completed object will carry (x-amz-tagging, x-amz-object-lock-* at create). */
-  attributes?: VersionAttributes;
+  /** What the completed object will carry (x-amz-tagging, -acl, -object-lock-* at create). */
+  attributes?: UploadAttributes;
 }
 
 export interface ListPartsResult {
@@ -388,7 +392,7 @@ export interface StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
-    attributes?: VersionAttributes,
+    attributes?: UploadAttributes,
   ): Promise<string>;
   uploadPart(input: UploadPartInput): Promise<BodyFinish>;
   uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish>;

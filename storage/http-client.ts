@@ -23,9 +23,9 @@ import type {
   StorageApi,
   StoredHeaders,
   UpdateAttributesInput,
+  UploadAttributes,
   UploadPartCopyInput,
   UploadPartInput,
-  VersionAttributes,
   VersioningMode,
   VersionSelector,
 } from './api.ts';
@@ -185,7 +185,7 @@ export class StorageClient implements StorageApi {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
-    attributes?: VersionAttributes,
+    attributes?: UploadAttributes,
   ): Promise<string> {
     return this.call('createUpload', {
       bucket,

@@ -85,7 +85,7 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     checksumAlgorithm: checksumAlgorithm.nullish(),
     attributes: z
       .looseObject({
-        tags: z.array(tag).max(50).optional(),
+        tags: z.array(tag).max(10).optional(),
         retention: z
           .looseObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retainUntilMs: ms })
           .optional(),

@@ -41,8 +41,9 @@ const FORMAT_KEY = Buffer.from('format');
  * The layout of index keys and rows. Bumped whenever keys.ts or records.ts change what is stored: an index of
  * another format is discarded at open and rebuilt from the volumes (which do not change with it).
  *   1: upload keys escaped 0x00/0x01 (up to twice a key's length)   2: upload keys lifted (keys.ts)
+ *   3: object values v2 (version stamp, flags, tags, retention, ACL), the versions table, upload values v2
  */
-export const INDEX_FORMAT = 2;
+export const INDEX_FORMAT = 3;
 
 export class NodeIndex {
   readonly objects: Db;

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { INDEX_FORMAT, NodeIndex } from './index-db.ts';
 import { uploadKey } from './keys.ts';
 import { StorageNode } from './node.ts';
-import { H, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
+import { H, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
 
 const { opener } = testOpener();
 
@@ -60,6 +60,35 @@ test('an index of format 1 (escaped upload keys) is rebuilt at open; uploads lis
     const reopened = NodeIndex.open(join(t.dir, 'index'));
     assert.equal(reopened.formatIsCurrent(), true, `stamped ${INDEX_FORMAT}`);
     await reopened.close();
+  } finally {
+    await t.remove();
+  }
+});
+
+test('an index of format 2 (object values without version fields) is rebuilt at open, not misread', {
+  timeout: 60_000,
+}, async () => {
+  const t = await tempDir();
+  const open = () =>
+    StorageNode.open({ dataDir: t.dir, nodeId: 1, volumes: volumeSpecs(t.dir, 1), volumeOpener: opener });
+  try {
+    let node = await open();
+    await node.putObject(putInput('bkt', 'k', Buffer.from('kept')));
+    await node.close();
+    // What the previous release left: format stamp 2 (its object rows had no version fields).
+    const index = NodeIndex.open(join(t.dir, 'index'));
+    await index.write(() => index.meta.put(Buffer.from('format'), Buffer.from([0, 0, 0, 2])));
+    await index.close();
+    node = await open();
+    try {
+      assert.equal(node.recovery?.mode, 'rebuild');
+      const h = (await node.openObject('bkt', Buffer.from('k')))!;
+      assert.equal(h.record.versionId, 'null');
+      assert.deepEqual(await readAll(h.stream()), Buffer.from('kept'));
+      h.release();
+    } finally {
+      await node.close();
+    }
   } finally {
     await t.remove();
   }

@@ -12,8 +12,8 @@ import type {
   ObjectRecord,
   Opver,
   StoredHeaders,
+  UploadAttributes,
   UploadPartInput,
-  VersionAttributes,
   VersioningMode,
 } from './api.ts';
 import type { Binlog, BinlogRecord } from './binlog.ts';
@@ -97,7 +97,7 @@ export class Multipart {
     headers: StoredHeaders,
     nowMs: number,
     checksumAlgorithm?: ChecksumAlgorithm,
-    attributes?: VersionAttributes,
+    attributes: UploadAttributes = {},
   ): Promise<string> {
     const node = this.node;
     const uploadId = node.random(16).toString('hex');
@@ -108,7 +108,10 @@ export class Multipart {
       headers,
       initiatedMs: nowMs,
       ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
-      ...(attributes && Object.keys(attributes).length > 0 ? { attributes } : {}),
+      ...(attributes.tags?.length ? { tags: attributes.tags } : {}),
+      ...(attributes.acl ? { acl: attributes.acl } : {}),
+      ...(attributes.retention ? { retention: attributes.retention } : {}),
+      ...(attributes.legalHold ? { legalHold: true } : {}),
     };
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
     const { at } = await node.placement.put({
@@ -256,6 +259,8 @@ export class Multipart {
         lastModifiedMs: nowMs,
         headers: upload.headers,
         checksums: sum.checksums,
+        ...(upload.tags ? { tags: upload.tags } : {}),
+        ...(upload.acl ? { acl: upload.acl } : {}),
         body: {
           kind: 'multipart',
           uploadId,
@@ -263,11 +268,8 @@ export class Multipart {
         },
       };
       if (sum.checksumType) meta.checksumType = sum.checksumType;
-      const a = upload.attributes;
-      if (a?.tags?.length) meta.tags = a.tags;
-      if (a?.retention) meta.retention = a.retention;
-      if (a?.legalHold) meta.legalHold = true;
-      if (a?.acl) meta.acl = a.acl;
+      if (upload.retention) meta.retention = upload.retention;
+      if (upload.legalHold) meta.legalHold = true;
       const used = new Set(chosen.map((p) => p.partNumber));
       const unused = [...rows.values()].filter((r) => !used.has(r.partNumber));
       const freeAfter = [upload.at, ...unused.flatMap((r) => partLocs(r.value))];
@@ -415,7 +417,7 @@ export class Multipart {
         headers: upload.headers,
         initiatedMs: upload.initiatedMs,
         ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
-        ...(upload.attributes ? { attributes: upload.attributes } : {}),
+        ...uploadAttributes(upload),
       },
     };
   }
@@ -475,4 +477,15 @@ export class Multipart {
 
 function partLocs(p: PartValue): VolLoc[] {
   return p.blobAt ? [p.at, p.blobAt] : [p.at];
+}
+
+/** What a listing says the completed object will carry. */
+function uploadAttributes(u: UploadMeta): { attributes?: UploadAttributes } {
+  const a: UploadAttributes = {
+    ...(u.tags?.length ? { tags: u.tags } : {}),
+    ...(u.retention ? { retention: u.retention } : {}),
+    ...(u.legalHold ? { legalHold: true } : {}),
+    ...(u.acl ? { acl: u.acl } : {}),
+  };
+  return Object.keys(a).length > 0 ? { attributes: a } : {};
 }

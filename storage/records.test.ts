@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Writer } from './codec.ts';
 import {
   decodeCheckpoint,
   decodeEntryMeta,
@@ -139,7 +140,30 @@ test('the website redirect location round-trips in entry metas and index values,
   });
 });
 
-test("an upload's attributes (tags, retention, legal hold, ACL of CreateMultipartUpload) round-trip in its meta and index value", () => {
+test("an upload's tags (x-amz-tagging on CreateMultipartUpload) trail its meta and index value; uploads without stay as before", () => {
+  const base = { bucket: 'b', key: Buffer.from('k'), headers: { userMeta: {} }, initiatedMs: 7 };
+  const plainMeta = encodeEntryMeta({ kind: 'upload', meta: base });
+  const tagged = {
+    ...base,
+    tags: [
+      { key: 'a', value: '' },
+      { key: 'é', value: 'v' },
+    ],
+  };
+  const taggedMeta = encodeEntryMeta({ kind: 'upload', meta: tagged });
+  assert.deepEqual(decodeEntryMeta(plainMeta), { kind: 'upload', meta: base });
+  assert.deepEqual(decodeEntryMeta(taggedMeta), { kind: 'upload', meta: tagged });
+  // Format 1 (written before Object Lock): the tags trail the headers; still read.
+  const v1 = new Writer(64).u8(1).u8(2).str('b').bytes(Buffer.from('k')).num(7).u8(0);
+  for (let i = 0; i < 6; i++) v1.u8(0);
+  v1.u32(0).u32(2).str('a').str('').str('é').str('v');
+  assert.deepEqual(decodeEntryMeta(v1.done()), { kind: 'upload', meta: tagged });
+  const value = { uploadId: 'u', opver: { counter: 3n, nodeId: 1 }, at };
+  assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...base, ...value })), { ...base, ...value });
+  assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...tagged, ...value })), { ...tagged, ...value });
+});
+
+test("an upload's ACL (x-amz-acl on CreateMultipartUpload) trails its tags, with or without tags", () => {
   const base = { bucket: 'b', key: Buffer.from('k'), headers: { userMeta: {} }, initiatedMs: 7 };
   const acl = {
     owner: 'AK',
@@ -151,19 +175,10 @@ test("an upload's attributes (tags, retention, legal hold, ACL of CreateMultipar
       },
     ],
   };
-  const tags = [
-    { key: 'a', value: '' },
-    { key: 'é', value: 'v' },
-  ];
-  const retention = { mode: 'COMPLIANCE' as const, retainUntilMs: 1_900_000_000_000 };
   const value = { uploadId: 'u', opver: { counter: 3n, nodeId: 1 }, at };
   for (const meta of [
-    base,
-    { ...base, attributes: { tags } },
-    { ...base, attributes: { acl } },
-    { ...base, attributes: { tags, acl } },
-    { ...base, attributes: { tags, retention, legalHold: true, acl } },
-    { ...base, attributes: { legalHold: true } },
+    { ...base, acl },
+    { ...base, tags: [{ key: 't', value: 'v' }], acl },
   ]) {
     assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'upload', meta })), { kind: 'upload', meta });
     assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...meta, ...value })), { ...meta, ...value });

@@ -14,7 +14,6 @@ import type {
   ObjectTag,
   Opver,
   StoredHeaders,
-  VersionAttributes,
 } from './api.ts';
 import { Reader, Writer } from './codec.ts';
 import type { Location } from './volume-port.ts';
@@ -72,8 +71,13 @@ export interface UploadMeta {
   headers: StoredHeaders;
   initiatedMs: number;
   checksumAlgorithm?: ChecksumAlgorithm;
-  /** Given at create, carried by the completed version (format 2 metas only). */
-  attributes?: VersionAttributes;
+  /** x-amz-tagging of CreateMultipartUpload: the completed object's tags. */
+  tags?: ObjectTag[];
+  /** The completed object's ACL, when CreateMultipartUpload asked for one. */
+  acl?: ObjectAcl;
+  /** x-amz-object-lock-* of CreateMultipartUpload (format 2 metas only). */
+  retention?: ObjectRetention;
+  legalHold?: boolean;
 }
 
 export interface UploadValue extends UploadMeta {
@@ -284,17 +288,20 @@ function readObjectMetaV1(r: Reader): ObjectMeta {
   return m;
 }
 
-/** Format 1: bucket, key, initiated, checksum algorithm, headers; format 2 adds the attributes. */
+/**
+ * Format 1: bucket, key, initiated, checksum algorithm, headers (then, in an entry meta or an index value,
+ * possibly the trailing tags and ACL of readUploadTags). Format 2 adds what the completed version starts
+ * with: flags u8 (legal hold, retention, ACL) | tags | retention if flagged | ACL if flagged.
+ */
 function writeUploadMeta(w: Writer, m: UploadMeta, version: number): void {
   w.str(m.bucket).bytes(m.key).num(m.initiatedMs).optStr(m.checksumAlgorithm);
   writeHeaders(w, m.headers);
   if (version === FORMAT_V1) return;
-  const a = m.attributes ?? {};
-  const flags = (a.legalHold ? F_LEGAL_HOLD : 0) | (a.retention ? F_RETENTION : 0) | (a.acl ? F_ACL : 0);
+  const flags = (m.legalHold ? F_LEGAL_HOLD : 0) | (m.retention ? F_RETENTION : 0) | (m.acl ? F_ACL : 0);
   w.u8(flags);
-  writeTags(w, a.tags);
-  if (a.retention) w.u8(RETENTION_MODES.indexOf(a.retention.mode)).num(a.retention.retainUntilMs);
-  if (a.acl) writeAcl(w, a.acl);
+  writeTags(w, m.tags);
+  if (m.retention) w.u8(RETENTION_MODES.indexOf(m.retention.mode)).num(m.retention.retainUntilMs);
+  if (m.acl) writeAcl(w, m.acl);
 }
 function readUploadMeta(r: Reader, version: number): UploadMeta {
   const m: UploadMeta = { bucket: r.str(), key: r.bytes(), initiatedMs: r.num(), headers: { userMeta: {} } };
@@ -303,13 +310,11 @@ function readUploadMeta(r: Reader, version: number): UploadMeta {
   m.headers = readHeaders(r);
   if (version === FORMAT_V1) return m;
   const flags = r.u8();
-  const a: VersionAttributes = {};
   const tags = readTags(r);
-  if (tags) a.tags = tags;
-  if (flags & F_RETENTION) a.retention = readRetention(r);
-  if (flags & F_LEGAL_HOLD) a.legalHold = true;
-  if (flags & F_ACL) a.acl = readAcl(r);
-  if (Object.keys(a).length > 0) m.attributes = a;
+  if (tags) m.tags = tags;
+  if (flags & F_RETENTION) m.retention = readRetention(r);
+  if (flags & F_LEGAL_HOLD) m.legalHold = true;
+  if (flags & F_ACL) m.acl = readAcl(r);
   return m;
 }
 
@@ -378,7 +383,10 @@ export function decodeEntryMeta(buf: Buffer): EntryMeta {
   const version = checkVersion(r, FORMAT_V2);
   const kind = r.u8();
   if (kind === META_OBJECT) return { kind: 'object', meta: readObjectMeta(r, version) };
-  if (kind === META_UPLOAD) return { kind: 'upload', meta: readUploadMeta(r, version) };
+  if (kind === META_UPLOAD) {
+    const m = readUploadMeta(r, version);
+    return { kind: 'upload', meta: version === FORMAT_V1 ? readUploadTags(r, m) : m };
+  }
   if (version !== FORMAT_V1) throw new Error(`unknown entry meta version ${version}`);
   if (kind === META_PART) return { kind: 'part', meta: readPartMeta(r) };
   if (kind === META_BLOB) {
@@ -497,8 +505,23 @@ export function encodeUploadValue(v: UploadValue): Buffer {
 }
 export function decodeUploadValue(buf: Buffer): UploadValue {
   const r = new Reader(buf);
-  const m = readUploadMeta(r, checkVersion(r, FORMAT_V2));
-  return { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) };
+  const version = checkVersion(r, FORMAT_V2);
+  const m = readUploadMeta(r, version);
+  const v: UploadValue = { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) };
+  return version === FORMAT_V1 ? readUploadTags(r, v) : v;
+}
+
+/**
+ * Format 1 uploads written with tags or an ACL carry them after the meta (and after the index value's own
+ * fields): the tag count (possibly 0), the tags, then the ACL if anything remains.
+ */
+function readUploadTags<T extends UploadMeta>(r: Reader, m: T): T {
+  if (r.remaining === 0) return m;
+  const tags: ObjectTag[] = [];
+  for (let n = r.u32(); n > 0; n--) tags.push({ key: r.str(), value: r.str() });
+  if (tags.length > 0) m.tags = tags;
+  if (r.remaining > 0) m.acl = readAcl(r);
+  return m;
 }
 
 export function encodePartValue(v: PartValue): Buffer {

@@ -41,20 +41,13 @@ export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async
   const algorithm = checksumAlgorithm(ex.req.headers);
   const tags = requestTags(ex.req.headers);
   const acl = newObjectAcl(deps, ex, bucket, verified);
-  const attributes = {
-    ...lockForWrite(deps, bucket, ex.req.headers, { integrity: false }),
-    ...(tags?.length ? { tags } : {}),
-    ...(acl ? { acl } : {}),
-  };
+  const lock = lockForWrite(deps, bucket, ex.req.headers, { integrity: false });
   const uploadId = await inIncarnation(deps, bucket, { writes: true }, () =>
-    deps.storage.createUpload(
-      bucket.id,
-      Buffer.from(op.key, 'utf8'),
-      headers,
-      deps.clock(),
-      algorithm,
-      attributes,
-    ),
+    deps.storage.createUpload(bucket.id, Buffer.from(op.key, 'utf8'), headers, deps.clock(), algorithm, {
+      ...(tags?.length ? { tags } : {}),
+      ...(acl ? { acl } : {}),
+      ...lock,
+    }),
   );
   sendXml(ex, 200, initiateMultipartUploadResultXml({ bucket: op.bucket, key: op.key, uploadId }), {
     ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {}),

@@ -75,8 +75,8 @@ async function readObject(
       headers,
       versionIdHeader(versioningOf(deps, bucket), record),
       objectExpiration(deps, bucket, record),
-      taggingCountHeader(record.tags),
       lockResponseHeaders(record),
+      taggingCountHeader(record.tags),
     );
     const status = range.partial ? 206 : 200;
     const length = record.size === 0 ? 0 : range.end - range.start + 1;

@@ -28,9 +28,9 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   const headers = storedHeadersFromRequest(ex.req.headers);
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
+  const lock = lockForWrite(deps, bucket, ex.req.headers, { integrity: true });
   const acl = newObjectAcl(deps, ex, bucket, verified);
   const tags = requestTags(ex.req.headers);
-  const lock = lockForWrite(deps, bucket, ex.req.headers, { integrity: true });
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
     deps.storage.putObject({
@@ -43,9 +43,9 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
       finish: upload.finish,
       condition,
       versioning,
+      ...lock,
       ...(acl ? { acl } : {}),
       ...(tags?.length ? { tags } : {}),
-      ...lock,
     }),
   );
   ex.bytesIn = upload.size;
