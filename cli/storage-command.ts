@@ -8,6 +8,8 @@ import { syncgroupName } from '../common/cluster-wire.ts';
 import { nodeDisk } from '../common/disk.ts';
 import { writeFileDurable } from '../common/durable-file.ts';
 import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
+import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
+import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
 import { createStorageServer } from '../storage/http-server.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
@@ -62,6 +64,8 @@ export async function storageCommand(args: string[]): Promise<number> {
   const logger = createLogger(config.logLevel).child({ node: identity.nodeId, syncgroup: group.data });
   const guards = installProcessGuards(logger);
   const layout = dataLayout(dir);
+  // The lifecycle worker reads bucket settings from the catalog the tracker sends with each heartbeat reply.
+  let member: ClusterMember | undefined;
   const storage = await openStorage({
     dataDir: layout.node,
     nodeId: Number.parseInt(identity.nodeId, 16),
@@ -82,6 +86,13 @@ export async function storageCommand(args: string[]): Promise<number> {
       intervalMs: config.compactIntervalMs,
       log: logger.child({ part: 'compactor' }),
     },
+    lifecycle: {
+      rulesFor: (id) => readLifecycle(member?.bucketConfig(id, 'lifecycle')),
+      versioningFor: (id) => versioningFromSetting(member?.bucketConfig(id, 'versioning')),
+      intervalMs: config.lifecycleIntervalMs,
+      opsPerSecond: config.lifecycleOpsPerSecond,
+      log: logger.child({ part: 'lifecycle' }),
+    },
   });
   if (storage.recovery) logger.info({ recovery: storage.recovery }, recoveryLine(storage.recovery));
   const guard = new PartitionGuard(storage, group.data, await loadKeptLayout(dir));
@@ -92,7 +103,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   storageServer.setTimeout(SOCKET_IDLE_MS);
   const server = await listenOn(storageServer, port, host);
   const url = values.advertise ? urlFlag(values.advertise, '--advertise') : urlOf(server, host);
-  const member = new ClusterMember({
+  member = new ClusterMember({
     tracker: new TrackerClient({ url: trackerUrl, secret }),
     guard,
     stats: () => storage.stats(),

@@ -52,10 +52,17 @@ export const heartbeatSchema = z.object({
   startedMs: z.number().int().min(0),
   objects: z.number().int().min(0),
   volumes: z.array(volumeReportSchema).max(256),
+  /** The catalog version the node holds (absent until it has one): its lifecycle worker reads bucket settings. */
+  catalogVersion: z.string().max(64).optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
-export const heartbeatReplySchema = z.object({ layout: layoutSchema, suspectAfterMs: z.number() });
+export const heartbeatReplySchema = z.object({
+  layout: layoutSchema,
+  suspectAfterMs: z.number(),
+  /** Sent when the node's catalog version is not the tracker's. */
+  catalog: z.lazy(() => catalogSnapshotSchema).optional(),
+});
 
 export type NodeState = 'up' | 'suspect';
 

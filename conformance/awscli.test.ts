@@ -130,4 +130,64 @@ describe('aws cli', async () => {
     const empty = await aws('s3', 'ls', '--recursive', `s3://${bucket}/tree/`);
     assert.equal(empty.stdout.trim(), '');
   });
+
+  test('s3api tagging, lifecycle and get-object-attributes', { skip, timeout: 120_000 }, async () => {
+    const b = uniqueBucket('awscli-lc');
+    await ok('s3', 'mb', `s3://${b}`);
+    await ok('s3api', 'put-object', '--bucket', b, '--key', 'logs/a', '--tagging', 'team=ops&tmp=yes');
+    const tags = JSON.parse(await ok('s3api', 'get-object-tagging', '--bucket', b, '--key', 'logs/a'));
+    assert.deepEqual(tags.TagSet, [
+      { Key: 'team', Value: 'ops' },
+      { Key: 'tmp', Value: 'yes' },
+    ]);
+    await ok(
+      's3api',
+      'put-object-tagging',
+      '--bucket',
+      b,
+      '--key',
+      'logs/a',
+      '--tagging',
+      'TagSet=[{Key=k,Value=v}]',
+    );
+    const head = JSON.parse(await ok('s3api', 'head-object', '--bucket', b, '--key', 'logs/a'));
+    assert.equal(head.TagCount, 1);
+    const attrs = JSON.parse(
+      await ok(
+        's3api',
+        'get-object-attributes',
+        '--bucket',
+        b,
+        '--key',
+        'logs/a',
+        '--object-attributes',
+        'ObjectSize',
+        'StorageClass',
+      ),
+    );
+    assert.equal(attrs.ObjectSize, 0);
+    assert.equal(attrs.StorageClass, 'STANDARD');
+    const rules = {
+      Rules: [{ ID: 'logs', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Expiration: { Days: 7 } }],
+    };
+    await ok(
+      's3api',
+      'put-bucket-lifecycle-configuration',
+      '--bucket',
+      b,
+      '--lifecycle-configuration',
+      JSON.stringify(rules),
+    );
+    const got = JSON.parse(await ok('s3api', 'get-bucket-lifecycle-configuration', '--bucket', b));
+    assert.deepEqual(got.Rules, rules.Rules);
+    const expiring = JSON.parse(await ok('s3api', 'head-object', '--bucket', b, '--key', 'logs/a'));
+    assert.match(expiring.Expiration, /^expiry-date=".+ 00:00:00 GMT", rule-id="logs"$/);
+    await ok('s3api', 'put-bucket-tagging', '--bucket', b, '--tagging', 'TagSet=[{Key=cost,Value=42}]');
+    const btags = JSON.parse(await ok('s3api', 'get-bucket-tagging', '--bucket', b));
+    assert.deepEqual(btags.TagSet, [{ Key: 'cost', Value: '42' }]);
+    await ok('s3api', 'delete-bucket-lifecycle', '--bucket', b);
+    const none = await aws('s3api', 'get-bucket-lifecycle-configuration', '--bucket', b);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /NoSuchLifecycleConfiguration/);
+  });
 });

@@ -11,11 +11,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
+  DeletePublicAccessBlockCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
   PutBucketPolicyCommand,
   PutBucketVersioningCommand,
+  PutPublicAccessBlockCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { md5hex, seededBytes } from './bytes.ts';
@@ -385,6 +387,46 @@ describe('POST Object (browser form uploads)', () => {
     await denied(anonymous('out/c'), 'anonymous outside in/');
     const head = await s3.send(new HeadObjectCommand({ Bucket: drop, Key: 'in/a' }));
     assert.equal(head.ContentLength, 1);
+  });
+
+  test('the acl field sets the object ACL (public-read is readable by anyone); BlockPublicAcls refuses it', {
+    timeout: 60_000,
+  }, async () => {
+    const key = 'acl/public.txt';
+    const form = (k: string) =>
+      browserForm(
+        [
+          ['key', k],
+          ['acl', 'public-read'],
+          ...signedPolicyFields({
+            creds: target.creds,
+            region: target.region,
+            conditions: [{ bucket }, { key: k }, { acl: 'public-read' }],
+          }),
+        ],
+        file('public body'),
+      );
+    assert.equal((await post(form(key))).status, 204);
+    const got = await sendRaw(target, { method: 'GET', path: `/${bucket}/${key}` });
+    assert.equal(got.status, 200);
+    assert.equal(got.body.toString(), 'public body');
+    await s3.send(
+      new PutPublicAccessBlockCommand({
+        Bucket: bucket,
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true },
+      }),
+    );
+    try {
+      const refused = await post(form('acl/blocked.txt'));
+      assert.equal(refused.status, 403);
+      assert.equal(errorCode(refused.body), 'AccessDenied');
+      await expectS3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'acl/blocked.txt' })), {
+        code: 'NotFound',
+        status: 404,
+      });
+    } finally {
+      await s3.send(new DeletePublicAccessBlockCommand({ Bucket: bucket }));
+    }
   });
 
   test('bounded reading: 64 KiB of fields at most; without Content-Length a file over 1 MiB is 411', {

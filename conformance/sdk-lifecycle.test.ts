@@ -17,6 +17,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { md5b64 } from './bytes.ts';
 import { errorCode, signedRaw } from './raw.ts';
 import { expectS3Error, s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
@@ -103,14 +104,39 @@ describe('sdk: lifecycle configuration', { timeout: 120_000 }, () => {
       [{ ID: 'x', Status: 'Enabled', Filter: {}, Expiration: { Date: new Date(Date.UTC(2031, 0, 1, 12)) } }],
       'InvalidArgument',
     );
+    const malformed = Buffer.from(
+      '<LifecycleConfiguration><Rule><Status>On</Status></Rule></LifecycleConfiguration>',
+    );
     const raw = await signedRaw(target, {
       method: 'PUT',
       path: `/${bucket}`,
       query: { lifecycle: '' },
-      body: Buffer.from('<LifecycleConfiguration><Rule><Status>On</Status></Rule></LifecycleConfiguration>'),
+      headers: { 'content-md5': md5b64(malformed) },
+      body: malformed,
     });
     assert.equal(raw.status, 400);
     assert.equal(errorCode(raw.body), 'MalformedXML');
+    // As AWS, the configuration must come with Content-MD5 (or a checksum).
+    const good = Buffer.from(
+      '<LifecycleConfiguration><Rule><ID>x</ID><Filter/><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>',
+    );
+    const unchecked = await signedRaw(target, {
+      method: 'PUT',
+      path: `/${bucket}`,
+      query: { lifecycle: '' },
+      body: good,
+    });
+    assert.equal(unchecked.status, 400);
+    assert.equal(errorCode(unchecked.body), 'InvalidRequest');
+    const checked = await signedRaw(target, {
+      method: 'PUT',
+      path: `/${bucket}`,
+      query: { lifecycle: '' },
+      headers: { 'content-md5': md5b64(good) },
+      body: good,
+    });
+    assert.equal(checked.status, 200);
+    await put(keep);
     assert.deepEqual((await get()).Rules, keep);
   });
 

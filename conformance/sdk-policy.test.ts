@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteBucketPolicyCommand,
   DeleteObjectCommand,
@@ -208,6 +209,40 @@ describe('sdk: bucket policies', () => {
     assert.deepEqual(
       listed.Contents?.map((c) => c.Key),
       ['private/b', 'shared/a'],
+    );
+  });
+
+  test('x-amz-expected-bucket-owner (and the copy source one) must name the owner, else 403', T, async () => {
+    const bucket = await bucketWith('pol-expected', { k: 'v' });
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'k', ExpectedBucketOwner: target.creds.accessKeyId }),
+    );
+    assert.equal((await readBody(got.Body)).toString(), 'v');
+    await expectS3Error(
+      s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k', ExpectedBucketOwner: otherKey })),
+      {
+        code: 'AccessDenied',
+        status: 403,
+      },
+    );
+    await expectS3Error(
+      s3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: 'c',
+          CopySource: `${bucket}/k`,
+          ExpectedSourceBucketOwner: otherKey,
+        }),
+      ),
+      { code: 'AccessDenied', status: 403 },
+    );
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'c',
+        CopySource: `${bucket}/k`,
+        ExpectedSourceBucketOwner: target.creds.accessKeyId,
+      }),
     );
   });
 

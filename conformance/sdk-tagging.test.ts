@@ -22,6 +22,7 @@ import {
   type Tag,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { md5b64 } from './bytes.ts';
 import { errorCode, keyPath, signedRaw } from './raw.ts';
 import { expectS3Error, expectStatus, s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
@@ -89,14 +90,25 @@ describe('sdk: bucket tagging', { timeout: 120_000 }, () => {
       'InvalidTag',
     );
     await refuse([{ Key: 'aws:reserved', Value: 'x' }], 'InvalidTag');
+    const malformed = Buffer.from('<Tagging><TagSet><Tag><Key>x</Key></Tag></TagSet></Tagging>');
     const bad = await signedRaw(target, {
       method: 'PUT',
       path: `/${bucket}`,
       query: { tagging: '' },
-      body: Buffer.from('<Tagging><TagSet><Tag><Key>x</Key></Tag></TagSet></Tagging>'),
+      headers: { 'content-md5': md5b64(malformed) },
+      body: malformed,
     });
     assert.equal(bad.status, 400);
     assert.equal(errorCode(bad.body), 'MalformedXML');
+    // As AWS, PutBucketTagging wants Content-MD5 (or a checksum) with its body.
+    const unchecked = await signedRaw(target, {
+      method: 'PUT',
+      path: `/${bucket}`,
+      query: { tagging: '' },
+      body: Buffer.from('<Tagging><TagSet><Tag><Key>x</Key><Value>y</Value></Tag></TagSet></Tagging>'),
+    });
+    assert.equal(unchecked.status, 400);
+    assert.equal(errorCode(unchecked.body), 'InvalidRequest');
     assert.deepEqual((await s3.send(new GetBucketTaggingCommand({ Bucket: bucket }))).TagSet, keep);
   });
 

@@ -6,8 +6,10 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   PutBucketCorsCommand,
   PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
   PutBucketWebsiteCommand,
   PutObjectCommand,
   PutPublicAccessBlockCommand,
@@ -332,6 +334,25 @@ describe('website endpoint', {
       }),
     );
     assertErrorPage(await siteRequest(target, site(bucket), '/'), 403, 'AccessDenied', 'restricted');
+  });
+
+  test('in a versioned bucket a deleted page (delete marker) is missing, an older version never shows', {
+    timeout: 30_000,
+  }, async () => {
+    const bucket = uniqueBucket('versioned');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(
+      new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    await put(bucket, 'page.html', 'old page');
+    await put(bucket, '404.html', 'not found page');
+    await website(bucket, { IndexDocument: { Suffix: 'index.html' }, ErrorDocument: { Key: '404.html' } });
+    await makePublic(bucket, true);
+    assert.equal((await siteRequest(target, site(bucket), '/page.html')).body, 'old page');
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'page.html' }));
+    const gone = await siteRequest(target, site(bucket), '/page.html');
+    assert.equal(gone.status, 404);
+    assert.equal(gone.body, 'not found page');
   });
 
   test('conditional GET and Range work as on the API', { timeout: 30_000 }, async () => {

@@ -55,6 +55,27 @@ export type VersioningMode = 'unversioned' | 'enabled' | 'suspended';
 /** The id of the null version (every version of an unversioned bucket, and writes while suspended). */
 export const NULL_VERSION = 'null';
 
+export type AclPermission = 'FULL_CONTROL' | 'READ' | 'WRITE' | 'READ_ACP' | 'WRITE_ACP';
+export type AclGrantee = { type: 'CanonicalUser'; id: string } | { type: 'Group'; uri: string };
+/** A version's access control list: kept with the version, decided on by the gateway's authorization. */
+export interface ObjectAcl {
+  /** Access key id. */
+  owner: string;
+  grants: Array<{ grantee: AclGrantee; permission: AclPermission }>;
+}
+
+/**
+ * The headers of a copy: REPLACE's new ones, else the source's except its website redirect, which belongs to
+ * each object and comes only from the copy request (as AWS). One rule for every StorageApi implementation.
+ */
+export function copyHeaders(dst: CopyDestination, source: StoredHeaders): StoredHeaders {
+  if (dst.headers !== undefined) return dst.headers;
+  const { websiteRedirectLocation: _source, ...rest } = source;
+  return dst.websiteRedirectLocation === undefined
+    ? rest
+    : { ...rest, websiteRedirectLocation: dst.websiteRedirectLocation };
+}
+
 export interface ObjectRecord {
   bucket: string;
   key: Buffer;
@@ -78,6 +99,8 @@ export interface ObjectRecord {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
+  /** Absent: the default ACL (the bucket owner's full control). */
+  acl?: ObjectAcl;
 }
 
 export interface BodyFinish {
@@ -124,6 +147,8 @@ export interface RemoveObjectResult {
 /** What the object a multipart upload completes into starts with (x-amz-tagging on CreateMultipartUpload). */
 export interface UploadAttributes {
   tags?: ObjectTag[];
+  /** The completed object's ACL (x-amz-acl / x-amz-grant-* of CreateMultipartUpload). */
+  acl?: ObjectAcl;
 }
 
 /** What `updateObjectAttributes` may replace; absent fields stay as they are. */
@@ -133,6 +158,8 @@ export interface AttributeUpdate {
   /** null removes the retention. */
   retention?: ObjectRetention | null;
   legalHold?: boolean;
+  /** null: back to the default ACL. */
+  acl?: ObjectAcl | null;
 }
 
 export interface UpdateAttributesInput {
@@ -175,6 +202,7 @@ export interface PutObjectInput {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
+  acl?: ObjectAcl;
 }
 
 export interface ByteRangeInclusive {
@@ -288,6 +316,8 @@ export interface CopyDestination {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
+  /** The copy's ACL (S3 never copies the source's); absent: the default. */
+  acl?: ObjectAcl;
 }
 
 export interface DroppedBucket {

@@ -3,7 +3,7 @@
 // enforces and which is kept in the data directory so the node serves with the right layout while the tracker
 // is down, even after its own restart.
 import { readFile } from 'node:fs/promises';
-import { heartbeatReplySchema, layoutSchema, TRACKER } from '../common/cluster-wire.ts';
+import { type CatalogSnapshot, heartbeatReplySchema, layoutSchema, TRACKER } from '../common/cluster-wire.ts';
 import type { Disk } from '../common/disk.ts';
 import { writeFileDurable } from '../common/durable-file.ts';
 import { type Layout, validLayout } from '../common/layout.ts';
@@ -41,8 +41,15 @@ export class ClusterMember {
   private stopped = false;
   private failing = false;
   private running: Promise<void> = Promise.resolve();
+  /** The tracker's catalog as of the last heartbeat that carried it (in memory: a restart asks again). */
+  private catalog: { version: string; configs: Map<string, unknown> } | undefined;
 
   constructor(private readonly opts: MemberOptions) {}
+
+  /** A bucket incarnation's setting as the tracker last sent it (undefined: none, or no catalog yet). */
+  bucketConfig(incarnationId: string, kind: CatalogSnapshot['configs'][number]['kind']): unknown {
+    return this.catalog?.configs.get(`${incarnationId}/${kind}`);
+  }
 
   /** One heartbeat now; resolves with whether the tracker answered. */
   async beat(): Promise<boolean> {
@@ -70,6 +77,7 @@ export class ClusterMember {
         url: o.url,
         startedMs: o.startedMs,
         objects: stats.objects,
+        ...(this.catalog ? { catalogVersion: this.catalog.version } : {}),
         volumes: stats.volumes.map((v) => ({
           volumeId: v.volumeId,
           freeBytes: v.freeBytes,
@@ -82,6 +90,10 @@ export class ClusterMember {
       { timeoutMs: Math.max(1000, o.intervalMs) },
     );
     if (!validLayout(reply.layout)) throw new Error('the tracker sent an invalid layout');
+    if (reply.catalog) {
+      const configs = new Map(reply.catalog.configs.map((c) => [`${c.id}/${c.kind}`, c.value] as const));
+      this.catalog = { version: reply.catalog.version, configs };
+    }
     if (reply.layout.version !== o.guard.layoutVersion) {
       await writeFileDurable(o.disk, o.dataDir, LAYOUT_FILE, JSON.stringify(reply.layout));
       o.guard.setLayout(reply.layout);

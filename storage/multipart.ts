@@ -105,6 +105,7 @@ export class Multipart {
       initiatedMs: nowMs,
       ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
       ...(attributes.tags?.length ? { tags: attributes.tags } : {}),
+      ...(attributes.acl ? { acl: attributes.acl } : {}),
     };
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
     const { at } = await node.placement.put({
@@ -253,6 +254,7 @@ export class Multipart {
         headers: upload.headers,
         checksums: sum.checksums,
         ...(upload.tags ? { tags: upload.tags } : {}),
+        ...(upload.acl ? { acl: upload.acl } : {}),
         body: {
           kind: 'multipart',
           uploadId,

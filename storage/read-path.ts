@@ -252,6 +252,7 @@ export function toRecord(
   if (v.tags?.length) r.tags = v.tags;
   if (v.retention) r.retention = v.retention;
   if (v.legalHold) r.legalHold = true;
+  if (v.acl) r.acl = v.acl;
   if (v.body.kind === 'multipart')
     r.parts = v.body.parts.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag }));
   return r;

@@ -42,6 +42,17 @@ test('an object index value built from the entry meta is byte-identical to a fre
     ],
     retention: { mode: 'COMPLIANCE', retainUntilMs: 1_800_000_000_000 },
     legalHold: true,
+    acl: {
+      owner: 'AK1',
+      grants: [
+        { grantee: { type: 'CanonicalUser', id: 'AK1' }, permission: 'FULL_CONTROL' },
+        {
+          grantee: { type: 'Group', uri: 'http://acs.amazonaws.com/groups/global/AllUsers' },
+          permission: 'READ',
+        },
+        { grantee: { type: 'CanonicalUser', id: 'AK2' }, permission: 'WRITE_ACP' },
+      ],
+    },
     opver: { counter: 77n, nodeId: 2 },
     at,
     blobAt,
@@ -145,4 +156,26 @@ test("an upload's tags (x-amz-tagging on CreateMultipartUpload) trail its meta a
   const value = { uploadId: 'u', opver: { counter: 3n, nodeId: 1 }, at };
   assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...base, ...value })), { ...base, ...value });
   assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...tagged, ...value })), { ...tagged, ...value });
+});
+
+test("an upload's ACL (x-amz-acl on CreateMultipartUpload) trails its tags, with or without tags", () => {
+  const base = { bucket: 'b', key: Buffer.from('k'), headers: { userMeta: {} }, initiatedMs: 7 };
+  const acl = {
+    owner: 'AK',
+    grants: [
+      { grantee: { type: 'CanonicalUser' as const, id: 'AK' }, permission: 'FULL_CONTROL' as const },
+      {
+        grantee: { type: 'Group' as const, uri: 'http://acs.amazonaws.com/groups/global/AllUsers' },
+        permission: 'READ' as const,
+      },
+    ],
+  };
+  const value = { uploadId: 'u', opver: { counter: 3n, nodeId: 1 }, at };
+  for (const meta of [
+    { ...base, acl },
+    { ...base, tags: [{ key: 't', value: 'v' }], acl },
+  ]) {
+    assert.deepEqual(decodeEntryMeta(encodeEntryMeta({ kind: 'upload', meta })), { kind: 'upload', meta });
+    assert.deepEqual(decodeUploadValue(encodeUploadValue({ ...meta, ...value })), { ...meta, ...value });
+  }
 });

@@ -5,8 +5,11 @@
 // Every encoding starts with a version byte (FORMAT_V1; object metas and values FORMAT_V2, which adds the
 // version fields). Volume metas then hold a kind byte.
 import type {
+  AclGrantee,
+  AclPermission,
   ChecksumAlgorithm,
   Checksums,
+  ObjectAcl,
   ObjectRetention,
   ObjectTag,
   Opver,
@@ -50,6 +53,7 @@ export interface ObjectMeta {
   tags?: ObjectTag[];
   retention?: ObjectRetention;
   legalHold?: boolean;
+  acl?: ObjectAcl;
 }
 
 /** The index value for an object: its meta plus where things are. */
@@ -69,6 +73,8 @@ export interface UploadMeta {
   checksumAlgorithm?: ChecksumAlgorithm;
   /** x-amz-tagging of CreateMultipartUpload: the completed object's tags. */
   tags?: ObjectTag[];
+  /** The completed object's ACL, when CreateMultipartUpload asked for one. */
+  acl?: ObjectAcl;
 }
 
 export interface UploadValue extends UploadMeta {
@@ -184,9 +190,34 @@ const F_VERSIONED = 1;
 const F_DELETE_MARKER = 2;
 const F_LEGAL_HOLD = 4;
 const F_RETENTION = 8;
+const F_ACL = 16;
 const RETENTION_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
+const ACL_PERMISSIONS: readonly AclPermission[] = ['FULL_CONTROL', 'READ', 'WRITE', 'READ_ACP', 'WRITE_ACP'];
 
-/** v2 object meta: flags u8 | seq | the v1 fields | tags | retention (if flagged). */
+/** owner | u32 grants | per grant: u8 kind (0 user, 1 group), id or URI, u8 permission. */
+function writeAcl(w: Writer, acl: ObjectAcl): void {
+  w.str(acl.owner).u32(acl.grants.length);
+  for (const { grantee, permission } of acl.grants) {
+    if (grantee.type === 'CanonicalUser') w.u8(0).str(grantee.id);
+    else w.u8(1).str(grantee.uri);
+    w.u8(ACL_PERMISSIONS.indexOf(permission));
+  }
+}
+function readAcl(r: Reader): ObjectAcl {
+  const owner = r.str();
+  const n = r.u32();
+  const grants: ObjectAcl['grants'] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = r.u8();
+    const value = r.str();
+    const grantee: AclGrantee =
+      kind === 0 ? { type: 'CanonicalUser', id: value } : { type: 'Group', uri: value };
+    grants.push({ grantee, permission: ACL_PERMISSIONS[r.u8()] ?? 'READ' });
+  }
+  return { owner, grants };
+}
+
+/** v2 object meta: flags u8 | seq | the v1 fields | tags | retention (if flagged) | ACL (if flagged). */
 function writeObjectMeta(w: Writer, m: ObjectMeta): void {
   if (!m.seq) throw new Error('an object version needs its stamp');
   let flags = 0;
@@ -194,6 +225,7 @@ function writeObjectMeta(w: Writer, m: ObjectMeta): void {
   if (m.deleteMarker) flags |= F_DELETE_MARKER;
   if (m.legalHold) flags |= F_LEGAL_HOLD;
   if (m.retention) flags |= F_RETENTION;
+  if (m.acl) flags |= F_ACL;
   w.u8(flags);
   writeOpver(w, m.seq);
   writeObjectMetaV1(w, m);
@@ -201,6 +233,7 @@ function writeObjectMeta(w: Writer, m: ObjectMeta): void {
   w.u32(tags.length);
   for (const t of tags) w.str(t.key).str(t.value);
   if (m.retention) w.u8(RETENTION_MODES.indexOf(m.retention.mode)).num(m.retention.retainUntilMs);
+  if (m.acl) writeAcl(w, m.acl);
 }
 function readObjectMeta(r: Reader, version: number): ObjectMeta {
   if (version === FORMAT_V1) return readObjectMetaV1(r);
@@ -221,6 +254,7 @@ function readObjectMeta(r: Reader, version: number): ObjectMeta {
     const mode = RETENTION_MODES[r.u8()] ?? 'GOVERNANCE';
     m.retention = { mode, retainUntilMs: r.num() };
   }
+  if (flags & F_ACL) m.acl = readAcl(r);
   return m;
 }
 
@@ -309,7 +343,7 @@ export function encodeEntryMeta(e: EntryMeta): Buffer {
   if (e.kind === 'object') writeObjectMeta(w.u8(META_OBJECT), e.meta);
   else if (e.kind === 'upload') {
     writeUploadMeta(w.u8(META_UPLOAD), e.meta);
-    writeUploadTags(w, e.meta.tags);
+    writeUploadTags(w, e.meta);
   } else if (e.kind === 'part') writePartMeta(w.u8(META_PART), e.meta);
   else if (e.kind === 'blob') {
     w.u8(META_BLOB);
@@ -396,6 +430,10 @@ export function decodeObjectOpver(buf: Buffer): { opver: Opver; uploadId?: strin
   }
   for (let n = r.u32(); n > 0; n--) r.skip().skip();
   if (buf[1]! & F_RETENTION) r.skip(9);
+  if (buf[1]! & F_ACL) {
+    r.skip();
+    for (let n = r.u32(); n > 0; n--) r.skip(1).skip().skip(1);
+  }
   const opver = readOpver(r);
   return uploadId === undefined ? { opver } : { opver, uploadId };
 }
@@ -434,7 +472,7 @@ export function encodeUploadValue(v: UploadValue): Buffer {
   w.str(v.uploadId);
   writeOpver(w, v.opver);
   writeVolLoc(w, v.at);
-  writeUploadTags(w, v.tags);
+  writeUploadTags(w, v);
   return w.done();
 }
 export function decodeUploadValue(buf: Buffer): UploadValue {
@@ -444,17 +482,23 @@ export function decodeUploadValue(buf: Buffer): UploadValue {
   return readUploadTags(r, { ...m, uploadId: r.str(), opver: readOpver(r), at: readVolLoc(r) });
 }
 
-/** An upload's tags trail its meta and its index value (absent in those written before tags existed). */
-function writeUploadTags(w: Writer, tags: ObjectTag[] | undefined): void {
-  if (!tags?.length) return;
+/**
+ * An upload's tags, then its ACL, trail its meta and its index value (absent in those written before they
+ * existed; the tag count is written, possibly 0, whenever an ACL follows).
+ */
+function writeUploadTags(w: Writer, m: Pick<UploadMeta, 'tags' | 'acl'>): void {
+  if (!m.tags?.length && !m.acl) return;
+  const tags = m.tags ?? [];
   w.u32(tags.length);
   for (const t of tags) w.str(t.key).str(t.value);
+  if (m.acl) writeAcl(w, m.acl);
 }
 function readUploadTags<T extends UploadMeta>(r: Reader, m: T): T {
   if (r.remaining === 0) return m;
   const tags: ObjectTag[] = [];
   for (let n = r.u32(); n > 0; n--) tags.push({ key: r.str(), value: r.str() });
   if (tags.length > 0) m.tags = tags;
+  if (r.remaining > 0) m.acl = readAcl(r);
   return m;
 }
 

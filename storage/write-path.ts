@@ -45,11 +45,11 @@ import type {
   ReadHandle,
   RemoveObjectInput,
   RemoveObjectResult,
-  StoredHeaders,
   UpdateAttributesInput,
   VersioningMode,
   WriteCondition,
 } from './api.ts';
+import { copyHeaders } from './api.ts';
 import type { Binlog, BinlogOp, BinlogRecord, BinlogTicket } from './binlog.ts';
 import { CHECKPOINT_KEY } from './binlog-reconcile.ts';
 import { collectBody, exactly, md5Tee, stripQuotes } from './body.ts';
@@ -617,6 +617,10 @@ export class WritePath {
         if (u.legalHold) meta.legalHold = true;
         else delete meta.legalHold;
       }
+      if (u.acl !== undefined) {
+        if (u.acl) meta.acl = u.acl;
+        else delete meta.acl;
+      }
       // Only the 'O'/'V' entry is rewritten: its data (inline bodies) is read while the claim holds it.
       const claim = d.reads.pins.claim([oldAt]);
       try {
@@ -752,13 +756,14 @@ export class WritePath {
         key: dst.key,
         size,
         body: tee.body,
-        headers: dst.headers ?? copiedHeaders(r.headers, dst.websiteRedirectLocation),
+        headers: copyHeaders(dst, r.headers),
         nowMs: dst.nowMs,
         condition: dst.condition,
         versioning: dst.versioning,
         ...(tags?.length ? { tags } : {}),
         ...(dst.retention ? { retention: dst.retention } : {}),
         ...(dst.legalHold ? { legalHold: true } : {}),
+        ...(dst.acl ? { acl: dst.acl } : {}),
         finish: async () => ({ etag: tee.etag(), checksums: whole ? r.checksums : {} }),
       });
     } finally {
@@ -792,7 +797,7 @@ export class WritePath {
 }
 
 function objectMeta(
-  input: Pick<PutObjectInput, 'size' | 'headers' | 'nowMs' | 'tags' | 'retention' | 'legalHold'>,
+  input: Pick<PutObjectInput, 'size' | 'headers' | 'nowMs' | 'tags' | 'retention' | 'legalHold' | 'acl'>,
   fin: BodyFinish,
   body: ObjectMeta['body'],
 ): ObjectMeta {
@@ -807,6 +812,7 @@ function objectMeta(
     ...(input.tags?.length ? { tags: input.tags } : {}),
     ...(input.retention ? { retention: input.retention } : {}),
     ...(input.legalHold ? { legalHold: true } : {}),
+    ...(input.acl ? { acl: input.acl } : {}),
   };
 }
 
@@ -835,10 +841,4 @@ function checkCondition(cur: ObjectValue | undefined, c: WriteCondition | undefi
     if (want !== '*' && want !== cur.etag)
       throw new PreconditionFailedError('ETag does not match (If-Match)');
   }
-}
-
-/** A COPY keeps the source's headers except its website redirect, which belongs to each object (as AWS). */
-function copiedHeaders(source: StoredHeaders, websiteRedirectLocation: string | undefined): StoredHeaders {
-  const { websiteRedirectLocation: _dropped, ...rest } = source;
-  return websiteRedirectLocation === undefined ? rest : { ...rest, websiteRedirectLocation };
 }

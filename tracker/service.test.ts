@@ -169,6 +169,36 @@ test('polls hand out layout, keys and the catalog only when it changed', T, asyn
 });
 
 test(
+  'heartbeats hand storage nodes the catalog (their lifecycle worker reads bucket settings) only when it changed',
+  T,
+  async () => {
+    const t = await setup();
+    try {
+      const first = (await t.call(TRACKER.heartbeat, beat('0000000a'))).body;
+      assert.ok(first.catalog);
+      const created = await t.call(TRACKER.createBucket, {
+        spec: { name: 'logs', owner: 'AK1', createdMs: 1, region: 'us-east-1' },
+        initial: { lifecycle: [{ id: 'r' }] },
+      });
+      assert.equal(created.body.outcome, 'created');
+      const again = (
+        await t.call(TRACKER.heartbeat, { ...beat('0000000a'), catalogVersion: first.catalog.version })
+      ).body;
+      assert.deepEqual(again.catalog.configs, [
+        { id: again.catalog.buckets[0].id, kind: 'lifecycle', value: [{ id: 'r' }] },
+      ]);
+      const same = (
+        await t.call(TRACKER.heartbeat, { ...beat('0000000a'), catalogVersion: again.catalog.version })
+      ).body;
+      assert.equal(same.catalog, undefined);
+      assert.ok(same.layout);
+    } finally {
+      await t.close();
+    }
+  },
+);
+
+test(
   'a delete waits for every lease holder to see the closing; isCurrent waits for the verdict',
   T,
   async () => {

@@ -120,7 +120,12 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
         `syncgroup ${hb.syncgroup} is not in this cluster's layout (${opts.layout.syncgroups.join(', ')})`,
       );
     await registry.beat(hb);
-    return json({ layout: wireLayout, suspectAfterMs: opts.suspectAfterMs });
+    // Storage nodes run lifecycle rules: they keep the bucket settings as gateways do.
+    return json({
+      layout: wireLayout,
+      suspectAfterMs: opts.suspectAfterMs,
+      ...(hb.catalogVersion === view.version ? {} : { catalog: view.snapshot() }),
+    });
   });
 
   app.post(TRACKER.poll, async (c) => {

@@ -1,8 +1,9 @@
 // Access control lists: the owner plus grants of permissions to users (access key ids) and groups, the
 // canned ACLs, and which S3 actions each ACL permission allows.
+import type { AclGrantee, AclPermission, ObjectAcl } from '../../storage/api.ts';
 import type { S3Action } from './actions.ts';
 
-export type Permission = 'FULL_CONTROL' | 'READ' | 'WRITE' | 'READ_ACP' | 'WRITE_ACP';
+export type Permission = AclPermission;
 export const PERMISSIONS: readonly Permission[] = ['FULL_CONTROL', 'READ', 'WRITE', 'READ_ACP', 'WRITE_ACP'];
 
 export const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
@@ -10,20 +11,14 @@ export const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/Authe
 export const LOG_DELIVERY = 'http://acs.amazonaws.com/groups/s3/LogDelivery';
 export const GROUPS: ReadonlySet<string> = new Set([ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY]);
 
-export type Grantee =
-  | { readonly type: 'CanonicalUser'; readonly id: string }
-  | { readonly type: 'Group'; readonly uri: string };
+export type Grantee = AclGrantee;
+export type Grant = ObjectAcl['grants'][number];
 
-export interface Grant {
-  readonly grantee: Grantee;
-  readonly permission: Permission;
-}
-
-/** A bucket's `acl` setting, and an object's stored ACL: the owner (an access key id) and its grants. */
-export interface Acl {
-  readonly owner: string;
-  readonly grants: readonly Grant[];
-}
+/**
+ * A bucket's `acl` setting, and an object's stored ACL (the same shape storage keeps with each version):
+ * the owner (an access key id) and its grants.
+ */
+export type Acl = ObjectAcl;
 
 export const CANNED_ACLS = [
   'private',

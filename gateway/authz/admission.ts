@@ -73,9 +73,15 @@ function withAccess(v: VerifiedRequest, access: Admission): AuthorizedRequest {
   };
 }
 
-function resolve(deps: AdmissionDeps, name: string): BucketInfo {
+/** The bucket's current incarnation; AccessDenied when the client expects another owner, as AWS answers. */
+function resolve(
+  deps: AdmissionDeps,
+  name: string,
+  expectedOwner: string | string[] | undefined,
+): BucketInfo {
   const bucket = deps.buckets.getBucket(name);
   if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+  if (expectedOwner !== undefined && expectedOwner !== bucket.owner) throw accessDenied();
   return bucket;
 }
 
@@ -93,7 +99,7 @@ export function admit(
     requirePrincipal(principal);
     return withAccess(verified, { principal, facts });
   }
-  const bucket = resolve(deps, op.bucket);
+  const bucket = resolve(deps, op.bucket, req.headers['x-amz-expected-bucket-owner']);
   if (access === 'per-key') {
     // DeleteObjects: each key is decided in the handler; nothing to decide means no request at all.
     if (!mayBeAllowedSomewhere(deps, principal, bucket, 's3:DeleteObject')) throw accessDenied();
@@ -103,7 +109,7 @@ export function admit(
     principal,
     bucket,
     action: query.has('versionId') ? (VERSION_ACTIONS[access] ?? access) : access,
-    ...('key' in op ? { key: op.key } : {}),
+    key: 'key' in op ? op.key : undefined,
     facts,
   };
   const target = { bucket, request, verdict: authorize(deps, request) };
@@ -116,7 +122,7 @@ export function admit(
     );
   }
   const copySource = parseCopySource(header);
-  const srcBucket = resolve(deps, copySource.bucket);
+  const srcBucket = resolve(deps, copySource.bucket, req.headers['x-amz-source-expected-bucket-owner']);
   const srcRequest: AccessRequest = {
     principal,
     bucket: srcBucket,
@@ -128,7 +134,22 @@ export function admit(
   return withAccess(verified, { principal, facts, target, source });
 }
 
-/** DeleteObjects: whether the requester may delete this key (a denied key is reported in the result). */
+/**
+ * DeleteObjects: which of the keys the requester may delete (a denied key is reported in the result). An
+ * anonymous requester who may delete none of them is refused as a whole, like any other unsigned request
+ * without a grant; a signed one gets AWS's per-key AccessDenied entries.
+ */
+export function deletableKeys(
+  deps: AuthzDeps,
+  access: Admission,
+  entries: readonly { key: string; versionId?: string }[],
+): boolean[] {
+  const allowed = entries.map((e) => mayDeleteKey(deps, access, e.key, e.versionId));
+  if (access.principal === undefined && !allowed.includes(true)) throw accessDenied();
+  return allowed;
+}
+
+/** Whether the requester may delete this key (or this version of it). */
 export function mayDeleteKey(deps: AuthzDeps, access: Admission, key: string, versionId?: string): boolean {
   const bucket = access.target?.bucket;
   if (bucket === undefined) return false;

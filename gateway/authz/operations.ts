@@ -49,6 +49,8 @@ export const OPERATION_ACTIONS: { readonly [K in OperationName]: OperationAccess
   PutObjectTagging: 's3:PutObjectTagging',
   DeleteObjectTagging: 's3:DeleteObjectTagging',
   GetObjectAttributes: 's3:GetObjectAttributes',
+  GetObjectAcl: 's3:GetObjectAcl',
+  PutObjectAcl: 's3:PutObjectAcl',
   GetBucketTagging: 's3:GetBucketTagging',
   PutBucketTagging: 's3:PutBucketTagging',
   // As AWS: removing a bucket's tags needs the permission to put them.

@@ -32,6 +32,7 @@ import type {
   UploadPartInput,
   VersionSelector,
 } from '../../storage/api.ts';
+import { copyHeaders } from '../../storage/api.ts';
 import { NoSuchKeyError, PreconditionFailedError, WrongPartitionError } from '../../storage/errors.ts';
 import { S3Error } from '../errors.ts';
 import { byKey, byKeyThenUpload, mergeSorted } from './merge.ts';
@@ -178,7 +179,7 @@ export class ClusterRouter implements StorageApi {
           key: dst.key,
           size: src.range ? src.range.end - src.range.start + 1 : r.size,
           body: tee.body,
-          headers: dst.headers ?? (r.headers as StoredHeaders),
+          headers: copyHeaders(dst, r.headers as StoredHeaders),
           nowMs: dst.nowMs,
           ...(dst.condition ? { condition: dst.condition } : {}),
           ...(dst.versioning ? { versioning: dst.versioning } : {}),

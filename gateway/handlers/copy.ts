@@ -15,6 +15,7 @@ import { deleteMarkerError, malformedVersionId, notFound, versionIdHeader } from
 import { copyObjectResultXml, copyPartResultXml } from '../s3/xml.ts';
 import { acceptBody, inIncarnation, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
+import { newObjectAcl } from './object-write.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -46,7 +47,7 @@ async function checkedSource(
     deps.storage.headObject(srcBucket.id, Buffer.from(src.key, 'utf8'), which),
   );
   if (!record) throw absentObjectError(deps, admitted, notFound(src.key, src.versionId));
-  requireObjectGrant(deps, admitted, undefined);
+  requireObjectGrant(deps, admitted, record.acl);
   if (record.deleteMarker) {
     // AWS: a current delete marker is NoSuchKey; one named by id cannot be copied (400 InvalidRequest).
     if (src.versionId === undefined) throw deleteMarkerError(src.key, record, false);
@@ -62,7 +63,9 @@ async function checkedSource(
   if (failed) throw failed;
   // With conditions, storage copies only the version they passed on (412 if it changed meanwhile);
   // without, whatever version is current when storage opens it.
-  const conditional = COPY_SOURCE_CONDITIONS.some((h) => req.headers[h] !== undefined);
+  // So does a copy allowed by the source's own ACL: only the version whose ACL was checked.
+  const conditional =
+    COPY_SOURCE_CONDITIONS.some((h) => req.headers[h] !== undefined) || admitted.verdict !== 'allow';
   const pinEtag = conditional ? record.etag : undefined;
   const srcMode = versioningOf(deps, srcBucket);
   return {
@@ -114,6 +117,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
+  const acl = newObjectAcl(deps, ex, bucket, verified);
   const tags = copyTags(ex.req.headers);
   acceptBody(ex);
   const condition = parseWriteCondition(ex.req.headers);
@@ -127,6 +131,7 @@ export const copyObject: Handler<Op<'CopyObject'>> = async ({ deps, ex, verified
         key: Buffer.from(op.key, 'utf8'),
         nowMs: deps.clock(),
         versioning,
+        ...(acl ? { acl } : {}),
         ...(directive === 'REPLACE' ? { headers: storedHeadersFromRequest(ex.req.headers) } : {}),
         ...(redirect !== undefined ? { websiteRedirectLocation: redirect } : {}),
         ...(condition ? { condition } : {}),

@@ -10,6 +10,7 @@ import type { HandlerTable } from './deps.ts';
 import * as lifecycle from './lifecycle.ts';
 import * as list from './list.ts';
 import * as mpu from './multipart.ts';
+import * as objectAcl from './object-acl.ts';
 import * as del from './object-delete.ts';
 import * as read from './object-read.ts';
 import * as write from './object-write.ts';
@@ -59,6 +60,8 @@ export const HANDLERS: HandlerTable = {
   GetBucketLifecycleConfiguration: lifecycle.getBucketLifecycleConfiguration,
   PutBucketLifecycleConfiguration: lifecycle.putBucketLifecycleConfiguration,
   DeleteBucketLifecycleConfiguration: lifecycle.deleteBucketLifecycleConfiguration,
+  GetObjectAcl: objectAcl.getObjectAcl,
+  PutObjectAcl: objectAcl.putObjectAcl,
   GetBucketPolicy: access.getBucketPolicy,
   PutBucketPolicy: access.putBucketPolicy,
   DeleteBucketPolicy: access.deleteBucketPolicy,

@@ -5,6 +5,7 @@ import type { ObjectRecord } from '../../storage/api.ts';
 import type { BucketInfo } from '../../tracker/catalog.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
+import { requireBodyDigest } from '../http/digests.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import { expirationHeader, lifecycleXml, parseLifecycleXml, readLifecycle } from '../s3/lifecycle.ts';
 import type { Operation } from '../s3/operation.ts';
@@ -35,6 +36,7 @@ export const putBucketLifecycleConfiguration: Handler<Op<'PutBucketLifecycleConf
   op,
 }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
+  requireBodyDigest(ex.req.headers);
   const body = await readVerifiedSmallBody(deps, ex, verified, LIFECYCLE_BODY_MAX);
   const rules = parseLifecycleXml(body.toString('utf8'));
   if (!(await deps.buckets.putBucketConfig(bucket, 'lifecycle', rules)))

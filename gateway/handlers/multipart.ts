@@ -21,7 +21,7 @@ import type { GatewayDeps, Handler } from './deps.ts';
 import { objectExpiration } from './lifecycle.ts';
 import { parseEncodingType } from './list.ts';
 import { checksumResponseHeaders } from './object-headers.ts';
-import { openUpload } from './object-write.ts';
+import { newObjectAcl, openUpload } from './object-write.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -39,15 +39,12 @@ export const createMultipartUpload: Handler<Op<'CreateMultipartUpload'>> = async
   const headers = storedHeadersFromRequest(ex.req.headers);
   const algorithm = checksumAlgorithm(ex.req.headers);
   const tags = requestTags(ex.req.headers);
+  const acl = newObjectAcl(deps, ex, bucket, verified);
   const uploadId = await inIncarnation(deps, bucket, { writes: true }, () =>
-    deps.storage.createUpload(
-      bucket.id,
-      Buffer.from(op.key, 'utf8'),
-      headers,
-      deps.clock(),
-      algorithm,
-      tags?.length ? { tags } : {},
-    ),
+    deps.storage.createUpload(bucket.id, Buffer.from(op.key, 'utf8'), headers, deps.clock(), algorithm, {
+      ...(tags?.length ? { tags } : {}),
+      ...(acl ? { acl } : {}),
+    }),
   );
   sendXml(ex, 200, initiateMultipartUploadResultXml({ bucket: op.bucket, key: op.key, uploadId }), {
     ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {}),

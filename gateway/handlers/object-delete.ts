@@ -4,7 +4,7 @@
 // that version goes.
 
 import type { RemoveObjectResult, VersioningMode } from '../../storage/api.ts';
-import { mayDeleteKey } from '../authz/admission.ts';
+import { deletableKeys } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
@@ -137,10 +137,7 @@ export const deleteObjects: Handler<Op<'DeleteObjects'>> = async ({ deps, ex, ve
   const body = await readVerifiedSmallBody(deps, ex, verified, 2 * 1024 * 1024);
   const request = parseDeleteRequest(body.toString('utf8'));
   const versioning = versioningOf(deps, bucket);
-  const allowed = request.objects.map((e) => mayDeleteKey(deps, verified.access, e.key, e.versionId));
-  // An anonymous requester who may delete none of the keys (a private bucket) is refused as a whole, like any
-  // other unsigned request without a grant; a signed one gets AWS's per-key AccessDenied entries.
-  if (verified.access.principal === undefined && !allowed.includes(true)) throw new S3Error('AccessDenied');
+  const allowed = deletableKeys(deps, verified.access, request.objects);
   const results: DeleteOutcome[] = new Array(request.objects.length);
   let next = 0;
   const worker = async () => {

@@ -48,7 +48,7 @@ async function readObject(
   if (!handle) throw absentObjectError(deps, admitted, notFound(op.key, versionId));
   try {
     const { record } = handle;
-    requireObjectGrant(deps, admitted, undefined);
+    requireObjectGrant(deps, admitted, record.acl);
     if (record.deleteMarker)
       throw deleteMarkerError(op.key, record, versionId !== undefined, withBody ? 'GET' : 'HEAD');
     const validators = { etag: record.etag, lastModifiedMs: record.lastModifiedMs };

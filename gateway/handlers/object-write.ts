@@ -1,6 +1,8 @@
 // PutObject: authenticate → check bucket → 100 Continue → stream the verified body into storage.
+import type { BucketInfo } from '../../tracker/catalog.ts';
 import { decodeBody } from '../auth/body.ts';
 import type { ChecksumAlgorithm, VerifiedRequest } from '../auth/types.ts';
+import { aclForNewObject } from '../authz/object-acl.ts';
 import { S3Error } from '../errors.ts';
 import { checksumAlgorithm, expectedDigests } from '../http/digests.ts';
 import type { Exchange } from '../http/respond.ts';
@@ -25,6 +27,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
   const headers = storedHeadersFromRequest(ex.req.headers);
   const condition = parseWriteCondition(ex.req.headers);
   const versioning = versioningOf(deps, bucket);
+  const acl = newObjectAcl(deps, ex, bucket, verified);
   const tags = requestTags(ex.req.headers);
   const upload = openUpload(deps, ex, verified, deps.limits.maxObjectBytes);
   const record = await inIncarnation(deps, bucket, { writes: true }, () =>
@@ -38,6 +41,7 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
       finish: upload.finish,
       condition,
       versioning,
+      ...(acl ? { acl } : {}),
       ...(tags?.length ? { tags } : {}),
     }),
   );
@@ -49,6 +53,15 @@ export const putObject: Handler<Op<'PutObject'>> = async ({ deps, ex, verified, 
     ...versionIdHeader(versioning, record),
   });
 };
+
+/** The ACL the request's x-amz-acl / x-amz-grant-* headers give the new object (gateway/authz decides). */
+export function newObjectAcl(deps: GatewayDeps, ex: Exchange, bucket: BucketInfo, verified: VerifiedRequest) {
+  return aclForNewObject(deps, ex.req.headers, {
+    bucket,
+    principal: verified.accessKeyId,
+    knownUser: (id) => deps.credentials(id) !== undefined,
+  });
+}
 
 export interface OpenedUpload {
   readonly size: number;

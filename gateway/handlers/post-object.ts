@@ -9,6 +9,7 @@ import { hmacHex, signaturesEqual, signingKey } from '../auth/crypto.ts';
 import { formatAmzDate, parseAmzDate, parseCredential } from '../auth/parse.ts';
 import type { VerifiedRequest } from '../auth/types.ts';
 import { type AccessRequest, authorize, requestFacts } from '../authz/authorize.ts';
+import { aclForNewObject } from '../authz/object-acl.ts';
 import { S3Error } from '../errors.ts';
 import { type Exchange, sendEmpty, sendXml } from '../http/respond.ts';
 import { type FormPart, FormReader, formBoundary, malformedPost } from '../post/form.ts';
@@ -110,6 +111,13 @@ export async function postObject({
   validateKey(key);
   const bucket = authorizeUpload(deps, ex, op.bucket, signer, key, fields);
   const headers = storedHeadersFromRequest(formHeaders(fields));
+  // The form's acl field is PUT's x-amz-acl: checked (ownership, public access block) before the file is read.
+  const aclField = fields.get('acl');
+  const acl = aclForNewObject(deps, aclField === undefined ? {} : { 'x-amz-acl': aclField }, {
+    bucket,
+    principal: signer,
+    knownUser: (id) => deps.credentials(id) !== undefined,
+  });
 
   const versioning = versioningOf(deps, bucket);
   const upload = await openFileBody(deps, form, wireLength, range);
@@ -129,6 +137,7 @@ export async function postObject({
       headers,
       nowMs: deps.clock(),
       versioning,
+      ...(acl ? { acl } : {}),
       finish: async () => {
         const digests = await body.digests;
         await upload.finish();

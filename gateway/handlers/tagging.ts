@@ -5,6 +5,7 @@ import { StorageError } from '../../storage/errors.ts';
 import { absentObjectError, requireObjectGrant } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
+import { requireBodyDigest } from '../http/digests.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseTaggingXml, readBucketTags, type Tag, taggingXml } from '../s3/tagging.ts';
@@ -27,6 +28,7 @@ export const getBucketTagging: Handler<Op<'GetBucketTagging'>> = async ({ deps, 
 
 export const putBucketTagging: Handler<Op<'PutBucketTagging'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
+  requireBodyDigest(ex.req.headers);
   const body = await readVerifiedSmallBody(deps, ex, verified, TAGGING_BODY_MAX);
   const tags = parseTaggingXml(body.toString('utf8'), 'bucket');
   // An empty TagSet leaves the bucket without tags, as AWS does.

@@ -21,6 +21,15 @@ export function expectedDigests(h: IncomingMessage['headers']): ExpectedDigests 
   return { ...(typeof md5 === 'string' ? { contentMd5: md5 } : {}), checksums };
 }
 
+/**
+ * Calls AWS will not take without an integrity check of the body (PutBucketLifecycleConfiguration,
+ * PutBucketTagging): Content-MD5, an x-amz-checksum-* header, or a checksum announced as a trailer.
+ */
+export function requireBodyDigest(h: IncomingMessage['headers']): void {
+  if (h['content-md5'] !== undefined || checksumAlgorithm(h) !== undefined) return;
+  throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5');
+}
+
 /** The algorithm the client asked for: named in a header, announced as a trailer, or given as a value. */
 export function checksumAlgorithm(h: IncomingMessage['headers']): ChecksumAlgorithm | undefined {
   const named = h['x-amz-sdk-checksum-algorithm'] ?? h['x-amz-checksum-algorithm'];

@@ -102,7 +102,16 @@ describe('parseOperation: request lines from the AWS API reference examples', ()
     ['PUT /?versioning', VH, { op: 'PutBucketVersioning', ...b }],
     ['GET /?versions', VH, { op: 'ListObjectVersions', ...b }],
     ['GET /?versions&prefix=a&key-marker=b', VH, { op: 'ListObjectVersions', ...b }],
-    ['PUT /example-object?acl', VH, { op: 'NotImplemented', name: 'PutObjectAcl' }],
+    [
+      'PUT /example-object?acl',
+      VH,
+      { op: 'PutObjectAcl', bucket: 'amzn-s3-demo-bucket', key: 'example-object' },
+    ],
+    [
+      'GET /example-object?acl',
+      VH,
+      { op: 'GetObjectAcl', bucket: 'amzn-s3-demo-bucket', key: 'example-object' },
+    ],
     ['POST /example-object?restore', VH, { op: 'NotImplemented', name: 'RestoreObject' }],
     ['POST /', VH, { op: 'PostObject', ...b }],
   ];

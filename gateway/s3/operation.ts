@@ -47,6 +47,8 @@ export type Operation =
   | ({ op: 'PutObjectTagging' } & K)
   | ({ op: 'DeleteObjectTagging' } & K)
   | ({ op: 'GetObjectAttributes' } & K)
+  | ({ op: 'GetObjectAcl' } & K)
+  | ({ op: 'PutObjectAcl' } & K)
   | ({ op: 'GetBucketTagging' } & B)
   | ({ op: 'PutBucketTagging' } & B)
   | ({ op: 'DeleteBucketTagging' } & B)
@@ -145,8 +147,8 @@ const BUCKET_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
 };
 // Object subresources served here (not during an upload: those take uploadId).
 const OBJECT_SUBRESOURCES: Record<string, Record<string, Operation['op']>> = {
-  GET: { tagging: 'GetObjectTagging', attributes: 'GetObjectAttributes' },
-  PUT: { tagging: 'PutObjectTagging' },
+  GET: { tagging: 'GetObjectTagging', attributes: 'GetObjectAttributes', acl: 'GetObjectAcl' },
+  PUT: { tagging: 'PutObjectTagging', acl: 'PutObjectAcl' },
   DELETE: { tagging: 'DeleteObjectTagging' },
 };
 

@@ -201,6 +201,10 @@ function redirect(ex: Exchange, status: number, location: string): void {
   sendEmpty(ex, status, { location });
 }
 
+function openPublicMissing(site: Site, request: AccessRequest, verdict: Verdict, key: string): never {
+  throw missingObjectError(site.deps, request, verdict, new S3Error('NoSuchKey', undefined, { Key: key }));
+}
+
 /** Opens the object for an anonymous reader: AccessDenied unless public; a missing key is 404 only if listing is public too. */
 async function openPublic(site: Site, key: string) {
   const { deps, bucket } = site;
@@ -208,12 +212,16 @@ async function openPublic(site: Site, key: string) {
   const handle = await inIncarnation(deps, bucket, { writes: false, discard: (h) => h?.release() }, () =>
     deps.storage.openObject(bucket.id, Buffer.from(key, 'utf8')),
   );
+  // The current version being a delete marker means the page is gone, as if never written.
+  if (handle?.record.deleteMarker) {
+    handle.release();
+    return openPublicMissing(site, request, verdict, key);
+  }
   // As AWS: without s3:ListBucket a reader may not learn that a key is absent.
-  if (handle === undefined)
-    throw missingObjectError(deps, request, verdict, new S3Error('NoSuchKey', undefined, { Key: key }));
+  if (handle === undefined) return openPublicMissing(site, request, verdict, key);
   try {
-    // Objects carry no ACL of their own yet: the default one (the bucket owner's) is what an object-ACL verdict meets.
-    requireObjectAccess(deps, request, verdict, undefined);
+    // A public-read object ACL makes the object readable here, as a policy does.
+    requireObjectAccess(deps, request, verdict, handle.record.acl);
   } catch (err) {
     handle.release();
     throw err;
