@@ -40,7 +40,7 @@ test('the conformance suite passes unchanged against the local cluster', { timeo
     {
       cwd: REPO_ROOT,
       env: {
-        // Not NODE_TEST_CONTEXT: a node:test child that inherits it skips its files (it thinks it is nested).
+        // Not a subtest of this run: without this the child's runner skips its files.
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')),
         QUIRE_S3_ENDPOINT: endpoint,
         QUIRE_S3_ACCESS_KEY: CREDS.accessKeyId,

@@ -116,7 +116,7 @@ describe('sdk: retries and checks', { timeout: 120_000 }, () => {
     assert.deepEqual(answer(await complete(key, uploadId, list)), answer(first));
   });
 
-  test('on a versioned bucket the repeat names the same version', async () => {
+  test('on a versioned bucket the repeat names the same version, also once it is noncurrent', async () => {
     const vb = uniqueBucket('retry-v');
     await s3.send(new CreateBucketCommand({ Bucket: vb }));
     await s3.send(
@@ -140,6 +140,11 @@ describe('sdk: retries and checks', { timeout: 120_000 }, () => {
     const again = await done();
     assert.equal(again.VersionId, first.VersionId);
     assert.equal(again.ETag, first.ETag);
+    // Still so after a later version of the key: the completed one exists, noncurrent.
+    await s3.send(new PutObjectCommand({ Bucket: vb, Key: 'k', Body: 'later' }));
+    const late = await done();
+    assert.equal(late.VersionId, first.VersionId);
+    assert.equal(late.ETag, first.ETag);
   });
 
   test('a repeat with another part list, or after the object was replaced, is 404 NoSuchUpload', async () => {

@@ -314,3 +314,30 @@ test('a rule filtered by tags expires only the objects carrying all of them', {
     assert.deepEqual(await keys(node, 'b'), ['none', 'one', 'other-value']);
   });
 });
+
+test('the worker is throttled to opsPerSecond removals (virtual time: one 250 ms wait before each after the first)', {
+  timeout: 60_000,
+}, async () => {
+  const rules = { b: [{ id: 'all', enabled: true, filter: {}, expiration: { days: 1 } }] };
+  await withNode(rules, async (node) => {
+    for (let i = 0; i < 6; i++) await node.putObject(putInput('b', `k${i}`, Buffer.from('x'), { nowMs: T0 }));
+    let t = 1000;
+    const waits: number[] = [];
+    const worker = new LifecycleWorker(nodeDeps(node), {
+      rulesFor: (id) => rules[id as 'b'],
+      intervalMs: 0,
+      opsPerSecond: 4,
+      clock: () => T0 + 3 * DAY_MS,
+      pacer: {
+        now: () => t,
+        sleep: async (ms) => {
+          waits.push(ms);
+          t += ms;
+        },
+      },
+    });
+    await worker.runOnce();
+    assert.deepEqual(await keys(node, 'b'), []);
+    assert.deepEqual(waits, [250, 250, 250, 250, 250]);
+  });
+});

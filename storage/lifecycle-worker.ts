@@ -35,6 +35,16 @@ import type {
 } from './api.ts';
 import { StorageError } from './errors.ts';
 
+export interface Pacer {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realPacer: Pacer = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
 export interface LifecycleSettings {
   /** The incarnation's lifecycle rules, or undefined when it has none. */
   rulesFor(incarnationId: string): readonly LifecycleRule[] | undefined;
@@ -44,6 +54,8 @@ export interface LifecycleSettings {
   opsPerSecond: number;
   /** Wall-clock ms the rules are judged by (default Date.now): the one thing tests move "days later". */
   clock?: () => number;
+  /** How the throttle reads time and waits (default: the monotonic clock and a timer; tests pass their own). */
+  pacer?: Pacer;
   /** The incarnation's versioning state (storage never reads bucket settings); default 'unversioned'. */
   versioningFor?(incarnationId: string): VersioningMode;
 }
@@ -387,9 +399,10 @@ export class LifecycleWorker {
   private async throttle(): Promise<void> {
     const rate = this.settings?.opsPerSecond ?? 0;
     if (rate <= 0) return;
-    const now = Date.now();
+    const pacer = this.settings?.pacer ?? realPacer;
+    const now = pacer.now();
     const at = Math.max(now, this.nextOpAt);
     this.nextOpAt = at + 1000 / rate;
-    if (at > now) await new Promise((r) => setTimeout(r, at - now));
+    if (at > now) await pacer.sleep(at - now);
   }
 }

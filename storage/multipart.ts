@@ -69,8 +69,12 @@ export interface MultipartDeps {
   readonly placement: Placement;
   /** Completion is an object commit (write-path.ts) that also drops the upload. */
   commitObject(c: ObjectCommit): Promise<ObjectRecord>;
-  /** The current version of a key, for answering a repeated completion (see `completed`). */
-  currentObject(bucket: string, key: Buffer): { meta: ObjectMeta; record: ObjectRecord } | undefined;
+  /** The version of a key that completion `uploadId` produced, if it still exists (see `completed`). */
+  completedVersion(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+  ): { meta: ObjectMeta; record: ObjectRecord } | undefined;
   random(bytes: number): Buffer;
   /** Parts up to this size are inline entries; larger ones are blobs written first. */
   readonly smallObjectMaxBytes: number;
@@ -288,10 +292,11 @@ export class Multipart {
    * A completion repeated after it succeeded (the client lost the answer and retried): AWS answers 200 with the
    * same ETag. The record of a completed upload is the manifest of the version it produced, which names its
    * upload id and parts: durable and derivable from the volumes like any object row (it survives a restart and
-   * `rebuild-index`), and bounded by nothing but the object itself. It lasts as long as that version is the
-   * key's current one; once it was overwritten or deleted, telling the retry "200, your object is there" would
-   * be false, so the answer is NoSuchUpload, as for any unknown upload. Only the same part list counts as a
-   * repeat: another list is another request, and the upload it names is gone.
+   * `rebuild-index`), and bounded by nothing but the object itself. It lasts as long as that version exists:
+   * on a versioned bucket after later writes too (the answer names it), on an unversioned one until it is
+   * overwritten or deleted; then telling the retry "200, your object is there" would be false, so the answer
+   * is NoSuchUpload, as for any unknown upload. Only the same part list counts as a repeat: another list is
+   * another request, and the upload it names is gone.
    */
   private completed(
     bucket: string,
@@ -299,12 +304,11 @@ export class Multipart {
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
   ): ObjectRecord {
-    const cur = this.node.currentObject(bucket, key);
+    const cur = this.node.completedVersion(bucket, key, uploadId);
     const body = cur?.meta.body;
     if (
       !cur ||
       body?.kind !== 'multipart' ||
-      body.uploadId !== uploadId ||
       body.parts.length !== parts.length ||
       body.parts.some(
         (p, i) => p.partNumber !== parts[i]!.partNumber || p.etag !== stripQuotes(parts[i]!.etag),

@@ -62,6 +62,7 @@ import {
   objectKey,
   prefixEnd,
   successor,
+  versionKeyPrefix,
 } from './keys.ts';
 import { type LifecycleLog, type LifecycleSettings, LifecycleWorker } from './lifecycle-worker.ts';
 import { KeyedLock } from './locks.ts';
@@ -71,7 +72,14 @@ import { ObjectRows } from './object-rows.ts';
 import { OpverClock } from './opver-clock.ts';
 import { freeBytes, Placement } from './placement.ts';
 import { ReadPath, toRecord } from './read-path.ts';
-import { compareOpver, decodeObjectSummary, encodeCheckpoint, isDeleteMarkerValue } from './records.ts';
+import {
+  compareOpver,
+  decodeObjectSummary,
+  decodeObjectValue,
+  encodeCheckpoint,
+  isDeleteMarkerValue,
+  type ObjectValue,
+} from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
 import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
@@ -166,10 +174,7 @@ export class StorageNode implements StorageApi {
       clock: this.clock,
       placement: this.placement,
       commitObject: (c) => this.writes.commitObject(c),
-      currentObject: (bucket, key) => {
-        const v = this.reads.current(objectKey(bucket, key));
-        return v ? { meta: v, record: toRecord(bucket, key, v, v.opver) } : undefined;
-      },
+      completedVersion: (bucket, key, uploadId) => this.completedVersion(bucket, key, uploadId),
       random,
       smallObjectMaxBytes,
       minPartBytes: opts.minPartBytes ?? 5 * 1024 * 1024,
@@ -219,6 +224,24 @@ export class StorageNode implements StorageApi {
       },
       opts.lifecycle ? { ...lifecycle, rulesFor: opts.lifecycle.rulesFor } : undefined,
     );
+  }
+
+  /** The version of `key` a multipart completion of `uploadId` produced: the current one, or a noncurrent one. */
+  private completedVersion(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+  ): { meta: ObjectValue; record: ObjectRecord } | undefined {
+    const fromUpload = (v: ObjectValue | undefined) =>
+      v?.body.kind === 'multipart' && v.body.uploadId === uploadId && !v.deleteMarker;
+    const cur = this.reads.current(objectKey(bucket, key));
+    if (fromUpload(cur)) return { meta: cur!, record: toRecord(bucket, key, cur!, cur!.opver) };
+    const lo = versionKeyPrefix(bucket, key);
+    for (const { value } of this.rows.versionRange(lo, prefixEnd(lo), Number.POSITIVE_INFINITY)) {
+      const v = decodeObjectValue(value);
+      if (fromUpload(v)) return { meta: v, record: toRecord(bucket, key, v, v.opver, false) };
+    }
+    return undefined;
   }
 
   /** The next incarnation id after `after` (index order) that holds objects or uploads. */
