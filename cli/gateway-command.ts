@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { TrackerClient } from '../common/tracker-client.ts';
+import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
 import { createGateway } from '../gateway/app.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
 import { ClusterRouter } from '../gateway/cluster/router.ts';
@@ -12,7 +12,7 @@ import { GatewayMetrics } from '../gateway/metrics.ts';
 import { StorageClient } from '../storage/http-client.ts';
 import { listenOn, numberFlag, urlFlag, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
-import { configFromEnv, resolveConfig } from './config.ts';
+import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
 import { answerClientError, settlesWithin } from './embedded.ts';
 import { createLogger } from './logger.ts';
 import { installProcessGuards } from './process-guards.ts';
@@ -53,8 +53,8 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     pollMs,
     now: () => performance.now(),
     onPollError: (err) =>
-      logger.warn({ err: (err as Error).message }, 'tracker unreachable; serving from the copy'),
-    onPollRecovered: () => logger.info('tracker reachable again'),
+      logger.warn({ err: (err as Error).message }, 'tracker poll failed; serving from the copy held'),
+    onPollRecovered: () => logger.info('tracker answering again'),
   });
   const router = new ClusterRouter({
     view: {
@@ -88,6 +88,17 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     isReady: () => ready && directory.ready,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
   });
+  try {
+    await directory.poll();
+  } catch (err) {
+    // A tracker that refuses this gateway (wrong cluster secret) is an operator mistake: say it and stop. One that
+    // is not up yet is not: the gateway starts unready (/health 503) and polls until it answers.
+    if (err instanceof TrackerRefused) {
+      await hasher.close();
+      guards.remove();
+      throw new ConfigError(`the tracker refused this gateway: ${err.message}`);
+    }
+  }
   directory.start();
   const server = createServer(
     {

@@ -23,6 +23,7 @@ import { installProcessGuards } from './process-guards.ts';
 
 const IDENTITY_FILE = 'cluster-node.json';
 const DAY_MS = 24 * 3600 * 1000;
+const SOCKET_IDLE_MS = 120_000;
 
 export async function storageCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -95,7 +96,12 @@ export async function storageCommand(args: string[]): Promise<number> {
   });
   if (storage.recovery) logger.info({ recovery: storage.recovery }, recoveryLine(storage.recovery));
   const guard = new PartitionGuard(storage, group.data, await loadKeptLayout(dir));
-  const server = await listenOn(createStorageServer(guard, { secret }), port, host);
+  const storageServer = createStorageServer(guard, { secret });
+  // A 5 GiB part relayed by a gateway may take longer than Node's default 5-minute request limit: no limit on a
+  // whole request; a connection that sends nothing for SOCKET_IDLE_MS (a vanished gateway) is closed.
+  storageServer.requestTimeout = 0;
+  storageServer.setTimeout(SOCKET_IDLE_MS);
+  const server = await listenOn(storageServer, port, host);
   const url = values.advertise ? urlFlag(values.advertise, '--advertise') : urlOf(server, host);
   member = new ClusterMember({
     tracker: new TrackerClient({ url: trackerUrl, secret }),

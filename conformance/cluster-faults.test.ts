@@ -3,6 +3,8 @@
 // internal calls need the cluster secret, the tracker can die without stopping object traffic, and a killed
 // storage node makes exactly its own keys unavailable (no mirroring yet) until it returns with all of them.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
@@ -13,7 +15,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { seededBytes } from './bytes.ts';
-import { startCluster, type TestCluster } from './cluster.ts';
+import { startCluster, startProc, type TestCluster } from './cluster.ts';
 import { byteOrder } from './sdk.ts';
 
 const T = { timeout: 600_000 };
@@ -138,7 +140,72 @@ describe('cluster: tracker, 2 syncgroups × 2 storage nodes, gateway (real proce
       );
     }
     assert.equal((await c.internal(`${storage}/v1/stats`, {})).status, 200);
+    // A storage node or gateway started with a wrong secret stops with one line saying so.
+    const wrong = join(c.dir, 'wrong-secret-file');
+    writeFileSync(wrong, 'not-the-cluster-secret-not-the-cluster-secret\n');
+    for (const args of [
+      ['storage', '--data', join(c.dir, 'intruder'), '--port', '0', '--syncgroup', 'a'],
+      ['gateway', '--port', '0'],
+    ]) {
+      const p = startProc(
+        `intruder-${args[0]}`,
+        [...args, '--tracker', c.trackerUrl, '--cluster-secret-file', wrong],
+        c.dir,
+      );
+      assert.equal(await p.exited, 2, p.logTail());
+      assert.match(p.logTail(), /the tracker refused this (node|gateway): missing or wrong cluster secret/);
+    }
   });
+
+  test(
+    'quire status reports syncgroups, nodes, volumes and the layout, for people and as JSON',
+    T,
+    async () => {
+      const run = async (extra: string[], secretFile = c.secretFile) => {
+        const p = startProc(
+          `status-${extra.join('')}-${Date.now()}`,
+          ['status', '--tracker', c.trackerUrl, '--cluster-secret-file', secretFile, ...extra],
+          c.dir,
+        );
+        let out = '';
+        p.proc.stdout?.on('data', (d) => {
+          out += d;
+        });
+        const code = await p.exited;
+        return { code, out, log: p.logTail() };
+      };
+      const json = await run(['--json']);
+      assert.equal(json.code, 0, json.log);
+      const s = JSON.parse(json.out) as {
+        layout: { version: number; partitions: number; syncgroups: string[] };
+        syncgroups: Array<{
+          name: string;
+          partitions: number;
+          nodes: Array<{ state: string; volumes: unknown[] }>;
+        }>;
+      };
+      assert.deepEqual(s.layout, { version: 1, partitions: 4096, syncgroups: ['a', 'b'] });
+      assert.deepEqual(
+        s.syncgroups.map((g) => [g.name, g.partitions, g.nodes.map((n) => n.state)]),
+        [
+          ['a', 2048, ['up', 'up']],
+          ['b', 2048, ['up', 'up']],
+        ],
+      );
+      assert.ok(s.syncgroups.every((g) => g.nodes.every((n) => n.volumes.length === 1)));
+      const human = await run([]);
+      assert.equal(human.code, 0);
+      assert.match(human.out, /layout version 1: 4096 partitions over 2 syncgroup/);
+      assert.match(human.out, /syncgroup a: 2048 partitions, 2 node\(s\), 2 up/);
+      assert.match(human.out, /all nodes up/);
+      // A wrong secret is one line saying what to do, exit 2.
+      const wrong = join(c.dir, 'wrong-secret');
+      writeFileSync(wrong, 'not-the-cluster-secret-not-the-cluster-secret\n');
+      const refused = await run([], wrong);
+      assert.equal(refused.code, 2);
+      assert.match(refused.log, /refused the cluster secret/);
+    },
+  );
 
   test(
     'with the tracker killed, object reads, writes and listings go on; bucket create and delete answer 503',

@@ -355,6 +355,43 @@ describe('website endpoint', {
     assert.equal(gone.body, 'not found page');
   });
 
+  test('policy conditions see the website request (aws:Referer for hotlink protection)', {
+    timeout: 30_000,
+  }, async () => {
+    const bucket = uniqueBucket('referer');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await put(bucket, 'img.png', 'png');
+    await website(bucket, { IndexDocument: { Suffix: 'index.html' } });
+    await s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: bucket,
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: '*',
+              Action: 's3:GetObject',
+              Resource: `arn:aws:s3:::${bucket}/*`,
+              Condition: { StringLike: { 'aws:Referer': 'https://mysite.example/*' } },
+            },
+          ],
+        }),
+      }),
+    );
+    const mine = await siteRequest(target, site(bucket), '/img.png', {
+      headers: { referer: 'https://mysite.example/page.html' },
+    });
+    assert.equal(mine.status, 200);
+    assertErrorPage(
+      await siteRequest(target, site(bucket), '/img.png', { headers: { referer: 'https://other.example/' } }),
+      403,
+      'AccessDenied',
+      'another site',
+    );
+    assertErrorPage(await siteRequest(target, site(bucket), '/img.png'), 403, 'AccessDenied', 'no referer');
+  });
+
   test('conditional GET and Range work as on the API', { timeout: 30_000 }, async () => {
     const bucket = uniqueBucket('ranges');
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));

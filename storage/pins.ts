@@ -68,6 +68,25 @@ export class PinHold {
 
 export type PinResult = PinHold | { wait: Promise<void> };
 
+/** A writer's claim (a class: no closures per write on the hot path). */
+class HeldClaim implements ClaimedVersion {
+  private released = false;
+
+  constructor(
+    private readonly table: PinTable,
+    readonly now: VolLoc[],
+    readonly later: VolLoc[],
+    /** Undefined when nothing was claimed (a new key, or every location pinned). */
+    private readonly claim: Claim | undefined,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.claim) this.table.unclaim(this.claim);
+  }
+}
+
 export class PinTable {
   private readonly pins = new Map<string, Pin>();
   private deferredCount = 0;
@@ -140,28 +159,24 @@ export class PinTable {
         keys.push(k);
       }
     }
-    if (keys.length === 0) return { now, later, release: () => undefined };
+    if (keys.length === 0) return new HeldClaim(this, now, later, undefined);
     let end!: () => void;
     const done = new Promise<void>((r) => {
       end = r;
     });
     const c: Claim = { keys, done, end };
     for (const k of keys) this.addClaim(k, c);
-    let released = false;
-    return {
-      now,
-      later,
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const k of c.keys) {
-          const cs = this.claims.get(k);
-          cs?.delete(c);
-          if (cs?.size === 0) this.claims.delete(k);
-        }
-        c.end();
-      },
-    };
+    return new HeldClaim(this, now, later, c);
+  }
+
+  /** @internal (HeldClaim) Readers of the claimed locations may look again. */
+  unclaim(c: Claim): void {
+    for (const k of c.keys) {
+      const cs = this.claims.get(k);
+      cs?.delete(c);
+      if (cs?.size === 0) this.claims.delete(k);
+    }
+    c.end();
   }
 
   /**

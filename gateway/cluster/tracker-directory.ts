@@ -34,6 +34,9 @@ import type { Credentials } from '../auth/types.ts';
 import { S3Error } from '../errors.ts';
 import type { BucketDirectory } from '../handlers/deps.ts';
 
+/** While its own DeleteBucket waits for the gateways' confirmation, this gateway confirms at this pace. */
+const CLOSE_POLL_MS = 50;
+
 export interface DirectoryOptions {
   tracker: TrackerClient;
   pollMs: number;
@@ -213,8 +216,19 @@ export class TrackerDirectory implements BucketDirectory {
   async deleteBucket(bucket: BucketRef, isEmpty: () => Promise<boolean>): Promise<DeleteBucketOutcome> {
     const ref = { name: bucket.name, id: bucket.id };
     const closing = this.ask(() => this.opts.tracker.call(TRACKER.close, { bucket: ref }, closeReplySchema));
-    // The tracker waits until every gateway has seen the closing, this one included: confirm it at once.
-    void this.poll().catch(() => undefined);
+    // The tracker waits until every gateway has seen the closing, this one included: poll until it answers.
+    let answered = false;
+    void closing
+      .finally(() => {
+        answered = true;
+      })
+      .catch(() => undefined);
+    void (async () => {
+      while (!answered) {
+        await this.poll().catch(() => undefined);
+        if (!answered) await new Promise((r) => setTimeout(r, CLOSE_POLL_MS));
+      }
+    })();
     const c = await closing;
     if (c.outcome === 'no-such-bucket' || c.token === undefined) return 'no-such-bucket';
     const finish = (empty: boolean) =>
