@@ -131,7 +131,7 @@ describe('aws cli', async () => {
     assert.equal(empty.stdout.trim(), '');
   });
 
-  test('s3api tagging, lifecycle and get-object-attributes', { skip, timeout: 120_000 }, async () => {
+  test('s3api tagging, lifecycle and get-object-attributes', { skip, timeout: 300_000 }, async () => {
     const b = uniqueBucket('awscli-lc');
     await ok('s3', 'mb', `s3://${b}`);
     await ok('s3api', 'put-object', '--bucket', b, '--key', 'logs/a', '--tagging', 'team=ops&tmp=yes');

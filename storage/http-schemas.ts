@@ -90,6 +90,9 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
           .looseObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retainUntilMs: ms })
           .optional(),
         legalHold: z.boolean().optional(),
+        acl: z
+          .looseObject({ owner: z.string().max(256), grants: z.array(z.looseObject({})).max(100) })
+          .optional(),
       })
       .nullish(),
   }),

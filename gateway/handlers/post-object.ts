@@ -22,6 +22,7 @@ import { buildDocument } from '../s3/xml-codec.ts';
 import { acceptBody, inIncarnation } from './access.ts';
 import type { GatewayDeps, HandlerInput } from './deps.ts';
 import { objectExpiration } from './lifecycle.ts';
+import { lockForWrite } from './object-lock.ts';
 import { versioningOf } from './versioning.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -120,6 +121,8 @@ export async function postObject({
   });
 
   const versioning = versioningOf(deps, bucket);
+  // A lock-enabled bucket's default retention (or the form's x-amz-object-lock-* fields) applies as on PUT.
+  const lock = lockForWrite(deps, bucket, formHeaders(fields), { integrity: false });
   const upload = await openFileBody(deps, form, wireLength, range);
   const verified: VerifiedRequest = { accessKeyId: signer ?? '', payload: { kind: 'unsigned' } };
   const body = decodeBody(upload.body, verified, {
@@ -137,6 +140,7 @@ export async function postObject({
       headers,
       nowMs: deps.clock(),
       versioning,
+      ...lock,
       ...(acl ? { acl } : {}),
       finish: async () => {
         const digests = await body.digests;
