@@ -296,6 +296,14 @@ export class Volume extends EventEmitter {
   }
 
   /** Deletes the entry; durable when resolved. Its extent becomes a hole once no read uses it. */
+  /**
+   * Where an entry written at `location` is now: compaction may have moved it since (followed while the moved
+   * file's forwards are held, i.e. while an operation that began before its retirement is still running).
+   */
+  resolve(location: Location): Location {
+    return this.core.forwards.size === 0 ? location : this.core.resolve(location);
+  }
+
   delete(location: Location): Promise<void> {
     this.checkOpen();
     return this.track(

@@ -114,18 +114,23 @@ export class Multipart {
       ...(attributes.legalHold ? { legalHold: true } : {}),
     };
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
-    const { at } = await node.placement.put({
-      key: ekey,
-      meta: { kind: 'upload', meta },
-      opver,
-      data: Buffer.alloc(0),
-      dataBytes: 0,
-      nowMs,
-    });
-    const value: UploadValue = { ...meta, uploadId, opver, at };
-    await node.index.commit(() => {
-      node.index.uploads.put(uploadKey(bucket, key, uploadId), encodeUploadValue(value));
-      node.index.putCounter(node.clock.counter);
+    // Under the (new) upload's lock from the put to the row: a locked section counts as an operation in
+    // progress, so compaction keeps a move of the marker followable until the row names where it is now.
+    await node.locks.run(`u:${uploadId}`, async () => {
+      const { at } = await node.placement.put({
+        key: ekey,
+        meta: { kind: 'upload', meta },
+        opver,
+        data: Buffer.alloc(0),
+        dataBytes: 0,
+        nowMs,
+      });
+      const value: UploadValue = { ...meta, uploadId, opver, at };
+      await node.index.commit(() => {
+        value.at = node.placement.resolve(value.at);
+        node.index.uploads.put(uploadKey(bucket, key, uploadId), encodeUploadValue(value));
+        node.index.putCounter(node.clock.counter);
+      });
     });
     await this.record({ op: 'upload-create', bucket, key, opver, size: 0, uploadId });
     return uploadId;
@@ -190,7 +195,8 @@ export class Multipart {
         const release = await node.placement.protect(cur ? partLocs(cur) : []);
         try {
           await node.index.commit(() => {
-            node.index.parts.put(pk, encodePartValue(value));
+            // The part's entry may have been moved by compaction since its put (there was no row to follow).
+            node.index.parts.put(pk, encodePartValue({ ...value, at: node.placement.resolve(value.at) }));
             node.index.putCounter(node.clock.counter);
           });
           written.length = 0;

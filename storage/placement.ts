@@ -75,6 +75,15 @@ export class Placement {
     throw new StorageFullError();
   }
 
+  /**
+   * Where an entry put earlier is now. A writer calls it in the same synchronous step as it writes the entry's
+   * index row: compaction may have moved the entry after the put returned, when there was no row to update yet.
+   */
+  resolve(at: VolLoc): VolLoc {
+    const now = this.volume(at.volumeId).resolve?.(at.location);
+    return now === undefined || now === at.location ? at : { volumeId: at.volumeId, location: now };
+  }
+
   /** Deletes entries from their volumes, in order; the first failure stops and throws. */
   async free(locs: VolLoc[]): Promise<void> {
     for (const l of locs) await this.volume(l.volumeId).delete(l.location);

@@ -32,6 +32,8 @@ export interface VolumePort {
   /** Optional: resolves once the bytes are written, `durable` once they are synced (packing's Volume has it). */
   putStaged?(input: PutInput): Promise<StagedPut>;
   delete(location: Location): Promise<void>;
+  /** Optional: where an entry is now, if compaction moved it (packing's Volume has it). */
+  resolve?(location: Location): Location;
   read(location: Location, range?: ByteRange): Promise<Buffer>;
   openRead(location: Location, range?: ByteRange): AsyncIterable<Buffer>;
   readEntry(location: Location): Promise<StoredEntry>;

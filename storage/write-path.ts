@@ -267,13 +267,17 @@ export class WritePath {
         freed = freeable(replaced);
         const pending = freed.deferred.rows;
         try {
-          await this.writeRow(okey, objectValueFromEntryMeta(entry, opver, at, c.blobAt), () => {
-            for (const pk of old.partKeys) d.index.parts.remove(pk);
-            d.reads.putPending(pending);
-            c.completes?.inTxn();
-            d.index.putCounter(d.clock.counter);
-            if (checkpoint) this.putCheckpoint();
-          });
+          await this.writeRow(
+            okey,
+            objectValueFromEntryMeta(entry, opver, d.placement.resolve(at), c.blobAt),
+            () => {
+              for (const pk of old.partKeys) d.index.parts.remove(pk);
+              d.reads.putPending(pending);
+              c.completes?.inTxn();
+              d.index.putCounter(d.clock.counter);
+              if (checkpoint) this.putCheckpoint();
+            },
+          );
         } finally {
           // Volume entry and record are durable: the record is true whatever the index did.
           d.binlog.settle(ticket);
@@ -337,7 +341,7 @@ export class WritePath {
         try {
           await this.writeRow(
             okey,
-            objectValueFromEntryMeta(entry, opver, at, c.blobAt),
+            objectValueFromEntryMeta(entry, opver, d.placement.resolve(at), c.blobAt),
             () => {
               for (const pk of old.partKeys) d.index.parts.remove(pk);
               d.reads.putPending(deferred.rows);

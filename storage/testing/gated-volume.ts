@@ -71,6 +71,7 @@ export function gatedOpener(gate: Gate, volumes: Volume[], chunkBytes = 64 * 102
           await gate.pass('delete', loc);
           return v.delete(loc);
         },
+        resolve: (loc) => v.resolve(loc),
         read: (loc, range) => v.read(loc, range),
         openRead: (loc, range) => v.openRead(loc, range),
         readEntry: (loc) => v.readEntry(loc),
