@@ -85,21 +85,25 @@ export class GatewayMetrics {
     gauge('quire_volume_live_objects', 'Live entries per volume', (v) => v.liveEntries);
   }
 
+  /** A counter that follows a running total kept elsewhere (read at scrape time; only increases are added). */
+  private totalCounter(name: string, help: string, total: () => number): Counter {
+    let reported = 0;
+    return new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        const now = total();
+        if (now > reported) this.inc(now - reported);
+        reported = now;
+      },
+    });
+  }
+
   /** Exports the storage node's background compaction progress (read at scrape time). */
   addCompaction(read: () => CompactionProgressTotals): void {
-    const reported = new Map<string, number>();
     const counter = (name: string, help: string, pick: (t: CompactionProgressTotals) => number) =>
-      new Counter({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          const now = pick(read());
-          const delta = now - (reported.get(name) ?? 0);
-          if (delta > 0) this.inc(delta);
-          reported.set(name, now);
-        },
-      });
+      this.totalCounter(name, help, () => pick(read()));
     counter('quire_compaction_files_total', 'Chunkfiles compacted', (t) => t.filesCompacted);
     counter(
       'quire_compaction_entries_moved_total',
@@ -125,19 +129,8 @@ export class GatewayMetrics {
 
   /** Exports the storage node's lifecycle worker progress (read at scrape time). */
   addLifecycle(read: () => LifecycleProgressTotals): void {
-    const reported = new Map<string, number>();
     const counter = (name: string, help: string, pick: (t: LifecycleProgressTotals) => number) =>
-      new Counter({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          const now = pick(read());
-          const delta = now - (reported.get(name) ?? 0);
-          if (delta > 0) this.inc(delta);
-          reported.set(name, now);
-        },
-      });
+      this.totalCounter(name, help, () => pick(read()));
     counter('quire_lifecycle_passes_total', 'Lifecycle passes over every bucket completed', (t) => t.passes);
     counter(
       'quire_lifecycle_objects_scanned_total',
