@@ -1,7 +1,7 @@
 // Bucket incarnations. A request resolves its bucket's name to one incarnation once, at admission (the
 // authorization step, gateway/authz/admission.ts, which also decides access), and hands storage only that
 // incarnation's id; after its storage call it confirms the incarnation is still the current one.
-import type { BucketInfo } from '../../tracker/catalog.ts';
+import type { BucketConfigKind, BucketInfo } from '../../tracker/catalog.ts';
 import type { AuthorizedRequest } from '../authz/admission.ts';
 import { S3Error } from '../errors.ts';
 import type { Exchange } from '../http/respond.ts';
@@ -57,6 +57,20 @@ async function lostIncarnation(deps: GatewayDeps, bucket: BucketInfo, writes: bo
 /** After a read done outside `inIncarnation`: NoSuchBucket if the incarnation was deleted meanwhile. */
 export async function confirmBucket(deps: GatewayDeps, bucket: BucketInfo): Promise<void> {
   if (!(deps.buckets.currentNow?.(bucket) ?? (await deps.buckets.isCurrent(bucket))))
+    throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+}
+
+/**
+ * Sets (`undefined`: removes) one of the bucket's settings; NoSuchBucket when the incarnation was deleted
+ * meanwhile (nothing is written then).
+ */
+export async function putBucketSetting(
+  deps: GatewayDeps,
+  bucket: BucketInfo,
+  kind: BucketConfigKind,
+  value: unknown,
+): Promise<void> {
+  if (!(await deps.buckets.putBucketConfig(bucket, kind, value)))
     throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
 }
 

@@ -23,24 +23,14 @@ import {
   policyStatusXml,
   publicAccessBlockXml,
 } from '../s3/xml-access.ts';
-import { requireBucket } from './access.ts';
-import type { BucketDirectory, GatewayDeps, Handler } from './deps.ts';
+import { putBucketSetting, requireBucket } from './access.ts';
+import type { GatewayDeps, Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
 
 const SETTINGS_BYTES_MAX = 64 * 1024;
 
 /** Stores one setting; the bucket may have been deleted since admission (then NoSuchBucket). */
-async function putSetting(
-  buckets: BucketDirectory,
-  bucket: BucketInfo,
-  kind: Parameters<BucketDirectory['putBucketConfig']>[1],
-  value: unknown,
-): Promise<void> {
-  if (!(await buckets.putBucketConfig(bucket, kind, value)))
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
-}
-
 function noPolicy(bucket: BucketInfo): S3Error {
   return new S3Error('NoSuchBucketPolicy', undefined, { BucketName: bucket.name });
 }
@@ -65,14 +55,14 @@ export const putBucketPolicy: Handler<Op<'PutBucketPolicy'>> = async ({ deps, ex
   if (policy.isPublic && publicAccessBlockFor(deps, bucket).blockPublicPolicy)
     throw new S3Error('AccessDenied');
   const stored: StoredPolicy = { v: 1, text };
-  await putSetting(deps.buckets, bucket, 'policy', stored);
+  await putBucketSetting(deps, bucket, 'policy', stored);
   rememberCompiled(stored, policy);
   sendEmpty(ex, 204);
 };
 
 export const deleteBucketPolicy: Handler<Op<'DeleteBucketPolicy'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
-  await putSetting(deps.buckets, bucket, 'policy', undefined);
+  await putBucketSetting(deps, bucket, 'policy', undefined);
   sendEmpty(ex, 204);
 };
 
@@ -111,7 +101,7 @@ export const putPublicAccessBlock: Handler<Op<'PutPublicAccessBlock'>> = async (
   const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, SETTINGS_BYTES_MAX);
   const stored: StoredPublicAccessBlock = { v: 1, ...parsePublicAccessBlock(body.toString('utf8')) };
-  await putSetting(deps.buckets, bucket, 'public-access-block', stored);
+  await putBucketSetting(deps, bucket, 'public-access-block', stored);
   sendEmpty(ex, 200);
 };
 
@@ -122,7 +112,7 @@ export const deletePublicAccessBlock: Handler<Op<'DeletePublicAccessBlock'>> = a
   op,
 }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
-  await putSetting(deps.buckets, bucket, 'public-access-block', undefined);
+  await putBucketSetting(deps, bucket, 'public-access-block', undefined);
   sendEmpty(ex, 204);
 };
 
@@ -152,7 +142,7 @@ export const putBucketOwnershipControls: Handler<Op<'PutBucketOwnershipControls'
   if (objectOwnership === 'BucketOwnerEnforced' && !isPrivate(bucketAcl(deps, bucket), bucket.owner))
     throw new S3Error('InvalidBucketAclWithObjectOwnership');
   const stored: StoredOwnership = { v: 1, objectOwnership };
-  await putSetting(deps.buckets, bucket, 'ownership', stored);
+  await putBucketSetting(deps, bucket, 'ownership', stored);
   sendEmpty(ex, 200);
 };
 
@@ -163,7 +153,7 @@ export const deleteBucketOwnershipControls: Handler<Op<'DeleteBucketOwnershipCon
   op,
 }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
-  await putSetting(deps.buckets, bucket, 'ownership', undefined);
+  await putBucketSetting(deps, bucket, 'ownership', undefined);
   sendEmpty(ex, 204);
 };
 
@@ -243,5 +233,5 @@ async function setBucketAcl(deps: GatewayDeps, bucket: BucketInfo, acl: Acl): Pr
   }
   if (isPublicAcl(acl) && publicAccessBlockFor(deps, bucket).blockPublicAcls)
     throw new S3Error('AccessDenied');
-  await putSetting(deps.buckets, bucket, 'acl', { v: 1, ...acl });
+  await putBucketSetting(deps, bucket, 'acl', { v: 1, ...acl });
 }

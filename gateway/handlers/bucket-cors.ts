@@ -6,7 +6,7 @@ import { S3Error } from '../errors.ts';
 import { readVerifiedSmallBody } from '../http/body.ts';
 import { type Exchange, sendEmpty, sendXml } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
-import { requireBucket } from './access.ts';
+import { putBucketSetting, requireBucket } from './access.ts';
 import type { BucketDirectory, Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -18,9 +18,7 @@ export const putBucketCors: Handler<Op<'PutBucketCors'>> = async ({ deps, ex, ve
   const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, MAX_CORS_XML_BYTES);
   const config = parseCorsConfiguration(body.toString('utf8'));
-  if (!(await deps.buckets.putBucketConfig(bucket, 'cors', config))) {
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
-  }
+  await putBucketSetting(deps, bucket, 'cors', config);
   sendEmpty(ex, 200);
 };
 
@@ -34,9 +32,7 @@ export const getBucketCors: Handler<Op<'GetBucketCors'>> = async ({ deps, ex, ve
 
 export const deleteBucketCors: Handler<Op<'DeleteBucketCors'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
-  if (!(await deps.buckets.putBucketConfig(bucket, 'cors', undefined))) {
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
-  }
+  await putBucketSetting(deps, bucket, 'cors', undefined);
   sendEmpty(ex, 204);
 };
 

@@ -4,7 +4,7 @@ import { readVerifiedSmallBody } from '../http/body.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseWebsiteConfiguration, readWebsiteConfig, websiteConfigurationXml } from '../website/config.ts';
-import { requireBucket } from './access.ts';
+import { putBucketSetting, requireBucket } from './access.ts';
 import type { Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -16,9 +16,7 @@ export const putBucketWebsite: Handler<Op<'PutBucketWebsite'>> = async ({ deps, 
   const bucket = requireBucket(deps, op.bucket, verified);
   const body = await readVerifiedSmallBody(deps, ex, verified, MAX_WEBSITE_XML_BYTES);
   const config = parseWebsiteConfiguration(body.toString('utf8'));
-  if (!(await deps.buckets.putBucketConfig(bucket, 'website', config))) {
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
-  }
+  await putBucketSetting(deps, bucket, 'website', config);
   sendEmpty(ex, 200);
 };
 
@@ -33,8 +31,6 @@ export const getBucketWebsite: Handler<Op<'GetBucketWebsite'>> = async ({ deps, 
 
 export const deleteBucketWebsite: Handler<Op<'DeleteBucketWebsite'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
-  if (!(await deps.buckets.putBucketConfig(bucket, 'website', undefined))) {
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
-  }
+  await putBucketSetting(deps, bucket, 'website', undefined);
   sendEmpty(ex, 204);
 };

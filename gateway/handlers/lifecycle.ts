@@ -9,7 +9,7 @@ import { requireBodyDigest } from '../http/digests.ts';
 import { sendEmpty, sendXml } from '../http/respond.ts';
 import { expirationHeader, lifecycleXml, parseLifecycleXml, readLifecycle } from '../s3/lifecycle.ts';
 import type { Operation } from '../s3/operation.ts';
-import { requireBucket } from './access.ts';
+import { putBucketSetting, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 
 type Op<K extends Operation['op']> = Extract<Operation, { op: K }>;
@@ -39,8 +39,7 @@ export const putBucketLifecycleConfiguration: Handler<Op<'PutBucketLifecycleConf
   requireBodyDigest(ex.req.headers);
   const body = await readVerifiedSmallBody(deps, ex, verified, LIFECYCLE_BODY_MAX);
   const rules = parseLifecycleXml(body.toString('utf8'));
-  if (!(await deps.buckets.putBucketConfig(bucket, 'lifecycle', rules)))
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  await putBucketSetting(deps, bucket, 'lifecycle', rules);
   sendEmpty(ex, 200);
 };
 
@@ -51,8 +50,7 @@ export const deleteBucketLifecycleConfiguration: Handler<Op<'DeleteBucketLifecyc
   op,
 }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
-  if (!(await deps.buckets.putBucketConfig(bucket, 'lifecycle', undefined)))
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  await putBucketSetting(deps, bucket, 'lifecycle', undefined);
   sendEmpty(ex, 204);
 };
 

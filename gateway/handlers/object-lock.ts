@@ -23,7 +23,7 @@ import {
   parseRetention,
   retentionXml,
 } from '../s3/xml.ts';
-import { inIncarnation, requireBucket } from './access.ts';
+import { inIncarnation, putBucketSetting, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 import { versioningOf } from './versioning.ts';
 
@@ -199,8 +199,7 @@ export const putObjectLockConfiguration: Handler<Op<'PutObjectLockConfiguration'
     );
   }
   const value: LockSetting = { enabled: true, ...(config.rule ? { rule: config.rule } : {}) };
-  if (!(await deps.buckets.putBucketConfig(bucket, 'object-lock', value)))
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  await putBucketSetting(deps, bucket, 'object-lock', value);
   sendEmpty(ex, 200);
 };
 

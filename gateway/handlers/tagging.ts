@@ -10,7 +10,7 @@ import { sendEmpty, sendXml } from '../http/respond.ts';
 import type { Operation } from '../s3/operation.ts';
 import { parseTaggingXml, readBucketTags, type Tag, taggingXml } from '../s3/tagging.ts';
 import { deleteMarkerError, notFound, requestedVersionId, versionIdHeader } from '../s3/version-id.ts';
-import { inIncarnation, requireBucket } from './access.ts';
+import { inIncarnation, putBucketSetting, requireBucket } from './access.ts';
 import type { Handler, HandlerInput } from './deps.ts';
 import { versioningOf } from './versioning.ts';
 
@@ -32,15 +32,13 @@ export const putBucketTagging: Handler<Op<'PutBucketTagging'>> = async ({ deps, 
   const body = await readVerifiedSmallBody(deps, ex, verified, TAGGING_BODY_MAX);
   const tags = parseTaggingXml(body.toString('utf8'), 'bucket');
   // An empty TagSet leaves the bucket without tags, as AWS does.
-  const stored = await deps.buckets.putBucketConfig(bucket, 'tagging', tags.length > 0 ? tags : undefined);
-  if (!stored) throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  await putBucketSetting(deps, bucket, 'tagging', tags.length > 0 ? tags : undefined);
   sendEmpty(ex, 204);
 };
 
 export const deleteBucketTagging: Handler<Op<'DeleteBucketTagging'>> = async ({ deps, ex, verified, op }) => {
   const bucket = requireBucket(deps, op.bucket, verified);
-  if (!(await deps.buckets.putBucketConfig(bucket, 'tagging', undefined)))
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  await putBucketSetting(deps, bucket, 'tagging', undefined);
   sendEmpty(ex, 204);
 };
 

@@ -16,7 +16,7 @@ import {
   parseVersioningConfiguration,
   versioningConfigurationXml,
 } from '../s3/xml.ts';
-import { inIncarnation, requireBucket } from './access.ts';
+import { inIncarnation, putBucketSetting, requireBucket } from './access.ts';
 import type { GatewayDeps, Handler } from './deps.ts';
 import { parseEncodingType } from './list.ts';
 
@@ -64,8 +64,7 @@ export const putBucketVersioning: Handler<Op<'PutBucketVersioning'>> = async ({ 
     );
   }
   const value: VersioningSetting = { status: config.status };
-  if (!(await deps.buckets.putBucketConfig(bucket, 'versioning', value)))
-    throw new S3Error('NoSuchBucket', undefined, { BucketName: op.bucket });
+  await putBucketSetting(deps, bucket, 'versioning', value);
   sendEmpty(ex, 200);
 };
 
