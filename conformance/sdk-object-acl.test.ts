@@ -27,7 +27,7 @@ import { seededBytes, sha256hex } from './bytes.ts';
 import { errorCode, sendRaw } from './raw.ts';
 import { expectS3Error, readBody, s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
-import { run, skipUnlessInstalled } from './tree.ts';
+import { run, s3cmdConfig, skipUnlessInstalled } from './tree.ts';
 
 const T = { timeout: 90_000 };
 
@@ -497,12 +497,7 @@ describe('s3cmd setacl', async () => {
   });
 
   test('--acl-public then --acl-private on an object', { ...T, skip }, async () => {
-    const cfg = join(work, 's3cmd.cfg');
-    const host = `${target.host}:${target.port}`;
-    writeFileSync(
-      cfg,
-      `[default]\naccess_key = ${target.creds.accessKeyId}\nsecret_key = ${target.creds.secretAccessKey}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nbucket_location = ${target.region}\n`,
-    );
+    const cfg = s3cmdConfig(work, target);
     const s3cmd = (...args: string[]) =>
       run('s3cmd', ['-c', cfg, ...args], { PATH: process.env.PATH, HOME: work });
     assert.equal((await sendRaw(target, { method: 'GET', path: `/${bucket}/page.html` })).status, 403);

@@ -10,7 +10,7 @@ import { seededBytes, sha256hex } from './bytes.ts';
 import { errorCode, sendRaw } from './raw.ts';
 import { s3For, uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
-import { run, skipUnlessInstalled } from './tree.ts';
+import { run, s3cmdConfig, skipUnlessInstalled } from './tree.ts';
 
 const T = { timeout: 120_000 };
 
@@ -34,27 +34,6 @@ function awsEnv(work: string, target: Target): NodeJS.ProcessEnv {
     AWS_DEFAULT_REGION: target.region,
     AWS_EC2_METADATA_DISABLED: 'true',
   };
-}
-
-function s3cmdConfig(work: string, target: Target, signatureV2 = false): string {
-  const path = join(work, `s3cmd-${signatureV2 ? 'v2' : 'v4'}.cfg`);
-  const host = `${target.host}:${target.port}`;
-  writeFileSync(
-    path,
-    [
-      '[default]',
-      `access_key = ${target.creds.accessKeyId}`,
-      `secret_key = ${target.creds.secretAccessKey}`,
-      `host_base = ${host}`,
-      `host_bucket = ${host}`,
-      'use_https = False',
-      'check_ssl_certificate = False',
-      `signature_v2 = ${signatureV2 ? 'True' : 'False'}`,
-      `bucket_location = ${target.region}`,
-      '',
-    ].join('\n'),
-  );
-  return path;
 }
 
 describe('SigV2 from real clients', async () => {
@@ -103,7 +82,7 @@ describe('SigV2 from real clients', async () => {
     ...T,
     skip,
   }, async () => {
-    const cfg = s3cmdConfig(work, target, true);
+    const cfg = s3cmdConfig(work, target, { signatureV2: true });
     const s3cmd = async (...args: string[]) => {
       const res = await run('s3cmd', ['-c', cfg, '--debug', ...args], { PATH: process.env.PATH, HOME: work });
       assert.equal(res.code, 0, `s3cmd ${args.join(' ')}\n${res.stderr.slice(-3000)}`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { uniqueBucket } from './sdk.ts';
 import { startTarget, type Target } from './target.ts';
-import { run, skipUnlessInstalled, writeTree } from './tree.ts';
+import { run, s3cmdConfig, skipUnlessInstalled, writeTree } from './tree.ts';
 
 const DOMAIN = 's3-website.localhost';
 
@@ -124,22 +124,9 @@ describe('static site: aws s3 sync + policy + aws s3 website, served on the webs
     const noS3cmd = await skipUnlessInstalled('s3cmd');
     if (skip || noS3cmd) return t.skip(String(skip || noS3cmd));
     const bucket = uniqueBucket('s3cmd-www');
-    const cfg = join(work, 's3cfg');
-    writeFileSync(
-      cfg,
-      [
-        '[default]',
-        `access_key = ${target.creds.accessKeyId}`,
-        `secret_key = ${target.creds.secretAccessKey}`,
-        `host_base = 127.0.0.1:${target.port}`,
-        `host_bucket = 127.0.0.1:${target.port}`,
-        'use_https = False',
-        'signature_v2 = False',
-        'bucket_location = us-east-1',
-        `website_endpoint = http://%(bucket)s.${DOMAIN}:${target.websitePort}/`,
-        '',
-      ].join('\n'),
-    );
+    const cfg = s3cmdConfig(work, target, {
+      websiteEndpoint: `http://%(bucket)s.${DOMAIN}:${target.websitePort}/`,
+    });
     const s3cmd = async (...args: string[]) => {
       const res = await run('s3cmd', ['-c', cfg, ...args], { PATH: process.env.PATH, HOME: work });
       assert.equal(res.code, 0, `s3cmd ${args.join(' ')}\n${res.stdout}\n${res.stderr}`);

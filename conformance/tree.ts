@@ -80,3 +80,36 @@ export async function skipUnlessInstalled(...cmds: string[]): Promise<false | st
   }
   return why;
 }
+
+/**
+ * Writes an s3cmd config for `target` into `work` and returns its path (path-style on 127.0.0.1, no TLS);
+ * `signatureV2` makes s3cmd sign with V2, `websiteEndpoint` is what `ws-info` prints for a bucket.
+ */
+export function s3cmdConfig(
+  work: string,
+  target: {
+    host: string;
+    port: number;
+    region: string;
+    creds: { accessKeyId: string; secretAccessKey: string };
+  },
+  opts: { signatureV2?: boolean; websiteEndpoint?: string } = {},
+): string {
+  const path = join(work, `s3cmd-${opts.signatureV2 ? 'v2' : 'v4'}.cfg`);
+  const host = `${target.host}:${target.port}`;
+  const lines = [
+    '[default]',
+    `access_key = ${target.creds.accessKeyId}`,
+    `secret_key = ${target.creds.secretAccessKey}`,
+    `host_base = ${host}`,
+    `host_bucket = ${host}`,
+    'use_https = False',
+    'check_ssl_certificate = False',
+    `signature_v2 = ${opts.signatureV2 ? 'True' : 'False'}`,
+    `bucket_location = ${target.region}`,
+    ...(opts.websiteEndpoint ? [`website_endpoint = ${opts.websiteEndpoint}`] : []),
+    '',
+  ];
+  writeFileSync(path, lines.join('\n'));
+  return path;
+}
