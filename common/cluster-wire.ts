@@ -44,6 +44,30 @@ export const volumeReportSchema = z.object({
   full: z.boolean(),
 });
 
+export const recoveryReportSchema = z.object({
+  /** The live mirror the node pulls from. */
+  fromNodeId: nodeIdSchema,
+  startedMs: z.number().int().min(0),
+  objects: z.number().int().min(0),
+  bytes: z.number().min(0),
+  /** The source's counts when the pull began (an estimate: writes go on meanwhile). */
+  totalObjects: z.number().int().min(0).optional(),
+  totalBytes: z.number().min(0).optional(),
+  etaSeconds: z.number().min(0).optional(),
+});
+export type RecoveryReport = z.infer<typeof recoveryReportSchema>;
+
+export const syncReportSchema = z.object({
+  /** The mirror. */
+  nodeId: nodeIdSchema,
+  /** Binlog records of this node the mirror has not applied, and their object bytes. */
+  lagOps: z.number().int().min(0),
+  lagBytes: z.number().min(0),
+  /** The mirror stayed away past the binlog retention: it needs a recovery pull, push sync cannot catch it up. */
+  needsPull: z.boolean().optional(),
+});
+export type SyncReport = z.infer<typeof syncReportSchema>;
+
 export const heartbeatSchema = z.object({
   nodeId: nodeIdSchema,
   syncgroup: syncgroupName,
@@ -54,20 +78,31 @@ export const heartbeatSchema = z.object({
   volumes: z.array(volumeReportSchema).max(256),
   /** The catalog version the node holds (absent until it has one): its lifecycle worker reads bucket settings. */
   catalogVersion: z.string().max(64).optional(),
+  /** 'recovering' while a recovery pull fills the node: it serves nothing and no gateway routes to it. Absent: serving. */
+  phase: z.enum(['serving', 'recovering']).optional(),
+  /** Progress of the recovery pull (present while recovering). */
+  recovery: recoveryReportSchema.optional(),
+  /** Push sync as this node sees it: per mirror, what of this node's binlog the mirror has not applied yet. */
+  sync: z.array(syncReportSchema).max(64).optional(),
+  /** Bad checksums this node has repaired from a mirror since it started. */
+  repairs: z.number().int().min(0).optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 export const heartbeatReplySchema = z.object({
   layout: layoutSchema,
   suspectAfterMs: z.number(),
+  /** The other members of the node's syncgroup as the registry sees them (its mirrors). */
+  members: z.array(z.lazy(() => nodeViewSchema)).optional(),
   /** Sent when the node's catalog version is not the tracker's. */
   catalog: z.lazy(() => catalogSnapshotSchema).optional(),
 });
 
-export type NodeState = 'up' | 'suspect';
+/** up: heartbeating and serving; suspect: silent for suspectAfterMs; recovering: heartbeating, filling by a pull. */
+export type NodeState = 'up' | 'suspect' | 'recovering';
 
 export const nodeViewSchema = heartbeatSchema.extend({
-  state: z.enum(['up', 'suspect']),
+  state: z.enum(['up', 'suspect', 'recovering']),
   /** Milliseconds since the tracker last heard from the node. */
   silentMs: z.number().min(0),
 });

@@ -3,7 +3,14 @@
 // enforces and which is kept in the data directory so the node serves with the right layout while the tracker
 // is down, even after its own restart.
 import { readFile } from 'node:fs/promises';
-import { type CatalogSnapshot, heartbeatReplySchema, layoutSchema, TRACKER } from '../common/cluster-wire.ts';
+import {
+  type CatalogSnapshot,
+  type Heartbeat,
+  heartbeatReplySchema,
+  layoutSchema,
+  type NodeView,
+  TRACKER,
+} from '../common/cluster-wire.ts';
 import type { Disk } from '../common/disk.ts';
 import { writeFileDurable } from '../common/durable-file.ts';
 import { type Layout, validLayout } from '../common/layout.ts';
@@ -27,6 +34,10 @@ export interface MemberOptions {
   onError: (err: unknown) => void;
   /** The first good heartbeat after failed ones. */
   onRecovered?: () => void;
+  /** What else the heartbeat reports (recovery progress, push-sync lag, repairs), asked at each beat. */
+  report?: () => Pick<Heartbeat, 'phase' | 'recovery' | 'sync' | 'repairs'>;
+  /** Called after each heartbeat reply with the other members of the syncgroup (its mirrors). */
+  onMembers?: (members: NodeView[]) => void;
 }
 
 export async function loadKeptLayout(dataDir: string): Promise<Layout | undefined> {
@@ -43,12 +54,18 @@ export class ClusterMember {
   private running: Promise<void> = Promise.resolve();
   /** The tracker's catalog as of the last heartbeat that carried it (in memory: a restart asks again). */
   private catalog: { version: string; configs: Map<string, unknown> } | undefined;
+  private mirrors: NodeView[] = [];
 
   constructor(private readonly opts: MemberOptions) {}
 
   /** A bucket incarnation's setting as the tracker last sent it (undefined: none, or no catalog yet). */
   bucketConfig(incarnationId: string, kind: CatalogSnapshot['configs'][number]['kind']): unknown {
     return this.catalog?.configs.get(`${incarnationId}/${kind}`);
+  }
+
+  /** The other members of this node's syncgroup as the tracker last reported them (empty until it answered). */
+  members(): readonly NodeView[] {
+    return this.mirrors;
   }
 
   /** One heartbeat now; resolves with whether the tracker answered. */
@@ -78,6 +95,7 @@ export class ClusterMember {
         startedMs: o.startedMs,
         objects: stats.objects,
         ...(this.catalog ? { catalogVersion: this.catalog.version } : {}),
+        ...o.report?.(),
         volumes: stats.volumes.map((v) => ({
           volumeId: v.volumeId,
           freeBytes: v.freeBytes,
@@ -90,6 +108,10 @@ export class ClusterMember {
       { timeoutMs: Math.max(1000, o.intervalMs) },
     );
     if (!validLayout(reply.layout)) throw new Error('the tracker sent an invalid layout');
+    if (reply.members) {
+      this.mirrors = reply.members;
+      o.onMembers?.(reply.members);
+    }
     if (reply.catalog) {
       const configs = new Map(reply.catalog.configs.map((c) => [`${c.id}/${c.kind}`, c.value] as const));
       this.catalog = { version: reply.catalog.version, configs };

@@ -60,7 +60,12 @@ export class NodeRegistry {
         const silentMs = Math.max(0, now - lastMs);
         return {
           ...beat,
-          state: silentMs >= this.opts.suspectAfterMs ? 'suspect' : 'up',
+          state:
+            silentMs >= this.opts.suspectAfterMs
+              ? 'suspect'
+              : beat.phase === 'recovering'
+                ? 'recovering'
+                : 'up',
           silentMs,
         } as NodeView;
       })

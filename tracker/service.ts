@@ -124,6 +124,7 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
     return json({
       layout: wireLayout,
       suspectAfterMs: opts.suspectAfterMs,
+      members: registry.list().filter((n) => n.syncgroup === hb.syncgroup && n.nodeId !== hb.nodeId),
       ...(hb.catalogVersion === view.version ? {} : { catalog: view.snapshot() }),
     });
   });
