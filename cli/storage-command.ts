@@ -13,6 +13,7 @@ import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
 import { createStorageServer } from '../storage/http-server.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
+import { ReplicaPeers } from '../storage/replica-peers.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
 import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
@@ -66,7 +67,11 @@ export async function storageCommand(args: string[]): Promise<number> {
   const layout = dataLayout(dir);
   // The lifecycle worker reads bucket settings from the catalog the tracker sends with each heartbeat reply.
   let member: ClusterMember | undefined;
+  // Bad bytes are repaired from the syncgroup's other live members (storage/replica-repair.ts).
+  const peers = new ReplicaPeers({ secret });
   const storage = await openStorage({
+    mirrors: () => peers.ends(member?.members() ?? []),
+    repairLog: logger.child({ part: 'repair' }),
     dataDir: layout.node,
     nodeId: Number.parseInt(identity.nodeId, 16),
     volumes: [
@@ -113,6 +118,7 @@ export async function storageCommand(args: string[]): Promise<number> {
     disk: nodeDisk,
     intervalMs: heartbeatMs,
     startedMs: Date.now(),
+    report: () => ({ repairs: storage.repairs }),
     onError: (err) =>
       logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
     onRecovered: () => logger.info('tracker reachable again'),
@@ -148,6 +154,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   await closed;
   clearTimeout(grace);
   await storage.close();
+  await peers.close();
   guards.remove();
   logger.flush?.();
   return stop.fatal === undefined ? 0 : 1;

@@ -436,7 +436,7 @@ export class Replica {
     }
   }
 
-  /** One commit of the key's rows plus `alsoInTxn`; waits for the flush unless indexSync is 'background'. */
+  /** One commit of the key's rows plus `alsoInTxn`; waits for it to land, and to be flushed unless indexSync is 'background'. */
   private async writeRows(
     okey: Buffer,
     change: { current: Buffer | null | undefined; versions: VersionRowChange[] },
@@ -448,10 +448,10 @@ export class Replica {
       alsoInTxn,
       change.versions,
     );
-    if (this.d.indexSync !== 'background') {
-      await landed;
-      await this.d.index.env.flushed;
-    } else landed.catch(() => undefined);
+    // Landed even with a background index: tombstone rows have no overlay, and the next apply of the key
+    // must see this one's (apply-if-newer reads them from LMDB).
+    await landed;
+    if (this.d.indexSync !== 'background') await this.d.index.env.flushed;
   }
 
   /** The first key with a current row after `after`. */
