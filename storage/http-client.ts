@@ -5,6 +5,7 @@ import { Pool } from 'undici';
 import { SECRET_HEADER } from '../common/cluster-wire.ts';
 import type {
   BodyFinish,
+  ByteRangeInclusive,
   ChecksumAlgorithm,
   CopyDestination,
   CopySource,
@@ -36,33 +37,86 @@ export interface StorageClientOptions {
   connections?: number;
   /** Body timeout for streamed reads and writes. */
   bodyTimeoutMs?: number;
+  /** How long a TCP connect to the node may take (a machine that vanished never refuses). Default 1 s. */
+  connectTimeoutMs?: number;
+  /** How long the node may take to answer (status line) after the request was sent. Default 300 s. */
+  headersTimeoutMs?: number;
   /** The cluster secret, sent with every request (a cluster's nodes refuse requests without it). */
   secret?: string;
+}
+
+/** A call to a node bounded by `answerMs` that got no answer in time (code ETIMEDOUT: a network failure). */
+export class NodeAnswerTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(origin: string, ms: number) {
+    super(`storage node ${origin} did not answer within ${ms} ms`);
+  }
 }
 
 export class StorageClient implements StorageApi {
   private readonly pool: Pool;
   private readonly auth: Record<string, string>;
+  private readonly origin: string;
+  /** Set on a `bounded` view: each call must have its answer within this many ms, queueing and connect included. */
+  private readonly answerMs: number | undefined;
+  private readonly ownsPool: boolean;
 
-  constructor(origin: string, opts: StorageClientOptions = {}) {
-    this.pool = new Pool(origin, {
-      connections: opts.connections ?? 16,
-      bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
-      headersTimeout: 300_000,
-    });
+  constructor(origin: string, opts: StorageClientOptions = {}, shared?: { pool: Pool; answerMs: number }) {
+    this.origin = origin;
+    this.pool =
+      shared?.pool ??
+      new Pool(origin, {
+        connections: opts.connections ?? 16,
+        bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
+        headersTimeout: opts.headersTimeoutMs ?? 300_000,
+        connectTimeout: opts.connectTimeoutMs ?? 1000,
+      });
+    this.ownsPool = shared === undefined;
+    this.answerMs = shared?.answerMs;
     this.auth = opts.secret === undefined ? {} : { [SECRET_HEADER]: opts.secret };
   }
 
-  private async call<T>(method: string, args: unknown): Promise<T> {
-    const res = await this.pool.request({
-      path: `/v1/${method}`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...this.auth },
-      body: toWire(args),
+  /**
+   * The same node over the same connections, every call failing with `NodeAnswerTimeout` when its answer has not
+   * arrived within `ms` (for a stream: its first bytes). For reads that can go to a mirror instead: a frozen node
+   * (SIGSTOP) accepts connections through the kernel's backlog and never answers, so only a deadline tells.
+   */
+  bounded(ms: number): StorageClient {
+    return new StorageClient(
+      this.origin,
+      { secret: this.auth[SECRET_HEADER] },
+      { pool: this.pool, answerMs: ms },
+    );
+  }
+
+  /** Runs `send` with the bounded view's deadline (if any) as its abort signal; `send` settles before it returns. */
+  private async deadline<T>(send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    const ms = this.answerMs;
+    if (ms === undefined) return send(undefined);
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new NodeAnswerTimeout(this.origin, ms)), ms);
+    try {
+      return await send(ac.signal);
+    } catch (err) {
+      throw ac.signal.aborted ? ac.signal.reason : err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private call<T>(method: string, args: unknown): Promise<T> {
+    return this.deadline(async (signal) => {
+      const res = await this.pool.request({
+        path: `/v1/${method}`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.auth },
+        body: toWire(args),
+        signal: signal ?? null,
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw wireError(text);
+      return fromWire<T>(text);
     });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw wireError(text);
-    return fromWire<T>(text);
   }
 
   /** Puts and parts: arguments in a header, the framed body streamed, finish() appended to it. */
@@ -130,16 +184,23 @@ export class StorageClient implements StorageApi {
     let released = false;
     const pool = this.pool;
     const auth = this.auth;
-    return {
-      record: r.record,
-      async *stream(range) {
+    // The node sends the status line only once it has the first bytes: the deadline covers exactly those.
+    const open = (range: ByteRangeInclusive | undefined) =>
+      this.deadline(async (signal) => {
         const res = await pool.request({
           path: '/v1/stream',
           method: 'POST',
           headers: auth,
           body: toWire({ handleId: r.handleId, range: range ?? null }),
+          signal: signal ?? null,
         });
         if (res.statusCode !== 200) throw wireError(await res.body.text());
+        return res;
+      });
+    return {
+      record: r.record,
+      async *stream(range) {
+        const res = await open(range);
         for await (const c of res.body) yield c as Buffer;
       },
       release: () => {
@@ -236,9 +297,9 @@ export class StorageClient implements StorageApi {
   stats(): Promise<NodeStats> {
     return this.call('stats', {});
   }
-  /** Closes the connections (the remote node stays up). */
+  /** Closes the connections (the remote node stays up); a `bounded` view leaves them to the client it came from. */
   async close(): Promise<void> {
-    await this.pool.close();
+    if (this.ownsPool) await this.pool.close();
   }
 }
 
