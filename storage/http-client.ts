@@ -53,15 +53,22 @@ export class NodeAnswerTimeout extends Error {
   }
 }
 
+/** What bounds each call of a `bounded` view of a client. */
+export interface CallLimits {
+  /** The answer (for a stream: its first bytes) must come within this many ms, queueing and connect included. */
+  answerMs?: number;
+  /** Aborts the call (its reason is what the call throws). */
+  signal?: AbortSignal;
+}
+
 export class StorageClient implements StorageApi {
   private readonly pool: Pool;
   private readonly auth: Record<string, string>;
   private readonly origin: string;
-  /** Set on a `bounded` view: each call must have its answer within this many ms, queueing and connect included. */
-  private readonly answerMs: number | undefined;
+  private readonly limits: CallLimits;
   private readonly ownsPool: boolean;
 
-  constructor(origin: string, opts: StorageClientOptions = {}, shared?: { pool: Pool; answerMs: number }) {
+  constructor(origin: string, opts: StorageClientOptions = {}, shared?: { pool: Pool; limits: CallLimits }) {
     this.origin = origin;
     this.pool =
       shared?.pool ??
@@ -72,35 +79,36 @@ export class StorageClient implements StorageApi {
         connectTimeout: opts.connectTimeoutMs ?? 1000,
       });
     this.ownsPool = shared === undefined;
-    this.answerMs = shared?.answerMs;
+    this.limits = shared?.limits ?? {};
     this.auth = opts.secret === undefined ? {} : { [SECRET_HEADER]: opts.secret };
   }
 
   /**
-   * The same node over the same connections, every call failing with `NodeAnswerTimeout` when its answer has not
-   * arrived within `ms` (for a stream: its first bytes). For reads that can go to a mirror instead: a frozen node
-   * (SIGSTOP) accepts connections through the kernel's backlog and never answers, so only a deadline tells.
+   * The same node over the same connections, each call bounded by `limits`: a read that another node can serve
+   * gives up on a node that does not answer in time (a frozen node, SIGSTOP, accepts connections through the
+   * kernel's backlog and never answers, so only a deadline tells), and a call can be cut when its node is found dead.
    */
-  bounded(ms: number): StorageClient {
-    return new StorageClient(
-      this.origin,
-      { secret: this.auth[SECRET_HEADER] },
-      { pool: this.pool, answerMs: ms },
-    );
+  bounded(limits: CallLimits): StorageClient {
+    return new StorageClient(this.origin, { secret: this.auth[SECRET_HEADER] }, { pool: this.pool, limits });
   }
 
-  /** Runs `send` with the bounded view's deadline (if any) as its abort signal; `send` settles before it returns. */
+  /** Runs `send` with this view's limits as its abort signal; `send` settles before it returns. */
   private async deadline<T>(send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
-    const ms = this.answerMs;
-    if (ms === undefined) return send(undefined);
+    const { answerMs: ms, signal: outer } = this.limits;
+    if (ms === undefined && outer === undefined) return send(undefined);
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new NodeAnswerTimeout(this.origin, ms)), ms);
+    const timer =
+      ms === undefined ? undefined : setTimeout(() => ac.abort(new NodeAnswerTimeout(this.origin, ms)), ms);
+    const cut = () => ac.abort(outer?.reason);
+    if (outer?.aborted) cut();
+    else outer?.addEventListener('abort', cut, { once: true });
     try {
       return await send(ac.signal);
     } catch (err) {
       throw ac.signal.aborted ? ac.signal.reason : err;
     } finally {
       clearTimeout(timer);
+      outer?.removeEventListener('abort', cut);
     }
   }
 
@@ -136,19 +144,22 @@ export class StorageClient implements StorageApi {
       }
     };
     try {
-      const res = await this.pool.request({
-        path: `/v1/${method}`,
-        method: 'POST',
-        headers: {
-          'x-quire-args': Buffer.from(toWire(args)).toString('base64url'),
-          'content-type': 'application/octet-stream',
-          ...this.auth,
-        },
-        body: Readable.from(frameBody(body, guarded)),
+      return await this.deadline(async (signal) => {
+        const res = await this.pool.request({
+          path: `/v1/${method}`,
+          method: 'POST',
+          headers: {
+            'x-quire-args': Buffer.from(toWire(args)).toString('base64url'),
+            'content-type': 'application/octet-stream',
+            ...this.auth,
+          },
+          body: Readable.from(frameBody(body, guarded)),
+          signal: signal ?? null,
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) throw wireError(text);
+        return fromWire<T>(text);
       });
-      const text = await res.body.text();
-      if (res.statusCode !== 200) throw wireError(text);
-      return fromWire<T>(text);
     } catch (err) {
       // A failing finish() (bad digest) aborts the request: the caller sees its own error.
       throw finishError ?? err;

@@ -110,8 +110,8 @@ function record(key: Buffer, counter: bigint, nodeId: number): ObjectRecord {
 }
 
 /**
- * A fake storage node: every call is logged; 'refused' rejects at once, 'frozen' rejects only through a
- * bounded view (the deadline) and otherwise never settles.
+ * A fake storage node: every call is logged; 'refused' rejects at once, 'frozen' rejects only when its deadline
+ * (`answerMs`) passes, at once here, or its signal aborts, and otherwise never settles.
  */
 function fakeNode(
   id: string,
@@ -119,12 +119,17 @@ function fakeNode(
   log: Array<{ node: string; call: string; bounded: boolean }>,
   extra: Partial<StorageApi> = {},
 ): NodeClient {
-  const make = (bounded: boolean): NodeClient => {
+  const make = (limits: { answerMs?: number; signal?: AbortSignal }): NodeClient => {
     const run = <T>(call: string, answer: () => T): Promise<T> => {
-      log.push({ node: id, call, bounded });
+      log.push({ node: id, call, bounded: limits.answerMs !== undefined });
       const b = behaviour();
       if (b === 'refused') return Promise.reject(refused());
-      if (b === 'frozen') return bounded ? Promise.reject(timedOut()) : new Promise<T>(() => {});
+      if (b === 'frozen') {
+        if (limits.answerMs !== undefined) return Promise.reject(timedOut());
+        return new Promise<T>((_resolve, reject) =>
+          limits.signal?.addEventListener('abort', () => reject(limits.signal?.reason)),
+        );
+      }
       return Promise.resolve(answer());
     };
     const api = {
@@ -134,13 +139,13 @@ function fakeNode(
       hasObjects: () => run('hasObjects', () => false),
       deleteObject: () => run('deleteObject', () => true),
       listUploads: () => run('listUploads', () => []),
-      bounded: () => make(true),
+      bounded: (l: typeof limits) => make(l),
       close: async () => {},
       ...extra,
     };
     return api as unknown as NodeClient;
   };
-  return make(false);
+  return make({});
 }
 
 test(
@@ -363,7 +368,9 @@ test(
       const t0 = performance.now();
       // More calls than connections: those waiting for a connection are bounded too.
       const calls = await Promise.allSettled(
-        Array.from({ length: 5 }, () => client.bounded(300).headObject(BUCKET, Buffer.from('k'))),
+        Array.from({ length: 5 }, () =>
+          client.bounded({ answerMs: 300 }).headObject(BUCKET, Buffer.from('k')),
+        ),
       );
       for (const c of calls)
         assert.ok(c.status === 'rejected' && (c.reason as { code?: string }).code === 'ETIMEDOUT', String(c));
@@ -375,3 +382,46 @@ test(
     }
   },
 );
+
+test('a call in flight to a node the tracker then marks suspect is cut with a retryable 503', T, async () => {
+  const layout = initialLayout(['g']);
+  const nodes = [member('0000000a', 'g', 'up'), member('0000000b', 'g', 'up')];
+  const key = Buffer.from('k');
+  const primary = writeTarget(nodes, BUCKET, key)!;
+  const log: Array<{ node: string; call: string; bounded: boolean }> = [];
+  let view = nodes;
+  const router = new ClusterRouter({
+    view: {
+      layout,
+      get nodes() {
+        return view;
+      },
+      refresh: async () => {},
+    },
+    // The primary froze (SIGSTOP): what is sent to it is never answered.
+    connect: (url) => {
+      const id = url.slice('http://'.length);
+      return fakeNode(id, () => (id === primary.nodeId ? 'frozen' : 'ok'), log);
+    },
+  });
+  try {
+    const write = router.deleteObject(BUCKET, key);
+    const cut = assert.rejects(
+      write,
+      (e) => e instanceof S3Error && e.code === 'ServiceUnavailable' && e.message.includes('suspect'),
+    );
+    // Wait until the call is on its way, then the tracker's verdict reaches the gateway.
+    while (log.length === 0) await new Promise((r) => setImmediate(r));
+    view = nodes.map((n) => (n.nodeId === primary.nodeId ? { ...n, state: 'suspect' as const } : n));
+    await cut;
+    // The next write of the key goes to the member still up.
+    log.length = 0;
+    assert.equal(await router.deleteObject(BUCKET, key), true);
+    assert.deepEqual(
+      log.map((l) => l.node),
+      nodes.filter((n) => n.nodeId !== primary.nodeId).map((n) => n.nodeId),
+    );
+  } finally {
+    await router.close();
+  }
+});

@@ -54,9 +54,10 @@ import { dropTargets, everyServing, listOrder, membersOf, readOrder, writeTarget
 export interface NodeClient extends StorageApi {
   /**
    * The same node, each call failing with a network error (code ETIMEDOUT) when its answer (for a stream: its
-   * first bytes) has not come within `ms`, time waiting for a connection included.
+   * first bytes) has not come within `answerMs`, time waiting for a connection included, and cut with the
+   * signal's reason when `signal` aborts.
    */
-  bounded(ms: number): StorageApi;
+  bounded(limits: { answerMs?: number; signal?: AbortSignal }): StorageApi;
 }
 
 export interface ClusterView {
@@ -79,13 +80,58 @@ export interface RouterOptions {
 }
 
 export const DEFAULT_FAILOVER_AFTER_MS = 2000;
+/** How often calls in flight compare their node with the tracker's view (to cut those to a node turned suspect). */
+const SUSPECT_CHECK_MS = 200;
 
 type Call<T> = (c: StorageApi, node: NodeView) => Promise<T>;
 
 export class ClusterRouter implements StorageApi {
   private readonly clients = new Map<string, NodeClient>();
+  /** Calls in flight to nodes that were up when sent, by node id: cut when the tracker marks the node suspect. */
+  private readonly inFlight = new Map<string, Set<AbortController>>();
+  private watcher: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RouterOptions) {}
+
+  /**
+   * Runs `call` on `node`: with a deadline when `answerMs` is given, and, when the node is up, cut with a 503 as
+   * soon as the tracker marks it suspect. A frozen node holds what was sent to it; without this a write would wait
+   * for it as long as the node stays frozen, while new writes already go to the next member.
+   */
+  private async send<T>(node: NodeView, call: Call<T>, answerMs?: number): Promise<T> {
+    const client = this.client(node.url);
+    if (node.state !== 'up')
+      return call(answerMs === undefined ? client : client.bounded({ answerMs }), node);
+    const ac = new AbortController();
+    const calls = this.inFlight.get(node.nodeId) ?? new Set<AbortController>();
+    this.inFlight.set(node.nodeId, calls);
+    calls.add(ac);
+    this.watcher ??= setInterval(() => this.cutSuspects(), SUSPECT_CHECK_MS);
+    try {
+      return await call(
+        client.bounded({ signal: ac.signal, ...(answerMs === undefined ? {} : { answerMs }) }),
+        node,
+      );
+    } finally {
+      calls.delete(ac);
+      if (calls.size === 0) this.inFlight.delete(node.nodeId);
+      if (this.inFlight.size === 0) {
+        clearInterval(this.watcher);
+        this.watcher = undefined;
+      }
+    }
+  }
+
+  private cutSuspects(): void {
+    for (const [nodeId, calls] of this.inFlight) {
+      const state = this.opts.view.nodes.find((n) => n.nodeId === nodeId)?.state;
+      if (state === 'up') continue;
+      const reason = unavailable(
+        `storage node ${nodeId} stopped answering (the tracker reports it ${state ?? 'gone'})`,
+      );
+      for (const ac of calls) ac.abort(reason);
+    }
+  }
 
   private client(url: string): NodeClient {
     let c = this.clients.get(url);
@@ -139,9 +185,8 @@ export class ClusterRouter implements StorageApi {
       let failed: { err: unknown; nodeId: string } | undefined;
       let stale = false;
       for (const [i, node] of order.entries()) {
-        const client = this.client(node.url);
         try {
-          return await call(i < order.length - 1 ? client.bounded(waitMs) : client, node);
+          return await this.send(node, call, i < order.length - 1 ? waitMs : undefined);
         } catch (err) {
           if (err instanceof WrongPartitionError && refreshed < retries) {
             stale = true;
@@ -177,7 +222,7 @@ export class ClusterRouter implements StorageApi {
   private async writeOnce<T>(bucket: string, key: Buffer, call: Call<T>): Promise<T> {
     const node = this.route(bucket, key);
     try {
-      return await call(this.client(node.url), node);
+      return await this.send(node, call);
     } catch (err) {
       if (err instanceof WrongPartitionError) void this.opts.view.refresh().catch(() => undefined);
       throw translate(err, node.nodeId);
@@ -200,7 +245,7 @@ export class ClusterRouter implements StorageApi {
   /** `call` on one given node, which must answer. */
   private async everyone<T>(node: NodeView, call: Call<T>): Promise<T> {
     try {
-      return await call(this.client(node.url), node);
+      return await this.send(node, call);
     } catch (err) {
       throw translate(err, node.nodeId);
     }
@@ -437,6 +482,7 @@ export class ClusterRouter implements StorageApi {
   }
   /** Closes the connections to the nodes (the nodes stay up). */
   async close(): Promise<void> {
+    clearInterval(this.watcher);
     await Promise.all([...this.clients.values()].map((c) => c.close()));
     this.clients.clear();
   }
