@@ -293,7 +293,7 @@ export class StorageNode implements StorageApi, ReplicaApi {
   }
 
   /** The next incarnation id after `after` (index order) that holds objects or uploads. */
-  private nextBucket(after: string | undefined): string | undefined {
+  nextBucket(after: string | undefined): string | undefined {
     const start = after === undefined ? Buffer.alloc(0) : prefixEnd(bucketPrefix(after));
     if (!start) return undefined;
     let next: string | undefined;
