@@ -15,6 +15,7 @@ import type {
   CopyDestination,
   CopySource,
   DeleteOptions,
+  ObjectRecord,
   Opver,
   PutObjectInput,
   ReadHandle,
@@ -27,29 +28,24 @@ import type {
 } from './api.ts';
 import { type Mirror, type MirrorPeers, unitKey } from './mirror-peers.ts';
 
-// ---- the replica contract (storage/replica*.ts): what mirroring uses of it ----
+// ---- the replica contract (storage/replica-api.ts): what mirroring uses of it ----
 
-/** One version's state on a node: present (record + data) or removed (a tombstone), at an opver. */
+/** One version's state on a node: present (`record`, and its bytes) or removed (a tombstone), at an opver. */
 export interface ReplicaState {
   bucket: string;
   key: Buffer;
   versionId: string;
   opver: Opver;
-  /** A tombstone: the version was removed at `opver`. */
-  removed?: boolean;
-  /** A delete marker (a present state without data). */
-  deleteMarker?: boolean;
+  /** Absent: removed at `opver`. */
+  record?: ObjectRecord;
+  seq?: Opver;
 }
 
 export type ReplicaOutcome = 'applied' | 'stale';
 
 /** A mirror's side: applies a state if it is newer than what it holds for that unit. */
 export interface ReplicaTarget {
-  applyReplica(input: {
-    state: ReplicaState;
-    body?: AsyncIterable<Buffer>;
-    signal?: AbortSignal;
-  }): Promise<ReplicaOutcome>;
+  applyReplica(input: { state: ReplicaState; body?: AsyncIterable<Buffer> }): Promise<ReplicaOutcome>;
 }
 
 /** The local node's side: every state of a key, and its bodies. */
@@ -251,7 +247,7 @@ export class MirroringNode implements StorageApi {
   /** One state to every target; true if all have it. */
   private async sendState(state: ReplicaState, targets: Mirror<ReplicaTarget>[]): Promise<boolean> {
     let handle: ReadHandle | undefined;
-    if (!state.removed && !state.deleteMarker) {
+    if (state.record && !state.record.deleteMarker && state.record.size > 0) {
       handle = await this.o.local.openObject(state.bucket, state.key, { versionId: state.versionId });
       const r = handle?.record;
       if (!r || r.opver.counter !== state.opver.counter || r.opver.nodeId !== state.opver.nodeId) {
@@ -299,7 +295,7 @@ export class MirroringNode implements StorageApi {
           },
         })
       : undefined;
-    const call = m.peer.applyReplica({ state, ...(body ? { body } : {}), signal: ctl.signal });
+    const call = m.peer.applyReplica({ state, ...(body ? { body } : {}) });
     const ended = call.catch(() => undefined);
     const answered = Promise.race([call, timedOut]).then(
       () => {
