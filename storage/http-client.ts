@@ -31,6 +31,8 @@ import type {
 } from './api.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
+import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
+import { frameApply } from './replica-wire.ts';
 
 export interface StorageClientOptions {
   connections?: number;
@@ -40,7 +42,7 @@ export interface StorageClientOptions {
   secret?: string;
 }
 
-export class StorageClient implements StorageApi {
+export class StorageClient implements StorageApi, ReplicaApi {
   private readonly pool: Pool;
   private readonly auth: Record<string, string>;
 
@@ -236,6 +238,26 @@ export class StorageClient implements StorageApi {
   stats(): Promise<NodeStats> {
     return this.call('stats', {});
   }
+  // ---- replication (replica-api.ts) ----
+  replicaStates(bucket: string, key: Buffer): Promise<ReplicaState[]> {
+    return this.call('replicaStates', { bucket, key });
+  }
+  scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
+    return this.call('scanKeys', opts);
+  }
+  /** The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's. */
+  async applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
+    const { body, ...args } = input;
+    const res = await this.pool.request({
+      path: '/v1/applyReplica',
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', ...this.auth },
+      body: Readable.from(frameApply(toWire(args), body ?? noBytes())),
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw wireError(text);
+    return fromWire<ApplyResult>(text);
+  }
   /** Closes the connections (the remote node stays up). */
   async close(): Promise<void> {
     await this.pool.close();
@@ -250,3 +272,5 @@ function wireError(text: string): Error {
     return errorFromWire('InternalError', text.slice(0, 200));
   }
 }
+
+async function* noBytes(): AsyncIterable<Buffer> {}

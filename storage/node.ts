@@ -82,6 +82,8 @@ import {
   type ObjectValue,
 } from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
+import { Replica } from './replica.ts';
+import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
 import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
@@ -124,14 +126,22 @@ export interface StorageNodeOptions {
     log?: LifecycleLog;
     through?: () => Pick<StorageApi, 'deleteObject' | 'removeObject'> | undefined;
   };
+  /** How long a removed version's tombstone is kept (replica.ts); default 7 days. */
+  tombstoneRetentionMs?: number;
+  /** How often expired tombstones are purged; default hourly, 0: never (tests call purgeTombstones). */
+  tombstonePurgeIntervalMs?: number;
+  /** The node's wall clock, which dates tombstones (default Date.now; tests move it). */
+  now?: () => number;
 }
 
 export { locKey } from './pins.ts';
 
 /** Recorded ops between two node checkpoints (checkpoints.ts): bounds what a reopen after a crash reads. */
 const CHECKPOINT_EVERY_OPS = 20_000;
+const TOMBSTONE_RETENTION_MS = 7 * 24 * 3600_000;
+const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
 
-export class StorageNode implements StorageApi {
+export class StorageNode implements StorageApi, ReplicaApi {
   /** @internal */ readonly clock: OpverClock;
   /** @internal */ readonly rows: ObjectRows;
   /** @internal */ readonly placement: Placement;
@@ -146,6 +156,11 @@ export class StorageNode implements StorageApi {
   readonly checkpoints: Checkpoints;
   /** What recovery did at open (logged by the caller). */
   recovery: RecoveryReport | undefined;
+  /** @internal */ readonly replica: Replica;
+  /** Applies in flight (ids below zero, apart from opver counters): volume checkpoints wait for them. */
+  private readonly applying = new Set<bigint>();
+  private applyIds = 0n;
+  private purgeTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     /** @internal */ readonly opts: StorageNodeOptions,
@@ -158,6 +173,7 @@ export class StorageNode implements StorageApi {
     const locks = new KeyedLock(epochs);
     const random = opts.random ?? randomBytes;
     const smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
+    const now = opts.now ?? Date.now;
     this.clock = new OpverClock(opts.nodeId);
     this.rows = new ObjectRows(index);
     this.placement = new Placement(volumes);
@@ -173,6 +189,30 @@ export class StorageNode implements StorageApi {
       indexSync: opts.indexSync ?? 'ack',
       smallObjectMaxBytes,
       random,
+      now,
+    });
+    this.replica = new Replica({
+      index,
+      rows: this.rows,
+      locks,
+      clock: this.clock,
+      placement: this.placement,
+      reads: this.reads,
+      indexSync: opts.indexSync ?? 'ack',
+      smallObjectMaxBytes,
+      random,
+      now,
+      track: {
+        begin: () => {
+          const id = --this.applyIds;
+          this.applying.add(id);
+          return id;
+        },
+        end: (id) => {
+          this.applying.delete(id);
+          this.checkpoints.recorded(id);
+        },
+      },
     });
     this.multipart = new Multipart({
       index,
@@ -189,7 +229,7 @@ export class StorageNode implements StorageApi {
     this.checkpoints = new Checkpoints(
       {
         volumes,
-        unrecorded: () => this.clock.pendingRecords(),
+        unrecorded: () => [...this.clock.pendingRecords(), ...this.applying],
         writeIndexCheckpoint: async () => {
           const cp = this.clock.checkpoint(binlog.confirmed);
           await index.write(() => index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(cp)));
@@ -323,6 +363,11 @@ export class StorageNode implements StorageApi {
     };
     node.compactor.start();
     node.lifecycle.start();
+    const every = opts.tombstonePurgeIntervalMs ?? TOMBSTONE_PURGE_INTERVAL_MS;
+    if (every > 0) {
+      node.purgeTimer = setInterval(() => void node.purgeTombstones().catch(() => undefined), every);
+      node.purgeTimer.unref();
+    }
     return node;
   }
 
@@ -416,6 +461,22 @@ export class StorageNode implements StorageApi {
     return dropBucket(this, bucket);
   }
 
+  // ---- replication (replica.ts) ----
+
+  async replicaStates(bucket: string, key: Buffer): Promise<ReplicaState[]> {
+    return this.replica.states(bucket, key);
+  }
+  applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
+    return this.replica.apply(input);
+  }
+  async scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
+    return this.replica.scanKeys(opts);
+  }
+  /** Removes the tombstones older than the retention; returns how many. */
+  purgeTombstones(): Promise<number> {
+    return this.replica.purgeExpired(this.opts.tombstoneRetentionMs ?? TOMBSTONE_RETENTION_MS);
+  }
+
   // ---- multipart (multipart.ts) ----
 
   createUpload(...a: Parameters<Multipart['create']>): Promise<string> {
@@ -483,6 +544,7 @@ export class StorageNode implements StorageApi {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.purgeTimer);
     await this.lifecycle.stop();
     await this.compactor.stop();
     await this.checkpoints.close();
