@@ -8,8 +8,8 @@ import { describe, test } from 'node:test';
 import type { ObjectRecord, PutObjectInput, ReadHandle, StorageApi } from './api.ts';
 import { LifecycleWorker } from './lifecycle-worker.ts';
 import {
+  type ApplyResult,
   MirroringNode,
-  type ReplicaOutcome,
   type ReplicaSource,
   type ReplicaState,
   type ReplicaTarget,
@@ -17,6 +17,7 @@ import {
   runsLifecycle,
 } from './mirror.ts';
 import { MirrorPeers, unitKey } from './mirror-peers.ts';
+import type { ReplicaApi } from './replica-api.ts';
 
 const T = { timeout: 20_000 };
 const SELF = 'aaaaaaaa';
@@ -55,7 +56,7 @@ class FakeNode implements ReplicaSource {
     };
   }
   /** What the wrapped StorageApi does: a put or delete of the null version, at the next opver. */
-  api(): StorageApi {
+  api(): StorageApi & ReplicaApi {
     const write = (bucket: string, key: Buffer, body: Buffer | undefined): ObjectRecord | undefined => {
       const opver = { counter: ++this.counter, nodeId: NODE };
       const record: ObjectRecord | undefined = body && {
@@ -86,7 +87,7 @@ class FakeNode implements ReplicaSource {
         return true;
       },
       createUpload: async () => 'u1',
-    } as unknown as StorageApi;
+    } as unknown as StorageApi & ReplicaApi;
   }
 }
 
@@ -97,7 +98,7 @@ class FakeMirror implements ReplicaTarget {
   got: Array<{ state: ReplicaState; body: Buffer }> = [];
   calls = 0;
   constructor(public behaviour: Behaviour) {}
-  async applyReplica(input: { state: ReplicaState; body?: AsyncIterable<Buffer> }): Promise<ReplicaOutcome> {
+  async applyReplica(input: { state: ReplicaState; body?: AsyncIterable<Buffer> }): Promise<ApplyResult> {
     this.calls++;
     const b = this.behaviour;
     if (b === 'fail') throw new Error('connection refused');

@@ -15,8 +15,6 @@ import type {
   CopyDestination,
   CopySource,
   DeleteOptions,
-  ObjectRecord,
-  Opver,
   PutObjectInput,
   ReadHandle,
   RemoveObjectInput,
@@ -24,35 +22,19 @@ import type {
   UpdateAttributesInput,
   UploadPartCopyInput,
   UploadPartInput,
-  VersionSelector,
 } from './api.ts';
 import { type Mirror, type MirrorPeers, unitKey } from './mirror-peers.ts';
+import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaEnd, ReplicaState } from './replica-api.ts';
 
-// ---- the replica contract (storage/replica-api.ts): what mirroring uses of it ----
-
-/** One version's state on a node: present (`record`, and its bytes) or removed (a tombstone), at an opver. */
-export interface ReplicaState {
-  bucket: string;
-  key: Buffer;
-  versionId: string;
-  opver: Opver;
-  /** Absent: removed at `opver`. */
-  record?: ObjectRecord;
-  seq?: Opver;
-}
-
-export type ReplicaOutcome = 'applied' | 'stale';
+// ---- what mirroring uses of the replica primitive (replica-api.ts) ----
 
 /** A mirror's side: applies a state if it is newer than what it holds for that unit. */
-export interface ReplicaTarget {
-  applyReplica(input: { state: ReplicaState; body?: AsyncIterable<Buffer> }): Promise<ReplicaOutcome>;
-}
+export type ReplicaTarget = Pick<ReplicaApi, 'applyReplica'>;
 
 /** The local node's side: every state of a key, and its bodies. */
-export interface ReplicaSource {
-  replicaStates(bucket: string, key: Buffer): Promise<ReplicaState[]>;
-  openObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ReadHandle | undefined>;
-}
+export type ReplicaSource = Pick<ReplicaEnd, 'replicaStates' | 'openObject'>;
+
+export type { ApplyResult, ReplicaState };
 
 // ---- the bucket setting ----
 
@@ -86,7 +68,7 @@ export interface MirrorLog {
 
 export interface MirroringOptions {
   /** The API calls go to (the partition guard over the node). */
-  inner: StorageApi;
+  inner: StorageApi & ReplicaApi;
   /** The local node, read back for the states and bodies to send. */
   local: ReplicaSource;
   /** The node's opver counter now (StorageNode.counter): states newer than its value before a call are its effect. */
@@ -118,7 +100,7 @@ export class MirrorTimeoutError extends Error {
 /** Bytes per second a mirror is assumed to make durable at least, once a body is sent (its final fdatasync). */
 const FLUSH_BYTES_PER_MS = 64 * 1024;
 
-export class MirroringNode implements StorageApi {
+export class MirroringNode implements StorageApi, ReplicaApi {
   private readonly ackTimeoutMs: number;
   private readonly totals: MirrorStats = { mirrored: 0, unmirrored: 0, leftBehind: 0 };
 
@@ -206,6 +188,18 @@ export class MirroringNode implements StorageApi {
   }
   close() {
     return this.o.inner.close();
+  }
+
+  // ---- replication calls from the mirrors (applied states are not sent on: each node pushes its own writes) ----
+
+  replicaStates(bucket: string, key: Buffer) {
+    return this.o.inner.replicaStates(bucket, key);
+  }
+  applyReplica(input: ApplyReplicaInput) {
+    return this.o.inner.applyReplica(input);
+  }
+  scanKeys(opts: Parameters<ReplicaApi['scanKeys']>[0]) {
+    return this.o.inner.scanKeys(opts);
   }
 
   // ---- mirroring ----

@@ -14,6 +14,7 @@
 // mirror away longer than `retainMs`, or one for which more than `retainBytes` of binlog would have to be kept, is
 // marked needsPull: it no longer holds the binlog back, and a recovery pull must bring it back (`join` then sets
 // where push sync resumes from).
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SyncReport } from '../common/cluster-wire.ts';
 import type { Binlog, BinlogPosition, BinlogRecord } from './binlog.ts';
@@ -40,7 +41,7 @@ export interface PushSyncOptions<P> {
   copyKey: CopyKeyTo<P>;
   /** Records read per batch (at most). Default 1000. */
   batchRecords?: number;
-  /** Keys copied at once. Default 8. */
+  /** Keys copied at once. Default 16 (a client's connections; applies on the mirror share its group commits). */
   concurrency?: number;
   /** A key copy that takes longer fails the batch (the mirror is then retried with backoff). Default 120 s. */
   copyTimeoutMs?: number;
@@ -86,7 +87,7 @@ export class PushSync<P> {
   constructor(opts: PushSyncOptions<P>) {
     this.o = {
       batchRecords: 1000,
-      concurrency: 8,
+      concurrency: 16,
       copyTimeoutMs: 120_000,
       tickMs: 1000,
       minBackoffMs: 100,
@@ -94,6 +95,8 @@ export class PushSync<P> {
       now: Date.now,
       ...opts,
     };
+    // Every key copy in flight listens for a stop.
+    setMaxListeners(0, this.stopCtl.signal);
     opts.peers.onChange(() => this.onMembers());
   }
 
