@@ -285,10 +285,20 @@ describe('push sync', () => {
     await until(sync, () => synclog.get(C)?.needsPull === true);
     assert.equal(sync.report().find((r) => r.nodeId === C)?.needsPull, true);
     assert.deepEqual(sync.floor(), synclog.get(B)!.at, 'only B holds the binlog now');
-    // A recovery pull brings C back and tells push sync where it started: needsPull is cleared.
-    await sync.join(C, s.binlog.confirmed);
-    assert.equal(synclog.get(C)?.needsPull, undefined);
+    assert.equal(sync.position(C), undefined, 'no position to resume from');
     await sync.stop();
+    // After a restart the mark is reported from the first heartbeat (before any count of the binlog).
+    const again = await s.make();
+    again.sync.start();
+    assert.deepEqual(
+      again.sync.report().find((r) => r.nodeId === C),
+      { nodeId: C, lagOps: 0, lagBytes: 0, needsPull: true },
+    );
+    // A recovery pull brings C back and tells push sync where it started: needsPull is cleared.
+    await again.sync.join(C, s.binlog.confirmed);
+    assert.equal(again.synclog.get(C)?.needsPull, undefined);
+    assert.deepEqual(again.sync.position(C), s.binlog.confirmed);
+    await again.sync.stop();
   });
 
   test('a mirror away holding more binlog than retainBytes is marked needsPull', T, async () => {

@@ -119,6 +119,17 @@ export class PushSync<P> {
     return this.o.binlog.confirmed;
   }
 
+  /** Where the oldest binlog segment still kept starts. */
+  oldest(): Promise<BinlogPosition> {
+    return this.o.binlog.oldest();
+  }
+
+  /** What `nodeId` has applied of this node's binlog (durably recorded); undefined: never seen, or needs a pull. */
+  position(nodeId: string): BinlogPosition | undefined {
+    const e = this.o.synclog.get(nodeId);
+    return e && !e.needsPull ? e.at : undefined;
+  }
+
   /**
    * Push sync to `nodeId` resumes from `at` (a recovery pull began there: it holds everything before), and a
    * needsPull mark is cleared.
@@ -149,8 +160,9 @@ export class PushSync<P> {
     for (const lane of this.lanes.values()) {
       const entry = this.o.synclog.get(lane.nodeId);
       const ahead = this.o.peers.get(lane.nodeId)?.ahead ?? { records: 0, bytes: 0 };
-      // Not counted yet (the loop's first round reads the binlog from the position): nothing to say yet.
-      const base = lane.base;
+      // Not counted yet (the loop's first round reads the binlog from the position): nothing to say yet, but a
+      // mirror that needs a pull is said so.
+      const base = lane.base ?? (entry?.needsPull ? now : undefined);
       if (!base) continue;
       out.push({
         nodeId: lane.nodeId,
@@ -173,15 +185,21 @@ export class PushSync<P> {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Resolves once `nodeId` has applied everything confirmed in the binlog now. */
-  async caughtUp(nodeId: string): Promise<void> {
+  /** Resolves once `nodeId` has applied everything confirmed in the binlog now; rejects when `signal` aborts. */
+  async caughtUp(nodeId: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const target = this.o.binlog.confirmed;
+    const aborted = new Promise<never>((_, reject) => {
+      const fail = () => reject(opts.signal?.reason ?? new Error('aborted'));
+      if (opts.signal?.aborted) fail();
+      else opts.signal?.addEventListener('abort', fail, { once: true });
+    });
+    aborted.catch(() => undefined);
     for (;;) {
       const next = this.changed();
       const e = this.o.synclog.get(nodeId);
-      if (e && !before(e.at, target)) return;
+      if (e && !e.needsPull && !before(e.at, target)) return;
       if (this.stopped) throw new Error('push sync stopped');
-      await next;
+      await Promise.race([next, aborted]);
     }
   }
 
