@@ -244,8 +244,8 @@ export class StorageClient implements StorageApi {
 
 function wireError(text: string): Error {
   try {
-    const { code, message } = JSON.parse(text) as { code: string; message: string };
-    return errorFromWire(code, message);
+    const { code, message, reason } = JSON.parse(text) as { code: string; message: string; reason?: string };
+    return errorFromWire(code, message, reason);
   } catch {
     return errorFromWire('InternalError', text.slice(0, 200));
   }

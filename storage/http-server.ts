@@ -16,6 +16,8 @@ export interface StorageServerOptions {
   nextHandleId?: () => string;
   /** When set (a cluster), a request without this secret in `x-quire-cluster-secret` is refused (403). */
   secret?: string;
+  /** Asked before each call runs, with its name; a call it throws for is refused with that error (a recovering node). */
+  gate?: (method: string) => void;
 }
 
 const STATUS: Record<string, number> = {
@@ -112,6 +114,7 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     const method = /^\/v1\/(\w+)$/.exec(req.url ?? '')?.[1];
     if (req.method !== 'POST' || !method)
       return sendError(res, Object.assign(new Error('no such call'), { code: 'InvalidArgument' }), 404);
+    opts.gate?.(method);
     if (method === 'stream') return streamHandle(req, res);
     const handler = calls[method];
     if (!handler)

@@ -1,0 +1,437 @@
+// Recovery pull: a storage node whose store is empty (a fresh data directory, a replaced disk, or a new member
+// added to a syncgroup) fills itself from a live mirror before it serves anything.
+//
+// How it goes (every step is driven by the tracker's heartbeat replies, which list the syncgroup's other members
+// with their state, object counts and push-sync reports):
+//   deciding     the store is empty and no pull began here (no recovery.json): pick the live ('up') member holding
+//                the most objects; none holds any → nothing to pull, serve; only silent members → wait for them.
+//   joining      recovery.json is written (source, start time, no cursor). The scan starts only once the source's
+//                push sync reports this node among its mirrors: from then on every write the source accepts is
+//                pushed here (push sync starts a mirror it never saw at its binlog's end), and every write before
+//                is in the source's store, which the scan reads — so nothing falls between the two. With more
+//                members, each other live member must also list this node and have no lag toward the source.
+//   pulling      `scanKeys` pages of the source, `copyKey` source → local for each key (recovery-pull-keys.ts),
+//                the cursor kept in recovery.json every few hundred keys or seconds; a kill resumes after it.
+//                Mirrored writes and push sync reach the node meanwhile and are applied as they come.
+//   catching-up  the scan reached the end (`pulled`); the node waits for a source heartbeat, sent after that, that
+//                shows no push-sync lag toward it (and none from the other live members).
+//   serving      recovery.json says done; the node answers user calls.
+// Until serving, the node reports phase 'recovering' with its progress (the registry's state 'recovering', which
+// gateways do not route to), and its storage HTTP server refuses every user call with NodeRecoveringError
+// (retryable) while it accepts what mirroring and push sync send (`gate`).
+import type { NodeView, RecoveryReport } from '../common/cluster-wire.ts';
+import type { Disk } from '../common/disk.ts';
+import type { NodeStats } from './api.ts';
+import { NodeRecoveringError } from './errors.ts';
+import {
+  type KeyRef,
+  loadRecoveryState,
+  type RecoveryState,
+  saveRecoveryState,
+} from './recovery-pull-file.ts';
+import { type KeyCopied, PullAborted, type PullSource, pullKeys } from './recovery-pull-keys.ts';
+
+/** A live mirror as the pull uses it (a StorageClient over HTTP, or a StorageNode in-process). */
+export interface PullPeer extends PullSource {
+  stats(): Promise<NodeStats>;
+}
+
+export interface RecoveryLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface RecoveryPullOptions {
+  dataDir: string;
+  disk: Disk;
+  /** This node's id (8 hex digits), as the tracker and its mirrors know it. */
+  nodeId: string;
+  /** The local node's stats: a node holding no object and no recovery.json pulls. */
+  localStats: () => Promise<NodeStats>;
+  /** A client for the member whose storage API answers at `url`. */
+  connect: (url: string) => PullPeer;
+  /** Brings the local node up to `from` for one key (storage/replica-ship.ts copyKey). */
+  copyKey: (from: PullPeer, ref: KeyRef) => Promise<KeyCopied>;
+  log: RecoveryLog;
+  /** Keys copied at once (default 12). */
+  concurrency?: number;
+  /** Keys per scanKeys page (default 512). */
+  pageSize?: number;
+  /** recovery.json is rewritten after this many keys (default 256) or this many ms (default 2000), whichever first. */
+  saveEveryKeys?: number;
+  saveEveryMs?: number;
+  /** A progress line every this many ms (default 5000). */
+  logEveryMs?: number;
+  /** Wall-clock ms (start times, rates). */
+  now?: () => number;
+  /** After each durable write of recovery.json, with what it holds (tests pause on it). */
+  onSaved?: (state: RecoveryState) => void;
+}
+
+export type RecoveryStep = 'serving' | 'deciding' | 'joining' | 'pulling' | 'catching-up';
+
+/** The storage calls a recovering node still answers: its stats, and what mirroring and push sync send it. */
+const WHILE_RECOVERING = new Set(['stats', 'applyReplica', 'dropBucket']);
+
+export class RecoveryPull {
+  private step: RecoveryStep;
+  private state: RecoveryState | undefined;
+  private members: readonly NodeView[] = [];
+  private membersAtMs = 0;
+  /** When the scan finished (this run): a catch-up report must be newer. */
+  private pulledAtMs = 0;
+  private pull: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private saving: Promise<void> = Promise.resolve();
+  private lastSaveMs = 0;
+  private keysSinceSave = 0;
+  private lastLogMs = 0;
+  private lastWaitLogMs = 0;
+  /** This run's copying, for the rate: started when the scan (re)started. */
+  private run = { startMs: 0, objects: 0, bytes: 0 };
+  private servingNow!: () => void;
+  private stopped = false;
+  /** Resolves when the node serves (at once for a node that never needed a pull). */
+  readonly serving: Promise<void>;
+
+  private constructor(
+    private readonly opts: RecoveryPullOptions,
+    state: RecoveryState | undefined,
+    step: RecoveryStep,
+  ) {
+    this.state = state;
+    this.step = step;
+    // A catch-up resumed after a restart: only reports from this run count (the scan ended before it).
+    if (step === 'catching-up') this.pulledAtMs = this.now();
+    this.serving = new Promise((done) => {
+      this.servingNow = done;
+    });
+    if (step === 'serving') this.servingNow();
+  }
+
+  /** Reads recovery.json and the local store: serving, resuming a pull, or deciding whether one is needed. */
+  static async open(opts: RecoveryPullOptions): Promise<RecoveryPull> {
+    const state = await loadRecoveryState(opts.dataDir);
+    if (state && !state.done) {
+      const step = state.pulled ? 'catching-up' : 'joining';
+      const puller = new RecoveryPull(opts, state, step);
+      opts.log.info(
+        { source: state.sourceNodeId, objects: state.objects, bytes: state.bytes, pulled: state.pulled },
+        state.pulled
+          ? 'recovery pull: resuming the catch-up (the scan was finished)'
+          : 'recovery pull: resuming after the persisted cursor',
+      );
+      return puller;
+    }
+    // A node that finished a pull and later lost its store (another disk swap) pulls again.
+    const stats = await opts.localStats();
+    return new RecoveryPull(opts, undefined, stats.objects === 0 ? 'deciding' : 'serving');
+  }
+
+  get phase(): RecoveryStep {
+    return this.step;
+  }
+
+  /** What the heartbeat says about recovery (nothing once serving). */
+  report(): { phase?: 'recovering'; recovery?: RecoveryReport } {
+    if (this.step === 'serving') return {};
+    const s = this.state;
+    if (!s) return { phase: 'recovering' };
+    const eta = this.etaSeconds();
+    return {
+      phase: 'recovering',
+      recovery: {
+        fromNodeId: s.sourceNodeId,
+        startedMs: s.startedMs,
+        objects: s.objects,
+        bytes: s.bytes,
+        ...(s.totalObjects !== undefined ? { totalObjects: s.totalObjects } : {}),
+        ...(s.totalBytes !== undefined ? { totalBytes: s.totalBytes } : {}),
+        ...(eta !== undefined ? { etaSeconds: eta } : {}),
+      },
+    };
+  }
+
+  /** For the storage HTTP server: refuses a user call while the node is not serving. */
+  gate(method: string): void {
+    if (this.step !== 'serving' && !WHILE_RECOVERING.has(method)) throw new NodeRecoveringError();
+  }
+
+  /**
+   * The syncgroup's other members, from a heartbeat reply: moves the pull along. Resolves when this step is taken
+   * (a scan it starts goes on in the background). Never rejects.
+   */
+  onMembers(members: readonly NodeView[]): Promise<void> {
+    this.members = members;
+    this.membersAtMs = this.now();
+    if (this.stopped) return Promise.resolve();
+    return this.advance().catch((err: unknown) =>
+      this.opts.log.warn({ err: (err as Error).message }, 'recovery pull: step failed; retrying'),
+    );
+  }
+
+  /** Resolves when the scan running now ends (at once when none runs); never rejects. */
+  scanEnded(): Promise<void> {
+    return (this.pull ?? Promise.resolve()).catch(() => undefined);
+  }
+
+  /** Stops a pull in progress (the cursor is kept); a later start resumes. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    await this.pull?.catch(() => undefined);
+    if (this.state && !this.state.done) this.save();
+    await this.saving;
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  private advancing = false;
+
+  private async advance(): Promise<void> {
+    if (this.advancing) return;
+    this.advancing = true;
+    try {
+      if (this.step === 'deciding') await this.decide();
+      if (this.step === 'joining') await this.join();
+      if (this.step === 'catching-up') await this.catchUp();
+    } finally {
+      this.advancing = false;
+    }
+  }
+
+  /** An empty node with no pull begun: is there anything to pull, and from whom? */
+  private async decide(): Promise<void> {
+    const up = this.members.filter((m) => m.state === 'up');
+    const best = up.reduce<NodeView | undefined>((b, m) => (!b || m.objects > b.objects ? m : b), undefined);
+    if (best && best.objects > 0) return this.begin(best);
+    if (up.length > 0 || !this.members.some((m) => m.state === 'suspect')) {
+      // The live members hold nothing (or there are none): there is nothing to pull. No file is written: the
+      // store is still empty at the next start, and the same question is asked again.
+      this.opts.log.info({ members: this.members.length }, 'recovery pull: no mirror holds data; serving');
+      return this.finish();
+    }
+    this.waitLog({ suspect: this.members.map((m) => m.nodeId) }, 'recovery pull: waiting for a live mirror');
+  }
+
+  /** Starts a pull from `source` from the beginning (written down before the first key is copied). */
+  private async begin(source: NodeView): Promise<void> {
+    const totals = await this.opts
+      .connect(source.url)
+      .stats()
+      .then(
+        (s) => ({ totalObjects: s.objects, totalBytes: s.volumes.reduce((n, v) => n + v.liveBytes, 0) }),
+        () => ({}),
+      );
+    this.state = {
+      sourceNodeId: source.nodeId,
+      startedMs: this.now(),
+      objects: 0,
+      bytes: 0,
+      ...totals,
+      pulled: false,
+      done: false,
+    };
+    this.save();
+    await this.saving;
+    this.step = 'joining';
+    this.opts.log.info(
+      { source: source.nodeId, sourceUrl: source.url, ...totals },
+      'recovery pull: this node is empty and its syncgroup holds data; pulling from a live mirror',
+    );
+  }
+
+  /** Waits until push sync covers this node, then starts the scan (after the cursor). */
+  private async join(): Promise<void> {
+    const s = this.state!;
+    let source = this.members.find((m) => m.nodeId === s.sourceNodeId);
+    if (source?.state !== 'up') {
+      // The source is silent: another live member with data takes over, scanning from the start (keys already
+      // copied answer 'stale').
+      const other = this.members
+        .filter((m) => m.state === 'up' && m.objects > 0)
+        .sort((a, b) => b.objects - a.objects)[0];
+      if (!other) {
+        this.waitLog({ source: s.sourceNodeId }, 'recovery pull: waiting for the source mirror to be up');
+        return;
+      }
+      this.opts.log.warn(
+        { from: s.sourceNodeId, to: other.nodeId },
+        'recovery pull: the source mirror is not up; pulling from another one, from the first key',
+      );
+      s.sourceNodeId = other.nodeId;
+      delete s.cursor;
+      this.save();
+      await this.saving;
+      source = other;
+    }
+    if (!this.pushSyncCovers(source)) {
+      this.waitLog(
+        { source: source.nodeId },
+        'recovery pull: waiting for the source to push its new writes to this node (push sync)',
+      );
+      return;
+    }
+    this.step = 'pulling';
+    const peer = this.opts.connect(source.url);
+    this.run = { startMs: this.now(), objects: 0, bytes: 0 };
+    this.opts.log.info(
+      { source: source.nodeId, after: s.cursor ? cursorText(s.cursor) : null },
+      s.cursor ? 'recovery pull: resuming the scan' : 'recovery pull: scanning the source',
+    );
+    this.pull = pullKeys({
+      source: peer,
+      copy: (ref) => this.opts.copyKey(peer, ref),
+      ...(s.cursor ? { after: s.cursor } : {}),
+      ...(this.opts.concurrency !== undefined ? { concurrency: this.opts.concurrency } : {}),
+      ...(this.opts.pageSize !== undefined ? { pageSize: this.opts.pageSize } : {}),
+      signal: this.abort.signal,
+      onCursor: (cursor, copied) => this.copied(cursor, copied),
+    }).then(
+      () => {
+        s.pulled = true;
+        this.pulledAtMs = this.now();
+        this.save();
+        this.step = 'catching-up';
+        this.logProgress('recovery pull: scan complete; catching up by push sync');
+      },
+      (err: unknown) => {
+        if (err instanceof PullAborted || this.stopped) return;
+        // Back to joining: the next heartbeat reply picks a live source and resumes after the cursor.
+        this.step = 'joining';
+        this.save();
+        this.opts.log.warn(
+          { err: (err as Error).message, source: source.nodeId },
+          'recovery pull: copying from the source failed; resuming after the cursor',
+        );
+      },
+    );
+  }
+
+  /** The source (and every other live member) pushes to this node; the others have nothing the source lacks. */
+  private pushSyncCovers(source: NodeView): boolean {
+    const me = this.opts.nodeId;
+    if (!source.sync?.some((r) => r.nodeId === me)) return false;
+    for (const m of this.members) {
+      if (m.state !== 'up' || m.nodeId === source.nodeId) continue;
+      if (!m.sync?.some((r) => r.nodeId === me)) return false;
+      const toSource = m.sync.find((r) => r.nodeId === source.nodeId);
+      if (toSource && toSource.lagOps > 0) return false;
+    }
+    return true;
+  }
+
+  /** Done when a source report sent after the scan ended shows no lag toward this node (nor any other member's). */
+  private async catchUp(): Promise<void> {
+    const s = this.state!;
+    const me = this.opts.nodeId;
+    const source = this.members.find((m) => m.nodeId === s.sourceNodeId);
+    const reportedAt = (m: NodeView) => this.membersAtMs - m.silentMs;
+    const mine = source?.sync?.find((r) => r.nodeId === me);
+    const ready =
+      source?.state === 'up' &&
+      mine !== undefined &&
+      mine.lagOps === 0 &&
+      reportedAt(source) > this.pulledAtMs &&
+      this.members.every(
+        (m) => m.state !== 'up' || (m.sync?.find((r) => r.nodeId === me)?.lagOps ?? 0) === 0,
+      );
+    if (!ready) {
+      this.waitLog(
+        { source: s.sourceNodeId, lagOps: mine?.lagOps ?? null, lagBytes: mine?.lagBytes ?? null },
+        'recovery pull: waiting for push sync to catch this node up',
+      );
+      return;
+    }
+    s.done = true;
+    this.save();
+    await this.saving;
+    this.logProgress('recovery pull: done; the node is caught up and serving');
+    this.finish();
+  }
+
+  private finish(): void {
+    this.step = 'serving';
+    this.servingNow();
+  }
+
+  private copied(cursor: KeyRef, copied: KeyCopied): void {
+    const s = this.state!;
+    s.cursor = cursor;
+    s.objects++;
+    s.bytes += copied.bytes;
+    this.run.objects++;
+    this.run.bytes += copied.bytes;
+    const now = this.now();
+    const saveEveryKeys = this.opts.saveEveryKeys ?? 256;
+    const saveEveryMs = this.opts.saveEveryMs ?? 2000;
+    if (++this.keysSinceSave >= saveEveryKeys || now - this.lastSaveMs >= saveEveryMs) this.save();
+    if (now - this.lastLogMs >= (this.opts.logEveryMs ?? 5000)) this.logProgress('recovery pull: progress');
+  }
+
+  /** Writes recovery.json as it is now, after the writes before it (one at a time, in order). */
+  private save(): void {
+    const snapshot = { ...this.state! };
+    this.keysSinceSave = 0;
+    this.lastSaveMs = this.now();
+    this.saving = this.saving
+      .then(async () => {
+        await saveRecoveryState(this.opts.disk, this.opts.dataDir, snapshot);
+        this.opts.onSaved?.(snapshot);
+      })
+      .catch((err: unknown) =>
+        this.opts.log.warn({ err: (err as Error).message }, 'recovery pull: could not write recovery.json'),
+      );
+  }
+
+  /** Bytes (or, without a byte total, keys) per second of this run. */
+  private rates(): { objectsPerSecond: number; bytesPerSecond: number } {
+    const seconds = Math.max(0.001, (this.now() - this.run.startMs) / 1000);
+    return { objectsPerSecond: this.run.objects / seconds, bytesPerSecond: this.run.bytes / seconds };
+  }
+
+  private etaSeconds(): number | undefined {
+    const s = this.state;
+    if (!s || this.step !== 'pulling' || this.run.objects === 0) return undefined;
+    const r = this.rates();
+    if (s.totalBytes && r.bytesPerSecond > 0)
+      return Math.round(Math.max(0, s.totalBytes - s.bytes) / r.bytesPerSecond);
+    if (s.totalObjects && r.objectsPerSecond > 0)
+      return Math.round(Math.max(0, s.totalObjects - s.objects) / r.objectsPerSecond);
+    return undefined;
+  }
+
+  private logProgress(msg: string): void {
+    const s = this.state!;
+    this.lastLogMs = this.now();
+    const r = this.rates();
+    const eta = this.etaSeconds();
+    this.opts.log.info(
+      {
+        source: s.sourceNodeId,
+        objects: s.objects,
+        totalObjects: s.totalObjects ?? null,
+        bytes: s.bytes,
+        totalBytes: s.totalBytes ?? null,
+        mbPerSecond: Number((r.bytesPerSecond / 1e6).toFixed(1)),
+        objectsPerSecond: Math.round(r.objectsPerSecond),
+        etaSeconds: eta ?? null,
+      },
+      msg,
+    );
+  }
+
+  /** A waiting line at most every 10 s (the question is asked at every heartbeat). */
+  private waitLog(obj: object, msg: string): void {
+    const now = this.now();
+    if (now - this.lastWaitLogMs < 10_000) return;
+    this.lastWaitLogMs = now;
+    this.opts.log.info(obj, msg);
+  }
+}
+
+function cursorText(c: KeyRef): string {
+  return `${c.bucket}/${c.key.toString('utf8')}`;
+}
