@@ -29,6 +29,7 @@ import type {
   VersioningMode,
   VersionSelector,
 } from './api.ts';
+import type { BinlogPosition } from './binlog-record.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
 
@@ -235,6 +236,14 @@ export class StorageClient implements StorageApi {
   }
   stats(): Promise<NodeStats> {
     return this.call('stats', {});
+  }
+  /** Recovery pull: where this member's push sync toward a node pulling from `toward` must start. */
+  syncPosition(toward: string): Promise<BinlogPosition> {
+    return this.call('syncPosition', { toward });
+  }
+  /** Recovery pull: this member's push sync ships to `nodeId` from `at` on. */
+  async joinPushSync(nodeId: string, at: BinlogPosition): Promise<void> {
+    await this.call('joinPushSync', { nodeId, at });
   }
   /** Closes the connections (the remote node stays up). */
   async close(): Promise<void> {

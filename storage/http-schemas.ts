@@ -25,6 +25,7 @@ const copySource = z.looseObject({
 const keyed = { bucket, key };
 const versionId = z.string().min(1).max(256);
 const which = z.looseObject({ versionId: versionId.optional() }).optional();
+const nodeId = z.string().regex(/^[0-9a-f]{8}$/);
 const tag = z.object({ key: z.string().max(512), value: z.string().max(1024) });
 
 export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unknown>>> = {
@@ -119,6 +120,11 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     }),
   }),
   stats: z.looseObject({}),
+  syncPosition: z.looseObject({ toward: nodeId }),
+  joinPushSync: z.looseObject({
+    nodeId,
+    at: z.object({ file: z.number().int().min(1), offset: z.number().int().min(0) }),
+  }),
   release: z.looseObject({ handleId: z.string().max(128) }),
   stream: z.looseObject({ handleId: z.string().max(128), range: range.nullish() }),
 };

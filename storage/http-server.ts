@@ -8,6 +8,7 @@ import type { ByteRangeInclusive, ReadHandle, StorageApi } from './api.ts';
 import { errorToWire } from './errors.ts';
 import { MAX_ARGS_BYTES, STORAGE_CALL_SCHEMAS } from './http-schemas.ts';
 import { fromWire, toWire, unframeBody } from './http-wire.ts';
+import type { PushSyncControl } from './recovery-pull.ts';
 
 export interface StorageServerOptions {
   /** An opened object not streamed or released within this time is released. */
@@ -18,6 +19,8 @@ export interface StorageServerOptions {
   secret?: string;
   /** Asked before each call runs, with its name; a call it throws for is refused with that error (a recovering node). */
   gate?: (method: string) => void;
+  /** This node's push sync, for a recovery pull of a mirror (`syncPosition`, `joinPushSync`); absent: refused. */
+  pushSync?: PushSyncControl;
 }
 
 const STATUS: Record<string, number> = {
@@ -54,6 +57,10 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     return e.h;
   };
   const a = (v: unknown) => v as never;
+  const pushSync = () => {
+    if (!opts.pushSync) throw invalid('this node runs no push sync');
+    return opts.pushSync;
+  };
   const calls: Record<string, Handler> = {
     putObject: async (req, x) => api.putObject({ ...(x as object), ...unframeBody(req) } as never),
     uploadPart: async (req, x) => api.uploadPart({ ...(x as object), ...unframeBody(req) } as never),
@@ -89,6 +96,11 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     listParts: async (_r, x) => api.listParts(a(x.bucket), a(x.key), a(x.uploadId), a(x.opts)),
     listUploads: async (_r, x) => api.listUploads(a(x.bucket), a(x.opts)),
     stats: async () => api.stats(),
+    syncPosition: async (_r, x) => pushSync().position(a(x.toward)),
+    joinPushSync: async (_r, x) => {
+      await pushSync().join(a(x.nodeId), a(x.at));
+      return null;
+    },
     openObject: async (_r, x) => {
       const h = await api.openObject(a(x.bucket), a(x.key), a(x.which ?? {}));
       if (!h) return null;

@@ -2,13 +2,14 @@
 // resumes instead of starting over, and a restarted node is told apart from an empty one. Written durably (tmp →
 // fdatasync → rename → fsync dir) before the first key is copied and then every few hundred keys.
 //   absent            no pull ever began here: an empty node pulls, a node holding data serves
-//   done: false       a pull is under way: resume it (from `cursor`, or only the catch-up when `pulled`)
+//   done: false       a pull is under way: resume it (from `cursor`, or only the join and catch-up when `pulled`)
 //   done: true        the pull finished; the node is an ordinary member
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Disk } from '../common/disk.ts';
 import { writeFileDurable } from '../common/durable-file.ts';
+import type { BinlogPosition } from './binlog-record.ts';
 
 export const RECOVERY_FILE = 'recovery.json';
 
@@ -17,6 +18,8 @@ export interface KeyRef {
   bucket: string;
   key: Buffer;
 }
+
+const position = z.object({ file: z.number().int().min(1), offset: z.number().int().min(0) });
 
 const fileSchema = z.object({
   /** The mirror the pull copies from; another source means starting the scan over. */
@@ -30,8 +33,16 @@ const fileSchema = z.object({
   /** The source's counts when the pull began. */
   totalObjects: z.number().int().min(0).optional(),
   totalBytes: z.number().min(0).optional(),
-  /** The scan reached the source's last key; what is left is catching up by push sync. */
+  /**
+   * Per live member when the pull began, where in its binlog push sync toward this node must start so that
+   * nothing the scan cannot see is missed (the source: its binlog's end; another member: what the source had
+   * applied of its binlog). Handed to each member's push sync once the scan is done.
+   */
+  joinAt: z.record(z.string().regex(/^[0-9a-f]{8}$/), position),
+  /** The scan reached the source's last key. */
   pulled: z.boolean(),
+  /** The members' push sync was told where to start (joinAt); what is left is catching up. */
+  joined: z.boolean(),
   done: z.boolean(),
 });
 
@@ -43,7 +54,9 @@ export interface RecoveryState {
   bytes: number;
   totalObjects?: number;
   totalBytes?: number;
+  joinAt: Record<string, BinlogPosition>;
   pulled: boolean;
+  joined: boolean;
   done: boolean;
 }
 

@@ -43,11 +43,18 @@ function stats(objects: number): NodeStats {
   };
 }
 
-/** An in-memory source of `n` keys. */
-function source(n: number): PullPeer & { scans: number } {
+/** An in-memory member `id` holding `n` keys; its binlog ends at offset n (another's position: 1000 + n). */
+function source(n: number, id = SOURCE): PullPeer & { scans: number; joins: string[] } {
   const keys = Array.from({ length: n }, (_, i) => ref(i));
   const peer = {
     scans: 0,
+    joins: [] as string[],
+    async syncPosition(toward: string) {
+      return { file: 1, offset: toward === id ? n : 1000 + n };
+    },
+    async joinPushSync(nodeId: string, at: { file: number; offset: number }) {
+      peer.joins.push(`${nodeId}@${at.file}:${at.offset}`);
+    },
     async scanKeys({ after, limit }: { after?: KeyRef; limit: number }) {
       peer.scans++;
       const from = after ? keys.findIndex((k) => name(k) > name(after)) : 0;
@@ -137,10 +144,12 @@ interface Harness {
   savedWith(pred: (s: RecoveryState) => boolean): Promise<RecoveryState>;
 }
 
+/** A pull in `dir` into `local`; `peer` answers for the source, `others` for other members by node id. */
 async function open(
   dir: string,
   peer: PullPeer,
   local: ReturnType<typeof store>,
+  others: Record<string, PullPeer> = {},
   extra: { concurrency?: number; pageSize?: number } = {},
 ): Promise<Harness> {
   const saved: RecoveryState[] = [];
@@ -151,7 +160,7 @@ async function open(
     disk: nodeDisk,
     nodeId: ME,
     localStats: async () => stats(local.keys.size),
-    connect: () => peer,
+    connect: (url) => others[url.split('/').pop()!] ?? peer,
     copyKey: (from, r) => local.copy(from, r),
     log: quiet,
     concurrency: extra.concurrency ?? 4,
@@ -290,7 +299,7 @@ describe('recovery pull', () => {
   );
 
   test(
-    'pull: waits for push sync to cover the node, copies everything, serves only after a lag-free report',
+    'pull: push-sync positions recorded first, every key copied, push sync joined, serving after a lag-free report',
     T,
     async () => {
       const t = await tempDir();
@@ -298,10 +307,8 @@ describe('recovery pull', () => {
         const peer = source(40);
         const local = store();
         const h = await open(t.dir, peer, local);
-        // The source holds data but does not push to this node yet: recovery.json is written, nothing copied.
         await h.puller.onMembers([member(SOURCE, 'up', 40), member(OTHER, 'suspect', 40)]);
-        assert.equal(h.puller.phase, 'joining');
-        const first = await loadRecoveryState(t.dir);
+        const first = h.saved[0]!;
         assert.deepEqual(
           { ...first, startedMs: 0 },
           {
@@ -311,31 +318,44 @@ describe('recovery pull', () => {
             bytes: 0,
             totalObjects: 40,
             totalBytes: 4000,
+            joinAt: { [SOURCE]: { file: 1, offset: 40 } },
             pulled: false,
+            joined: false,
             done: false,
           },
+          'written before the first key is copied',
         );
-        assert.equal(peer.scans, 0);
-        assert.equal(h.puller.report().recovery?.fromNodeId, SOURCE);
-        await h.puller.onMembers([covered(), member(OTHER, 'suspect', 40)]);
         assert.equal(h.puller.phase, 'pulling');
+        assert.equal(h.puller.report().recovery?.fromNodeId, SOURCE);
         await h.puller.scanEnded();
         assert.equal(h.puller.phase, 'catching-up');
         assert.equal(local.keys.size, 40);
-        // Lag toward this node, or a lag-free report older than the end of the scan: not yet.
+        assert.deepEqual(peer.joins, []);
+        h.clock.ms += 1000;
+        await h.puller.onMembers([covered(7)]);
+        assert.deepEqual(
+          peer.joins,
+          [`${ME}@1:40`],
+          'the source ships to this node from where the pull began',
+        );
+        assert.equal((await loadRecoveryState(t.dir))?.joined, true);
+        // Lag toward this node, or a lag-free report older than the join: not yet.
         h.clock.ms += 1000;
         await h.puller.onMembers([covered(3)]);
         assert.equal(h.puller.phase, 'catching-up');
         await h.puller.onMembers([covered(0, 5000)]);
         assert.equal(h.puller.phase, 'catching-up');
         assert.equal(h.puller.report().phase, 'recovering');
+        assert.throws(() => h.puller.gate('openObject'), NodeRecoveringError);
         await h.puller.onMembers([covered(0, 10)]);
         assert.equal(h.puller.phase, 'serving');
         await h.puller.serving;
+        h.puller.gate('openObject');
         const last = await loadRecoveryState(t.dir);
         assert.equal(last?.done, true);
         assert.equal(last?.objects, 40);
         assert.equal(last?.bytes, 4000);
+        assert.deepEqual(peer.joins, [`${ME}@1:40`]);
         // Restarted later, holding data and marked done: an ordinary node.
         const again = await open(t.dir, peer, local);
         assert.equal(again.puller.phase, 'serving');
@@ -345,37 +365,53 @@ describe('recovery pull', () => {
     },
   );
 
-  test(
-    'a third member: the scan also waits until the other live members push to it and the source has their writes',
-    T,
-    async () => {
-      const t = await tempDir();
-      try {
-        const peer = source(10);
-        const h = await open(t.dir, peer, store());
-        const other = (lagToSource: number, listsMe: boolean) =>
-          member(OTHER, 'up', 9, {
-            sync: [
-              { nodeId: SOURCE, lagOps: lagToSource, lagBytes: 0 },
-              ...(listsMe ? [{ nodeId: ME, lagOps: 5, lagBytes: 0 }] : []),
-            ],
-          });
-        await h.puller.onMembers([covered(), other(0, false)]);
-        assert.equal(h.puller.phase, 'joining');
-        await h.puller.onMembers([covered(), other(2, true)]);
-        assert.equal(h.puller.phase, 'joining');
-        await h.puller.onMembers([covered(), other(0, true)]);
-        assert.equal(h.puller.phase, 'pulling');
-        await h.puller.scanEnded();
-        h.clock.ms += 1000;
-        // The other member still has writes for this node: not caught up.
-        await h.puller.onMembers([covered(), other(0, true)]);
-        assert.equal(h.puller.phase, 'catching-up');
-      } finally {
-        await t.remove();
-      }
-    },
-  );
+  test('a third member: each live member ships to it from what the source had of its binlog', T, async () => {
+    const t = await tempDir();
+    try {
+      const peer = source(10);
+      const otherPeer = source(9, OTHER);
+      const h = await open(t.dir, peer, store(), { [OTHER]: otherPeer });
+      const other = (lagToMe: number) =>
+        member(OTHER, 'up', 9, { sync: [{ nodeId: ME, lagOps: lagToMe, lagBytes: 0 }] });
+      await h.puller.onMembers([covered(), other(0)]);
+      assert.deepEqual(h.saved[0]?.joinAt, {
+        [SOURCE]: { file: 1, offset: 10 },
+        [OTHER]: { file: 1, offset: 1009 },
+      });
+      await h.puller.scanEnded();
+      h.clock.ms += 1000;
+      await h.puller.onMembers([covered(), other(0)]);
+      assert.deepEqual(peer.joins, [`${ME}@1:10`]);
+      assert.deepEqual(otherPeer.joins, [`${ME}@1:1009`]);
+      h.clock.ms += 1000;
+      // The other member still has writes for this node: not caught up.
+      await h.puller.onMembers([covered(), other(2)]);
+      assert.equal(h.puller.phase, 'catching-up');
+      await h.puller.onMembers([covered(), other(0)]);
+      assert.equal(h.puller.phase, 'serving');
+    } finally {
+      await t.remove();
+    }
+  });
+
+  test('a serving node a mirror stopped keeping binlog for (needsPull) pulls again', T, async () => {
+    const t = await tempDir();
+    try {
+      const peer = source(5);
+      const h = await open(t.dir, peer, store(['b/k000']));
+      assert.equal(h.puller.phase, 'serving');
+      await h.puller.onMembers([covered()]);
+      assert.equal(h.puller.phase, 'serving');
+      await h.puller.onMembers([
+        member(SOURCE, 'up', 5, { sync: [{ nodeId: ME, lagOps: 9, lagBytes: 0, needsPull: true }] }),
+      ]);
+      assert.equal(h.puller.phase, 'pulling');
+      assert.throws(() => h.puller.gate('headObject'), NodeRecoveringError);
+      await h.puller.stop();
+    } finally {
+      await t.remove();
+    }
+  });
 
   test(
     'killed mid-pull (recovery.json as on disk at that moment): resumes after the cursor, copies nothing before it',
@@ -387,7 +423,6 @@ describe('recovery pull', () => {
         const local = store();
         const slow = local.hold(ref(9));
         const h = await open(t.dir, peer, local);
-        await h.puller.onMembers([covered()]);
         await h.puller.onMembers([covered()]);
         assert.equal(h.puller.phase, 'pulling');
         await slow.reached;
@@ -403,7 +438,7 @@ describe('recovery pull', () => {
 
         const restarted = store(local.keys);
         const h2 = await open(crashed, peer, restarted);
-        assert.equal(h2.puller.phase, 'joining');
+        assert.equal(h2.puller.phase, 'pulling');
         await h2.puller.onMembers([covered()]);
         await h2.puller.scanEnded();
         assert.deepEqual(
@@ -412,6 +447,9 @@ describe('recovery pull', () => {
           'exactly the keys after the cursor are copied again',
         );
         assert.equal(restarted.keys.size, 40);
+        h2.clock.ms += 1000;
+        await h2.puller.onMembers([covered(0, 0)]);
+        assert.deepEqual(peer.joins, [`${ME}@1:40`], 'the position recorded before the kill');
         h2.clock.ms += 1000;
         await h2.puller.onMembers([covered(0, 0)]);
         assert.equal(h2.puller.phase, 'serving');
@@ -435,8 +473,7 @@ describe('recovery pull', () => {
         const peer = source(20);
         const local = store();
         const slow = local.hold(ref(4));
-        const h = await open(t.dir, peer, local, { concurrency: 1 });
-        await h.puller.onMembers([covered()]);
+        const h = await open(t.dir, peer, local, {}, { concurrency: 1 });
         await h.puller.onMembers([covered()]);
         await slow.reached;
         const stopped = h.puller.stop();
@@ -447,13 +484,23 @@ describe('recovery pull', () => {
         assert.equal(kept?.done, false);
 
         // Restarted while the source is silent: another live member with data takes over from the first key.
-        const h2 = await open(t.dir, peer, store(local.keys), { concurrency: 1 });
+        const scansBefore = peer.scans;
+        const otherPeer = source(20, OTHER);
+        const h2 = await open(t.dir, peer, store(local.keys), { [OTHER]: otherPeer }, { concurrency: 1 });
+        assert.equal(h2.puller.phase, 'pulling');
         const other = member(OTHER, 'up', 20, { sync: [{ nodeId: ME, lagOps: 0, lagBytes: 0 }] });
         await h2.puller.onMembers([member(SOURCE, 'suspect', 20), other]);
-        assert.equal(h2.puller.phase, 'pulling');
         assert.equal(h2.puller.report().recovery?.fromNodeId, OTHER);
         await h2.puller.scanEnded();
         assert.equal(h2.puller.phase, 'catching-up');
+        assert.ok(otherPeer.scans > 0);
+        assert.equal(peer.scans, scansBefore, 'the silent source is not asked again');
+        assert.deepEqual(
+          (await loadRecoveryState(t.dir))?.joinAt,
+          { [OTHER]: { file: 1, offset: 20 } },
+          'push-sync positions taken toward the new source',
+        );
+        await h2.puller.stop();
       } finally {
         await t.remove();
       }

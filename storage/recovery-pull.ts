@@ -1,27 +1,28 @@
 // Recovery pull: a storage node whose store is empty (a fresh data directory, a replaced disk, or a new member
 // added to a syncgroup) fills itself from a live mirror before it serves anything.
 //
-// How it goes (every step is driven by the tracker's heartbeat replies, which list the syncgroup's other members
-// with their state, object counts and push-sync reports):
+// Every step is driven by the tracker's heartbeat replies, which list the syncgroup's other members with their
+// state, object counts and push-sync reports (`onMembers`):
 //   deciding     the store is empty and no pull began here (no recovery.json): pick the live ('up') member holding
 //                the most objects; none holds any → nothing to pull, serve; only silent members → wait for them.
-//   joining      recovery.json is written (source, start time, no cursor). The scan starts only once the source's
-//                push sync reports this node among its mirrors: from then on every write the source accepts is
-//                pushed here (push sync starts a mirror it never saw at its binlog's end), and every write before
-//                is in the source's store, which the scan reads — so nothing falls between the two. With more
-//                members, each other live member must also list this node and have no lag toward the source.
-//   pulling      `scanKeys` pages of the source, `copyKey` source → local for each key (recovery-pull-keys.ts),
-//                the cursor kept in recovery.json every few hundred keys or seconds; a kill resumes after it.
-//                Mirrored writes and push sync reach the node meanwhile and are applied as they come.
-//   catching-up  the scan reached the end (`pulled`); the node waits for a source heartbeat, sent after that, that
-//                shows no push-sync lag toward it (and none from the other live members).
-//   serving      recovery.json says done; the node answers user calls.
+//   pulling      first, before any key is copied, recovery.json records per live member where its push sync toward
+//                this node must start (`syncPosition`): the source's binlog end (everything before is in its store,
+//                which the scan reads), and for another member what the source has applied of its binlog. Then
+//                `scanKeys` pages of the source, `copyKey` source → local for each key (recovery-pull-keys.ts), the
+//                cursor kept in recovery.json every few hundred keys or seconds; a kill resumes after it. Mirrored
+//                writes and push sync reach the node meanwhile and are applied as they come (apply-if-newer).
+//   catching-up  the scan reached the end: each member's push sync is told to ship to this node from the recorded
+//                position (`joinPushSync`), then the node waits for a source heartbeat, sent after that, that shows
+//                no push-sync lag toward it (and none from the other live members).
+//   serving      recovery.json says done; the node answers user calls. A live member reporting that this node
+//                stayed away past its binlog retention (`needsPull`) sends it back to pulling.
 // Until serving, the node reports phase 'recovering' with its progress (the registry's state 'recovering', which
 // gateways do not route to), and its storage HTTP server refuses every user call with NodeRecoveringError
 // (retryable) while it accepts what mirroring and push sync send (`gate`).
 import type { NodeView, RecoveryReport } from '../common/cluster-wire.ts';
 import type { Disk } from '../common/disk.ts';
 import type { NodeStats } from './api.ts';
+import type { BinlogPosition } from './binlog-record.ts';
 import { NodeRecoveringError } from './errors.ts';
 import {
   type KeyRef,
@@ -31,9 +32,21 @@ import {
 } from './recovery-pull-file.ts';
 import { type KeyCopied, PullAborted, type PullSource, pullKeys } from './recovery-pull-keys.ts';
 
-/** A live mirror as the pull uses it (a StorageClient over HTTP, or a StorageNode in-process). */
+/** A member as the pull uses it (a StorageClient over HTTP). */
 export interface PullPeer extends PullSource {
   stats(): Promise<NodeStats>;
+  /** Where push sync toward a node pulling from `toward` must start in this member's binlog (PushSyncControl). */
+  syncPosition(toward: string): Promise<BinlogPosition>;
+  /** Push sync of this member ships to `nodeId` from `at` on (PushSyncControl). */
+  joinPushSync(nodeId: string, at: BinlogPosition): Promise<void>;
+}
+
+/** What a member's push sync offers a recovery pull (storage/push-sync.ts), behind the two internal calls. */
+export interface PushSyncControl {
+  /** This node's binlog end when `toward` is this node; else what `toward` has applied of this node's binlog. */
+  position(toward: string): Promise<BinlogPosition>;
+  /** Ships this node's binlog to `nodeId` from `at` on (a position it already passed is kept). */
+  join(nodeId: string, at: BinlogPosition): Promise<void>;
 }
 
 export interface RecoveryLog {
@@ -68,7 +81,7 @@ export interface RecoveryPullOptions {
   onSaved?: (state: RecoveryState) => void;
 }
 
-export type RecoveryStep = 'serving' | 'deciding' | 'joining' | 'pulling' | 'catching-up';
+export type RecoveryStep = 'serving' | 'deciding' | 'pulling' | 'catching-up';
 
 /** The storage calls a recovering node still answers: its stats, and what mirroring and push sync send it. */
 const WHILE_RECOVERING = new Set(['stats', 'applyReplica', 'dropBucket']);
@@ -78,8 +91,8 @@ export class RecoveryPull {
   private state: RecoveryState | undefined;
   private members: readonly NodeView[] = [];
   private membersAtMs = 0;
-  /** When the scan finished (this run): a catch-up report must be newer. */
-  private pulledAtMs = 0;
+  /** When the members' push sync was told where to start (this run): a catch-up report must be newer. */
+  private joinedAtMs = 0;
   private pull: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private saving: Promise<void> = Promise.resolve();
@@ -87,6 +100,7 @@ export class RecoveryPull {
   private keysSinceSave = 0;
   private lastLogMs = 0;
   private lastWaitLogMs = 0;
+  private advancing = false;
   /** This run's copying, for the rate: started when the scan (re)started. */
   private run = { startMs: 0, objects: 0, bytes: 0 };
   private servingNow!: () => void;
@@ -101,8 +115,8 @@ export class RecoveryPull {
   ) {
     this.state = state;
     this.step = step;
-    // A catch-up resumed after a restart: only reports from this run count (the scan ended before it).
-    if (step === 'catching-up') this.pulledAtMs = this.now();
+    // Resumed after a restart with the join done: only reports from this run count.
+    if (state?.joined) this.joinedAtMs = this.now();
     this.serving = new Promise((done) => {
       this.servingNow = done;
     });
@@ -113,15 +127,13 @@ export class RecoveryPull {
   static async open(opts: RecoveryPullOptions): Promise<RecoveryPull> {
     const state = await loadRecoveryState(opts.dataDir);
     if (state && !state.done) {
-      const step = state.pulled ? 'catching-up' : 'joining';
-      const puller = new RecoveryPull(opts, state, step);
       opts.log.info(
         { source: state.sourceNodeId, objects: state.objects, bytes: state.bytes, pulled: state.pulled },
         state.pulled
           ? 'recovery pull: resuming the catch-up (the scan was finished)'
           : 'recovery pull: resuming after the persisted cursor',
       );
-      return puller;
+      return new RecoveryPull(opts, state, state.pulled ? 'catching-up' : 'pulling');
     }
     // A node that finished a pull and later lost its store (another disk swap) pulls again.
     const stats = await opts.localStats();
@@ -188,26 +200,45 @@ export class RecoveryPull {
     return (this.opts.now ?? Date.now)();
   }
 
-  private advancing = false;
-
   private async advance(): Promise<void> {
     if (this.advancing) return;
     this.advancing = true;
     try {
+      if (this.step === 'serving') return this.checkNeedsPull();
       if (this.step === 'deciding') await this.decide();
-      if (this.step === 'joining') await this.join();
+      if (this.step === 'pulling' && !this.pull) await this.startScan();
       if (this.step === 'catching-up') await this.catchUp();
     } finally {
       this.advancing = false;
     }
   }
 
+  /** A serving node that a live member stopped keeping binlog for (away past the retention) pulls again. */
+  private async checkNeedsPull(): Promise<void> {
+    const me = this.opts.nodeId;
+    const marked = this.members.find(
+      (m) => m.state === 'up' && m.sync?.some((r) => r.nodeId === me && r.needsPull),
+    );
+    if (!marked) return;
+    this.opts.log.warn(
+      { by: marked.nodeId },
+      'recovery pull: a mirror no longer keeps its binlog for this node (away past the retention); pulling again',
+    );
+    const source = this.bestSource();
+    if (source) await this.begin(source);
+  }
+
+  private bestSource(exclude?: string): NodeView | undefined {
+    return this.members
+      .filter((m) => m.state === 'up' && m.objects > 0 && m.nodeId !== exclude)
+      .sort((a, b) => b.objects - a.objects)[0];
+  }
+
   /** An empty node with no pull begun: is there anything to pull, and from whom? */
   private async decide(): Promise<void> {
-    const up = this.members.filter((m) => m.state === 'up');
-    const best = up.reduce<NodeView | undefined>((b, m) => (!b || m.objects > b.objects ? m : b), undefined);
-    if (best && best.objects > 0) return this.begin(best);
-    if (up.length > 0 || !this.members.some((m) => m.state === 'suspect')) {
+    const source = this.bestSource();
+    if (source) return this.begin(source);
+    if (this.members.some((m) => m.state === 'up') || !this.members.some((m) => m.state === 'suspect')) {
       // The live members hold nothing (or there are none): there is nothing to pull. No file is written: the
       // store is still empty at the next start, and the same question is asked again.
       this.opts.log.info({ members: this.members.length }, 'recovery pull: no mirror holds data; serving');
@@ -216,70 +247,72 @@ export class RecoveryPull {
     this.waitLog({ suspect: this.members.map((m) => m.nodeId) }, 'recovery pull: waiting for a live mirror');
   }
 
-  /** Starts a pull from `source` from the beginning (written down before the first key is copied). */
+  /**
+   * Starts a pull from `source` at its first key: records where each live member's push sync toward this node
+   * must start, before any key is copied (a member that does not answer is left out: push sync ships a mirror it
+   * never saw everything its binlog still holds).
+   */
   private async begin(source: NodeView): Promise<void> {
-    const totals = await this.opts
-      .connect(source.url)
-      .stats()
-      .then(
-        (s) => ({ totalObjects: s.objects, totalBytes: s.volumes.reduce((n, v) => n + v.liveBytes, 0) }),
-        () => ({}),
-      );
+    const peer = this.opts.connect(source.url);
+    const joinAt: Record<string, BinlogPosition> = {
+      [source.nodeId]: await peer.syncPosition(source.nodeId),
+    };
+    for (const m of this.members) {
+      if (m.state !== 'up' || m.nodeId === source.nodeId) continue;
+      const at = await this.opts
+        .connect(m.url)
+        .syncPosition(source.nodeId)
+        .catch(() => undefined);
+      if (at) joinAt[m.nodeId] = at;
+    }
+    const totals = await peer.stats().then(
+      (s) => ({ totalObjects: s.objects, totalBytes: s.volumes.reduce((n, v) => n + v.liveBytes, 0) }),
+      () => ({}),
+    );
     this.state = {
       sourceNodeId: source.nodeId,
       startedMs: this.now(),
       objects: 0,
       bytes: 0,
       ...totals,
+      joinAt,
       pulled: false,
+      joined: false,
       done: false,
     };
     this.save();
     await this.saving;
-    this.step = 'joining';
+    this.step = 'pulling';
     this.opts.log.info(
       { source: source.nodeId, sourceUrl: source.url, ...totals },
       'recovery pull: this node is empty and its syncgroup holds data; pulling from a live mirror',
     );
   }
 
-  /** Waits until push sync covers this node, then starts the scan (after the cursor). */
-  private async join(): Promise<void> {
+  /** Starts (or resumes after the cursor) the scan of the source, or picks another source if it is not up. */
+  private async startScan(): Promise<void> {
     const s = this.state!;
-    let source = this.members.find((m) => m.nodeId === s.sourceNodeId);
+    const source = this.members.find((m) => m.nodeId === s.sourceNodeId);
     if (source?.state !== 'up') {
-      // The source is silent: another live member with data takes over, scanning from the start (keys already
-      // copied answer 'stale').
-      const other = this.members
-        .filter((m) => m.state === 'up' && m.objects > 0)
-        .sort((a, b) => b.objects - a.objects)[0];
+      // The source is silent: another live member with data takes over, from its first key (keys already copied
+      // answer 'stale'), with push-sync positions taken toward it.
+      const other = this.bestSource(s.sourceNodeId);
       if (!other) {
         this.waitLog({ source: s.sourceNodeId }, 'recovery pull: waiting for the source mirror to be up');
         return;
       }
       this.opts.log.warn(
         { from: s.sourceNodeId, to: other.nodeId },
-        'recovery pull: the source mirror is not up; pulling from another one, from the first key',
+        'recovery pull: the source mirror is not up; pulling from another one, from its first key',
       );
-      s.sourceNodeId = other.nodeId;
-      delete s.cursor;
-      this.save();
-      await this.saving;
-      source = other;
+      await this.begin(other);
+      return this.startScan();
     }
-    if (!this.pushSyncCovers(source)) {
-      this.waitLog(
-        { source: source.nodeId },
-        'recovery pull: waiting for the source to push its new writes to this node (push sync)',
-      );
-      return;
-    }
-    this.step = 'pulling';
     const peer = this.opts.connect(source.url);
     this.run = { startMs: this.now(), objects: 0, bytes: 0 };
     this.opts.log.info(
       { source: source.nodeId, after: s.cursor ? cursorText(s.cursor) : null },
-      s.cursor ? 'recovery pull: resuming the scan' : 'recovery pull: scanning the source',
+      s.cursor ? 'recovery pull: resuming the scan after the cursor' : 'recovery pull: scanning the source',
     );
     this.pull = pullKeys({
       source: peer,
@@ -289,52 +322,73 @@ export class RecoveryPull {
       ...(this.opts.pageSize !== undefined ? { pageSize: this.opts.pageSize } : {}),
       signal: this.abort.signal,
       onCursor: (cursor, copied) => this.copied(cursor, copied),
-    }).then(
-      () => {
-        s.pulled = true;
-        this.pulledAtMs = this.now();
-        this.save();
-        this.step = 'catching-up';
-        this.logProgress('recovery pull: scan complete; catching up by push sync');
-      },
-      (err: unknown) => {
-        if (err instanceof PullAborted || this.stopped) return;
-        // Back to joining: the next heartbeat reply picks a live source and resumes after the cursor.
-        this.step = 'joining';
-        this.save();
-        this.opts.log.warn(
-          { err: (err as Error).message, source: source.nodeId },
-          'recovery pull: copying from the source failed; resuming after the cursor',
-        );
-      },
-    );
+    })
+      .then(
+        () => {
+          s.pulled = true;
+          this.save();
+          this.step = 'catching-up';
+          this.logProgress('recovery pull: scan complete; joining push sync');
+        },
+        (err: unknown) => {
+          if (err instanceof PullAborted || this.stopped) return;
+          // The next heartbeat reply resumes after the cursor (from this source if it is still up).
+          this.save();
+          this.opts.log.warn(
+            { err: (err as Error).message, source: source.nodeId },
+            'recovery pull: copying from the source failed; resuming after the cursor',
+          );
+        },
+      )
+      .finally(() => {
+        this.pull = undefined;
+      });
   }
 
-  /** The source (and every other live member) pushes to this node; the others have nothing the source lacks. */
-  private pushSyncCovers(source: NodeView): boolean {
-    const me = this.opts.nodeId;
-    if (!source.sync?.some((r) => r.nodeId === me)) return false;
-    for (const m of this.members) {
-      if (m.state !== 'up' || m.nodeId === source.nodeId) continue;
-      if (!m.sync?.some((r) => r.nodeId === me)) return false;
-      const toSource = m.sync.find((r) => r.nodeId === source.nodeId);
-      if (toSource && toSource.lagOps > 0) return false;
-    }
-    return true;
-  }
-
-  /** Done when a source report sent after the scan ended shows no lag toward this node (nor any other member's). */
+  /** Tells the members' push sync where to start, then waits for a lag-free source report sent after that. */
   private async catchUp(): Promise<void> {
     const s = this.state!;
     const me = this.opts.nodeId;
     const source = this.members.find((m) => m.nodeId === s.sourceNodeId);
-    const reportedAt = (m: NodeView) => this.membersAtMs - m.silentMs;
+    if (!s.joined) {
+      if (source?.state !== 'up') {
+        this.waitLog({ source: s.sourceNodeId }, 'recovery pull: waiting for the source mirror to be up');
+        return;
+      }
+      for (const [nodeId, at] of Object.entries(s.joinAt)) {
+        const m = this.members.find((x) => x.nodeId === nodeId);
+        if (m?.state !== 'up') continue;
+        const joined = this.opts.connect(m.url).joinPushSync(me, at);
+        // The source must take it; another member that does not ships everything it keeps (a mirror it lost).
+        if (nodeId === s.sourceNodeId) await joined;
+        else await joined.catch(() => undefined);
+      }
+      s.joined = true;
+      this.joinedAtMs = this.now();
+      this.save();
+      await this.saving;
+      this.opts.log.info(
+        { joinAt: s.joinAt },
+        'recovery pull: push sync ships to this node from the recorded positions',
+      );
+      return;
+    }
     const mine = source?.sync?.find((r) => r.nodeId === me);
+    if (mine?.needsPull) {
+      // The source dropped the binlog this node still needed: start over.
+      this.opts.log.warn(
+        { source: s.sourceNodeId },
+        'recovery pull: the source no longer keeps binlog for this node; pulling again',
+      );
+      const next = this.bestSource();
+      if (next) await this.begin(next);
+      return;
+    }
     const ready =
       source?.state === 'up' &&
       mine !== undefined &&
       mine.lagOps === 0 &&
-      reportedAt(source) > this.pulledAtMs &&
+      this.membersAtMs - source.silentMs > this.joinedAtMs &&
       this.members.every(
         (m) => m.state !== 'up' || (m.sync?.find((r) => r.nodeId === me)?.lagOps ?? 0) === 0,
       );
