@@ -150,7 +150,7 @@ async function open(
   peer: PullPeer,
   local: ReturnType<typeof store>,
   others: Record<string, PullPeer> = {},
-  extra: { concurrency?: number; pageSize?: number } = {},
+  extra: { concurrency?: number; pageSize?: number; bytesPerSecond?: number; realClock?: boolean } = {},
 ): Promise<Harness> {
   const saved: RecoveryState[] = [];
   const waiters: Array<{ pred: (s: RecoveryState) => boolean; done: (s: RecoveryState) => void }> = [];
@@ -165,8 +165,9 @@ async function open(
     log: quiet,
     concurrency: extra.concurrency ?? 4,
     pageSize: extra.pageSize ?? 8,
+    ...(extra.bytesPerSecond ? { bytesPerSecond: extra.bytesPerSecond } : {}),
     saveEveryKeys: 1,
-    now: () => clock.ms,
+    now: extra.realClock ? Date.now : () => clock.ms,
     onSaved: (s) => {
       saved.push(s);
       for (const w of [...waiters])
@@ -506,6 +507,21 @@ describe('recovery pull', () => {
       }
     },
   );
+
+  test('the throttle holds the copy rate to bytesPerSecond', T, async () => {
+    const t = await tempDir();
+    try {
+      // 20 keys of 100 bytes at 1,000 bytes/s: at least ~2 s, however fast the copies are.
+      const h = await open(t.dir, source(20), store(), {}, { bytesPerSecond: 1000, realClock: true });
+      const started = Date.now();
+      await h.puller.onMembers([covered()]);
+      await h.puller.scanEnded();
+      assert.equal(h.puller.phase, 'catching-up');
+      assert.ok(Date.now() - started >= 1800, `took only ${Date.now() - started} ms`);
+    } finally {
+      await t.remove();
+    }
+  });
 
   test('a damaged recovery.json is one clear error, not a silent restart', T, async () => {
     const t = await tempDir();

@@ -19,6 +19,7 @@
 // Until serving, the node reports phase 'recovering' with its progress (the registry's state 'recovering', which
 // gateways do not route to), and its storage HTTP server refuses every user call with NodeRecoveringError
 // (retryable) while it accepts what mirroring and push sync send (`gate`).
+import { setTimeout as delay } from 'node:timers/promises';
 import type { NodeView, RecoveryReport } from '../common/cluster-wire.ts';
 import type { Disk } from '../common/disk.ts';
 import type { NodeStats } from './api.ts';
@@ -70,6 +71,8 @@ export interface RecoveryPullOptions {
   concurrency?: number;
   /** Keys per scanKeys page (default 512). */
   pageSize?: number;
+  /** Object bytes copied per second at most (0 or absent: as fast as the disks and network go). */
+  bytesPerSecond?: number;
   /** recovery.json is rewritten after this many keys (default 256) or this many ms (default 2000), whichever first. */
   saveEveryKeys?: number;
   saveEveryMs?: number;
@@ -103,6 +106,8 @@ export class RecoveryPull {
   private advancing = false;
   /** This run's copying, for the rate: started when the scan (re)started. */
   private run = { startMs: 0, objects: 0, bytes: 0 };
+  /** Bytes copied in this run, counted as each copy ends (the throttle). */
+  private paced = 0;
   private servingNow!: () => void;
   private stopped = false;
   /** Resolves when the node serves (at once for a node that never needed a pull). */
@@ -310,13 +315,18 @@ export class RecoveryPull {
     }
     const peer = this.opts.connect(source.url);
     this.run = { startMs: this.now(), objects: 0, bytes: 0 };
+    this.paced = 0;
     this.opts.log.info(
       { source: source.nodeId, after: s.cursor ? cursorText(s.cursor) : null },
       s.cursor ? 'recovery pull: resuming the scan after the cursor' : 'recovery pull: scanning the source',
     );
     this.pull = pullKeys({
       source: peer,
-      copy: (ref) => this.opts.copyKey(peer, ref),
+      copy: async (ref) => {
+        const copied = await this.opts.copyKey(peer, ref);
+        await this.pace(copied.bytes);
+        return copied;
+      },
       ...(s.cursor ? { after: s.cursor } : {}),
       ...(this.opts.concurrency !== undefined ? { concurrency: this.opts.concurrency } : {}),
       ...(this.opts.pageSize !== undefined ? { pageSize: this.opts.pageSize } : {}),
@@ -404,6 +414,16 @@ export class RecoveryPull {
     await this.saving;
     this.logProgress('recovery pull: done; the node is caught up and serving');
     this.finish();
+  }
+
+  /** Throttle: waits until the bytes copied in this run are within `bytesPerSecond` of its start. */
+  private async pace(bytes: number): Promise<void> {
+    const rate = this.opts.bytesPerSecond ?? 0;
+    if (rate <= 0) return;
+    this.paced += bytes;
+    const waitMs = this.run.startMs + (this.paced / rate) * 1000 - this.now();
+    if (waitMs > 0)
+      await delay(Math.min(waitMs, 10_000), undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
   private finish(): void {
