@@ -137,6 +137,13 @@ function member(
 
 const quiet = { info: () => undefined, warn: () => undefined };
 
+/** Every puller a test opened: stopped after it (pending writes of recovery.json end before its dir goes). */
+const opened: RecoveryPull[] = [];
+
+async function stopAll(): Promise<void> {
+  await Promise.all(opened.splice(0).map((p) => p.stop()));
+}
+
 interface Harness {
   puller: RecoveryPull;
   saved: RecoveryState[];
@@ -177,6 +184,7 @@ async function open(
         }
     },
   });
+  opened.push(puller);
   return {
     puller,
     saved,
@@ -235,6 +243,7 @@ describe('recovery pull', () => {
       h.puller.gate('headObject');
       await assert.rejects(readFile(join(t.dir, RECOVERY_FILE)), { code: 'ENOENT' });
     } finally {
+      await stopAll();
       await t.remove();
     }
   });
@@ -249,6 +258,7 @@ describe('recovery pull', () => {
       await h.puller.onMembers([member(SOURCE, 'recovering', 0)]);
       assert.equal(h.puller.phase, 'serving');
     } finally {
+      await stopAll();
       await t.remove();
     }
   });
@@ -260,6 +270,7 @@ describe('recovery pull', () => {
       assert.equal(h.puller.phase, 'serving');
       h.puller.gate('putObject');
     } finally {
+      await stopAll();
       await t.remove();
     }
   });
@@ -294,6 +305,7 @@ describe('recovery pull', () => {
         }
         for (const call of ['stats', 'applyReplica', 'dropBucket']) h.puller.gate(call);
       } finally {
+        await stopAll();
         await t.remove();
       }
     },
@@ -361,6 +373,7 @@ describe('recovery pull', () => {
         const again = await open(t.dir, peer, local);
         assert.equal(again.puller.phase, 'serving');
       } finally {
+        await stopAll();
         await t.remove();
       }
     },
@@ -391,6 +404,7 @@ describe('recovery pull', () => {
       await h.puller.onMembers([covered(), other(0)]);
       assert.equal(h.puller.phase, 'serving');
     } finally {
+      await stopAll();
       await t.remove();
     }
   });
@@ -410,6 +424,7 @@ describe('recovery pull', () => {
       assert.throws(() => h.puller.gate('headObject'), NodeRecoveringError);
       await h.puller.stop();
     } finally {
+      await stopAll();
       await t.remove();
     }
   });
@@ -460,6 +475,7 @@ describe('recovery pull', () => {
         slow.release();
         await h.puller.stop();
       } finally {
+        await stopAll();
         await t.remove();
       }
     },
@@ -503,6 +519,7 @@ describe('recovery pull', () => {
         );
         await h2.puller.stop();
       } finally {
+        await stopAll();
         await t.remove();
       }
     },
@@ -519,6 +536,7 @@ describe('recovery pull', () => {
       assert.equal(h.puller.phase, 'catching-up');
       assert.ok(Date.now() - started >= 1800, `took only ${Date.now() - started} ms`);
     } finally {
+      await stopAll();
       await t.remove();
     }
   });
@@ -529,6 +547,7 @@ describe('recovery pull', () => {
       await writeFile(join(t.dir, RECOVERY_FILE), '{"sourceNodeId": 3');
       await assert.rejects(open(t.dir, source(1), store()), /recovery\.json is damaged; remove it/);
     } finally {
+      await stopAll();
       await t.remove();
     }
   });

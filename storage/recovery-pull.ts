@@ -96,6 +96,8 @@ export class RecoveryPull {
   private membersAtMs = 0;
   /** When the members' push sync was told where to start (this run): a catch-up report must be newer. */
   private joinedAtMs = 0;
+  /** When this node last began serving (0: it served from the start). */
+  private servingSinceMs = 0;
   private pull: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private saving: Promise<void> = Promise.resolve();
@@ -221,8 +223,12 @@ export class RecoveryPull {
   /** A serving node that a live member stopped keeping binlog for (away past the retention) pulls again. */
   private async checkNeedsPull(): Promise<void> {
     const me = this.opts.nodeId;
+    // Only reports sent after this node began serving: one from before its pull's join may still carry the mark.
     const marked = this.members.find(
-      (m) => m.state === 'up' && m.sync?.some((r) => r.nodeId === me && r.needsPull),
+      (m) =>
+        m.state === 'up' &&
+        this.reportedAt(m) > this.servingSinceMs &&
+        m.sync?.some((r) => r.nodeId === me && r.needsPull),
     );
     if (!marked) return;
     this.opts.log.warn(
@@ -384,7 +390,7 @@ export class RecoveryPull {
       return;
     }
     const mine = source?.sync?.find((r) => r.nodeId === me);
-    if (mine?.needsPull) {
+    if (mine?.needsPull && this.reportedAt(source!) > this.joinedAtMs) {
       // The source dropped the binlog this node still needed: start over.
       this.opts.log.warn(
         { source: s.sourceNodeId },
@@ -398,7 +404,7 @@ export class RecoveryPull {
       source?.state === 'up' &&
       mine !== undefined &&
       mine.lagOps === 0 &&
-      this.membersAtMs - source.silentMs > this.joinedAtMs &&
+      this.reportedAt(source) > this.joinedAtMs &&
       this.members.every(
         (m) => m.state !== 'up' || (m.sync?.find((r) => r.nodeId === me)?.lagOps ?? 0) === 0,
       );
@@ -426,7 +432,13 @@ export class RecoveryPull {
       await delay(Math.min(waitMs, 10_000), undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
+  /** When `m` sent the heartbeat its view comes from (this node's clock). */
+  private reportedAt(m: NodeView): number {
+    return this.membersAtMs - m.silentMs;
+  }
+
   private finish(): void {
+    this.servingSinceMs = this.now();
     this.step = 'serving';
     this.servingNow();
   }
