@@ -1,7 +1,9 @@
 // A recovery pull between real storage nodes over the internal HTTP API on 127.0.0.1: a recovering node refuses
-// user calls with a retryable error the client tells apart, the push-sync calls reach the member's push sync.
+// user calls with a retryable error the client tells apart, the push-sync calls reach the member's push sync; a
+// node whose volume was replaced (new and empty) holds nothing, so it is an empty node that pulls.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -97,3 +99,36 @@ test('over HTTP: a node without push sync refuses the push-sync calls', T, async
     await t.remove();
   }
 });
+
+test(
+  'a replaced volume (new and empty where one was) rebuilds the index: the node is empty, not broken',
+  T,
+  async () => {
+    const t = await tempDir();
+    const open = (volumes: number) =>
+      StorageNode.open({ dataDir: t.dir, nodeId: 5, volumes: volumeSpecs(t.dir, volumes) });
+    try {
+      let node = await open(1);
+      for (let i = 0; i < 10; i++) await node.putObject(putInput('b', `k${i}`, Buffer.alloc(2000, i)));
+      await node.close();
+      // A second disk added: nothing to rebuild, everything still there.
+      node = await open(2);
+      assert.equal(node.recovery?.mode, 'clean');
+      assert.equal((await node.stats()).objects, 10);
+      await node.close();
+      // The first disk replaced by an empty one.
+      await rm(`${t.dir}/volumes/v1`, { recursive: true, force: true });
+      node = await open(2);
+      assert.equal(node.recovery?.mode, 'rebuild');
+      assert.match(node.recovery?.reason ?? '', /volume v1 is new and empty/);
+      assert.equal((await node.stats()).objects, 0);
+      assert.equal(await node.headObject('b', Buffer.from('k1')), undefined);
+      await node.close();
+      node = await open(2);
+      assert.equal(node.recovery?.mode, 'clean', 'once rebuilt, an ordinary restart');
+      await node.close();
+    } finally {
+      await t.remove();
+    }
+  },
+);
