@@ -32,6 +32,7 @@ import type {
 import type { BinlogPosition } from './binlog-record.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
+import type { JoinResult } from './recovery-pull.ts';
 
 export interface StorageClientOptions {
   connections?: number;
@@ -241,9 +242,9 @@ export class StorageClient implements StorageApi {
   syncPosition(toward: string): Promise<BinlogPosition> {
     return this.call('syncPosition', { toward });
   }
-  /** Recovery pull: this member's push sync ships to `nodeId` from `at` on. */
-  async joinPushSync(nodeId: string, at: BinlogPosition): Promise<void> {
-    await this.call('joinPushSync', { nodeId, at });
+  /** Recovery pull: this member's push sync ships to `nodeId` from `at` on; answers within about `waitMs`. */
+  joinPushSync(nodeId: string, at: BinlogPosition, waitMs: number): Promise<JoinResult> {
+    return this.call('joinPushSync', { nodeId, at, waitMs });
   }
   /** Closes the connections (the remote node stays up). */
   async close(): Promise<void> {

@@ -124,6 +124,7 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
   joinPushSync: z.looseObject({
     nodeId,
     at: z.object({ file: z.number().int().min(1), offset: z.number().int().min(0) }),
+    waitMs: z.number().int().min(0).max(60_000),
   }),
   release: z.looseObject({ handleId: z.string().max(128) }),
   stream: z.looseObject({ handleId: z.string().max(128), range: range.nullish() }),

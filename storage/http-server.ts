@@ -97,10 +97,7 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     listUploads: async (_r, x) => api.listUploads(a(x.bucket), a(x.opts)),
     stats: async () => api.stats(),
     syncPosition: async (_r, x) => pushSync().position(a(x.toward)),
-    joinPushSync: async (_r, x) => {
-      await pushSync().join(a(x.nodeId), a(x.at));
-      return null;
-    },
+    joinPushSync: async (_r, x) => pushSync().join(a(x.nodeId), a(x.at), a(x.waitMs)),
     openObject: async (_r, x) => {
       const h = await api.openObject(a(x.bucket), a(x.key), a(x.which ?? {}));
       if (!h) return null;

@@ -44,8 +44,9 @@ test(
       },
       pushSync: {
         position: async (toward) => ({ file: 2, offset: toward === '00000003' ? 77 : 5 }),
-        join: async (nodeId, at) => {
+        join: async (nodeId, at, waitMs) => {
           joins.push({ nodeId, at });
+          return { caughtUp: waitMs > 0 };
         },
       },
     });
@@ -65,9 +66,15 @@ test(
       }
       assert.equal((await client.stats()).objects, 0);
       assert.deepEqual(await client.syncPosition('00000003'), { file: 2, offset: 77 });
-      await client.joinPushSync('0000000c', { file: 2, offset: 5 });
+      assert.deepEqual(await client.joinPushSync('0000000c', { file: 2, offset: 5 }, 1000), {
+        caughtUp: true,
+      });
       assert.deepEqual(joins, [{ nodeId: '0000000c', at: { file: 2, offset: 5 } }]);
-      await assert.rejects(client.joinPushSync('not-an-id', { file: 2, offset: 5 }), /invalid arguments/);
+      await assert.rejects(client.joinPushSync('not-an-id', { file: 2, offset: 5 }, 10), /invalid arguments/);
+      await assert.rejects(
+        client.joinPushSync('0000000c', { file: 2, offset: 5 }, 3_600_000),
+        /invalid arguments/,
+      );
       recovering = false;
       await client.putObject(putInput('b', 'k', Buffer.from('data')));
       assert.equal((await client.headObject('b', Buffer.from('k')))?.size, 4);

@@ -11,7 +11,7 @@ import type { NodeView } from '../common/cluster-wire.ts';
 import { nodeDisk } from '../common/disk.ts';
 import type { NodeStats } from './api.ts';
 import { NodeRecoveringError, WrongPartitionError } from './errors.ts';
-import { type PullPeer, RecoveryPull } from './recovery-pull.ts';
+import { type JoinResult, type PullPeer, RecoveryPull } from './recovery-pull.ts';
 import { type KeyRef, loadRecoveryState, RECOVERY_FILE, type RecoveryState } from './recovery-pull-file.ts';
 import { pullKeys } from './recovery-pull-keys.ts';
 import { tempDir } from './testing/harness.ts';
@@ -43,17 +43,23 @@ function stats(objects: number): NodeStats {
   };
 }
 
-/** An in-memory member `id` holding `n` keys; its binlog ends at offset n (another's position: 1000 + n). */
-function source(n: number, id = SOURCE): PullPeer & { scans: number; joins: string[] } {
+/**
+ * An in-memory member `id` holding `n` keys; its binlog ends at offset n (another's position: 1000 + n). Joins are
+ * recorded and answer `join` (caught up unless told otherwise).
+ */
+function source(n: number, id = SOURCE) {
   const keys = Array.from({ length: n }, (_, i) => ref(i));
   const peer = {
     scans: 0,
     joins: [] as string[],
+    join: { caughtUp: true } as JoinResult,
     async syncPosition(toward: string) {
       return { file: 1, offset: toward === id ? n : 1000 + n };
     },
-    async joinPushSync(nodeId: string, at: { file: number; offset: number }) {
+    async joinPushSync(nodeId: string, at: { file: number; offset: number }, waitMs: number) {
+      assert.ok(waitMs > 0);
       peer.joins.push(`${nodeId}@${at.file}:${at.offset}`);
+      return peer.join;
     },
     async scanKeys({ after, limit }: { after?: KeyRef; limit: number }) {
       peer.scans++;
@@ -312,7 +318,7 @@ describe('recovery pull', () => {
   );
 
   test(
-    'pull: push-sync positions recorded first, every key copied, push sync joined, serving after a lag-free report',
+    'pull: push-sync positions recorded first, every key copied, push sync joined, serving once it caught up',
     T,
     async () => {
       const t = await tempDir();
@@ -344,23 +350,23 @@ describe('recovery pull', () => {
         assert.equal(h.puller.phase, 'catching-up');
         assert.equal(local.keys.size, 40);
         assert.deepEqual(peer.joins, []);
-        h.clock.ms += 1000;
+        // Push sync has not caught the node up yet: still recovering, asked again at the next beat.
+        peer.join = { caughtUp: false };
         await h.puller.onMembers([covered(7)]);
         assert.deepEqual(
           peer.joins,
           [`${ME}@1:40`],
           'the source ships to this node from where the pull began',
         );
-        assert.equal((await loadRecoveryState(t.dir))?.joined, true);
-        // Lag toward this node, or a lag-free report older than the join: not yet.
-        h.clock.ms += 1000;
-        await h.puller.onMembers([covered(3)]);
-        assert.equal(h.puller.phase, 'catching-up');
-        await h.puller.onMembers([covered(0, 5000)]);
+        await h.savedWith((x) => x.joined);
         assert.equal(h.puller.phase, 'catching-up');
         assert.equal(h.puller.report().phase, 'recovering');
         assert.throws(() => h.puller.gate('openObject'), NodeRecoveringError);
-        await h.puller.onMembers([covered(0, 10)]);
+        // A source that is not up is not asked.
+        await h.puller.onMembers([member(SOURCE, 'suspect', 40), member(OTHER, 'up', 40)]);
+        assert.equal(peer.joins.length, 1);
+        peer.join = { caughtUp: true };
+        await h.puller.onMembers([covered(0)]);
         assert.equal(h.puller.phase, 'serving');
         await h.puller.serving;
         h.puller.gate('openObject');
@@ -368,7 +374,7 @@ describe('recovery pull', () => {
         assert.equal(last?.done, true);
         assert.equal(last?.objects, 40);
         assert.equal(last?.bytes, 4000);
-        assert.deepEqual(peer.joins, [`${ME}@1:40`]);
+        assert.deepEqual(peer.joins, [`${ME}@1:40`, `${ME}@1:40`]);
         // Restarted later, holding data and marked done: an ordinary node.
         const again = await open(t.dir, peer, local);
         assert.equal(again.puller.phase, 'serving');
@@ -385,29 +391,50 @@ describe('recovery pull', () => {
       const peer = source(10);
       const otherPeer = source(9, OTHER);
       const h = await open(t.dir, peer, store(), { [OTHER]: otherPeer });
-      const other = (lagToMe: number) =>
-        member(OTHER, 'up', 9, { sync: [{ nodeId: ME, lagOps: lagToMe, lagBytes: 0 }] });
-      await h.puller.onMembers([covered(), other(0)]);
+      const other = member(OTHER, 'up', 9);
+      await h.puller.onMembers([covered(), other]);
       assert.deepEqual(h.saved[0]?.joinAt, {
         [SOURCE]: { file: 1, offset: 10 },
         [OTHER]: { file: 1, offset: 1009 },
       });
       await h.puller.scanEnded();
-      h.clock.ms += 1000;
-      await h.puller.onMembers([covered(), other(0)]);
+      // The other member has not caught the node up: not done.
+      otherPeer.join = { caughtUp: false };
+      await h.puller.onMembers([covered(), other]);
       assert.deepEqual(peer.joins, [`${ME}@1:10`]);
       assert.deepEqual(otherPeer.joins, [`${ME}@1:1009`]);
-      h.clock.ms += 1000;
-      // The other member still has writes for this node: not caught up.
-      await h.puller.onMembers([covered(), other(2)]);
       assert.equal(h.puller.phase, 'catching-up');
-      await h.puller.onMembers([covered(), other(0)]);
+      otherPeer.join = { caughtUp: true };
+      await h.puller.onMembers([covered(), other]);
       assert.equal(h.puller.phase, 'serving');
     } finally {
       await stopAll();
       await t.remove();
     }
   });
+
+  test(
+    'a member that lost the binlog the node needs (needsPull at the join) sends it back to pulling',
+    T,
+    async () => {
+      const t = await tempDir();
+      try {
+        const peer = source(6);
+        const h = await open(t.dir, peer, store());
+        await h.puller.onMembers([covered()]);
+        await h.puller.scanEnded();
+        peer.join = { caughtUp: false, needsPull: true };
+        const before = h.saved.length;
+        await h.puller.onMembers([covered()]);
+        assert.equal(h.puller.phase, 'pulling');
+        const restarted = h.saved.slice(before).find((s) => !s.pulled && s.objects === 0);
+        assert.ok(restarted, 'a new pull began (recovery.json written anew)');
+      } finally {
+        await stopAll();
+        await t.remove();
+      }
+    },
+  );
 
   test('a serving node a mirror stopped keeping binlog for (needsPull) pulls again', T, async () => {
     const t = await tempDir();
@@ -463,11 +490,8 @@ describe('recovery pull', () => {
           'exactly the keys after the cursor are copied again',
         );
         assert.equal(restarted.keys.size, 40);
-        h2.clock.ms += 1000;
-        await h2.puller.onMembers([covered(0, 0)]);
+        await h2.puller.onMembers([covered()]);
         assert.deepEqual(peer.joins, [`${ME}@1:40`], 'the position recorded before the kill');
-        h2.clock.ms += 1000;
-        await h2.puller.onMembers([covered(0, 0)]);
         assert.equal(h2.puller.phase, 'serving');
         const last = await loadRecoveryState(crashed);
         assert.equal(last?.objects, 40);

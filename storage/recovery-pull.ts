@@ -12,8 +12,9 @@
 //                cursor kept in recovery.json every few hundred keys or seconds; a kill resumes after it. Mirrored
 //                writes and push sync reach the node meanwhile and are applied as they come (apply-if-newer).
 //   catching-up  the scan reached the end: each member's push sync is told to ship to this node from the recorded
-//                position (`joinPushSync`), then the node waits for a source heartbeat, sent after that, that shows
-//                no push-sync lag toward it (and none from the other live members).
+//                position (`joinPushSync`, kept if push sync is past it already), and answers once this node has
+//                applied its whole binlog as it stood then (or after a bounded wait: asked again at the next beat).
+//                Writes after that reach the node by mirroring and push sync like any member's.
 //   serving      recovery.json says done; the node answers user calls. A live member reporting that this node
 //                stayed away past its binlog retention (`needsPull`) sends it back to pulling.
 // Until serving, the node reports phase 'recovering' with its progress (the registry's state 'recovering', which
@@ -38,16 +39,26 @@ export interface PullPeer extends PullSource {
   stats(): Promise<NodeStats>;
   /** Where push sync toward a node pulling from `toward` must start in this member's binlog (PushSyncControl). */
   syncPosition(toward: string): Promise<BinlogPosition>;
-  /** Push sync of this member ships to `nodeId` from `at` on (PushSyncControl). */
-  joinPushSync(nodeId: string, at: BinlogPosition): Promise<void>;
+  /** Push sync of this member ships to `nodeId` from `at` on, and says whether it caught up (PushSyncControl). */
+  joinPushSync(nodeId: string, at: BinlogPosition, waitMs: number): Promise<JoinResult>;
+}
+
+export interface JoinResult {
+  /** `nodeId` has applied every record of the member's binlog that was confirmed when the call came. */
+  caughtUp: boolean;
+  /** The member no longer keeps the binlog from `at` (it was removed): only a new pull can bring the node up. */
+  needsPull?: boolean;
 }
 
 /** What a member's push sync offers a recovery pull (storage/push-sync.ts), behind the two internal calls. */
 export interface PushSyncControl {
   /** This node's binlog end when `toward` is this node; else what `toward` has applied of this node's binlog. */
   position(toward: string): Promise<BinlogPosition>;
-  /** Ships this node's binlog to `nodeId` from `at` on (a position it already passed is kept). */
-  join(nodeId: string, at: BinlogPosition): Promise<void>;
+  /**
+   * Ships this node's binlog to `nodeId` from `at` on (a position push sync already passed is kept), then waits at
+   * most `waitMs` for it to apply everything confirmed now.
+   */
+  join(nodeId: string, at: BinlogPosition, waitMs: number): Promise<JoinResult>;
 }
 
 export interface RecoveryLog {
@@ -80,6 +91,8 @@ export interface RecoveryPullOptions {
   logEveryMs?: number;
   /** Wall-clock ms (start times, rates). */
   now?: () => number;
+  /** How long one joinPushSync call waits for push sync to catch this node up (default 10 s; asked again after). */
+  joinWaitMs?: number;
   /** After each durable write of recovery.json, with what it holds (tests pause on it). */
   onSaved?: (state: RecoveryState) => void;
 }
@@ -89,13 +102,13 @@ export type RecoveryStep = 'serving' | 'deciding' | 'pulling' | 'catching-up';
 /** The storage calls a recovering node still answers: its stats, and what mirroring and push sync send it. */
 const WHILE_RECOVERING = new Set(['stats', 'applyReplica', 'dropBucket']);
 
+const JOIN_WAIT_MS = 10_000;
+
 export class RecoveryPull {
   private step: RecoveryStep;
   private state: RecoveryState | undefined;
   private members: readonly NodeView[] = [];
   private membersAtMs = 0;
-  /** When the members' push sync was told where to start (this run): a catch-up report must be newer. */
-  private joinedAtMs = 0;
   /** When this node last began serving (0: it served from the start). */
   private servingSinceMs = 0;
   private pull: Promise<void> | undefined;
@@ -122,8 +135,6 @@ export class RecoveryPull {
   ) {
     this.state = state;
     this.step = step;
-    // Resumed after a restart with the join done: only reports from this run count.
-    if (state?.joined) this.joinedAtMs = this.now();
     this.serving = new Promise((done) => {
       this.servingNow = done;
     });
@@ -361,56 +372,54 @@ export class RecoveryPull {
       });
   }
 
-  /** Tells the members' push sync where to start, then waits for a lag-free source report sent after that. */
+  /**
+   * Tells each member's push sync where to start for this node and waits (bounded) for it to catch this node up;
+   * done once the source (and every other live member that answers) has.
+   */
   private async catchUp(): Promise<void> {
     const s = this.state!;
     const me = this.opts.nodeId;
     const source = this.members.find((m) => m.nodeId === s.sourceNodeId);
-    if (!s.joined) {
-      if (source?.state !== 'up') {
-        this.waitLog({ source: s.sourceNodeId }, 'recovery pull: waiting for the source mirror to be up');
+    if (source?.state !== 'up') {
+      this.waitLog({ source: s.sourceNodeId }, 'recovery pull: waiting for the source mirror to be up');
+      return;
+    }
+    let caughtUp = true;
+    for (const [nodeId, at] of Object.entries(s.joinAt)) {
+      const m = this.members.find((x) => x.nodeId === nodeId);
+      if (m?.state !== 'up') continue;
+      const isSource = nodeId === s.sourceNodeId;
+      // The source must answer; another member that does not ships everything it keeps (a mirror it never saw).
+      const r = await this.opts
+        .connect(m.url)
+        .joinPushSync(me, at, this.opts.joinWaitMs ?? JOIN_WAIT_MS)
+        .catch((err: unknown) => {
+          if (isSource) throw err;
+          return { caughtUp: true } as JoinResult;
+        });
+      if (r.needsPull) {
+        this.opts.log.warn(
+          { member: nodeId },
+          'recovery pull: a member no longer keeps the binlog this node needs; pulling again',
+        );
+        const next = this.bestSource();
+        if (next) await this.begin(next);
         return;
       }
-      for (const [nodeId, at] of Object.entries(s.joinAt)) {
-        const m = this.members.find((x) => x.nodeId === nodeId);
-        if (m?.state !== 'up') continue;
-        const joined = this.opts.connect(m.url).joinPushSync(me, at);
-        // The source must take it; another member that does not ships everything it keeps (a mirror it lost).
-        if (nodeId === s.sourceNodeId) await joined;
-        else await joined.catch(() => undefined);
-      }
+      if (!r.caughtUp) caughtUp = false;
+    }
+    if (!s.joined) {
       s.joined = true;
-      this.joinedAtMs = this.now();
       this.save();
-      await this.saving;
       this.opts.log.info(
         { joinAt: s.joinAt },
         'recovery pull: push sync ships to this node from the recorded positions',
       );
-      return;
     }
-    const mine = source?.sync?.find((r) => r.nodeId === me);
-    if (mine?.needsPull && this.reportedAt(source!) > this.joinedAtMs) {
-      // The source dropped the binlog this node still needed: start over.
-      this.opts.log.warn(
-        { source: s.sourceNodeId },
-        'recovery pull: the source no longer keeps binlog for this node; pulling again',
-      );
-      const next = this.bestSource();
-      if (next) await this.begin(next);
-      return;
-    }
-    const ready =
-      source?.state === 'up' &&
-      mine !== undefined &&
-      mine.lagOps === 0 &&
-      this.reportedAt(source) > this.joinedAtMs &&
-      this.members.every(
-        (m) => m.state !== 'up' || (m.sync?.find((r) => r.nodeId === me)?.lagOps ?? 0) === 0,
-      );
-    if (!ready) {
+    if (!caughtUp) {
+      const lag = source.sync?.find((r) => r.nodeId === me);
       this.waitLog(
-        { source: s.sourceNodeId, lagOps: mine?.lagOps ?? null, lagBytes: mine?.lagBytes ?? null },
+        { source: s.sourceNodeId, lagOps: lag?.lagOps ?? null, lagBytes: lag?.lagBytes ?? null },
         'recovery pull: waiting for push sync to catch this node up',
       );
       return;
