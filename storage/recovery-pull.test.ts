@@ -13,6 +13,7 @@ import type { NodeStats } from './api.ts';
 import { NodeRecoveringError, WrongPartitionError } from './errors.ts';
 import { type JoinResult, type PullPeer, RecoveryPull } from './recovery-pull.ts';
 import { type KeyRef, loadRecoveryState, RECOVERY_FILE, type RecoveryState } from './recovery-pull-file.ts';
+import { type JoinablePushSync, pushSyncControl } from './recovery-pull-join.ts';
 import { pullKeys } from './recovery-pull-keys.ts';
 import { tempDir } from './testing/harness.ts';
 
@@ -574,5 +575,74 @@ describe('recovery pull', () => {
       await stopAll();
       await t.remove();
     }
+  });
+});
+
+describe('recovery pull: the member side of the join', () => {
+  /** A push sync whose mirrors' positions are set by hand; `caughtUp` resolves when `settle()` is called. */
+  function fakeSync() {
+    const positions = new Map<string, { file: number; offset: number }>();
+    const needs = new Set<string>();
+    const joins: string[] = [];
+    let settle!: () => void;
+    const settled = new Promise<void>((done) => {
+      settle = done;
+    });
+    const sync: JoinablePushSync = {
+      end: { file: 3, offset: 900 },
+      oldest: async () => ({ file: 2, offset: 0 }),
+      position: (id) => (needs.has(id) ? undefined : positions.get(id)),
+      join: async (id, at) => {
+        joins.push(`${id}@${at.file}:${at.offset}`);
+        positions.set(id, at);
+        needs.delete(id);
+      },
+      caughtUp: () => settled,
+      report: () => [...needs].map((nodeId) => ({ nodeId, lagOps: 1, lagBytes: 0, needsPull: true })),
+    };
+    return { sync, positions, needs, joins, settle };
+  }
+
+  test(
+    'positions: the source gives its binlog end, another member what the source applied of its binlog',
+    T,
+    async () => {
+      const f = fakeSync();
+      const control = pushSyncControl(SOURCE, f.sync);
+      assert.deepEqual(await control.position(SOURCE), { file: 3, offset: 900 });
+      f.positions.set(OTHER, { file: 3, offset: 10 });
+      const asOther = pushSyncControl(ME, f.sync);
+      assert.deepEqual(await asOther.position(OTHER), { file: 3, offset: 10 });
+      // Never seen: everything it keeps.
+      assert.deepEqual(await asOther.position('0000000f'), { file: 2, offset: 0 });
+    },
+  );
+
+  test(
+    'join: a position already passed is kept, an earlier one (or none) set; answers caught up or not',
+    T,
+    async () => {
+      const f = fakeSync();
+      const control = pushSyncControl(SOURCE, f.sync);
+      f.positions.set(ME, { file: 3, offset: 500 });
+      // Push sync shipped past the recorded position during the pull: kept. Not caught up within the wait.
+      assert.deepEqual(await control.join(ME, { file: 3, offset: 100 }, 20), { caughtUp: false });
+      assert.deepEqual(f.joins, []);
+      // Behind the recorded position (or never seen): set there.
+      assert.deepEqual(await control.join(OTHER, { file: 3, offset: 100 }, 20), { caughtUp: false });
+      assert.deepEqual(f.joins, [`${OTHER}@3:100`]);
+      f.settle();
+      assert.deepEqual(await control.join(ME, { file: 3, offset: 100 }, 10_000), { caughtUp: true });
+    },
+  );
+
+  test('join: a mirror marked needsPull that push sync cannot take back says so', T, async () => {
+    const f = fakeSync();
+    const sync: JoinablePushSync = { ...f.sync, join: async () => undefined };
+    f.needs.add(ME);
+    assert.deepEqual(await pushSyncControl(SOURCE, sync).join(ME, { file: 3, offset: 1 }, 10), {
+      caughtUp: false,
+      needsPull: true,
+    });
   });
 });
