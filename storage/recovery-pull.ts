@@ -66,7 +66,7 @@ export interface RecoveryLog {
   warn(obj: object, msg: string): void;
 }
 
-export interface RecoveryPullOptions {
+export interface RecoveryPullOptions<P extends PullPeer = PullPeer> {
   dataDir: string;
   disk: Disk;
   /** This node's id (8 hex digits), as the tracker and its mirrors know it. */
@@ -74,9 +74,9 @@ export interface RecoveryPullOptions {
   /** The local node's stats: a node holding no object and no recovery.json pulls. */
   localStats: () => Promise<NodeStats>;
   /** A client for the member whose storage API answers at `url`. */
-  connect: (url: string) => PullPeer;
+  connect: (url: string) => P;
   /** Brings the local node up to `from` for one key (storage/replica-ship.ts copyKey). */
-  copyKey: (from: PullPeer, ref: KeyRef) => Promise<KeyCopied>;
+  copyKey: (from: P, ref: KeyRef) => Promise<KeyCopied>;
   log: RecoveryLog;
   /** Keys copied at once (default 12). */
   concurrency?: number;
@@ -104,7 +104,7 @@ const WHILE_RECOVERING = new Set(['stats', 'applyReplica', 'dropBucket']);
 
 const JOIN_WAIT_MS = 10_000;
 
-export class RecoveryPull {
+export class RecoveryPull<P extends PullPeer = PullPeer> {
   private step: RecoveryStep;
   private state: RecoveryState | undefined;
   private members: readonly NodeView[] = [];
@@ -129,7 +129,7 @@ export class RecoveryPull {
   readonly serving: Promise<void>;
 
   private constructor(
-    private readonly opts: RecoveryPullOptions,
+    private readonly opts: RecoveryPullOptions<P>,
     state: RecoveryState | undefined,
     step: RecoveryStep,
   ) {
@@ -142,7 +142,7 @@ export class RecoveryPull {
   }
 
   /** Reads recovery.json and the local store: serving, resuming a pull, or deciding whether one is needed. */
-  static async open(opts: RecoveryPullOptions): Promise<RecoveryPull> {
+  static async open<P extends PullPeer>(opts: RecoveryPullOptions<P>): Promise<RecoveryPull<P>> {
     const state = await loadRecoveryState(opts.dataDir);
     if (state && !state.done) {
       opts.log.info(
