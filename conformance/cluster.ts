@@ -41,6 +41,24 @@ export interface Proc {
   logTail(): string;
 }
 
+/** Every child still running: SIGKILLed when this test process ends, however it ends short of SIGKILL. */
+const live = new Set<ChildProcess>();
+let reaperInstalled = false;
+function reapOnExit(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  const reap = () => {
+    for (const p of live) p.kill('SIGKILL');
+  };
+  process.once('exit', reap);
+  // The test runner ends a file that outran its timeout with SIGTERM: without this its cluster would live on.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const)
+    process.once(signal, () => {
+      reap();
+      process.exit(1);
+    });
+}
+
 export function startProc(name: string, args: string[], logDir: string, env: NodeJS.ProcessEnv = {}): Proc {
   const logPath = join(logDir, `${name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
@@ -49,6 +67,9 @@ export function startProc(name: string, args: string[], logDir: string, env: Nod
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapOnExit();
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   proc.stderr?.pipe(log, { end: false });
   const waiters: Array<{ re: RegExp; resolve: (s: string) => void }> = [];
   createInterface({ input: proc.stdout! }).on('line', (l) => {
