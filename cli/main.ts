@@ -111,8 +111,11 @@ routes each key to the storage node that holds it. Object reads and writes go on
   --host ADDR                listen address (default 127.0.0.1)
   --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
   --poll-ms N                how often to copy the tracker's state (default 1000)
-  --metrics-token T          as for quire server
-  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+  --log-level L              fatal|error|warn|info|debug|trace|silent
+  --website-port N, --website-domain D, --block-public-access, --no-sigv2, --metrics-token T,
+  --body-timeout-ms N, --headers-timeout-ms N, --shutdown-grace-ms N
+                             as for quire server (the same env variables too): the static-website endpoint
+                             listens on the S3 port + 1 unless set`,
     run: async (args) => (await import('./gateway-command.ts')).gatewayCommand(args),
   },
   status: {
