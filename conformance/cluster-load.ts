@@ -113,6 +113,8 @@ export class LoadGenerator {
   /** Keys a listing returned that no put had begun (never written by anyone). */
   readonly listingStrays: string[] = [];
   readonly counts = { put: 0, multipart: 0, get: 0, listPages: 0, listings: 0, bytesPut: 0 };
+  /** Successful calls that took over a second (a failover, a stall), to measure windows by. */
+  readonly slow: Array<{ op: OpKind; key: string; startMs: number; endMs: number }> = [];
   /** A GET whose bytes differ from the acknowledged ones: always a test failure. */
   readonly corrupt: string[] = [];
 
@@ -156,10 +158,34 @@ export class LoadGenerator {
     this.stopRequested = true;
   }
 
-  /** Resolves once `n` puts are acknowledged (or the load ended). */
-  ackedAtLeast(n: number): Promise<void> {
-    if (this.acked.size >= n || (!this.running && this.next > 0)) return Promise.resolve();
-    return new Promise((resolve) => this.ackWaiters.push({ n, resolve }));
+  /**
+   * Resolves true once `n` puts are acknowledged (or the load ended), false if `deadlineMs` passes first (a load
+   * that stalled: the test goes on to report what it measured instead of hanging).
+   */
+  ackedAtLeast(n: number, deadlineMs = 300_000): Promise<boolean> {
+    if (this.acked.size >= n || (!this.running && this.next > 0)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.ackWaiters = this.ackWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, deadlineMs);
+      const waiter = {
+        n,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.ackWaiters.push(waiter);
+    });
+  }
+
+  /** The longest successful call of these kinds that ended after `fromMs` (ms), e.g. a GET that failed over. */
+  slowest(ops: OpKind[], fromMs = 0): number {
+    let worst = 0;
+    for (const s of this.slow)
+      if (ops.includes(s.op) && s.endMs >= fromMs) worst = Math.max(worst, s.endMs - s.startMs);
+    return worst;
   }
 
   failuresOf(ops: OpKind[], fromMs = 0, toMs = Number.POSITIVE_INFINITY): FailedOp[] {
@@ -220,6 +246,7 @@ export class LoadGenerator {
     }
     this.counts[op] += 1;
     this.counts.bytesPut += size;
+    this.noteSlow(op, key, startMs);
     this.acked.set(key, { sha256, size, multipart, atMs: performance.now() });
     this.ackedKeys.push(key);
     if (this.ackWaiters.length > 0) {
@@ -267,6 +294,7 @@ export class LoadGenerator {
     try {
       const got = await readObject(this.opts.s3, this.opts.bucket, key);
       this.counts.get += 1;
+      this.noteSlow('get', key, startMs);
       if (got.sha256 !== want.sha256 || got.size !== want.size) this.corrupt.push(key);
     } catch (err) {
       this.fail('get', key, startMs, err);
@@ -313,6 +341,11 @@ export class LoadGenerator {
       for (const key of ackedBefore)
         if (!seen.has(key)) this.listingMisses.push({ key, listingStartMs: startMs });
     }
+  }
+
+  private noteSlow(op: OpKind, key: string, startMs: number): void {
+    const endMs = performance.now();
+    if (endMs - startMs > 1000) this.slow.push({ op, key, startMs, endMs });
   }
 
   private fail(op: OpKind, key: string, startMs: number, err: unknown): void {

@@ -61,8 +61,9 @@ describe('cluster under mixed load: one node of each syncgroup SIGKILLed and res
     killMs = performance.now();
     await kill(victims);
     const suspectMs = await trackerSees(c, victims.map(url), 'suspect', 60_000);
-    // Writes go on while they are away (their mirrors take them), then they come back mid-load.
-    await load.ackedAtLeast(load.acked.size + OBJECTS / 5);
+    // Writes go on while they are away (their mirrors take them), then they come back mid-load. A load that stalls
+    // instead is reported, not waited on forever.
+    const progressed = await load.ackedAtLeast(load.acked.size + OBJECTS / 5, 120_000);
     const restartMs = performance.now();
     await restart(victims);
     await running;
@@ -78,12 +79,15 @@ describe('cluster under mixed load: one node of each syncgroup SIGKILLed and res
       putFailures: puts.length,
       putWindowSeconds: ((lastPutFailure - killMs) / 1000).toFixed(1),
       getFailures: gets.length,
+      slowestGetAfterFaultSeconds: (load.slowest(['get'], killMs) / 1000).toFixed(1),
+      slowestPutAfterFaultSeconds: (load.slowest(['put', 'multipart'], killMs) / 1000).toFixed(1),
       listFailures: load.failuresOf(['list']).length,
       errors: [...new Set(load.failures.map((f) => `${f.op}:${f.error}:${f.status ?? ''}`))],
     };
     console.log(`mixed load: ${load.summary()}\n${JSON.stringify(report)}`);
 
     assert.deepEqual(load.corrupt, [], 'a GET returned other bytes than acknowledged');
+    assert.ok(progressed, `the load stalled during the fault: ${load.summary()}`);
     assert.deepEqual(
       puts.filter((f) => f.endMs < killMs),
       [],

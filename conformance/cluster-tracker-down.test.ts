@@ -47,7 +47,7 @@ describe('cluster under load: the tracker SIGKILLed and restarted', { timeout: 5
       assert.equal(e.$metadata.httpStatusCode, 503);
       return true;
     });
-    await load.ackedAtLeast(ackedAtKill + OBJECTS / 4);
+    const progressed = await load.ackedAtLeast(ackedAtKill + OBJECTS / 4, 120_000);
     const downFor = performance.now() - killMs;
     const ackedWhileDown = load.acked.size - ackedAtKill;
     const listingsAtRestart = load.counts.listings;
@@ -71,6 +71,7 @@ describe('cluster under load: the tracker SIGKILLed and restarted', { timeout: 5
         `${load.summary()}; load ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     assert.ok(tracker.running());
+    assert.ok(progressed, `writes stalled while the tracker was down: ${load.summary()}`);
 
     assert.deepEqual(load.failures.slice(0, 5), [], `${load.failures.length} object calls failed`);
     assert.deepEqual(load.corrupt, []);

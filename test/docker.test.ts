@@ -266,8 +266,11 @@ describe('docker/compose.yaml', () => {
         ...(s.ports ?? []).map((p) => interpolate(p).split(':').at(-1)!),
       ];
       assert.ok(containerPorts.includes(port), `${name}: port ${port} exposed (${containerPorts})`);
-      if (kind === 'gateway') assert.ok((s.ports ?? []).length === 1, 'the gateway is published');
-      else assert.equal(s.ports, undefined, `${name}: internal APIs are not published`);
+      if (kind === 'gateway') {
+        const website = flag(s.command, 'website-port')!;
+        assert.ok(containerPorts.includes(website), `${name}: website port ${website} published`);
+        assert.equal((s.ports ?? []).length, 2, 'the gateway publishes S3 and websites');
+      } else assert.equal(s.ports, undefined, `${name}: internal APIs are not published`);
       // The secret: every process reads it from the compose secret.
       const secretFile = flag(s.command, 'cluster-secret-file')!;
       const m = /^\/run\/secrets\/(.+)$/.exec(secretFile);
@@ -438,6 +441,7 @@ describe('the compose topology as plain processes', () => {
     const names = Object.keys(compose.services);
     const ports = new Map<string, number>();
     for (const n of names) ports.set(n, await freePort());
+    const websitePort = await freePort();
     const secretPath = join(dir, 'cluster-secret');
     writeFileSync(secretPath, `${'s3cret-'.repeat(8)}\n`);
     const local = (name: string, s: Service): string[] =>
@@ -447,6 +451,7 @@ describe('the compose topology as plain processes', () => {
         if (prev === '--cluster-secret-file') return secretPath;
         if (prev === '--host') return '127.0.0.1';
         if (prev === '--port') return String(ports.get(name));
+        if (prev === '--website-port') return String(websitePort);
         const url = /^http:\/\/([a-z0-9-]+):(\d+)$/.exec(a);
         if (url) {
           const target = compose.services[url[1]!];
