@@ -8,6 +8,8 @@ import type { ByteRangeInclusive, ReadHandle, StorageApi } from './api.ts';
 import { errorToWire } from './errors.ts';
 import { MAX_ARGS_BYTES, STORAGE_CALL_SCHEMAS } from './http-schemas.ts';
 import { fromWire, toWire, unframeBody } from './http-wire.ts';
+import type { ReplicaApi } from './replica-api.ts';
+import { readApply } from './replica-wire.ts';
 
 export interface StorageServerOptions {
   /** An opened object not streamed or released within this time is released. */
@@ -33,7 +35,11 @@ const STATUS: Record<string, number> = {
 
 type Handler = (req: IncomingMessage, args: Record<string, unknown>) => Promise<unknown>;
 
-export function createStorageServer(api: StorageApi, opts: StorageServerOptions = {}): Server {
+/** A storage node serves the replication calls too (replica-api.ts); a plain StorageApi answers them 404. */
+export function createStorageServer(
+  api: StorageApi & Partial<ReplicaApi>,
+  opts: StorageServerOptions = {},
+): Server {
   const handles = new Map<string, { h: ReadHandle; timer: NodeJS.Timeout }>();
   let seq = 0;
   const nextId = opts.nextHandleId ?? (() => `h${++seq}`);
@@ -101,6 +107,19 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
       return null;
     },
   };
+  const replica = api.replicaStates && api.applyReplica && api.scanKeys ? (api as ReplicaApi) : undefined;
+  if (replica) {
+    calls.replicaStates = async (_r, x) => replica.replicaStates(a(x.bucket), a(x.key));
+    calls.scanKeys = async (_r, x) => replica.scanKeys(a(x));
+    // Arguments lead the body (replica-wire.ts); a stale state's bytes are read off unused.
+    calls.applyReplica = async (req) => {
+      const apply = await readApply(req, MAX_ARGS_BYTES);
+      const x = checkArgs('applyReplica', apply.args);
+      const result = await replica.applyReplica({ ...(x as object), body: apply.body } as never);
+      await apply.drain();
+      return result;
+    };
+  }
 
   const server = createServer((req, res) => {
     void serve(req, res).catch((err) => sendError(res, err));
@@ -125,12 +144,16 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
         Object.assign(new Error(`no such call ${method}`), { code: 'InvalidArgument' }),
         404,
       );
+    if (method === 'applyReplica') return reply(res, await handler(req, {}));
     const argsHeader = req.headers['x-quire-args'];
     const args = checkArgs(
       method,
       typeof argsHeader === 'string' ? Buffer.from(argsHeader, 'base64url').toString() : await readBody(req),
     );
-    const result = await handler(req, args);
+    reply(res, await handler(req, args));
+  }
+
+  function reply(res: ServerResponse, result: unknown): void {
     const body = toWire(result);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);

@@ -82,6 +82,8 @@ import {
   type ObjectValue,
 } from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
+import { Replica } from './replica.ts';
+import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
 import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
@@ -118,14 +120,22 @@ export interface StorageNodeOptions {
   compaction?: CompactionSettings & { log?: CompactorLog };
   /** Background lifecycle passes (lifecycle-worker.ts); absent: none. */
   lifecycle?: LifecycleSettings & { log?: LifecycleLog };
+  /** How long a removed version's tombstone is kept (replica.ts); default 7 days. */
+  tombstoneRetentionMs?: number;
+  /** How often expired tombstones are purged; default hourly, 0: never (tests call purgeTombstones). */
+  tombstonePurgeIntervalMs?: number;
+  /** The node's wall clock, which dates tombstones (default Date.now; tests move it). */
+  now?: () => number;
 }
 
 export { locKey } from './pins.ts';
 
 /** Recorded ops between two node checkpoints (checkpoints.ts): bounds what a reopen after a crash reads. */
 const CHECKPOINT_EVERY_OPS = 20_000;
+const TOMBSTONE_RETENTION_MS = 7 * 24 * 3600_000;
+const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
 
-export class StorageNode implements StorageApi {
+export class StorageNode implements StorageApi, ReplicaApi {
   /** @internal */ readonly clock: OpverClock;
   /** @internal */ readonly rows: ObjectRows;
   /** @internal */ readonly placement: Placement;
@@ -140,6 +150,11 @@ export class StorageNode implements StorageApi {
   readonly checkpoints: Checkpoints;
   /** What recovery did at open (logged by the caller). */
   recovery: RecoveryReport | undefined;
+  /** @internal */ readonly replica: Replica;
+  /** Applies in flight (ids below zero, apart from opver counters): volume checkpoints wait for them. */
+  private readonly applying = new Set<bigint>();
+  private applyIds = 0n;
+  private purgeTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     /** @internal */ readonly opts: StorageNodeOptions,
@@ -152,6 +167,7 @@ export class StorageNode implements StorageApi {
     const locks = new KeyedLock(epochs);
     const random = opts.random ?? randomBytes;
     const smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
+    const now = opts.now ?? Date.now;
     this.clock = new OpverClock(opts.nodeId);
     this.rows = new ObjectRows(index);
     this.placement = new Placement(volumes);
@@ -167,6 +183,30 @@ export class StorageNode implements StorageApi {
       indexSync: opts.indexSync ?? 'ack',
       smallObjectMaxBytes,
       random,
+      now,
+    });
+    this.replica = new Replica({
+      index,
+      rows: this.rows,
+      locks,
+      clock: this.clock,
+      placement: this.placement,
+      reads: this.reads,
+      indexSync: opts.indexSync ?? 'ack',
+      smallObjectMaxBytes,
+      random,
+      now,
+      track: {
+        begin: () => {
+          const id = --this.applyIds;
+          this.applying.add(id);
+          return id;
+        },
+        end: (id) => {
+          this.applying.delete(id);
+          this.checkpoints.recorded(id);
+        },
+      },
     });
     this.multipart = new Multipart({
       index,
@@ -183,7 +223,7 @@ export class StorageNode implements StorageApi {
     this.checkpoints = new Checkpoints(
       {
         volumes,
-        unrecorded: () => this.clock.pendingRecords(),
+        unrecorded: () => [...this.clock.pendingRecords(), ...this.applying],
         writeIndexCheckpoint: async () => {
           const cp = this.clock.checkpoint(binlog.confirmed);
           await index.write(() => index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(cp)));
@@ -253,7 +293,7 @@ export class StorageNode implements StorageApi {
   }
 
   /** The next incarnation id after `after` (index order) that holds objects or uploads. */
-  private nextBucket(after: string | undefined): string | undefined {
+  nextBucket(after: string | undefined): string | undefined {
     const start = after === undefined ? Buffer.alloc(0) : prefixEnd(bucketPrefix(after));
     if (!start) return undefined;
     let next: string | undefined;
@@ -309,6 +349,11 @@ export class StorageNode implements StorageApi {
     };
     node.compactor.start();
     node.lifecycle.start();
+    const every = opts.tombstonePurgeIntervalMs ?? TOMBSTONE_PURGE_INTERVAL_MS;
+    if (every > 0) {
+      node.purgeTimer = setInterval(() => void node.purgeTombstones().catch(() => undefined), every);
+      node.purgeTimer.unref();
+    }
     return node;
   }
 
@@ -402,6 +447,22 @@ export class StorageNode implements StorageApi {
     return dropBucket(this, bucket);
   }
 
+  // ---- replication (replica.ts) ----
+
+  async replicaStates(bucket: string, key: Buffer): Promise<ReplicaState[]> {
+    return this.replica.states(bucket, key);
+  }
+  applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
+    return this.replica.apply(input);
+  }
+  async scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
+    return this.replica.scanKeys(opts);
+  }
+  /** Removes the tombstones older than the retention; returns how many. */
+  purgeTombstones(): Promise<number> {
+    return this.replica.purgeExpired(this.opts.tombstoneRetentionMs ?? TOMBSTONE_RETENTION_MS);
+  }
+
   // ---- multipart (multipart.ts) ----
 
   createUpload(...a: Parameters<Multipart['create']>): Promise<string> {
@@ -469,6 +530,7 @@ export class StorageNode implements StorageApi {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.purgeTimer);
     await this.lifecycle.stop();
     await this.compactor.stop();
     await this.checkpoints.close();
