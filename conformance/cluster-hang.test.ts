@@ -6,9 +6,15 @@
 // (its mirror is SIGKILLed for the read-back). Real processes with the operator's default timings.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { DEFAULT_TIMINGS, type Proc, startCluster, type TestCluster } from './cluster.ts';
-import { caughtUp, LoadGenerator, readBack, trackerSees, waitForStatus } from './cluster-load.ts';
+import {
+  caughtUp,
+  createBucketWhenReady,
+  LoadGenerator,
+  readBack,
+  trackerSees,
+  waitForStatus,
+} from './cluster-load.ts';
 
 const OBJECTS = Number(process.env.QUIRE_FAULTS_OBJECTS ?? 3000);
 const PUT_WINDOW_MS = 15_000;
@@ -26,7 +32,7 @@ describe('cluster under load: a storage node hangs (SIGSTOP) and resumes (SIGCON
       timings: DEFAULT_TIMINGS,
       env: { QUIRE_MULTIPART_MIN_PART_BYTES: String(256 * 1024) },
     });
-    await c.s3().send(new CreateBucketCommand({ Bucket: BUCKET }));
+    await createBucketWhenReady(c.s3(), BUCKET);
     hung = c.nodes.find((p) => p.name === 'storage-a-1')!;
   });
   after(async () => {

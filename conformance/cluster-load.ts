@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -537,4 +538,22 @@ export async function trackerSees(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the tracker did not report ${urls.join(', ')} ${state} within ${timeoutMs} ms (${last})`);
+}
+
+/**
+ * CreateBucket, retried while the cluster answers 503 ServiceUnavailable (a tracker that has just started decides
+ * its catalog with the storage nodes first; clients retry, as AWS tells them to). Gives up after `timeoutMs`.
+ */
+export async function createBucketWhenReady(s3: S3Client, bucket: string, timeoutMs = 60_000): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      return;
+    } catch (err) {
+      const retry = err instanceof S3ServiceException && err.name === 'ServiceUnavailable';
+      if (!retry || performance.now() - t0 > timeoutMs) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }

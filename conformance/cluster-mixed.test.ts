@@ -7,10 +7,10 @@
 // alone serves every acknowledged object byte for byte.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { DEFAULT_TIMINGS, type Proc, startCluster, type TestCluster } from './cluster.ts';
 import {
   caughtUp,
+  createBucketWhenReady,
   LoadGenerator,
   readBack,
   trackerSees,
@@ -38,7 +38,7 @@ describe('cluster under mixed load: one node of each syncgroup SIGKILLed and res
       env: { QUIRE_MULTIPART_MIN_PART_BYTES: String(256 * 1024) },
     });
     for (const p of c.nodes) procs.set(p.name, p);
-    await c.s3().send(new CreateBucketCommand({ Bucket: BUCKET }));
+    await createBucketWhenReady(c.s3(), BUCKET);
   });
   after(async () => {
     await c?.close();

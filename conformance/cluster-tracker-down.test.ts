@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, DeleteBucketCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { startCluster, type TestCluster } from './cluster.ts';
-import { LoadGenerator, readBack, trackerSees } from './cluster-load.ts';
+import { createBucketWhenReady, LoadGenerator, readBack, trackerSees } from './cluster-load.ts';
 
 const OBJECTS = Number(process.env.QUIRE_FAULTS_OBJECTS ?? 2000);
 const BUCKET = 'tracker-down';
@@ -16,7 +16,7 @@ describe('cluster under load: the tracker SIGKILLed and restarted', { timeout: 5
 
   before(async () => {
     c = await startCluster({ env: { QUIRE_MULTIPART_MIN_PART_BYTES: String(256 * 1024) } });
-    await c.s3().send(new CreateBucketCommand({ Bucket: BUCKET }));
+    await createBucketWhenReady(c.s3(), BUCKET);
   });
   after(async () => {
     await c?.close();
@@ -54,16 +54,7 @@ describe('cluster under load: the tracker SIGKILLed and restarted', { timeout: 5
     const tracker = await c.startTracker();
     await trackerSees(c, [...c.nodeUrls.values()], 'up', 60_000);
     // Bucket changes work again once the gateway's next poll reaches the tracker.
-    for (let tries = 0; ; tries++) {
-      try {
-        await s3.send(new CreateBucketCommand({ Bucket: 'made-after' }));
-        break;
-      } catch (err) {
-        if (!(err instanceof S3ServiceException && err.name === 'ServiceUnavailable') || tries > 100)
-          throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
+    await createBucketWhenReady(s3, 'made-after', 30_000);
     await s3.send(new DeleteBucketCommand({ Bucket: 'made-after' }));
     await running;
     console.log(

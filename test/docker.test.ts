@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type Proc, startProc } from '../conformance/cluster.ts';
+import { createBucketWhenReady } from '../conformance/cluster-load.ts';
 import { healthUrl } from '../docker/healthcheck.mjs';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
@@ -504,7 +505,7 @@ describe('the compose topology as plain processes', () => {
       forcePathStyle: true,
       maxAttempts: 1,
     });
-    await s3.send(new CreateBucketCommand({ Bucket: 'composed' }));
+    await createBucketWhenReady(s3, 'composed');
     for (let i = 0; i < 20; i++)
       await s3.send(new PutObjectCommand({ Bucket: 'composed', Key: `k${i}`, Body: `body ${i}` }));
     for (let i = 0; i < 20; i++) {
