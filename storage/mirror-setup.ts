@@ -27,6 +27,8 @@ export interface ReplicationOptions {
   retainMs: number;
   retainBytes: number;
   log: MirrorLog & PushSyncLog;
+  /** Whether this node serves now (false while a recovery pull fills it: it then runs no lifecycle). Default: yes. */
+  serving?: () => boolean;
 }
 
 export interface Replication {
@@ -81,7 +83,7 @@ export async function setUpReplication(o: ReplicationOptions): Promise<Replicati
     },
     report: () => sync.report(),
     // Not before the tracker has said who the members are: two nodes must never both run it.
-    runsLifecycle: () => members !== undefined && runsLifecycle(o.selfId, members),
+    runsLifecycle: () => members !== undefined && (o.serving?.() ?? true) && runsLifecycle(o.selfId, members),
     start: () => sync.start(),
     stop: async () => {
       await sync.stop();
