@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
 import { createGateway } from '../gateway/app.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
-import { ClusterRouter } from '../gateway/cluster/router.ts';
+import { ClusterRouter, DEFAULT_FAILOVER_AFTER_MS } from '../gateway/cluster/router.ts';
 import { TrackerDirectory } from '../gateway/cluster/tracker-directory.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { StorageClient } from '../storage/http-client.ts';
@@ -34,6 +34,8 @@ export async function gatewayCommand(args: string[]): Promise<number> {
       tracker: { type: 'string' },
       'cluster-secret-file': { type: 'string' },
       'poll-ms': { type: 'string' },
+      'storage-connect-timeout-ms': { type: 'string' },
+      'failover-after-ms': { type: 'string' },
       'log-level': { type: 'string' },
       ...S3_FLAGS,
     },
@@ -50,6 +52,16 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   const config = resolveConfig([env, flags]);
   const trackerUrl = urlFlag(values.tracker, '--tracker');
   const pollMs = numberFlag(values['poll-ms'] ?? '1000', '--poll-ms', 50);
+  const connectTimeoutMs = numberFlag(
+    values['storage-connect-timeout-ms'] ?? '1000',
+    '--storage-connect-timeout-ms',
+    10,
+  );
+  const failoverAfterMs = numberFlag(
+    values['failover-after-ms'] ?? String(DEFAULT_FAILOVER_AFTER_MS),
+    '--failover-after-ms',
+    10,
+  );
   const secret = givenClusterSecret(values['cluster-secret-file'], process.env);
   const logger = createLogger(config.logLevel).child({ part: 'gateway' });
   const guards = installProcessGuards(logger);
@@ -72,7 +84,13 @@ export async function gatewayCommand(args: string[]): Promise<number> {
       },
       refresh: () => directory.poll(),
     },
-    connect: (url) => new StorageClient(url, { secret }),
+    connect: (url) => new StorageClient(url, { secret, connectTimeoutMs }),
+    failoverAfterMs,
+    onFailover: ({ nodeId, error }) =>
+      logger.debug(
+        { nodeId, err: (error as Error).message },
+        'storage node did not answer a read; asking a mirror',
+      ),
   });
   const hasher = createHashingPool();
   let ready = false;

@@ -70,12 +70,20 @@ and the cluster secret (DIR/cluster-secret, printed with how to copy it).
   --data DIR                 the tracker's data directory (locked while it runs)
   --port N                   internal API port (default 9100)
   --host ADDR                listen address (default 127.0.0.1)
-  --syncgroups a,b           syncgroup names; required at the first start, must not change later
+  --syncgroups a,b           syncgroup names; required at the first start of a new cluster, must not change
   --cluster-secret-file F    use this secret instead of DIR/cluster-secret (or QUIRE_CLUSTER_SECRET)
   --suspect-after-ms N       a node silent this long is suspect (default 10000)
   --gateway-lease-ms N       how long a gateway may answer from its copy of the catalog without the
                              tracker (default 120000); a bucket delete waits for silent gateways this long
-  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+  --rebuild-wait-ms N        with a fresh DIR: decide with the nodes that reported after N ms, even if a
+                             syncgroup has not (default 30000)
+  --log-level L              fatal|error|warn|info|debug|trace|silent
+
+A fresh DIR (a new cluster, or a tracker whose disk was lost) first asks the storage nodes for the copy of the
+catalog every node keeps (buckets, settings, access keys) and their layout, and adopts the newest; until then
+bucket changes answer 503. After losing the tracker's disk, restart it with the secret the nodes hold:
+  quire tracker --data DIR --cluster-secret-file /etc/quire/cluster-secret   (a copy from any node)
+or QUIRE_CLUSTER_SECRET; a tracker that generated a new secret is refused by the nodes (it says so).`,
     run: async (args) => (await import('./tracker-command.ts')).trackerCommand(args),
   },
   storage: {
@@ -118,6 +126,8 @@ routes each key to the storage node that holds it. Object reads and writes go on
   --host ADDR                listen address (default 127.0.0.1)
   --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
   --poll-ms N                how often to copy the tracker's state (default 1000)
+  --storage-connect-timeout-ms N  how long connecting to a storage node may take (default 1000)
+  --failover-after-ms N      a read the storage node has not answered in N ms goes to a mirror (default 2000)
   --log-level L              fatal|error|warn|info|debug|trace|silent
   --website-port N, --website-domain D, --block-public-access, --no-sigv2, --metrics-token T,
   --body-timeout-ms N, --headers-timeout-ms N, --shutdown-grace-ms N
@@ -133,6 +143,30 @@ routes each key to the storage node that holds it. Object reads and writes go on
   --json                     the report as JSON (stable field names, for scripts)
   --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)`,
     run: async (args) => (await import('./status-command.ts')).statusCommand(args),
+  },
+  bucket: {
+    summary: "cluster: show or set a bucket's replication mode (mirrored or async)",
+    usage: `quire bucket mode --tracker URL BUCKET [mirrored|async]
+
+Without a mode, prints the bucket's replication mode; with one, sets it.
+  mirrored (the default)  a write is acknowledged once every live node of its syncgroup has it durable
+  async                   acknowledged once its primary has it; the mirrors catch up by push sync, so a read
+                          that a mirror serves (the primary being down) can be behind by the lag quire status shows
+
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)`,
+    run: async (args) => (await import('./bucket-command.ts')).bucketCommand(args),
+  },
+  node: {
+    summary: 'cluster: forget a storage node that is gone for good',
+    usage: `quire node forget --tracker URL NODEID
+
+Removes a silent (suspect) storage node from the tracker's registry, so gateways and quire status stop counting
+it. A node restarted on a new data directory at the same address replaces the old entry by itself.
+
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)`,
+    run: async (args) => (await import('./node-command.ts')).nodeCommand(args),
   },
   cluster: {
     summary: 'cluster: "quire cluster local" runs a tracker, 2 syncgroups × 2 nodes and a gateway here',

@@ -10,6 +10,7 @@ import { writeFileDurable } from '../common/durable-file.ts';
 import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
 import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { readLifecycle } from '../gateway/s3/lifecycle.ts';
+import { BucketPurgeWorker } from '../storage/bucket-purge-worker.ts';
 import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
 import { createStorageServer } from '../storage/http-server.ts';
 import { replicationModeFromSetting } from '../storage/mirror.ts';
@@ -129,7 +130,18 @@ export async function storageCommand(args: string[]): Promise<number> {
   storageServer.setTimeout(SOCKET_IDLE_MS);
   const server = await listenOn(storageServer, port, host);
   const url = values.advertise ? urlFlag(values.advertise, '--advertise') : urlOf(server, host);
+  // Leftovers of deleted buckets (written while this node was away from a delete) go once the catalog says so.
+  const purger = new BucketPurgeWorker({
+    deleted: () => member?.deletedIncarnations() ?? new Set(),
+    nextBucket: (after) => storage.nextBucket(after),
+    dropBucket: (id) => storage.dropBucket(id),
+    intervalMs: 10 * 60_000,
+    log: logger.child({ part: 'purge' }),
+  });
   member = new ClusterMember({
+    onCatalog: () => void purger.run(),
+    onOffered: (seq) =>
+      logger.info({ seq }, "sent this node's catalog copy and layout to the tracker, which is rebuilding"),
     tracker: new TrackerClient({ url: trackerUrl, secret }),
     guard,
     stats: () => storage.stats(),
@@ -160,6 +172,8 @@ export async function storageCommand(args: string[]): Promise<number> {
     logger.warn({ err: (err as Error).message }, 'tracker unreachable; serving with the layout kept here');
   }
   member.start();
+  purger.start();
+  void purger.run();
   repl.start();
   const expiry = scheduleUploadExpiry(storage, config.multipartExpiryDays * DAY_MS, logger);
   process.stdout.write(
@@ -171,6 +185,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   logger.info({ signal: stop.signal }, 'storage node stopping');
   clearInterval(expiry);
   await member.stop();
+  await purger.stop();
   await repl.stop();
   const closed = new Promise<void>((done) => server.close(() => done()));
   server.closeIdleConnections();

@@ -307,7 +307,7 @@ export class StorageNode implements StorageApi, ReplicaApi {
   }
 
   /** The next incarnation id after `after` (index order) that holds objects or uploads. */
-  private nextBucket(after: string | undefined): string | undefined {
+  nextBucket(after: string | undefined): string | undefined {
     const start = after === undefined ? Buffer.alloc(0) : prefixEnd(bucketPrefix(after));
     if (!start) return undefined;
     let next: string | undefined;
@@ -324,6 +324,7 @@ export class StorageNode implements StorageApi, ReplicaApi {
     await mkdirDurable(disk, opts.dataDir);
     const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
     const specs = opts.volumes.map((s) => ({ ...s, volumeId: s.volumeId ?? basename(s.dir) }));
+    const listed = await listedVolumes(disk, opts.dataDir);
     await writeNodeFile(disk, opts.dataDir, opts.nodeId, specs);
     const moved = new MovedRouter();
     const volumes = new Map<string, VolumePort>();
@@ -353,6 +354,9 @@ export class StorageNode implements StorageApi, ReplicaApi {
       indexFresh: fresh || guard.discarded,
       sameBoot: guard.sameBoot,
       indexFlushed: sync === 'flush',
+      replacedVolumes: [...volumes]
+        .filter(([id, v]) => listed.has(id) && v.recovery?.mode === 'new')
+        .map(([id]) => id),
     });
     moved.deps = {
       index,
@@ -584,6 +588,18 @@ async function openIndex(path: string, sync: 'flush' | 'os'): Promise<{ index: N
   }
   await rm(path, { recursive: true, force: true });
   return { index: NodeIndex.open(path, { sync }), fresh: true };
+}
+
+/** The volume ids node.json listed at the last open (none when it is missing or unreadable). */
+async function listedVolumes(disk: Disk, dataDir: string): Promise<Set<string>> {
+  try {
+    const kept = JSON.parse((await disk.readFile(join(dataDir, 'node.json'))).toString()) as {
+      volumes?: Array<{ volumeId?: unknown }>;
+    };
+    return new Set((kept.volumes ?? []).map((v) => v.volumeId).filter((id) => typeof id === 'string'));
+  } catch {
+    return new Set();
+  }
 }
 
 function writeNodeFile(disk: Disk, dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {
