@@ -7,13 +7,13 @@ import { parseArgs } from 'node:util';
 import { syncgroupName } from '../common/cluster-wire.ts';
 import { nodeDisk } from '../common/disk.ts';
 import { writeFileDurable } from '../common/durable-file.ts';
+import { readReplicationMode } from '../common/replication-mode.ts';
 import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
 import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { BucketPurgeWorker } from '../storage/bucket-purge-worker.ts';
 import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
 import { createStorageServer } from '../storage/http-server.ts';
-import { replicationModeFromSetting } from '../storage/mirror.ts';
 import { type Replication, setUpReplication } from '../storage/mirror-setup.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
@@ -116,7 +116,7 @@ export async function storageCommand(args: string[]): Promise<number> {
     dataDir: layout.node,
     disk: nodeDisk,
     secret,
-    modeFor: (id) => replicationModeFromSetting(member?.bucketConfig(id, 'replication-mode')),
+    modeFor: (id) => readReplicationMode(member?.bucketConfig(id, 'replication-mode')),
     mirrorTimeoutMs: config.mirrorTimeoutMs,
     retainMs: config.binlogRetentionHours * 3600 * 1000,
     retainBytes: config.binlogRetentionBytes,

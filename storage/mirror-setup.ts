@@ -4,8 +4,9 @@
 import { join } from 'node:path';
 import type { NodeView, SyncReport } from '../common/cluster-wire.ts';
 import type { Disk } from '../common/disk.ts';
+import type { ReplicationMode } from '../common/replication-mode.ts';
 import { StorageClient } from './http-client.ts';
-import { MirroringNode, type MirrorLog, type ReplicationMode, runsLifecycle } from './mirror.ts';
+import { MirroringNode, type MirrorLog, runsLifecycle } from './mirror.ts';
 import { MirrorPeers } from './mirror-peers.ts';
 import type { StorageNode } from './node.ts';
 import type { PartitionGuard } from './partition-guard.ts';
