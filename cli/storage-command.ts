@@ -16,6 +16,7 @@ import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
 import { createStorageServer } from '../storage/http-server.ts';
 import { type Replication, setUpReplication } from '../storage/mirror-setup.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
+import { pushSyncControl } from '../storage/recovery-pull-join.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
 import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
@@ -123,7 +124,11 @@ export async function storageCommand(args: string[]): Promise<number> {
     log: logger.child({ part: 'sync' }),
   });
   replication = repl;
-  const storageServer = createStorageServer(repl.api, { secret });
+  // The member side of a recovery pull's join: where push sync toward a pulling node starts (recovery-pull-join.ts).
+  const storageServer = createStorageServer(repl.api, {
+    secret,
+    pushSync: pushSyncControl(identity.nodeId, repl.sync),
+  });
   // A 5 GiB part relayed by a gateway may take longer than Node's default 5-minute request limit: no limit on a
   // whole request; a connection that sends nothing for SOCKET_IDLE_MS (a vanished gateway) is closed.
   storageServer.requestTimeout = 0;

@@ -23,6 +23,7 @@ import { createStorageServer } from './http-server.ts';
 import { type Replication, setUpReplication } from './mirror-setup.ts';
 import { StorageNode } from './node.ts';
 import { PartitionGuard } from './partition-guard.ts';
+import { pushSyncControl } from './recovery-pull-join.ts';
 import { bytes, md5, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
 
 const T = { timeout: 60_000 };
@@ -114,7 +115,7 @@ async function member(id: string, o: MemberOptions = {}): Promise<Member> {
       await m.client.close();
     },
     up: async () => {
-      m.server = createStorageServer(repl.api, { secret: SECRET });
+      m.server = createStorageServer(repl.api, { secret: SECRET, pushSync: pushSyncControl(id, repl.sync) });
       m.server.listen(0, '127.0.0.1');
       await once(m.server, 'listening');
       m.url = `http://127.0.0.1:${(m.server.address() as AddressInfo).port}`;
@@ -392,6 +393,29 @@ describe('mirrored syncgroup of two real nodes', () => {
     assert.equal(await a.node.headObject('lc', Buffer.from('old')), undefined);
     assert.equal(await b.node.headObject('lc', Buffer.from('old')), undefined, 'the expiry was mirrored');
   });
+
+  test(
+    "a recovery pull's join over the member's API: position, then caught up once the node is back",
+    T,
+    async () => {
+      const [a, b] = await pair();
+      await b.down();
+      introduce([a, b], { '0000000b': 'suspect' });
+      // b is refilled by a pull from a: everything before a's binlog end now is in what the pull copies.
+      const at = await a.client.syncPosition(a.id);
+      assert.deepEqual(at, a.repl.sync.end);
+      await put(a, 'jb', 'after-the-scan', Buffer.from('late'));
+      assert.deepEqual(
+        await a.client.joinPushSync(b.id, at, 50),
+        { caughtUp: false },
+        'b is not reachable yet',
+      );
+      await b.up();
+      introduce([a, b], { '0000000b': 'recovering' });
+      assert.deepEqual(await a.client.joinPushSync(b.id, at, 30_000), { caughtUp: true });
+      assert.equal((await bodyOf(b, 'jb', 'after-the-scan'))?.toString(), 'late');
+    },
+  );
 
   test('push sync SIGKILLed mid-sync resumes from its persisted position: no record lost', T, async () => {
     const t = await tempDir('quire-mirror-kill-');
