@@ -40,7 +40,7 @@ export type { ApplyResult, ReplicaState };
 /**
  * Whether this node runs the lifecycle worker this round: one member per syncgroup does (mirrors writing their
  * own delete markers would diverge), the up member with the lowest node id; the others' deletes arrive by
- * mirroring. A node that does not know its members yet runs it only if it is alone.
+ * mirroring. Asked only once the tracker has named the members (mirror-setup.ts): an empty list means alone.
  */
 export function runsLifecycle(
   selfId: string,
