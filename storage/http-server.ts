@@ -137,6 +137,11 @@ export function createStorageServer(
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Liveness for container healthchecks and load balancers: says nothing of the data, so no secret.
+    if (req.method === 'GET' && req.url === '/health') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
+      return void res.end('ok');
+    }
     if (opts.secret !== undefined && !secretMatches(header(req, SECRET_HEADER), opts.secret))
       return refuse(res, 403, 'AccessDenied', 'missing or wrong cluster secret');
     const method = /^\/v1\/(\w+)$/.exec(req.url ?? '')?.[1];

@@ -118,8 +118,14 @@ export interface StorageNodeOptions {
   volumeTuning?: VolumeTuning;
   /** Background compaction of sparse chunkfiles (compactor.ts); absent: only on request (tests). */
   compaction?: CompactionSettings & { log?: CompactorLog };
-  /** Background lifecycle passes (lifecycle-worker.ts); absent: none. */
-  lifecycle?: LifecycleSettings & { log?: LifecycleLog };
+  /**
+   * Background lifecycle passes (lifecycle-worker.ts); absent: none. `through`: what its removals go through
+   * (a cluster node's MirroringNode, so mirrors get them); default the node itself.
+   */
+  lifecycle?: LifecycleSettings & {
+    log?: LifecycleLog;
+    through?: () => Pick<StorageApi, 'deleteObject' | 'removeObject'> | undefined;
+  };
   /** How long a removed version's tombstone is kept (replica.ts); default 7 days. */
   tombstoneRetentionMs?: number;
   /** How often expired tombstones are purged; default hourly, 0: never (tests call purgeTombstones). */
@@ -250,7 +256,14 @@ export class StorageNode implements StorageApi, ReplicaApi {
       },
       settings,
     );
-    const { log: lifecycleLog, ...lifecycle } = opts.lifecycle ?? { intervalMs: 0, opsPerSecond: 0 };
+    const {
+      log: lifecycleLog,
+      through: _through,
+      ...lifecycle
+    } = opts.lifecycle ?? {
+      intervalMs: 0,
+      opsPerSecond: 0,
+    };
     this.lifecycle = new LifecycleWorker(
       {
         nextBucket: (after) => this.nextBucket(after),
@@ -258,12 +271,13 @@ export class StorageNode implements StorageApi, ReplicaApi {
         headObject: (b, k, w) => this.headObject(b, k, w),
         // Object Lock: never a held version, judged again under the key's lock by the delete itself.
         deleteObject: (b, k, o) =>
-          this.deleteObject(b, k, {
+          (opts.lifecycle?.through?.() ?? this).deleteObject(b, k, {
             ...o,
             lock: { bypassGovernance: false },
             nowMs: (opts.lifecycle?.clock ?? Date.now)(),
           }),
-        removeObject: (input) => this.removeObject({ ...input, lock: { bypassGovernance: false } }),
+        removeObject: (input) =>
+          (opts.lifecycle?.through?.() ?? this).removeObject({ ...input, lock: { bypassGovernance: false } }),
         listObjectVersions: (b, o) => this.listObjectVersions(b, o),
         mayDelete: (_b, record, nowMs) => removalRefusal(record, nowMs, false) === undefined,
         listUploads: (b, o) => this.listUploads(b, o),
