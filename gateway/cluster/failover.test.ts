@@ -12,7 +12,7 @@ import type { ObjectRecord, ReadHandle, StorageApi } from '../../storage/api.ts'
 import { StorageClient } from '../../storage/http-client.ts';
 import { S3Error } from '../errors.ts';
 import { ClusterRouter, type NodeClient } from './router.ts';
-import { listOrder, mirrored, readOrder, writeTarget } from './routing.ts';
+import { listOrder, membersOf, mirrored, readOrder, writeTarget } from './routing.ts';
 
 const T = { timeout: 120_000 };
 const BUCKET = '~0123456789abcdef0123456789abcdef';
@@ -478,3 +478,19 @@ test(
     assert.deepEqual(log.map((l) => l.node).sort(), ['0000000a', '0000000b', '0000000c']);
   },
 );
+
+test('a suspect member at the address of a live one (its former identity, wiped) is not a member', T, () => {
+  const old = { ...member('0000000a', 'g', 'suspect'), url: 'http://10.0.0.1:9201' };
+  const renewed = { ...member('0000000f', 'g', 'recovering'), url: 'http://10.0.0.1:9201' };
+  const other = member('0000000b', 'g', 'up');
+  const gone = member('0000000c', 'g', 'suspect');
+  assert.deepEqual(ids(membersOf([old, renewed, other, gone, member('0000000d', 'h', 'up')], 'g')), [
+    '0000000f',
+    '0000000b',
+    '0000000c',
+  ]);
+  // Reads never reach the recovering node through its former identity.
+  const group = membersOf([old, renewed, other, gone], 'g');
+  for (const k of ['a', 'b', 'c', 'd'])
+    assert.ok(!ids(readOrder(group, BUCKET, Buffer.from(k))).includes('0000000a'));
+});
