@@ -111,14 +111,13 @@ export async function clusterCommand(args: string[]): Promise<number> {
       '--syncgroups',
       SYNCGROUPS.join(','),
     ]);
-    const [url, ak, sk] = await Promise.all([
-      tracker.line(/^\s+tracker:\s+(\S+)/),
+    // A fresh tracker prints the keys once the storage nodes have reported (they may hold the old catalog's).
+    const keys = Promise.all([
       tracker.line(/^\s+access key:\s+(\S+)/),
       tracker.line(/^\s+secret key:\s+(\S+)/),
     ]);
-    trackerUrl = url;
-    accessKey = ak;
-    secretKey = sk;
+    keys.catch(() => undefined); // awaited below; a failure meanwhile must not count as unhandled
+    trackerUrl = await tracker.line(/^\s+tracker:\s+(\S+)/);
     const secretFile = join(dir, 'tracker', SECRET_FILE_NAME);
     const common = ['--tracker', trackerUrl, '--cluster-secret-file', secretFile];
     const nodes = SYNCGROUPS.flatMap((g) =>
@@ -136,6 +135,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
       ),
     );
     await Promise.all(nodes.map((n) => n.line(/is serving at/)));
+    [accessKey, secretKey] = await keys;
     // Every node registered before the gateway routes anything: with no mirroring yet, a key's node is fixed by
     // the syncgroup's membership, so the gateway must see all members from its first request.
     await within(

@@ -1,6 +1,6 @@
 // The main access key: from config, or generated once and kept (mode 0600) in the data directory.
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Credentials } from '../gateway/auth/types.ts';
 import { ConfigError } from './config.ts';
@@ -33,4 +33,23 @@ export async function mainCredentials(dataDir: string, given: Partial<Credential
   };
   await writeFile(path, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   return created;
+}
+
+/** Replaces the kept main key durably (a tracker rebuilt from the storage nodes keeps the cluster's old one). */
+export async function saveMainCredentials(dataDir: string, creds: Credentials): Promise<void> {
+  const path = join(dataDir, FILE);
+  const fh = await open(`${path}.tmp`, 'w', 0o600);
+  try {
+    await fh.writeFile(`${JSON.stringify(creds, null, 2)}\n`);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(`${path}.tmp`, path);
+  const d = await open(dataDir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
 }

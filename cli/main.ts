@@ -70,12 +70,20 @@ and the cluster secret (DIR/cluster-secret, printed with how to copy it).
   --data DIR                 the tracker's data directory (locked while it runs)
   --port N                   internal API port (default 9100)
   --host ADDR                listen address (default 127.0.0.1)
-  --syncgroups a,b           syncgroup names; required at the first start, must not change later
+  --syncgroups a,b           syncgroup names; required at the first start of a new cluster, must not change
   --cluster-secret-file F    use this secret instead of DIR/cluster-secret (or QUIRE_CLUSTER_SECRET)
   --suspect-after-ms N       a node silent this long is suspect (default 10000)
   --gateway-lease-ms N       how long a gateway may answer from its copy of the catalog without the
                              tracker (default 120000); a bucket delete waits for silent gateways this long
-  --log-level L              fatal|error|warn|info|debug|trace|silent`,
+  --rebuild-wait-ms N        with a fresh DIR: decide with the nodes that reported after N ms, even if a
+                             syncgroup has not (default 30000)
+  --log-level L              fatal|error|warn|info|debug|trace|silent
+
+A fresh DIR (a new cluster, or a tracker whose disk was lost) first asks the storage nodes for the copy of the
+catalog every node keeps (buckets, settings, access keys) and their layout, and adopts the newest; until then
+bucket changes answer 503. After losing the tracker's disk, restart it with the secret the nodes hold:
+  quire tracker --data DIR --cluster-secret-file /etc/quire/cluster-secret   (a copy from any node)
+or QUIRE_CLUSTER_SECRET; a tracker that generated a new secret is refused by the nodes (it says so).`,
     run: async (args) => (await import('./tracker-command.ts')).trackerCommand(args),
   },
   storage: {
@@ -84,7 +92,8 @@ and the cluster secret (DIR/cluster-secret, printed with how to copy it).
 
 A storage node of the cluster. Its node id is generated at the first start and kept in DIR, with its syncgroup
 (a data directory never changes syncgroup). It heartbeats to the tracker and serves only the keys whose
-partition its syncgroup owns.
+partition its syncgroup owns. Its writes are mirrored to the other members of its syncgroup (or, for buckets in
+async replication mode, pushed right after); a member that was away is caught up from this node's binlog.
 
   --data DIR                 the node's data directory (locked while it runs)
   --tracker URL              the tracker, e.g. http://10.0.0.1:9100
@@ -95,6 +104,12 @@ partition its syncgroup owns.
   --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
   --heartbeat-ms N           heartbeat interval (default 2000)
   --volume-max-bytes N, --reserved-free-bytes N   as for quire server
+  --mirror-timeout-ms N      a mirror without progress this long is left behind, caught up later
+                             (env QUIRE_MIRROR_TIMEOUT_MS, default 2000)
+  --binlog-retention-hours N a mirror away longer needs a recovery pull; its binlog is not kept
+                             (env QUIRE_BINLOG_RETENTION_HOURS, default 168)
+  --binlog-retention-bytes N the same, past this much binlog kept for it (env QUIRE_BINLOG_RETENTION_BYTES,
+                             default 16 GiB)
   --log-level L              fatal|error|warn|info|debug|trace|silent`,
     run: async (args) => (await import('./storage-command.ts')).storageCommand(args),
   },
@@ -128,6 +143,30 @@ routes each key to the storage node that holds it. Object reads and writes go on
   --json                     the report as JSON (stable field names, for scripts)
   --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)`,
     run: async (args) => (await import('./status-command.ts')).statusCommand(args),
+  },
+  bucket: {
+    summary: "cluster: show or set a bucket's replication mode (mirrored or async)",
+    usage: `quire bucket mode --tracker URL BUCKET [mirrored|async]
+
+Without a mode, prints the bucket's replication mode; with one, sets it.
+  mirrored (the default)  a write is acknowledged once every live node of its syncgroup has it durable
+  async                   acknowledged once its primary has it; the mirrors catch up by push sync, so a read
+                          that a mirror serves (the primary being down) can be behind by the lag quire status shows
+
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)`,
+    run: async (args) => (await import('./bucket-command.ts')).bucketCommand(args),
+  },
+  node: {
+    summary: 'cluster: forget a storage node that is gone for good',
+    usage: `quire node forget --tracker URL NODEID
+
+Removes a silent (suspect) storage node from the tracker's registry, so gateways and quire status stop counting
+it. A node restarted on a new data directory at the same address replaces the old entry by itself.
+
+  --tracker URL              the tracker, e.g. http://10.0.0.1:9100
+  --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)`,
+    run: async (args) => (await import('./node-command.ts')).nodeCommand(args),
   },
   cluster: {
     summary: 'cluster: "quire cluster local" runs a tracker, 2 syncgroups × 2 nodes and a gateway here',

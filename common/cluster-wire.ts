@@ -10,6 +10,8 @@ export const SECRET_HEADER = 'x-quire-cluster-secret';
 
 /** Largest internal JSON body a tracker accepts (a catalog snapshot can be larger: it goes the other way). */
 export const MAX_TRACKER_BODY_BYTES = 1024 * 1024;
+/** Largest catalog copy a storage node may offer a rebuilding tracker (buckets, settings, keys, tombstones). */
+export const MAX_CATALOG_OFFER_BYTES = 64 * 1024 * 1024;
 
 /** Constant-time comparison of a presented secret with the expected one (hashed first: equal lengths). */
 export function secretMatches(presented: string | undefined, expected: string): boolean {
@@ -86,16 +88,23 @@ export const heartbeatSchema = z.object({
   sync: z.array(syncReportSchema).max(64).optional(),
   /** Bad checksums this node has repaired from a mirror since it started. */
   repairs: z.number().int().min(0).optional(),
+  /** The change number (`seq`) of the catalog copy the node keeps in its data directory (absent: none). */
+  catalogSeq: z.number().int().min(0).optional(),
+  /** The version of the layout the node holds (absent: none yet). */
+  layoutVersion: z.number().int().min(1).optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 export const heartbeatReplySchema = z.object({
-  layout: layoutSchema,
+  /** Absent only while a tracker with a fresh (wiped) directory has not decided its layout: keep the one held. */
+  layout: layoutSchema.optional(),
   suspectAfterMs: z.number(),
   /** The other members of the node's syncgroup as the registry sees them (its mirrors). */
   members: z.array(z.lazy(() => nodeViewSchema)).optional(),
   /** Sent when the node's catalog version is not the tracker's. */
   catalog: z.lazy(() => catalogSnapshotSchema).optional(),
+  /** A rebuilding tracker (its directory was wiped) asks the node for its catalog copy and layout (TRACKER.offer). */
+  offer: z.boolean().optional(),
 });
 
 /** up: heartbeating and serving; suspect: silent for suspectAfterMs; recovering: heartbeating, filling by a pull. */
@@ -140,14 +149,49 @@ export const pollSchema = z.object({
   layoutVersion: z.number().int().optional(),
 });
 
+export const accessKeySchema = z.object({
+  accessKeyId: z.string().min(1).max(128),
+  secretAccessKey: z.string().min(1).max(256),
+  /** The tracker's main key (the one a rebuilt tracker keeps as its own). */
+  main: z.boolean().optional(),
+});
+export type AccessKey = z.infer<typeof accessKeySchema>;
+
+/** A deleted incarnation: storage nodes drop whatever they still hold of it. */
+export const deletedIncarnationSchema = z.object({ id: z.string().min(1).max(255), seq: z.number().int() });
+
 export const catalogSnapshotSchema = z.object({
   version: z.string(),
+  /**
+   * The catalog's change number: every durable change (bucket created or deleted, a setting) adds one, and it
+   * survives tracker restarts, so two copies compare (a wiped tracker adopts the highest offered).
+   */
+  seq: z.number().int().min(0).optional(),
   buckets: z.array(bucketInfoSchema),
   configs: z.array(z.object({ id: z.string(), kind: configKind, value: z.unknown() })),
   /** Incarnations a DeleteBucket is deciding on: a gateway asks the tracker about them. */
   closing: z.array(z.string()),
+  /** Sent to storage nodes only (they keep a copy that must survive a tracker wipe): the access keys. */
+  keys: z.array(accessKeySchema).max(10_000).optional(),
+  /** Sent to storage nodes only: the most recently deleted incarnations (bounded), whose leftovers they drop. */
+  deleted: z.array(deletedIncarnationSchema).max(100_000).optional(),
 });
 export type CatalogSnapshot = z.infer<typeof catalogSnapshotSchema>;
+
+/** What a storage node keeps of the catalog in its data directory, and offers a rebuilding tracker. */
+export const catalogCopySchema = catalogSnapshotSchema.extend({ seq: z.number().int().min(0) }).omit({
+  closing: true,
+});
+export type CatalogCopy = z.infer<typeof catalogCopySchema>;
+
+/** A storage node's answer to a rebuilding tracker: its catalog copy and layout (either may be absent). */
+export const catalogOfferSchema = z.object({
+  nodeId: nodeIdSchema,
+  syncgroup: syncgroupName,
+  catalog: catalogCopySchema.optional(),
+  layout: layoutSchema.optional(),
+});
+export type CatalogOffer = z.infer<typeof catalogOfferSchema>;
 
 export const pollReplySchema = z.object({
   /** How long after sending this poll the gateway may answer from its copy of the catalog. */
@@ -199,6 +243,14 @@ export const closeFinishReplySchema = z.object({
   catalog: catalogSnapshotSchema,
 });
 
+/** What the other members of a node's syncgroup still have to push to it (summed over their `sync` reports). */
+export const behindSchema = z.object({
+  ops: z.number().int().min(0),
+  bytes: z.number().min(0),
+  /** A member reports this node stayed away past the binlog retention: it needs a recovery pull. */
+  needsPull: z.boolean(),
+});
+
 export const statusSchema = z.object({
   trackers: z.array(z.object({ url: z.string(), startedMs: z.number() })),
   layout: z.object({ version: z.number(), partitions: z.number(), syncgroups: z.array(z.string()) }),
@@ -206,11 +258,23 @@ export const statusSchema = z.object({
     z.object({
       name: z.string(),
       partitions: z.number(),
-      nodes: z.array(nodeViewSchema),
+      nodes: z.array(nodeViewSchema.extend({ behind: behindSchema.optional() })),
     }),
   ),
   gateways: z.array(z.object({ gatewayId: z.string(), leaseLeftMs: z.number() })),
   suspectAfterMs: z.number(),
+  /** The tracker's wall clock when it made the report (a node was last heard at generatedMs - silentMs). */
+  generatedMs: z.number().optional(),
+  /** The catalog: ready, or still being rebuilt from the storage nodes' copies (a wiped tracker). */
+  catalog: z
+    .object({
+      state: z.enum(['ready', 'rebuilding']),
+      seq: z.number().int().min(0),
+      buckets: z.number().int().min(0),
+      /** Buckets whose replication mode is async (acknowledged after the primary; mirrors catch up). */
+      asyncBuckets: z.array(z.string()),
+    })
+    .optional(),
 });
 export type ClusterStatus = z.infer<typeof statusSchema>;
 
@@ -225,7 +289,23 @@ export const TRACKER = {
   close: '/v1/buckets/close',
   closeFinish: '/v1/buckets/close-finish',
   status: '/v1/status',
+  /** A storage node's catalog copy and layout, asked for by a rebuilding tracker. */
+  offer: '/v1/catalog/offer',
+  /** One bucket by name with its settings (for `quire bucket`). */
+  bucketInfo: '/v1/buckets/info',
+  /** An operator removes a node that is gone for good from the registry. */
+  forgetNode: '/v1/nodes/forget',
 } as const;
+
+export const bucketInfoRequestSchema = z.object({ name: z.string().min(1).max(255) });
+export const bucketInfoReplySchema = z.object({
+  bucket: bucketInfoSchema.optional(),
+  configs: z.array(z.object({ kind: configKind, value: z.unknown() })),
+});
+export const forgetNodeSchema = z.object({ nodeId: nodeIdSchema });
+export const forgetNodeReplySchema = z.object({
+  outcome: z.enum(['forgotten', 'no-such-node', 'not-suspect']),
+});
 
 /** An answer the tracker gives when it cannot do something right now (retry later): HTTP 503. */
 export const busyReplySchema = z.object({ code: z.literal('ServiceUnavailable'), message: z.string() });

@@ -1,7 +1,7 @@
 // A storage node's membership keeps the catalog the tracker sends with heartbeat replies: what its lifecycle
 // worker reads bucket settings from (storage nodes have no catalog of their own).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { Catalog } from '../tracker/catalog.ts';
 import { GatewayLeases } from '../tracker/gateway-leases.ts';
 import { createTrackerService } from '../tracker/service.ts';
 import type { StorageApi } from './api.ts';
-import { ClusterMember } from './cluster-member.ts';
+import { ClusterMember, loadKeptLayout } from './cluster-member.ts';
 import { PartitionGuard } from './partition-guard.ts';
 
 const SECRET = 'a-test-cluster-secret-of-32-chars-or-more';
@@ -76,6 +76,132 @@ test('heartbeats bring the bucket settings to the storage node, and keep them wh
     server.closeAllConnections();
     await new Promise<void>((done) => server.close(() => done()));
     await catalog.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the node keeps the catalog (with keys and seq) in its data directory and offers it to a rebuilding tracker', {
+  timeout: 30_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quire-member-'));
+  const servers: Array<ReturnType<typeof createServer>> = [];
+  const catalogs: Catalog[] = [];
+  const serve = async (svc: { app: { fetch: Parameters<typeof getRequestListener>[0] } }) => {
+    const server = createServer(getRequestListener(svc.app.fetch));
+    servers.push(server);
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    return new TrackerClient({
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      secret: SECRET,
+    });
+  };
+  const member = (
+    tracker: TrackerClient,
+    guard: PartitionGuard,
+    extra: Partial<ConstructorParameters<typeof ClusterMember>[0]> = {},
+  ) =>
+    new ClusterMember({
+      tracker,
+      guard,
+      stats: async () => ({ nodeId: 1, volumes: [], objects: 0, uploads: 0 }),
+      nodeId: '00000001',
+      url: 'http://127.0.0.1:9201',
+      dataDir: join(dir, 'node'),
+      disk: nodeDisk,
+      intervalMs: 1000,
+      startedMs: 1,
+      onError: () => undefined,
+      ...extra,
+    });
+  try {
+    mkdirSync(join(dir, 'node'));
+    const oldCatalog = Catalog.open(join(dir, 'old'));
+    catalogs.push(oldCatalog);
+    const oldTracker = await serve(
+      createTrackerService({
+        catalog: oldCatalog,
+        layout: initialLayout(['a']),
+        secret: SECRET,
+        keys: [{ accessKeyId: 'AKMAIN', secretAccessKey: 'main-secret', main: true }],
+        leases: await GatewayLeases.open({ dir, leaseMs: 60_000, now: () => performance.now() }),
+        suspectAfterMs: 10_000,
+        now: () => performance.now(),
+        wallClock: () => Date.now(),
+        url: () => 'http://tracker',
+      }),
+    );
+    const made = await oldTracker.call(
+      TRACKER.createBucket,
+      {
+        spec: { name: 'kept', owner: 'AKMAIN', createdMs: 1, region: 'us-east-1' },
+        initial: { versioning: 'Enabled' },
+      },
+      createBucketReplySchema,
+    );
+    const id = made.catalog.buckets[0]!.id;
+    const first = member(oldTracker, new PartitionGuard({} as StorageApi, 'a'));
+    await first.beatOnce();
+    assert.equal(first.catalogCopy()?.seq, 1);
+
+    // The node restarts: its copy is back before any tracker answers.
+    const guard = new PartitionGuard({} as StorageApi, 'a', await loadKeptLayout(join(dir, 'node')));
+    const restarted = member(oldTracker, guard);
+    await restarted.load();
+    assert.equal(restarted.bucketConfig(id, 'versioning'), 'Enabled');
+    assert.deepEqual(
+      restarted.catalogCopy()?.keys?.map((k) => k.accessKeyId),
+      ['AKMAIN'],
+    );
+
+    // The tracker's disk is lost: a fresh one asks, the node offers, the fresh one adopts.
+    const freshCatalog = Catalog.open(join(dir, 'fresh'));
+    catalogs.push(freshCatalog);
+    let adopted: unknown;
+    const freshSvc = createTrackerService({
+      catalog: freshCatalog,
+      secret: SECRET,
+      keys: [],
+      leases: await GatewayLeases.open({
+        dir: join(dir, 'node'),
+        leaseMs: 60_000,
+        now: () => performance.now(),
+      }),
+      suspectAfterMs: 10_000,
+      now: () => performance.now(),
+      wallClock: () => Date.now(),
+      url: () => 'http://tracker',
+      rebuild: {
+        syncgroups: undefined,
+        waitMs: 60_000,
+        decide: async (d) => {
+          adopted = d;
+          await freshCatalog.adopt({ ...d.catalog!, deleted: d.catalog!.deleted ?? [] });
+          return { layout: d.layout!, keys: d.catalog!.keys! };
+        },
+      },
+    });
+    const freshTracker = await serve(freshSvc);
+    const offered: Array<number | undefined> = [];
+    const rejoined = member(freshTracker, guard, { onOffered: (seq) => offered.push(seq) });
+    await rejoined.beatOnce();
+    assert.deepEqual(offered, [1]);
+    assert.ok(adopted, 'decided from the one syncgroup of the offered layout');
+    assert.equal(freshSvc.rebuild?.decided, true);
+    assert.equal(freshCatalog.getBucket('kept')?.id, id);
+    // The next beat brings the adopted catalog back, keys and all; the layout stays the same.
+    await rejoined.beatOnce();
+    assert.equal(rejoined.catalogCopy()?.seq, 1);
+    assert.deepEqual(
+      rejoined.catalogCopy()?.keys?.map((k) => k.accessKeyId),
+      ['AKMAIN'],
+    );
+    assert.equal(guard.layoutVersion, 1);
+  } finally {
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise<void>((done) => s.close(() => done()));
+    }
+    for (const c of catalogs) await c.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

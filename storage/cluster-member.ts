@@ -2,9 +2,17 @@
 // where its API answers, volumes and free space); the reply carries the layout, which the partition guard
 // enforces and which is kept in the data directory so the node serves with the right layout while the tracker
 // is down, even after its own restart.
-import { readFile } from 'node:fs/promises';
+//
+// The node also keeps the catalog the tracker last sent (buckets, settings, access keys, deleted incarnations,
+// with its change number `seq`) in `cluster-catalog.json`: its lifecycle worker and leftover purge read it, and a
+// tracker whose directory was wiped asks for it (`offer` in the reply) and rebuilds from the newest copy.
+import { chmod, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
+  type CatalogCopy,
   type CatalogSnapshot,
+  catalogCopySchema,
+  emptyReplySchema,
   type Heartbeat,
   heartbeatReplySchema,
   layoutSchema,
@@ -15,10 +23,12 @@ import type { Disk } from '../common/disk.ts';
 import { writeFileDurable } from '../common/durable-file.ts';
 import { type Layout, validLayout } from '../common/layout.ts';
 import type { TrackerClient } from '../common/tracker-client.ts';
+import { fromWire, toWire } from '../common/wire-json.ts';
 import type { StorageApi } from './api.ts';
 import type { PartitionGuard } from './partition-guard.ts';
 
 const LAYOUT_FILE = 'cluster-layout.json';
+const CATALOG_FILE = 'cluster-catalog.json';
 
 export interface MemberOptions {
   tracker: TrackerClient;
@@ -38,12 +48,34 @@ export interface MemberOptions {
   report?: () => Pick<Heartbeat, 'phase' | 'recovery' | 'sync' | 'repairs'>;
   /** Called after each heartbeat reply with the other members of the syncgroup (its mirrors). */
   onMembers?: (members: NodeView[]) => void;
+  /** Called once a new catalog from the tracker is kept (durably), with the one it replaced. */
+  onCatalog?: (now: CatalogCopy, before: CatalogCopy | undefined) => void;
+  /** Called when this node sent its catalog copy to a rebuilding tracker. */
+  onOffered?: (seq: number | undefined) => void;
+}
+
+/** The catalog copy kept in the data directory (undefined when there is none or it cannot be read). */
+export async function loadKeptCatalog(dataDir: string): Promise<CatalogCopy | undefined> {
+  const text = await readFile(`${dataDir}/${CATALOG_FILE}`, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const parsed = catalogCopySchema.safeParse(fromWire(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function loadKeptLayout(dataDir: string): Promise<Layout | undefined> {
   const text = await readFile(`${dataDir}/${LAYOUT_FILE}`, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
-  const parsed = layoutSchema.safeParse(JSON.parse(text));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = layoutSchema.safeParse(raw);
   return parsed.success && validLayout(parsed.data) ? parsed.data : undefined;
 }
 
@@ -52,15 +84,42 @@ export class ClusterMember {
   private stopped = false;
   private failing = false;
   private running: Promise<void> = Promise.resolve();
-  /** The tracker's catalog as of the last heartbeat that carried it (in memory: a restart asks again). */
-  private catalog: { version: string; configs: Map<string, unknown> } | undefined;
+  /** The tracker's catalog as of the last heartbeat that carried it (kept in the data directory). */
+  private catalog: { copy: CatalogCopy; configs: Map<string, unknown>; deleted: Set<string> } | undefined;
+  private loaded: Promise<void> | undefined;
   private mirrors: NodeView[] = [];
 
   constructor(private readonly opts: MemberOptions) {}
 
+  /** Reads the catalog copy kept in the data directory (the first heartbeat does it if nobody did before). */
+  load(): Promise<void> {
+    this.loaded ??= loadKeptCatalog(this.opts.dataDir).then((copy) => {
+      if (copy && !this.catalog) this.hold(copy);
+    });
+    return this.loaded;
+  }
+
+  private hold(copy: CatalogCopy): void {
+    this.catalog = {
+      copy,
+      configs: new Map(copy.configs.map((c) => [`${c.id}/${c.kind}`, c.value] as const)),
+      deleted: new Set((copy.deleted ?? []).map((d) => d.id)),
+    };
+  }
+
   /** A bucket incarnation's setting as the tracker last sent it (undefined: none, or no catalog yet). */
   bucketConfig(incarnationId: string, kind: CatalogSnapshot['configs'][number]['kind']): unknown {
     return this.catalog?.configs.get(`${incarnationId}/${kind}`);
+  }
+
+  /** Incarnations the catalog says were deleted: whatever this node still holds of them is a leftover. */
+  deletedIncarnations(): ReadonlySet<string> {
+    return this.catalog?.deleted ?? new Set();
+  }
+
+  /** The catalog copy held (undefined until the tracker sent one, or one was kept from an earlier run). */
+  catalogCopy(): CatalogCopy | undefined {
+    return this.catalog?.copy;
   }
 
   /** The other members of this node's syncgroup as the tracker last reported them (empty until it answered). */
@@ -85,7 +144,10 @@ export class ClusterMember {
   /** One heartbeat now; throws what went wrong (the tracker refusing the node, or not answering). */
   async beatOnce(): Promise<void> {
     const o = this.opts;
+    await this.load();
     const stats = await o.stats();
+    const held = this.catalog?.copy;
+    const layoutVersion = o.guard.layoutVersion;
     const reply = await o.tracker.call(
       TRACKER.heartbeat,
       {
@@ -94,7 +156,8 @@ export class ClusterMember {
         url: o.url,
         startedMs: o.startedMs,
         objects: stats.objects,
-        ...(this.catalog ? { catalogVersion: this.catalog.version } : {}),
+        ...(held ? { catalogVersion: held.version, catalogSeq: held.seq } : {}),
+        ...(layoutVersion !== undefined ? { layoutVersion } : {}),
         ...o.report?.(),
         volumes: stats.volumes.map((v) => ({
           volumeId: v.volumeId,
@@ -107,19 +170,46 @@ export class ClusterMember {
       heartbeatReplySchema,
       { timeoutMs: Math.max(1000, o.intervalMs) },
     );
-    if (!validLayout(reply.layout)) throw new Error('the tracker sent an invalid layout');
+    if (reply.layout && !validLayout(reply.layout)) throw new Error('the tracker sent an invalid layout');
     if (reply.members) {
       this.mirrors = reply.members;
       o.onMembers?.(reply.members);
     }
     if (reply.catalog) {
-      const configs = new Map(reply.catalog.configs.map((c) => [`${c.id}/${c.kind}`, c.value] as const));
-      this.catalog = { version: reply.catalog.version, configs };
+      const { closing: _closing, ...rest } = reply.catalog;
+      const copy: CatalogCopy = { ...rest, seq: rest.seq ?? 0 };
+      // Durable before it is used: a wiped tracker may rebuild from this copy.
+      await writeFileDurable(o.disk, o.dataDir, CATALOG_FILE, toWire(copy));
+      // It holds the access keys' secrets: readable by this node's user only.
+      await chmod(join(o.dataDir, CATALOG_FILE), 0o600).catch(() => undefined);
+      const before = this.catalog?.copy;
+      this.hold(copy);
+      o.onCatalog?.(copy, before);
     }
-    if (reply.layout.version !== o.guard.layoutVersion) {
+    if (reply.layout && reply.layout.version !== o.guard.layoutVersion) {
       await writeFileDurable(o.disk, o.dataDir, LAYOUT_FILE, JSON.stringify(reply.layout));
       o.guard.setLayout(reply.layout);
     }
+    if (reply.offer) await this.offer();
+  }
+
+  /** Sends this node's catalog copy and layout to a tracker that is rebuilding (its directory was wiped). */
+  private async offer(): Promise<void> {
+    const o = this.opts;
+    const layout = await loadKeptLayout(o.dataDir);
+    const copy = this.catalog?.copy;
+    await o.tracker.call(
+      TRACKER.offer,
+      {
+        nodeId: o.nodeId,
+        syncgroup: o.guard.syncgroup,
+        ...(copy ? { catalog: copy } : {}),
+        ...(layout ? { layout } : {}),
+      },
+      emptyReplySchema,
+      { timeoutMs: Math.max(10_000, o.intervalMs) },
+    );
+    o.onOffered?.(copy?.seq);
   }
 
   start(): void {

@@ -30,8 +30,12 @@ import type {
   VersioningMode,
   VersionSelector,
 } from './api.ts';
+import type { BinlogPosition } from './binlog-record.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
+import type { JoinResult } from './recovery-pull.ts';
+import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
+import { frameApply } from './replica-wire.ts';
 
 export interface StorageClientOptions {
   connections?: number;
@@ -61,7 +65,7 @@ export interface CallLimits {
   signal?: AbortSignal;
 }
 
-export class StorageClient implements StorageApi {
+export class StorageClient implements StorageApi, ReplicaApi {
   private readonly pool: Pool;
   private readonly auth: Record<string, string>;
   private readonly origin: string;
@@ -308,6 +312,34 @@ export class StorageClient implements StorageApi {
   stats(): Promise<NodeStats> {
     return this.call('stats', {});
   }
+  /** Recovery pull: where this member's push sync toward a node pulling from `toward` must start. */
+  syncPosition(toward: string): Promise<BinlogPosition> {
+    return this.call('syncPosition', { toward });
+  }
+  /** Recovery pull: this member's push sync ships to `nodeId` from `at` on; answers within about `waitMs`. */
+  joinPushSync(nodeId: string, at: BinlogPosition, waitMs: number): Promise<JoinResult> {
+    return this.call('joinPushSync', { nodeId, at, waitMs });
+  }
+  // ---- replication (replica-api.ts) ----
+  replicaStates(bucket: string, key: Buffer): Promise<ReplicaState[]> {
+    return this.call('replicaStates', { bucket, key });
+  }
+  scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
+    return this.call('scanKeys', opts);
+  }
+  /** The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's. */
+  async applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
+    const { body, ...args } = input;
+    const res = await this.pool.request({
+      path: '/v1/applyReplica',
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', ...this.auth },
+      body: Readable.from(frameApply(toWire(args), body ?? noBytes())),
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw wireError(text);
+    return fromWire<ApplyResult>(text);
+  }
   /** Closes the connections (the remote node stays up); a `bounded` view leaves them to the client it came from. */
   async close(): Promise<void> {
     if (this.ownsPool) await this.pool.close();
@@ -316,9 +348,11 @@ export class StorageClient implements StorageApi {
 
 function wireError(text: string): Error {
   try {
-    const { code, message } = JSON.parse(text) as { code: string; message: string };
-    return errorFromWire(code, message);
+    const { code, message, reason } = JSON.parse(text) as { code: string; message: string; reason?: string };
+    return errorFromWire(code, message, reason);
   } catch {
     return errorFromWire('InternalError', text.slice(0, 200));
   }
 }
+
+async function* noBytes(): AsyncIterable<Buffer> {}

@@ -1,8 +1,10 @@
 // The catalog as gateways copy it: a numbered snapshot (buckets, their settings, the incarnations being closed).
 // The version is `<epoch>.<n>`: a fresh random epoch per tracker start, so a gateway never mistakes a restarted
-// tracker's version 3 for the one it already holds.
+// tracker's version 3 for the one it already holds. Versions only say "same or not"; the snapshot's `seq` (the
+// catalog's durable change number) orders copies across restarts. Storage nodes get more (`forNodes`): the access
+// keys and the deleted incarnations, since their copy is what a wiped tracker rebuilds from.
 import { randomBytes } from 'node:crypto';
-import type { CatalogSnapshot } from '../common/cluster-wire.ts';
+import type { AccessKey, CatalogSnapshot } from '../common/cluster-wire.ts';
 import type { BucketConfigKind, Catalog } from './catalog.ts';
 
 const KINDS: BucketConfigKind[] = [
@@ -23,6 +25,7 @@ export class CatalogView {
   private readonly epoch = randomBytes(4).toString('hex');
   private n = 1;
   private cached: CatalogSnapshot | undefined;
+  private cachedForNodes: CatalogSnapshot | undefined;
   /** Incarnation ids a DeleteBucket is deciding on. */
   readonly closing = new Set<string>();
 
@@ -36,6 +39,7 @@ export class CatalogView {
   changed(): void {
     this.n += 1;
     this.cached = undefined;
+    this.cachedForNodes = undefined;
   }
 
   /** Whether a gateway that applied `acked` has seen everything up to `version`. */
@@ -56,7 +60,23 @@ export class CatalogView {
         if (value !== undefined) configs.push({ id: b.id, kind, value });
       }
     }
-    this.cached = { version: this.version, buckets, configs, closing: [...this.closing] };
+    this.cached = {
+      version: this.version,
+      seq: this.catalog.seq,
+      buckets,
+      configs,
+      closing: [...this.closing],
+    };
     return this.cached;
+  }
+
+  /** The snapshot storage nodes keep: also the access keys and the recently deleted incarnations. */
+  forNodes(keys: readonly AccessKey[]): CatalogSnapshot {
+    this.cachedForNodes ??= {
+      ...this.snapshot(),
+      keys: [...keys],
+      deleted: this.catalog.deletedIncarnations(),
+    };
+    return this.cachedForNodes;
   }
 }

@@ -182,3 +182,70 @@ test(
     }
   },
 );
+
+test(
+  'every durable change numbers the catalog (seq), across reopen; tombstones carry the seq of their delete',
+  T,
+  async () => {
+    const dir = tempDir();
+    try {
+      const catalog = Catalog.open(dir);
+      assert.equal(catalog.seq, 0);
+      await catalog.createBucket({ name: 'a', owner: 'AK1', ...base });
+      assert.equal(await catalog.createBucket({ name: 'a', owner: 'AK1', ...base }), 'owned-by-you');
+      assert.equal(catalog.seq, 1, 'a create that changed nothing is not a change');
+      const a = catalog.getBucket('a')!;
+      assert.equal(await catalog.putBucketConfig(a, 'replication-mode', 'async'), true);
+      assert.equal(catalog.seq, 2);
+      assert.equal(await catalog.deleteBucket(a, empty), 'deleted');
+      assert.equal(catalog.seq, 3);
+      assert.equal(await catalog.putBucketConfig(a, 'replication-mode', 'async'), false);
+      assert.equal(catalog.seq, 3);
+      assert.deepEqual(catalog.deletedIncarnations(), [{ id: a.id, seq: 3 }]);
+      await catalog.close();
+      const again = Catalog.open(dir);
+      assert.equal(again.seq, 3);
+      assert.deepEqual(again.deletedIncarnations(), [{ id: a.id, seq: 3 }]);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'adopt replaces the whole catalog with a node copy, durably, and changes number on from its seq',
+  T,
+  async () => {
+    const dir = tempDir();
+    try {
+      const catalog = Catalog.open(dir);
+      await catalog.createBucket({ name: 'stale', owner: 'AK1', ...base });
+      const copy = {
+        seq: 41,
+        buckets: [{ name: 'kept', id: `~${'1'.repeat(32)}`, owner: 'AK9', ...base }],
+        configs: [{ id: `~${'1'.repeat(32)}`, kind: 'versioning' as const, value: 'Enabled' }],
+        deleted: [{ id: `~${'2'.repeat(32)}`, seq: 40 }],
+      };
+      await catalog.adopt(copy);
+      assert.deepEqual(
+        catalog.listBuckets().map((b) => [b.name, b.id, b.owner]),
+        [['kept', `~${'1'.repeat(32)}`, 'AK9']],
+      );
+      assert.equal(catalog.getBucketConfig(catalog.getBucket('kept')!, 'versioning'), 'Enabled');
+      assert.deepEqual(catalog.deletedIncarnations(), [{ id: `~${'2'.repeat(32)}`, seq: 40 }]);
+      await catalog.createBucket({ name: 'next', owner: 'AK9', ...base });
+      assert.equal(catalog.seq, 42);
+      await catalog.close();
+      const again = Catalog.open(dir);
+      assert.deepEqual(
+        again.listBuckets().map((b) => b.name),
+        ['kept', 'next'],
+      );
+      assert.equal(again.seq, 42);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

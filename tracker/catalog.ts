@@ -39,6 +39,19 @@ export interface DeadBucket {
   readonly id: string;
   readonly name: string;
   readonly deletedMs: number;
+  /** The catalog change (`seq`) that deleted it (0 for tombstones written before changes were numbered). */
+  readonly seq: number;
+}
+
+/** The most tombstones kept: storage nodes drop leftovers of these; older deletions are forgotten. */
+export const MAX_TOMBSTONES = 10_000;
+
+/** A whole catalog as a storage node keeps it, for a wiped tracker to adopt (see `adopt`). */
+export interface CatalogContent {
+  seq: number;
+  buckets: readonly BucketInfo[];
+  configs: ReadonlyArray<{ id: string; kind: BucketConfigKind; value: unknown }>;
+  deleted: ReadonlyArray<{ id: string; seq: number }>;
 }
 
 /**
@@ -64,6 +77,7 @@ export type InitialBucketConfig = Partial<Record<BucketConfigKind, unknown>>;
 
 /** v1: no id (the name is the id); v2: id. */
 const CATALOG_VERSION = 2;
+const SEQ = 'seq';
 
 type StoredBucket = Omit<BucketInfo, 'id'> & { id?: string; v: number };
 
@@ -81,13 +95,16 @@ export class Catalog {
   private readonly configs = new Map<string, Map<BucketConfigKind, unknown>>();
   private readonly dead = new Map<string, DeadBucket>();
   private readonly closings = new BucketClosings();
+  private seqNow = 0;
 
   private constructor(
     private readonly root: RootDatabase,
     private readonly buckets: Database<StoredBucket, string>,
-    private readonly tombstones: Database<DeadBucket & { v: number }, string>,
+    private readonly tombstones: Database<Omit<DeadBucket, 'seq'> & { seq?: number; v: number }, string>,
     /** Key: incarnation id + '/' + kind. */
     private readonly settings: Database<unknown, string>,
+    /** `seq`: the number of the last durable change. */
+    private readonly meta: Database<number, string>,
     private readonly randomBytes: (n: number) => Buffer,
     private readonly clock: () => number,
   ) {}
@@ -102,27 +119,86 @@ export class Catalog {
       maxDbs: 8,
     });
     const buckets = root.openDB<StoredBucket, string>({ name: 'buckets', encoding: 'msgpack' });
-    const tombstones = root.openDB<DeadBucket & { v: number }, string>({
+    const tombstones = root.openDB<Omit<DeadBucket, 'seq'> & { seq?: number; v: number }, string>({
       name: 'dead-buckets',
       encoding: 'msgpack',
     });
     const settings = root.openDB<unknown, string>({ name: 'bucket-config', encoding: 'msgpack' });
+    const meta = root.openDB<number, string>({ name: 'meta', encoding: 'msgpack' });
     const catalog = new Catalog(
       root,
       buckets,
       tombstones,
       settings,
+      meta,
       opts.randomBytes ?? cryptoRandomBytes,
       opts.clock ?? (() => Date.now()),
     );
-    for (const { key, value } of buckets.getRange({ snapshot: false })) catalog.cache.set(key, toInfo(value));
-    for (const { value } of tombstones.getRange({ snapshot: false }))
-      catalog.dead.set(value.id, { id: value.id, name: value.name, deletedMs: value.deletedMs });
-    for (const { key, value } of settings.getRange({ snapshot: false })) {
-      const [id, kind] = splitConfigKey(key);
-      catalog.configMap(id).set(kind, value);
-    }
+    catalog.load();
     return catalog;
+  }
+
+  private load(): void {
+    this.cache.clear();
+    this.configs.clear();
+    this.dead.clear();
+    for (const { key, value } of this.buckets.getRange({ snapshot: false }))
+      this.cache.set(key, toInfo(value));
+    for (const { value } of this.tombstones.getRange({ snapshot: false }))
+      this.dead.set(value.id, {
+        id: value.id,
+        name: value.name,
+        deletedMs: value.deletedMs,
+        seq: value.seq ?? 0,
+      });
+    for (const { key, value } of this.settings.getRange({ snapshot: false })) {
+      const [id, kind] = splitConfigKey(key);
+      this.configMap(id).set(kind, value);
+    }
+    this.seqNow = this.meta.get(SEQ) ?? 0;
+  }
+
+  /**
+   * The number of the last durable change (bucket created or deleted, a setting put). It survives restarts and
+   * only grows, so catalog copies kept by storage nodes compare: a wiped tracker adopts the highest.
+   */
+  get seq(): number {
+    return this.seqNow;
+  }
+
+  /** Inside a transaction: numbers this change. */
+  private bump(): number {
+    const next = (this.meta.get(SEQ) ?? 0) + 1;
+    this.meta.put(SEQ, next);
+    return next;
+  }
+
+  /** The most recently deleted incarnations, newest first, at most `limit`. */
+  deletedIncarnations(limit = MAX_TOMBSTONES): Array<{ id: string; seq: number }> {
+    return [...this.dead.values()]
+      .sort((a, b) => b.seq - a.seq)
+      .slice(0, limit)
+      .map((d) => ({ id: d.id, seq: d.seq }));
+  }
+
+  /**
+   * Replaces the whole catalog with a copy a storage node kept (a tracker whose directory was wiped rebuilds
+   * from the newest copy the nodes offer). One transaction: a crash leaves the old content or the new.
+   */
+  async adopt(content: CatalogContent): Promise<void> {
+    await this.buckets.transaction(() => {
+      for (const { key } of this.buckets.getRange({ snapshot: false })) this.buckets.remove(key);
+      for (const { key } of this.settings.getRange({ snapshot: false })) this.settings.remove(key);
+      for (const { key } of this.tombstones.getRange({ snapshot: false })) this.tombstones.remove(key);
+      for (const b of content.buckets) this.buckets.put(b.name, { ...b, v: CATALOG_VERSION });
+      for (const c of content.configs) this.settings.put(configKey(c.id, c.kind), c.value);
+      // The name is not in the copy: storage needs only the id; the date is the adoption's.
+      for (const d of content.deleted)
+        this.tombstones.put(d.id, { id: d.id, name: '', deletedMs: this.clock(), seq: d.seq, v: 1 });
+      this.meta.put(SEQ, content.seq);
+    });
+    await this.root.flushed;
+    this.load();
   }
 
   getBucket(name: string): BucketInfo | undefined {
@@ -147,10 +223,12 @@ export class Catalog {
       if (existing) return existing.owner === info.owner ? 'owned-by-you' : 'owned-by-other';
       this.buckets.put(info.name, { ...info, v: CATALOG_VERSION });
       for (const [kind, value] of initialEntries) this.settings.put(configKey(info.id, kind), value);
+      this.bump();
       return 'created';
     });
     await this.root.flushed;
     if (outcome === 'created') {
+      this.seqNow = this.meta.get(SEQ) ?? this.seqNow;
       this.cache.set(info.name, info);
       for (const [kind, value] of initialEntries) this.configMap(info.id).set(kind, value);
     }
@@ -173,10 +251,12 @@ export class Catalog {
       if (!row || toInfo(row).id !== bucket.id) return false;
       if (value === undefined) this.settings.remove(key);
       else this.settings.put(key, value);
+      this.bump();
       return true;
     });
     await this.root.flushed;
     if (!done) return false;
+    this.seqNow = this.meta.get(SEQ) ?? this.seqNow;
     if (value === undefined) this.configs.get(bucket.id)?.delete(kind);
     else this.configMap(bucket.id).set(kind, value);
     return true;
@@ -209,20 +289,28 @@ export class Catalog {
     return this.closings.run(bucket.id, async (): Promise<DeleteBucketOutcome> => {
       if (this.cache.get(bucket.name)?.id !== bucket.id) return 'no-such-bucket';
       if (!(await isEmpty())) return 'not-empty';
-      const tombstone: DeadBucket = { id: bucket.id, name: bucket.name, deletedMs: this.clock() };
+      let tombstone: DeadBucket | undefined;
+      // Past the bound, the oldest tombstones go (in the same transaction).
+      const excess = [...this.dead.values()]
+        .sort((a, b) => a.seq - b.seq)
+        .slice(0, Math.max(0, this.dead.size + 1 - MAX_TOMBSTONES));
       const removed = await this.buckets.transaction(() => {
         const row = this.buckets.get(bucket.name);
         if (!row || toInfo(row).id !== bucket.id) return false;
         this.buckets.remove(bucket.name);
+        tombstone = { id: bucket.id, name: bucket.name, deletedMs: this.clock(), seq: this.bump() };
         this.tombstones.put(bucket.id, { ...tombstone, v: 1 });
+        for (const old of excess) this.tombstones.remove(old.id);
         for (const kind of this.configs.get(bucket.id)?.keys() ?? [])
           this.settings.remove(configKey(bucket.id, kind));
         return true;
       });
       await this.root.flushed;
-      if (!removed) return 'no-such-bucket';
+      if (!removed || !tombstone) return 'no-such-bucket';
+      this.seqNow = tombstone.seq;
       this.cache.delete(bucket.name);
       this.configs.delete(bucket.id);
+      for (const old of excess) this.dead.delete(old.id);
       this.dead.set(bucket.id, tombstone);
       return 'deleted';
     });

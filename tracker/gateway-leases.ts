@@ -33,6 +33,8 @@ export class GatewayLeases {
   private readonly holders = new Map<string, Holder>();
   private readonly waiters = new Set<() => void>();
   private persisting: Promise<void> = Promise.resolve();
+  /** Until then, gateways this tracker cannot know of (it lost gateways.json) may still hold a lease. */
+  private unknownUntil = Number.NEGATIVE_INFINITY;
 
   private constructor(private readonly opts: LeaseOptions) {}
 
@@ -81,6 +83,14 @@ export class GatewayLeases {
   }
 
   /**
+   * A tracker rebuilt from the storage nodes (its directory was wiped) lost the list of lease holders: any gateway
+   * may have polled the old tracker up to a lease ago. Closings wait until `untilMs` (monotonic) for them.
+   */
+  assumeUnknownHolders(untilMs: number): void {
+    this.unknownUntil = Math.max(this.unknownUntil, untilMs);
+  }
+
+  /**
    * Resolves once every live holder's applied version satisfies `covers`; throws LeaseBusy after `timeoutMs`
    * naming the gateways that neither confirmed nor let their lease run out.
    */
@@ -89,14 +99,20 @@ export class GatewayLeases {
     for (;;) {
       this.dropExpired();
       const missing = [...this.holders].filter(([, h]) => !covers(h.acked));
-      if (missing.length === 0) return;
       const now = this.opts.now();
+      const unknown = now < this.unknownUntil;
+      if (missing.length === 0 && !unknown) return;
       if (now >= deadline) {
         throw new LeaseBusy(
-          `gateway(s) ${missing.map(([id]) => id).join(', ')} have not confirmed the closing (their lease ends within ${Math.ceil(this.opts.leaseMs / 1000)} s); retry later`,
+          unknown
+            ? `this tracker was rebuilt from the storage nodes and cannot know which gateways still hold a lease for ${Math.ceil((this.unknownUntil - now) / 1000)} s more; retry later`
+            : `gateway(s) ${missing.map(([id]) => id).join(', ')} have not confirmed the closing (their lease ends within ${Math.ceil(this.opts.leaseMs / 1000)} s); retry later`,
         );
       }
-      const nextExpiry = Math.min(...missing.map(([, h]) => h.lastMs + this.opts.leaseMs));
+      const nextExpiry = Math.min(
+        ...missing.map(([, h]) => h.lastMs + this.opts.leaseMs),
+        unknown ? this.unknownUntil : Number.POSITIVE_INFINITY,
+      );
       // Wakes on the next poll or leave, or when the earliest lease runs out, or at the deadline.
       await new Promise<void>((resolve) => {
         const wake = () => {

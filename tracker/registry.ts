@@ -16,6 +16,8 @@ export interface RegistryOptions {
   now: () => number;
   /** Where `nodes.json` lives; absent: nothing is kept (tests). */
   dir?: string;
+  /** A new node id took over the address of a known member (its disk was replaced): the old entry is dropped. */
+  onReplaced?: (old: NodeView, by: Heartbeat) => void;
 }
 
 export class NodeRegistry {
@@ -49,8 +51,30 @@ export class NodeRegistry {
         `node ${hb.nodeId} is registered in syncgroup ${known.beat.syncgroup}, not ${hb.syncgroup}`,
       );
     }
+    // Only one process answers at an address: a new id there (a node restarted on a wiped or replaced disk)
+    // means the member that had it is gone, so routing and status must not keep it as a ghost.
+    const replaced = known
+      ? []
+      : this.list().filter((n) => n.syncgroup === hb.syncgroup && n.url === hb.url && n.nodeId !== hb.nodeId);
+    for (const old of replaced) {
+      this.nodes.delete(old.nodeId);
+      this.opts.onReplaced?.(old, hb);
+    }
     this.nodes.set(hb.nodeId, { beat: hb, lastMs: this.opts.now() });
-    if (!known || known.beat.url !== hb.url) await this.persist();
+    if (!known || known.beat.url !== hb.url || replaced.length > 0) await this.persist();
+  }
+
+  /**
+   * An operator removes a node that is gone for good. Only a suspect node may be forgotten: a live one would
+   * register again with its next heartbeat.
+   */
+  async forget(nodeId: string): Promise<'forgotten' | 'no-such-node' | 'not-suspect'> {
+    const node = this.list().find((n) => n.nodeId === nodeId);
+    if (!node) return 'no-such-node';
+    if (node.state !== 'suspect') return 'not-suspect';
+    this.nodes.delete(nodeId);
+    await this.persist();
+    return 'forgotten';
   }
 
   list(): NodeView[] {
