@@ -126,7 +126,9 @@ export class ClusterRouter implements StorageApi {
     for (const [nodeId, calls] of this.inFlight) {
       const state = this.opts.view.nodes.find((n) => n.nodeId === nodeId)?.state;
       if (state === 'up') continue;
-      const reason = unavailable(
+      // A network failure as far as the caller is concerned: a read moves on to the next member at once, a
+      // write ends in 503 ServiceUnavailable (retryable).
+      const reason = new SuspectCut(
         `storage node ${nodeId} stopped answering (the tracker reports it ${state ?? 'gone'})`,
       );
       for (const ac of calls) ac.abort(reason);
@@ -520,13 +522,19 @@ function isNetworkError(err: unknown): boolean {
   return NETWORK_CODES.has(String(code)) || NETWORK_CODES.has(String(causeCode));
 }
 
-/** No answer in time (the node may only be busy), as opposed to a refused or broken connection. */
+/** A call cut because the tracker turned its node suspect: for failover, the node did not answer. */
+class SuspectCut extends Error {
+  readonly code = 'ETIMEDOUT';
+}
+
+/** No answer in time (the node may only be busy), as opposed to a refused or broken connection or a dead node. */
 function isTimeout(err: unknown): boolean {
-  return (err as { code?: unknown } | undefined)?.code === 'ETIMEDOUT';
+  return (err as { code?: unknown } | undefined)?.code === 'ETIMEDOUT' && !(err instanceof SuspectCut);
 }
 
 /** A node that cannot be reached is S3's retryable 503; anything else passes as it is. */
 function translate(err: unknown, nodeId: string): unknown {
+  if (err instanceof SuspectCut) return unavailable(err.message);
   return isNetworkError(err) ? unavailable(`storage node ${nodeId} cannot be reached`) : err;
 }
 
