@@ -1,7 +1,7 @@
 // The final table: every figure, what it is compared with, the ratio, and the goal beside it.
 
 export interface Row {
-  readonly section: 'disk' | 'packing' | 'http';
+  readonly section: 'disk' | 'packing' | 'http' | 'cluster';
   readonly figure: string;
   readonly unit: string;
   /** The measured figure (Quire's, the disk's or the packing engine's). */

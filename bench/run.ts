@@ -1,4 +1,4 @@
-// The project benchmark: `npm run bench [-- disk|packing|http|all] [--quick] [--endpoint URL] [--profile]`.
+// The project benchmark: `npm run bench [-- disk|packing|http|cluster|all] [--quick] [--endpoint URL] [--profile]`.
 // Prints progress, then one markdown table of every figure with its ratio and goal, and writes
 // the same figures as JSON to .bench/last.json. Not a test: it reports, it does not judge.
 // Quire inherits this process's environment, so e.g. QUIRE_LOG_LEVEL=warn measures it without
@@ -8,6 +8,7 @@ import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchCluster, clusterRows } from './cluster.ts';
 import type { DiskFigures } from './disk.ts';
 import { measureDisk, measureSequentialMBps } from './disk.ts';
 import type { HttpReport, Probe } from './http.ts';
@@ -27,8 +28,11 @@ const BUSY_LOAD = 1.5;
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const benchDir = join(repoRoot, '.bench');
 
+type Section = 'disk' | 'packing' | 'http' | 'cluster';
+const SECTIONS: readonly Section[] = ['disk', 'packing', 'http', 'cluster'];
+
 interface Args {
-  readonly sections: Set<'disk' | 'packing' | 'http'>;
+  readonly sections: Set<Section>;
   readonly quick: boolean;
   readonly endpoint: S3Endpoint | null;
   /** Write a CPU profile of the Quire server to .bench/profiles when it exits. */
@@ -36,7 +40,7 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const sections = new Set<'disk' | 'packing' | 'http'>();
+  const sections = new Set<Section>();
   let quick = false;
   let endpointUrl: string | null = null;
   let profile = false;
@@ -45,14 +49,14 @@ function parseArgs(argv: readonly string[]): Args {
     if (a === '--quick') quick = true;
     else if (a === '--profile') profile = true;
     else if (a === '--endpoint') endpointUrl = argv[++i] ?? null;
-    else if (a === 'all') for (const s of ['disk', 'packing', 'http'] as const) sections.add(s);
-    else if (a === 'disk' || a === 'packing' || a === 'http') sections.add(a);
+    else if (a === 'all') for (const s of SECTIONS) sections.add(s);
+    else if ((SECTIONS as readonly string[]).includes(a)) sections.add(a as Section);
     else
       throw new Error(
-        `unknown argument ${a} (sections: disk packing http all; --quick; --endpoint URL; --profile)`,
+        `unknown argument ${a} (sections: ${SECTIONS.join(' ')} all; --quick; --endpoint URL; --profile)`,
       );
   }
-  if (sections.size === 0) for (const s of ['disk', 'packing', 'http'] as const) sections.add(s);
+  if (sections.size === 0) for (const s of SECTIONS) sections.add(s);
   // An external S3 server (e.g. another implementation, to check the client) takes credentials from env.
   const endpoint =
     endpointUrl === null
@@ -187,7 +191,15 @@ async function main(): Promise<void> {
     const disk = args.sections.has('disk') ? await runDisk(workDir, args.quick) : null;
     const packing = args.sections.has('packing') ? await runPacking(workDir, args.quick) : null;
     const http = args.sections.has('http') ? await runHttp(workDir, args, servers) : null;
-    const rows: Row[] = [...diskRows(disk), ...packingRows(packing, disk), ...httpRows(http, disk)];
+    const cluster = args.sections.has('cluster')
+      ? await benchCluster({ repoRoot, workDir, quick: args.quick, log })
+      : null;
+    const rows: Row[] = [
+      ...diskRows(disk),
+      ...packingRows(packing, disk),
+      ...httpRows(http, disk),
+      ...clusterRows(cluster),
+    ];
     log(`\n# results${args.quick ? ' (--quick)' : ''}\n`);
     log(markdownTable(rows));
     const seconds = (performance.now() - started) / 1000;
@@ -201,7 +213,7 @@ async function main(): Promise<void> {
     log(
       `\n(${seconds.toFixed(0)} s; load average ${loadBefore.toFixed(1)} before, ${machine.loadAfter.toFixed(1)} after)`,
     );
-    const json = { quick: args.quick, seconds, machine, rows, disk, packing, http };
+    const json = { quick: args.quick, seconds, machine, rows, disk, packing, http, cluster };
     await writeFile(join(benchDir, 'last.json'), `${JSON.stringify(json, null, 2)}\n`);
     log(`written to ${join(benchDir, 'last.json')}`);
   } finally {

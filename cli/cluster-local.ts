@@ -97,6 +97,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
   };
 
   let endpoint = '';
+  let website = '';
   let trackerUrl = '';
   let accessKey = '';
   let secretKey = '';
@@ -145,7 +146,10 @@ export async function clusterCommand(args: string[]): Promise<number> {
       `the storage nodes did not register with the tracker within ${START_TIMEOUT_MS / 1000} s; see ${join(dir, 'logs')}`,
     );
     const gateway = start('gateway', ['gateway', '--port', String(port), ...common]);
-    endpoint = await gateway.line(/serving S3 at (\S+)/);
+    [endpoint, website] = await Promise.all([
+      gateway.line(/serving S3 at (\S+)/),
+      gateway.line(/serving websites at (\S+)/),
+    ]);
     await within(
       waitHealthy(endpoint),
       stopRequested.then(() => {
@@ -161,6 +165,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
   process.stdout.write(`
 Quire cluster is running (1 tracker, syncgroups ${SYNCGROUPS.join(' and ')} × ${NODES_PER_SYNCGROUP} storage nodes, 1 gateway).
   endpoint:    ${endpoint}
+  website:     ${website}
   access key:  ${accessKey}
   secret key:  ${secretKey}
   region:      us-east-1

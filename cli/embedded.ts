@@ -7,7 +7,6 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { createGateway } from '../gateway/app.ts';
 import type { Credentials } from '../gateway/auth/types.ts';
-import { FULL_BLOCK, NO_BLOCK } from '../gateway/authz/public-access.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
 import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
@@ -19,6 +18,7 @@ import type { RecoveryReport } from '../storage/recovery.ts';
 import { Catalog } from '../tracker/catalog.ts';
 import { type Config, ConfigError } from './config.ts';
 import { purgeDeadBuckets } from './dead-buckets.ts';
+import { gatewayConfigOptions, openWebsiteListener, s3ServerOptions } from './s3-listeners.ts';
 
 export interface RunningQuire {
   readonly endpoint: string;
@@ -105,32 +105,15 @@ export async function startEmbedded(
     buckets: catalog,
     storage,
     credentials: (id) => keys.get(id),
-    region: config.region,
-    baseDomains: config.baseDomains,
+    ...gatewayConfigOptions(config),
     logger: logger.child({ part: 'gateway' }),
     metrics,
     hasher,
-    limits: {
-      maxObjectBytes: config.maxObjectBytes,
-      minPartBytes: config.multipartMinPartBytes,
-      bodyTimeoutMs: config.bodyTimeoutMs,
-    },
     clock: () => Date.now(),
     isReady: () => ready,
-    ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
-    websiteDomain: config.websiteDomain,
-    blockPublicAccess: config.blockPublicAccess ? FULL_BLOCK : NO_BLOCK,
-    sigV2: config.sigV2,
   });
 
-  const serverOptions = {
-    keepAliveTimeout: 65_000,
-    // No limit on a whole request (a 5 GiB PUT may take long); a body that stalls is cut by bodyTimeoutMs.
-    requestTimeout: 0,
-    headersTimeout: config.headersTimeoutMs,
-    // Node enforces headersTimeout only when it sweeps its connections: sweep often enough to keep it.
-    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.headersTimeoutMs / 4))),
-  };
+  const serverOptions = s3ServerOptions(config);
   const server = createServer(serverOptions, gateway.listener);
   // With a listener here Node does not send `100 Continue` by itself: handlers send it once the request is accepted.
   server.on('checkContinue', gateway.listener);
@@ -138,27 +121,19 @@ export async function startEmbedded(
   await listen(server, config.port, config.host);
   const servers = [server];
   let website: RunningQuire['website'];
-  const websitePort =
-    config.websitePort ?? (config.port === 0 || config.port === 65535 ? 0 : config.port + 1);
-  if (websitePort !== 'off') {
-    const siteServer = createServer(serverOptions, gateway.websiteListener);
-    siteServer.on('checkContinue', gateway.websiteListener);
-    siteServer.on('clientError', (_err: Error, socket: Socket) => socket.destroy());
-    try {
-      await listen(siteServer, websitePort, config.host);
-    } catch (err) {
-      // Nothing is served yet: close what is open so the process can end with the one-line reason.
-      await new Promise<void>((done) => server.close(() => done()));
-      await storage.close();
-      await catalog.close();
-      await hasher.close();
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-      throw new ConfigError(
-        `the website port ${websitePort} is already in use; pick another with --website-port N (QUIRE_WEBSITE_PORT), or --website-port off`,
-      );
+  try {
+    const site = await openWebsiteListener(config, gateway.websiteListener);
+    if (site) {
+      servers.push(site.server);
+      website = { port: site.port, domain: site.domain };
     }
-    servers.push(siteServer);
-    website = { port: (siteServer.address() as AddressInfo).port, domain: config.websiteDomain };
+  } catch (err) {
+    // Nothing is served yet: close what is open so the process can end with the one-line reason.
+    await new Promise<void>((done) => server.close(() => done()));
+    await storage.close();
+    await catalog.close();
+    await hasher.close();
+    throw err;
   }
   ready = true;
   const expiry = scheduleUploadExpiry(storage, config.multipartExpiryDays * DAY_MS, logger);

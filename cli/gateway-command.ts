@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
 import { createGateway } from '../gateway/app.ts';
 import { createHashingPool } from '../gateway/checksums/index.ts';
-import { ClusterRouter } from '../gateway/cluster/router.ts';
+import { ClusterRouter, DEFAULT_FAILOVER_AFTER_MS } from '../gateway/cluster/router.ts';
 import { TrackerDirectory } from '../gateway/cluster/tracker-directory.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { StorageClient } from '../storage/http-client.ts';
@@ -16,6 +16,13 @@ import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
 import { answerClientError, settlesWithin } from './embedded.ts';
 import { createLogger } from './logger.ts';
 import { installProcessGuards } from './process-guards.ts';
+import {
+  gatewayConfigOptions,
+  openWebsiteListener,
+  S3_FLAGS,
+  s3FlagValues,
+  s3ServerOptions,
+} from './s3-listeners.ts';
 
 export async function gatewayCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -27,15 +34,16 @@ export async function gatewayCommand(args: string[]): Promise<number> {
       tracker: { type: 'string' },
       'cluster-secret-file': { type: 'string' },
       'poll-ms': { type: 'string' },
+      'storage-connect-timeout-ms': { type: 'string' },
+      'failover-after-ms': { type: 'string' },
       'log-level': { type: 'string' },
-      'metrics-token': { type: 'string' },
+      ...S3_FLAGS,
     },
   });
-  const flags: Record<string, unknown> = {};
+  const flags: Record<string, unknown> = s3FlagValues(values);
   if (values.port !== undefined) flags.port = values.port;
   if (values.host !== undefined) flags.host = values.host;
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
-  if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
   // No data directory: a gateway keeps nothing. QUIRE_ACCESS_KEY & co. belong to the tracker and are ignored here.
   const env = configFromEnv(process.env);
   delete env.accessKeyId;
@@ -44,6 +52,16 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   const config = resolveConfig([env, flags]);
   const trackerUrl = urlFlag(values.tracker, '--tracker');
   const pollMs = numberFlag(values['poll-ms'] ?? '1000', '--poll-ms', 50);
+  const connectTimeoutMs = numberFlag(
+    values['storage-connect-timeout-ms'] ?? '1000',
+    '--storage-connect-timeout-ms',
+    10,
+  );
+  const failoverAfterMs = numberFlag(
+    values['failover-after-ms'] ?? String(DEFAULT_FAILOVER_AFTER_MS),
+    '--failover-after-ms',
+    10,
+  );
   const secret = givenClusterSecret(values['cluster-secret-file'], process.env);
   const logger = createLogger(config.logLevel).child({ part: 'gateway' });
   const guards = installProcessGuards(logger);
@@ -66,7 +84,13 @@ export async function gatewayCommand(args: string[]): Promise<number> {
       },
       refresh: () => directory.poll(),
     },
-    connect: (url) => new StorageClient(url, { secret }),
+    connect: (url) => new StorageClient(url, { secret, connectTimeoutMs }),
+    failoverAfterMs,
+    onFailover: ({ nodeId, error }) =>
+      logger.debug(
+        { nodeId, err: (error as Error).message },
+        'storage node did not answer a read; asking a mirror',
+      ),
   });
   const hasher = createHashingPool();
   let ready = false;
@@ -74,19 +98,12 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     buckets: directory,
     storage: router,
     credentials: (id) => directory.credentials(id),
-    region: config.region,
-    baseDomains: config.baseDomains,
+    ...gatewayConfigOptions(config),
     logger,
     metrics: new GatewayMetrics(async () => (await router.stats()).volumes),
     hasher,
-    limits: {
-      maxObjectBytes: config.maxObjectBytes,
-      minPartBytes: config.multipartMinPartBytes,
-      bodyTimeoutMs: config.bodyTimeoutMs,
-    },
     clock: () => Date.now(),
     isReady: () => ready && directory.ready,
-    ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
   });
   try {
     await directory.poll();
@@ -100,32 +117,45 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     }
   }
   directory.start();
-  const server = createServer(
-    {
-      keepAliveTimeout: 65_000,
-      requestTimeout: 0,
-      headersTimeout: config.headersTimeoutMs,
-      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.headersTimeoutMs / 4))),
-    },
-    gateway.listener,
-  );
+  const server = createServer(s3ServerOptions(config), gateway.listener);
   server.on('checkContinue', gateway.listener);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
   await listenOn(server, config.port, config.host);
+  const servers = [server];
+  let site: Awaited<ReturnType<typeof openWebsiteListener>>;
+  try {
+    site = await openWebsiteListener(config, gateway.websiteListener);
+  } catch (err) {
+    await new Promise<void>((done) => server.close(() => done()));
+    await directory.stop();
+    await router.close();
+    await hasher.close();
+    guards.remove();
+    throw err;
+  }
+  if (site) servers.push(site.server);
   ready = true;
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  process.stdout.write(`Quire gateway is serving S3 at http://${host}:${port} (tracker ${trackerUrl})\n`);
-  logger.info({ port, tracker: trackerUrl, gatewayId: directory.gatewayId }, 'gateway started');
+  const siteLine = site
+    ? `Quire gateway is serving websites at http://<bucket>.${site.domain}:${site.port}/\n`
+    : '';
+  process.stdout.write(
+    `Quire gateway is serving S3 at http://${host}:${port} (tracker ${trackerUrl})\n${siteLine}`,
+  );
+  logger.info(
+    { port, websitePort: site?.port, tracker: trackerUrl, gatewayId: directory.gatewayId },
+    'gateway started',
+  );
 
   const stop = await waitForStop(guards.fatal);
   logger.info({ signal: stop.signal }, 'gateway stopping: finishing in-flight requests');
   ready = false;
   gateway.drain();
-  const stopped = new Promise<void>((done) => server.close(() => done()));
-  server.closeIdleConnections();
+  const stopped = Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))));
+  for (const s of servers) s.closeIdleConnections();
   await settlesWithin(gateway.idle(), config.shutdownGraceMs);
-  server.closeAllConnections();
+  for (const s of servers) s.closeAllConnections();
   await settlesWithin(stopped, 5000);
   await directory.stop();
   await router.close();

@@ -7,6 +7,7 @@ import { lockDataDir } from './data-dir-lock.ts';
 import { type RunningQuire, startEmbedded } from './embedded.ts';
 import { createLogger } from './logger.ts';
 import { installProcessGuards } from './process-guards.ts';
+import { S3_FLAGS, s3FlagValues } from './s3-listeners.ts';
 
 export async function serverCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -26,17 +27,10 @@ export async function serverCommand(args: string[]): Promise<number> {
       'chunkfile-bytes': { type: 'string' },
       'lifecycle-interval-ms': { type: 'string' },
       'lifecycle-ops-per-second': { type: 'string' },
-      'body-timeout-ms': { type: 'string' },
-      'headers-timeout-ms': { type: 'string' },
-      'shutdown-grace-ms': { type: 'string' },
-      'metrics-token': { type: 'string' },
-      'website-port': { type: 'string' },
-      'website-domain': { type: 'string' },
-      'block-public-access': { type: 'boolean' },
-      'no-sigv2': { type: 'boolean' },
+      ...S3_FLAGS,
     },
   });
-  const flags: Record<string, unknown> = {};
+  const flags: Record<string, unknown> = s3FlagValues(values);
   if (values.data !== undefined) flags.dataDir = values.data;
   if (values.port !== undefined) flags.port = values.port;
   if (values.host !== undefined) flags.host = values.host;
@@ -52,14 +46,6 @@ export async function serverCommand(args: string[]): Promise<number> {
     flags.lifecycleIntervalMs = values['lifecycle-interval-ms'];
   if (values['lifecycle-ops-per-second'] !== undefined)
     flags.lifecycleOpsPerSecond = values['lifecycle-ops-per-second'];
-  if (values['body-timeout-ms'] !== undefined) flags.bodyTimeoutMs = values['body-timeout-ms'];
-  if (values['headers-timeout-ms'] !== undefined) flags.headersTimeoutMs = values['headers-timeout-ms'];
-  if (values['shutdown-grace-ms'] !== undefined) flags.shutdownGraceMs = values['shutdown-grace-ms'];
-  if (values['metrics-token'] !== undefined) flags.metricsToken = values['metrics-token'];
-  if (values['website-port'] !== undefined) flags.websitePort = values['website-port'];
-  if (values['website-domain'] !== undefined) flags.websiteDomain = values['website-domain'];
-  if (values['block-public-access']) flags.blockPublicAccess = true;
-  if (values['no-sigv2']) flags.sigV2 = false;
   const config = resolveConfig([
     values.config ? configFromFile(values.config) : {},
     configFromEnv(process.env),

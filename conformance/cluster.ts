@@ -41,6 +41,24 @@ export interface Proc {
   logTail(): string;
 }
 
+/** Every child still running: SIGKILLed when this test process ends, however it ends short of SIGKILL. */
+const live = new Set<ChildProcess>();
+let reaperInstalled = false;
+function reapOnExit(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  const reap = () => {
+    for (const p of live) p.kill('SIGKILL');
+  };
+  process.once('exit', reap);
+  // The test runner ends a file that outran its timeout with SIGTERM: without this its cluster would live on.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const)
+    process.once(signal, () => {
+      reap();
+      process.exit(1);
+    });
+}
+
 export function startProc(name: string, args: string[], logDir: string, env: NodeJS.ProcessEnv = {}): Proc {
   const logPath = join(logDir, `${name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
@@ -49,6 +67,9 @@ export function startProc(name: string, args: string[], logDir: string, env: Nod
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapOnExit();
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   proc.stderr?.pipe(log, { end: false });
   const waiters: Array<{ re: RegExp; resolve: (s: string) => void }> = [];
   createInterface({ input: proc.stdout! }).on('line', (l) => {
@@ -143,11 +164,32 @@ function keepLogs(dir: string): void {
   for (const f of readdirSync(dir)) if (f.endsWith('.log')) copyFileSync(join(dir, f), join(dest, f));
 }
 
+export interface ClusterTimings {
+  /** The tracker's --suspect-after-ms. */
+  suspectAfterMs: number;
+  /** Each storage node's --heartbeat-ms. */
+  heartbeatMs: number;
+  /** The gateway's --poll-ms. */
+  pollMs: number;
+}
+
 /** Fast failure detection for tests: heartbeats every 200 ms, suspect after 1 s, gateways poll every 200 ms. */
-export async function startCluster(): Promise<TestCluster> {
+export const FAST_TIMINGS: ClusterTimings = { suspectAfterMs: 1000, heartbeatMs: 200, pollMs: 200 };
+/** What an operator gets without flags (the failover windows the issue bounds are measured with these). */
+export const DEFAULT_TIMINGS: ClusterTimings = { suspectAfterMs: 10_000, heartbeatMs: 2000, pollMs: 1000 };
+
+export interface ClusterOptions {
+  timings?: ClusterTimings;
+  /** More environment for every process (e.g. QUIRE_MULTIPART_MIN_PART_BYTES). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
+  const timings = opts.timings ?? FAST_TIMINGS;
   const dir = mkdtempSync(join(tmpdir(), 'quire-cluster-'));
   const logDir = dir;
   const env = {
+    ...opts.env,
     QUIRE_ACCESS_KEY: CREDS.accessKeyId,
     QUIRE_SECRET_KEY: CREDS.secretAccessKey,
     QUIRE_EXTRA_KEYS: `${OTHER_CREDS.accessKeyId}:${OTHER_CREDS.secretAccessKey}`,
@@ -166,7 +208,7 @@ export async function startCluster(): Promise<TestCluster> {
         '--syncgroups',
         'a,b',
         '--suspect-after-ms',
-        '1000',
+        String(timings.suspectAfterMs),
       ],
       logDir,
       env,
@@ -197,9 +239,10 @@ export async function startCluster(): Promise<TestCluster> {
         '--cluster-secret-file',
         secretFile,
         '--heartbeat-ms',
-        '200',
+        String(timings.heartbeatMs),
       ],
       logDir,
+      opts.env,
     );
     procs.push(p);
     nodeUrls.set(name, await p.line(/is serving at (\S+);/));
@@ -246,9 +289,10 @@ export async function startCluster(): Promise<TestCluster> {
         '--cluster-secret-file',
         secretFile,
         '--poll-ms',
-        '200',
+        String(timings.pollMs),
       ],
       logDir,
+      opts.env,
     );
     procs.push(gateway);
     const endpoint = await gateway.line(/serving S3 at (\S+)/);

@@ -165,6 +165,25 @@ describe('cluster storage node API', () => {
     assert.equal(ok.status, 200);
   });
 
+  test(
+    'GET /health answers 200 without the secret (container healthchecks); nothing else does',
+    T,
+    async () => {
+      const health = await fetch(`${url}/health`);
+      assert.equal(health.status, 200);
+      assert.equal(await health.text(), 'ok');
+      for (const [method, path] of [
+        ['POST', '/health'],
+        ['GET', '/health/x'],
+        ['GET', '/v1/stats'],
+      ] as const) {
+        const res = await fetch(`${url}${path}`, { method });
+        assert.equal(res.status, 403, `${method} ${path}`);
+        await res.arrayBuffer();
+      }
+    },
+  );
+
   test('malformed or oversized arguments are refused before the node acts', T, async () => {
     const call = (method: string, body: string) =>
       fetch(`${url}/v1/${method}`, { method: 'POST', headers: { [SECRET_HEADER]: SECRET }, body });

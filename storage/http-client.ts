@@ -5,6 +5,7 @@ import { Pool } from 'undici';
 import { SECRET_HEADER } from '../common/cluster-wire.ts';
 import type {
   BodyFinish,
+  ByteRangeInclusive,
   ChecksumAlgorithm,
   CopyDestination,
   CopySource,
@@ -29,40 +30,105 @@ import type {
   VersioningMode,
   VersionSelector,
 } from './api.ts';
+import type { BinlogPosition } from './binlog-record.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
+import type { JoinResult } from './recovery-pull.ts';
+import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
+import { frameApply } from './replica-wire.ts';
 
 export interface StorageClientOptions {
   connections?: number;
   /** Body timeout for streamed reads and writes. */
   bodyTimeoutMs?: number;
+  /** How long a TCP connect to the node may take (a machine that vanished never refuses). Default 1 s. */
+  connectTimeoutMs?: number;
+  /** How long the node may take to answer (status line) after the request was sent. Default 300 s. */
+  headersTimeoutMs?: number;
   /** The cluster secret, sent with every request (a cluster's nodes refuse requests without it). */
   secret?: string;
 }
 
-export class StorageClient implements StorageApi {
+/** A call to a node bounded by `answerMs` that got no answer in time (code ETIMEDOUT: a network failure). */
+export class NodeAnswerTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(origin: string, ms: number) {
+    super(`storage node ${origin} did not answer within ${ms} ms`);
+  }
+}
+
+/** What bounds each call of a `bounded` view of a client. */
+export interface CallLimits {
+  /** The answer (for a stream: its first bytes) must come within this many ms, queueing and connect included. */
+  answerMs?: number;
+  /** Aborts the call (its reason is what the call throws). */
+  signal?: AbortSignal;
+}
+
+export class StorageClient implements StorageApi, ReplicaApi {
   private readonly pool: Pool;
   private readonly auth: Record<string, string>;
+  private readonly origin: string;
+  private readonly limits: CallLimits;
+  private readonly ownsPool: boolean;
 
-  constructor(origin: string, opts: StorageClientOptions = {}) {
-    this.pool = new Pool(origin, {
-      connections: opts.connections ?? 16,
-      bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
-      headersTimeout: 300_000,
-    });
+  constructor(origin: string, opts: StorageClientOptions = {}, shared?: { pool: Pool; limits: CallLimits }) {
+    this.origin = origin;
+    this.pool =
+      shared?.pool ??
+      new Pool(origin, {
+        connections: opts.connections ?? 16,
+        bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
+        headersTimeout: opts.headersTimeoutMs ?? 300_000,
+        connectTimeout: opts.connectTimeoutMs ?? 1000,
+      });
+    this.ownsPool = shared === undefined;
+    this.limits = shared?.limits ?? {};
     this.auth = opts.secret === undefined ? {} : { [SECRET_HEADER]: opts.secret };
   }
 
-  private async call<T>(method: string, args: unknown): Promise<T> {
-    const res = await this.pool.request({
-      path: `/v1/${method}`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...this.auth },
-      body: toWire(args),
+  /**
+   * The same node over the same connections, each call bounded by `limits`: a read that another node can serve
+   * gives up on a node that does not answer in time (a frozen node, SIGSTOP, accepts connections through the
+   * kernel's backlog and never answers, so only a deadline tells), and a call can be cut when its node is found dead.
+   */
+  bounded(limits: CallLimits): StorageClient {
+    return new StorageClient(this.origin, { secret: this.auth[SECRET_HEADER] }, { pool: this.pool, limits });
+  }
+
+  /** Runs `send` with this view's limits as its abort signal; `send` settles before it returns. */
+  private async deadline<T>(send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    const { answerMs: ms, signal: outer } = this.limits;
+    if (ms === undefined && outer === undefined) return send(undefined);
+    const ac = new AbortController();
+    const timer =
+      ms === undefined ? undefined : setTimeout(() => ac.abort(new NodeAnswerTimeout(this.origin, ms)), ms);
+    const cut = () => ac.abort(outer?.reason);
+    if (outer?.aborted) cut();
+    else outer?.addEventListener('abort', cut, { once: true });
+    try {
+      return await send(ac.signal);
+    } catch (err) {
+      throw ac.signal.aborted ? ac.signal.reason : err;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', cut);
+    }
+  }
+
+  private call<T>(method: string, args: unknown): Promise<T> {
+    return this.deadline(async (signal) => {
+      const res = await this.pool.request({
+        path: `/v1/${method}`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.auth },
+        body: toWire(args),
+        signal: signal ?? null,
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw wireError(text);
+      return fromWire<T>(text);
     });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw wireError(text);
-    return fromWire<T>(text);
   }
 
   /** Puts and parts: arguments in a header, the framed body streamed, finish() appended to it. */
@@ -82,19 +148,22 @@ export class StorageClient implements StorageApi {
       }
     };
     try {
-      const res = await this.pool.request({
-        path: `/v1/${method}`,
-        method: 'POST',
-        headers: {
-          'x-quire-args': Buffer.from(toWire(args)).toString('base64url'),
-          'content-type': 'application/octet-stream',
-          ...this.auth,
-        },
-        body: Readable.from(frameBody(body, guarded)),
+      return await this.deadline(async (signal) => {
+        const res = await this.pool.request({
+          path: `/v1/${method}`,
+          method: 'POST',
+          headers: {
+            'x-quire-args': Buffer.from(toWire(args)).toString('base64url'),
+            'content-type': 'application/octet-stream',
+            ...this.auth,
+          },
+          body: Readable.from(frameBody(body, guarded)),
+          signal: signal ?? null,
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) throw wireError(text);
+        return fromWire<T>(text);
       });
-      const text = await res.body.text();
-      if (res.statusCode !== 200) throw wireError(text);
-      return fromWire<T>(text);
     } catch (err) {
       // A failing finish() (bad digest) aborts the request: the caller sees its own error.
       throw finishError ?? err;
@@ -130,16 +199,23 @@ export class StorageClient implements StorageApi {
     let released = false;
     const pool = this.pool;
     const auth = this.auth;
-    return {
-      record: r.record,
-      async *stream(range) {
+    // The node sends the status line only once it has the first bytes: the deadline covers exactly those.
+    const open = (range: ByteRangeInclusive | undefined) =>
+      this.deadline(async (signal) => {
         const res = await pool.request({
           path: '/v1/stream',
           method: 'POST',
           headers: auth,
           body: toWire({ handleId: r.handleId, range: range ?? null }),
+          signal: signal ?? null,
         });
         if (res.statusCode !== 200) throw wireError(await res.body.text());
+        return res;
+      });
+    return {
+      record: r.record,
+      async *stream(range) {
+        const res = await open(range);
         for await (const c of res.body) yield c as Buffer;
       },
       release: () => {
@@ -236,17 +312,47 @@ export class StorageClient implements StorageApi {
   stats(): Promise<NodeStats> {
     return this.call('stats', {});
   }
-  /** Closes the connections (the remote node stays up). */
+  /** Recovery pull: where this member's push sync toward a node pulling from `toward` must start. */
+  syncPosition(toward: string): Promise<BinlogPosition> {
+    return this.call('syncPosition', { toward });
+  }
+  /** Recovery pull: this member's push sync ships to `nodeId` from `at` on; answers within about `waitMs`. */
+  joinPushSync(nodeId: string, at: BinlogPosition, waitMs: number): Promise<JoinResult> {
+    return this.call('joinPushSync', { nodeId, at, waitMs });
+  }
+  // ---- replication (replica-api.ts) ----
+  replicaStates(bucket: string, key: Buffer): Promise<ReplicaState[]> {
+    return this.call('replicaStates', { bucket, key });
+  }
+  scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
+    return this.call('scanKeys', opts);
+  }
+  /** The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's. */
+  async applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
+    const { body, ...args } = input;
+    const res = await this.pool.request({
+      path: '/v1/applyReplica',
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', ...this.auth },
+      body: Readable.from(frameApply(toWire(args), body ?? noBytes())),
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw wireError(text);
+    return fromWire<ApplyResult>(text);
+  }
+  /** Closes the connections (the remote node stays up); a `bounded` view leaves them to the client it came from. */
   async close(): Promise<void> {
-    await this.pool.close();
+    if (this.ownsPool) await this.pool.close();
   }
 }
 
 function wireError(text: string): Error {
   try {
-    const { code, message } = JSON.parse(text) as { code: string; message: string };
-    return errorFromWire(code, message);
+    const { code, message, reason } = JSON.parse(text) as { code: string; message: string; reason?: string };
+    return errorFromWire(code, message, reason);
   } catch {
     return errorFromWire('InternalError', text.slice(0, 200));
   }
 }
+
+async function* noBytes(): AsyncIterable<Buffer> {}

@@ -25,7 +25,37 @@ const copySource = z.looseObject({
 const keyed = { bucket, key };
 const versionId = z.string().min(1).max(256);
 const which = z.looseObject({ versionId: versionId.optional() }).optional();
+const nodeId = z.string().regex(/^[0-9a-f]{8}$/);
 const tag = z.object({ key: z.string().max(512), value: z.string().max(1024) });
+
+const opver = z.object({
+  counter: z.bigint().nonnegative(),
+  nodeId: z.number().int().min(0).max(0xffff_ffff),
+});
+const checksums = z.record(z.string().max(16), z.string().max(128));
+const retention = z.looseObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retainUntilMs: ms });
+/** A version as replication sends it (api.ts ObjectRecord). */
+const objectRecord = z.looseObject({
+  ...keyed,
+  size: count,
+  etag: z.string().max(256),
+  lastModifiedMs: ms,
+  headers,
+  checksums,
+  checksumType: z.enum(['FULL_OBJECT', 'COMPOSITE']).optional(),
+  parts: z
+    .array(z.object({ partNumber, size: count, etag: z.string().max(256) }))
+    .max(10_000)
+    .optional(),
+  opver,
+  versionId,
+  deleteMarker: z.boolean().optional(),
+  tags: z.array(tag).max(50).optional(),
+  retention: retention.optional(),
+  legalHold: z.boolean().optional(),
+  acl: z.looseObject({ owner: z.string().max(256), grants: z.array(z.looseObject({})).max(100) }).optional(),
+});
+const replicaKey = z.object(keyed);
 
 export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unknown>>> = {
   putObject: z.looseObject({ ...keyed, size: count, headers, nowMs: ms, condition: condition.optional() }),
@@ -119,6 +149,24 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     }),
   }),
   stats: z.looseObject({}),
+  syncPosition: z.looseObject({ toward: nodeId }),
+  joinPushSync: z.looseObject({
+    nodeId,
+    at: z.object({ file: z.number().int().min(1), offset: z.number().int().min(0) }),
+    waitMs: z.number().int().min(0).max(60_000),
+  }),
+  replicaStates: z.looseObject(keyed),
+  scanKeys: z.looseObject({ after: replicaKey.optional(), limit: z.number().int().min(1).max(10_000) }),
+  applyReplica: z.looseObject({
+    state: z.looseObject({
+      ...keyed,
+      versionId,
+      opver,
+      record: objectRecord.optional(),
+      seq: opver.optional(),
+    }),
+    force: z.boolean().optional(),
+  }),
   release: z.looseObject({ handleId: z.string().max(128) }),
   stream: z.looseObject({ handleId: z.string().max(128), range: range.nullish() }),
 };

@@ -8,6 +8,9 @@ import type { ByteRangeInclusive, ReadHandle, StorageApi } from './api.ts';
 import { errorToWire } from './errors.ts';
 import { MAX_ARGS_BYTES, STORAGE_CALL_SCHEMAS } from './http-schemas.ts';
 import { fromWire, toWire, unframeBody } from './http-wire.ts';
+import type { PushSyncControl } from './recovery-pull.ts';
+import type { ReplicaApi } from './replica-api.ts';
+import { readApply } from './replica-wire.ts';
 
 export interface StorageServerOptions {
   /** An opened object not streamed or released within this time is released. */
@@ -16,6 +19,10 @@ export interface StorageServerOptions {
   nextHandleId?: () => string;
   /** When set (a cluster), a request without this secret in `x-quire-cluster-secret` is refused (403). */
   secret?: string;
+  /** Asked before each call runs, with its name; a call it throws for is refused with that error (a recovering node). */
+  gate?: (method: string) => void;
+  /** This node's push sync, for a recovery pull of a mirror (`syncPosition`, `joinPushSync`); absent: refused. */
+  pushSync?: PushSyncControl;
 }
 
 const STATUS: Record<string, number> = {
@@ -33,7 +40,11 @@ const STATUS: Record<string, number> = {
 
 type Handler = (req: IncomingMessage, args: Record<string, unknown>) => Promise<unknown>;
 
-export function createStorageServer(api: StorageApi, opts: StorageServerOptions = {}): Server {
+/** A storage node serves the replication calls too (replica-api.ts); a plain StorageApi answers them 404. */
+export function createStorageServer(
+  api: StorageApi & Partial<ReplicaApi>,
+  opts: StorageServerOptions = {},
+): Server {
   const handles = new Map<string, { h: ReadHandle; timer: NodeJS.Timeout }>();
   let seq = 0;
   const nextId = opts.nextHandleId ?? (() => `h${++seq}`);
@@ -52,6 +63,10 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     return e.h;
   };
   const a = (v: unknown) => v as never;
+  const pushSync = () => {
+    if (!opts.pushSync) throw invalid('this node runs no push sync');
+    return opts.pushSync;
+  };
   const calls: Record<string, Handler> = {
     putObject: async (req, x) => api.putObject({ ...(x as object), ...unframeBody(req) } as never),
     uploadPart: async (req, x) => api.uploadPart({ ...(x as object), ...unframeBody(req) } as never),
@@ -87,6 +102,8 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
     listParts: async (_r, x) => api.listParts(a(x.bucket), a(x.key), a(x.uploadId), a(x.opts)),
     listUploads: async (_r, x) => api.listUploads(a(x.bucket), a(x.opts)),
     stats: async () => api.stats(),
+    syncPosition: async (_r, x) => pushSync().position(a(x.toward)),
+    joinPushSync: async (_r, x) => pushSync().join(a(x.nodeId), a(x.at), a(x.waitMs)),
     openObject: async (_r, x) => {
       const h = await api.openObject(a(x.bucket), a(x.key), a(x.which ?? {}));
       if (!h) return null;
@@ -101,17 +118,36 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
       return null;
     },
   };
+  const replica = api.replicaStates && api.applyReplica && api.scanKeys ? (api as ReplicaApi) : undefined;
+  if (replica) {
+    calls.replicaStates = async (_r, x) => replica.replicaStates(a(x.bucket), a(x.key));
+    calls.scanKeys = async (_r, x) => replica.scanKeys(a(x));
+    // Arguments lead the body (replica-wire.ts); a stale state's bytes are read off unused.
+    calls.applyReplica = async (req) => {
+      const apply = await readApply(req, MAX_ARGS_BYTES);
+      const x = checkArgs('applyReplica', apply.args);
+      const result = await replica.applyReplica({ ...(x as object), body: apply.body } as never);
+      await apply.drain();
+      return result;
+    };
+  }
 
   const server = createServer((req, res) => {
     void serve(req, res).catch((err) => sendError(res, err));
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Liveness for container healthchecks and load balancers: says nothing of the data, so no secret.
+    if (req.method === 'GET' && req.url === '/health') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
+      return void res.end('ok');
+    }
     if (opts.secret !== undefined && !secretMatches(header(req, SECRET_HEADER), opts.secret))
       return refuse(res, 403, 'AccessDenied', 'missing or wrong cluster secret');
     const method = /^\/v1\/(\w+)$/.exec(req.url ?? '')?.[1];
     if (req.method !== 'POST' || !method)
       return sendError(res, Object.assign(new Error('no such call'), { code: 'InvalidArgument' }), 404);
+    opts.gate?.(method);
     if (method === 'stream') return streamHandle(req, res);
     const handler = calls[method];
     if (!handler)
@@ -120,12 +156,16 @@ export function createStorageServer(api: StorageApi, opts: StorageServerOptions 
         Object.assign(new Error(`no such call ${method}`), { code: 'InvalidArgument' }),
         404,
       );
+    if (method === 'applyReplica') return reply(res, await handler(req, {}));
     const argsHeader = req.headers['x-quire-args'];
     const args = checkArgs(
       method,
       typeof argsHeader === 'string' ? Buffer.from(argsHeader, 'base64url').toString() : await readBody(req),
     );
-    const result = await handler(req, args);
+    reply(res, await handler(req, args));
+  }
+
+  function reply(res: ServerResponse, result: unknown): void {
     const body = toWire(result);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);

@@ -6,6 +6,9 @@
 //   uploads  uploadKey(bucket, key, id)    -> UploadValue
 //   parts    partKey(uploadId, partNumber) -> PartValue (in-progress uploads and completed objects)
 //   pending  volumeId 0 location           -> PendingValue: deletes deferred by a pinned read
+//   tombstones tombstoneKey(bucket, key, stamp?) -> TombstoneValue: a version removed at an opver, so an
+//            older replicated write cannot resurrect it (replica.ts); expires by age. Added without a format
+//            bump: an index from before it has the table empty, which is what it knew.
 //   meta     'opver' -> u64 counter; 'clean' -> 1 when closed cleanly; 'format' -> u32 INDEX_FORMAT;
 //            'binlog' -> BinlogCheckpoint (records.ts)
 //
@@ -51,6 +54,7 @@ export class NodeIndex {
   readonly uploads: Db;
   readonly parts: Db;
   readonly pending: Db;
+  readonly tombstones: Db;
   readonly meta: Db;
 
   private constructor(readonly env: RootDatabase<Buffer, Buffer>) {
@@ -61,6 +65,7 @@ export class NodeIndex {
     this.uploads = sub('uploads');
     this.parts = sub('parts');
     this.pending = sub('pending');
+    this.tombstones = sub('tombstones');
     this.meta = sub('meta');
   }
 

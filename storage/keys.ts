@@ -327,3 +327,26 @@ export function decodePartKey(k: Buffer): { uploadId: string; partNumber: number
     partNumber: k.readUInt32BE(k.length - 4),
   };
 }
+
+// ---- replication tombstones ----
+//
+// tombstoneKey(bucket, key, stamp) = esc(bucket) 0x00 lift(key) 0x00 then 0x00 (the null version) or
+//   0x01 + the 12-byte stamp: key ascending as the versions table, so the replica key scan merges them.
+
+export function tombstoneKey(bucket: string, key: Buffer, stamp: Stamp | undefined): Buffer {
+  const head = versionKeyPrefix(bucket, key);
+  const out = Buffer.alloc(head.length + 1 + (stamp ? STAMP_BYTES : 0));
+  head.copy(out, 0);
+  if (stamp) {
+    out[head.length] = 1;
+    versionStamp(stamp).copy(out, head.length + 1);
+  }
+  return out;
+}
+
+export function decodeTombstoneKey(encoded: Buffer): { bucket: string; key: Buffer; stamp?: Stamp } {
+  const b = readEscaped(encoded, 0);
+  const k = readLifted(encoded, b.next);
+  const out = { bucket: b.bytes.toString('utf8'), key: Buffer.from(k.bytes) };
+  return encoded[k.next] === 1 ? { ...out, stamp: readStamp(encoded, k.next + 1) } : out;
+}

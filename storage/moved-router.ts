@@ -1,4 +1,5 @@
-// Follows compaction: a moved 'O' (current or noncurrent version), 'P' or 'U' entry gets its new location
+// Follows compaction: a moved 'O'/'V' (current or noncurrent version, or a removed version's tombstone), 'P' or
+// 'U' entry gets its new location
 // in the index, but only when the row still points at the old one (a concurrent overwrite or delete wins);
 // pending rows (deferred deletes) follow too, and so do the pins and claims of the old location (reads of
 // the old location are forwarded to the new one). Once the moved file is retired, the volume forgets those
@@ -27,6 +28,7 @@ import {
   encodeUploadValue,
   type VolLoc,
 } from './records.ts';
+import { getTombstone, putTombstone, tombstoneKeyOfEntry } from './replica-tombstones.ts';
 import type { EntryMoved } from './volume-port.ts';
 
 export interface MovedRouterDeps {
@@ -70,7 +72,7 @@ export class MovedRouter {
       const row = d.rows.latest(okey);
       const v = row ? decodeObjectValue(row) : undefined;
       if (!v || !sameLoc(v.at, volumeId, m.from)) {
-        followVersion(d, okey, volumeId, m);
+        if (!followVersion(d, okey, volumeId, m)) await followTombstone(d, m.key, volumeId, m);
         return;
       }
       v.at = { volumeId, location: m.to };
@@ -134,7 +136,7 @@ export class MovedRouter {
  * A moved 'O' or 'V' entry that is not the key's current version may be a noncurrent one (versions table): its row
  * follows the same way, in the same synchronous step as the pins (visible at once, flushed before retirement).
  */
-function followVersion(d: MovedRouterDeps, okey: Buffer, volumeId: string, m: EntryMoved): void {
+function followVersion(d: MovedRouterDeps, okey: Buffer, volumeId: string, m: EntryMoved): boolean {
   const { bucket, key } = decodeObjectKey(okey);
   const lo = versionKeyPrefix(bucket, key);
   for (const { key: vkey, value } of d.rows.versionRange(lo, prefixEnd(lo), Infinity)) {
@@ -143,8 +145,24 @@ function followVersion(d: MovedRouterDeps, okey: Buffer, volumeId: string, m: En
     v.at = { volumeId, location: m.to };
     const change = { vkey: Buffer.from(vkey), row: encodeObjectValue(v) };
     d.rows.write(undefined, null, () => undefined, [change]).catch(() => undefined);
-    return;
+    return true;
   }
+  return false;
+}
+
+/** A moved tombstone entry (a removed version's, replica-tombstones.ts): its row follows. */
+async function followTombstone(
+  d: MovedRouterDeps,
+  ekey: Buffer,
+  volumeId: string,
+  m: EntryMoved,
+): Promise<void> {
+  const tkey = tombstoneKeyOfEntry(ekey);
+  await d.index.write(() => {
+    const t = getTombstone(d.index, tkey);
+    if (!t?.at || !sameLoc(t.at, volumeId, m.from)) return;
+    putTombstone(d.index, tkey, { ...t, at: { volumeId, location: m.to } });
+  });
 }
 
 function sameLoc(at: VolLoc, volumeId: string, l: EntryMoved['from']): boolean {

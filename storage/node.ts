@@ -82,6 +82,8 @@ import {
   type ObjectValue,
 } from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
+import { Replica } from './replica.ts';
+import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
 import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
@@ -116,16 +118,30 @@ export interface StorageNodeOptions {
   volumeTuning?: VolumeTuning;
   /** Background compaction of sparse chunkfiles (compactor.ts); absent: only on request (tests). */
   compaction?: CompactionSettings & { log?: CompactorLog };
-  /** Background lifecycle passes (lifecycle-worker.ts); absent: none. */
-  lifecycle?: LifecycleSettings & { log?: LifecycleLog };
+  /**
+   * Background lifecycle passes (lifecycle-worker.ts); absent: none. `through`: what its removals go through
+   * (a cluster node's MirroringNode, so mirrors get them); default the node itself.
+   */
+  lifecycle?: LifecycleSettings & {
+    log?: LifecycleLog;
+    through?: () => Pick<StorageApi, 'deleteObject' | 'removeObject'> | undefined;
+  };
+  /** How long a removed version's tombstone is kept (replica.ts); default 7 days. */
+  tombstoneRetentionMs?: number;
+  /** How often expired tombstones are purged; default hourly, 0: never (tests call purgeTombstones). */
+  tombstonePurgeIntervalMs?: number;
+  /** The node's wall clock, which dates tombstones (default Date.now; tests move it). */
+  now?: () => number;
 }
 
 export { locKey } from './pins.ts';
 
 /** Recorded ops between two node checkpoints (checkpoints.ts): bounds what a reopen after a crash reads. */
 const CHECKPOINT_EVERY_OPS = 20_000;
+const TOMBSTONE_RETENTION_MS = 7 * 24 * 3600_000;
+const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
 
-export class StorageNode implements StorageApi {
+export class StorageNode implements StorageApi, ReplicaApi {
   /** @internal */ readonly clock: OpverClock;
   /** @internal */ readonly rows: ObjectRows;
   /** @internal */ readonly placement: Placement;
@@ -140,6 +156,11 @@ export class StorageNode implements StorageApi {
   readonly checkpoints: Checkpoints;
   /** What recovery did at open (logged by the caller). */
   recovery: RecoveryReport | undefined;
+  /** @internal */ readonly replica: Replica;
+  /** Applies in flight (ids below zero, apart from opver counters): volume checkpoints wait for them. */
+  private readonly applying = new Set<bigint>();
+  private applyIds = 0n;
+  private purgeTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     /** @internal */ readonly opts: StorageNodeOptions,
@@ -152,6 +173,7 @@ export class StorageNode implements StorageApi {
     const locks = new KeyedLock(epochs);
     const random = opts.random ?? randomBytes;
     const smallObjectMaxBytes = opts.smallObjectMaxBytes ?? 1024 * 1024;
+    const now = opts.now ?? Date.now;
     this.clock = new OpverClock(opts.nodeId);
     this.rows = new ObjectRows(index);
     this.placement = new Placement(volumes);
@@ -167,6 +189,30 @@ export class StorageNode implements StorageApi {
       indexSync: opts.indexSync ?? 'ack',
       smallObjectMaxBytes,
       random,
+      now,
+    });
+    this.replica = new Replica({
+      index,
+      rows: this.rows,
+      locks,
+      clock: this.clock,
+      placement: this.placement,
+      reads: this.reads,
+      indexSync: opts.indexSync ?? 'ack',
+      smallObjectMaxBytes,
+      random,
+      now,
+      track: {
+        begin: () => {
+          const id = --this.applyIds;
+          this.applying.add(id);
+          return id;
+        },
+        end: (id) => {
+          this.applying.delete(id);
+          this.checkpoints.recorded(id);
+        },
+      },
     });
     this.multipart = new Multipart({
       index,
@@ -183,7 +229,7 @@ export class StorageNode implements StorageApi {
     this.checkpoints = new Checkpoints(
       {
         volumes,
-        unrecorded: () => this.clock.pendingRecords(),
+        unrecorded: () => [...this.clock.pendingRecords(), ...this.applying],
         writeIndexCheckpoint: async () => {
           const cp = this.clock.checkpoint(binlog.confirmed);
           await index.write(() => index.meta.put(CHECKPOINT_KEY, encodeCheckpoint(cp)));
@@ -210,7 +256,14 @@ export class StorageNode implements StorageApi {
       },
       settings,
     );
-    const { log: lifecycleLog, ...lifecycle } = opts.lifecycle ?? { intervalMs: 0, opsPerSecond: 0 };
+    const {
+      log: lifecycleLog,
+      through: _through,
+      ...lifecycle
+    } = opts.lifecycle ?? {
+      intervalMs: 0,
+      opsPerSecond: 0,
+    };
     this.lifecycle = new LifecycleWorker(
       {
         nextBucket: (after) => this.nextBucket(after),
@@ -218,12 +271,13 @@ export class StorageNode implements StorageApi {
         headObject: (b, k, w) => this.headObject(b, k, w),
         // Object Lock: never a held version, judged again under the key's lock by the delete itself.
         deleteObject: (b, k, o) =>
-          this.deleteObject(b, k, {
+          (opts.lifecycle?.through?.() ?? this).deleteObject(b, k, {
             ...o,
             lock: { bypassGovernance: false },
             nowMs: (opts.lifecycle?.clock ?? Date.now)(),
           }),
-        removeObject: (input) => this.removeObject({ ...input, lock: { bypassGovernance: false } }),
+        removeObject: (input) =>
+          (opts.lifecycle?.through?.() ?? this).removeObject({ ...input, lock: { bypassGovernance: false } }),
         listObjectVersions: (b, o) => this.listObjectVersions(b, o),
         mayDelete: (_b, record, nowMs) => removalRefusal(record, nowMs, false) === undefined,
         listUploads: (b, o) => this.listUploads(b, o),
@@ -270,6 +324,7 @@ export class StorageNode implements StorageApi {
     await mkdirDurable(disk, opts.dataDir);
     const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
     const specs = opts.volumes.map((s) => ({ ...s, volumeId: s.volumeId ?? basename(s.dir) }));
+    const listed = await listedVolumes(disk, opts.dataDir);
     await writeNodeFile(disk, opts.dataDir, opts.nodeId, specs);
     const moved = new MovedRouter();
     const volumes = new Map<string, VolumePort>();
@@ -299,6 +354,9 @@ export class StorageNode implements StorageApi {
       indexFresh: fresh || guard.discarded,
       sameBoot: guard.sameBoot,
       indexFlushed: sync === 'flush',
+      replacedVolumes: [...volumes]
+        .filter(([id, v]) => listed.has(id) && v.recovery?.mode === 'new')
+        .map(([id]) => id),
     });
     moved.deps = {
       index,
@@ -309,6 +367,11 @@ export class StorageNode implements StorageApi {
     };
     node.compactor.start();
     node.lifecycle.start();
+    const every = opts.tombstonePurgeIntervalMs ?? TOMBSTONE_PURGE_INTERVAL_MS;
+    if (every > 0) {
+      node.purgeTimer = setInterval(() => void node.purgeTombstones().catch(() => undefined), every);
+      node.purgeTimer.unref();
+    }
     return node;
   }
 
@@ -402,6 +465,22 @@ export class StorageNode implements StorageApi {
     return dropBucket(this, bucket);
   }
 
+  // ---- replication (replica.ts) ----
+
+  async replicaStates(bucket: string, key: Buffer): Promise<ReplicaState[]> {
+    return this.replica.states(bucket, key);
+  }
+  applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
+    return this.replica.apply(input);
+  }
+  async scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
+    return this.replica.scanKeys(opts);
+  }
+  /** Removes the tombstones older than the retention; returns how many. */
+  purgeTombstones(): Promise<number> {
+    return this.replica.purgeExpired(this.opts.tombstoneRetentionMs ?? TOMBSTONE_RETENTION_MS);
+  }
+
   // ---- multipart (multipart.ts) ----
 
   createUpload(...a: Parameters<Multipart['create']>): Promise<string> {
@@ -469,6 +548,7 @@ export class StorageNode implements StorageApi {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.purgeTimer);
     await this.lifecycle.stop();
     await this.compactor.stop();
     await this.checkpoints.close();
@@ -508,6 +588,18 @@ async function openIndex(path: string, sync: 'flush' | 'os'): Promise<{ index: N
   }
   await rm(path, { recursive: true, force: true });
   return { index: NodeIndex.open(path, { sync }), fresh: true };
+}
+
+/** The volume ids node.json listed at the last open (none when it is missing or unreadable). */
+async function listedVolumes(disk: Disk, dataDir: string): Promise<Set<string>> {
+  try {
+    const kept = JSON.parse((await disk.readFile(join(dataDir, 'node.json'))).toString()) as {
+      volumes?: Array<{ volumeId?: unknown }>;
+    };
+    return new Set((kept.volumes ?? []).map((v) => v.volumeId).filter((id) => typeof id === 'string'));
+  } catch {
+    return new Set();
+  }
 }
 
 function writeNodeFile(disk: Disk, dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {

@@ -1,7 +1,7 @@
 // A cluster's storage node serves only the keys whose partition its syncgroup owns in the layout it knows. Any
 // other keyed call is refused with WrongPartitionError (retryable: the gateway refreshes its layout and retries),
 // so a gateway with an old or wrong layout can never place an object where no reader will look for it.
-// Calls over a whole bucket (listing, emptiness, drop, stats) are not keyed and pass.
+// Calls over a whole bucket (listing, emptiness, drop, stats) and the replica key scan are not keyed and pass.
 import { type Layout, routeKey } from '../common/layout.ts';
 import type {
   CopyDestination,
@@ -14,13 +14,14 @@ import type {
   UploadPartCopyInput,
   UploadPartInput,
 } from './api.ts';
-import { WrongPartitionError } from './errors.ts';
+import { StorageError, WrongPartitionError } from './errors.ts';
+import type { ApplyReplicaInput, ReplicaApi } from './replica-api.ts';
 
-export class PartitionGuard implements StorageApi {
+export class PartitionGuard implements StorageApi, ReplicaApi {
   private layout: Layout | undefined;
 
   constructor(
-    private readonly inner: StorageApi,
+    private readonly inner: StorageApi & Partial<ReplicaApi>,
     readonly syncgroup: string,
     layout?: Layout,
   ) {
@@ -116,6 +117,24 @@ export class PartitionGuard implements StorageApi {
   }
   stats() {
     return this.inner.stats();
+  }
+  // Replication: per key like the calls above; the key scan is over the whole node.
+  async replicaStates(bucket: string, key: Buffer) {
+    this.check(bucket, key);
+    return this.replica().replicaStates(bucket, key);
+  }
+  async applyReplica(input: ApplyReplicaInput) {
+    this.check(input.state.bucket, input.state.key);
+    return this.replica().applyReplica(input);
+  }
+  scanKeys(opts: Parameters<ReplicaApi['scanKeys']>[0]) {
+    return this.replica().scanKeys(opts);
+  }
+  private replica(): ReplicaApi {
+    const r = this.inner;
+    if (!r.replicaStates || !r.applyReplica || !r.scanKeys)
+      throw new StorageError('InvalidArgument', 'this node does not replicate');
+    return r as ReplicaApi;
   }
   close() {
     return this.inner.close();

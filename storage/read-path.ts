@@ -253,7 +253,8 @@ export function toRecord(
   if (v.retention) r.retention = v.retention;
   if (v.legalHold) r.legalHold = true;
   if (v.acl) r.acl = v.acl;
-  if (v.body.kind === 'multipart')
+  // A multipart object, or one replicated as a single body that keeps its parts list (records.ts ObjectBody).
+  if (v.body.parts)
     r.parts = v.body.parts.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag }));
   return r;
 }

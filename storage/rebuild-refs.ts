@@ -17,8 +17,8 @@ export interface RebuildState {
   losers: VolLoc[];
   manifestUploads: Set<string>;
   blobs: Map<string, VolLoc>;
-  /** Winning tombstones by object key (latin1): deleted after every other loser. */
-  tombstones: Map<string, { opver: Opver; at: VolLoc }>;
+  /** Tombstones by entry key (latin1); the winners become the tombstones table (replica-tombstones.ts). */
+  tombstones: Map<string, { opver: Opver; at: VolLoc; createdMs: number }>;
   maxCounter: bigint;
   entries: number;
 }

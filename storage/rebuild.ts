@@ -2,8 +2,9 @@
 // unclean stop or a lost/damaged index, and from the CLI (`rebuildIndex(dataDir)`).
 //
 // Rules: for one entry key the higher opver wins and the loser entry is deleted ('O'+objectKey is the
-// null version of an object, 'V'+objectKey+stamp each other version); a tombstone (a version deleted
-// while a read pinned it) outranks lower opvers of its entry key and is deleted last; of the versions
+// null version of an object, 'V'+objectKey+stamp each other version); a tombstone (a removed version)
+// outranks lower opvers of its entry key and, when it wins, stays as the version's row in the tombstones
+// table (replica-tombstones.ts: an older replicated write must not bring it back); of the versions
 // of one object the one with the highest stamp is current (`objects`), the others go to `versions`; an
 // upload marker whose upload id appears in any object manifest was completed (marker deleted); a
 // part is kept if the winning manifest uses it or its upload marker is live; a blob is kept if a
@@ -42,6 +43,7 @@ import {
   encodeUploadValue,
   type VolLoc,
 } from './records.ts';
+import { putTombstone, tombstoneKeyOfEntry } from './replica-tombstones.ts';
 import type { ResolvedVolumeSpec, StoredEntry, VolumeOpener, VolumePort } from './volume-port.ts';
 
 export interface RebuildReport {
@@ -72,6 +74,7 @@ export async function rebuildInto(
     index.versions.clearSync();
     index.uploads.clearSync();
     index.parts.clearSync();
+    index.tombstones.clearSync();
   });
   const st: RebuildState = {
     losers: [],
@@ -98,8 +101,14 @@ export async function rebuildInto(
   }
   placeCurrentVersions(index);
   const counts = resolveReferences(index, st);
-  // Tombstones last: deleting one before the entry it outranks could resurrect that entry.
-  const garbage = [...st.losers, ...[...st.tombstones.values()].map((t) => t.at)];
+  // The tombstones that outrank every entry of their version stay: removed versions, kept for replication.
+  const tombs = [...st.tombstones];
+  for (let i = 0; i < tombs.length; i += BATCH)
+    index.env.transactionSync(() => {
+      for (const [ek, t] of tombs.slice(i, i + BATCH))
+        putTombstone(index, tombstoneKeyOfEntry(Buffer.from(ek, 'latin1')), t);
+    });
+  const garbage = st.losers;
   for (const l of garbage) {
     try {
       await volumes.get(l.volumeId)?.delete(l.location);
@@ -135,15 +144,7 @@ function applyBatch(index: NodeIndex, st: RebuildState, volumeId: string, batch:
     const isObject = e.key[0] === EntryKind.object || e.key[0] === EntryKind.version;
     if (isObject && meta.kind === 'tombstone') {
       const row = versionRowKey(e.key);
-      if (row)
-        applyTombstone(
-          row.db === 'objects' ? index.objects : index.versions,
-          st,
-          e.key,
-          row.key,
-          e.opver,
-          at,
-        );
+      if (row) applyTombstone(row.db === 'objects' ? index.objects : index.versions, st, e, row.key, at);
     } else if (isObject && meta.kind === 'object') {
       const row = versionRowKey(e.key);
       if (!row) continue;
@@ -214,12 +215,12 @@ function versionRowKey(ekey: Buffer): { db: 'objects' | 'versions'; key: Buffer 
 function applyTombstone(
   db: NodeIndex['objects'],
   st: RebuildState,
-  ekey: Buffer,
+  e: StoredEntry,
   rowKey: Buffer,
-  opver: Opver,
   at: VolLoc,
 ): void {
-  const k = ekey.toString('latin1');
+  const { opver } = e;
+  const k = e.key.toString('latin1');
   const prev = st.tombstones.get(k);
   if (prev && compareOpver(prev.opver, opver) > 0) {
     st.losers.push(at);
@@ -236,7 +237,7 @@ function applyTombstone(
     st.losers.push(cur.at);
     db.removeSync(rowKey);
   }
-  st.tombstones.set(k, { opver, at });
+  st.tombstones.set(k, { opver, at, createdMs: e.createdMs });
 }
 
 /**

@@ -28,10 +28,16 @@ export interface VolLoc {
   location: Location;
 }
 
+/**
+ * Where a version's bytes are. `parts` on an inline or blob body: a multipart object replicated from another
+ * node as one body (replica.ts), which keeps its parts list so GET ?partNumber=N answers as on the source.
+ */
 export type ObjectBody =
-  | { kind: 'inline' }
-  | { kind: 'blob'; blobId: Buffer }
+  | { kind: 'inline'; parts?: PartList }
+  | { kind: 'blob'; blobId: Buffer; parts?: PartList }
   | { kind: 'multipart'; uploadId: string; parts: Array<{ partNumber: number; size: number; etag: string }> };
+
+export type PartList = Array<{ partNumber: number; size: number; etag: string }>;
 
 /** Stored in an object entry's meta (key 'O' + objectKey). */
 export interface ObjectMeta {
@@ -258,12 +264,22 @@ function writeObjectMetaV1(w: Writer, m: ObjectMeta): void {
   writeChecksums(w, m.checksums);
   w.u8(CHECKSUM_TYPES.indexOf(m.checksumType));
   const b = m.body;
-  if (b.kind === 'inline') w.u8(0);
-  else if (b.kind === 'blob') w.u8(1).bytes(b.blobId);
-  else {
-    w.u8(2).str(b.uploadId).u32(b.parts.length);
-    for (const p of b.parts) w.u32(p.partNumber).num(p.size).str(p.etag);
-  }
+  // Body tags: 0 inline, 1 blob, 2 multipart, 3 inline with a parts list, 4 blob with a parts list.
+  if (b.kind === 'inline') w.u8(b.parts ? 3 : 0);
+  else if (b.kind === 'blob') w.u8(b.parts ? 4 : 1).bytes(b.blobId);
+  else w.u8(2).str(b.uploadId);
+  const parts = b.parts;
+  if (parts) writeParts(w, parts);
+}
+
+function writeParts(w: Writer, parts: PartList): void {
+  w.u32(parts.length);
+  for (const p of parts) w.u32(p.partNumber).num(p.size).str(p.etag);
+}
+function readParts(r: Reader): PartList {
+  const parts: PartList = [];
+  for (let n = r.u32(); n > 0; n--) parts.push({ partNumber: r.u32(), size: r.num(), etag: r.str() });
+  return parts;
 }
 function readObjectMetaV1(r: Reader): ObjectMeta {
   const size = r.num();
@@ -276,13 +292,9 @@ function readObjectMetaV1(r: Reader): ObjectMeta {
   let body: ObjectBody;
   if (tag === 0) body = { kind: 'inline' };
   else if (tag === 1) body = { kind: 'blob', blobId: r.bytes() };
-  else {
-    const uploadId = r.str();
-    const n = r.u32();
-    const parts = [];
-    for (let i = 0; i < n; i++) parts.push({ partNumber: r.u32(), size: r.num(), etag: r.str() });
-    body = { kind: 'multipart', uploadId, parts };
-  }
+  else if (tag === 3) body = { kind: 'inline', parts: readParts(r) };
+  else if (tag === 4) body = { kind: 'blob', blobId: r.bytes(), parts: readParts(r) };
+  else body = { kind: 'multipart', uploadId: r.str(), parts: readParts(r) };
   const m: ObjectMeta = { size, etag, lastModifiedMs, headers, checksums, body };
   if (checksumType) m.checksumType = checksumType;
   return m;
@@ -452,11 +464,9 @@ export function decodeObjectOpver(buf: Buffer): { opver: Opver; uploadId?: strin
   r.skip(1);
   const tag = r.u8();
   let uploadId: string | undefined;
-  if (tag === 1) r.skip();
-  else if (tag === 2) {
-    uploadId = r.str();
-    for (let n = r.u32(); n > 0; n--) r.skip(12).skip();
-  }
+  if (tag === 1 || tag === 4) r.skip();
+  if (tag === 2) uploadId = r.str();
+  if (tag >= 2) for (let n = r.u32(); n > 0; n--) r.skip(12).skip();
   for (let n = r.u32(); n > 0; n--) r.skip().skip();
   if (buf[1]! & F_RETENTION) r.skip(9);
   if (buf[1]! & F_ACL) {
@@ -539,6 +549,33 @@ export function decodePartValue(buf: Buffer): PartValue {
   const v: PartValue = { ...m, opver: readOpver(r), at: readVolLoc(r) };
   const blobAt = readOptVolLoc(r);
   if (blobAt) v.blobAt = blobAt;
+  return v;
+}
+
+// ---- replication tombstones (index table `tombstones`, replica.ts) ----
+
+/** A version removed at `opver`: kept so an older replicated write cannot bring it back. */
+export interface TombstoneValue {
+  opver: Opver;
+  /** When this node recorded the removal: the tombstone expires by age. */
+  createdMs: number;
+  /** Its volume entry (META_TOMBSTONE on the version's entry key), so a rebuild restores it. */
+  at?: VolLoc;
+}
+
+export function encodeTombstoneValue(v: TombstoneValue): Buffer {
+  const w = new Writer(64).u8(FORMAT_V1);
+  writeOpver(w, v.opver);
+  w.num(v.createdMs);
+  writeOptVolLoc(w, v.at);
+  return w.done();
+}
+export function decodeTombstoneValue(buf: Buffer): TombstoneValue {
+  const r = new Reader(buf);
+  checkVersion(r);
+  const v: TombstoneValue = { opver: readOpver(r), createdMs: r.num() };
+  const at = readOptVolLoc(r);
+  if (at) v.at = at;
   return v;
 }
 

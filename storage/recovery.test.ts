@@ -117,14 +117,20 @@ test('a delete acknowledged while a read pinned the object survives losing the i
     assert.equal(await node.headObject('b', Buffer.from('gone')), undefined);
     assert.ok(await node.headObject('b', Buffer.from('kept')));
     const stats = await node.stats();
-    assert.equal(stats.volumes[0]!.liveEntries, 1, 'the old entry and its tombstone were both freed');
+    // The tombstone stays (replication: its row is rebuilt from it), the entry it outranked is freed.
+    assert.equal(stats.volumes[0]!.liveEntries, 2, 'the old entry was freed; kept and the tombstone remain');
+    assert.deepEqual(
+      (await node.replicaStates('b', Buffer.from('gone'))).map((s) => s.record),
+      [undefined],
+      'the rebuilt index holds the tombstone',
+    );
     await node.close();
   } finally {
     await t.remove();
   }
 });
 
-test('a deferred delete finishes when the read is released: the entry and its tombstone go', async () => {
+test('a deferred delete finishes when the read is released: the entry goes, its tombstone stays', async () => {
   const t = await tempDir();
   try {
     const node = await StorageNode.open(nodeOpts(t.dir));
@@ -134,7 +140,7 @@ test('a deferred delete finishes when the read is released: the entry and its to
     assert.equal((await node.stats()).volumes[0]!.liveEntries, 2, 'old entry + tombstone while pinned');
     pinned.release();
     await node.deferredFreesDone();
-    assert.equal((await node.stats()).volumes[0]!.liveEntries, 0);
+    assert.equal((await node.stats()).volumes[0]!.liveEntries, 1, 'the tombstone, kept for replication');
     assert.equal([...node.index.pending.getKeys({ snapshot: false })].length, 0);
     await node.close();
   } finally {

@@ -53,9 +53,11 @@ import {
   decodeUploadValue,
   encodeCheckpoint,
   encodeObjectValue,
+  encodeTombstoneValue,
   type ObjectValue,
   type VolLoc,
 } from './records.ts';
+import { getTombstone, tombstoneKeyOfEntry } from './replica-tombstones.ts';
 import type { StoredEntry, VolumePort } from './volume-port.ts';
 
 export interface RecoveryReport {
@@ -91,6 +93,11 @@ export interface RecoveryInput {
   sameBoot: boolean;
   /** Every commit is flushed before its op is acknowledged (indexSync 'ack'). */
   indexFlushed: boolean;
+  /**
+   * Volumes the node had at its last open that opened new and empty now (a replaced disk): the index describes
+   * entries they no longer hold, so it is rebuilt from the volumes, however cleanly the node stopped.
+   */
+  replacedVolumes?: readonly string[];
 }
 
 const REBUILDING_KEY = Buffer.from('rebuilding');
@@ -107,10 +114,19 @@ export async function recoverNode(node: RecoveryHost, input: RecoveryInput): Pro
     binlogAppended: 0,
     seconds: 0,
   };
-  if (index.wasClean() && !input.movedBeforeOpen && !index.get(index.meta, REBUILDING_KEY)) {
+  const replaced = input.indexFresh ? [] : (input.replacedVolumes ?? []);
+  if (
+    index.wasClean() &&
+    !input.movedBeforeOpen &&
+    !index.get(index.meta, REBUILDING_KEY) &&
+    replaced.length === 0
+  ) {
     report.repaired += await finishPending(node);
   } else {
-    const why = whyRebuild(node, input);
+    const why =
+      replaced.length > 0
+        ? `volume ${replaced.join(', ')} is new and empty (a replaced disk?)`
+        : whyRebuild(node, input);
     if (why === undefined) await recoverTail(node, report);
     else await recoverByRebuild(node, report, why);
     node.clock.advanceTo(report.maxCounter ?? 0n);
@@ -284,7 +300,7 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 /** Index changes and frees collected by the tail reconcile, applied in one transaction. */
 class Fixes {
   private readonly puts: Array<{
-    db: 'objects' | 'versions' | 'uploads' | 'parts';
+    db: 'objects' | 'versions' | 'uploads' | 'parts' | 'tombstones';
     key: Buffer;
     value?: Buffer;
   }> = [];
@@ -295,7 +311,7 @@ class Fixes {
   readonly touchedParts: Buffer[] = [];
   rows = 0;
   /** Applied in the order given (a removal then a put of the same key leaves the put). */
-  put(db: 'objects' | 'versions' | 'uploads' | 'parts', key: Buffer, value?: Buffer): void {
+  put(db: 'objects' | 'versions' | 'uploads' | 'parts' | 'tombstones', key: Buffer, value?: Buffer): void {
     this.puts.push({ db, key, value });
     this.rows += 1;
   }
@@ -364,9 +380,10 @@ async function settleObject(
 
 /**
  * One version (one entry key: 'O'+objectKey, or 'V'+objectKey+stamp): the highest valid opver among its index
- * row (only if the entry at the row's location is there with the row's key and opver) and its changed entries
- * wins (a tombstone winning removes it); everything else is freed, a lost row with its body. Returns the
- * surviving version, if any, and whether that is the row as it stands.
+ * row (only if the entry at the row's location is there with the row's key and opver), its tombstone row and
+ * its changed entries wins (a tombstone winning removes the version and is its tombstone row, its entry kept);
+ * everything else is freed, a lost row with its body. Returns the surviving version, if any, and whether that
+ * is the row as it stands.
  */
 async function settleVersion(
   node: RecoveryHost,
@@ -384,11 +401,24 @@ async function settleVersion(
     row !== undefined &&
     (changed.some((c) => sameLoc(c.at, row.at) && compareOpver(c.e.opver, row.opver) === 0) ||
       (await rowHolds(node, row.at, ekey, row.opver)));
-  type Cand = { opver: Opver; at: VolLoc; value?: ObjectValue; tombstone?: boolean; isRow?: boolean };
+  type Cand = {
+    opver: Opver;
+    at?: VolLoc;
+    value?: ObjectValue;
+    tombstone?: boolean;
+    isRow?: boolean;
+    createdMs?: number;
+  };
   const cands: Cand[] = [];
   if (row && rowValid) cands.push({ opver: row.opver, at: row.at, value: row, isRow: true });
+  // The version's tombstone row (replica-tombstones.ts) competes like any tombstone; its entry is live.
+  const tkey = tombstoneKeyOfEntry(ekey);
+  const tombRow = getTombstone(index, tkey);
+  const tombCand: Cand | undefined = tombRow && { opver: tombRow.opver, at: tombRow.at, tombstone: true };
+  if (tombCand) cands.push(tombCand);
   for (const c of changed) {
     if (row && rowValid && sameLoc(c.at, row.at) && compareOpver(c.e.opver, row.opver) === 0) continue;
+    if (tombRow?.at && sameLoc(c.at, tombRow.at)) continue;
     let meta: ReturnType<typeof decodeEntryMeta>;
     try {
       meta = decodeEntryMeta(c.e.meta);
@@ -396,7 +426,7 @@ async function settleVersion(
       continue; // not ours: left alone
     }
     if (meta.kind === 'tombstone') {
-      cands.push({ opver: c.e.opver, at: c.at, tombstone: true });
+      cands.push({ opver: c.e.opver, at: c.at, tombstone: true, createdMs: c.e.createdMs });
       continue;
     }
     if (meta.kind !== 'object') continue;
@@ -433,7 +463,15 @@ async function settleVersion(
     for (const l of body.locs) fix.free(l);
     for (const pk of body.partKeys) fix.put('parts', pk);
   }
-  if (win?.tombstone) fix.free(win.at, true);
+  // A winning tombstone entry becomes the version's tombstone row (it stays in the volume); a tombstone row
+  // that lost goes (its entry freed above).
+  if (win?.tombstone && win !== tombCand)
+    fix.put(
+      'tombstones',
+      tkey,
+      encodeTombstoneValue({ opver: win.opver, createdMs: win.createdMs ?? Date.now(), at: win.at }),
+    );
+  else if (tombCand && win !== tombCand) fix.put('tombstones', tkey);
   const kept = win?.value;
   if (kept) {
     claimed.add(locId(kept.at));

@@ -20,9 +20,9 @@
 //     nothing is acknowledged and readers never saw the new row.
 //   - The ack still waits for `flushed`, so an acknowledged write's row is on disk ('ack').
 // Multipart completes and versions with part rows use the serial order (entry and record
-// durable, then the index). A delete makes its binlog record durable first, then removes the
-// entry from the volume (or, when a read pins it, writes a tombstone entry that outranks it), then
-// commits the index.
+// durable, then the index). A delete makes its binlog record durable first, then writes a tombstone
+// entry that outranks the version's entries, removes them from the volume (or defers that to the last
+// read that pins them), then commits the index with the tombstone's row (kept for replication).
 //
 // Every writer claims the current version's locations in the same synchronous step as it reads its
 // row (pins.ts): the unpinned ones are its to rewrite or free, the pinned ones are deferred to their
@@ -82,6 +82,7 @@ import {
   objectValueFromEntryMeta,
   type VolLoc,
 } from './records.ts';
+import { getTombstone, putTombstone, tombstoneKeyOfEntry } from './replica-tombstones.ts';
 
 export interface WritePathDeps {
   readonly index: NodeIndex;
@@ -97,6 +98,8 @@ export interface WritePathDeps {
   /** Bodies up to this size are inline entries; larger ones are blobs (singlefiles). */
   readonly smallObjectMaxBytes: number;
   readonly random: (bytes: number) => Buffer;
+  /** The node's wall clock: when a tombstone was written (it expires by age). */
+  readonly now: () => number;
 }
 
 /** One object version to commit (commitObject). */
@@ -737,37 +740,44 @@ export class WritePath {
     rows: { okey: Buffer | undefined; row: Buffer | null; versions: VersionRowChange[] };
   }): Promise<void> {
     const d = this.d;
-    const { cur, claim } = x;
+    const { claim } = x;
     const opver = x.record.opver;
     // Record first: a crash after it but before the volume change leaves a record recovery voids;
     // the other order could delete the object here and never tell the mirrors.
     const ticket = d.binlog.begin(x.record);
     await ticket.durable;
-    let tombstone: { of: VolLoc; at: VolLoc } | undefined;
-    let touched = false;
+    let tombstone: VolLoc;
+    const createdMs = d.now();
+    const tkey = tombstoneKeyOfEntry(x.ekey);
     try {
-      // The volume is the truth: the entry goes (or is outranked by a tombstone) before the ack,
-      // so neither a crash nor a lost index can resurrect an acknowledged delete.
-      if (claim.later.includes(cur.at)) {
-        const t = await d.placement.put({
-          key: x.ekey,
-          meta: { kind: 'tombstone' },
-          opver,
-          data: EMPTY,
-          dataBytes: 0,
-        });
-        tombstone = { of: cur.at, at: t.at };
-      }
-      touched = true;
-      await d.placement.free(claim.now);
+      // The volume is the truth: a tombstone outranks the entry, then the entry goes, before the ack, so
+      // neither a crash nor a lost index can resurrect an acknowledged delete. The tombstone stays (its row
+      // in the same index commit) so that an older replicated write cannot either (replica-tombstones.ts).
+      ({ at: tombstone } = await d.placement.put({
+        key: x.ekey,
+        meta: { kind: 'tombstone' },
+        opver,
+        data: EMPTY,
+        dataBytes: 0,
+        nowMs: createdMs,
+      }));
     } catch (err) {
-      // Untouched volume: the record describes nothing. Otherwise leave it to a rebuild's reconcile.
-      if (touched) d.binlog.settle(ticket);
-      else await d.binlog.voidRecord(ticket);
+      // Untouched volume: the record describes nothing.
+      await d.binlog.voidRecord(ticket);
       throw err;
     }
-    const deferred = d.reads.pins.defer(claim.later, tombstone);
-    const release = await d.placement.protect(deferred.free);
+    try {
+      await d.placement.free(claim.now);
+    } catch (err) {
+      // Leave it to a rebuild's reconcile.
+      d.binlog.settle(ticket);
+      throw err;
+    }
+    const deferred = d.reads.pins.defer(claim.later);
+    // A tombstone the version had before it was written again: superseded (freed after the commit).
+    const older = getTombstone(d.index, tkey)?.at;
+    const toFree = [...deferred.free, ...(older ? [older] : [])];
+    const release = await d.placement.protect(toFree);
     try {
       try {
         await this.writeRow(
@@ -776,6 +786,7 @@ export class WritePath {
           () => {
             for (const pk of x.partKeys) d.index.parts.remove(pk);
             d.reads.putPending(deferred.rows);
+            putTombstone(d.index, tkey, { opver, createdMs, at: d.placement.resolve(tombstone) });
             d.index.putCounter(d.clock.counter);
           },
           x.rows.versions,
@@ -784,7 +795,7 @@ export class WritePath {
         d.binlog.settle(ticket);
       }
       claim.release();
-      await d.placement.free(deferred.free);
+      await d.placement.free(toFree);
     } finally {
       release();
     }

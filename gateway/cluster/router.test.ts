@@ -62,6 +62,7 @@ function fakeNode(keys: Buffer[], uploads: ListedUpload[] = []): NodeClient {
       return sorted.some((x) => x.equals(k)) ? ({ key: k } as never) : undefined;
     },
     async close() {},
+    bounded: () => api,
   };
   return api as unknown as NodeClient;
 }
@@ -232,6 +233,9 @@ test(
             return undefined;
           },
           close: async () => {},
+          bounded() {
+            return this;
+          },
         }) as unknown as NodeClient,
     });
     assert.equal(await router.headObject(BUCKET, key), undefined);
@@ -253,6 +257,7 @@ test('an unreachable node or an empty syncgroup is a retryable 503, never a 500'
       throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
     },
     close: async () => {},
+    bounded: () => down,
   } as unknown as NodeClient;
   const router = new ClusterRouter({
     view: view(layout, [node('n1', 'g1'), node('n2', 'g2')]),

@@ -1,15 +1,27 @@
-// The gateway's StorageApi in a cluster: each key's calls go to the storage node that holds it — partition →
-// syncgroup (layout) → primary (rendezvous over the syncgroup's members) — and whole-bucket calls (listings,
-// emptiness, drop) go to every node holding a share, their sorted answers k-way merged.
+// The gateway's StorageApi in a cluster. Each key's calls go to its syncgroup (partition → syncgroup, from the
+// layout) and there to a member chosen by `routing.ts`:
+// - writes (put, delete, attribute updates, copy destination, multipart calls) to the key's rendezvous primary
+//   over the members that are up: a write fails over only once the tracker marks the primary suspect (a body can
+//   be sent once, so a write is never retried elsewhere);
+// - reads (head, open + the first bytes of the stream) to the primary, and at once to the next member in
+//   rendezvous order (up, then suspect; never recovering) when one does not answer: connection refused or reset,
+//   connect timeout, or no answer within `failoverAfterMs` (a frozen node accepts connections but never answers).
+//   The last member tried gets the ordinary timeouts. Once a body has begun streaming there is no failover;
+// - listings and emptiness to one member per syncgroup, failing over the same way; multipart upload listings to
+//   every member that serves (uploads in progress are not mirrored); a bucket drop to every member.
+// An upload lives on the node that created it: its calls follow the key's write primary, which stays that node
+// while the syncgroup's up members do not change. A member turning suspect or a member joining (a recovered or
+// added node becomes up) moves some keys' primaries, and an upload in progress for such a key answers
+// NoSuchUpload (the client starts it again).
 //
-// Members do not mirror each other yet, so each member holds exactly the keys it is primary for: a key is routed
-// over *all* members the tracker knows (up or suspect), never re-routed around a silent one (its keys would seem
-// absent), and a listing asks every member. When mirroring lands, `membersFor` becomes the live members and
-// `listSources` one member per syncgroup. A node that cannot be reached makes the call fail with 503
-// ServiceUnavailable (retryable); a listing never silently leaves out a node's keys.
+// A syncgroup whose members do not mirror (see routing.ts) is routed as before mirroring: every member the tracker
+// knows, no failover, and a listing asks every member, their sorted answers k-way merged (the same item from two
+// members taken once). A node that refuses a key's partition makes the gateway refresh its layout and retry.
+// When no member can answer, the call fails with 503 ServiceUnavailable (retryable); a listing never silently
+// leaves out a syncgroup's keys.
 import { createHash } from 'node:crypto';
 import type { NodeView } from '../../common/cluster-wire.ts';
-import { type Layout, rankMembers, routeKey } from '../../common/layout.ts';
+import { type Layout, routeKey } from '../../common/layout.ts';
 import type {
   BodyFinish,
   CopyDestination,
@@ -36,8 +48,17 @@ import { copyHeaders } from '../../storage/api.ts';
 import { NoSuchKeyError, PreconditionFailedError, WrongPartitionError } from '../../storage/errors.ts';
 import { S3Error } from '../errors.ts';
 import { byKey, byKeyThenUpload, mergeSorted } from './merge.ts';
+import { dropTargets, everyServing, listOrder, membersOf, readOrder, writeTarget } from './routing.ts';
 
-export type NodeClient = StorageApi;
+/** A storage node's API as the router uses it. */
+export interface NodeClient extends StorageApi {
+  /**
+   * The same node, each call failing with a network error (code ETIMEDOUT) when its answer (for a stream: its
+   * first bytes) has not come within `answerMs`, time waiting for a connection included, and cut with the
+   * signal's reason when `signal` aborts.
+   */
+  bounded(limits: { answerMs?: number; signal?: AbortSignal }): StorageApi;
+}
 
 export interface ClusterView {
   readonly layout: Layout | undefined;
@@ -52,17 +73,65 @@ export interface RouterOptions {
   connect: (url: string) => NodeClient;
   /** How many times a call refused as wrong partition is retried after refreshing the layout. */
   wrongPartitionRetries?: number;
+  /** How long a read waits for a member's answer before it asks the next member (default 2000 ms). */
+  failoverAfterMs?: number;
+  /** Told each time a read leaves a member that did not answer for the next one (logs, metrics). */
+  onFailover?: (event: { nodeId: string; error: unknown }) => void;
 }
 
-interface Target {
-  nodeId: string;
-  client: NodeClient;
-}
+export const DEFAULT_FAILOVER_AFTER_MS = 2000;
+/** How often calls in flight compare their node with the tracker's view (to cut those to a node turned suspect). */
+const SUSPECT_CHECK_MS = 200;
+
+type Call<T> = (c: StorageApi, node: NodeView) => Promise<T>;
 
 export class ClusterRouter implements StorageApi {
   private readonly clients = new Map<string, NodeClient>();
+  /** Calls in flight to nodes that were up when sent, by node id: cut when the tracker marks the node suspect. */
+  private readonly inFlight = new Map<string, Set<AbortController>>();
+  private watcher: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RouterOptions) {}
+
+  /**
+   * Runs `call` on `node`: with a deadline when `answerMs` is given, and, when the node is up, cut with a 503 as
+   * soon as the tracker marks it suspect. A frozen node holds what was sent to it; without this a write would wait
+   * for it as long as the node stays frozen, while new writes already go to the next member.
+   */
+  private async send<T>(node: NodeView, call: Call<T>, answerMs?: number): Promise<T> {
+    const client = this.client(node.url);
+    if (node.state !== 'up')
+      return call(answerMs === undefined ? client : client.bounded({ answerMs }), node);
+    const ac = new AbortController();
+    const calls = this.inFlight.get(node.nodeId) ?? new Set<AbortController>();
+    this.inFlight.set(node.nodeId, calls);
+    calls.add(ac);
+    this.watcher ??= setInterval(() => this.cutSuspects(), SUSPECT_CHECK_MS);
+    try {
+      return await call(
+        client.bounded({ signal: ac.signal, ...(answerMs === undefined ? {} : { answerMs }) }),
+        node,
+      );
+    } finally {
+      calls.delete(ac);
+      if (calls.size === 0) this.inFlight.delete(node.nodeId);
+      if (this.inFlight.size === 0) {
+        clearInterval(this.watcher);
+        this.watcher = undefined;
+      }
+    }
+  }
+
+  private cutSuspects(): void {
+    for (const [nodeId, calls] of this.inFlight) {
+      const state = this.opts.view.nodes.find((n) => n.nodeId === nodeId)?.state;
+      if (state === 'up') continue;
+      const reason = unavailable(
+        `storage node ${nodeId} stopped answering (the tracker reports it ${state ?? 'gone'})`,
+      );
+      for (const ac of calls) ac.abort(reason);
+    }
+  }
 
   private client(url: string): NodeClient {
     let c = this.clients.get(url);
@@ -73,107 +142,217 @@ export class ClusterRouter implements StorageApi {
     return c;
   }
 
-  /** The members a key of `syncgroup` may be routed to (see the file comment). */
-  private membersFor(syncgroup: string): NodeView[] {
-    return this.opts.view.nodes.filter((n) => n.syncgroup === syncgroup);
-  }
-
-  /** The nodes a whole-bucket call must ask: every member of every syncgroup of the layout. */
-  private listSources(): Target[] {
-    const layout = this.layoutOrFail();
-    const nodes = this.opts.view.nodes.filter((n) => layout.syncgroups.includes(n.syncgroup));
-    for (const g of layout.syncgroups)
-      if (!nodes.some((n) => n.syncgroup === g)) throw unavailable(`syncgroup ${g} has no storage node yet`);
-    return nodes.map((n) => ({ nodeId: n.nodeId, client: this.client(n.url) }));
-  }
-
   private layoutOrFail(): Layout {
     const layout = this.opts.view.layout;
     if (!layout) throw unavailable('the gateway has no layout from the tracker yet');
     return layout;
   }
 
-  /** The node that holds (bucket, key) now. */
-  route(bucket: string, key: Buffer): Target {
+  /** The syncgroup that holds (bucket, key) and its members. */
+  private groupOf(bucket: string, key: Buffer): { group: string; members: NodeView[] } {
     const group = routeKey(this.layoutOrFail(), bucket, key);
-    const members = this.membersFor(group);
-    const primary = rankMembers(
-      members.map((m) => m.nodeId),
-      bucket,
-      key,
-    )[0];
-    const node = members.find((m) => m.nodeId === primary);
-    if (!node) throw unavailable(`syncgroup ${group} has no storage node`);
-    return { nodeId: node.nodeId, client: this.client(node.url) };
+    return { group, members: membersOf(this.opts.view.nodes, group) };
   }
 
-  /** Runs a keyed call on the key's node; a wrong-partition answer refreshes the layout and tries again. */
-  private async keyed<T>(bucket: string, key: Buffer, call: (c: NodeClient) => Promise<T>): Promise<T> {
+  /** Every syncgroup of the layout with its members; one without any cannot be listed. */
+  private groups(): Array<{ group: string; members: NodeView[] }> {
+    const layout = this.layoutOrFail();
+    return layout.syncgroups.map((group) => {
+      const members = membersOf(this.opts.view.nodes, group);
+      if (members.length === 0) throw unavailable(`syncgroup ${group} has no storage node yet`);
+      return { group, members };
+    });
+  }
+
+  /** The node a write of (bucket, key) goes to now. */
+  route(bucket: string, key: Buffer): NodeView {
+    const { group, members } = this.groupOf(bucket, key);
+    const node = writeTarget(members, bucket, key);
+    if (!node) throw unavailable(`syncgroup ${group} has no storage node up`);
+    return node;
+  }
+
+  /**
+   * Runs `call` on the first of `candidates()` that answers: a member that does not (a network error, or no
+   * answer within failoverAfterMs while another is left) is left for the next. A wrong-partition answer refreshes
+   * the layout and starts again with fresh candidates. Any other answer, error or not, is the call's.
+   */
+  private async attempt<T>(candidates: () => NodeView[], call: Call<T>): Promise<T> {
     const retries = this.opts.wrongPartitionRetries ?? 2;
-    for (let attempt = 0; ; attempt++) {
-      const target = this.route(bucket, key);
-      try {
-        return await call(target.client);
-      } catch (err) {
-        if (err instanceof WrongPartitionError && attempt < retries) {
-          await this.opts.view.refresh().catch(() => undefined);
-          continue;
+    const waitMs = this.opts.failoverAfterMs ?? DEFAULT_FAILOVER_AFTER_MS;
+    for (let refreshed = 0; ; refreshed++) {
+      const order = candidates();
+      let failed: { err: unknown; nodeId: string } | undefined;
+      let stale = false;
+      for (const [i, node] of order.entries()) {
+        try {
+          return await this.send(node, call, i < order.length - 1 ? waitMs : undefined);
+        } catch (err) {
+          if (err instanceof WrongPartitionError && refreshed < retries) {
+            stale = true;
+            break;
+          }
+          if (!isNetworkError(err)) throw err;
+          failed = { err, nodeId: node.nodeId };
+          if (i < order.length - 1) this.opts.onFailover?.({ nodeId: node.nodeId, error: err });
         }
-        throw translate(err, target.nodeId);
       }
+      if (!stale) throw translate(failed?.err, failed?.nodeId ?? '?');
+      await this.opts.view.refresh().catch(() => undefined);
     }
   }
 
-  private async everywhere<T>(call: (c: NodeClient) => Promise<T>): Promise<T[]> {
-    const sources = this.listSources();
-    return Promise.all(
-      sources.map((s) =>
-        call(s.client).catch((err: unknown) => {
-          throw translate(err, s.nodeId);
-        }),
-      ),
+  /** A read of (bucket, key): its members in read order (less `skip`), failing over. */
+  private read<T>(bucket: string, key: Buffer, call: Call<T>, skip?: ReadonlySet<string>): Promise<T> {
+    return this.attempt(() => {
+      const { group, members } = this.groupOf(bucket, key);
+      const order = readOrder(members, bucket, key).filter((n) => !skip?.has(n.nodeId));
+      if (order.length === 0)
+        throw unavailable(`syncgroup ${group} has no storage node that can serve the read`);
+      return order;
+    }, call);
+  }
+
+  /** A write of (bucket, key) without a body: its primary, retried after a wrong-partition refresh. */
+  private write<T>(bucket: string, key: Buffer, call: Call<T>): Promise<T> {
+    return this.attempt(() => [this.route(bucket, key)], call);
+  }
+
+  /** A write with a body: sent once, to the primary; a wrong-partition answer refreshes the layout for the next. */
+  private async writeOnce<T>(bucket: string, key: Buffer, call: Call<T>): Promise<T> {
+    const node = this.route(bucket, key);
+    try {
+      return await this.send(node, call);
+    } catch (err) {
+      if (err instanceof WrongPartitionError) void this.opts.view.refresh().catch(() => undefined);
+      throw translate(err, node.nodeId);
+    }
+  }
+
+  /** One answer per syncgroup: one member of a mirrored group (failing over), every member of one that is not. */
+  private async perGroup<T>(bucket: string, call: Call<T>): Promise<T[]> {
+    const answers = await Promise.all(
+      this.groups().map(async ({ group, members }) => {
+        const order = listOrder(members, bucket);
+        if (order.askAll) return Promise.all(order.nodes.map((n) => this.everyone(n, call)));
+        if (order.nodes.length === 0) throw unavailable(`syncgroup ${group} has no storage node that serves`);
+        return [await this.attempt(() => order.nodes, call)];
+      }),
     );
+    return answers.flat();
+  }
+
+  /** `call` on one given node, which must answer. */
+  private async everyone<T>(node: NodeView, call: Call<T>): Promise<T> {
+    try {
+      return await this.send(node, call);
+    } catch (err) {
+      throw translate(err, node.nodeId);
+    }
   }
 
   putObject(input: PutObjectInput): Promise<ObjectRecord> {
-    // A body can be sent once: no retry after the node refused it (the layout is refreshed for the next request).
-    return this.keyedOnce(input.bucket, input.key, (c) => c.putObject(input));
+    return this.writeOnce(input.bucket, input.key, (c) => c.putObject(input));
   }
   headObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ObjectRecord | undefined> {
-    return this.keyed(bucket, key, (c) => c.headObject(bucket, key, which));
+    return this.read(bucket, key, (c) => c.headObject(bucket, key, which));
   }
+  /** The version is opened on the first member that answers; its stream fails over too, until its first bytes. */
   openObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ReadHandle | undefined> {
-    return this.keyed(bucket, key, (c) => c.openObject(bucket, key, which));
+    return this.read(bucket, key, async (c, node) => {
+      const h = await c.openObject(bucket, key, which);
+      return h && this.failingOver(h, node, bucket, key);
+    });
   }
   deleteObject(bucket: string, key: Buffer, opts?: DeleteOptions): Promise<boolean> {
-    return this.keyed(bucket, key, (c) => c.deleteObject(bucket, key, opts));
+    return this.write(bucket, key, (c) => c.deleteObject(bucket, key, opts));
   }
   removeObject(input: RemoveObjectInput): Promise<RemoveObjectResult> {
-    return this.keyed(input.bucket, input.key, (c) => c.removeObject(input));
+    return this.write(input.bucket, input.key, (c) => c.removeObject(input));
   }
   updateObjectAttributes(input: UpdateAttributesInput): Promise<ObjectRecord> {
-    return this.keyed(input.bucket, input.key, (c) => c.updateObjectAttributes(input));
+    return this.write(input.bucket, input.key, (c) => c.updateObjectAttributes(input));
   }
   async listObjectVersions(
     bucket: string,
     opts: { prefix: Buffer; afterKey?: Buffer; afterVersionId?: string; limit: number },
   ): Promise<ListedVersion[]> {
     // A key lives in one syncgroup: its versions come from one node, already newest first.
-    const lists = await this.everywhere((c) => c.listObjectVersions(bucket, opts));
+    const lists = await this.perGroup(bucket, (c) => c.listObjectVersions(bucket, opts));
     return mergeSorted(lists, byKey, opts.limit);
   }
 
+  /**
+   * A handle whose stream, if the node does not deliver the first bytes, opens the same version (same version id
+   * and opver) on the next member in read order and streams from there. After the first bytes it is that stream's.
+   */
+  private failingOver(first: ReadHandle, firstNode: NodeView, bucket: string, key: Buffer): ReadHandle {
+    const opened: ReadHandle[] = [first];
+    const tried = new Set([firstNode.nodeId]);
+    const record = first.record;
+    const reopen = async (): Promise<ReadHandle> => {
+      const h = await this.read(
+        bucket,
+        key,
+        async (c, node) => {
+          tried.add(node.nodeId);
+          return c.openObject(bucket, key, { versionId: record.versionId });
+        },
+        tried,
+      );
+      if (!h) throw unavailable('the version being read is gone from the member that still answers');
+      opened.push(h);
+      if (!sameVersion(h.record, record))
+        throw unavailable('the member that still answers holds another version of the key');
+      return h;
+    };
+    return {
+      record,
+      async *stream(range) {
+        let h = first;
+        for (;;) {
+          const it = h.stream(range)[Symbol.asyncIterator]();
+          try {
+            let next: IteratorResult<Buffer>;
+            try {
+              next = await it.next();
+            } catch (err) {
+              if (!isNetworkError(err)) throw err;
+              h = await reopen();
+              continue;
+            }
+            while (!next.done) {
+              yield next.value;
+              next = await it.next();
+            }
+            return;
+          } finally {
+            await it.return?.();
+          }
+        }
+      },
+      release: () => {
+        for (const h of opened) h.release();
+      },
+    };
+  }
+
+  /** Whether the node a write of `dst` goes to is the first a read of `src` asks: then it copies by itself. */
+  private copiesLocally(src: { bucket: string; key: Buffer }, dst: { bucket: string; key: Buffer }): boolean {
+    const g = this.groupOf(src.bucket, src.key);
+    const from = readOrder(g.members, src.bucket, src.key)[0];
+    return from !== undefined && from.nodeId === this.route(dst.bucket, dst.key).nodeId;
+  }
+
   async copyObject(src: CopySource, dst: CopyDestination): Promise<ObjectRecord> {
-    const from = this.route(src.bucket, src.key);
-    const to = this.route(dst.bucket, dst.key);
-    if (from.nodeId === to.nodeId) return this.keyed(dst.bucket, dst.key, (c) => c.copyObject(src, dst));
+    if (this.copiesLocally(src, dst)) return this.write(dst.bucket, dst.key, (c) => c.copyObject(src, dst));
     // Across nodes: stream the source version through the gateway into the destination's node.
     const h = await this.openSource(src);
     try {
       const r = h.record;
       const tee = md5Tee(h.stream(src.range));
       const whole = !src.range && r.checksumType !== 'COMPOSITE';
-      return await this.keyedOnce(dst.bucket, dst.key, (c) =>
+      return await this.writeOnce(dst.bucket, dst.key, (c) =>
         c.putObject({
           bucket: dst.bucket,
           key: dst.key,
@@ -195,14 +374,13 @@ export class ClusterRouter implements StorageApi {
   }
 
   async uploadPartCopy(input: UploadPartCopyInput): Promise<BodyFinish> {
-    const from = this.route(input.src.bucket, input.src.key);
-    const to = this.route(input.bucket, input.key);
-    if (from.nodeId === to.nodeId) return this.keyed(input.bucket, input.key, (c) => c.uploadPartCopy(input));
+    if (this.copiesLocally(input.src, input))
+      return this.write(input.bucket, input.key, (c) => c.uploadPartCopy(input));
     const h = await this.openSource(input.src);
     try {
       const range = input.src.range;
       const tee = md5Tee(h.stream(range));
-      return await this.keyedOnce(input.bucket, input.key, (c) =>
+      return await this.writeOnce(input.bucket, input.key, (c) =>
         c.uploadPart({
           bucket: input.bucket,
           key: input.key,
@@ -234,58 +412,65 @@ export class ClusterRouter implements StorageApi {
     return h;
   }
 
-  private async keyedOnce<T>(bucket: string, key: Buffer, call: (c: NodeClient) => Promise<T>): Promise<T> {
-    const target = this.route(bucket, key);
-    try {
-      return await call(target.client);
-    } catch (err) {
-      if (err instanceof WrongPartitionError) void this.opts.view.refresh().catch(() => undefined);
-      throw translate(err, target.nodeId);
-    }
-  }
-
   async listObjects(
     bucket: string,
     opts: { prefix: Buffer; after?: Buffer; limit: number },
   ): Promise<ListedObject[]> {
-    const lists = await this.everywhere((c) => c.listObjects(bucket, opts));
+    const lists = await this.perGroup(bucket, (c) => c.listObjects(bucket, opts));
     return mergeSorted(lists, byKey, opts.limit);
   }
   async hasObjects(bucket: string): Promise<boolean> {
-    return (await this.everywhere((c) => c.hasObjects(bucket))).some(Boolean);
+    return (await this.perGroup(bucket, (c) => c.hasObjects(bucket))).some(Boolean);
   }
+  /** Every member drops the bucket's data (see `dropTargets`); mirrors hold the same objects, counted once. */
   async dropBucket(bucket: string): Promise<DroppedBucket> {
-    const all = await this.everywhere((c) => c.dropBucket(bucket));
-    return all.reduce((a, b) => ({ objects: a.objects + b.objects, uploads: a.uploads + b.uploads }), {
+    const perGroup = await Promise.all(
+      this.groups().map(async ({ members }) => {
+        const dropped = await Promise.all(
+          dropTargets(members).map(({ node, required }) =>
+            this.everyone(node, (c) => c.dropBucket(bucket)).catch((err: unknown) => {
+              if (required || !(err instanceof S3Error && err.code === 'ServiceUnavailable')) throw err;
+              return { objects: 0, uploads: 0 };
+            }),
+          ),
+        );
+        const objects = Math.max(0, ...dropped.map((d) => d.objects));
+        return { objects, uploads: dropped.reduce((n, d) => n + d.uploads, 0) };
+      }),
+    );
+    return perGroup.reduce((a, b) => ({ objects: a.objects + b.objects, uploads: a.uploads + b.uploads }), {
       objects: 0,
       uploads: 0,
     });
   }
   createUpload(...args: Parameters<StorageApi['createUpload']>): Promise<string> {
-    return this.keyed(args[0], args[1], (c) => c.createUpload(...args));
+    return this.write(args[0], args[1], (c) => c.createUpload(...args));
   }
   uploadPart(input: UploadPartInput): Promise<BodyFinish> {
-    return this.keyedOnce(input.bucket, input.key, (c) => c.uploadPart(input));
+    return this.writeOnce(input.bucket, input.key, (c) => c.uploadPart(input));
   }
   completeUpload(...args: Parameters<StorageApi['completeUpload']>): Promise<ObjectRecord> {
-    return this.keyed(args[0], args[1], (c) => c.completeUpload(...args));
+    return this.write(args[0], args[1], (c) => c.completeUpload(...args));
   }
   abortUpload(bucket: string, key: Buffer, uploadId: string): Promise<void> {
-    return this.keyed(bucket, key, (c) => c.abortUpload(bucket, key, uploadId));
+    return this.write(bucket, key, (c) => c.abortUpload(bucket, key, uploadId));
   }
+  /** Parts live with their upload, on the node that created it. */
   listParts(...args: Parameters<StorageApi['listParts']>) {
-    return this.keyed(args[0], args[1], (c) => c.listParts(...args));
+    return this.write(args[0], args[1], (c) => c.listParts(...args));
   }
+  /** Uploads in progress are not mirrored: every member that serves is asked, and must answer. */
   async listUploads(
     bucket: string,
     opts: { prefix: Buffer; afterKey?: Buffer; afterUploadId?: string; limit: number },
   ): Promise<ListedUpload[]> {
-    const lists = await this.everywhere((c) => c.listUploads(bucket, opts));
+    const nodes = this.groups().flatMap(({ members }) => everyServing(members));
+    const lists = await Promise.all(nodes.map((n) => this.everyone(n, (c) => c.listUploads(bucket, opts))));
     return mergeSorted(lists, byKeyThenUpload, opts.limit);
   }
   /** Every node's volumes, and the cluster's object and upload counts. */
   async stats(): Promise<NodeStats> {
-    const all = await this.everywhere((c) => c.stats());
+    const all = await Promise.all(this.opts.view.nodes.map((n) => this.everyone(n, (c) => c.stats())));
     return {
       nodeId: 0,
       volumes: all.flatMap((s) =>
@@ -297,6 +482,7 @@ export class ClusterRouter implements StorageApi {
   }
   /** Closes the connections to the nodes (the nodes stay up). */
   async close(): Promise<void> {
+    clearInterval(this.watcher);
     await Promise.all([...this.clients.values()].map((c) => c.close()));
     this.clients.clear();
   }
@@ -320,13 +506,23 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CLOSED',
 ]);
 
+/** The node did not answer (refused, reset, timed out): another member may. */
+function isNetworkError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const causeCode = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return NETWORK_CODES.has(String(code)) || NETWORK_CODES.has(String(causeCode));
+}
+
 /** A node that cannot be reached is S3's retryable 503; anything else passes as it is. */
 function translate(err: unknown, nodeId: string): unknown {
-  const code = (err as { code?: unknown; cause?: { code?: unknown } } | undefined)?.code;
-  const causeCode = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  if (NETWORK_CODES.has(String(code)) || NETWORK_CODES.has(String(causeCode)))
-    return unavailable(`storage node ${nodeId} cannot be reached`);
-  return err;
+  return isNetworkError(err) ? unavailable(`storage node ${nodeId} cannot be reached`) : err;
+}
+
+/** The same version of a key: the same version id written by the same operation. */
+function sameVersion(a: ObjectRecord, b: ObjectRecord): boolean {
+  return (
+    a.versionId === b.versionId && a.opver.counter === b.opver.counter && a.opver.nodeId === b.opver.nodeId
+  );
 }
 
 /** MD5 of what streams through (the ETag of a copy), hashed chunk by chunk as it passes. */

@@ -19,7 +19,13 @@ import { checkTiling } from '../../packing/test-support/sim-run.ts';
 import type { Volume } from '../../packing/volume.ts';
 import type { PutObjectInput } from '../api.ts';
 import { StorageNode } from '../node.ts';
-import { decodeObjectValue, decodePartValue, decodeUploadValue, type VolLoc } from '../records.ts';
+import {
+  decodeObjectValue,
+  decodePartValue,
+  decodeTombstoneValue,
+  decodeUploadValue,
+  type VolLoc,
+} from '../records.ts';
 import type { Location } from '../volume-port.ts';
 
 const KEYS = 24;
@@ -368,6 +374,11 @@ async function checkQuiet(node: StorageNode, keys: KeyState[], fail: (w: string)
   }
   for (const { value } of node.index.uploads.getRange({ snapshot: false })) {
     referenced.push(decodeUploadValue(Buffer.from(value)).at);
+  }
+  // Removed versions' tombstones (replica-tombstones.ts) keep their entries.
+  for (const { value } of node.index.tombstones.getRange({ snapshot: false })) {
+    const at = decodeTombstoneValue(Buffer.from(value)).at;
+    if (at) referenced.push(at);
   }
   for (const { value } of node.index.parts.getRange({ snapshot: false })) {
     const v = decodePartValue(Buffer.from(value));

@@ -1,0 +1,480 @@
+// Routing inside a mirrored syncgroup against a model: writes go to the up members' rendezvous primary only, reads
+// try the members in rendezvous order (up, then suspect) until one answers, listings ask exactly one member per
+// syncgroup; a read whose stream has not delivered its first bytes moves to a mirror; a node that accepts a
+// connection and never answers (SIGSTOP) is left after the deadline.
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import type { NodeState, NodeView } from '../../common/cluster-wire.ts';
+import { initialLayout, rankMembers } from '../../common/layout.ts';
+import type { ObjectRecord, ReadHandle, StorageApi } from '../../storage/api.ts';
+import { StorageClient } from '../../storage/http-client.ts';
+import { S3Error } from '../errors.ts';
+import { ClusterRouter, type NodeClient } from './router.ts';
+import { listOrder, mirrored, readOrder, writeTarget } from './routing.ts';
+
+const T = { timeout: 120_000 };
+const BUCKET = '~0123456789abcdef0123456789abcdef';
+
+function member(nodeId: string, syncgroup: string, state: NodeState, mirrors = true): NodeView {
+  return {
+    nodeId,
+    syncgroup,
+    url: `http://${nodeId}`,
+    startedMs: 0,
+    objects: 0,
+    volumes: [],
+    state,
+    silentMs: 0,
+    ...(mirrors ? { sync: [] } : {}),
+  };
+}
+
+const stateArb = fc.constantFrom<NodeState>('up', 'suspect', 'recovering');
+const keyArb = fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a));
+/** 1–5 members of one syncgroup with distinct 8-hex-digit ids and any states. */
+const membersArb = fc
+  .uniqueArray(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 1, maxLength: 5 })
+  .chain((ids) =>
+    fc
+      .array(stateArb, { minLength: ids.length, maxLength: ids.length })
+      .map((states) => ids.map((id, i) => member(id.toString(16).padStart(8, '0'), 'g', states[i]!))),
+  );
+
+const ids = (ns: readonly NodeView[]) => ns.map((n) => n.nodeId);
+const withState = (ns: readonly NodeView[], s: NodeState) => ids(ns.filter((n) => n.state === s));
+
+test(
+  'routing model: writes to the up primary only; reads up then suspect in rendezvous order; lists one',
+  T,
+  () => {
+    fc.assert(
+      fc.property(membersArb, keyArb, (members, key) => {
+        const up = withState(members, 'up');
+        const suspect = withState(members, 'suspect');
+        // Writes: the rendezvous primary over the up members, or nobody.
+        assert.equal(writeTarget(members, BUCKET, key)?.nodeId, rankMembers(up, BUCKET, key)[0]);
+        // Reads: every up member in rendezvous order, then every suspect one; never a recovering one.
+        const order = ids(readOrder(members, BUCKET, key));
+        assert.deepEqual(order, [...rankMembers(up, BUCKET, key), ...rankMembers(suspect, BUCKET, key)]);
+        if (up.length > 0) assert.equal(order[0], writeTarget(members, BUCKET, key)?.nodeId);
+        // Listings: one member of the group at a time, in the same kind of order (stable per bucket).
+        const lo = listOrder(members, BUCKET);
+        assert.equal(lo.askAll, false);
+        if (!lo.askAll) assert.deepEqual(ids(lo.nodes), ids(readOrder(members, BUCKET, Buffer.alloc(0))));
+      }),
+      { numRuns: 2000 },
+    );
+  },
+);
+
+test('routing model: members that do not mirror keep the routing from before mirroring', T, () => {
+  fc.assert(
+    fc.property(membersArb, keyArb, fc.nat(), (members, key, which) => {
+      // One serving member without push sync makes the whole group unmirrored.
+      const serving = members.filter((m) => m.state !== 'recovering');
+      fc.pre(serving.length > 0);
+      const plain = serving[which % serving.length]!;
+      const group = members.map((m) => (m === plain ? { ...m, sync: undefined } : m));
+      assert.equal(mirrored(group), false);
+      const primary = rankMembers(ids(group), BUCKET, key)[0];
+      assert.equal(writeTarget(group, BUCKET, key)?.nodeId, primary);
+      assert.deepEqual(ids(readOrder(group, BUCKET, key)), [primary]);
+      const lo = listOrder(group, BUCKET);
+      assert.equal(lo.askAll, true);
+      assert.deepEqual(ids(lo.nodes), ids(group));
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+/** How a fake node behaves: answers, refuses connections (SIGKILL), or never answers (SIGSTOP). */
+type Behaviour = 'ok' | 'refused' | 'frozen';
+
+const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+const timedOut = () => Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' });
+
+function record(key: Buffer, counter: bigint, nodeId: number): ObjectRecord {
+  return {
+    bucket: BUCKET,
+    key,
+    size: 3,
+    etag: 'e',
+    lastModifiedMs: 0,
+    headers: { userMeta: {} },
+    checksums: {},
+    opver: { counter, nodeId },
+    versionId: 'null',
+  };
+}
+
+/**
+ * A fake storage node: every call is logged; 'refused' rejects at once, 'frozen' rejects only when its deadline
+ * (`answerMs`) passes, at once here, or its signal aborts, and otherwise never settles.
+ */
+function fakeNode(
+  id: string,
+  behaviour: () => Behaviour,
+  log: Array<{ node: string; call: string; bounded: boolean }>,
+  extra: Partial<StorageApi> = {},
+): NodeClient {
+  const make = (limits: { answerMs?: number; signal?: AbortSignal }): NodeClient => {
+    const run = <T>(call: string, answer: () => T): Promise<T> => {
+      log.push({ node: id, call, bounded: limits.answerMs !== undefined });
+      const b = behaviour();
+      if (b === 'refused') return Promise.reject(refused());
+      if (b === 'frozen') {
+        if (limits.answerMs !== undefined) return Promise.reject(timedOut());
+        return new Promise<T>((_resolve, reject) =>
+          limits.signal?.addEventListener('abort', () => reject(limits.signal?.reason)),
+        );
+      }
+      return Promise.resolve(answer());
+    };
+    const api = {
+      headObject: (_b: string, key: Buffer) => run('headObject', () => record(key, 1n, 1)),
+      listObjects: () =>
+        run('listObjects', () => [{ key: Buffer.from(id), size: 1, etag: 'e', lastModifiedMs: 0 }]),
+      hasObjects: () => run('hasObjects', () => false),
+      deleteObject: () => run('deleteObject', () => true),
+      listUploads: () => run('listUploads', () => []),
+      bounded: (l: typeof limits) => make(l),
+      close: async () => {},
+      ...extra,
+    };
+    return api as unknown as NodeClient;
+  };
+  return make({});
+}
+
+test(
+  'reads fail over in rendezvous order to the first member that answers; writes never fail over',
+  T,
+  async () => {
+    const behaviourArb = fc.constantFrom<Behaviour>('ok', 'refused', 'frozen');
+    await fc.assert(
+      fc.asyncProperty(
+        membersArb,
+        fc.array(behaviourArb, { minLength: 5, maxLength: 5 }),
+        keyArb,
+        async (members, behaviours, key) => {
+          const layout = initialLayout(['g']);
+          const nodes = members.map((m) => m);
+          const behaviourOf = new Map(nodes.map((n, i) => [n.nodeId, behaviours[i]!]));
+          const log: Array<{ node: string; call: string; bounded: boolean }> = [];
+          const router = new ClusterRouter({
+            view: { layout, nodes, refresh: async () => {} },
+            connect: (url) => {
+              const id = url.slice('http://'.length);
+              return fakeNode(id, () => behaviourOf.get(id)!, log);
+            },
+          });
+          const order = ids(readOrder(nodes, BUCKET, key));
+          // The model: members in read order up to and including the first that answers; the last one asked
+          // without a deadline (nobody is left to fail over to), every earlier one with it.
+          const firstOk = order.findIndex((id) => behaviourOf.get(id) === 'ok');
+          const wantAsked = firstOk < 0 ? order : order.slice(0, firstOk + 1);
+          // A frozen last member never answers: the model stops there (a real node times out after 300 s).
+          const hangs = firstOk < 0 && order.length > 0 && behaviourOf.get(order.at(-1)!) === 'frozen';
+          if (!hangs) {
+            const got = router.headObject(BUCKET, key);
+            if (firstOk < 0)
+              await assert.rejects(got, (e) => e instanceof S3Error && e.code === 'ServiceUnavailable');
+            else assert.ok(await got);
+            assert.deepEqual(
+              log.map((l) => l.node),
+              wantAsked,
+            );
+            for (const [i, l] of log.entries()) assert.equal(l.bounded, i < order.length - 1, `attempt ${i}`);
+          }
+          // A write goes to the up primary and nowhere else, whatever it answers.
+          log.length = 0;
+          const primary = writeTarget(nodes, BUCKET, key);
+          if (!primary || behaviourOf.get(primary.nodeId) === 'frozen') return;
+          const wrote = router.deleteObject(BUCKET, key);
+          if (behaviourOf.get(primary.nodeId) === 'ok') assert.equal(await wrote, true);
+          else await assert.rejects(wrote, (e) => e instanceof S3Error && e.code === 'ServiceUnavailable');
+          assert.deepEqual(
+            log.map((l) => [l.node, l.bounded]),
+            [[primary.nodeId, false]],
+          );
+        },
+      ),
+      { numRuns: 500 },
+    );
+  },
+);
+
+test(
+  'a listing asks exactly one member per syncgroup, the next only when one does not answer',
+  T,
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(stateArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.constantFrom<Behaviour>('ok', 'refused', 'frozen'), { minLength: 9, maxLength: 9 }),
+        async (groupStates, behaviours) => {
+          const names = groupStates.map((_s, i) => `g${i}`);
+          const layout = initialLayout(names);
+          const nodes = groupStates.flatMap((states, g) =>
+            states.map((s, i) => member(`${g}${i}`.padStart(8, '0'), names[g]!, s)),
+          );
+          const behaviourOf = new Map(nodes.map((n, i) => [n.nodeId, behaviours[i]!]));
+          // Keep the model finite: the last member each group would ask must answer or refuse, not hang.
+          for (const g of names) {
+            const lo = listOrder(
+              nodes.filter((n) => n.syncgroup === g),
+              BUCKET,
+            );
+            const last = lo.nodes.at(-1);
+            if (last && behaviourOf.get(last.nodeId) === 'frozen') behaviourOf.set(last.nodeId, 'refused');
+          }
+          const log: Array<{ node: string; call: string; bounded: boolean }> = [];
+          const router = new ClusterRouter({
+            view: { layout, nodes, refresh: async () => {} },
+            connect: (url) => {
+              const id = url.slice('http://'.length);
+              return fakeNode(id, () => behaviourOf.get(id)!, log);
+            },
+          });
+          const wanted: string[] = [];
+          let answerable = true;
+          for (const g of names) {
+            const lo = listOrder(
+              nodes.filter((n) => n.syncgroup === g),
+              BUCKET,
+            );
+            assert.equal(lo.askAll, false);
+            const first = lo.nodes.findIndex((n) => behaviourOf.get(n.nodeId) === 'ok');
+            if (first < 0) answerable = false;
+            else wanted.push(lo.nodes[first]!.nodeId);
+          }
+          const listed = router.listObjects(BUCKET, { prefix: Buffer.alloc(0), limit: 100 });
+          if (!answerable) {
+            await assert.rejects(listed, (e) => e instanceof S3Error && e.code === 'ServiceUnavailable');
+            return;
+          }
+          const got = (await listed).map((o) => o.key.toString());
+          assert.deepEqual(got.sort(), [...wanted].sort(), 'one answer per syncgroup');
+          for (const g of names) {
+            const asked = log.filter((l) => nodes.find((n) => n.nodeId === l.node)!.syncgroup === g);
+            const lo = listOrder(
+              nodes.filter((n) => n.syncgroup === g),
+              BUCKET,
+            );
+            const first = lo.nodes.findIndex((n) => behaviourOf.get(n.nodeId) === 'ok');
+            assert.deepEqual(
+              asked.map((a) => a.node),
+              ids(lo.nodes.slice(0, first + 1)),
+            );
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  },
+);
+
+/** A handle whose stream fails before its first bytes (the node died after opening) or yields `bytes`. */
+function handle(rec: ObjectRecord, stream: 'dies' | Buffer, released: string[], name: string): ReadHandle {
+  return {
+    record: rec,
+    async *stream() {
+      if (stream === 'dies') throw Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+      yield stream;
+    },
+    release: () => released.push(name),
+  };
+}
+
+test(
+  'a stream that fails before its first bytes is read from a mirror holding the same version',
+  T,
+  async () => {
+    const layout = initialLayout(['g']);
+    const nodes = [member('0000000a', 'g', 'up'), member('0000000b', 'g', 'up')];
+    const key = Buffer.from('photo.jpg');
+    const [first, second] = readOrder(nodes, BUCKET, key).map((n) => n.nodeId);
+    for (const mirrorOpver of [7n, 8n]) {
+      const released: string[] = [];
+      const opened: Array<{ node: string; which: unknown }> = [];
+      const router = new ClusterRouter({
+        view: { layout, nodes, refresh: async () => {} },
+        connect: (url) => {
+          const id = url.slice('http://'.length);
+          const log: Array<{ node: string; call: string; bounded: boolean }> = [];
+          return fakeNode(id, () => 'ok', log, {
+            openObject: async (_b, k, which) => {
+              opened.push({ node: id, which });
+              return id === first
+                ? handle(record(k, 7n, 1), 'dies', released, id)
+                : handle(record(k, mirrorOpver, 1), Buffer.from('abc'), released, id);
+            },
+          });
+        },
+      });
+      const h = await router.openObject(BUCKET, key);
+      assert.ok(h);
+      const read = async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of h.stream()) chunks.push(c);
+        return Buffer.concat(chunks).toString();
+      };
+      if (mirrorOpver === 7n) assert.equal(await read(), 'abc');
+      else
+        await assert.rejects(
+          read(),
+          (e) => e instanceof S3Error && e.code === 'ServiceUnavailable',
+          'another version',
+        );
+      // The mirror was asked for exactly the version opened first.
+      assert.deepEqual(opened, [
+        { node: first, which: undefined },
+        { node: second, which: { versionId: 'null' } },
+      ]);
+      h.release();
+      assert.deepEqual(released.sort(), [first, second].sort());
+    }
+  },
+);
+
+/** A TCP server that accepts connections and never answers: a frozen (SIGSTOPped) node as its peers see it. */
+async function silentServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.resume();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+test(
+  'a bounded storage client gives up on a node that accepts but never answers, within its deadline',
+  T,
+  async () => {
+    const silent = await silentServer();
+    const client = new StorageClient(silent.url, { connections: 2 });
+    try {
+      const t0 = performance.now();
+      // More calls than connections: those waiting for a connection are bounded too.
+      const calls = await Promise.allSettled(
+        Array.from({ length: 5 }, () =>
+          client.bounded({ answerMs: 300 }).headObject(BUCKET, Buffer.from('k')),
+        ),
+      );
+      for (const c of calls)
+        assert.ok(c.status === 'rejected' && (c.reason as { code?: string }).code === 'ETIMEDOUT', String(c));
+      const took = performance.now() - t0;
+      assert.ok(took >= 290 && took < 5000, `gave up after ${took} ms`);
+    } finally {
+      await client.close();
+      await silent.close();
+    }
+  },
+);
+
+test('a call in flight to a node the tracker then marks suspect is cut with a retryable 503', T, async () => {
+  const layout = initialLayout(['g']);
+  const nodes = [member('0000000a', 'g', 'up'), member('0000000b', 'g', 'up')];
+  const key = Buffer.from('k');
+  const primary = writeTarget(nodes, BUCKET, key)!;
+  const log: Array<{ node: string; call: string; bounded: boolean }> = [];
+  let view = nodes;
+  const router = new ClusterRouter({
+    view: {
+      layout,
+      get nodes() {
+        return view;
+      },
+      refresh: async () => {},
+    },
+    // The primary froze (SIGSTOP): what is sent to it is never answered.
+    connect: (url) => {
+      const id = url.slice('http://'.length);
+      return fakeNode(id, () => (id === primary.nodeId ? 'frozen' : 'ok'), log);
+    },
+  });
+  try {
+    const write = router.deleteObject(BUCKET, key);
+    const cut = assert.rejects(
+      write,
+      (e) => e instanceof S3Error && e.code === 'ServiceUnavailable' && e.message.includes('suspect'),
+    );
+    // Wait until the call is on its way, then the tracker's verdict reaches the gateway.
+    while (log.length === 0) await new Promise((r) => setImmediate(r));
+    view = nodes.map((n) => (n.nodeId === primary.nodeId ? { ...n, state: 'suspect' as const } : n));
+    await cut;
+    // The next write of the key goes to the member still up.
+    log.length = 0;
+    assert.equal(await router.deleteObject(BUCKET, key), true);
+    assert.deepEqual(
+      log.map((l) => l.node),
+      nodes.filter((n) => n.nodeId !== primary.nodeId).map((n) => n.nodeId),
+    );
+  } finally {
+    await router.close();
+  }
+});
+
+test(
+  'uploads in progress are listed from every serving member; a drop needs every up member',
+  T,
+  async () => {
+    const layout = initialLayout(['g']);
+    const nodes = [
+      member('0000000a', 'g', 'up'),
+      member('0000000b', 'g', 'suspect'),
+      member('0000000c', 'g', 'recovering'),
+    ];
+    const log: Array<{ node: string; call: string; bounded: boolean }> = [];
+    let downB = true;
+    const router = new ClusterRouter({
+      view: { layout, nodes, refresh: async () => {} },
+      connect: (url) => {
+        const id = url.slice('http://'.length);
+        return fakeNode(id, () => (id === '0000000b' && downB ? 'refused' : 'ok'), log, {
+          listUploads: async () => {
+            log.push({ node: id, call: 'listUploads', bounded: false });
+            if (id === '0000000b' && downB) throw refused();
+            return [{ key: Buffer.from(`u-${id}`), uploadId: id, initiatedMs: 0 }];
+          },
+          dropBucket: async () => {
+            log.push({ node: id, call: 'dropBucket', bounded: false });
+            if (id === '0000000b' && downB) throw refused();
+            return { objects: 5, uploads: 1 };
+          },
+        });
+      },
+    });
+    const opts = { prefix: Buffer.alloc(0), limit: 10 };
+    // Uploads are not mirrored: a serving member that cannot answer makes the listing unavailable.
+    await assert.rejects(
+      router.listUploads(BUCKET, opts),
+      (e) => e instanceof S3Error && e.code === 'ServiceUnavailable',
+    );
+    downB = false;
+    assert.deepEqual(
+      (await router.listUploads(BUCKET, opts)).map((u) => u.uploadId),
+      ['0000000a', '0000000b'],
+    );
+    assert.ok(
+      !log.some((l) => l.node === '0000000c' && l.call === 'listUploads'),
+      'a recovering member has none',
+    );
+    // Every member is asked to drop; a suspect one that is down cannot fail it; mirrored objects count once.
+    downB = true;
+    log.length = 0;
+    assert.deepEqual(await router.dropBucket(BUCKET), { objects: 5, uploads: 2 });
+    assert.deepEqual(log.map((l) => l.node).sort(), ['0000000a', '0000000b', '0000000c']);
+  },
+);

@@ -1,0 +1,533 @@
+// The storage node's replication primitive (replica-api.ts): the states of a key's versions, applying a state
+// sent by a mirror if it is newer than what this node holds for that version, the key scan recovery walks, and
+// the expiry of tombstones.
+//
+// An apply stores exactly the version it is given: same version id and stamp, opver, ETag, checksums, headers,
+// size, dates, tags, lock state and ACL. A multipart object is stored as one body (inline or a blob) whose meta
+// keeps the parts list (records.ts ObjectBody), so GET ?partNumber=N answers as on the source. It is placed
+// among the key's versions by its stamp (the newest is current), as if the writes had happened here in stamp
+// order. A removed state deletes the version and keeps a tombstone (replica-tombstones.ts).
+//
+// An apply writes no binlog record: the binlog holds only this node's own ops. Its commit is the serial order:
+// the volume entry (and blob) durable, then one index commit of the rows (flushed), then the old version's
+// space freed (protected first). What a crash leaves is settled by recovery as for any write: an entry durable
+// without its row lies in what the volumes report as changed since their checkpoint (a volume checkpoint
+// waits for applies in flight, `track`), and the highest opver of each version wins, a tombstone included;
+// a rebuild does the same from the volumes alone. The clock advances to every opver applied, persisted in the
+// same index commit.
+import { NULL_VERSION, type ObjectRecord, type Opver } from './api.ts';
+import { collectBody, exactly } from './body.ts';
+import { StorageError } from './errors.ts';
+import type { NodeIndex } from './index-db.ts';
+import {
+  decodeObjectKey,
+  decodeTombstoneKey,
+  decodeVersionKey,
+  EntryKind,
+  entryKey,
+  objectKey,
+  parseVersionId,
+  prefixEnd,
+  successor,
+  versionEntryKey,
+  versionIdOf,
+  versionKey,
+  versionKeyPrefix,
+} from './keys.ts';
+import type { KeyedLock } from './locks.ts';
+import type { ObjectRows, VersionRowChange } from './object-rows.ts';
+import type { OpverClock } from './opver-clock.ts';
+import type { Placement } from './placement.ts';
+import { type ReadPath, toRecord, versionIdOfMeta } from './read-path.ts';
+import {
+  compareOpver,
+  decodeObjectValue,
+  decodeTombstoneValue,
+  encodeEntryMeta,
+  type ObjectMeta,
+  type ObjectValue,
+  objectValueFromEntryMeta,
+  type VolLoc,
+} from './records.ts';
+import type { ApplyReplicaInput, ApplyResult, ReplicaKey, ReplicaState } from './replica-api.ts';
+import { getTombstone, putTombstone, tombstoneKeyOf } from './replica-tombstones.ts';
+
+export interface ReplicaDeps {
+  readonly index: NodeIndex;
+  readonly rows: ObjectRows;
+  readonly locks: KeyedLock;
+  readonly clock: OpverClock;
+  readonly placement: Placement;
+  readonly reads: ReadPath;
+  readonly indexSync: 'ack' | 'background';
+  readonly smallObjectMaxBytes: number;
+  readonly random: (bytes: number) => Buffer;
+  /** The node's wall clock: tombstones are dated by it and expire by age. */
+  readonly now: () => number;
+  /** An apply in flight, from before its entry is written until its index commit: volume checkpoints wait. */
+  readonly track: { begin(): bigint; end(id: bigint): void };
+}
+
+/** One version row of a key as it is now. */
+interface VersionRow {
+  v: ObjectValue;
+  row: Buffer;
+  /** Its key in the versions table; absent: the current version (objects table). */
+  vkey?: Buffer;
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+export class Replica {
+  constructor(private readonly d: ReplicaDeps) {}
+
+  /** Every version row of the key (current first, then newest first) and every tombstone. */
+  states(bucket: string, key: Buffer): ReplicaState[] {
+    const okey = objectKey(bucket, key);
+    const out: ReplicaState[] = [];
+    const rows = this.versionRows(bucket, key, okey);
+    const byId = new Map<string, ReplicaState>();
+    for (const r of rows) {
+      const id = versionIdOfMeta(r.v);
+      const s: ReplicaState = {
+        bucket,
+        key,
+        versionId: id,
+        opver: r.v.opver,
+        record: toRecord(bucket, key, r.v, r.v.opver, r.vkey === undefined),
+        seq: r.v.seq!,
+      };
+      byId.set(id, s);
+      out.push(s);
+    }
+    const lo = versionKeyPrefix(bucket, key);
+    for (const { key: tkey, value } of this.d.index.tombstones.getRange({
+      start: lo,
+      end: prefixEnd(lo),
+      snapshot: false,
+    })) {
+      const t = decodeTombstoneValue(value);
+      const { stamp } = decodeTombstoneKey(tkey);
+      const id = stamp ? versionIdOf(stamp) : NULL_VERSION;
+      const held = byId.get(id);
+      // A version written again after its removal: the newer of the two is what this node holds.
+      if (held) {
+        if (compareOpver(t.opver, held.opver) > 0) {
+          delete held.record;
+          delete held.seq;
+          held.opver = t.opver;
+        }
+        continue;
+      }
+      out.push({ bucket, key, versionId: id, opver: t.opver });
+    }
+    return out;
+  }
+
+  async apply(input: ApplyReplicaInput): Promise<ApplyResult> {
+    const { state } = input;
+    const { bucket, key } = state;
+    const stamp = stampOf(state.versionId);
+    const okey = objectKey(bucket, key);
+    // Before any byte is read: most stale states (a duplicate, an older write) end here.
+    if (this.isStale(bucket, key, okey, state, input.force === true)) return 'stale';
+    const rec = state.record;
+    if (!rec) return this.d.locks.run(okey.toString('latin1'), () => this.removeLocked(input, okey, stamp));
+    if (rec.deleteMarker && rec.size !== 0) throw invalid('a delete marker has no data');
+    if (rec.parts && rec.parts.reduce((n, p) => n + p.size, 0) !== rec.size)
+      throw invalid('the parts do not add up to the size');
+    const id = this.d.track.begin();
+    let blobAt: VolLoc | undefined;
+    let committed = false;
+    try {
+      let data = EMPTY;
+      if (rec.size > 0 && !input.body) throw invalid('a replicated version with data needs its bytes');
+      if (rec.size <= this.d.smallObjectMaxBytes) data = await collectBody(input.body ?? noBytes(), rec.size);
+      else {
+        const blobId = this.d.random(16);
+        ({ at: blobAt } = await this.d.placement.put({
+          key: entryKey(EntryKind.blob, blobId),
+          meta: { kind: 'blob', owner: { table: 'objects', key: okey } },
+          opver: state.opver,
+          data: exactly(input.body!, rec.size),
+          dataBytes: rec.size,
+          nowMs: this.d.now(),
+        }));
+        const parts = rec.parts && { parts: rec.parts.map(partOf) };
+        return await this.d.locks.run(okey.toString('latin1'), async () => {
+          const r = await this.placeLocked(
+            input,
+            okey,
+            stamp,
+            EMPTY,
+            { kind: 'blob', blobId, ...parts },
+            blobAt,
+          );
+          committed = r === 'applied';
+          return r;
+        });
+      }
+      const parts = rec.parts && { parts: rec.parts.map(partOf) };
+      return await this.d.locks.run(okey.toString('latin1'), () =>
+        this.placeLocked(input, okey, stamp, data, { kind: 'inline', ...parts }, undefined),
+      );
+    } finally {
+      if (blobAt && !committed) await this.d.placement.free([blobAt]).catch(() => undefined);
+      this.d.track.end(id);
+    }
+  }
+
+  /** Every key with a version row or a tombstone, after `after`, in (bucket, key bytes) order. */
+  scanKeys(opts: { after?: ReplicaKey; limit: number }): ReplicaKey[] {
+    const out: ReplicaKey[] = [];
+    let cur = opts.after;
+    while (out.length < opts.limit) {
+      let best: ReplicaKey | undefined;
+      for (const next of [
+        this.nextObject(cur),
+        this.nextVersioned(this.d.index.tombstones, cur, decodeTombstoneKey),
+        this.nextNoncurrent(cur),
+      ]) {
+        if (next && (!best || compareKeys(next, best) < 0)) best = next;
+      }
+      if (!best) break;
+      out.push(best);
+      cur = best;
+    }
+    return out;
+  }
+
+  /**
+   * Removes tombstones older than `retentionMs` (by the node's clock); returns how many. Each under its key's
+   * lock: the row goes first (its entry protected), then the entry, so a crash in between leaves the entry to
+   * recovery, never a row naming freed space.
+   */
+  async purgeExpired(retentionMs: number, limit = Number.POSITIVE_INFINITY): Promise<number> {
+    const cutoff = this.d.now() - retentionMs;
+    const expired: Buffer[] = [];
+    for (const { key, value } of this.d.index.tombstones.getRange({ snapshot: false })) {
+      if (decodeTombstoneValue(value).createdMs <= cutoff) expired.push(Buffer.from(key));
+      if (expired.length >= limit) break;
+    }
+    let n = 0;
+    for (const tkey of expired) {
+      const { bucket, key } = decodeTombstoneKey(tkey);
+      const okey = objectKey(bucket, key);
+      n += await this.d.locks.run(okey.toString('latin1'), async () => {
+        const t = getTombstone(this.d.index, tkey);
+        if (!t || t.createdMs > cutoff) return 0;
+        const release = await this.d.placement.protect(t.at ? [t.at] : []);
+        try {
+          await this.d.index.write(() => this.d.index.tombstones.remove(tkey));
+          if (t.at) await this.d.placement.freeIfThere(t.at);
+        } finally {
+          release();
+        }
+        return 1;
+      });
+    }
+    return n;
+  }
+
+  // ---- internals ----
+
+  /** Whether the node holds the unit at an opver the state does not beat (equal passes when forced). */
+  private isStale(bucket: string, key: Buffer, okey: Buffer, state: ReplicaState, force: boolean): boolean {
+    const held = this.heldOpver(bucket, key, okey, state.versionId);
+    if (!held) return false;
+    const c = compareOpver(state.opver, held);
+    return force ? c < 0 : c <= 0;
+  }
+
+  /** The highest opver this node holds for one version: its row's, or its tombstone's. */
+  private heldOpver(bucket: string, key: Buffer, okey: Buffer, versionId: string): Opver | undefined {
+    const row = this.unitRow(bucket, key, okey, versionId);
+    const t = getTombstone(this.d.index, tombstoneKeyOf(bucket, key, stampOf(versionId)));
+    if (!row) return t?.opver;
+    if (!t) return row.v.opver;
+    return compareOpver(row.v.opver, t.opver) >= 0 ? row.v.opver : t.opver;
+  }
+
+  private unitRow(bucket: string, key: Buffer, okey: Buffer, versionId: string): VersionRow | undefined {
+    const cur = this.d.rows.get(okey);
+    if (cur) {
+      const v = decodeObjectValue(cur);
+      if (versionIdOfMeta(v) === versionId) return { v, row: cur };
+    }
+    const stamp = stampOf(versionId);
+    if (stamp) {
+      const vkey = versionKey(bucket, key, stamp);
+      const row = this.d.rows.getVersion(vkey);
+      if (!row) return undefined;
+      const v = decodeObjectValue(row);
+      return v.versioned ? { v, row, vkey } : undefined;
+    }
+    for (const r of this.versionRows(bucket, key, okey)) if (r.vkey && !r.v.versioned) return r;
+    return undefined;
+  }
+
+  /** The current row, then the noncurrent ones newest first. */
+  private versionRows(bucket: string, key: Buffer, okey: Buffer): VersionRow[] {
+    const out: VersionRow[] = [];
+    const cur = this.d.rows.get(okey);
+    if (cur) out.push({ v: decodeObjectValue(cur), row: cur });
+    const lo = versionKeyPrefix(bucket, key);
+    for (const { key: vkey, value } of this.d.rows.versionRange(lo, prefixEnd(lo), Number.POSITIVE_INFINITY))
+      out.push({ v: decodeObjectValue(value), row: Buffer.from(value), vkey: Buffer.from(vkey) });
+    return out;
+  }
+
+  /**
+   * The index change that puts the key's versions in stamp order after replacing (`row`) or removing (null) the
+   * version `versionId`: the newest is current, the others noncurrent. Computed from the rows as they are now,
+   * in the same synchronous step as the commit (compaction may have moved any of them meanwhile).
+   */
+  private arrange(
+    bucket: string,
+    key: Buffer,
+    okey: Buffer,
+    versionId: string,
+    row: { v: ObjectValue; row: Buffer } | null,
+  ): { current: Buffer | null | undefined; versions: VersionRowChange[] } {
+    const before = this.versionRows(bucket, key, okey);
+    const after = before
+      .filter((r) => versionIdOfMeta(r.v) !== versionId)
+      .map((r) => ({ v: r.v, row: r.row }));
+    if (row) after.push(row);
+    after.sort((a, b) => compareOpver(b.v.seq!, a.v.seq!));
+    const [top, ...rest] = after;
+    const oldCur = before.find((r) => r.vkey === undefined);
+    const current = top ? (oldCur?.row === top.row ? undefined : top.row) : oldCur ? null : undefined;
+    const versions: VersionRowChange[] = [];
+    const want = new Map<string, { vkey: Buffer; row: Buffer }>();
+    for (const r of rest) {
+      const vkey = versionKey(bucket, key, r.v.seq!);
+      want.set(vkey.toString('latin1'), { vkey, row: r.row });
+    }
+    for (const r of before) {
+      if (!r.vkey) continue;
+      const k = r.vkey.toString('latin1');
+      const w = want.get(k);
+      if (w && w.row === r.row) want.delete(k);
+      else if (!w) versions.push({ vkey: r.vkey, row: null });
+    }
+    for (const w of want.values()) versions.push(w);
+    return { current, versions };
+  }
+
+  /** Stores a present state (under the key's lock): the entry, then the rows in one commit, then frees. */
+  private async placeLocked(
+    input: ApplyReplicaInput,
+    okey: Buffer,
+    stamp: Opver | undefined,
+    data: Buffer,
+    body: ObjectMeta['body'],
+    blobAt: VolLoc | undefined,
+  ): Promise<ApplyResult> {
+    const d = this.d;
+    const { state } = input;
+    const { bucket, key } = state;
+    const rec = state.record!;
+    if (this.isStale(bucket, key, okey, state, input.force === true)) return 'stale';
+    const tkey = tombstoneKeyOf(bucket, key, stamp);
+    const old = this.unitRow(bucket, key, okey, state.versionId);
+    const space = old ? d.reads.space(old.v) : { locs: [], partKeys: [] };
+    // Same synchronous step as reading the row: from here no new read can pin its claimed locations.
+    const claim = d.reads.pins.claim(old ? [old.v.at, ...space.locs] : []);
+    try {
+      d.clock.advanceTo(state.opver.counter);
+      const meta = metaOf(rec, stamp ?? state.seq ?? state.opver, stamp !== undefined, body);
+      const entry = encodeEntryMeta({ kind: 'object', meta });
+      const replace = old && claim.now.includes(old.v.at) ? old.v.at : undefined;
+      const put = await d.placement.put({
+        key: versionEntryKey(okey, stamp),
+        meta: entry,
+        opver: state.opver,
+        data,
+        dataBytes: data.length,
+        nowMs: d.now(),
+        replace,
+      });
+      const tomb = getTombstone(d.index, tkey);
+      const toFree = [...claim.now, ...claim.later, ...(tomb?.at ? [tomb.at] : [])];
+      const release = await d.placement.protect(toFree);
+      try {
+        const freeNow = put.replaced ? claim.now.filter((l) => l !== replace) : claim.now;
+        const deferred = d.reads.pins.defer(claim.later);
+        const v: ObjectValue = {
+          ...meta,
+          opver: state.opver,
+          at: d.placement.resolve(put.at),
+          ...(blobAt ? { blobAt: d.placement.resolve(blobAt) } : {}),
+        };
+        const row = objectValueFromEntryMeta(entry, v.opver, v.at, v.blobAt);
+        const change = this.arrange(bucket, key, okey, state.versionId, { v, row });
+        const tombAt = tomb?.at && getTombstone(d.index, tkey)?.at;
+        await this.writeRows(okey, change, () => {
+          for (const pk of space.partKeys) d.index.parts.remove(pk);
+          d.reads.putPending(deferred.rows);
+          if (tomb) d.index.tombstones.remove(tkey);
+          d.index.putCounter(d.clock.counter);
+        });
+        claim.release();
+        await d.placement.free([...freeNow, ...deferred.free, ...(tombAt ? [tombAt] : [])]);
+      } finally {
+        release();
+      }
+      return 'applied';
+    } finally {
+      claim.release();
+    }
+  }
+
+  /** Applies a removed state (under the key's lock): a tombstone entry, the rows and its row in one commit. */
+  private async removeLocked(
+    input: ApplyReplicaInput,
+    okey: Buffer,
+    stamp: Opver | undefined,
+  ): Promise<ApplyResult> {
+    const d = this.d;
+    const { state } = input;
+    const { bucket, key } = state;
+    if (this.isStale(bucket, key, okey, state, input.force === true)) return 'stale';
+    const id = d.track.begin();
+    try {
+      const tkey = tombstoneKeyOf(bucket, key, stamp);
+      const old = this.unitRow(bucket, key, okey, state.versionId);
+      const space = old ? d.reads.space(old.v) : { locs: [], partKeys: [] };
+      const claim = d.reads.pins.claim(old ? [old.v.at, ...space.locs] : []);
+      try {
+        d.clock.advanceTo(state.opver.counter);
+        const createdMs = d.now();
+        const { at } = await d.placement.put({
+          key: versionEntryKey(okey, stamp),
+          meta: { kind: 'tombstone' },
+          opver: state.opver,
+          data: EMPTY,
+          dataBytes: 0,
+          nowMs: createdMs,
+        });
+        const tomb = getTombstone(d.index, tkey);
+        const toFree = [...claim.now, ...claim.later, ...(tomb?.at ? [tomb.at] : [])];
+        const release = await d.placement.protect(toFree);
+        try {
+          const deferred = d.reads.pins.defer(claim.later);
+          const change = old
+            ? this.arrange(bucket, key, okey, state.versionId, null)
+            : { current: undefined, versions: [] };
+          const tombAt = tomb?.at && getTombstone(d.index, tkey)?.at;
+          await this.writeRows(okey, change, () => {
+            for (const pk of space.partKeys) d.index.parts.remove(pk);
+            d.reads.putPending(deferred.rows);
+            putTombstone(d.index, tkey, { opver: state.opver, createdMs, at: d.placement.resolve(at) });
+            d.index.putCounter(d.clock.counter);
+          });
+          claim.release();
+          await d.placement.free([...claim.now, ...deferred.free, ...(tombAt ? [tombAt] : [])]);
+        } finally {
+          release();
+        }
+        return 'applied';
+      } finally {
+        claim.release();
+      }
+    } finally {
+      d.track.end(id);
+    }
+  }
+
+  /** One commit of the key's rows plus `alsoInTxn`; waits for the flush unless indexSync is 'background'. */
+  private async writeRows(
+    okey: Buffer,
+    change: { current: Buffer | null | undefined; versions: VersionRowChange[] },
+    alsoInTxn: () => void,
+  ): Promise<void> {
+    const landed = this.d.rows.write(
+      change.current === undefined ? undefined : okey,
+      change.current ?? null,
+      alsoInTxn,
+      change.versions,
+    );
+    if (this.d.indexSync !== 'background') {
+      await landed;
+      await this.d.index.env.flushed;
+    } else landed.catch(() => undefined);
+  }
+
+  /** The first key with a current row after `after`. */
+  private nextObject(after: ReplicaKey | undefined): ReplicaKey | undefined {
+    const start = after ? successor(objectKey(after.bucket, after.key)) : Buffer.alloc(0);
+    for (const { key } of this.d.rows.range(start, undefined, 1)) return decodeObjectKey(key);
+    return undefined;
+  }
+
+  /** The first key with a noncurrent version after `after`. */
+  private nextNoncurrent(after: ReplicaKey | undefined): ReplicaKey | undefined {
+    const start = after ? prefixEnd(versionKeyPrefix(after.bucket, after.key)) : Buffer.alloc(0);
+    if (!start) return undefined;
+    for (const { key } of this.d.rows.versionRange(start, undefined, 1)) {
+      const { bucket, key: k } = decodeVersionKey(key);
+      return { bucket, key: k };
+    }
+    return undefined;
+  }
+
+  /** The first key of a table keyed like the versions table (tombstones) after `after`. */
+  private nextVersioned(
+    db: NodeIndex['tombstones'],
+    after: ReplicaKey | undefined,
+    decode: (k: Buffer) => ReplicaKey,
+  ): ReplicaKey | undefined {
+    const start = after ? prefixEnd(versionKeyPrefix(after.bucket, after.key)) : Buffer.alloc(0);
+    if (!start) return undefined;
+    for (const { key } of db.getRange({ start, limit: 1, snapshot: false })) {
+      const { bucket, key: k } = decode(Buffer.from(key));
+      return { bucket, key: k };
+    }
+    return undefined;
+  }
+}
+
+/** (bucket, key bytes) order: the index's bucket prefix order, then the key bytes. */
+function compareKeys(a: ReplicaKey, b: ReplicaKey): number {
+  if (a.bucket !== b.bucket) return Buffer.compare(objectKey(a.bucket, EMPTY), objectKey(b.bucket, EMPTY));
+  return Buffer.compare(a.key, b.key);
+}
+
+/** The stamp a version id names; undefined for the null version; InvalidArgument for anything else. */
+function stampOf(versionId: string): Opver | undefined {
+  if (versionId === NULL_VERSION) return undefined;
+  const s = parseVersionId(versionId);
+  if (!s) throw invalid(`not a version id: ${versionId.slice(0, 64)}`);
+  return s;
+}
+
+function invalid(message: string): StorageError {
+  return new StorageError('InvalidArgument', message);
+}
+
+function partOf(p: { partNumber: number; size: number; etag: string }) {
+  return { partNumber: p.partNumber, size: p.size, etag: p.etag };
+}
+
+/** The entry meta of a replicated version: every field of the record, its stamp, and where its bytes go. */
+function metaOf(rec: ObjectRecord, seq: Opver, versioned: boolean, body: ObjectMeta['body']): ObjectMeta {
+  return {
+    size: rec.size,
+    etag: rec.etag,
+    lastModifiedMs: rec.lastModifiedMs,
+    headers: rec.headers,
+    checksums: rec.checksums,
+    ...(rec.checksumType ? { checksumType: rec.checksumType } : {}),
+    body,
+    seq,
+    ...(versioned ? { versioned: true } : {}),
+    ...(rec.deleteMarker ? { deleteMarker: true } : {}),
+    ...(rec.tags?.length ? { tags: rec.tags } : {}),
+    ...(rec.retention ? { retention: rec.retention } : {}),
+    ...(rec.legalHold ? { legalHold: true } : {}),
+    ...(rec.acl ? { acl: rec.acl } : {}),
+  };
+}
+
+async function* noBytes(): AsyncIterable<Buffer> {}
