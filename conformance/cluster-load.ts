@@ -193,6 +193,18 @@ export class LoadGenerator {
     return this.failures.filter((f) => ops.includes(f.op) && f.endMs >= fromMs && f.endMs <= toMs);
   }
 
+  /** The failures as `op error +seconds` relative to `t0` (a fault), at most `max` of them, for the log. */
+  timeline(t0: number, max = 20): string {
+    const lines = this.failures
+      .slice(0, max)
+      .map(
+        (f) =>
+          `${f.op} ${f.error} ${f.key} ${((f.startMs - t0) / 1000).toFixed(1)}..${((f.endMs - t0) / 1000).toFixed(1)} s`,
+      );
+    const more = this.failures.length > max ? ` (+${this.failures.length - max} more)` : '';
+    return `${lines.join('; ')}${more}`;
+  }
+
   /** A short summary for assertion messages and the log. */
   summary(): string {
     const byOp = new Map<string, number>();

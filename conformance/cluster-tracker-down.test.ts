@@ -59,7 +59,8 @@ describe('cluster under load: the tracker SIGKILLed and restarted', { timeout: 5
     await running;
     console.log(
       `tracker down ${(downFor / 1000).toFixed(1)} s: ${ackedWhileDown} puts acknowledged meanwhile; ` +
-        `${load.summary()}; load ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `${load.summary()}; load ${((performance.now() - t0) / 1000).toFixed(1)} s; failures: ` +
+        load.timeline(killMs),
     );
     assert.ok(tracker.running());
     assert.ok(progressed, `writes stalled while the tracker was down: ${load.summary()}`);
