@@ -321,7 +321,10 @@ async function measureFailover(
       i = (Math.imul(i + 1, 7919) >>> 0) % readable;
       const t0 = performance.now();
       const r = await client.get(BUCKET, spreadKey('s/', i)).then(
-        (x) => ({ status: x.status, detail: x.body?.toString('utf8', 0, 200) ?? '' }),
+        (x) => ({
+          status: x.status,
+          detail: /<Code>([^<]*)<\/Code>/.exec(x.body?.toString() ?? '')?.[1] ?? '',
+        }),
         (e: Error) => ({ status: 0, detail: e.message }),
       );
       if (t0 < faultAt) continue;

@@ -123,6 +123,25 @@ export const configSchema = z.object({
     .min(64 * 1024)
     .max(1024 * 1024 * 1024)
     .default(64 * 1024 * 1024),
+  /**
+   * Cluster storage node: a mirror that makes no progress on a mirrored write for this long (nothing of the body
+   * taken, or no answer once it is sent) is left behind; the write is acknowledged and push sync catches it up.
+   */
+  mirrorTimeoutMs: z.coerce.number().int().min(1).default(2000),
+  /**
+   * Cluster storage node: a mirror away this long is no longer waited for; the binlog it would need is not kept
+   * and it must refill by a recovery pull (`quire status` shows it).
+   */
+  binlogRetentionHours: z.coerce
+    .number()
+    .positive()
+    .default(7 * 24),
+  /** Cluster storage node: the most binlog kept for a mirror that is away; past it, the same as the hours. */
+  binlogRetentionBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(16 * GiB),
   /** TCP port of the static-website endpoint (same host), or 'off'; default: the S3 port + 1 (0 with port 0). */
   websitePort: z
     .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)], {
@@ -172,6 +191,9 @@ const ENV: Record<string, keyof Config> = {
   QUIRE_WEBSITE_DOMAIN: 'websiteDomain',
   QUIRE_BLOCK_PUBLIC_ACCESS: 'blockPublicAccess',
   QUIRE_SIGV2: 'sigV2',
+  QUIRE_MIRROR_TIMEOUT_MS: 'mirrorTimeoutMs',
+  QUIRE_BINLOG_RETENTION_HOURS: 'binlogRetentionHours',
+  QUIRE_BINLOG_RETENTION_BYTES: 'binlogRetentionBytes',
 };
 
 /** Parses `AK:SK,AK2:SK2` (QUIRE_EXTRA_KEYS). */

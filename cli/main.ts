@@ -92,7 +92,8 @@ or QUIRE_CLUSTER_SECRET; a tracker that generated a new secret is refused by the
 
 A storage node of the cluster. Its node id is generated at the first start and kept in DIR, with its syncgroup
 (a data directory never changes syncgroup). It heartbeats to the tracker and serves only the keys whose
-partition its syncgroup owns.
+partition its syncgroup owns. Its writes are mirrored to the other members of its syncgroup (or, for buckets in
+async replication mode, pushed right after); a member that was away is caught up from this node's binlog.
 
   --data DIR                 the node's data directory (locked while it runs)
   --tracker URL              the tracker, e.g. http://10.0.0.1:9100
@@ -103,6 +104,12 @@ partition its syncgroup owns.
   --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
   --heartbeat-ms N           heartbeat interval (default 2000)
   --volume-max-bytes N, --reserved-free-bytes N   as for quire server
+  --mirror-timeout-ms N      a mirror without progress this long is left behind, caught up later
+                             (env QUIRE_MIRROR_TIMEOUT_MS, default 2000)
+  --binlog-retention-hours N a mirror away longer needs a recovery pull; its binlog is not kept
+                             (env QUIRE_BINLOG_RETENTION_HOURS, default 168)
+  --binlog-retention-bytes N the same, past this much binlog kept for it (env QUIRE_BINLOG_RETENTION_BYTES,
+                             default 16 GiB)
   --log-level L              fatal|error|warn|info|debug|trace|silent`,
     run: async (args) => (await import('./storage-command.ts')).storageCommand(args),
   },

@@ -13,6 +13,8 @@ import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { BucketPurgeWorker } from '../storage/bucket-purge-worker.ts';
 import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
 import { createStorageServer } from '../storage/http-server.ts';
+import { replicationModeFromSetting } from '../storage/mirror.ts';
+import { type Replication, setUpReplication } from '../storage/mirror-setup.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
@@ -40,6 +42,9 @@ export async function storageCommand(args: string[]): Promise<number> {
       'cluster-secret-file': { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       'volume-max-bytes': { type: 'string' },
+      'mirror-timeout-ms': { type: 'string' },
+      'binlog-retention-hours': { type: 'string' },
+      'binlog-retention-bytes': { type: 'string' },
       'reserved-free-bytes': { type: 'string' },
       'log-level': { type: 'string' },
     },
@@ -49,6 +54,9 @@ export async function storageCommand(args: string[]): Promise<number> {
   if (values['log-level']) flags.logLevel = values['log-level'];
   if (values['volume-max-bytes']) flags.volumeMaxBytes = values['volume-max-bytes'];
   if (values['reserved-free-bytes']) flags.reservedFreeBytes = values['reserved-free-bytes'];
+  if (values['mirror-timeout-ms']) flags.mirrorTimeoutMs = values['mirror-timeout-ms'];
+  if (values['binlog-retention-hours']) flags.binlogRetentionHours = values['binlog-retention-hours'];
+  if (values['binlog-retention-bytes']) flags.binlogRetentionBytes = values['binlog-retention-bytes'];
   const config = resolveConfig([configFromEnv(process.env), flags]);
   const trackerUrl = urlFlag(values.tracker, '--tracker');
   const group = syncgroupName.safeParse(values.syncgroup);
@@ -65,8 +73,10 @@ export async function storageCommand(args: string[]): Promise<number> {
   const logger = createLogger(config.logLevel).child({ node: identity.nodeId, syncgroup: group.data });
   const guards = installProcessGuards(logger);
   const layout = dataLayout(dir);
-  // The lifecycle worker reads bucket settings from the catalog the tracker sends with each heartbeat reply.
+  // The lifecycle worker reads bucket settings from the catalog the tracker sends with each heartbeat reply; one
+  // member of the syncgroup runs it, its removals mirrored.
   let member: ClusterMember | undefined;
+  let replication: Replication | undefined;
   const storage = await openStorage({
     dataDir: layout.node,
     nodeId: Number.parseInt(identity.nodeId, 16),
@@ -92,12 +102,28 @@ export async function storageCommand(args: string[]): Promise<number> {
       versioningFor: (id) => versioningFromSetting(member?.bucketConfig(id, 'versioning')),
       intervalMs: config.lifecycleIntervalMs,
       opsPerSecond: config.lifecycleOpsPerSecond,
+      active: () => replication?.runsLifecycle() ?? false,
+      through: () => replication?.api,
       log: logger.child({ part: 'lifecycle' }),
     },
   });
   if (storage.recovery) logger.info({ recovery: storage.recovery }, recoveryLine(storage.recovery));
   const guard = new PartitionGuard(storage, group.data, await loadKeptLayout(dir));
-  const storageServer = createStorageServer(guard, { secret });
+  const repl = await setUpReplication({
+    node: storage,
+    guard,
+    selfId: identity.nodeId,
+    dataDir: layout.node,
+    disk: nodeDisk,
+    secret,
+    modeFor: (id) => replicationModeFromSetting(member?.bucketConfig(id, 'replication-mode')),
+    mirrorTimeoutMs: config.mirrorTimeoutMs,
+    retainMs: config.binlogRetentionHours * 3600 * 1000,
+    retainBytes: config.binlogRetentionBytes,
+    log: logger.child({ part: 'sync' }),
+  });
+  replication = repl;
+  const storageServer = createStorageServer(repl.api, { secret });
   // A 5 GiB part relayed by a gateway may take longer than Node's default 5-minute request limit: no limit on a
   // whole request; a connection that sends nothing for SOCKET_IDLE_MS (a vanished gateway) is closed.
   storageServer.requestTimeout = 0;
@@ -128,6 +154,8 @@ export async function storageCommand(args: string[]): Promise<number> {
     onError: (err) =>
       logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
     onRecovered: () => logger.info('tracker reachable again'),
+    report: () => ({ sync: repl.report() }),
+    onMembers: (members) => repl.onMembers(members),
   });
   try {
     await member.beatOnce();
@@ -146,6 +174,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   member.start();
   purger.start();
   void purger.run();
+  repl.start();
   const expiry = scheduleUploadExpiry(storage, config.multipartExpiryDays * DAY_MS, logger);
   process.stdout.write(
     `Quire storage node ${identity.nodeId} (syncgroup ${group.data}) is serving at ${url}; tracker ${trackerUrl}\n`,
@@ -157,6 +186,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   clearInterval(expiry);
   await member.stop();
   await purger.stop();
+  await repl.stop();
   const closed = new Promise<void>((done) => server.close(() => done()));
   server.closeIdleConnections();
   const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);

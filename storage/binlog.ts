@@ -56,7 +56,11 @@ export class BinlogTicket {
   readonly durable: Promise<void>;
   resolve!: () => void;
   reject!: (err: unknown) => void;
-  constructor(readonly bytes: Buffer) {
+  constructor(
+    readonly bytes: Buffer,
+    /** The record's object bytes (BinlogRecord.size): what push sync reports as lag. */
+    readonly size = 0,
+  ) {
     this.durable = new Promise<void>((res, rej) => {
       this.resolve = res;
       this.reject = rej;
@@ -81,6 +85,8 @@ export class Binlog {
   private order: BinlogTicket[] = [];
   private orderHead = 0;
   private confirmedAt: BinlogPosition = { file: 1, offset: 0 };
+  /** Live records (and their object bytes) the confirmed position has passed since open: push sync's lag. */
+  private confirmedTally = { records: 0, bytes: 0 };
   private flushing: Promise<void> | undefined;
   private readonly maxFileBytes: number;
   private readonly sync: boolean;
@@ -124,9 +130,35 @@ export class Binlog {
     return this.confirmedAt;
   }
 
+  /**
+   * Live records (not voided) below the confirmed position that were appended since open, and the sum of their
+   * sizes; read together with `confirmed` in one synchronous step, a reader counting what it has passed knows
+   * how far behind it is (push-sync.ts).
+   */
+  get confirmedCount(): { records: number; bytes: number } {
+    return { ...this.confirmedTally };
+  }
+
+  /** Where the oldest segment still on disk starts: nothing before it can be read any more. */
+  async oldest(): Promise<BinlogPosition> {
+    const files = await listFiles(this.disk, this.dir);
+    return { file: files[0] ?? this.fileNo, offset: 0 };
+  }
+
+  /** Bytes of the segments from `from` to the end (what keeping everything from `from` costs). */
+  async bytesFrom(from: BinlogPosition): Promise<number> {
+    let n = 0;
+    for (const f of await listFiles(this.disk, this.dir)) {
+      if (f < from.file) continue;
+      const size = f === this.fileNo ? this.size : (await this.disk.stat(join(this.dir, fileName(f)))).size;
+      n += f === from.file ? Math.max(0, size - from.offset) : size;
+    }
+    return n;
+  }
+
   /** Queues a record; `ticket.durable` resolves once it is on disk. The caller must settle or void it. */
   begin(rec: BinlogRecord): BinlogTicket {
-    const t = new BinlogTicket(encodeBinlogRecord(rec));
+    const t = new BinlogTicket(encodeBinlogRecord(rec), rec.size);
     this.pending.push(t);
     this.order.push(t);
     if (!this.flushing) this.flushing = this.flushLoop();
@@ -184,7 +216,13 @@ export class Binlog {
     while (h < order.length) {
       const t = order[h]!;
       if (!t.failed && !(t.settled && t.written)) break;
-      if (!t.failed) this.confirmedAt = { file: t.file, offset: t.end };
+      if (!t.failed) {
+        this.confirmedAt = { file: t.file, offset: t.end };
+        if (!this.voids.has(posKey(t.file, t.start))) {
+          this.confirmedTally.records++;
+          this.confirmedTally.bytes += t.size;
+        }
+      }
       h++;
     }
     if (h > 1024 && h * 2 > order.length) {
@@ -236,13 +274,14 @@ export class Binlog {
 
   /**
    * Every live record from `from` on, each with its own position and the one just after it, read a
-   * chunk at a time. Stops at the confirmed position unless `unconfirmed` (recovery's check).
+   * chunk at a time. Stops at the confirmed position unless `unconfirmed` (recovery's check), or at `until`
+   * (a confirmed position read earlier: push sync pairs it with `confirmedCount`).
    */
   async *readFrom(
     from: BinlogPosition = { file: 1, offset: 0 },
-    opts: { unconfirmed?: boolean } = {},
+    opts: { unconfirmed?: boolean; until?: BinlogPosition } = {},
   ): AsyncIterable<{ record: BinlogRecord; at: BinlogPosition; next: BinlogPosition }> {
-    const stop = opts.unconfirmed ? this.position : this.confirmedAt;
+    const stop = opts.until ?? (opts.unconfirmed ? this.position : this.confirmedAt);
     const files = (await listFiles(this.disk, this.dir)).filter((n) => n >= from.file && n <= stop.file);
     for (const n of files) {
       const limit = n === stop.file ? stop.offset : Number.POSITIVE_INFINITY;

@@ -5,9 +5,9 @@
 //      then always wrote into what the reopen reads (recovery.ts);
 //   2. the index records a binlog checkpoint (records.ts BinlogCheckpoint), flushed;
 //   3. binlog segments wholly before the retention floor are removed. The floor is the lowest of
-//      `floors`: today the index checkpoint just written (recovery reads the binlog from there);
-//      once there are mirrors, each mirror's applied position joins it, so a segment goes only when
-//      the index covers it and every mirror has applied it.
+//      `floors`: the index checkpoint just written (recovery reads the binlog from there) and each
+//      mirror's applied position (push-sync.ts adds it), so a segment goes only when the index covers
+//      it and every mirror has applied it (a mirror away past the retention stops holding it).
 import type { BinlogPosition } from './binlog.ts';
 import type { VolumePort } from './volume-port.ts';
 
@@ -36,9 +36,14 @@ export class Checkpoints {
   constructor(
     private readonly host: CheckpointHost,
     private readonly everyOps: number,
-    /** Beside the index checkpoint: later, each mirror's applied position. */
+    /** Beside the index checkpoint: each mirror's applied position (push-sync.ts, via `addFloor`). */
     private readonly extraFloors: RetentionFloor[] = [],
   ) {}
+
+  /** One more position the binlog must keep everything from (push sync: the mirrors' synclog positions). */
+  addFloor(floor: RetentionFloor): void {
+    this.extraFloors.push(floor);
+  }
 
   /** An op's record is durable (or the op failed). */
   recorded(counter: bigint): void {

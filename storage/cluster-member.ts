@@ -6,7 +6,8 @@
 // The node also keeps the catalog the tracker last sent (buckets, settings, access keys, deleted incarnations,
 // with its change number `seq`) in `cluster-catalog.json`: its lifecycle worker and leftover purge read it, and a
 // tracker whose directory was wiped asks for it (`offer` in the reply) and rebuilds from the newest copy.
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   type CatalogCopy,
   type CatalogSnapshot,
@@ -68,7 +69,13 @@ export async function loadKeptCatalog(dataDir: string): Promise<CatalogCopy | un
 export async function loadKeptLayout(dataDir: string): Promise<Layout | undefined> {
   const text = await readFile(`${dataDir}/${LAYOUT_FILE}`, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
-  const parsed = layoutSchema.safeParse(JSON.parse(text));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = layoutSchema.safeParse(raw);
   return parsed.success && validLayout(parsed.data) ? parsed.data : undefined;
 }
 
@@ -173,6 +180,8 @@ export class ClusterMember {
       const copy: CatalogCopy = { ...rest, seq: rest.seq ?? 0 };
       // Durable before it is used: a wiped tracker may rebuild from this copy.
       await writeFileDurable(o.disk, o.dataDir, CATALOG_FILE, toWire(copy));
+      // It holds the access keys' secrets: readable by this node's user only.
+      await chmod(join(o.dataDir, CATALOG_FILE), 0o600).catch(() => undefined);
       const before = this.catalog?.copy;
       this.hold(copy);
       o.onCatalog?.(copy, before);

@@ -100,6 +100,20 @@ export class WrongPartitionError extends StorageError {
   }
 }
 
+/**
+ * In a cluster: this node is filling itself by a recovery pull (storage/recovery-pull.ts) and serves nothing yet.
+ * A wrong-partition answer too (the gateway refreshes its view, in which the node is 'recovering', and routes to
+ * another member), told apart on the wire by its `reason`.
+ */
+export class NodeRecoveringError extends WrongPartitionError {
+  readonly reason = 'recovering';
+  constructor(
+    message = 'this storage node is recovering (a recovery pull is filling it) and serves nothing yet',
+  ) {
+    super(message);
+  }
+}
+
 const BY_CODE: Record<StorageErrorCode, (message: string) => StorageError> = {
   InsufficientStorage: (m) => new StorageFullError(m),
   NoSuchUpload: (m) => Object.assign(new NoSuchUploadError(''), { message: m }),
@@ -122,13 +136,15 @@ const BY_CODE: Record<StorageErrorCode, (message: string) => StorageError> = {
 };
 
 /** Rebuilds the typed error from its wire form; an unknown code becomes InternalError. */
-export function errorFromWire(code: string, message: string): StorageError {
+export function errorFromWire(code: string, message: string, reason?: string): StorageError {
+  if (code === 'ServiceUnavailable' && reason === 'recovering') return new NodeRecoveringError(message);
   const make = BY_CODE[code as StorageErrorCode] ?? BY_CODE.InternalError;
   return make(message);
 }
 
 /** The wire form of any thrown value; non-storage errors cross as InternalError. */
-export function errorToWire(err: unknown): { code: StorageErrorCode; message: string } {
+export function errorToWire(err: unknown): { code: StorageErrorCode; message: string; reason?: string } {
+  if (err instanceof NodeRecoveringError) return { code: err.code, message: err.message, reason: err.reason };
   if (err instanceof StorageError) return { code: err.code, message: err.message };
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && code in BY_CODE)

@@ -30,8 +30,10 @@ import type {
   VersioningMode,
   VersionSelector,
 } from './api.ts';
+import type { BinlogPosition } from './binlog-record.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
+import type { JoinResult } from './recovery-pull.ts';
 import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
 import { frameApply } from './replica-wire.ts';
 
@@ -310,6 +312,14 @@ export class StorageClient implements StorageApi, ReplicaApi {
   stats(): Promise<NodeStats> {
     return this.call('stats', {});
   }
+  /** Recovery pull: where this member's push sync toward a node pulling from `toward` must start. */
+  syncPosition(toward: string): Promise<BinlogPosition> {
+    return this.call('syncPosition', { toward });
+  }
+  /** Recovery pull: this member's push sync ships to `nodeId` from `at` on; answers within about `waitMs`. */
+  joinPushSync(nodeId: string, at: BinlogPosition, waitMs: number): Promise<JoinResult> {
+    return this.call('joinPushSync', { nodeId, at, waitMs });
+  }
   // ---- replication (replica-api.ts) ----
   replicaStates(bucket: string, key: Buffer): Promise<ReplicaState[]> {
     return this.call('replicaStates', { bucket, key });
@@ -338,8 +348,8 @@ export class StorageClient implements StorageApi, ReplicaApi {
 
 function wireError(text: string): Error {
   try {
-    const { code, message } = JSON.parse(text) as { code: string; message: string };
-    return errorFromWire(code, message);
+    const { code, message, reason } = JSON.parse(text) as { code: string; message: string; reason?: string };
+    return errorFromWire(code, message, reason);
   } catch {
     return errorFromWire('InternalError', text.slice(0, 200));
   }

@@ -25,6 +25,7 @@ const copySource = z.looseObject({
 const keyed = { bucket, key };
 const versionId = z.string().min(1).max(256);
 const which = z.looseObject({ versionId: versionId.optional() }).optional();
+const nodeId = z.string().regex(/^[0-9a-f]{8}$/);
 const tag = z.object({ key: z.string().max(512), value: z.string().max(1024) });
 
 const opver = z.object({
@@ -148,6 +149,12 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     }),
   }),
   stats: z.looseObject({}),
+  syncPosition: z.looseObject({ toward: nodeId }),
+  joinPushSync: z.looseObject({
+    nodeId,
+    at: z.object({ file: z.number().int().min(1), offset: z.number().int().min(0) }),
+    waitMs: z.number().int().min(0).max(60_000),
+  }),
   replicaStates: z.looseObject(keyed),
   scanKeys: z.looseObject({ after: replicaKey.optional(), limit: z.number().int().min(1).max(10_000) }),
   applyReplica: z.looseObject({

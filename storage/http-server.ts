@@ -8,6 +8,7 @@ import type { ByteRangeInclusive, ReadHandle, StorageApi } from './api.ts';
 import { errorToWire } from './errors.ts';
 import { MAX_ARGS_BYTES, STORAGE_CALL_SCHEMAS } from './http-schemas.ts';
 import { fromWire, toWire, unframeBody } from './http-wire.ts';
+import type { PushSyncControl } from './recovery-pull.ts';
 import type { ReplicaApi } from './replica-api.ts';
 import { readApply } from './replica-wire.ts';
 
@@ -18,6 +19,10 @@ export interface StorageServerOptions {
   nextHandleId?: () => string;
   /** When set (a cluster), a request without this secret in `x-quire-cluster-secret` is refused (403). */
   secret?: string;
+  /** Asked before each call runs, with its name; a call it throws for is refused with that error (a recovering node). */
+  gate?: (method: string) => void;
+  /** This node's push sync, for a recovery pull of a mirror (`syncPosition`, `joinPushSync`); absent: refused. */
+  pushSync?: PushSyncControl;
 }
 
 const STATUS: Record<string, number> = {
@@ -58,6 +63,10 @@ export function createStorageServer(
     return e.h;
   };
   const a = (v: unknown) => v as never;
+  const pushSync = () => {
+    if (!opts.pushSync) throw invalid('this node runs no push sync');
+    return opts.pushSync;
+  };
   const calls: Record<string, Handler> = {
     putObject: async (req, x) => api.putObject({ ...(x as object), ...unframeBody(req) } as never),
     uploadPart: async (req, x) => api.uploadPart({ ...(x as object), ...unframeBody(req) } as never),
@@ -93,6 +102,8 @@ export function createStorageServer(
     listParts: async (_r, x) => api.listParts(a(x.bucket), a(x.key), a(x.uploadId), a(x.opts)),
     listUploads: async (_r, x) => api.listUploads(a(x.bucket), a(x.opts)),
     stats: async () => api.stats(),
+    syncPosition: async (_r, x) => pushSync().position(a(x.toward)),
+    joinPushSync: async (_r, x) => pushSync().join(a(x.nodeId), a(x.at), a(x.waitMs)),
     openObject: async (_r, x) => {
       const h = await api.openObject(a(x.bucket), a(x.key), a(x.which ?? {}));
       if (!h) return null;
@@ -136,6 +147,7 @@ export function createStorageServer(
     const method = /^\/v1\/(\w+)$/.exec(req.url ?? '')?.[1];
     if (req.method !== 'POST' || !method)
       return sendError(res, Object.assign(new Error('no such call'), { code: 'InvalidArgument' }), 404);
+    opts.gate?.(method);
     if (method === 'stream') return streamHandle(req, res);
     const handler = calls[method];
     if (!handler)

@@ -58,6 +58,11 @@ export interface LifecycleSettings {
   pacer?: Pacer;
   /** The incarnation's versioning state (storage never reads bucket settings); default 'unversioned'. */
   versioningFor?(incarnationId: string): VersioningMode;
+  /**
+   * Asked before each pass: false skips it (in a cluster one member of a syncgroup runs the rules, its removals
+   * mirrored to the others; storage/mirror.ts runsLifecycle). Default: always.
+   */
+  active?(): boolean;
 }
 
 /** The pino-shaped part of a logger the worker uses. */
@@ -168,7 +173,7 @@ export class LifecycleWorker {
   }
 
   private async pass(): Promise<void> {
-    if (!this.settings) return;
+    if (!this.settings || this.settings.active?.() === false) return;
     const started = Date.now();
     const before = { ...this.totals };
     this.totals.running = true;

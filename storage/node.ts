@@ -118,8 +118,14 @@ export interface StorageNodeOptions {
   volumeTuning?: VolumeTuning;
   /** Background compaction of sparse chunkfiles (compactor.ts); absent: only on request (tests). */
   compaction?: CompactionSettings & { log?: CompactorLog };
-  /** Background lifecycle passes (lifecycle-worker.ts); absent: none. */
-  lifecycle?: LifecycleSettings & { log?: LifecycleLog };
+  /**
+   * Background lifecycle passes (lifecycle-worker.ts); absent: none. `through`: what its removals go through
+   * (a cluster node's MirroringNode, so mirrors get them); default the node itself.
+   */
+  lifecycle?: LifecycleSettings & {
+    log?: LifecycleLog;
+    through?: () => Pick<StorageApi, 'deleteObject' | 'removeObject'> | undefined;
+  };
   /** How long a removed version's tombstone is kept (replica.ts); default 7 days. */
   tombstoneRetentionMs?: number;
   /** How often expired tombstones are purged; default hourly, 0: never (tests call purgeTombstones). */
@@ -250,7 +256,14 @@ export class StorageNode implements StorageApi, ReplicaApi {
       },
       settings,
     );
-    const { log: lifecycleLog, ...lifecycle } = opts.lifecycle ?? { intervalMs: 0, opsPerSecond: 0 };
+    const {
+      log: lifecycleLog,
+      through: _through,
+      ...lifecycle
+    } = opts.lifecycle ?? {
+      intervalMs: 0,
+      opsPerSecond: 0,
+    };
     this.lifecycle = new LifecycleWorker(
       {
         nextBucket: (after) => this.nextBucket(after),
@@ -258,12 +271,13 @@ export class StorageNode implements StorageApi, ReplicaApi {
         headObject: (b, k, w) => this.headObject(b, k, w),
         // Object Lock: never a held version, judged again under the key's lock by the delete itself.
         deleteObject: (b, k, o) =>
-          this.deleteObject(b, k, {
+          (opts.lifecycle?.through?.() ?? this).deleteObject(b, k, {
             ...o,
             lock: { bypassGovernance: false },
             nowMs: (opts.lifecycle?.clock ?? Date.now)(),
           }),
-        removeObject: (input) => this.removeObject({ ...input, lock: { bypassGovernance: false } }),
+        removeObject: (input) =>
+          (opts.lifecycle?.through?.() ?? this).removeObject({ ...input, lock: { bypassGovernance: false } }),
         listObjectVersions: (b, o) => this.listObjectVersions(b, o),
         mayDelete: (_b, record, nowMs) => removalRefusal(record, nowMs, false) === undefined,
         listUploads: (b, o) => this.listUploads(b, o),
@@ -310,6 +324,7 @@ export class StorageNode implements StorageApi, ReplicaApi {
     await mkdirDurable(disk, opts.dataDir);
     const opener = opts.volumeOpener ?? (await import('./packing-opener.ts')).packingOpener;
     const specs = opts.volumes.map((s) => ({ ...s, volumeId: s.volumeId ?? basename(s.dir) }));
+    const listed = await listedVolumes(disk, opts.dataDir);
     await writeNodeFile(disk, opts.dataDir, opts.nodeId, specs);
     const moved = new MovedRouter();
     const volumes = new Map<string, VolumePort>();
@@ -339,6 +354,9 @@ export class StorageNode implements StorageApi, ReplicaApi {
       indexFresh: fresh || guard.discarded,
       sameBoot: guard.sameBoot,
       indexFlushed: sync === 'flush',
+      replacedVolumes: [...volumes]
+        .filter(([id, v]) => listed.has(id) && v.recovery?.mode === 'new')
+        .map(([id]) => id),
     });
     moved.deps = {
       index,
@@ -570,6 +588,18 @@ async function openIndex(path: string, sync: 'flush' | 'os'): Promise<{ index: N
   }
   await rm(path, { recursive: true, force: true });
   return { index: NodeIndex.open(path, { sync }), fresh: true };
+}
+
+/** The volume ids node.json listed at the last open (none when it is missing or unreadable). */
+async function listedVolumes(disk: Disk, dataDir: string): Promise<Set<string>> {
+  try {
+    const kept = JSON.parse((await disk.readFile(join(dataDir, 'node.json'))).toString()) as {
+      volumes?: Array<{ volumeId?: unknown }>;
+    };
+    return new Set((kept.volumes ?? []).map((v) => v.volumeId).filter((id) => typeof id === 'string'));
+  } catch {
+    return new Set();
+  }
 }
 
 function writeNodeFile(disk: Disk, dataDir: string, nodeId: number, volumes: VolumeSpec[]): Promise<void> {

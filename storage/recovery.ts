@@ -93,6 +93,11 @@ export interface RecoveryInput {
   sameBoot: boolean;
   /** Every commit is flushed before its op is acknowledged (indexSync 'ack'). */
   indexFlushed: boolean;
+  /**
+   * Volumes the node had at its last open that opened new and empty now (a replaced disk): the index describes
+   * entries they no longer hold, so it is rebuilt from the volumes, however cleanly the node stopped.
+   */
+  replacedVolumes?: readonly string[];
 }
 
 const REBUILDING_KEY = Buffer.from('rebuilding');
@@ -109,10 +114,19 @@ export async function recoverNode(node: RecoveryHost, input: RecoveryInput): Pro
     binlogAppended: 0,
     seconds: 0,
   };
-  if (index.wasClean() && !input.movedBeforeOpen && !index.get(index.meta, REBUILDING_KEY)) {
+  const replaced = input.indexFresh ? [] : (input.replacedVolumes ?? []);
+  if (
+    index.wasClean() &&
+    !input.movedBeforeOpen &&
+    !index.get(index.meta, REBUILDING_KEY) &&
+    replaced.length === 0
+  ) {
     report.repaired += await finishPending(node);
   } else {
-    const why = whyRebuild(node, input);
+    const why =
+      replaced.length > 0
+        ? `volume ${replaced.join(', ')} is new and empty (a replaced disk?)`
+        : whyRebuild(node, input);
     if (why === undefined) await recoverTail(node, report);
     else await recoverByRebuild(node, report, why);
     node.clock.advanceTo(report.maxCounter ?? 0n);

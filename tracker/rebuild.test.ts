@@ -10,6 +10,7 @@ import { initialLayout, type Layout } from '../common/layout.ts';
 import { fromWire, toWire } from '../common/wire-json.ts';
 import { Catalog } from './catalog.ts';
 import { GatewayLeases } from './gateway-leases.ts';
+import { checkSyncgroups, LayoutError } from './layout-store.ts';
 import type { RebuildDecision } from './rebuild.ts';
 import { createTrackerService } from './service.ts';
 
@@ -267,4 +268,21 @@ test('an offer is validated and size-limited like every internal body', T, async
   } finally {
     await t.close();
   }
+});
+
+test('--syncgroups that differ from the layout the nodes hold are named in one line with the fix', T, () => {
+  assert.doesNotThrow(() =>
+    checkSyncgroups(layoutAB, ['a', 'b'], 'the storage nodes hold a layout made with'),
+  );
+  assert.doesNotThrow(() =>
+    checkSyncgroups(layoutAB, undefined, 'the storage nodes hold a layout made with'),
+  );
+  assert.throws(
+    () => checkSyncgroups(layoutAB, ['a', 'c'], 'the storage nodes hold a layout made with'),
+    (err: Error) =>
+      err instanceof LayoutError &&
+      !err.message.includes('\n') &&
+      err.message ===
+        'the storage nodes hold a layout made with --syncgroups a,b (layout version 1), not a,c; changing syncgroups is not supported yet: start the tracker with --syncgroups a,b or without --syncgroups',
+  );
 });

@@ -425,3 +425,56 @@ test('a call in flight to a node the tracker then marks suspect is cut with a re
     await router.close();
   }
 });
+
+test(
+  'uploads in progress are listed from every serving member; a drop needs every up member',
+  T,
+  async () => {
+    const layout = initialLayout(['g']);
+    const nodes = [
+      member('0000000a', 'g', 'up'),
+      member('0000000b', 'g', 'suspect'),
+      member('0000000c', 'g', 'recovering'),
+    ];
+    const log: Array<{ node: string; call: string; bounded: boolean }> = [];
+    let downB = true;
+    const router = new ClusterRouter({
+      view: { layout, nodes, refresh: async () => {} },
+      connect: (url) => {
+        const id = url.slice('http://'.length);
+        return fakeNode(id, () => (id === '0000000b' && downB ? 'refused' : 'ok'), log, {
+          listUploads: async () => {
+            log.push({ node: id, call: 'listUploads', bounded: false });
+            if (id === '0000000b' && downB) throw refused();
+            return [{ key: Buffer.from(`u-${id}`), uploadId: id, initiatedMs: 0 }];
+          },
+          dropBucket: async () => {
+            log.push({ node: id, call: 'dropBucket', bounded: false });
+            if (id === '0000000b' && downB) throw refused();
+            return { objects: 5, uploads: 1 };
+          },
+        });
+      },
+    });
+    const opts = { prefix: Buffer.alloc(0), limit: 10 };
+    // Uploads are not mirrored: a serving member that cannot answer makes the listing unavailable.
+    await assert.rejects(
+      router.listUploads(BUCKET, opts),
+      (e) => e instanceof S3Error && e.code === 'ServiceUnavailable',
+    );
+    downB = false;
+    assert.deepEqual(
+      (await router.listUploads(BUCKET, opts)).map((u) => u.uploadId),
+      ['0000000a', '0000000b'],
+    );
+    assert.ok(
+      !log.some((l) => l.node === '0000000c' && l.call === 'listUploads'),
+      'a recovering member has none',
+    );
+    // Every member is asked to drop; a suspect one that is down cannot fail it; mirrored objects count once.
+    downB = true;
+    log.length = 0;
+    assert.deepEqual(await router.dropBucket(BUCKET), { objects: 5, uploads: 2 });
+    assert.deepEqual(log.map((l) => l.node).sort(), ['0000000a', '0000000b', '0000000c']);
+  },
+);

@@ -126,8 +126,11 @@ export class ClusterRouter implements StorageApi {
     for (const [nodeId, calls] of this.inFlight) {
       const state = this.opts.view.nodes.find((n) => n.nodeId === nodeId)?.state;
       if (state === 'up') continue;
-      const reason = unavailable(
-        `storage node ${nodeId} stopped answering (the tracker reports it ${state ?? 'gone'})`,
+      // A network failure as far as the caller is concerned: a read moves on to the next member at once, a
+      // write ends in 503 ServiceUnavailable (retryable).
+      const reason = Object.assign(
+        new Error(`storage node ${nodeId} stopped answering (the tracker reports it ${state ?? 'gone'})`),
+        { code: 'ETIMEDOUT' },
       );
       for (const ac of calls) ac.abort(reason);
     }

@@ -1,0 +1,405 @@
+// Two real storage nodes of one syncgroup (StorageNode with real LMDB and volumes, each behind its partition guard,
+// MirroringNode and push sync as `quire storage` wires them, serving its internal API over real HTTP on 127.0.0.1):
+// mirrored writes are on the mirror when acknowledged; a mirror that is down is caught up by push sync, also
+// after the pusher is SIGKILLed mid-sync; a late older state never resurrects a delete; the binlog is kept until
+// every mirror applied it; an async bucket does not wait for a frozen mirror.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { NodeView } from '../common/cluster-wire.ts';
+import { nodeDisk } from '../common/disk.ts';
+import { initialLayout } from '../common/layout.ts';
+import type { PutObjectInput, VersioningMode } from './api.ts';
+import { StorageClient } from './http-client.ts';
+import { createStorageServer } from './http-server.ts';
+import type { ReplicationMode } from './mirror.ts';
+import { type Replication, setUpReplication } from './mirror-setup.ts';
+import { StorageNode } from './node.ts';
+import { PartitionGuard } from './partition-guard.ts';
+import { bytes, md5, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
+
+const T = { timeout: 60_000 };
+const SECRET = 'mirror-cluster-test-secret-0123456789abcdef';
+const layout = initialLayout(['g']);
+const child = join(fileURLToPath(import.meta.url), '..', 'testing', 'push-sync-child.ts');
+const quiet = { info: () => undefined, warn: () => undefined };
+
+interface Member {
+  id: string;
+  dir: string;
+  node: StorageNode;
+  repl: Replication;
+  server: Server;
+  url: string;
+  /** Its internal API as a gateway (or a mirror) calls it. */
+  client: StorageClient;
+  /** Stops serving (the node stays open): a mirror that is down. */
+  down(): Promise<void>;
+  /** Serves again (on a new port; its URL changes as after a restart). */
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+interface MemberOptions {
+  modes?: Record<string, ReplicationMode>;
+  mirrorTimeoutMs?: number;
+  binlogMaxFileBytes?: number;
+  dir?: string;
+}
+
+async function member(id: string, o: MemberOptions = {}): Promise<Member> {
+  let dir = o.dir;
+  if (!dir) {
+    const t = await tempDir('quire-mirror-');
+    cleanups.push(t.remove);
+    dir = t.dir;
+  }
+  const node = await StorageNode.open({
+    dataDir: dir,
+    nodeId: Number.parseInt(id, 16),
+    volumes: volumeSpecs(dir, 1),
+    volumeOpener: testOpener().opener,
+    ...(o.binlogMaxFileBytes ? { binlogMaxFileBytes: o.binlogMaxFileBytes } : {}),
+  });
+  const guard = new PartitionGuard(node, 'g', layout);
+  const repl = await setUpReplication({
+    node,
+    guard,
+    selfId: id,
+    dataDir: dir,
+    disk: nodeDisk,
+    secret: SECRET,
+    modeFor: (b) => o.modes?.[b] ?? 'mirrored',
+    mirrorTimeoutMs: o.mirrorTimeoutMs ?? 2000,
+    retainMs: 3_600_000,
+    retainBytes: 1 << 30,
+    log: quiet,
+  });
+  const m: Member = {
+    id,
+    dir,
+    node,
+    repl,
+    server: undefined as unknown as Server,
+    url: '',
+    client: undefined as unknown as StorageClient,
+    down: async () => {
+      m.server.closeAllConnections();
+      await new Promise<void>((r) => m.server.close(() => r()));
+      await m.client.close();
+    },
+    up: async () => {
+      m.server = createStorageServer(repl.api, { secret: SECRET });
+      m.server.listen(0, '127.0.0.1');
+      await once(m.server, 'listening');
+      m.url = `http://127.0.0.1:${(m.server.address() as AddressInfo).port}`;
+      m.client = new StorageClient(m.url, { secret: SECRET });
+    },
+    close: async () => {
+      await repl.stop();
+      if (m.server.listening) await m.down();
+      await node.close();
+    },
+  };
+  await m.up();
+  return m;
+}
+
+function view(m: Pick<Member, 'id' | 'url'>, state: NodeView['state'] = 'up'): NodeView {
+  return {
+    nodeId: m.id,
+    syncgroup: 'g',
+    url: m.url,
+    startedMs: 1,
+    objects: 0,
+    volumes: [],
+    state,
+    silentMs: 0,
+  };
+}
+
+/** Tells each member of the others (what the tracker's heartbeat replies do). */
+function introduce(members: Member[], states: Record<string, NodeView['state']> = {}): void {
+  for (const m of members) m.repl.onMembers(members.filter((x) => x !== m).map((x) => view(x, states[x.id])));
+}
+
+async function pair(o: MemberOptions = {}): Promise<[Member, Member]> {
+  const a = await member('0000000a', o);
+  const b = await member('0000000b', o);
+  cleanups.push(
+    () => a.close(),
+    () => b.close(),
+  );
+  introduce([a, b]);
+  a.repl.start();
+  b.repl.start();
+  return [a, b];
+}
+
+const put = (m: Member, bucket: string, key: string, data: Buffer, extra: Partial<PutObjectInput> = {}) =>
+  m.client.putObject(putInput(bucket, key, data, extra));
+
+async function bodyOf(
+  m: Member,
+  bucket: string,
+  key: string,
+  versionId?: string,
+): Promise<Buffer | undefined> {
+  const h = await m.node.openObject(bucket, Buffer.from(key), versionId ? { versionId } : {});
+  if (!h) return undefined;
+  try {
+    return h.record.deleteMarker ? undefined : await readAll(h.stream());
+  } finally {
+    h.release();
+  }
+}
+
+async function versionsOf(m: Member, bucket: string) {
+  return (await m.node.listObjectVersions(bucket, { prefix: Buffer.alloc(0), limit: 1000 })).map((v) => ({
+    key: v.key.toString(),
+    versionId: v.versionId,
+    deleteMarker: v.deleteMarker,
+    isLatest: v.isLatest,
+    etag: v.etag,
+  }));
+}
+
+describe('mirrored syncgroup of two real nodes', () => {
+  test(
+    'a mirrored write is on the mirror when acknowledged: bytes, version id, ETag; deletes too',
+    T,
+    async () => {
+      const [a, b] = await pair();
+      for (const [key, size] of [
+        ['small', 3000],
+        ['empty', 0],
+        ['large', 2 * 1024 * 1024 + 17],
+      ] as const) {
+        const data = bytes(size, size + 1);
+        const rec = await put(a, 'bk', key, data);
+        // No wait of any kind: the acknowledgement means the mirror has it durable.
+        const got = await b.node.headObject('bk', Buffer.from(key));
+        assert.equal(got?.etag, md5(data), key);
+        assert.equal(got?.etag, rec.etag);
+        assert.equal(got?.versionId, rec.versionId);
+        assert.deepEqual(got?.opver, rec.opver, 'the same version, at the same opver');
+        assert.ok((await bodyOf(b, 'bk', key))?.equals(data), `${key}: byte-exact`);
+      }
+      assert.equal(await a.client.deleteObject('bk', Buffer.from('small')), true);
+      assert.equal(await b.node.headObject('bk', Buffer.from('small')), undefined, 'the delete is mirrored');
+      // The other direction: b is the primary of some keys.
+      await put(b, 'bk', 'from-b', Buffer.from('bbb'));
+      assert.equal((await bodyOf(a, 'bk', 'from-b'))?.toString(), 'bbb');
+      // Push sync passes the records the mirror acknowledged without shipping them again (one it read while its
+      // mirrored write was still in flight is shipped too: harmless, the mirror finds it stale).
+      await a.repl.sync.caughtUp(b.id);
+      assert.ok((a.repl.sync.counters(b.id)?.skipped ?? 0) >= 1);
+      assert.deepEqual(
+        a.repl.report().map((r) => [r.lagOps, r.lagBytes]),
+        [[0, 0]],
+      );
+    },
+  );
+
+  test(
+    'versioned writes are mirrored with the same version ids (versions, delete markers, version removal)',
+    T,
+    async () => {
+      const [a, b] = await pair();
+      const enabled: { versioning: VersioningMode } = { versioning: 'enabled' };
+      const v1 = await put(a, 'vb', 'doc', Buffer.from('one'), enabled);
+      const v2 = await put(a, 'vb', 'doc', Buffer.from('two'), enabled);
+      assert.notEqual(v1.versionId, v2.versionId);
+      assert.deepEqual(await versionsOf(b, 'vb'), await versionsOf(a, 'vb'));
+      assert.equal((await bodyOf(b, 'vb', 'doc', v1.versionId))?.toString(), 'one');
+      const marker = await a.client.removeObject({
+        bucket: 'vb',
+        key: Buffer.from('doc'),
+        versioning: 'enabled',
+        nowMs: 2,
+      });
+      assert.ok(marker.deleteMarker);
+      assert.deepEqual(await versionsOf(b, 'vb'), await versionsOf(a, 'vb'));
+      await a.client.removeObject({
+        bucket: 'vb',
+        key: Buffer.from('doc'),
+        versionId: v1.versionId,
+        nowMs: 3,
+      });
+      const onB = await versionsOf(b, 'vb');
+      assert.deepEqual(onB, await versionsOf(a, 'vb'));
+      assert.equal(onB.length, 2, 'v2 and the marker are left');
+      await a.client.updateObjectAttributes({
+        bucket: 'vb',
+        key: Buffer.from('doc'),
+        versionId: v2.versionId,
+        update: { tags: [{ key: 't', value: '1' }] },
+        nowMs: 4,
+      });
+      const tagged = await b.node.headObject('vb', Buffer.from('doc'), { versionId: v2.versionId });
+      assert.deepEqual(tagged?.tags, [{ key: 't', value: '1' }]);
+    },
+  );
+
+  test(
+    'a mirror down: writes acknowledged, lag grows; back, push sync catches it up to lag 0',
+    T,
+    async () => {
+      const [a, b] = await pair();
+      await b.down();
+      const sent = new Map<string, Buffer>();
+      for (let i = 0; i < 30; i++) {
+        const data = bytes(1000 + i, i);
+        sent.set(`k${i}`, data);
+        await put(a, 'db', `k${i}`, data);
+      }
+      await a.client.deleteObject('db', Buffer.from('k0'));
+      sent.delete('k0');
+      const lag = a.repl.report().find((r) => r.nodeId === b.id)!;
+      assert.equal(lag.lagOps, 31, 'every write is lag');
+      assert.ok(lag.lagBytes >= 30 * 1000);
+      assert.equal(await b.node.headObject('db', Buffer.from('k1')), undefined);
+      // Back (at a new address, as the tracker reports after a restart).
+      await b.up();
+      introduce([a, b]);
+      await a.repl.sync.caughtUp(b.id);
+      assert.deepEqual(
+        a.repl.report().map((r) => [r.lagOps, r.lagBytes]),
+        [[0, 0]],
+      );
+      for (const [k, data] of sent) assert.ok((await bodyOf(b, 'db', k))?.equals(data), k);
+      assert.equal(await b.node.headObject('db', Buffer.from('k0')), undefined);
+      // Writes are mirrored again at once.
+      await put(a, 'db', 'after', Buffer.from('x'));
+      assert.equal((await bodyOf(b, 'db', 'after'))?.toString(), 'x');
+    },
+  );
+
+  test('a late older write cannot resurrect a delete (states arriving in the wrong order)', T, async () => {
+    const [a, b] = await pair();
+    await b.down();
+    await put(a, 'rb', 'gone', Buffer.from('old'));
+    const [old] = await a.node.replicaStates('rb', Buffer.from('gone'));
+    await a.client.deleteObject('rb', Buffer.from('gone'));
+    await b.up();
+    introduce([a, b]);
+    await a.repl.sync.caughtUp(b.id);
+    assert.equal(await b.node.headObject('rb', Buffer.from('gone')), undefined);
+    // The put's state arrives now (a slow mirrored write, a replayed batch): older than the tombstone.
+    const result = await b.client.applyReplica({
+      state: old!,
+      body: (async function* () {
+        yield Buffer.from('old');
+      })(),
+    });
+    assert.equal(result, 'stale');
+    assert.equal(await b.node.headObject('rb', Buffer.from('gone')), undefined);
+  });
+
+  test('the binlog is kept until every mirror applied it, then trimmed', T, async () => {
+    const [a, b] = await pair({ binlogMaxFileBytes: 1024 });
+    await b.down();
+    introduce([a, b], { '0000000b': 'suspect' });
+    for (let i = 0; i < 120; i++) await put(a, 'tb', `t${i}`, Buffer.from(`v${i}`));
+    const segments = async () =>
+      (await nodeDisk.readdir(join(a.dir, 'binlog'))).filter((n) => n.endsWith('.log')).length;
+    const all = await segments();
+    assert.ok(all > 4, `several segments (${all})`);
+    await a.node.checkpoints.runNow();
+    assert.equal(await segments(), all, 'b applied none of them: all kept');
+    await b.up();
+    introduce([a, b]);
+    await a.repl.sync.caughtUp(b.id);
+    await a.node.checkpoints.runNow();
+    assert.ok(
+      (await segments()) <= 2,
+      'applied by every mirror and covered by the index checkpoint: removed',
+    );
+  });
+
+  test(
+    'an async bucket is acknowledged without waiting for a frozen mirror; a mirrored one leaves it behind',
+    T,
+    async () => {
+      const a = await member('0000000a', { modes: { fast: 'async' }, mirrorTimeoutMs: 300 });
+      cleanups.push(() => a.close());
+      // A mirror that accepts connections and never answers (a SIGSTOPped process, as far as a client can tell).
+      const sockets: Socket[] = [];
+      const frozen: TcpServer = createTcpServer((s) => sockets.push(s));
+      frozen.listen(0, '127.0.0.1');
+      await once(frozen, 'listening');
+      cleanups.push(async () => {
+        for (const s of sockets) s.destroy();
+        frozen.close();
+      });
+      const f = { id: '0000000f', url: `http://127.0.0.1:${(frozen.address() as AddressInfo).port}` };
+      a.repl.onMembers([view(f)]);
+      a.repl.start();
+      // Async: answered after the local write, while the frozen mirror holds push sync's request.
+      await put(a, 'fast', 'k', Buffer.from('quick'));
+      assert.equal(a.repl.api.mirrorStats().unmirrored, 1);
+      // Mirrored: answered once the mirror made no progress for the timeout; it is left behind.
+      await put(a, 'slow', 'k', Buffer.alloc(10_000, 1));
+      assert.equal(a.repl.api.mirrorStats().leftBehind, 1);
+      const before = a.repl.api.mirrorStats();
+      await put(a, 'slow', 'k2', Buffer.from('next'));
+      assert.equal(
+        a.repl.api.mirrorStats().unmirrored,
+        before.unmirrored + 1,
+        'the next write does not wait for it',
+      );
+    },
+  );
+
+  test('push sync SIGKILLed mid-sync resumes from its persisted position: no record lost', T, async () => {
+    const t = await tempDir('quire-mirror-kill-');
+    cleanups.push(t.remove);
+    const b = await member('0000000b');
+    cleanups.push(() => b.close());
+    // a's writes while b is unknown to it: all in a's binlog, none mirrored.
+    const a0 = await StorageNode.open({
+      dataDir: t.dir,
+      nodeId: 0xa,
+      volumes: volumeSpecs(t.dir, 1),
+      volumeOpener: testOpener().opener,
+    });
+    const sent = new Map<string, Buffer>();
+    for (let i = 0; i < 100; i++) {
+      const data = bytes(500 + i, 1000 + i);
+      sent.set(`p${i}`, data);
+      await a0.putObject(putInput('kb', `p${i}`, data));
+    }
+    await a0.close();
+    const p = spawn(process.execPath, ['--import', 'tsx', child, t.dir, '0000000a', b.id, b.url, SECRET], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<void>((r) => p.on('exit', () => r()));
+    let copied = 0;
+    createInterface({ input: p.stdout }).on('line', (l) => {
+      if ((JSON.parse(l) as { copied?: string }).copied !== undefined && ++copied === 35) p.kill('SIGKILL');
+    });
+    await exited;
+    assert.ok(copied >= 35);
+    // Restarted: push sync resumes from the position persisted before the kill.
+    const a = await member('0000000a', { dir: t.dir });
+    cleanups.push(() => a.close());
+    introduce([a, b]);
+    a.repl.start();
+    await a.repl.sync.caughtUp(b.id);
+    const shipped = a.repl.sync.counters(b.id)!.shipped;
+    assert.ok(shipped > 0 && shipped <= 100 - 30, `resumed, not started over (${shipped} keys shipped)`);
+    for (const [k, data] of sent) assert.ok((await bodyOf(b, 'kb', k))?.equals(data), k);
+  });
+});

@@ -1,0 +1,91 @@
+// A cluster storage node's replication, wired in one place (cli/storage-command.ts calls it): the mirrors from the
+// tracker's member list (one pooled HTTP client each), push sync over the node's binlog with the synclog in the
+// data directory and the binlog's retention floor, and the MirroringNode the internal HTTP API serves.
+import { join } from 'node:path';
+import type { NodeView, SyncReport } from '../common/cluster-wire.ts';
+import type { Disk } from '../common/disk.ts';
+import { StorageClient } from './http-client.ts';
+import { MirroringNode, type MirrorLog, type ReplicationMode, runsLifecycle } from './mirror.ts';
+import { MirrorPeers } from './mirror-peers.ts';
+import type { StorageNode } from './node.ts';
+import type { PartitionGuard } from './partition-guard.ts';
+import { PushSync, type PushSyncLog } from './push-sync.ts';
+import { copyKey } from './replica-ship.ts';
+import { Synclog } from './synclog.ts';
+
+export interface ReplicationOptions {
+  node: StorageNode;
+  guard: PartitionGuard;
+  /** This node's id (8 hex digits). */
+  selfId: string;
+  /** The node's data directory (the synclog goes in it). */
+  dataDir: string;
+  disk: Disk;
+  secret: string;
+  modeFor(bucket: string): ReplicationMode;
+  mirrorTimeoutMs: number;
+  retainMs: number;
+  retainBytes: number;
+  log: MirrorLog & PushSyncLog;
+}
+
+export interface Replication {
+  /** What the internal HTTP API serves: the node, its writes mirrored. */
+  api: MirroringNode;
+  sync: PushSync<StorageClient>;
+  /** ClusterMember's onMembers. */
+  onMembers(members: readonly NodeView[]): void;
+  /** ClusterMember's report: push sync's lag per mirror. */
+  report(): SyncReport[];
+  /** Whether this node runs the lifecycle rules now (one member of the syncgroup does). */
+  runsLifecycle(): boolean;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export async function setUpReplication(o: ReplicationOptions): Promise<Replication> {
+  const peers = new MirrorPeers<StorageClient>({
+    selfId: o.selfId,
+    connect: (url) => new StorageClient(url, { secret: o.secret }),
+    disconnect: (client) => void client.close().catch(() => undefined),
+  });
+  const synclog = await Synclog.open(o.disk, join(o.dataDir, 'synclog'));
+  const node = o.node;
+  const sync = new PushSync<StorageClient>({
+    binlog: node.binlog,
+    synclog,
+    peers,
+    copyKey: ({ to, bucket, key }) => copyKey({ from: node, to, bucket, key }),
+    retainMs: o.retainMs,
+    retainBytes: o.retainBytes,
+    log: o.log,
+  });
+  node.checkpoints.addFloor(() => sync.floor());
+  const api = new MirroringNode({
+    inner: o.guard,
+    local: node,
+    clock: () => node.counter,
+    peers,
+    modeFor: o.modeFor,
+    ackTimeoutMs: o.mirrorTimeoutMs,
+    wakeSync: () => sync.poke(),
+    log: o.log,
+  });
+  let members: readonly NodeView[] | undefined;
+  return {
+    api,
+    sync,
+    onMembers: (m) => {
+      members = m;
+      peers.update(m);
+    },
+    report: () => sync.report(),
+    // Not before the tracker has said who the members are: two nodes must never both run it.
+    runsLifecycle: () => members !== undefined && runsLifecycle(o.selfId, members),
+    start: () => sync.start(),
+    stop: async () => {
+      await sync.stop();
+      peers.close();
+    },
+  };
+}

@@ -1,0 +1,334 @@
+// Mirrored writes. `MirroringNode` wraps a cluster storage node's StorageApi (between the HTTP server and the
+// partition guard, cli/storage-command.ts): after a mutating call succeeded locally it sends the resulting state
+// of each version the call touched (found with `replicaStates`: every state of the key whose opver is newer than
+// the node's opver counter before the call) to every mirror of the syncgroup that is up or recovering and not
+// left behind, with `applyReplica`, the body read back from the local node, in parallel, and answers only when
+// every one of them has it durable ('applied' or 'stale': the mirror already holds something newer; it decides,
+// so the hot path has no extra round trip). A mirror that fails, or does not answer within `ackTimeoutMs` of the
+// last progress of the transfer (a large body is never cut while it moves), is left behind: the write is
+// acknowledged, the mirror is skipped by the writes after it, and push sync (push-sync.ts) brings it back.
+// A bucket whose 'replication-mode' setting is 'async' is acknowledged after the local write; push sync is woken
+// at once and ships it. Multipart uploads in progress are not replicated, only completed objects.
+import { z } from 'zod';
+import type { NodeView } from '../common/cluster-wire.ts';
+import type {
+  CopyDestination,
+  CopySource,
+  DeleteOptions,
+  PutObjectInput,
+  ReadHandle,
+  RemoveObjectInput,
+  StorageApi,
+  UpdateAttributesInput,
+  UploadPartCopyInput,
+  UploadPartInput,
+} from './api.ts';
+import { type Mirror, type MirrorPeers, unitKey } from './mirror-peers.ts';
+import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaEnd, ReplicaState } from './replica-api.ts';
+
+// ---- what mirroring uses of the replica primitive (replica-api.ts) ----
+
+/** A mirror's side: applies a state if it is newer than what it holds for that unit. */
+export type ReplicaTarget = Pick<ReplicaApi, 'applyReplica'>;
+
+/** The local node's side: every state of a key, and its bodies. */
+export type ReplicaSource = Pick<ReplicaEnd, 'replicaStates' | 'openObject'>;
+
+export type { ApplyResult, ReplicaState };
+
+// ---- the bucket setting ----
+
+/** The catalog's 'replication-mode' setting: 'mirrored' (the default) or 'async'. */
+export const replicationModeSchema = z.enum(['mirrored', 'async']);
+export type ReplicationMode = z.infer<typeof replicationModeSchema>;
+
+/** A bucket's mode from its catalog value; anything absent or unknown is the safe default, mirrored. */
+export function replicationModeFromSetting(value: unknown): ReplicationMode {
+  const parsed = replicationModeSchema.safeParse(value);
+  return parsed.success ? parsed.data : 'mirrored';
+}
+
+/**
+ * Whether this node runs the lifecycle worker this round: one member per syncgroup does (mirrors writing their
+ * own delete markers would diverge), the up member with the lowest node id; the others' deletes arrive by
+ * mirroring. A node that does not know its members yet runs it only if it is alone.
+ */
+export function runsLifecycle(
+  selfId: string,
+  members: readonly Pick<NodeView, 'nodeId' | 'state'>[],
+): boolean {
+  return members.every((m) => m.nodeId === selfId || m.state !== 'up' || m.nodeId > selfId);
+}
+
+// ---- the wrapper ----
+
+export interface MirrorLog {
+  warn(obj: object, msg: string): void;
+}
+
+export interface MirroringOptions {
+  /** The API calls go to (the partition guard over the node). */
+  inner: StorageApi & ReplicaApi;
+  /** The local node, read back for the states and bodies to send. */
+  local: ReplicaSource;
+  /** The node's opver counter now (StorageNode.counter): states newer than its value before a call are its effect. */
+  clock(): bigint;
+  peers: MirrorPeers<ReplicaTarget>;
+  /** The bucket incarnation's mode (from the catalog the tracker sends with heartbeats). */
+  modeFor(bucket: string): ReplicationMode;
+  /** How long a mirror may go without progress (body taken, or the answer once it is sent). Default 2000. */
+  ackTimeoutMs?: number;
+  /** Called on each write that push sync must ship (async buckets, mirrors left behind). */
+  wakeSync(): void;
+  log?: MirrorLog;
+}
+
+export interface MirrorStats {
+  /** Writes acknowledged by every mirror they were sent to. */
+  mirrored: number;
+  /** Writes acknowledged after the local write only (async bucket, or no mirror to send to). */
+  unmirrored: number;
+  /** Mirrors left behind by a failed or late write. */
+  leftBehind: number;
+}
+
+/** A write's effect on one mirror took longer than the timeout without progress. */
+export class MirrorTimeoutError extends Error {
+  override name = 'MirrorTimeoutError';
+}
+
+/** Bytes per second a mirror is assumed to make durable at least, once a body is sent (its final fdatasync). */
+const FLUSH_BYTES_PER_MS = 64 * 1024;
+
+export class MirroringNode implements StorageApi, ReplicaApi {
+  private readonly ackTimeoutMs: number;
+  private readonly totals: MirrorStats = { mirrored: 0, unmirrored: 0, leftBehind: 0 };
+
+  constructor(private readonly o: MirroringOptions) {
+    this.ackTimeoutMs = o.ackTimeoutMs ?? 2000;
+  }
+
+  stats(): ReturnType<StorageApi['stats']> {
+    return this.o.inner.stats();
+  }
+
+  mirrorStats(): MirrorStats {
+    return { ...this.totals };
+  }
+
+  // ---- mutating calls: local first, then the mirrors ----
+
+  putObject(input: PutObjectInput) {
+    return this.mirrored(input.bucket, input.key, () => this.o.inner.putObject(input));
+  }
+  deleteObject(bucket: string, key: Buffer, opts?: DeleteOptions) {
+    return this.mirrored(
+      bucket,
+      key,
+      () => this.o.inner.deleteObject(bucket, key, opts),
+      (existed) => existed,
+    );
+  }
+  removeObject(input: RemoveObjectInput) {
+    return this.mirrored(
+      input.bucket,
+      input.key,
+      () => this.o.inner.removeObject(input),
+      (r) => r.existed,
+    );
+  }
+  updateObjectAttributes(input: UpdateAttributesInput) {
+    return this.mirrored(input.bucket, input.key, () => this.o.inner.updateObjectAttributes(input));
+  }
+  copyObject(src: CopySource, dst: CopyDestination) {
+    return this.mirrored(dst.bucket, dst.key, () => this.o.inner.copyObject(src, dst));
+  }
+  completeUpload(...args: Parameters<StorageApi['completeUpload']>) {
+    return this.mirrored(args[0], args[1], () => this.o.inner.completeUpload(...args));
+  }
+
+  // ---- everything else as it is (uploads in progress are not replicated) ----
+
+  headObject(...args: Parameters<StorageApi['headObject']>) {
+    return this.o.inner.headObject(...args);
+  }
+  openObject(...args: Parameters<StorageApi['openObject']>) {
+    return this.o.inner.openObject(...args);
+  }
+  listObjectVersions(...args: Parameters<StorageApi['listObjectVersions']>) {
+    return this.o.inner.listObjectVersions(...args);
+  }
+  listObjects(...args: Parameters<StorageApi['listObjects']>) {
+    return this.o.inner.listObjects(...args);
+  }
+  hasObjects(bucket: string) {
+    return this.o.inner.hasObjects(bucket);
+  }
+  dropBucket(bucket: string) {
+    // Its removals are in the binlog: push sync ships them (every node of the group is told to drop anyway).
+    return this.o.inner.dropBucket(bucket);
+  }
+  createUpload(...args: Parameters<StorageApi['createUpload']>) {
+    return this.o.inner.createUpload(...args);
+  }
+  uploadPart(input: UploadPartInput) {
+    return this.o.inner.uploadPart(input);
+  }
+  uploadPartCopy(input: UploadPartCopyInput) {
+    return this.o.inner.uploadPartCopy(input);
+  }
+  abortUpload(bucket: string, key: Buffer, uploadId: string) {
+    return this.o.inner.abortUpload(bucket, key, uploadId);
+  }
+  listParts(...args: Parameters<StorageApi['listParts']>) {
+    return this.o.inner.listParts(...args);
+  }
+  listUploads(...args: Parameters<StorageApi['listUploads']>) {
+    return this.o.inner.listUploads(...args);
+  }
+  close() {
+    return this.o.inner.close();
+  }
+
+  // ---- replication calls from the mirrors (applied states are not sent on: each node pushes its own writes) ----
+
+  replicaStates(bucket: string, key: Buffer) {
+    return this.o.inner.replicaStates(bucket, key);
+  }
+  applyReplica(input: ApplyReplicaInput) {
+    return this.o.inner.applyReplica(input);
+  }
+  scanKeys(opts: Parameters<ReplicaApi['scanKeys']>[0]) {
+    return this.o.inner.scanKeys(opts);
+  }
+
+  // ---- mirroring ----
+
+  private async mirrored<T>(
+    bucket: string,
+    key: Buffer,
+    op: () => Promise<T>,
+    changed: (result: T) => boolean = () => true,
+  ): Promise<T> {
+    const before = this.o.clock();
+    const result = await op();
+    if (changed(result)) await this.replicate(bucket, key, before);
+    return result;
+  }
+
+  /** Sends the states of `key` newer than `before` to every write target; never throws (push sync is the net). */
+  private async replicate(bucket: string, key: Buffer, before: bigint): Promise<void> {
+    const targets = this.o.modeFor(bucket) === 'async' ? [] : this.o.peers.writeTargets();
+    const behind = this.o.peers.all().some((m) => m.reachable && !m.responsive);
+    if (targets.length === 0 || behind) this.o.wakeSync();
+    if (targets.length === 0) {
+      this.totals.unmirrored++;
+      return;
+    }
+    let states: ReplicaState[];
+    try {
+      states = (await this.o.local.replicaStates(bucket, key)).filter((s) => s.opver.counter > before);
+    } catch (err) {
+      for (const m of targets) this.leaveBehind(m, err);
+      this.o.wakeSync();
+      return;
+    }
+    const outcomes = await Promise.all(states.map((s) => this.sendState(s, targets)));
+    if (outcomes.every(Boolean)) this.totals.mirrored++;
+    else this.o.wakeSync();
+  }
+
+  /** One state to every target; true if all have it. */
+  private async sendState(state: ReplicaState, targets: Mirror<ReplicaTarget>[]): Promise<boolean> {
+    let handle: ReadHandle | undefined;
+    if (state.record && !state.record.deleteMarker && state.record.size > 0) {
+      handle = await this.o.local.openObject(state.bucket, state.key, { versionId: state.versionId });
+      const r = handle?.record;
+      if (!r || r.opver.counter !== state.opver.counter || r.opver.nodeId !== state.opver.nodeId) {
+        // Replaced or removed since: the op that did it sends its own state.
+        handle?.release();
+        return true;
+      }
+    }
+    const calls = targets.map((m) => this.sendTo(m, state, handle));
+    try {
+      const results = await Promise.all(calls.map((c) => c.answered));
+      return results.every(Boolean);
+    } finally {
+      // The handle stays pinned until every transfer has really ended (a late one may still read it).
+      if (handle) {
+        const h = handle;
+        void Promise.allSettled(calls.map((c) => c.ended)).then(() => h.release());
+      }
+    }
+  }
+
+  /** `answered`: true when the mirror has it, false when it was left behind; `ended`: the request is over. */
+  private sendTo(
+    m: Mirror<ReplicaTarget>,
+    state: ReplicaState,
+    handle: ReadHandle | undefined,
+  ): { answered: Promise<boolean>; ended: Promise<unknown> } {
+    const ctl = new AbortController();
+    let late!: (err: Error) => void;
+    const timedOut = new Promise<never>((_, reject) => {
+      late = reject;
+    });
+    const fire = () => {
+      ctl.abort();
+      late(new MirrorTimeoutError(`mirror ${m.nodeId} made no progress for ${this.ackTimeoutMs} ms`));
+    };
+    let timer = setTimeout(fire, this.ackTimeoutMs);
+    const body = handle
+      ? progressing(handle.stream(), ctl.signal, {
+          chunk: () => timer.refresh(),
+          // The whole body is sent: the mirror gets time to make it durable (its final fdatasync) before it answers.
+          end: (bytes) => {
+            clearTimeout(timer);
+            timer = setTimeout(fire, this.ackTimeoutMs + bytes / FLUSH_BYTES_PER_MS);
+          },
+        })
+      : undefined;
+    const call = m.peer.applyReplica({ state, ...(body ? { body } : {}) });
+    const ended = call.catch(() => undefined);
+    const answered = Promise.race([call, timedOut]).then(
+      () => {
+        const bytes = handle?.record.size ?? 0;
+        m.noteAcked(unitKey(state.bucket, state.key, state.opver.counter, state.opver.nodeId), bytes);
+        return true;
+      },
+      (err: unknown) => {
+        this.leaveBehind(m, err);
+        return false;
+      },
+    );
+    void answered.finally(() => clearTimeout(timer));
+    return { answered, ended };
+  }
+
+  private leaveBehind(m: Mirror<ReplicaTarget>, err: unknown): void {
+    if (!m.responsive) return;
+    m.responsive = false;
+    this.totals.leftBehind++;
+    this.o.log?.warn(
+      { mirror: m.nodeId, err: (err as Error)?.message ?? String(err) },
+      'mirror left behind: writes are acknowledged without it until push sync catches it up',
+    );
+  }
+}
+
+/** Yields `body`'s chunks, telling `on.chunk` of each; throws once `signal` is aborted. */
+async function* progressing(
+  body: AsyncIterable<Buffer>,
+  signal: AbortSignal,
+  on: { chunk: () => void; end: (bytes: number) => void },
+): AsyncIterable<Buffer> {
+  let bytes = 0;
+  for await (const c of body) {
+    if (signal.aborted) throw new MirrorTimeoutError('the mirror stopped taking the body');
+    on.chunk();
+    bytes += c.length;
+    yield c;
+  }
+  on.end(bytes);
+}
