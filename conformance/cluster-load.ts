@@ -205,6 +205,14 @@ export class LoadGenerator {
     return `${lines.join('; ')}${more}`;
   }
 
+  /** Listings that missed acknowledged keys: `n keys @ +seconds` (when the listing began) relative to `t0`. */
+  missTimeline(t0: number): string {
+    const byListing = new Map<number, number>();
+    for (const m of this.listingMisses)
+      byListing.set(m.listingStartMs, (byListing.get(m.listingStartMs) ?? 0) + 1);
+    return [...byListing].map(([at, n]) => `${n} @ ${((at - t0) / 1000).toFixed(1)} s`).join(', ') || 'none';
+  }
+
   /** A short summary for assertion messages and the log. */
   summary(): string {
     const byOp = new Map<string, number>();

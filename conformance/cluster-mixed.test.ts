@@ -85,7 +85,7 @@ describe('cluster under mixed load: one node of each syncgroup SIGKILLed and res
       errors: [...new Set(load.failures.map((f) => `${f.op}:${f.error}:${f.status ?? ''}`))],
     };
     console.log(
-      `mixed load: ${load.summary()}\n${JSON.stringify(report)}\nfailures: ${load.timeline(killMs)}`,
+      `mixed load: ${load.summary()}\n${JSON.stringify(report)}\nfailures: ${load.timeline(killMs)}\nlisting misses: ${load.missTimeline(killMs)}`,
     );
 
     assert.deepEqual(load.corrupt, [], 'a GET returned other bytes than acknowledged');
