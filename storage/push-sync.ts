@@ -169,6 +169,7 @@ export class PushSync<P> {
         lagOps: Math.max(0, now.records - base.records - ahead.records),
         lagBytes: Math.max(0, now.bytes - base.bytes - ahead.bytes),
         ...(entry?.needsPull ? { needsPull: true } : {}),
+        ...(this.o.peers.get(lane.nodeId)?.behind !== false ? { behind: true } : {}),
       });
     }
     return out;
@@ -301,6 +302,9 @@ export class PushSync<P> {
       await this.away(lane, entry.awaySinceMs ?? o.now());
       return 'idle';
     }
+    // Misses noted before this point are of records already confirmed: a round that reaches `until` with no new
+    // miss meanwhile has delivered them all.
+    const missesAtStart = mirror.misses;
     const until = o.binlog.confirmed;
     const untilCount = o.binlog.confirmedCount;
     // A poke from here on is for records this round may not see: it makes the loop look again.
@@ -308,6 +312,7 @@ export class PushSync<P> {
     const batch = await this.readBatch(entry.at, until);
     if (batch.records.length === 0) {
       lane.base = untilCount;
+      if (mirror.misses === missesAtStart) mirror.behind = false;
       return this.succeeded(lane, mirror, entry.at, 'idle');
     }
     const keys = new Map<string, { bucket: string; key: Buffer }>();
@@ -338,6 +343,7 @@ export class PushSync<P> {
     lane.shipped += keys.size;
     const base = lane.base ?? { records: 0, bytes: 0 };
     lane.base = { records: base.records + batch.count, bytes: base.bytes + batch.bytes };
+    if (batch.complete && mirror.misses === missesAtStart) mirror.behind = false;
     return this.succeeded(lane, mirror, batch.next, batch.complete ? 'idle' : 'busy');
   }
 

@@ -516,3 +516,35 @@ test('a suspect member at the address of a live one (its former identity, wiped)
   for (const k of ['a', 'b', 'c', 'd'])
     assert.ok(!ids(readOrder(group, BUCKET, Buffer.from(k))).includes('0000000a'));
 });
+
+test(
+  'a member another reports behind (missed writes not yet pushed) takes no writes and is read last',
+  T,
+  () => {
+    const a = member('0000000a', 'g', 'up');
+    const b = member('0000000b', 'g', 'up');
+    const c = member('0000000c', 'g', 'suspect');
+    // a pushes to b, which missed writes while it hung: b may lack keys, so nothing is routed to it while a serves.
+    const reporter = { ...a, sync: [{ nodeId: b.nodeId, lagOps: 3, lagBytes: 10, behind: true }] };
+    fc.assert(
+      fc.property(keyArb, (key) => {
+        const members = [reporter, b, c];
+        assert.equal(writeTarget(members, BUCKET, key)?.nodeId, a.nodeId);
+        assert.deepEqual(
+          readOrder(members, BUCKET, key).map((n) => n.nodeId),
+          [a.nodeId, c.nodeId, b.nodeId],
+        );
+        // Caught up (the report no longer says behind): b is a primary again for its share of keys.
+        const caughtUp = [{ ...a, sync: [{ nodeId: b.nodeId, lagOps: 0, lagBytes: 0 }] }, b, c];
+        const ranked = rankMembers([a.nodeId, b.nodeId], BUCKET, key);
+        assert.equal(writeTarget(caughtUp, BUCKET, key)?.nodeId, ranked[0]);
+        // Every up member reported behind (both restarted at once): routing as if none were.
+        const allBehind = [
+          { ...a, sync: [{ nodeId: b.nodeId, lagOps: 0, lagBytes: 0, behind: true }] },
+          { ...b, sync: [{ nodeId: a.nodeId, lagOps: 0, lagBytes: 0, behind: true }] },
+        ];
+        assert.equal(writeTarget(allBehind, BUCKET, key)?.nodeId, ranked[0]);
+      }),
+    );
+  },
+);
