@@ -17,6 +17,7 @@ import { createStorageServer } from '../storage/http-server.ts';
 import { type Replication, setUpReplication } from '../storage/mirror-setup.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
 import { pushSyncControl } from '../storage/recovery-pull-join.ts';
+import { ReplicaPeers } from '../storage/replica-peers.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
 import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
@@ -78,7 +79,11 @@ export async function storageCommand(args: string[]): Promise<number> {
   // member of the syncgroup runs it, its removals mirrored.
   let member: ClusterMember | undefined;
   let replication: Replication | undefined;
+  // Bad bytes are repaired from the syncgroup's other live members (storage/replica-repair.ts).
+  const peers = new ReplicaPeers({ secret });
   const storage = await openStorage({
+    mirrors: () => peers.ends(member?.members() ?? []),
+    repairLog: logger.child({ part: 'repair' }),
     dataDir: layout.node,
     nodeId: Number.parseInt(identity.nodeId, 16),
     volumes: [
@@ -159,7 +164,7 @@ export async function storageCommand(args: string[]): Promise<number> {
     onError: (err) =>
       logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
     onRecovered: () => logger.info('tracker reachable again'),
-    report: () => ({ sync: repl.report() }),
+    report: () => ({ sync: repl.report(), repairs: storage.repairs }),
     onMembers: (members) => repl.onMembers(members),
   });
   try {
@@ -198,6 +203,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   await closed;
   clearTimeout(grace);
   await storage.close();
+  await peers.close();
   guards.remove();
   logger.flush?.();
   return stop.fatal === undefined ? 0 : 1;
