@@ -220,6 +220,29 @@ describe('push sync', () => {
     },
   );
 
+  test(
+    'voided records (ops that failed after their record was written) are passed over to the end',
+    T,
+    async () => {
+      const s = await setup();
+      await s.binlog.append(rec('live'));
+      const { peers, synclog, sync } = await s.make();
+      peers.update([{ nodeId: B, url: 'b', state: 'up' }]);
+      sync.start();
+      await sync.caughtUp(B);
+      // Only a voided record left to pass: the round finds nothing live, and the position still reaches the end.
+      const failed = s.binlog.begin(rec('failed'));
+      await failed.durable;
+      await s.binlog.voidRecord(failed);
+      sync.poke();
+      await sync.caughtUp(B);
+      assert.deepEqual(synclog.get(B)?.at, s.binlog.confirmed);
+      assert.deepEqual(s.mirrors.get('b')!.copied, ['b/live']);
+      assert.deepEqual(sync.report(), [{ nodeId: B, lagOps: 0, lagBytes: 0 }]);
+      await sync.stop();
+    },
+  );
+
   test('records a mirror acknowledged synchronously are not shipped again', T, async () => {
     const s = await setup();
     const { peers, sync } = await s.make();

@@ -297,6 +297,8 @@ export class PushSync<P> {
       return 'idle';
     }
     if (!lane.base) lane.base = await this.countFrom(entry.at);
+    // A join during this round moves the position: its count is then redone, not advanced from this one.
+    const base = lane.base;
     const mirror = o.peers.get(lane.nodeId);
     if (!mirror?.reachable) {
       await this.away(lane, entry.awaySinceMs ?? o.now());
@@ -311,9 +313,10 @@ export class PushSync<P> {
     lane.poked = false;
     const batch = await this.readBatch(entry.at, until);
     if (batch.records.length === 0) {
-      lane.base = untilCount;
-      if (mirror.misses === missesAtStart) mirror.behind = false;
-      return this.succeeded(lane, mirror, entry.at, 'idle');
+      if (lane.base === base) lane.base = untilCount;
+      if (lane.base === base && mirror.misses === missesAtStart) mirror.behind = false;
+      // Past any voided records up to the end: the position reaches it (caughtUp compares positions).
+      return this.succeeded(lane, mirror, batch.next, 'idle');
     }
     const keys = new Map<string, { bucket: string; key: Buffer }>();
     for (const r of batch.records) {
@@ -341,9 +344,9 @@ export class PushSync<P> {
       return 'backoff';
     }
     lane.shipped += keys.size;
-    const base = lane.base ?? { records: 0, bytes: 0 };
-    lane.base = { records: base.records + batch.count, bytes: base.bytes + batch.bytes };
-    if (batch.complete && mirror.misses === missesAtStart) mirror.behind = false;
+    if (lane.base === base)
+      lane.base = { records: base.records + batch.count, bytes: base.bytes + batch.bytes };
+    if (batch.complete && lane.base === base && mirror.misses === missesAtStart) mirror.behind = false;
     return this.succeeded(lane, mirror, batch.next, batch.complete ? 'idle' : 'busy');
   }
 
