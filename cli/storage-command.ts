@@ -213,7 +213,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   member.start();
   if (pull.phase !== 'serving') {
     logger.info(
-      'this node holds nothing yet: it serves once a recovery pull from a live mirror has filled it',
+      'this node holds no object: it serves once its syncgroup has nothing to pull, or a recovery pull filled it',
     );
     // Say 'up' at once when the pull is done, not a heartbeat later.
     void pull.serving.then(() => member?.beat());
