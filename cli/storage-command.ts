@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { syncgroupName } from '../common/cluster-wire.ts';
 import { nodeDisk } from '../common/disk.ts';
 import { writeFileDurable } from '../common/durable-file.ts';
+import { readReplicationMode } from '../common/replication-mode.ts';
 import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
 import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { readLifecycle } from '../gateway/s3/lifecycle.ts';
@@ -14,11 +15,11 @@ import { BucketPurgeWorker } from '../storage/bucket-purge-worker.ts';
 import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
 import { StorageClient } from '../storage/http-client.ts';
 import { createStorageServer } from '../storage/http-server.ts';
-import { replicationModeFromSetting } from '../storage/mirror.ts';
 import { type Replication, setUpReplication } from '../storage/mirror-setup.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
 import { RecoveryPull } from '../storage/recovery-pull.ts';
 import { pushSyncControl } from '../storage/recovery-pull-join.ts';
+import { ReplicaPeers } from '../storage/replica-peers.ts';
 import { copyKey } from '../storage/replica-ship.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
@@ -88,7 +89,11 @@ export async function storageCommand(args: string[]): Promise<number> {
   let member: ClusterMember | undefined;
   let replication: Replication | undefined;
   let recovery: RecoveryPull<StorageClient> | undefined;
+  // Bad bytes are repaired from the syncgroup's other live members (storage/replica-repair.ts).
+  const peers = new ReplicaPeers({ secret });
   const storage = await openStorage({
+    mirrors: () => peers.ends(member?.members() ?? []),
+    repairLog: logger.child({ part: 'repair' }),
     dataDir: layout.node,
     nodeId: Number.parseInt(identity.nodeId, 16),
     volumes: [
@@ -128,7 +133,7 @@ export async function storageCommand(args: string[]): Promise<number> {
     dataDir: layout.node,
     disk: nodeDisk,
     secret,
-    modeFor: (id) => replicationModeFromSetting(member?.bucketConfig(id, 'replication-mode')),
+    modeFor: (id) => readReplicationMode(member?.bucketConfig(id, 'replication-mode')),
     mirrorTimeoutMs: config.mirrorTimeoutMs,
     retainMs: config.binlogRetentionHours * 3600 * 1000,
     retainBytes: config.binlogRetentionBytes,
@@ -155,6 +160,8 @@ export async function storageCommand(args: string[]): Promise<number> {
     log: logger.child({ part: 'recovery-pull' }),
   });
   const pull = recovery;
+  // While it pulls it refuses user calls (gate); the member side of others' pulls: where push sync toward a pulling
+  // node starts (recovery-pull-join.ts).
   const storageServer = createStorageServer(repl.api, {
     secret,
     gate: (method) => pull.gate(method),
@@ -190,7 +197,7 @@ export async function storageCommand(args: string[]): Promise<number> {
     onError: (err) =>
       logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
     onRecovered: () => logger.info('tracker reachable again'),
-    report: () => ({ sync: repl.report(), ...pull.report() }),
+    report: () => ({ sync: repl.report(), repairs: storage.repairs, ...pull.report() }),
     onMembers: (members) => {
       repl.onMembers(members);
       void pull.onMembers(members);
@@ -241,6 +248,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   await closed;
   clearTimeout(grace);
   await storage.close();
+  await peers.close();
   guards.remove();
   logger.flush?.();
   return stop.fatal === undefined ? 0 : 1;
