@@ -515,18 +515,14 @@ export async function benchCluster(opts: {
       // SIGKILL one node of syncgroup a, then bring it back (it catches up by push sync)…
       failover.push(await measureFailover(c, c.endpoint, 'storage-a-1', 'SIGKILL', plan, readable, log));
       await c.startNode('storage-a-1');
-      await until(
-        async () => (await c.status()).every((s) => s.state === 'up'),
-        600_000,
-        'storage-a-1 back up',
-      );
+      // Back and caught up by push sync (until then it may lack what was written while it was down).
+      const caughtUp = async () =>
+        (await c.status()).every((s) => s.state === 'up' && (s.sync ?? []).every((x) => x.lagOps === 0));
+      const catchUpMs = await until(caughtUp, 600_000, 'storage-a-1 back up and caught up');
+      log(`  storage-a-1 restarted: up and caught up after ${(catchUpMs / 1000).toFixed(1)} s`);
       // …then freeze one of syncgroup b.
       failover.push(await measureFailover(c, c.endpoint, 'storage-b-1', 'SIGSTOP', plan, readable, log));
-      await until(
-        async () => (await c.status()).every((s) => s.state === 'up'),
-        120_000,
-        'storage-b-1 back up',
-      );
+      await until(caughtUp, 600_000, 'storage-b-1 back up and caught up');
       recovery = await measureRecovery(c, dir, 'storage-a-2', log);
       rawDiskMBps = await measureSequentialMBps(
         join(workDir, 'cluster-disk-probe'),
