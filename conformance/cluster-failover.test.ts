@@ -51,6 +51,10 @@ async function startNode(name: string): Promise<void> {
       'a',
       '--heartbeat-ms',
       '200',
+      // A loaded test machine must not leave a live mirror behind (the write then lives on its primary alone
+      // until push sync, and the kill would take it away): the claim here is failover, not the mirror timeout.
+      '--mirror-timeout-ms',
+      '15000',
       ...common,
     ],
     dir,
