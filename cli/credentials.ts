@@ -37,16 +37,21 @@ export async function mainCredentials(dataDir: string, given: Partial<Credential
 
 /** Replaces the kept main key durably (a tracker rebuilt from the storage nodes keeps the cluster's old one). */
 export async function saveMainCredentials(dataDir: string, creds: Credentials): Promise<void> {
-  const path = join(dataDir, FILE);
+  await writePrivateFileDurable(dataDir, FILE, `${JSON.stringify(creds, null, 2)}\n`);
+}
+
+/** Writes `dir/name` readable by this user only, atomically and durably (tmp, fdatasync, rename, fsync dir). */
+export async function writePrivateFileDurable(dir: string, name: string, text: string): Promise<void> {
+  const path = join(dir, name);
   const fh = await open(`${path}.tmp`, 'w', 0o600);
   try {
-    await fh.writeFile(`${JSON.stringify(creds, null, 2)}\n`);
+    await fh.writeFile(text);
     await fh.datasync();
   } finally {
     await fh.close();
   }
   await rename(`${path}.tmp`, path);
-  const d = await open(dataDir, 'r');
+  const d = await open(dir, 'r');
   try {
     await d.sync();
   } finally {

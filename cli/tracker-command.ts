@@ -2,7 +2,7 @@
 // layout and the registry of storage nodes (from heartbeats). A fresh data directory (a new cluster, or a tracker
 // whose disk was wiped) first learns from the storage nodes whether the cluster already has a catalog, layout and
 // keys (tracker/rebuild.ts), and only then creates what is missing.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getRequestListener } from '@hono/node-server';
@@ -15,9 +15,9 @@ import { checkSyncgroups, keptLayout, LayoutError, saveLayout } from '../tracker
 import type { RebuildDecision } from '../tracker/rebuild.ts';
 import { createTrackerService } from '../tracker/service.ts';
 import { listenHttp, numberFlag, urlOf, waitForStop } from './cluster-process.ts';
-import { trackerClusterSecret } from './cluster-secret.ts';
+import { SECRET_FILE_NAME, trackerClusterSecret } from './cluster-secret.ts';
 import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
-import { mainCredentials, saveMainCredentials } from './credentials.ts';
+import { mainCredentials, saveMainCredentials, writePrivateFileDurable } from './credentials.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { createLogger } from './logger.ts';
 import { installProcessGuards } from './process-guards.ts';
@@ -107,6 +107,9 @@ export async function trackerCommand(args: string[]): Promise<number> {
     const keys = mergeKeys(mainKey, extras, adopted);
     // Gateways may hold a lease granted by the old tracker: deletes wait for them as long as a lease lasts.
     if (d.catalog) leases.assumeUnknownHolders(now() + leaseMs);
+    // A secret given by file or environment becomes this tracker's own, so later starts need neither (a wiped
+    // tracker first started without it generated one the nodes refuse: that one is replaced).
+    if (!secret.generated) await keepSecret(dir, secret.secret);
     // Last: the layout file marks the decision as made (a crash before it decides again at the next start).
     await saveLayout(dir, chosen);
     const what = d.catalog
@@ -197,6 +200,13 @@ export async function trackerCommand(args: string[]): Promise<number> {
     throw new ConfigError(msg);
   }
   return stop.fatal === undefined ? 0 : 1;
+}
+
+async function keepSecret(dir: string, value: string): Promise<void> {
+  const path = join(dir, SECRET_FILE_NAME);
+  const held = await readFile(path, 'utf8').catch(() => undefined);
+  if (held?.trim() === value) return;
+  await writePrivateFileDurable(dir, SECRET_FILE_NAME, `${value}\n`);
 }
 
 /** The main key first (marked), then the configured extra keys, then keys adopted from the nodes' copy. */

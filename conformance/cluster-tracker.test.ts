@@ -5,7 +5,7 @@
 // old bucket), accept bucket changes again, and `quire status` must show the nodes. Then a storage node comes back
 // on a wiped directory at the same address: the registry replaces the old entry instead of keeping a ghost.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -210,6 +210,15 @@ describe('a wiped tracker rebuilds from the storage nodes (real processes)', { t
     // The disk is lost.
     await tracker.kill();
     rmSync(trackerDir, { recursive: true, force: true });
+    // Started the first time without the secret, it makes a new one that the nodes do not have: it says so, and
+    // decides nothing (no catalog, no key) until it is started with the right one.
+    const wrong = startTracker([]);
+    await wrong.line(
+      /storage nodes call with another cluster secret .*start it again with --cluster-secret-file/,
+    );
+    await wrong.kill();
+    assert.equal(existsSync(join(trackerDir, 'credentials.json')), false, 'no key was generated');
+    assert.equal(existsSync(join(trackerDir, 'layout.json')), false, 'nothing was decided');
     const rebuilt = startTracker(['--cluster-secret-file', secretCopy]);
     const decided = rebuilt.line(/has its catalog: (rebuilt from the storage nodes' copies.*)/);
     const newKey = rebuilt.line(/^\s+access key:\s+(\S+)/);
@@ -219,6 +228,11 @@ describe('a wiped tracker rebuilds from the storage nodes (real processes)', { t
       new RegExp(`catalog change ${seq} .*2 bucket\\(s\\), 2 access key\\(s\\), layout version 1`),
     );
     assert.equal(await newKey, accessKeyId, 'the old main key, not a new one');
+    assert.equal(
+      readFileSync(join(trackerDir, 'cluster-secret'), 'utf8').trim(),
+      readFileSync(secretCopy, 'utf8').trim(),
+      'the given secret is now the one the tracker keeps',
+    );
 
     const after = await until('both nodes to report to the rebuilt tracker', async () => {
       const s = await status();

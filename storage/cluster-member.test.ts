@@ -51,7 +51,7 @@ test('heartbeats bring the bucket settings to the storage node, and keep them wh
       url: 'http://127.0.0.1:9201',
       dataDir: dir,
       disk: nodeDisk,
-      intervalMs: 1000,
+      intervalMs: 10_000, // also the heartbeat timeout: generous on a loaded machine
       startedMs: 1,
       onError: () => undefined,
     });
@@ -108,7 +108,7 @@ test('the node keeps the catalog (with keys and seq) in its data directory and o
       url: 'http://127.0.0.1:9201',
       dataDir: join(dir, 'node'),
       disk: nodeDisk,
-      intervalMs: 1000,
+      intervalMs: 10_000, // also the heartbeat timeout: generous on a loaded machine
       startedMs: 1,
       onError: () => undefined,
       ...extra,
@@ -202,6 +202,65 @@ test('the node keeps the catalog (with keys and seq) in its data directory and o
       await new Promise<void>((done) => s.close(() => done()));
     }
     for (const c of catalogs) await c.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a deleted bucket reaches the node as a deleted incarnation, and the node is told once its catalog changed', {
+  timeout: 30_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quire-member-'));
+  const catalog = Catalog.open(join(dir, 'catalog'));
+  const svc = createTrackerService({
+    catalog,
+    layout: initialLayout(['a']),
+    secret: SECRET,
+    keys: [{ accessKeyId: 'AK1', secretAccessKey: 'secret-one' }],
+    leases: await GatewayLeases.open({ dir, leaseMs: 60_000, now: () => performance.now() }),
+    suspectAfterMs: 10_000,
+    now: () => performance.now(),
+    wallClock: () => Date.now(),
+    url: () => 'http://tracker',
+  });
+  const server = createServer(getRequestListener(svc.app.fetch));
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const tracker = new TrackerClient({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    secret: SECRET,
+  });
+  try {
+    const seen: Array<[number, number | undefined]> = [];
+    const member = new ClusterMember({
+      tracker,
+      guard: new PartitionGuard({} as StorageApi, 'a'),
+      stats: async () => ({ nodeId: 1, volumes: [], objects: 0, uploads: 0 }),
+      nodeId: '00000001',
+      url: 'http://127.0.0.1:9201',
+      dataDir: dir,
+      disk: nodeDisk,
+      intervalMs: 10_000, // also the heartbeat timeout: generous on a loaded machine
+      startedMs: 1,
+      onError: () => undefined,
+      onCatalog: (now, before) => seen.push([now.seq, before?.seq]),
+    });
+    await catalog.createBucket({ name: 'doomed', owner: 'AK1', createdMs: 1, region: 'us-east-1' });
+    const doomed = catalog.getBucket('doomed')!;
+    svc.view.changed();
+    await member.beatOnce();
+    assert.deepEqual([...member.deletedIncarnations()], []);
+    assert.equal(await catalog.deleteBucket(doomed, async () => true), 'deleted');
+    svc.view.changed();
+    await member.beatOnce();
+    assert.deepEqual([...member.deletedIncarnations()], [doomed.id]);
+    await member.beatOnce();
+    assert.deepEqual(seen, [
+      [1, undefined],
+      [2, 1],
+    ]);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((done) => server.close(() => done()));
+    await catalog.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -9,8 +9,9 @@
 // acknowledged, the mirror is skipped by the writes after it, and push sync (push-sync.ts) brings it back.
 // A bucket whose 'replication-mode' setting is 'async' is acknowledged after the local write; push sync is woken
 // at once and ships it. Multipart uploads in progress are not replicated, only completed objects.
-import { z } from 'zod';
+
 import type { NodeView } from '../common/cluster-wire.ts';
+import type { ReplicationMode } from '../common/replication-mode.ts';
 import type {
   CopyDestination,
   CopySource,
@@ -36,22 +37,10 @@ export type ReplicaSource = Pick<ReplicaEnd, 'replicaStates' | 'openObject'>;
 
 export type { ApplyResult, ReplicaState };
 
-// ---- the bucket setting ----
-
-/** The catalog's 'replication-mode' setting: 'mirrored' (the default) or 'async'. */
-export const replicationModeSchema = z.enum(['mirrored', 'async']);
-export type ReplicationMode = z.infer<typeof replicationModeSchema>;
-
-/** A bucket's mode from its catalog value; anything absent or unknown is the safe default, mirrored. */
-export function replicationModeFromSetting(value: unknown): ReplicationMode {
-  const parsed = replicationModeSchema.safeParse(value);
-  return parsed.success ? parsed.data : 'mirrored';
-}
-
 /**
  * Whether this node runs the lifecycle worker this round: one member per syncgroup does (mirrors writing their
  * own delete markers would diverge), the up member with the lowest node id; the others' deletes arrive by
- * mirroring. A node that does not know its members yet runs it only if it is alone.
+ * mirroring. Asked only once the tracker has named the members (mirror-setup.ts): an empty list means alone.
  */
 export function runsLifecycle(
   selfId: string,
