@@ -160,8 +160,8 @@ async function readAll(): Promise<void> {
 
 /**
  * GETs of acknowledged objects and PUTs of new ones without pause while `fault` hits the node at `victimUrl`;
- * the load goes on until the tracker marks it suspect and then until 200 PUTs in a row (of distinct keys, about
- * half of which the victim was primary for) and 500 GETs started after the fault have succeeded.
+ * the load goes on until the tracker marks it suspect and then until 100 PUTs in a row (of distinct keys, about
+ * half of which the victim was primary for) and 300 GETs started after the fault have succeeded.
  */
 async function throughFault(
   what: string,
@@ -208,7 +208,7 @@ async function throughFault(
   const settled = () => {
     let run = 0;
     for (let i = puts.length - 1; i >= 0 && puts[i]!.ok; i--) run++;
-    return run >= 200 && getsAfter >= 500;
+    return run >= 100 && getsAfter >= 300;
   };
   while (!settled()) await new Promise((r) => setTimeout(r, 50));
   stop = true;
@@ -254,7 +254,7 @@ test(
     // Written while both members are up: each is on both.
     await Promise.all(
       Array.from({ length: 8 }, async () => {
-        while (next < 300) {
+        while (next < 200) {
           const n = next++;
           await put(n, setup);
           acked.push(n);
