@@ -299,11 +299,17 @@ test(
 );
 
 /** A handle whose stream fails before its first bytes (the node died after opening) or yields `bytes`. */
-function handle(rec: ObjectRecord, stream: 'dies' | Buffer, released: string[], name: string): ReadHandle {
+function handle(
+  rec: ObjectRecord,
+  stream: 'dies' | 'late' | Buffer,
+  released: string[],
+  name: string,
+): ReadHandle {
   return {
     record: rec,
     async *stream() {
       if (stream === 'dies') throw Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+      if (stream === 'late') throw timedOut();
       yield stream;
     },
     release: () => released.push(name),
@@ -546,5 +552,49 @@ test(
         assert.equal(writeTarget(allBehind, BUCKET, key)?.nodeId, ranked[0]);
       }),
     );
+  },
+);
+
+test(
+  'a stream that only missed its deadline is read again from its member when every other one is down',
+  T,
+  async () => {
+    const layout = initialLayout(['g']);
+    const nodes = [member('0000000a', 'g', 'up'), member('0000000b', 'g', 'up')];
+    const key = Buffer.from('busy.jpg');
+    const [busy, dead] = readOrder(nodes, BUCKET, key).map((n) => n.nodeId);
+    const released: string[] = [];
+    const opened: Array<[string, boolean]> = [];
+    const router = new ClusterRouter({
+      view: { layout, nodes, refresh: async () => {} },
+      connect: (url) => {
+        const id = url.slice('http://'.length);
+        const make = (limits: { answerMs?: number }): NodeClient =>
+          ({
+            openObject: async (_b: string, k: Buffer) => {
+              const bounded = limits.answerMs !== undefined;
+              opened.push([id, bounded]);
+              if (id === dead) throw refused();
+              // The busy member opens in time but its first bytes come after any deadline.
+              return handle(record(k, 7n, 1), bounded ? 'late' : Buffer.from('abc'), released, id);
+            },
+            bounded: (l: { answerMs?: number }) => make(l),
+            close: async () => {},
+          }) as unknown as NodeClient;
+        return make({});
+      },
+    });
+    const h = await router.openObject(BUCKET, key);
+    assert.ok(h);
+    const chunks: Buffer[] = [];
+    for await (const c of h.stream()) chunks.push(c);
+    assert.equal(Buffer.concat(chunks).toString(), 'abc');
+    assert.deepEqual(opened, [
+      [busy, true],
+      [dead, false],
+      [busy, false],
+    ]);
+    h.release();
+    assert.deepEqual(released, [busy, busy]);
   },
 );
