@@ -14,6 +14,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Proc, startProc } from '../conformance/cluster.ts';
 import { measureSequentialMBps } from './disk.ts';
+import type { ChildServer } from './procs.ts';
 import { freePort } from './procs.ts';
 import type { Row } from './report.ts';
 import { ratioRow } from './report.ts';
@@ -107,14 +108,15 @@ interface NodeStatus {
 
 interface BenchCluster {
   readonly endpoint: string;
-  readonly nodes: Map<string, { proc: Proc; url: string; port: string }>;
+  readonly nodes: Map<string, { proc: Proc; url: string; port: string; nodeId: string }>;
   status(): Promise<NodeStatus[]>;
   tracker(path: string, body: unknown): Promise<unknown>;
   startNode(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
-async function startBenchCluster(dir: string): Promise<BenchCluster> {
+/** `track` is told of every process started, so the benchmark's own cleanup (Ctrl-C) stops them too. */
+async function startBenchCluster(dir: string, track: (p: ChildServer) => void): Promise<BenchCluster> {
   await mkdir(dir, { recursive: true });
   const env = {
     QUIRE_ACCESS_KEY: BENCH_ACCESS_KEY,
@@ -122,18 +124,22 @@ async function startBenchCluster(dir: string): Promise<BenchCluster> {
     QUIRE_LOG_LEVEL: 'warn',
   };
   const procs: Proc[] = [];
+  const started = (p: Proc) => {
+    procs.push(p);
+    track({ name: p.name, url: '', child: p.proc, stop: async () => void (await p.stop()) });
+  };
   const tracker = startProc(
     'tracker',
     ['tracker', '--data', join(dir, 'tracker'), '--port', '0', '--syncgroups', SYNCGROUPS.join(',')],
     dir,
     env,
   );
-  procs.push(tracker);
+  started(tracker);
   const trackerUrl = await tracker.line(/^\s+tracker:\s+(\S+)/);
   const secretFile = join(dir, 'tracker', 'cluster-secret');
   const secret = readFileSync(secretFile, 'utf8').trim();
   const common = ['--tracker', trackerUrl, '--cluster-secret-file', secretFile];
-  const nodes = new Map<string, { proc: Proc; url: string; port: string }>();
+  const nodes = new Map<string, { proc: Proc; url: string; port: string; nodeId: string }>();
   const startNode = async (name: string) => {
     const port = nodes.get(name)?.port ?? String(await freePort());
     const proc = startProc(
@@ -142,8 +148,13 @@ async function startBenchCluster(dir: string): Promise<BenchCluster> {
       dir,
       env,
     );
-    procs.push(proc);
-    nodes.set(name, { proc, url: await proc.line(/is serving at (\S+);/), port });
+    started(proc);
+    // A node whose data directory was wiped comes back with a new id (at the same address).
+    const [nodeId, url] = await Promise.all([
+      proc.line(/storage node (\S+) \(syncgroup/),
+      proc.line(/is serving at (\S+);/),
+    ]);
+    nodes.set(name, { proc, url, port, nodeId });
   };
   const call = async (path: string, body?: unknown) => {
     const res = await fetch(`${trackerUrl}${path}`, {
@@ -167,7 +178,7 @@ async function startBenchCluster(dir: string): Promise<BenchCluster> {
     );
     const port = await freePort();
     const gateway = startProc('gateway', ['gateway', '--port', String(port), ...common], dir, env);
-    procs.push(gateway);
+    started(gateway);
     const endpoint = await gateway.line(/serving S3 at (\S+)/);
     await until(
       async () => (await fetch(`${endpoint}/health`).catch(() => undefined))?.status === 200,
@@ -402,10 +413,10 @@ async function measureRecovery(
   await rm(join(dir, name), { recursive: true, force: true });
   const startedAt = performance.now();
   await c.startNode(name);
-  const url = c.nodes.get(name)!.url;
+  const nodeId = c.nodes.get(name)!.nodeId;
   let last: NodeStatus['recovery'];
   let sawRecovering = false;
-  const mine = async () => (await c.status()).find((s) => s.url === url);
+  const mine = async () => (await c.status()).find((s) => s.nodeId === nodeId);
   try {
     await until(
       async () => {
@@ -418,7 +429,7 @@ async function measureRecovery(
         // Up without ever reporting a pull: either no recovery (before it landed) or a pull too quick to see.
         return s?.state === 'up' && (sawRecovering || performance.now() - startedAt > 15_000);
       },
-      600_000,
+      300_000,
       `${name} recovered`,
     );
   } catch (err) {
@@ -450,6 +461,8 @@ export async function benchCluster(opts: {
   workDir: string;
   quick: boolean;
   log: Log;
+  /** Every process started is added here (the benchmark stops them on Ctrl-C). */
+  servers: ChildServer[];
 }): Promise<ClusterFigures> {
   const { repoRoot, workDir, quick, log } = opts;
   const plan = clusterPlan(quick);
@@ -459,6 +472,7 @@ export async function benchCluster(opts: {
   const singleDir = join(workDir, 'cluster-single');
   await mkdir(singleDir, { recursive: true });
   const quire = await startQuire(repoRoot, singleDir);
+  opts.servers.push(quire);
   let single: Rates;
   try {
     const t = await target('single', quire.url, plan);
@@ -470,7 +484,7 @@ export async function benchCluster(opts: {
   }
 
   const dir = join(workDir, 'cluster');
-  const c = await startBenchCluster(dir);
+  const c = await startBenchCluster(dir, (p) => opts.servers.push(p));
   let mirrored: Rates | null = null;
   let asyncRates: Rates | null = null;
   let lag: ClusterFigures['lag'] = null;

@@ -192,7 +192,7 @@ async function main(): Promise<void> {
     const packing = args.sections.has('packing') ? await runPacking(workDir, args.quick) : null;
     const http = args.sections.has('http') ? await runHttp(workDir, args, servers) : null;
     const cluster = args.sections.has('cluster')
-      ? await benchCluster({ repoRoot, workDir, quick: args.quick, log })
+      ? await benchCluster({ repoRoot, workDir, quick: args.quick, log, servers })
       : null;
     const rows: Row[] = [
       ...diskRows(disk),

@@ -7,15 +7,17 @@ import { parseArgs } from 'node:util';
 import { syncgroupName } from '../common/cluster-wire.ts';
 import { nodeDisk } from '../common/disk.ts';
 import { writeFileDurable } from '../common/durable-file.ts';
+import { readReplicationMode } from '../common/replication-mode.ts';
 import { TrackerClient, TrackerRefused } from '../common/tracker-client.ts';
 import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { BucketPurgeWorker } from '../storage/bucket-purge-worker.ts';
 import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
 import { createStorageServer } from '../storage/http-server.ts';
-import { replicationModeFromSetting } from '../storage/mirror.ts';
 import { type Replication, setUpReplication } from '../storage/mirror-setup.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
+import { pushSyncControl } from '../storage/recovery-pull-join.ts';
+import { ReplicaPeers } from '../storage/replica-peers.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
 import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
@@ -77,7 +79,11 @@ export async function storageCommand(args: string[]): Promise<number> {
   // member of the syncgroup runs it, its removals mirrored.
   let member: ClusterMember | undefined;
   let replication: Replication | undefined;
+  // Bad bytes are repaired from the syncgroup's other live members (storage/replica-repair.ts).
+  const peers = new ReplicaPeers({ secret });
   const storage = await openStorage({
+    mirrors: () => peers.ends(member?.members() ?? []),
+    repairLog: logger.child({ part: 'repair' }),
     dataDir: layout.node,
     nodeId: Number.parseInt(identity.nodeId, 16),
     volumes: [
@@ -116,14 +122,18 @@ export async function storageCommand(args: string[]): Promise<number> {
     dataDir: layout.node,
     disk: nodeDisk,
     secret,
-    modeFor: (id) => replicationModeFromSetting(member?.bucketConfig(id, 'replication-mode')),
+    modeFor: (id) => readReplicationMode(member?.bucketConfig(id, 'replication-mode')),
     mirrorTimeoutMs: config.mirrorTimeoutMs,
     retainMs: config.binlogRetentionHours * 3600 * 1000,
     retainBytes: config.binlogRetentionBytes,
     log: logger.child({ part: 'sync' }),
   });
   replication = repl;
-  const storageServer = createStorageServer(repl.api, { secret });
+  // The member side of a recovery pull's join: where push sync toward a pulling node starts (recovery-pull-join.ts).
+  const storageServer = createStorageServer(repl.api, {
+    secret,
+    pushSync: pushSyncControl(identity.nodeId, repl.sync),
+  });
   // A 5 GiB part relayed by a gateway may take longer than Node's default 5-minute request limit: no limit on a
   // whole request; a connection that sends nothing for SOCKET_IDLE_MS (a vanished gateway) is closed.
   storageServer.requestTimeout = 0;
@@ -154,7 +164,7 @@ export async function storageCommand(args: string[]): Promise<number> {
     onError: (err) =>
       logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
     onRecovered: () => logger.info('tracker reachable again'),
-    report: () => ({ sync: repl.report() }),
+    report: () => ({ sync: repl.report(), repairs: storage.repairs }),
     onMembers: (members) => repl.onMembers(members),
   });
   try {
@@ -193,6 +203,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   await closed;
   clearTimeout(grace);
   await storage.close();
+  await peers.close();
   guards.remove();
   logger.flush?.();
   return stop.fatal === undefined ? 0 : 1;

@@ -79,7 +79,9 @@ describe('cluster under load: a storage node hangs (SIGSTOP) and resumes (SIGCON
       listFailures: load.failuresOf(['list']).length,
       errors: [...new Set(load.failures.map((f) => `${f.op}:${f.error}:${f.status ?? ''}`))],
     };
-    console.log(`hang: ${load.summary()}\n${JSON.stringify(report)}`);
+    console.log(
+      `hang: ${load.summary()}\n${JSON.stringify(report)}\nfailures: ${load.timeline(stopMs)}\nlisting misses: ${load.missTimeline(stopMs)}`,
+    );
 
     assert.deepEqual(load.corrupt, [], 'a GET returned other bytes than acknowledged');
     assert.ok(progressed, `the load stalled during the fault: ${load.summary()}`);

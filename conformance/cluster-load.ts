@@ -193,6 +193,26 @@ export class LoadGenerator {
     return this.failures.filter((f) => ops.includes(f.op) && f.endMs >= fromMs && f.endMs <= toMs);
   }
 
+  /** The failures as `op error +seconds` relative to `t0` (a fault), at most `max` of them, for the log. */
+  timeline(t0: number, max = 20): string {
+    const lines = this.failures
+      .slice(0, max)
+      .map(
+        (f) =>
+          `${f.op} ${f.error} ${f.key} ${((f.startMs - t0) / 1000).toFixed(1)}..${((f.endMs - t0) / 1000).toFixed(1)} s`,
+      );
+    const more = this.failures.length > max ? ` (+${this.failures.length - max} more)` : '';
+    return `${lines.join('; ')}${more}`;
+  }
+
+  /** Listings that missed acknowledged keys: `n keys @ +seconds` (when the listing began) relative to `t0`. */
+  missTimeline(t0: number): string {
+    const byListing = new Map<number, number>();
+    for (const m of this.listingMisses)
+      byListing.set(m.listingStartMs, (byListing.get(m.listingStartMs) ?? 0) + 1);
+    return [...byListing].map(([at, n]) => `${n} @ ${((at - t0) / 1000).toFixed(1)} s`).join(', ') || 'none';
+  }
+
   /** A short summary for assertion messages and the log. */
   summary(): string {
     const byOp = new Map<string, number>();

@@ -84,7 +84,9 @@ describe('cluster under mixed load: one node of each syncgroup SIGKILLed and res
       listFailures: load.failuresOf(['list']).length,
       errors: [...new Set(load.failures.map((f) => `${f.op}:${f.error}:${f.status ?? ''}`))],
     };
-    console.log(`mixed load: ${load.summary()}\n${JSON.stringify(report)}`);
+    console.log(
+      `mixed load: ${load.summary()}\n${JSON.stringify(report)}\nfailures: ${load.timeline(killMs)}\nlisting misses: ${load.missTimeline(killMs)}`,
+    );
 
     assert.deepEqual(load.corrupt, [], 'a GET returned other bytes than acknowledged');
     assert.ok(progressed, `the load stalled during the fault: ${load.summary()}`);

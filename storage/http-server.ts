@@ -125,10 +125,13 @@ export function createStorageServer(
     // Arguments lead the body (replica-wire.ts); a stale state's bytes are read off unused.
     calls.applyReplica = async (req) => {
       const apply = await readApply(req, MAX_ARGS_BYTES);
-      const x = checkArgs('applyReplica', apply.args);
-      const result = await replica.applyReplica({ ...(x as object), body: apply.body } as never);
-      await apply.drain();
-      return result;
+      try {
+        const x = checkArgs('applyReplica', apply.args);
+        return await replica.applyReplica({ ...(x as object), body: apply.body } as never);
+      } finally {
+        // Also after a refusal: the answer must not wait behind bytes nobody reads.
+        await apply.drain().catch(() => undefined);
+      }
     };
   }
 

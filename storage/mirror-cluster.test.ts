@@ -16,13 +16,14 @@ import { fileURLToPath } from 'node:url';
 import type { NodeView } from '../common/cluster-wire.ts';
 import { nodeDisk } from '../common/disk.ts';
 import { initialLayout } from '../common/layout.ts';
+import type { ReplicationMode } from '../common/replication-mode.ts';
 import type { PutObjectInput, VersioningMode } from './api.ts';
 import { StorageClient } from './http-client.ts';
 import { createStorageServer } from './http-server.ts';
-import type { ReplicationMode } from './mirror.ts';
 import { type Replication, setUpReplication } from './mirror-setup.ts';
 import { StorageNode } from './node.ts';
 import { PartitionGuard } from './partition-guard.ts';
+import { pushSyncControl } from './recovery-pull-join.ts';
 import { bytes, md5, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
 
 const T = { timeout: 60_000 };
@@ -53,6 +54,8 @@ after(async () => {
 });
 
 interface MemberOptions {
+  /** Buckets whose objects expire after a day, judged at this clock (the lifecycle runs on request only). */
+  lifecycleClock?: () => number;
   modes?: Record<string, ReplicationMode>;
   mirrorTimeoutMs?: number;
   binlogMaxFileBytes?: number;
@@ -72,7 +75,17 @@ async function member(id: string, o: MemberOptions = {}): Promise<Member> {
     volumes: volumeSpecs(dir, 1),
     volumeOpener: testOpener().opener,
     ...(o.binlogMaxFileBytes ? { binlogMaxFileBytes: o.binlogMaxFileBytes } : {}),
+    // As `quire storage` wires it: one member runs the rules, its removals through the mirroring.
+    lifecycle: {
+      rulesFor: () => [{ id: 'day', enabled: true, filter: {}, expiration: { days: 1 } }],
+      intervalMs: 0,
+      opsPerSecond: 0,
+      clock: o.lifecycleClock ?? Date.now,
+      active: () => replication?.runsLifecycle() ?? false,
+      through: () => replication?.api,
+    },
   });
+  let replication: Replication | undefined;
   const guard = new PartitionGuard(node, 'g', layout);
   const repl = await setUpReplication({
     node,
@@ -87,6 +100,7 @@ async function member(id: string, o: MemberOptions = {}): Promise<Member> {
     retainBytes: 1 << 30,
     log: quiet,
   });
+  replication = repl;
   const m: Member = {
     id,
     dir,
@@ -101,7 +115,7 @@ async function member(id: string, o: MemberOptions = {}): Promise<Member> {
       await m.client.close();
     },
     up: async () => {
-      m.server = createStorageServer(repl.api, { secret: SECRET });
+      m.server = createStorageServer(repl.api, { secret: SECRET, pushSync: pushSyncControl(id, repl.sync) });
       m.server.listen(0, '127.0.0.1');
       await once(m.server, 'listening');
       m.url = `http://127.0.0.1:${(m.server.address() as AddressInfo).port}`;
@@ -199,6 +213,8 @@ describe('mirrored syncgroup of two real nodes', () => {
       }
       assert.equal(await a.client.deleteObject('bk', Buffer.from('small')), true);
       assert.equal(await b.node.headObject('bk', Buffer.from('small')), undefined, 'the delete is mirrored');
+      // One member runs the lifecycle (the lowest id), its removals going through the mirroring.
+      assert.deepEqual([a.repl.runsLifecycle(), b.repl.runsLifecycle()], [true, false]);
       // The other direction: b is the primary of some keys.
       await put(b, 'bk', 'from-b', Buffer.from('bbb'));
       assert.equal((await bodyOf(a, 'bk', 'from-b'))?.toString(), 'bbb');
@@ -363,11 +379,51 @@ describe('mirrored syncgroup of two real nodes', () => {
     },
   );
 
+  test('the lifecycle runs on one member and its expiries reach the mirror', T, async () => {
+    let now = 1_700_000_000_000;
+    const [a, b] = await pair({ lifecycleClock: () => now });
+    await put(a, 'lc', 'old', Buffer.from('expires'), { nowMs: now });
+    assert.ok(await b.node.headObject('lc', Buffer.from('old')));
+    now += 3 * 24 * 3600 * 1000;
+    await b.node.lifecycle.runOnce();
+    assert.equal(b.node.lifecycle.stats().objectsScanned, 0, 'not the member that runs it');
+    assert.ok(await a.node.headObject('lc', Buffer.from('old')));
+    await a.node.lifecycle.runOnce();
+    assert.equal(a.node.lifecycle.stats().objectsExpired, 1);
+    assert.equal(await a.node.headObject('lc', Buffer.from('old')), undefined);
+    assert.equal(await b.node.headObject('lc', Buffer.from('old')), undefined, 'the expiry was mirrored');
+  });
+
+  test(
+    "a recovery pull's join over the member's API: position, then caught up once the node is back",
+    T,
+    async () => {
+      const [a, b] = await pair();
+      await b.down();
+      introduce([a, b], { '0000000b': 'suspect' });
+      // b is refilled by a pull from a: everything before a's binlog end now is in what the pull copies.
+      const at = await a.client.syncPosition(a.id);
+      assert.deepEqual(at, a.repl.sync.end);
+      await put(a, 'jb', 'after-the-scan', Buffer.from('late'));
+      assert.deepEqual(
+        await a.client.joinPushSync(b.id, at, 50),
+        { caughtUp: false },
+        'b is not reachable yet',
+      );
+      await b.up();
+      introduce([a, b], { '0000000b': 'recovering' });
+      assert.deepEqual(await a.client.joinPushSync(b.id, at, 30_000), { caughtUp: true });
+      assert.equal((await bodyOf(b, 'jb', 'after-the-scan'))?.toString(), 'late');
+    },
+  );
+
   test('push sync SIGKILLed mid-sync resumes from its persisted position: no record lost', T, async () => {
     const t = await tempDir('quire-mirror-kill-');
     cleanups.push(t.remove);
     const b = await member('0000000b');
     cleanups.push(() => b.close());
+    // Before the tracker has named the members, no node runs the lifecycle (two might).
+    assert.equal(b.repl.runsLifecycle(), false);
     // a's writes while b is unknown to it: all in a's binlog, none mirrored.
     const a0 = await StorageNode.open({
       dataDir: t.dir,

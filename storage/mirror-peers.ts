@@ -8,6 +8,11 @@ import type { NodeState, NodeView } from '../common/cluster-wire.ts';
 
 /** Acknowledged units kept per mirror at most; beyond, the oldest are forgotten (push sync then ships them). */
 const ACKED_MAX = 200_000;
+/**
+ * Units passed by push sync before their acknowledgement kept at most: only the writes in flight while push sync
+ * reads can be in that race (in async mode none is acknowledged, so most would be kept for nothing).
+ */
+const SHIPPED_MAX = 10_000;
 
 export class Mirror<P> {
   /** Mirrored writes go to it. False after a failed or late one, until push sync reaches the mirror again. */
@@ -49,7 +54,7 @@ export class Mirror<P> {
       this.ackedBytes -= bytes;
       return true;
     }
-    if (this.shipped.size >= ACKED_MAX) this.shipped.delete(this.shipped.values().next().value as string);
+    if (this.shipped.size >= SHIPPED_MAX) this.shipped.delete(this.shipped.values().next().value as string);
     this.shipped.add(unit);
     return false;
   }

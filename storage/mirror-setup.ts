@@ -4,8 +4,9 @@
 import { join } from 'node:path';
 import type { NodeView, SyncReport } from '../common/cluster-wire.ts';
 import type { Disk } from '../common/disk.ts';
+import type { ReplicationMode } from '../common/replication-mode.ts';
 import { StorageClient } from './http-client.ts';
-import { MirroringNode, type MirrorLog, type ReplicationMode, runsLifecycle } from './mirror.ts';
+import { MirroringNode, type MirrorLog, runsLifecycle } from './mirror.ts';
 import { MirrorPeers } from './mirror-peers.ts';
 import type { StorageNode } from './node.ts';
 import type { PartitionGuard } from './partition-guard.ts';
@@ -27,6 +28,8 @@ export interface ReplicationOptions {
   retainMs: number;
   retainBytes: number;
   log: MirrorLog & PushSyncLog;
+  /** Whether this node serves now (false while a recovery pull fills it: it then runs no lifecycle). Default: yes. */
+  serving?: () => boolean;
 }
 
 export interface Replication {
@@ -81,7 +84,7 @@ export async function setUpReplication(o: ReplicationOptions): Promise<Replicati
     },
     report: () => sync.report(),
     // Not before the tracker has said who the members are: two nodes must never both run it.
-    runsLifecycle: () => members !== undefined && runsLifecycle(o.selfId, members),
+    runsLifecycle: () => members !== undefined && (o.serving?.() ?? true) && runsLifecycle(o.selfId, members),
     start: () => sync.start(),
     stop: async () => {
       await sync.stop();

@@ -13,7 +13,6 @@ import {
   type ReplicaSource,
   type ReplicaState,
   type ReplicaTarget,
-  replicationModeFromSetting,
   runsLifecycle,
 } from './mirror.ts';
 import { MirrorPeers, unitKey } from './mirror-peers.ts';
@@ -240,13 +239,6 @@ describe('mirroring', () => {
     const s = setup({ cccccccc: c });
     await s.mirroring.createUpload('b', Buffer.from('k'), { userMeta: {} }, 1);
     assert.equal(c.calls, 0);
-  });
-
-  test('replication-mode setting: async only when it says so', T, () => {
-    assert.equal(replicationModeFromSetting('async'), 'async');
-    assert.equal(replicationModeFromSetting('mirrored'), 'mirrored');
-    assert.equal(replicationModeFromSetting(undefined), 'mirrored');
-    assert.equal(replicationModeFromSetting({ mode: 'async' }), 'mirrored');
   });
 
   test('the lifecycle runs on one member: the up member with the lowest node id', T, async () => {

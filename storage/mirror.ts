@@ -9,6 +9,7 @@
 // acknowledged, the mirror is skipped by the writes after it, and push sync (push-sync.ts) brings it back.
 // A bucket whose 'replication-mode' setting is 'async' is acknowledged after the local write; push sync is woken
 // at once and ships it. Multipart uploads in progress are not replicated, only completed objects.
+
 import type { NodeView } from '../common/cluster-wire.ts';
 import type { ReplicationMode } from '../common/replication-mode.ts';
 import type {
@@ -36,18 +37,10 @@ export type ReplicaSource = Pick<ReplicaEnd, 'replicaStates' | 'openObject'>;
 
 export type { ApplyResult, ReplicaState };
 
-// ---- the bucket setting (its shape is in common/replication-mode.ts: the tracker and `quire bucket` use it too) ----
-
-export {
-  type ReplicationMode,
-  readReplicationMode as replicationModeFromSetting,
-  replicationModeSchema,
-} from '../common/replication-mode.ts';
-
 /**
  * Whether this node runs the lifecycle worker this round: one member per syncgroup does (mirrors writing their
  * own delete markers would diverge), the up member with the lowest node id; the others' deletes arrive by
- * mirroring. A node that does not know its members yet runs it only if it is alone.
+ * mirroring. Asked only once the tracker has named the members (mirror-setup.ts): an empty list means alone.
  */
 export function runsLifecycle(
   selfId: string,

@@ -83,7 +83,15 @@ import {
 } from './records.ts';
 import { type RecoveryReport, recoverNode } from './recovery.ts';
 import { Replica } from './replica.ts';
-import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
+import type {
+  ApplyReplicaInput,
+  ApplyResult,
+  ReplicaApi,
+  ReplicaEnd,
+  ReplicaKey,
+  ReplicaState,
+} from './replica-api.ts';
+import { Repairer } from './replica-repair.ts';
 import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
@@ -132,6 +140,13 @@ export interface StorageNodeOptions {
   tombstonePurgeIntervalMs?: number;
   /** The node's wall clock, which dates tombstones (default Date.now; tests move it). */
   now?: () => number;
+  /**
+   * The syncgroup's other live members (a cluster's storage command, from the membership): a version whose
+   * bytes fail their checksum is repaired from one of them (replica-repair.ts). Absent: bad bytes are refused.
+   */
+  mirrors?: () => readonly ReplicaEnd[];
+  /** Where repairs are logged. */
+  repairLog?: { warn(obj: object, msg: string): void };
 }
 
 export { locKey } from './pins.ts';
@@ -157,6 +172,7 @@ export class StorageNode implements StorageApi, ReplicaApi {
   /** What recovery did at open (logged by the caller). */
   recovery: RecoveryReport | undefined;
   /** @internal */ readonly replica: Replica;
+  private readonly repairer: Repairer | undefined;
   /** Applies in flight (ids below zero, apart from opver counters): volume checkpoints wait for them. */
   private readonly applying = new Set<bigint>();
   private applyIds = 0n;
@@ -214,6 +230,19 @@ export class StorageNode implements StorageApi, ReplicaApi {
         },
       },
     });
+    if (opts.mirrors) {
+      const self: ReplicaEnd = {
+        replicaStates: (b, k) => this.replicaStates(b, k),
+        applyReplica: (i) => this.applyReplica(i),
+        scanKeys: (o) => this.scanKeys(o),
+        openObject: (b, k, w) => this.reads.open(b, k, w),
+      };
+      this.repairer = new Repairer({
+        self,
+        mirrors: opts.mirrors,
+        ...(opts.repairLog ? { log: opts.repairLog } : {}),
+      });
+    }
     this.multipart = new Multipart({
       index,
       binlog,
@@ -390,8 +419,15 @@ export class StorageNode implements StorageApi, ReplicaApi {
     return this.reads.head(bucket, key, which);
   }
 
-  openObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ReadHandle | undefined> {
-    return this.reads.open(bucket, key, which);
+  async openObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ReadHandle | undefined> {
+    const h = await this.reads.open(bucket, key, which);
+    // With mirrors, bad bytes are repaired from one of them while the read goes on (replica-repair.ts).
+    return h && this.repairer && !h.record.deleteMarker ? this.repairer.wrap(h, bucket, key) : h;
+  }
+
+  /** Versions whose bad bytes were repaired from a mirror since the node started (heartbeats, metrics). */
+  get repairs(): number {
+    return this.repairer?.repairs ?? 0;
   }
 
   deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {

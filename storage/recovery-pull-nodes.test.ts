@@ -3,16 +3,22 @@
 // node whose volume was replaced (new and empty) holds nothing, so it is an empty node that pulls.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import type { NodeView } from '../common/cluster-wire.ts';
+import { nodeDisk } from '../common/disk.ts';
 import type { BinlogPosition } from './binlog-record.ts';
 import { NodeRecoveringError, WrongPartitionError } from './errors.ts';
 import { StorageClient } from './http-client.ts';
 import { createStorageServer } from './http-server.ts';
 import { StorageNode } from './node.ts';
-import { putInput, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
+import { RecoveryPull } from './recovery-pull.ts';
+import { type KeyRef, loadRecoveryState, RECOVERY_FILE, type RecoveryState } from './recovery-pull-file.ts';
+import { copyKey } from './replica-ship.ts';
+import { bytes, md5, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
 
 const T = { timeout: 30_000 };
 const SECRET = 'recovery-pull-test-secret-0123456789abcdef';
@@ -139,3 +145,180 @@ test(
     }
   },
 );
+
+/** Both nodes' states of every key the source has, comparable (records without the per-read isLatest). */
+async function contents(node: StorageNode, keys: KeyRef[]): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const k of keys) {
+    for (const s of await node.replicaStates(k.bucket, k.key)) {
+      const r = s.record && { ...s.record };
+      if (r) delete r.isLatest;
+      let body: string | undefined;
+      if (r && !r.deleteMarker) {
+        const h = await node.openObject(k.bucket, k.key, { versionId: s.versionId });
+        body = md5(await readAll(h!.stream()));
+        h!.release();
+      }
+      out.push({ key: `${k.bucket}/${k.key.toString()}`, v: s.versionId, opver: s.opver, record: r, body });
+    }
+  }
+  const order = (x: unknown) => {
+    const e = x as { key: string; v: string };
+    return `${e.key}\0${e.v}`;
+  };
+  return out.sort((a, b) => (order(a) < order(b) ? -1 : 1));
+}
+
+test('two real nodes over HTTP: a pull killed mid-way (recovery.json as on disk then) resumes after its cursor and ends identical', {
+  timeout: 120_000,
+}, async () => {
+  const ta = await tempDir('quire-pull-a-');
+  const tb = await tempDir('quire-pull-b-');
+  const nodeOpts = (dir: string, nodeId: number) => ({
+    dataDir: dir,
+    nodeId,
+    volumes: volumeSpecs(dir, 1),
+    volumeOpener: testOpener().opener,
+    smallObjectMaxBytes: 64 * 1024,
+    minPartBytes: 1024,
+    tombstonePurgeIntervalMs: 0,
+  });
+  const a = await StorageNode.open(nodeOpts(ta.dir, 1));
+  let b = await StorageNode.open(nodeOpts(tb.dir, 2));
+  // The source: small and large (blob) objects over two buckets, versions, a delete marker, a removed version
+  // (a tombstone), a deleted key, a multipart object.
+  for (let i = 0; i < 40; i++)
+    await a.putObject(
+      putInput(
+        i % 4 === 0 ? 'b2' : 'b1',
+        `k${String(i).padStart(2, '0')}`,
+        bytes(i % 9 === 0 ? 200_000 : 500 + i * 13, i),
+      ),
+    );
+  for (let i = 0; i < 3; i++)
+    await a.putObject(putInput('b1', 'versioned', bytes(300 + i, 100 + i), { versioning: 'enabled' }));
+  const v = await a.listObjectVersions('b1', { prefix: Buffer.from('versioned'), limit: 10 });
+  await a.removeObject({ bucket: 'b1', key: Buffer.from('versioned'), versionId: v[1]!.versionId, nowMs: 5 });
+  await a.removeObject({ bucket: 'b1', key: Buffer.from('versioned'), versioning: 'enabled', nowMs: 6 });
+  await a.deleteObject('b1', Buffer.from('k05'));
+  const up = await a.createUpload('b1', Buffer.from('multi'), { userMeta: {} }, 1);
+  const parts = [];
+  for (let n = 1; n <= 2; n++)
+    parts.push({
+      partNumber: n,
+      etag: (
+        await a.uploadPart({ ...putInput('b1', 'multi', bytes(2048, 200 + n)), uploadId: up, partNumber: n })
+      ).etag,
+    });
+  await a.completeUpload('b1', Buffer.from('multi'), up, parts, 2);
+  const server = createStorageServer(a, {
+    pushSync: {
+      position: async () => a.binlog.confirmed,
+      join: async () => ({ caughtUp: true }),
+    },
+  });
+  const client = new StorageClient(await serve(server));
+  const keys = await client.scanKeys({ limit: 1000 });
+  assert.ok(keys.length >= 42, `${keys.length} keys`);
+  const member: NodeView = {
+    nodeId: '00000001',
+    syncgroup: 'a',
+    url: 'http://127.0.0.1:1/',
+    startedMs: 0,
+    objects: (await a.stats()).objects,
+    volumes: [],
+    state: 'up',
+    silentMs: 0,
+  };
+  const pullers: RecoveryPull<StorageClient>[] = [];
+  const puller = async (
+    to: StorageNode,
+    hold?: { key: string; gate: Promise<void>; reached: () => void },
+  ) => {
+    const calls: Array<{ key: string; applied: number }> = [];
+    const saved: RecoveryState[] = [];
+    const p = await RecoveryPull.open({
+      dataDir: tb.dir,
+      disk: nodeDisk,
+      nodeId: '00000002',
+      localStats: () => to.stats(),
+      connect: () => client,
+      copyKey: async (from, ref) => {
+        const name = `${ref.bucket}/${ref.key.toString()}`;
+        if (hold && name === hold.key) {
+          hold.reached();
+          await hold.gate;
+          // The process dies here: this key is never applied by this run.
+          throw new Error('killed');
+        }
+        const r = await copyKey({ from, to, bucket: ref.bucket, key: ref.key });
+        calls.push({ key: name, applied: r.applied });
+        return r;
+      },
+      log: { info: () => undefined, warn: () => undefined },
+      concurrency: 4,
+      pageSize: 7,
+      saveEveryKeys: 1,
+      onSaved: (s) => saved.push(s),
+    });
+    pullers.push(p);
+    return { p, calls, saved };
+  };
+  try {
+    const held = `${keys[20]!.bucket}/${keys[20]!.key.toString()}`;
+    let release!: () => void;
+    let reached!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const atHold = new Promise<void>((r) => {
+      reached = r;
+    });
+    const first = await puller(b, { key: held, gate, reached });
+    assert.equal(first.p.phase, 'deciding');
+    await first.p.onMembers([member]);
+    await atHold;
+    // Every other key finishes while key 20 is held.
+    while (first.calls.length < keys.length - 1) await new Promise((r) => setImmediate(r));
+    while (first.saved.at(-1)?.objects !== 20) await new Promise((r) => setImmediate(r));
+    // The "kill": recovery.json as it is on disk now; everything applied is durable in b (applies are).
+    const onDisk = await readFile(join(tb.dir, RECOVERY_FILE));
+    release();
+    await first.p.stop();
+    await b.close();
+    await writeFile(join(tb.dir, RECOVERY_FILE), onDisk);
+    const kept = await loadRecoveryState(tb.dir);
+    assert.equal(kept?.objects, 20);
+    assert.deepEqual(kept?.cursor, keys[19]);
+
+    b = await StorageNode.open(nodeOpts(tb.dir, 2));
+    const second = await puller(b);
+    assert.equal(second.p.phase, 'pulling');
+    await second.p.onMembers([member]);
+    await second.p.scanEnded();
+    // Exactly the keys after the cursor are copied again: the held key applies, those done before the kill are
+    // stale (apply-if-newer), none before the cursor is asked for.
+    assert.deepEqual(
+      second.calls.map((c) => c.key).sort(),
+      keys
+        .slice(20)
+        .map((k) => `${k.bucket}/${k.key.toString()}`)
+        .sort(),
+    );
+    for (const c of second.calls)
+      assert.equal(c.applied > 0, c.key === held, `${c.key} applied ${c.applied}`);
+    await second.p.onMembers([member]);
+    assert.equal(second.p.phase, 'serving');
+    assert.deepEqual(await contents(b, keys), await contents(a, keys));
+    assert.deepEqual(await b.scanKeys({ limit: 1000 }), keys, 'tombstone-only keys too');
+    await second.p.stop();
+  } finally {
+    for (const p of pullers) await p.stop();
+    await client.close();
+    server.close();
+    await a.close().catch(() => undefined);
+    await b.close().catch(() => undefined);
+    await ta.remove();
+    await tb.remove();
+  }
+});

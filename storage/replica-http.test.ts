@@ -128,6 +128,28 @@ describe('replication over the internal HTTP API', () => {
       await assert.rejects(client.replicaStates('b', theirs), WrongPartitionError);
       const state = { bucket: 'b', key: theirs, versionId: 'null', opver: { counter: 5n, nodeId: 1 } };
       await assert.rejects(client.applyReplica({ state }), WrongPartitionError);
+      // Refused with a large body on the client's one connection: the next call still gets through.
+      const big = bytes(300 * 1024, 9);
+      const record = {
+        bucket: 'b',
+        key: theirs,
+        size: big.length,
+        etag: 'e',
+        lastModifiedMs: 1,
+        headers: { userMeta: {} },
+        checksums: {},
+        opver: state.opver,
+        versionId: 'null',
+      };
+      await assert.rejects(
+        client.applyReplica({
+          state: { ...state, record },
+          body: (async function* () {
+            yield big;
+          })(),
+        }),
+        WrongPartitionError,
+      );
       assert.equal(await remote.headObject('b', theirs), undefined);
       const [mine] = keysIn('a', 1) as [Buffer];
       await assert.rejects(

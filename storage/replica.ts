@@ -154,22 +154,16 @@ export class Replica {
           nowMs: this.d.now(),
         }));
         const parts = rec.parts && { parts: rec.parts.map(partOf) };
-        return await this.d.locks.run(okey.toString('latin1'), async () => {
-          const r = await this.placeLocked(
-            input,
-            okey,
-            stamp,
-            EMPTY,
-            { kind: 'blob', blobId, ...parts },
-            blobAt,
-          );
-          committed = r === 'applied';
-          return r;
-        });
+        const body = { kind: 'blob' as const, blobId, ...parts };
+        return await this.d.locks.run(okey.toString('latin1'), () =>
+          this.placeLocked(input, okey, stamp, EMPTY, body, blobAt, () => {
+            committed = true;
+          }),
+        );
       }
       const parts = rec.parts && { parts: rec.parts.map(partOf) };
       return await this.d.locks.run(okey.toString('latin1'), () =>
-        this.placeLocked(input, okey, stamp, data, { kind: 'inline', ...parts }, undefined),
+        this.placeLocked(input, okey, stamp, data, { kind: 'inline', ...parts }, undefined, () => undefined),
       );
     } finally {
       if (blobAt && !committed) await this.d.placement.free([blobAt]).catch(() => undefined);
@@ -323,6 +317,8 @@ export class Replica {
     data: Buffer,
     body: ObjectMeta['body'],
     blobAt: VolLoc | undefined,
+    /** Called once the row naming the blob may be visible: from then on the blob is the row's, never freed here. */
+    committing: () => void,
   ): Promise<ApplyResult> {
     const d = this.d;
     const { state } = input;
@@ -363,6 +359,7 @@ export class Replica {
         const row = objectValueFromEntryMeta(entry, v.opver, v.at, v.blobAt);
         const change = this.arrange(bucket, key, okey, state.versionId, { v, row });
         const tombAt = tomb?.at && getTombstone(d.index, tkey)?.at;
+        committing();
         await this.writeRows(okey, change, () => {
           for (const pk of space.partKeys) d.index.parts.remove(pk);
           d.reads.putPending(deferred.rows);
@@ -436,7 +433,7 @@ export class Replica {
     }
   }
 
-  /** One commit of the key's rows plus `alsoInTxn`; waits for the flush unless indexSync is 'background'. */
+  /** One commit of the key's rows plus `alsoInTxn`; waits for it to land, and to be flushed unless indexSync is 'background'. */
   private async writeRows(
     okey: Buffer,
     change: { current: Buffer | null | undefined; versions: VersionRowChange[] },
@@ -448,10 +445,10 @@ export class Replica {
       alsoInTxn,
       change.versions,
     );
-    if (this.d.indexSync !== 'background') {
-      await landed;
-      await this.d.index.env.flushed;
-    } else landed.catch(() => undefined);
+    // Landed even with a background index: tombstone rows have no overlay, and the next apply of the key
+    // must see this one's (apply-if-newer reads them from LMDB).
+    await landed;
+    if (this.d.indexSync !== 'background') await this.d.index.env.flushed;
   }
 
   /** The first key with a current row after `after`. */

@@ -483,12 +483,15 @@ export class WritePath {
     row: Buffer | null,
     alsoInTxn: () => void,
     versions?: VersionRowChange[],
+    /** Wait for the commit even with a background index (a tombstone row has no overlay: replica.ts). */
+    land = false,
   ): Promise<void> {
     const landed = this.d.rows.write(okey, row, alsoInTxn, versions);
     if (this.d.indexSync !== 'background') {
       await landed;
       await this.d.index.env.flushed;
-    } else landed.catch(() => undefined);
+    } else if (land) await landed;
+    else landed.catch(() => undefined);
   }
 
   async deleteObject(bucket: string, key: Buffer, opts: DeleteOptions = {}): Promise<boolean> {
@@ -790,6 +793,7 @@ export class WritePath {
             d.index.putCounter(d.clock.counter);
           },
           x.rows.versions,
+          true,
         );
       } finally {
         d.binlog.settle(ticket);

@@ -225,8 +225,10 @@ describe('docker/compose.yaml', () => {
     "every command is one the CLI accepts: a quire command, with flags from that command's --help",
     T,
     async () => {
-      for (const kind of ['tracker', 'storage', 'gateway']) {
-        const help = await run([QUIRE, kind, '--help']);
+      const kinds = ['tracker', 'storage', 'gateway'];
+      const helps = await Promise.all(kinds.map((kind) => run([QUIRE, kind, '--help'])));
+      for (const [k, kind] of kinds.entries()) {
+        const help = helps[k]!;
         assert.equal(help.code, 0, help.stderr);
         for (const [name, s] of byCommand(kind)) {
           const args = s.command.slice(1);
@@ -437,7 +439,7 @@ describe('the compose topology as plain processes', () => {
   });
 
   test('every service starts from its compose command; healthchecks pass; S3 works through the gateway', {
-    timeout: 180_000,
+    timeout: 300_000,
   }, async () => {
     const names = Object.keys(compose.services);
     const ports = new Map<string, number>();
@@ -486,12 +488,16 @@ describe('the compose topology as plain processes', () => {
     };
     // In depends_on order: the tracker, then the storage nodes, then the gateway.
     const tracker = start(byCommand('tracker')[0]![0]);
-    const [accessKeyId, secretAccessKey] = await Promise.all([
+    // A fresh tracker prints the keys once the storage nodes have reported (they may hold an old catalog).
+    const keys = Promise.all([
       tracker.line(/^\s+access key:\s+(\S+)/),
       tracker.line(/^\s+secret key:\s+(\S+)/),
     ]);
+    keys.catch(() => undefined); // awaited below
+    await tracker.line(/^\s+tracker:\s+(\S+)/);
     assert.equal(await healthy('tracker'), 'healthy');
     await Promise.all(byCommand('storage').map(([n]) => start(n).line(/is serving at/)));
+    const [accessKeyId, secretAccessKey] = await keys;
     for (const [n] of byCommand('storage')) assert.equal(await healthy(n), 'healthy', n);
     const [gatewayName] = byCommand('gateway')[0]!;
     const endpoint = await start(gatewayName).line(/serving S3 at (\S+)/);

@@ -126,7 +126,9 @@ export class ClusterRouter implements StorageApi {
     for (const [nodeId, calls] of this.inFlight) {
       const state = this.opts.view.nodes.find((n) => n.nodeId === nodeId)?.state;
       if (state === 'up') continue;
-      const reason = unavailable(
+      // A network failure as far as the caller is concerned: a read moves on to the next member at once, a
+      // write ends in 503 ServiceUnavailable (retryable).
+      const reason = new SuspectCut(
         `storage node ${nodeId} stopped answering (the tracker reports it ${state ?? 'gone'})`,
       );
       for (const ac of calls) ac.abort(reason);
@@ -174,8 +176,10 @@ export class ClusterRouter implements StorageApi {
 
   /**
    * Runs `call` on the first of `candidates()` that answers: a member that does not (a network error, or no
-   * answer within failoverAfterMs while another is left) is left for the next. A wrong-partition answer refreshes
-   * the layout and starts again with fresh candidates. Any other answer, error or not, is the call's.
+   * answer within failoverAfterMs while another is left) is left for the next. Members that were only too slow get
+   * a second chance, without the deadline, when every other one failed outright: a busy member beats a dead one.
+   * A wrong-partition answer refreshes the layout and starts again with fresh candidates. Any other answer, error
+   * or not, is the call's.
    */
   private async attempt<T>(candidates: () => NodeView[], call: Call<T>): Promise<T> {
     const retries = this.opts.wrongPartitionRetries ?? 2;
@@ -184,9 +188,12 @@ export class ClusterRouter implements StorageApi {
       const order = candidates();
       let failed: { err: unknown; nodeId: string } | undefined;
       let stale = false;
-      for (const [i, node] of order.entries()) {
+      const slow: NodeView[] = [];
+      const tries = order.map((node, i) => ({ node, answerMs: i < order.length - 1 ? waitMs : undefined }));
+      for (let i = 0; i < tries.length; i++) {
+        const { node, answerMs } = tries[i]!;
         try {
-          return await this.send(node, call, i < order.length - 1 ? waitMs : undefined);
+          return await this.send(node, call, answerMs);
         } catch (err) {
           if (err instanceof WrongPartitionError && refreshed < retries) {
             stale = true;
@@ -194,7 +201,9 @@ export class ClusterRouter implements StorageApi {
           }
           if (!isNetworkError(err)) throw err;
           failed = { err, nodeId: node.nodeId };
-          if (i < order.length - 1) this.opts.onFailover?.({ nodeId: node.nodeId, error: err });
+          if (answerMs !== undefined && isTimeout(err)) slow.push(node);
+          if (i < tries.length - 1) this.opts.onFailover?.({ nodeId: node.nodeId, error: err });
+          else tries.push(...slow.splice(0).map((n) => ({ node: n, answerMs: undefined })));
         }
       }
       if (!stale) throw translate(failed?.err, failed?.nodeId ?? '?');
@@ -513,8 +522,19 @@ function isNetworkError(err: unknown): boolean {
   return NETWORK_CODES.has(String(code)) || NETWORK_CODES.has(String(causeCode));
 }
 
+/** A call cut because the tracker turned its node suspect: for failover, the node did not answer. */
+class SuspectCut extends Error {
+  readonly code = 'ETIMEDOUT';
+}
+
+/** No answer in time (the node may only be busy), as opposed to a refused or broken connection or a dead node. */
+function isTimeout(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === 'ETIMEDOUT' && !(err instanceof SuspectCut);
+}
+
 /** A node that cannot be reached is S3's retryable 503; anything else passes as it is. */
 function translate(err: unknown, nodeId: string): unknown {
+  if (err instanceof SuspectCut) return unavailable(err.message);
   return isNetworkError(err) ? unavailable(`storage node ${nodeId} cannot be reached`) : err;
 }
 

@@ -9,9 +9,15 @@
 import type { NodeView } from '../../common/cluster-wire.ts';
 import { rankMembers } from '../../common/layout.ts';
 
-/** The members of `syncgroup` among `nodes`. */
+/**
+ * The members of `syncgroup` among `nodes`. A suspect member at the address of a member that is heartbeating is
+ * that address's former identity (a node whose data directory was wiped restarts with a new id): it is left out,
+ * or reads would fall back to it and reach the new node, which may still be filling itself.
+ */
 export function membersOf(nodes: readonly NodeView[], syncgroup: string): NodeView[] {
-  return nodes.filter((n) => n.syncgroup === syncgroup);
+  const members = nodes.filter((n) => n.syncgroup === syncgroup);
+  const live = new Set(members.filter((n) => n.state !== 'suspect').map((n) => n.url));
+  return members.filter((n) => n.state !== 'suspect' || !live.has(n.url));
 }
 
 /**

@@ -122,6 +122,7 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
         o.trace?.(`step ${step} compact`);
         batch.push(compact(node, rng));
       } else if (r < 0.45) batch.push(multipart(node, k));
+      else if (r < 0.55) batch.push(replicate(node, k));
       else {
         const data = rng.bytes(pickSize(rng, k));
         const v: Version = { n: ++counter, data, etag: md5(data) };
@@ -247,6 +248,43 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
     });
   }
 
+  /**
+   * A state of k replicated from another node (replica.ts): a newer write or removal, which this node applies
+   * like a local write or delete (its opver, no binlog record), or the state k holds now again (stale).
+   */
+  async function replicate(node: StorageNode, k: KeyState): Promise<void> {
+    const r = rng.float();
+    const opver = { counter: node.counter + BigInt(rng.between(1, 50)), nodeId: 2 };
+    const base = { bucket: BUCKET, key: k.key, versionId: 'null' };
+    if (r < 0.2) {
+      const [held] = await node.replicaStates(BUCKET, k.key);
+      if (!held) return;
+      return track(k, k.acked, async () => {
+        const res = await node.applyReplica({ state: held, body: putInput(k.key, Buffer.alloc(0)).body });
+        if (res !== 'stale') fail(`the state ${k.key} holds was applied again`);
+      });
+    }
+    if (r < 0.4) {
+      o.trace?.(`step ${step} replicated removal of ${k.key} at ${opver.counter}`);
+      return track(k, { n: ++counter, data: null }, () => node.applyReplica({ state: { ...base, opver } }));
+    }
+    const data = rng.bytes(pickSize(rng, k));
+    const v: Version = { n: ++counter, data, etag: md5(data) };
+    o.trace?.(`step ${step} replicated write of ${k.key} at ${opver.counter}`);
+    const record = {
+      ...base,
+      size: data.length,
+      etag: v.etag,
+      lastModifiedMs: NOW,
+      headers: HEADERS,
+      checksums: {},
+      opver,
+    };
+    return track(k, v, () =>
+      node.applyReplica({ state: { ...base, opver, record }, body: putInput(k.key, data).body }),
+    );
+  }
+
   /** A GET racing writes returns one whole version issued no earlier than the acknowledged one. */
   async function getCheck(node: StorageNode, k: KeyState, gen: number): Promise<void> {
     const from = k.history.indexOf(k.acked);
@@ -347,16 +385,25 @@ async function checkAfterCrash(
 /** Quiet: bytes exact, the listing exact, and the volume holds exactly what the index points at. */
 async function checkQuiet(node: StorageNode, keys: KeyState[], fail: (w: string) => never): Promise<void> {
   const opvers = new Map<string, bigint>();
+  /** Keys whose newest state (write or removal) was replicated from another node: no record of this one. */
+  const foreign = new Set<string>();
   for (const k of keys) {
     const h = await node.openObject(BUCKET, k.key);
     if (h) {
       opvers.set(k.key.toString(), h.record.opver.counter);
       h.release();
     }
+    const [held] = await node.replicaStates(BUCKET, k.key);
+    if (held && held.opver.nodeId !== node.clock.nodeId) foreign.add(k.key.toString());
     const got = await readObject(node, k.key).catch((err) => fail(`GET ${k.key}: ${err?.stack ?? err}`));
     if (!sameVersion(k.acked, got)) fail(`${k.key} is ${describe(got)}, acknowledged #${k.acked.n}`);
   }
-  await checkBinlog(node, keys, opvers, fail);
+  await checkBinlog(
+    node,
+    keys.filter((k) => !foreign.has(k.key.toString())),
+    opvers,
+    fail,
+  );
   const listed = await node.listObjects(BUCKET, { prefix: Buffer.alloc(0), limit: 1000 });
   const present = keys.filter((k) => k.acked.data !== null);
   const want = present.map(
