@@ -18,7 +18,8 @@ const ALLOWED: Record<Part, readonly Part[]> = {
   gateway: ['common', 'storage', 'tracker'], // storage/tracker only through their interface files, see below
   cli: ['common', 'packing', 'storage', 'tracker', 'gateway'],
   conformance: [],
-  bench: ['common', 'packing', 'storage', 'tracker', 'gateway', 'cli'], // a harness, like cli: drives any part in-process
+  // A harness, like cli: drives any part in-process; it starts clusters of real processes as the black-box tests do.
+  bench: ['common', 'packing', 'storage', 'tracker', 'gateway', 'cli', 'conformance'],
 };
 
 /** The gateway may see storage and tracker only through these files (types and clients). */
