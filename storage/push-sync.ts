@@ -313,8 +313,11 @@ export class PushSync<P> {
     lane.poked = false;
     const batch = await this.readBatch(entry.at, until);
     if (batch.records.length === 0) {
-      if (lane.base === base) lane.base = untilCount;
-      if (lane.base === base && mirror.misses === missesAtStart) mirror.behind = false;
+      // Unless a join moved the position meanwhile, everything up to `until` is delivered.
+      if (lane.base === base) {
+        lane.base = untilCount;
+        if (mirror.misses === missesAtStart) mirror.behind = false;
+      }
       // Past any voided records up to the end: the position reaches it (caughtUp compares positions).
       return this.succeeded(lane, mirror, batch.next, 'idle');
     }
@@ -344,9 +347,10 @@ export class PushSync<P> {
       return 'backoff';
     }
     lane.shipped += keys.size;
-    if (lane.base === base)
+    if (lane.base === base) {
       lane.base = { records: base.records + batch.count, bytes: base.bytes + batch.bytes };
-    if (batch.complete && lane.base === base && mirror.misses === missesAtStart) mirror.behind = false;
+      if (batch.complete && mirror.misses === missesAtStart) mirror.behind = false;
+    }
     return this.succeeded(lane, mirror, batch.next, batch.complete ? 'idle' : 'busy');
   }
 
