@@ -38,7 +38,7 @@ async function runChild(
 }
 
 test(`SIGKILL during puts/replaces/deletes, ${ROUNDS} rounds: every ack survives byte-exact`, {
-  timeout: 120_000,
+  timeout: 240_000,
 }, async () => {
   const t = await tempDir('quire-crash-');
   const opts = {
