@@ -138,6 +138,11 @@ test(
     assert.match(out, /2 repaired from a mirror/);
     assert.match(out, /buckets in async mode \(.*can be behind by the lag shown\): logs, tmp/);
     assert.match(out, /node 00000001 holds layout version 2, not 1/);
+    const restored = describeStatus(status([node('00000001', { catalogSeq: 40 })]));
+    assert.match(
+      restored,
+      /node 00000001 holds catalog change 40, newer than the tracker's 12: .*restored from a backup/,
+    );
     const none = status([]);
     assert.equal(
       summarize(none.syncgroups[0]!, NOW).availability,

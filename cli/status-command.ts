@@ -187,6 +187,10 @@ export function describeStatus(s: ClusterStatus): string {
         problems.push(
           `node ${n.nodeId} of syncgroup ${g.name} is silent; if it is gone for good, replace it (a new node at the same address takes its place) or run: quire node forget --tracker URL ${n.nodeId}`,
         );
+      if (s.catalog?.state === 'ready' && n.catalogSeq !== undefined && n.catalogSeq > s.catalog.seq)
+        problems.push(
+          `node ${n.nodeId} holds catalog change ${n.catalogSeq}, newer than the tracker's ${s.catalog.seq}: the tracker's directory is older than the cluster (restored from a backup?); to rebuild it from the nodes, start it on an empty directory`,
+        );
       if (n.layoutVersion !== undefined && s.layout.version > 0 && n.layoutVersion !== s.layout.version)
         problems.push(`node ${n.nodeId} holds layout version ${n.layoutVersion}, not ${s.layout.version}`);
     }

@@ -81,6 +81,7 @@ export async function trackerCommand(args: string[]): Promise<number> {
   const leases = await GatewayLeases.open({ dir, leaseMs, now });
   let url = '';
   let refusedLogged = false;
+  const newerWarned = new Set<string>();
   let stopWith: ((err: unknown) => void) | undefined;
   const failed = new Promise<unknown>((r) => {
     stopWith = r;
@@ -141,6 +142,14 @@ export async function trackerCommand(args: string[]): Promise<number> {
         { old: old.nodeId, new: by.nodeId, url: by.url, syncgroup: old.syncgroup },
         `node ${by.nodeId} now answers at ${by.url}, where node ${old.nodeId} of syncgroup ${old.syncgroup} was: a new data directory there; ${old.nodeId} is dropped from the registry`,
       ),
+    onNewerCatalog: (nodeId, nodeSeq, trackerSeq) => {
+      if (newerWarned.has(nodeId)) return;
+      newerWarned.add(nodeId);
+      logger.error(
+        { node: nodeId, nodeSeq, trackerSeq },
+        `node ${nodeId} holds catalog change ${nodeSeq}, newer than this tracker's ${trackerSeq}: this tracker's directory is older than the cluster (restored from a backup?); the node keeps its copy. To rebuild from the nodes, stop the tracker and start it on an empty directory with --cluster-secret-file`,
+      );
+    },
     onRefusedSecret: (path) => {
       if (!fresh || !secret.generated || refusedLogged || path !== '/v1/heartbeat') return;
       refusedLogged = true;

@@ -14,6 +14,7 @@ import {
   DeleteBucketCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
+  ListBucketsCommand,
   ListObjectsV2Command,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -285,6 +286,13 @@ describe('a wiped tracker rebuilds from the storage nodes (real processes)', { t
       ).Body?.transformToString(),
       'y',
     );
+    assert.deepEqual(
+      (await fresh.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name),
+      ['after-rebuild', 'old'],
+      'the deleted bucket stays deleted',
+    );
+    // Deletes too (once a lease of the gateways the old tracker knew has run out).
+    await extra2.send(new DeleteBucketCommand({ Bucket: 'extras' }));
   });
 
   test(

@@ -249,3 +249,33 @@ test(
     }
   },
 );
+
+test('tombstones are bounded: past the limit the oldest deletion is forgotten', T, async () => {
+  const dir = tempDir();
+  try {
+    const catalog = Catalog.open(dir, { maxTombstones: 2 });
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      await catalog.createBucket({ name, owner: 'AK1', ...base });
+      const b = catalog.getBucket(name)!;
+      ids.push(b.id);
+      assert.equal(await catalog.deleteBucket(b, empty), 'deleted');
+    }
+    assert.deepEqual(
+      catalog.deletedIncarnations().map((d) => d.id),
+      [ids[2], ids[1]],
+    );
+    await catalog.close();
+    const again = Catalog.open(dir, { maxTombstones: 2 });
+    assert.deepEqual(
+      again.deletedIncarnations().map((d) => [d.id, d.seq]),
+      [
+        [ids[2], 6],
+        [ids[1], 4],
+      ],
+    );
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -86,6 +86,8 @@ export interface CatalogOptions {
   randomBytes?: (n: number) => Buffer;
   /** Wall-clock ms, only to date tombstones. */
   clock?: () => number;
+  /** How many tombstones are kept (the oldest go first); default MAX_TOMBSTONES. */
+  maxTombstones?: number;
 }
 
 export class Catalog {
@@ -107,6 +109,7 @@ export class Catalog {
     private readonly meta: Database<number, string>,
     private readonly randomBytes: (n: number) => Buffer,
     private readonly clock: () => number,
+    private readonly maxTombstones: number,
   ) {}
 
   static open(dir: string, opts: CatalogOptions = {}): Catalog {
@@ -133,6 +136,7 @@ export class Catalog {
       meta,
       opts.randomBytes ?? cryptoRandomBytes,
       opts.clock ?? (() => Date.now()),
+      opts.maxTombstones ?? MAX_TOMBSTONES,
     );
     catalog.load();
     return catalog;
@@ -174,7 +178,7 @@ export class Catalog {
   }
 
   /** The most recently deleted incarnations, newest first, at most `limit`. */
-  deletedIncarnations(limit = MAX_TOMBSTONES): Array<{ id: string; seq: number }> {
+  deletedIncarnations(limit = this.maxTombstones): Array<{ id: string; seq: number }> {
     return [...this.dead.values()]
       .sort((a, b) => b.seq - a.seq)
       .slice(0, limit)
@@ -293,7 +297,7 @@ export class Catalog {
       // Past the bound, the oldest tombstones go (in the same transaction).
       const excess = [...this.dead.values()]
         .sort((a, b) => a.seq - b.seq)
-        .slice(0, Math.max(0, this.dead.size + 1 - MAX_TOMBSTONES));
+        .slice(0, Math.max(0, this.dead.size + 1 - this.maxTombstones));
       const removed = await this.buckets.transaction(() => {
         const row = this.buckets.get(bucket.name);
         if (!row || toInfo(row).id !== bucket.id) return false;

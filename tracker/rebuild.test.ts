@@ -286,3 +286,48 @@ test('--syncgroups that differ from the layout the nodes hold are named in one l
         'the storage nodes hold a layout made with --syncgroups a,b (layout version 1), not a,c; changing syncgroups is not supported yet: start the tracker with --syncgroups a,b or without --syncgroups',
   );
 });
+
+test(
+  'a decided tracker older than a node copy (restored from a backup) says so and leaves that copy alone',
+  T,
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quire-rebuild-'));
+    const catalog = Catalog.open(join(dir, 'catalog'));
+    const warned: Array<[string, number, number]> = [];
+    try {
+      await catalog.createBucket({ name: 'b', owner: 'AK1', createdMs: 1, region: 'us-east-1' });
+      const svc = createTrackerService({
+        catalog,
+        layout: layoutAB,
+        secret: SECRET,
+        keys: [{ accessKeyId: 'AK1', secretAccessKey: 's' }],
+        leases: await GatewayLeases.open({ dir, leaseMs: 60_000, now: () => 0 }),
+        suspectAfterMs: 10_000,
+        now: () => 0,
+        wallClock: () => 0,
+        url: () => 'http://tracker',
+        onNewerCatalog: (node, nodeSeq, trackerSeq) => warned.push([node, nodeSeq, trackerSeq]),
+      });
+      const hb = async (b: object) =>
+        fromWire<Record<string, unknown>>(
+          await (
+            await svc.app.request(TRACKER.heartbeat, {
+              method: 'POST',
+              headers: { [SECRET_HEADER]: SECRET },
+              body: toWire(b),
+            })
+          ).text(),
+        );
+      const ahead = await hb(beat('0000000a', 'a', { catalogVersion: 'x.9', catalogSeq: 9 }));
+      assert.equal(ahead.catalog, undefined, 'an older catalog never replaces a newer copy');
+      assert.deepEqual(warned, [['0000000a', 9, 1]]);
+      const behind = (await hb(beat('0000000b', 'b', { catalogVersion: 'x.1', catalogSeq: 0 }))) as {
+        catalog?: { seq: number };
+      };
+      assert.equal(behind.catalog?.seq, 1);
+    } finally {
+      await catalog.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -57,6 +57,11 @@ export interface TrackerServiceOptions {
   rebuild?: TrackerRebuildOptions;
   /** A call came with a wrong or no cluster secret (a wiped tracker that generated a new one sees its nodes'). */
   onRefusedSecret?: (path: string) => void;
+  /**
+   * A node holds a newer catalog (higher seq) than this tracker: its directory is older than the cluster's state
+   * (restored from a backup?). The node keeps its copy (nothing older is sent to it) so a rebuild can use it.
+   */
+  onNewerCatalog?: (nodeId: string, nodeSeq: number, trackerSeq: number) => void;
   /** A new node took over a known member's address. */
   onNodeReplaced?: (old: NodeView, by: { nodeId: string; url: string }) => void;
   leases: GatewayLeases;
@@ -180,14 +185,17 @@ export function createTrackerService(opts: TrackerServiceOptions): TrackerServic
     // A failed decision stops the tracker (rebuild.failed); this node is told nothing new meanwhile.
     if (rebuild && !rebuild.decided) await rebuild.maybeDecide().catch(() => undefined);
     const decided = !rebuild || rebuild.decided;
+    const newer = decided && hb.catalogSeq !== undefined && hb.catalogSeq > opts.catalog.seq;
+    if (newer) opts.onNewerCatalog?.(hb.nodeId, hb.catalogSeq!, opts.catalog.seq);
     // Storage nodes run lifecycle rules and keep the catalog a wiped tracker rebuilds from. Until a rebuilding
-    // tracker has decided, it sends neither layout nor catalog: an empty catalog must never replace a node's copy.
+    // tracker has decided, it sends neither layout nor catalog: an empty catalog must never replace a node's copy;
+    // nor does it send an older catalog than the node holds.
     return json({
       ...(decided && wireLayout ? { layout: wireLayout } : {}),
       suspectAfterMs: opts.suspectAfterMs,
       members: registry.list().filter((n) => n.syncgroup === hb.syncgroup && n.nodeId !== hb.nodeId),
       ...(rebuild?.wants(hb.nodeId) ? { offer: true } : {}),
-      ...(!decided || hb.catalogVersion === view.version ? {} : { catalog: view.forNodes(keys) }),
+      ...(!decided || newer || hb.catalogVersion === view.version ? {} : { catalog: view.forNodes(keys) }),
     });
   });
 

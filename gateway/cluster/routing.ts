@@ -28,6 +28,26 @@ export function mirrored(members: readonly NodeView[]): boolean {
   return members.every((m) => m.state === 'recovering' || m.sync !== undefined);
 }
 
+/**
+ * The members another member reports as behind (they missed writes push sync has not delivered yet, or need a
+ * recovery pull): they may lack keys, so they neither answer reads nor take writes while a member that is not
+ * behind can. A silent member's last report still counts: erring towards "behind" only moves traffic.
+ */
+function behindIds(members: readonly NodeView[]): Set<string> {
+  const ids = new Set<string>();
+  for (const m of members)
+    for (const r of m.sync ?? []) if (r.behind === true || r.needsPull === true) ids.add(r.nodeId);
+  return ids;
+}
+
+/** The members a write may go to: up and not behind; when every up member is behind (e.g. all restarted at once), all up ones. */
+function writable(members: readonly NodeView[]): NodeView[] {
+  const up = members.filter((m) => m.state === 'up');
+  const late = behindIds(members);
+  const current = up.filter((m) => !late.has(m.nodeId));
+  return current.length > 0 ? current : up;
+}
+
 function ranked(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
   const byId = new Map(members.map((m) => [m.nodeId, m]));
   return rankMembers([...byId.keys()], bucket, key).map((id) => byId.get(id)!);
@@ -41,28 +61,31 @@ function ranked(members: readonly NodeView[], bucket: string, key: Buffer): Node
  */
 export function writeTarget(members: readonly NodeView[], bucket: string, key: Buffer): NodeView | undefined {
   if (!mirrored(members)) return ranked(members, bucket, key)[0];
-  return ranked(
-    members.filter((m) => m.state === 'up'),
-    bucket,
-    key,
-  )[0];
+  // A member behind would give the write an opver below the newer versions it has not received yet: never it.
+  return ranked(writable(members), bucket, key)[0];
 }
 
 /**
  * The members a read of (bucket, key) tries, in order: the up members in rendezvous order (the first is the
  * write primary), then the suspect ones in rendezvous order; never a recovering one (it does not hold everything
- * yet). The next is tried only when one does not answer.
+ * yet). The next is tried only when one does not answer. A member reported behind is not asked while any member
+ * that is not behind could be, even a slow or silent one: its answer may be a NoSuchKey, or a listing without the
+ * keys it has not received yet, where a 503 after the others failed lets the client retry.
  */
 export function readOrder(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
   if (!mirrored(members)) return ranked(members, bucket, key).slice(0, 1);
+  const late = behindIds(members);
+  const live = members.filter((m) => m.state === 'up' || m.state === 'suspect');
+  const trusted = live.filter((m) => !late.has(m.nodeId));
+  const from = trusted.length > 0 ? trusted : live;
   return [
     ...ranked(
-      members.filter((m) => m.state === 'up'),
+      from.filter((m) => m.state === 'up'),
       bucket,
       key,
     ),
     ...ranked(
-      members.filter((m) => m.state === 'suspect'),
+      from.filter((m) => m.state === 'suspect'),
       bucket,
       key,
     ),
