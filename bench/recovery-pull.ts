@@ -39,7 +39,12 @@ const open = (name: string, nodeId: number) =>
     dataDir: join(root, name),
     nodeId,
     volumes: [
-      { dir: join(root, name, 'volumes', 'v1'), volumeId: 'v1', maxBytes: 64 << 30, reservedFreeBytes: 0 },
+      {
+        dir: join(root, name, 'volumes', 'v1'),
+        volumeId: 'v1',
+        maxBytes: 64 * 2 ** 30,
+        reservedFreeBytes: 0,
+      },
     ],
   });
 
