@@ -231,7 +231,9 @@ async function target(name: string, url: string, plan: ClusterPlan): Promise<Htt
   const r = await client.createBucket(BUCKET);
   if (r.status !== 200)
     throw new Error(`${name}: CreateBucket answered ${r.status} ${r.body?.toString() ?? ''}`);
-  await putSmall(t, plan.concurrency, 1000); // warm up (and objects for the GETs)
+  // Warm up (and objects for the GETs): a just-started cluster may refuse its first writes while the gateway's
+  // first poll settles, and a round with any error records no objects.
+  for (let round = 0; round < 10 && t.smallWritten === 0; round++) await putSmall(t, plan.concurrency, 1000);
   await getSmall(t, plan.concurrency, 1000);
   return t;
 }
