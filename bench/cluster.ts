@@ -41,7 +41,7 @@ export function clusterPlan(quick: boolean): ClusterPlan {
         runMs: 1500,
         largeObjects: 4,
         lagLoadMs: 5000,
-        settleOps: 100,
+        settleOps: 50,
         recoveryDiskProbeBytes: 256 << 20,
       }
     : {
@@ -364,23 +364,27 @@ async function measureFailover(
   });
   await new Promise((r) => setTimeout(r, 1000));
   faultAt = performance.now();
-  if (fault === 'SIGKILL') await victim.proc.kill();
-  else victim.proc.proc.kill('SIGSTOP');
-  const suspectMs = await until(
-    async () => (await c.status()).some((s) => s.url === victim.url && s.state === 'suspect'),
-    120_000,
-    `${victimName} suspect`,
-  );
-  const settled = () => {
-    let run = 0;
-    for (let i = puts.length - 1; i >= 0 && puts[i]!.ok; i--) run++;
-    return run >= plan.settleOps && gets >= plan.settleOps;
-  };
-  await until(async () => settled(), 120_000, 'PUTs succeeding again');
-  stop = true;
-  if (fault === 'SIGSTOP') victim.proc.proc.kill('SIGCONT');
-  await Promise.all([...readers, ...writers]);
-  await client.close();
+  let suspectMs: number;
+  try {
+    if (fault === 'SIGKILL') await victim.proc.kill();
+    else victim.proc.proc.kill('SIGSTOP');
+    suspectMs = await until(
+      async () => (await c.status()).some((s) => s.url === victim.url && s.state === 'suspect'),
+      120_000,
+      `${victimName} suspect`,
+    );
+    const settled = () => {
+      let run = 0;
+      for (let i = puts.length - 1; i >= 0 && puts[i]!.ok; i--) run++;
+      return run >= plan.settleOps && gets >= plan.settleOps;
+    };
+    await until(async () => settled(), 300_000, 'PUTs succeeding again');
+  } finally {
+    stop = true;
+    if (fault === 'SIGSTOP') victim.proc.proc.kill('SIGCONT');
+    await Promise.all([...readers, ...writers]);
+    await client.close();
+  }
   const failed = puts.filter((p) => !p.ok);
   const figures: FailoverFigures = {
     fault,
@@ -513,20 +517,24 @@ export async function benchCluster(opts: {
     const readable = Math.min(t.smallWritten, 50_000);
     if (mirroring) {
       // SIGKILL one node of syncgroup a, then bring it back (it catches up by push sync)…
-      failover.push(await measureFailover(c, c.endpoint, 'storage-a-1', 'SIGKILL', plan, readable, log));
+      const measure = async (victim: string, fault: FailoverFigures['fault']) => {
+        try {
+          failover.push(await measureFailover(c, c.endpoint, victim, fault, plan, readable, log));
+        } catch (err) {
+          notes.push(`${fault} failover: ${(err as Error).message}`);
+          log(`  ${fault} ${victim}: FAILED ${(err as Error).message}`);
+        }
+      };
+      await measure('storage-a-1', 'SIGKILL');
       await c.startNode('storage-a-1');
-      await until(
-        async () => (await c.status()).every((s) => s.state === 'up'),
-        600_000,
-        'storage-a-1 back up',
-      );
+      // Back and caught up by push sync (until then it may lack what was written while it was down).
+      const caughtUp = async () =>
+        (await c.status()).every((s) => s.state === 'up' && (s.sync ?? []).every((x) => x.lagOps === 0));
+      const catchUpMs = await until(caughtUp, 600_000, 'storage-a-1 back up and caught up');
+      log(`  storage-a-1 restarted: up and caught up after ${(catchUpMs / 1000).toFixed(1)} s`);
       // …then freeze one of syncgroup b.
-      failover.push(await measureFailover(c, c.endpoint, 'storage-b-1', 'SIGSTOP', plan, readable, log));
-      await until(
-        async () => (await c.status()).every((s) => s.state === 'up'),
-        120_000,
-        'storage-b-1 back up',
-      );
+      await measure('storage-b-1', 'SIGSTOP');
+      await until(caughtUp, 600_000, 'storage-b-1 back up and caught up');
       recovery = await measureRecovery(c, dir, 'storage-a-2', log);
       rawDiskMBps = await measureSequentialMBps(
         join(workDir, 'cluster-disk-probe'),

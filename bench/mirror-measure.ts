@@ -27,7 +27,7 @@ interface Proc {
   line(re: RegExp): Promise<string>;
 }
 
-function start(dir: string, name: string, args: string[]): Proc {
+function start(args: string[]): Proc {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, QUIRE_ACCESS_KEY: KEY.accessKeyId, QUIRE_SECRET_KEY: KEY.secretAccessKey },
@@ -43,8 +43,6 @@ function start(dir: string, name: string, args: string[]): Proc {
       }
     }
   });
-  void name;
-  void dir;
   return {
     stop: () => stopChild(child),
     line: (re) => new Promise((resolve) => waiters.push({ re, resolve })),
@@ -61,21 +59,13 @@ interface Cluster {
 async function cluster(nodes: number): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'quire-mirror-bench-'));
   const procs: Proc[] = [];
-  const tracker = start(dir, 'tracker', [
-    'tracker',
-    '--data',
-    join(dir, 't'),
-    '--port',
-    '0',
-    '--syncgroups',
-    'a',
-  ]);
+  const tracker = start(['tracker', '--data', join(dir, 't'), '--port', '0', '--syncgroups', 'a']);
   procs.push(tracker);
   const trackerUrl = await tracker.line(/^\s+tracker:\s+(\S+)/);
   const secretFile = join(dir, 't', 'cluster-secret');
   const secret = readFileSync(secretFile, 'utf8').trim();
   for (let i = 0; i < nodes; i++) {
-    const p = start(dir, `n${i}`, [
+    const p = start([
       'storage',
       '--data',
       join(dir, `n${i}`),
@@ -102,7 +92,7 @@ async function cluster(nodes: number): Promise<Cluster> {
     await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, 500));
-  const gw = start(dir, 'gateway', [
+  const gw = start([
     'gateway',
     '--port',
     '0',

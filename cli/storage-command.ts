@@ -13,11 +13,14 @@ import { versioningFromSetting } from '../gateway/handlers/versioning.ts';
 import { readLifecycle } from '../gateway/s3/lifecycle.ts';
 import { BucketPurgeWorker } from '../storage/bucket-purge-worker.ts';
 import { ClusterMember, loadKeptLayout } from '../storage/cluster-member.ts';
+import { StorageClient } from '../storage/http-client.ts';
 import { createStorageServer } from '../storage/http-server.ts';
 import { type Replication, setUpReplication } from '../storage/mirror-setup.ts';
 import { PartitionGuard } from '../storage/partition-guard.ts';
+import { RecoveryPull } from '../storage/recovery-pull.ts';
 import { pushSyncControl } from '../storage/recovery-pull-join.ts';
 import { ReplicaPeers } from '../storage/replica-peers.ts';
+import { copyKey } from '../storage/replica-ship.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
 import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
@@ -43,6 +46,7 @@ export async function storageCommand(args: string[]): Promise<number> {
       advertise: { type: 'string' },
       'cluster-secret-file': { type: 'string' },
       'heartbeat-ms': { type: 'string' },
+      'recovery-bytes-per-second': { type: 'string' },
       'volume-max-bytes': { type: 'string' },
       'mirror-timeout-ms': { type: 'string' },
       'binlog-retention-hours': { type: 'string' },
@@ -67,6 +71,11 @@ export async function storageCommand(args: string[]): Promise<number> {
   const port = numberFlag(values.port ?? '9201', '--port', 0, 65535);
   const host = values.host ?? '127.0.0.1';
   const heartbeatMs = numberFlag(values['heartbeat-ms'] ?? '2000', '--heartbeat-ms', 100);
+  const recoveryBytesPerSecond = numberFlag(
+    values['recovery-bytes-per-second'] ?? '0',
+    '--recovery-bytes-per-second',
+    0,
+  );
   const secret = givenClusterSecret(values['cluster-secret-file'], process.env);
 
   const dir = resolve(values.data);
@@ -79,6 +88,7 @@ export async function storageCommand(args: string[]): Promise<number> {
   // member of the syncgroup runs it, its removals mirrored.
   let member: ClusterMember | undefined;
   let replication: Replication | undefined;
+  let recovery: RecoveryPull<StorageClient> | undefined;
   // Bad bytes are repaired from the syncgroup's other live members (storage/replica-repair.ts).
   const peers = new ReplicaPeers({ secret });
   const storage = await openStorage({
@@ -108,7 +118,8 @@ export async function storageCommand(args: string[]): Promise<number> {
       versioningFor: (id) => versioningFromSetting(member?.bucketConfig(id, 'versioning')),
       intervalMs: config.lifecycleIntervalMs,
       opsPerSecond: config.lifecycleOpsPerSecond,
-      active: () => replication?.runsLifecycle() ?? false,
+      // Not while a recovery pull fills the node: it would judge a partial store.
+      active: () => recovery?.phase === 'serving' && (replication?.runsLifecycle() ?? false),
       through: () => replication?.api,
       log: logger.child({ part: 'lifecycle' }),
     },
@@ -129,9 +140,31 @@ export async function storageCommand(args: string[]): Promise<number> {
     log: logger.child({ part: 'sync' }),
   });
   replication = repl;
-  // The member side of a recovery pull's join: where push sync toward a pulling node starts (recovery-pull-join.ts).
+  // An empty node (fresh directory, replaced disk, new member) fills itself from a live mirror before it serves.
+  const clients = new Map<string, StorageClient>();
+  recovery = await RecoveryPull.open({
+    dataDir: layout.node,
+    disk: nodeDisk,
+    nodeId: identity.nodeId,
+    localStats: () => storage.stats(),
+    connect: (at) => {
+      let c = clients.get(at);
+      if (!c) {
+        c = new StorageClient(at, { secret });
+        clients.set(at, c);
+      }
+      return c;
+    },
+    copyKey: (from, ref) => copyKey({ from, to: storage, bucket: ref.bucket, key: ref.key }),
+    bytesPerSecond: recoveryBytesPerSecond,
+    log: logger.child({ part: 'recovery-pull' }),
+  });
+  const pull = recovery;
+  // While it pulls it refuses user calls (gate); the member side of others' pulls: where push sync toward a pulling
+  // node starts (recovery-pull-join.ts).
   const storageServer = createStorageServer(repl.api, {
     secret,
+    gate: (method) => pull.gate(method),
     pushSync: pushSyncControl(identity.nodeId, repl.sync),
   });
   // A 5 GiB part relayed by a gateway may take longer than Node's default 5-minute request limit: no limit on a
@@ -164,8 +197,11 @@ export async function storageCommand(args: string[]): Promise<number> {
     onError: (err) =>
       logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
     onRecovered: () => logger.info('tracker reachable again'),
-    report: () => ({ sync: repl.report(), repairs: storage.repairs }),
-    onMembers: (members) => repl.onMembers(members),
+    report: () => ({ sync: repl.report(), repairs: storage.repairs, ...pull.report() }),
+    onMembers: (members) => {
+      repl.onMembers(members);
+      void pull.onMembers(members);
+    },
   });
   try {
     await member.beatOnce();
@@ -182,6 +218,13 @@ export async function storageCommand(args: string[]): Promise<number> {
     logger.warn({ err: (err as Error).message }, 'tracker unreachable; serving with the layout kept here');
   }
   member.start();
+  if (pull.phase !== 'serving') {
+    logger.info(
+      'this node holds no object: it serves once its syncgroup has nothing to pull, or a recovery pull filled it',
+    );
+    // Say 'up' at once when the pull is done, not a heartbeat later.
+    void pull.serving.then(() => member?.beat());
+  }
   purger.start();
   void purger.run();
   repl.start();
@@ -195,8 +238,10 @@ export async function storageCommand(args: string[]): Promise<number> {
   logger.info({ signal: stop.signal }, 'storage node stopping');
   clearInterval(expiry);
   await member.stop();
+  await pull.stop();
   await purger.stop();
   await repl.stop();
+  for (const c of clients.values()) await c.close().catch(() => undefined);
   const closed = new Promise<void>((done) => server.close(() => done()));
   server.closeIdleConnections();
   const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);

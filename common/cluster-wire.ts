@@ -67,6 +67,11 @@ export const syncReportSchema = z.object({
   lagBytes: z.number().min(0),
   /** The mirror stayed away past the binlog retention: it needs a recovery pull, push sync cannot catch it up. */
   needsPull: z.boolean().optional(),
+  /**
+   * The mirror missed writes of this node (it was away, left behind, or the bucket is async) that push sync has not
+   * delivered yet: it may lack keys, so gateways neither read from it nor make it a primary while another serves.
+   */
+  behind: z.boolean().optional(),
 });
 export type SyncReport = z.infer<typeof syncReportSchema>;
 

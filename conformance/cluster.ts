@@ -41,14 +41,26 @@ export interface Proc {
   logTail(): string;
 }
 
-/** Every child still running: SIGKILLed when this test process ends, however it ends short of SIGKILL. */
+/**
+ * Every child still running is SIGKILLed, and every cluster directory not yet removed is removed, when this test
+ * process ends, however it ends short of SIGKILL.
+ */
 const live = new Set<ChildProcess>();
+const clusterDirs = new Set<string>();
 let reaperInstalled = false;
 function reapOnExit(): void {
   if (reaperInstalled) return;
   reaperInstalled = true;
   const reap = () => {
     for (const p of live) p.kill('SIGKILL');
+    for (const d of clusterDirs) {
+      try {
+        keepLogs(d);
+        rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+      } catch {
+        // a child still dying may write meanwhile: best effort
+      }
+    }
   };
   process.once('exit', reap);
   // The test runner ends a file that outran its timeout with SIGTERM: without this its cluster would live on.
@@ -191,6 +203,7 @@ export interface ClusterOptions {
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const timings = opts.timings ?? FAST_TIMINGS;
   const dir = mkdtempSync(join(tmpdir(), 'quire-cluster-'));
+  clusterDirs.add(dir);
   const logDir = dir;
   const env = {
     ...opts.env,
@@ -332,11 +345,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
         await Promise.all(procs.map((p) => p.kill()));
         keepLogs(dir);
         rmSync(dir, { recursive: true, force: true });
+        clusterDirs.delete(dir);
       },
     };
   } catch (err) {
     await Promise.all(procs.map((p) => p.kill()));
     rmSync(dir, { recursive: true, force: true });
+    clusterDirs.delete(dir);
     throw err;
   }
 }

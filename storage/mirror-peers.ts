@@ -17,6 +17,13 @@ const SHIPPED_MAX = 10_000;
 export class Mirror<P> {
   /** Mirrored writes go to it. False after a failed or late one, until push sync reaches the mirror again. */
   responsive = true;
+  /**
+   * It may lack writes of this node: it missed one (left behind, away, an async bucket) and push sync has not
+   * finished a round begun after that. True at start: nothing is known of what it missed before a restart.
+   */
+  behind = true;
+  /** Writes it missed, counted: push sync clears `behind` only after a round with none missed meanwhile. */
+  misses = 0;
   /** Units this mirror acknowledged in a mirrored write that push sync has not passed yet (unit → bytes). */
   private readonly acked = new Map<string, number>();
   /** Units push sync passed before their mirrored write was acknowledged (that ack then notes nothing). */
@@ -33,6 +40,12 @@ export class Mirror<P> {
   /** Reachable for writes and push sync: up, or recovering (it fills itself by a pull and must get new writes). */
   get reachable(): boolean {
     return this.state === 'up' || this.state === 'recovering';
+  }
+
+  /** A write of this node did not reach the mirror (push sync is to bring it). */
+  noteMissed(): void {
+    this.behind = true;
+    this.misses++;
   }
 
   /** A mirrored write of this unit was acknowledged by the mirror. */

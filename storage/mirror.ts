@@ -208,6 +208,8 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   /** Sends the states of `key` newer than `before` to every write target; never throws (push sync is the net). */
   private async replicate(bucket: string, key: Buffer, before: bigint): Promise<void> {
     const targets = this.o.modeFor(bucket) === 'async' ? [] : this.o.peers.writeTargets();
+    // Every mirror this write is not sent to misses it until push sync delivers it.
+    for (const m of this.o.peers.all()) if (!targets.includes(m)) m.noteMissed();
     const behind = this.o.peers.all().some((m) => m.reachable && !m.responsive);
     if (targets.length === 0 || behind) this.o.wakeSync();
     if (targets.length === 0) {
@@ -296,6 +298,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   }
 
   private leaveBehind(m: Mirror<ReplicaTarget>, err: unknown): void {
+    m.noteMissed();
     if (!m.responsive) return;
     m.responsive = false;
     this.totals.leftBehind++;

@@ -169,6 +169,7 @@ export class PushSync<P> {
         lagOps: Math.max(0, now.records - base.records - ahead.records),
         lagBytes: Math.max(0, now.bytes - base.bytes - ahead.bytes),
         ...(entry?.needsPull ? { needsPull: true } : {}),
+        ...(this.o.peers.get(lane.nodeId)?.behind !== false ? { behind: true } : {}),
       });
     }
     return out;
@@ -296,19 +297,26 @@ export class PushSync<P> {
       return 'idle';
     }
     if (!lane.base) lane.base = await this.countFrom(entry.at);
+    // A join during this round moves the position: its count is then redone, not advanced from this one.
+    const base = lane.base;
     const mirror = o.peers.get(lane.nodeId);
     if (!mirror?.reachable) {
       await this.away(lane, entry.awaySinceMs ?? o.now());
       return 'idle';
     }
+    // Misses noted before this point are of records already confirmed: a round that reaches `until` with no new
+    // miss meanwhile has delivered them all.
+    const missesAtStart = mirror.misses;
     const until = o.binlog.confirmed;
     const untilCount = o.binlog.confirmedCount;
     // A poke from here on is for records this round may not see: it makes the loop look again.
     lane.poked = false;
     const batch = await this.readBatch(entry.at, until);
     if (batch.records.length === 0) {
-      lane.base = untilCount;
-      return this.succeeded(lane, mirror, entry.at, 'idle');
+      if (lane.base === base) lane.base = untilCount;
+      if (lane.base === base && mirror.misses === missesAtStart) mirror.behind = false;
+      // Past any voided records up to the end: the position reaches it (caughtUp compares positions).
+      return this.succeeded(lane, mirror, batch.next, 'idle');
     }
     const keys = new Map<string, { bucket: string; key: Buffer }>();
     for (const r of batch.records) {
@@ -336,8 +344,9 @@ export class PushSync<P> {
       return 'backoff';
     }
     lane.shipped += keys.size;
-    const base = lane.base ?? { records: 0, bytes: 0 };
-    lane.base = { records: base.records + batch.count, bytes: base.bytes + batch.bytes };
+    if (lane.base === base)
+      lane.base = { records: base.records + batch.count, bytes: base.bytes + batch.bytes };
+    if (batch.complete && lane.base === base && mirror.misses === missesAtStart) mirror.behind = false;
     return this.succeeded(lane, mirror, batch.next, batch.complete ? 'idle' : 'busy');
   }
 

@@ -99,8 +99,11 @@ export interface RecoveryPullOptions<P extends PullPeer = PullPeer> {
 
 export type RecoveryStep = 'serving' | 'deciding' | 'pulling' | 'catching-up';
 
-/** The storage calls a recovering node still answers: its stats, and what mirroring and push sync send it. */
-const WHILE_RECOVERING = new Set(['stats', 'applyReplica', 'dropBucket']);
+/**
+ * The storage calls a recovering node still answers: its stats, and what mirroring and push sync send it
+ * (`copyKey` asks the target's states to send only what it lacks; a partial answer only means more is sent).
+ */
+const WHILE_RECOVERING = new Set(['stats', 'replicaStates', 'applyReplica', 'dropBucket']);
 
 const JOIN_WAIT_MS = 10_000;
 
@@ -487,15 +490,20 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
     return { objectsPerSecond: this.run.objects / seconds, bytesPerSecond: this.run.bytes / seconds };
   }
 
+  /**
+   * Seconds left at this run's rate, by bytes and by keys, the smaller: right after a resume the keys redone are
+   * 'stale' (no bytes), which would make a bytes-only estimate absurd.
+   */
   private etaSeconds(): number | undefined {
     const s = this.state;
     if (!s || this.step !== 'pulling' || this.run.objects === 0) return undefined;
     const r = this.rates();
+    const etas: number[] = [];
     if (s.totalBytes && r.bytesPerSecond > 0)
-      return Math.round(Math.max(0, s.totalBytes - s.bytes) / r.bytesPerSecond);
+      etas.push(Math.max(0, s.totalBytes - s.bytes) / r.bytesPerSecond);
     if (s.totalObjects && r.objectsPerSecond > 0)
-      return Math.round(Math.max(0, s.totalObjects - s.objects) / r.objectsPerSecond);
-    return undefined;
+      etas.push(Math.max(0, s.totalObjects - s.objects) / r.objectsPerSecond);
+    return etas.length > 0 ? Math.round(Math.min(...etas)) : undefined;
   }
 
   private logProgress(msg: string): void {

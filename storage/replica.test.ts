@@ -290,3 +290,30 @@ test('scanKeys walks every key with versions or tombstones, across buckets, in b
 // Keeps the type honest: a StorageNode is a ReplicaEnd.
 const _end: (n: StorageNode) => ReplicaEnd = (n) => n;
 void _end;
+
+test('an apply over a version a reader holds: the reader gets its bytes, the old entry goes when it lets go', {
+  timeout: 60_000,
+}, async () => {
+  const p = await twoNodes();
+  try {
+    const vol = () => [...p.b.volumes.values()].reduce((n, v) => n + v.stats().liveEntries, 0);
+    const first = bytes(2000, 1);
+    await p.a.putObject(putInput('b', 'k', first));
+    await copyKey({ from: p.a, to: p.b, bucket: 'b', key: K('k') });
+    const reader = (await p.b.openObject('b', K('k')))!;
+    // A newer write replaces it, then a removal takes the key: both applied while the reader holds the first.
+    await p.a.putObject(putInput('b', 'k', bytes(3000, 2)));
+    assert.equal((await copyKey({ from: p.a, to: p.b, bucket: 'b', key: K('k') })).applied, 1);
+    await p.a.deleteObject('b', K('k'));
+    assert.equal((await copyKey({ from: p.a, to: p.b, bucket: 'b', key: K('k') })).applied, 1);
+    assert.equal(await p.b.headObject('b', K('k')), undefined);
+    assert.ok((await readAll(reader.stream())).equals(first), 'the pinned version reads whole');
+    const pinned = vol();
+    reader.release();
+    await p.b.deferredFreesDone();
+    assert.equal(vol(), pinned - 1, 'the first version freed once its reader let go');
+    assert.equal(vol(), 1, 'only the tombstone is left');
+  } finally {
+    await p.done();
+  }
+});

@@ -10,7 +10,8 @@
 //
 // An apply writes no binlog record: the binlog holds only this node's own ops. Its commit is the serial order:
 // the volume entry (and blob) durable, then one index commit of the rows (flushed), then the old version's
-// space freed (protected first). What a crash leaves is settled by recovery as for any write: an entry durable
+// space freed (protected first); or, when only the current row changes (the mirrored PUT), the staged order of a
+// local PUT (the row committed hidden while the volume syncs, revealed when both are durable). What a crash leaves is settled by recovery as for any write: an entry durable
 // without its row lies in what the volumes report as changed since their checkpoint (a volume checkpoint
 // waits for applies in flight, `track`), and the highest opver of each version wins, a tombstone included;
 // a rebuild does the same from the volumes alone. The clock advances to every opver applied, persisted in the
@@ -37,6 +38,7 @@ import {
 import type { KeyedLock } from './locks.ts';
 import type { ObjectRows, VersionRowChange } from './object-rows.ts';
 import type { OpverClock } from './opver-clock.ts';
+import type { ClaimedVersion } from './pins.ts';
 import type { Placement } from './placement.ts';
 import { type ReadPath, toRecord, versionIdOfMeta } from './read-path.ts';
 import {
@@ -156,8 +158,8 @@ export class Replica {
         const parts = rec.parts && { parts: rec.parts.map(partOf) };
         const body = { kind: 'blob' as const, blobId, ...parts };
         return await this.d.locks.run(okey.toString('latin1'), () =>
-          this.placeLocked(input, okey, stamp, EMPTY, body, blobAt, () => {
-            committed = true;
+          this.placeLocked(input, okey, stamp, EMPTY, body, blobAt, (yes) => {
+            committed = yes;
           }),
         );
       }
@@ -317,8 +319,8 @@ export class Replica {
     data: Buffer,
     body: ObjectMeta['body'],
     blobAt: VolLoc | undefined,
-    /** Called once the row naming the blob may be visible: from then on the blob is the row's, never freed here. */
-    committing: () => void,
+    /** Told when the row naming the blob may be visible (true), or was taken back (false): then it is the row's. */
+    committing: (yes: boolean) => void,
   ): Promise<ApplyResult> {
     const d = this.d;
     const { state } = input;
@@ -335,6 +337,16 @@ export class Replica {
       const meta = metaOf(rec, stamp ?? state.seq ?? state.opver, stamp !== undefined, body);
       const entry = encodeEntryMeta({ kind: 'object', meta });
       const replace = old && claim.now.includes(old.v.at) ? old.v.at : undefined;
+      // The common case (a mirrored write of a key without other versions, tombstone, parts or readers of the
+      // old one): only the current row changes, so it is committed as a local PUT is (staged).
+      const mark = { v: { ...meta, opver: state.opver } as ObjectValue, row: Buffer.alloc(0) };
+      const probe = this.arrange(bucket, key, okey, state.versionId, mark);
+      const staged =
+        probe.versions.length === 0 &&
+        probe.current === mark.row &&
+        space.partKeys.length === 0 &&
+        claim.later.length === 0 &&
+        !getTombstone(d.index, tkey);
       const put = await d.placement.put({
         key: versionEntryKey(okey, stamp),
         meta: entry,
@@ -343,7 +355,13 @@ export class Replica {
         dataBytes: data.length,
         nowMs: d.now(),
         replace,
+        staged,
       });
+      if (staged) {
+        await this.commitStaged({ okey, entry, opver: state.opver, put, blobAt, claim, replace, committing });
+        return 'applied';
+      }
+      await put.durable;
       const tomb = getTombstone(d.index, tkey);
       const toFree = [...claim.now, ...claim.later, ...(tomb?.at ? [tomb.at] : [])];
       const release = await d.placement.protect(toFree);
@@ -359,7 +377,7 @@ export class Replica {
         const row = objectValueFromEntryMeta(entry, v.opver, v.at, v.blobAt);
         const change = this.arrange(bucket, key, okey, state.versionId, { v, row });
         const tombAt = tomb?.at && getTombstone(d.index, tkey)?.at;
-        committing();
+        committing(true);
         await this.writeRows(okey, change, () => {
           for (const pk of space.partKeys) d.index.parts.remove(pk);
           d.reads.putPending(deferred.rows);
@@ -374,6 +392,55 @@ export class Replica {
       return 'applied';
     } finally {
       claim.release();
+    }
+  }
+
+  /**
+   * The staged commit of a local PUT (write-path.ts commitStaged), without a binlog record: the entry's bytes are
+   * written, its row is committed hidden behind the previous one while the volume syncs, and revealed once both
+   * are durable. If the volume sync fails the previous row is put back (unless the volume already rewrote the old
+   * entry in place: then the new version is all there is) and nothing is acknowledged.
+   */
+  private async commitStaged(x: {
+    okey: Buffer;
+    entry: Buffer;
+    opver: Opver;
+    put: { at: VolLoc; replaced: boolean; durable: Promise<void> };
+    blobAt: VolLoc | undefined;
+    claim: ClaimedVersion;
+    replace: VolLoc | undefined;
+    committing: (yes: boolean) => void;
+  }): Promise<void> {
+    const d = this.d;
+    const { put, claim } = x;
+    const release = await d.placement.protect(claim.now);
+    try {
+      const row = objectValueFromEntryMeta(
+        x.entry,
+        x.opver,
+        d.placement.resolve(put.at),
+        x.blobAt && d.placement.resolve(x.blobAt),
+      );
+      x.committing(true);
+      const hidden = d.rows.writeHidden(x.okey, row, () => d.index.putCounter(d.clock.counter));
+      const indexDone =
+        d.indexSync === 'background' ? hidden.landed : hidden.landed.then(() => d.index.env.flushed);
+      const [vol, idx] = await Promise.allSettled([put.durable, indexDone]);
+      if (vol.status === 'rejected') {
+        if (!put.replaced) {
+          await this.writeRows(x.okey, { current: hidden.previous, versions: [] }, () => undefined);
+          x.committing(false);
+          await d.placement.free([put.at]).catch(() => undefined);
+        }
+        hidden.reveal();
+        throw vol.reason;
+      }
+      hidden.reveal();
+      if (idx.status === 'rejected') throw idx.reason;
+      claim.release();
+      await d.placement.free(put.replaced ? claim.now.filter((l) => l !== x.replace) : claim.now);
+    } finally {
+      release();
     }
   }
 

@@ -6,30 +6,7 @@ import { objectKey } from './keys.ts';
 import { StorageNode } from './node.ts';
 import { putInput, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
 import { afterIndexCommit } from './testing/index-events.ts';
-import type { VolumeOpener, VolumePort } from './volume-port.ts';
-
-/** Wraps the test opener so every staged put's `durable` waits for `gate` (and fails if it says so). */
-function gatedOpener(gate: Promise<Error | undefined>): VolumeOpener {
-  const inner = testOpener().opener;
-  return {
-    async openOrCreate(spec, nodeId, hooks) {
-      const v = await inner.openOrCreate(spec, nodeId, hooks);
-      if (!v.putStaged) return v;
-      const staged = v.putStaged.bind(v);
-      const w: VolumePort = Object.create(v);
-      w.putStaged = async (input) => {
-        const s = await staged(input);
-        const durable = s.durable.then(async () => {
-          const err = await gate;
-          if (err) throw err;
-        });
-        durable.catch(() => undefined);
-        return { entry: s.entry, durable };
-      };
-      return w;
-    },
-  };
-}
+import { gatedOpener } from './testing/staged-gate.ts';
 
 async function withGate(check: (node: StorageNode, open: (err?: Error) => void) => Promise<void>) {
   const { dir, remove } = await tempDir();

@@ -26,7 +26,12 @@ export class NodeRegistry {
 
   constructor(private readonly opts: RegistryOptions) {}
 
-  /** Loads the members a previous run knew; each counts as silent since this start. */
+  /**
+   * Loads the members a previous run knew, each as last heard at this start: a restarted tracker gives them one
+   * silence limit to beat again before calling them suspect. Calling them all suspect at once would leave a
+   * syncgroup with no member up, and every write would fail, until their next heartbeats (a node that did die
+   * meanwhile is still reported behind by its mirrors, so nothing is routed to it).
+   */
   async load(): Promise<void> {
     if (!this.opts.dir) return;
     const text = await readFile(`${this.opts.dir}/${FILE}`, 'utf8').catch(() => '[]');
@@ -36,7 +41,7 @@ export class NodeRegistry {
     } catch {
       rows = [];
     }
-    const since = this.opts.now() - this.opts.suspectAfterMs;
+    const since = this.opts.now();
     for (const row of Array.isArray(rows) ? rows : []) {
       const hb = heartbeatSchema.safeParse(row);
       if (hb.success) this.nodes.set(hb.data.nodeId, { beat: hb.data, lastMs: since });

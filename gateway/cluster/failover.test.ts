@@ -299,11 +299,17 @@ test(
 );
 
 /** A handle whose stream fails before its first bytes (the node died after opening) or yields `bytes`. */
-function handle(rec: ObjectRecord, stream: 'dies' | Buffer, released: string[], name: string): ReadHandle {
+function handle(
+  rec: ObjectRecord,
+  stream: 'dies' | 'late' | Buffer,
+  released: string[],
+  name: string,
+): ReadHandle {
   return {
     record: rec,
     async *stream() {
       if (stream === 'dies') throw Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+      if (stream === 'late') throw timedOut();
       yield stream;
     },
     release: () => released.push(name),
@@ -516,3 +522,79 @@ test('a suspect member at the address of a live one (its former identity, wiped)
   for (const k of ['a', 'b', 'c', 'd'])
     assert.ok(!ids(readOrder(group, BUCKET, Buffer.from(k))).includes('0000000a'));
 });
+
+test(
+  'a member another reports behind (missed writes not yet pushed) takes no writes and is read last',
+  T,
+  () => {
+    const a = member('0000000a', 'g', 'up');
+    const b = member('0000000b', 'g', 'up');
+    const c = member('0000000c', 'g', 'suspect');
+    // a pushes to b, which missed writes while it hung: b may lack keys, so nothing is routed to it while a serves.
+    const reporter = { ...a, sync: [{ nodeId: b.nodeId, lagOps: 3, lagBytes: 10, behind: true }] };
+    fc.assert(
+      fc.property(keyArb, (key) => {
+        const members = [reporter, b, c];
+        assert.equal(writeTarget(members, BUCKET, key)?.nodeId, a.nodeId);
+        assert.deepEqual(
+          readOrder(members, BUCKET, key).map((n) => n.nodeId),
+          [a.nodeId, c.nodeId, b.nodeId],
+        );
+        // Caught up (the report no longer says behind): b is a primary again for its share of keys.
+        const caughtUp = [{ ...a, sync: [{ nodeId: b.nodeId, lagOps: 0, lagBytes: 0 }] }, b, c];
+        const ranked = rankMembers([a.nodeId, b.nodeId], BUCKET, key);
+        assert.equal(writeTarget(caughtUp, BUCKET, key)?.nodeId, ranked[0]);
+        // Every up member reported behind (both restarted at once): routing as if none were.
+        const allBehind = [
+          { ...a, sync: [{ nodeId: b.nodeId, lagOps: 0, lagBytes: 0, behind: true }] },
+          { ...b, sync: [{ nodeId: a.nodeId, lagOps: 0, lagBytes: 0, behind: true }] },
+        ];
+        assert.equal(writeTarget(allBehind, BUCKET, key)?.nodeId, ranked[0]);
+      }),
+    );
+  },
+);
+
+test(
+  'a stream that only missed its deadline is read again from its member when every other one is down',
+  T,
+  async () => {
+    const layout = initialLayout(['g']);
+    const nodes = [member('0000000a', 'g', 'up'), member('0000000b', 'g', 'up')];
+    const key = Buffer.from('busy.jpg');
+    const [busy, dead] = readOrder(nodes, BUCKET, key).map((n) => n.nodeId);
+    const released: string[] = [];
+    const opened: Array<[string, boolean]> = [];
+    const router = new ClusterRouter({
+      view: { layout, nodes, refresh: async () => {} },
+      connect: (url) => {
+        const id = url.slice('http://'.length);
+        const make = (limits: { answerMs?: number }): NodeClient =>
+          ({
+            openObject: async (_b: string, k: Buffer) => {
+              const bounded = limits.answerMs !== undefined;
+              opened.push([id, bounded]);
+              if (id === dead) throw refused();
+              // The busy member opens in time but its first bytes come after any deadline.
+              return handle(record(k, 7n, 1), bounded ? 'late' : Buffer.from('abc'), released, id);
+            },
+            bounded: (l: { answerMs?: number }) => make(l),
+            close: async () => {},
+          }) as unknown as NodeClient;
+        return make({});
+      },
+    });
+    const h = await router.openObject(BUCKET, key);
+    assert.ok(h);
+    const chunks: Buffer[] = [];
+    for await (const c of h.stream()) chunks.push(c);
+    assert.equal(Buffer.concat(chunks).toString(), 'abc');
+    assert.deepEqual(opened, [
+      [busy, true],
+      [dead, false],
+      [busy, false],
+    ]);
+    h.release();
+    assert.deepEqual(released, [busy, busy]);
+  },
+);

@@ -298,27 +298,43 @@ export class ClusterRouter implements StorageApi {
   private failingOver(first: ReadHandle, firstNode: NodeView, bucket: string, key: Buffer): ReadHandle {
     const opened: ReadHandle[] = [first];
     const tried = new Set([firstNode.nodeId]);
+    /** Members whose stream only missed its deadline: alive, perhaps busy; the last resort. */
+    const slow: NodeView[] = [];
     const record = first.record;
-    const reopen = async (): Promise<ReadHandle> => {
-      const h = await this.read(
-        bucket,
-        key,
-        async (c, node) => {
-          tried.add(node.nodeId);
-          return c.openObject(bucket, key, { versionId: record.versionId });
-        },
-        tried,
-      );
+    const which = { versionId: record.versionId };
+    const check = (h: ReadHandle | undefined): ReadHandle => {
       if (!h) throw unavailable('the version being read is gone from the member that still answers');
       opened.push(h);
       if (!sameVersion(h.record, record))
         throw unavailable('the member that still answers holds another version of the key');
       return h;
     };
+    const reopen = async (): Promise<{ h: ReadHandle; node: NodeView }> => {
+      let from: NodeView | undefined;
+      try {
+        const h = await this.read(
+          bucket,
+          key,
+          async (c, node) => {
+            tried.add(node.nodeId);
+            from = node;
+            return c.openObject(bucket, key, which);
+          },
+          tried,
+        );
+        return { h: check(h), node: from! };
+      } catch (err) {
+        const again = slow.shift();
+        if (!again || !(err instanceof S3Error && err.code === 'ServiceUnavailable')) throw err;
+        // Every other member failed outright: the one that was only slow, again, without the deadline.
+        return { h: check(await this.send(again, (c) => c.openObject(bucket, key, which))), node: again };
+      }
+    };
     return {
       record,
       async *stream(range) {
         let h = first;
+        let node = firstNode;
         for (;;) {
           const it = h.stream(range)[Symbol.asyncIterator]();
           try {
@@ -327,7 +343,8 @@ export class ClusterRouter implements StorageApi {
               next = await it.next();
             } catch (err) {
               if (!isNetworkError(err)) throw err;
-              h = await reopen();
+              if (isTimeout(err)) slow.push(node);
+              ({ h, node } = await reopen());
               continue;
             }
             while (!next.done) {

@@ -28,6 +28,27 @@ export function mirrored(members: readonly NodeView[]): boolean {
   return members.every((m) => m.state === 'recovering' || m.sync !== undefined);
 }
 
+/**
+ * The members another member reports as behind (they missed writes push sync has not delivered yet, or need a
+ * recovery pull): they may lack keys, so they neither answer reads nor take writes while a member that is not
+ * behind can. A silent member's last report still counts: erring towards "behind" only moves traffic.
+ */
+function behindIds(members: readonly NodeView[]): Set<string> {
+  const ids = new Set<string>();
+  for (const m of members)
+    for (const r of m.sync ?? []) if (r.behind === true || r.needsPull === true) ids.add(r.nodeId);
+  return ids;
+}
+
+/** The members up and not behind; when every up member is behind (e.g. all restarted at once), all up ones. */
+function serving(members: readonly NodeView[]): { current: NodeView[]; behind: NodeView[] } {
+  const up = members.filter((m) => m.state === 'up');
+  const late = behindIds(members);
+  const current = up.filter((m) => !late.has(m.nodeId));
+  if (current.length === 0) return { current: up, behind: [] };
+  return { current, behind: up.filter((m) => late.has(m.nodeId)) };
+}
+
 function ranked(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
   const byId = new Map(members.map((m) => [m.nodeId, m]));
   return rankMembers([...byId.keys()], bucket, key).map((id) => byId.get(id)!);
@@ -41,11 +62,8 @@ function ranked(members: readonly NodeView[], bucket: string, key: Buffer): Node
  */
 export function writeTarget(members: readonly NodeView[], bucket: string, key: Buffer): NodeView | undefined {
   if (!mirrored(members)) return ranked(members, bucket, key)[0];
-  return ranked(
-    members.filter((m) => m.state === 'up'),
-    bucket,
-    key,
-  )[0];
+  // A member behind would give the write an opver below the newer versions it has not received yet: never it.
+  return ranked(serving(members).current, bucket, key)[0];
 }
 
 /**
@@ -55,17 +73,16 @@ export function writeTarget(members: readonly NodeView[], bucket: string, key: B
  */
 export function readOrder(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
   if (!mirrored(members)) return ranked(members, bucket, key).slice(0, 1);
+  const { current, behind } = serving(members);
   return [
-    ...ranked(
-      members.filter((m) => m.state === 'up'),
-      bucket,
-      key,
-    ),
+    ...ranked(current, bucket, key),
     ...ranked(
       members.filter((m) => m.state === 'suspect'),
       bucket,
       key,
     ),
+    // Last: it may answer NoSuchKey for a key it has not received yet.
+    ...ranked(behind, bucket, key),
   ];
 }
 
