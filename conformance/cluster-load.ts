@@ -70,6 +70,8 @@ export interface LoadOptions {
   multipartShare?: number;
   /** Part size of multipart uploads: the cluster's QUIRE_MULTIPART_MIN_PART_BYTES or more. */
   partBytes?: number;
+  /** Object sizes (default `mixedSize`). */
+  sizes?: (rnd: () => number) => number;
   seed?: number;
 }
 
@@ -135,6 +137,7 @@ export class LoadGenerator {
       readShare: 0.3,
       multipartShare: 0.5,
       partBytes: 256 * KiB,
+      sizes: mixedSize,
       seed: 0x5eed,
       ...opts,
     };
@@ -250,7 +253,7 @@ export class LoadGenerator {
 
   private async put(i: number): Promise<void> {
     const key = keyFor(i);
-    const size = mixedSize(this.rnd);
+    const size = this.opts.sizes(this.rnd);
     const multipart = size >= MiB && this.rnd() % 1000 < this.opts.multipartShare * 1000;
     const body = this.body(i, size);
     const sha256 = createHash('sha256').update(body).digest('hex');

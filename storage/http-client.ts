@@ -313,8 +313,8 @@ export class StorageClient implements StorageApi, ReplicaApi {
     return this.call('stats', {});
   }
   /** Recovery pull: where this member's push sync toward a node pulling from `toward` must start. */
-  syncPosition(toward: string): Promise<BinlogPosition> {
-    return this.call('syncPosition', { toward });
+  syncPosition(toward: string, forNode?: string): Promise<BinlogPosition> {
+    return this.call('syncPosition', { toward, ...(forNode ? { for: forNode } : {}) });
   }
   /** Recovery pull: this member's push sync ships to `nodeId` from `at` on; answers within about `waitMs`. */
   joinPushSync(nodeId: string, at: BinlogPosition, waitMs: number): Promise<JoinResult> {

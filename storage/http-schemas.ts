@@ -149,7 +149,7 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     }),
   }),
   stats: z.looseObject({}),
-  syncPosition: z.looseObject({ toward: nodeId }),
+  syncPosition: z.looseObject({ toward: nodeId, for: nodeId.optional() }),
   joinPushSync: z.looseObject({
     nodeId,
     at: z.object({ file: z.number().int().min(1), offset: z.number().int().min(0) }),

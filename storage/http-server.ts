@@ -102,7 +102,7 @@ export function createStorageServer(
     listParts: async (_r, x) => api.listParts(a(x.bucket), a(x.key), a(x.uploadId), a(x.opts)),
     listUploads: async (_r, x) => api.listUploads(a(x.bucket), a(x.opts)),
     stats: async () => api.stats(),
-    syncPosition: async (_r, x) => pushSync().position(a(x.toward)),
+    syncPosition: async (_r, x) => pushSync().position(a(x.toward), a(x.for)),
     joinPushSync: async (_r, x) => pushSync().join(a(x.nodeId), a(x.at), a(x.waitMs)),
     openObject: async (_r, x) => {
       const h = await api.openObject(a(x.bucket), a(x.key), a(x.which ?? {}));

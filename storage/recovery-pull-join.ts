@@ -21,12 +21,14 @@ export interface JoinablePushSync {
 
 export function pushSyncControl(selfId: string, sync: JoinablePushSync): PushSyncControl {
   return {
-    async position(toward) {
-      // The source: everything before its binlog's end is in its store, which the pull scans.
-      if (toward === selfId) return sync.end;
-      // Another member: what the source has applied of this node's binlog is in the source's store; from there on
-      // this node ships it itself. Unknown: everything kept (replays are harmless).
-      return sync.position(toward) ?? (await sync.oldest());
+    async position(toward, forNode) {
+      // The source: everything before its binlog's end is in its store, which the pull scans. Another member: what
+      // the source has applied of this node's binlog is in the source's store; from there on this node ships it
+      // itself. Unknown: everything kept (replays are harmless).
+      const at = toward === selfId ? sync.end : (sync.position(toward) ?? (await sync.oldest()));
+      // Set even when push sync was further for that node id: its store may be new (a replaced disk).
+      if (forNode !== undefined && forNode !== selfId) await sync.join(forNode, at);
+      return at;
     },
     async join(nodeId, at, waitMs) {
       const now = sync.position(nodeId);

@@ -54,7 +54,9 @@ function source(n: number, id = SOURCE) {
     scans: 0,
     joins: [] as string[],
     join: { caughtUp: true } as JoinResult,
-    async syncPosition(toward: string) {
+    asked: [] as string[],
+    async syncPosition(toward: string, forNode?: string) {
+      peer.asked.push(`${toward} for ${forNode}`);
       return { file: 1, offset: toward === id ? n : 1000 + n };
     },
     async joinPushSync(nodeId: string, at: { file: number; offset: number }, waitMs: number) {
@@ -338,6 +340,11 @@ describe('recovery pull', () => {
           'written before the first key is copied',
         );
         assert.equal(h.puller.phase, 'pulling');
+        assert.deepEqual(
+          peer.asked,
+          [`${SOURCE} for ${ME}`],
+          'push sync toward this node starts with the pull',
+        );
         assert.equal(h.puller.report().recovery?.fromNodeId, SOURCE);
         await h.puller.scanEnded();
         assert.equal(h.puller.phase, 'catching-up');
@@ -602,6 +609,11 @@ describe('recovery pull: the member side of the join', () => {
       const f = fakeSync();
       const control = pushSyncControl(SOURCE, f.sync);
       assert.deepEqual(await control.position(SOURCE), { file: 3, offset: 900 });
+      assert.deepEqual(f.joins, []);
+      // A node beginning a pull: push sync toward it starts there now, even if it was further (a new store).
+      f.positions.set(ME, { file: 3, offset: 950 });
+      assert.deepEqual(await control.position(SOURCE, ME), { file: 3, offset: 900 });
+      assert.deepEqual(f.joins, [`${ME}@3:900`]);
       f.positions.set(OTHER, { file: 3, offset: 10 });
       const asOther = pushSyncControl(ME, f.sync);
       assert.deepEqual(await asOther.position(OTHER), { file: 3, offset: 10 });

@@ -7,7 +7,8 @@
 //                the most objects; none holds any → nothing to pull, serve; only silent members → wait for them.
 //   pulling      first, before any key is copied, recovery.json records per live member where its push sync toward
 //                this node must start (`syncPosition`): the source's binlog end (everything before is in its store,
-//                which the scan reads), and for another member what the source has applied of its binlog. Then
+//                which the scan reads), and for another member what the source has applied of its binlog; each
+//                member's push sync ships to this node from there on at once. Then
 //                `scanKeys` pages of the source, `copyKey` source → local for each key (recovery-pull-keys.ts), the
 //                cursor kept in recovery.json every few hundred keys or seconds; a kill resumes after it. Mirrored
 //                writes and push sync reach the node meanwhile and are applied as they come (apply-if-newer).
@@ -37,8 +38,11 @@ import { type KeyCopied, PullAborted, type PullSource, pullKeys } from './recove
 /** A member as the pull uses it (a StorageClient over HTTP). */
 export interface PullPeer extends PullSource {
   stats(): Promise<NodeStats>;
-  /** Where push sync toward a node pulling from `toward` must start in this member's binlog (PushSyncControl). */
-  syncPosition(toward: string): Promise<BinlogPosition>;
+  /**
+   * Where push sync toward a node pulling from `toward` must start in this member's binlog; with `forNode`, push
+   * sync toward that node starts there now (PushSyncControl).
+   */
+  syncPosition(toward: string, forNode?: string): Promise<BinlogPosition>;
   /** Push sync of this member ships to `nodeId` from `at` on, and says whether it caught up (PushSyncControl). */
   joinPushSync(nodeId: string, at: BinlogPosition, waitMs: number): Promise<JoinResult>;
 }
@@ -52,8 +56,13 @@ export interface JoinResult {
 
 /** What a member's push sync offers a recovery pull (storage/push-sync.ts), behind the two internal calls. */
 export interface PushSyncControl {
-  /** This node's binlog end when `toward` is this node; else what `toward` has applied of this node's binlog. */
-  position(toward: string): Promise<BinlogPosition>;
+  /**
+   * This node's binlog end when `toward` is this node; else what `toward` has applied of this node's binlog. With
+   * `forNode` (a node beginning a pull), push sync toward it is set there at once: it ships the writes made during
+   * the pull as they come, instead of the whole binlog kept (a mirror it never saw) or nothing (one marked for a
+   * pull), and the binlog from there is kept for it.
+   */
+  position(toward: string, forNode?: string): Promise<BinlogPosition>;
   /**
    * Ships this node's binlog to `nodeId` from `at` on (a position push sync already passed is kept), then waits at
    * most `waitMs` for it to apply everything confirmed now.
@@ -280,13 +289,13 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
   private async begin(source: NodeView): Promise<void> {
     const peer = this.opts.connect(source.url);
     const joinAt: Record<string, BinlogPosition> = {
-      [source.nodeId]: await peer.syncPosition(source.nodeId),
+      [source.nodeId]: await peer.syncPosition(source.nodeId, this.opts.nodeId),
     };
     for (const m of this.members) {
       if (m.state !== 'up' || m.nodeId === source.nodeId) continue;
       const at = await this.opts
         .connect(m.url)
-        .syncPosition(source.nodeId)
+        .syncPosition(source.nodeId, this.opts.nodeId)
         .catch(() => undefined);
       if (at) joinAt[m.nodeId] = at;
     }

@@ -277,7 +277,7 @@ test(
   async () => {
     const t = await setup({ leaseMs: 1000, ackTimeoutMs: 5000 });
     try {
-      // The lease runs from the poll: the wait is measured from it (a slow create in between shortens the wait).
+      // The lease is counted from when the tracker received the poll, so from no earlier than this.
       const leaseFrom = performance.now();
       await t.call(TRACKER.poll, { gatewayId: G2 });
       const made = await t.call(TRACKER.createBucket, {

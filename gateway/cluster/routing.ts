@@ -40,13 +40,12 @@ function behindIds(members: readonly NodeView[]): Set<string> {
   return ids;
 }
 
-/** The members up and not behind; when every up member is behind (e.g. all restarted at once), all up ones. */
-function serving(members: readonly NodeView[]): { current: NodeView[]; behind: NodeView[] } {
+/** The members a write may go to: up and not behind; when every up member is behind (e.g. all restarted at once), all up ones. */
+function writable(members: readonly NodeView[]): NodeView[] {
   const up = members.filter((m) => m.state === 'up');
   const late = behindIds(members);
   const current = up.filter((m) => !late.has(m.nodeId));
-  if (current.length === 0) return { current: up, behind: [] };
-  return { current, behind: up.filter((m) => late.has(m.nodeId)) };
+  return current.length > 0 ? current : up;
 }
 
 function ranked(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
@@ -63,26 +62,33 @@ function ranked(members: readonly NodeView[], bucket: string, key: Buffer): Node
 export function writeTarget(members: readonly NodeView[], bucket: string, key: Buffer): NodeView | undefined {
   if (!mirrored(members)) return ranked(members, bucket, key)[0];
   // A member behind would give the write an opver below the newer versions it has not received yet: never it.
-  return ranked(serving(members).current, bucket, key)[0];
+  return ranked(writable(members), bucket, key)[0];
 }
 
 /**
  * The members a read of (bucket, key) tries, in order: the up members in rendezvous order (the first is the
  * write primary), then the suspect ones in rendezvous order; never a recovering one (it does not hold everything
- * yet). The next is tried only when one does not answer.
+ * yet). The next is tried only when one does not answer. A member reported behind is not asked while any member
+ * that is not behind could be, even a slow or silent one: its answer may be a NoSuchKey, or a listing without the
+ * keys it has not received yet, where a 503 after the others failed lets the client retry.
  */
 export function readOrder(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
   if (!mirrored(members)) return ranked(members, bucket, key).slice(0, 1);
-  const { current, behind } = serving(members);
+  const late = behindIds(members);
+  const live = members.filter((m) => m.state === 'up' || m.state === 'suspect');
+  const trusted = live.filter((m) => !late.has(m.nodeId));
+  const from = trusted.length > 0 ? trusted : live;
   return [
-    ...ranked(current, bucket, key),
     ...ranked(
-      members.filter((m) => m.state === 'suspect'),
+      from.filter((m) => m.state === 'up'),
       bucket,
       key,
     ),
-    // Last: it may answer NoSuchKey for a key it has not received yet.
-    ...ranked(behind, bucket, key),
+    ...ranked(
+      from.filter((m) => m.state === 'suspect'),
+      bucket,
+      key,
+    ),
   ];
 }
 
