@@ -127,7 +127,7 @@ export function summarize(g: Group, generatedMs: number): GroupSummary {
     for (const n of behind)
       safety.push(
         n.behind?.needsPull
-          ? `${n.nodeId} stayed away too long for push sync: it needs a recovery pull (restart it with an empty data directory)`
+          ? `${n.nodeId} stayed away too long for push sync: it needs a recovery pull, which it starts by itself while it is up (it then shows as recovering)`
           : `${n.nodeId} is catching up (${n.behind?.ops} operations, ${bytes(n.behind?.bytes ?? 0)} behind): the newest writes are on fewer nodes until it has`,
       );
   }
