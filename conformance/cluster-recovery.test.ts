@@ -280,13 +280,21 @@ describe('recovery pull: a wiped node and a third node refill from a live mirror
         (n) => (n.recovery?.objects ?? 0) >= held / 3,
         'reached a third of the pull',
       );
+      // The cursor is persisted every 256 keys or 2 s: kill once the file on disk holds one (an event, not a sleep).
+      type Kept = { objects: number; done: boolean; pulled: boolean };
+      const readKept = (): Kept | undefined => {
+        try {
+          return JSON.parse(readFileSync(join(c.dir, 'storage-a-1', 'recovery.json'), 'utf8')) as Kept;
+        } catch {
+          return undefined;
+        }
+      };
+      const persistedBy = Date.now() + 60_000;
+      while ((readKept()?.objects ?? 0) === 0 && Date.now() < persistedBy)
+        await new Promise((r) => setTimeout(r, 50));
       await fresh.proc.kill();
       assert.ok(half.recovery!.objects < held, 'killed before the pull finished');
-      const kept = JSON.parse(readFileSync(join(c.dir, 'storage-a-1', 'recovery.json'), 'utf8')) as {
-        objects: number;
-        done: boolean;
-        pulled: boolean;
-      };
+      const kept = readKept()!;
       assert.equal(kept.done, false);
       assert.equal(kept.pulled, false);
       assert.ok(kept.objects > 0, 'the cursor was kept');
