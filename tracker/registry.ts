@@ -44,7 +44,11 @@ export class NodeRegistry {
     const since = this.opts.now();
     for (const row of Array.isArray(rows) ? rows : []) {
       const hb = heartbeatSchema.safeParse(row);
-      if (hb.success) this.nodes.set(hb.data.nodeId, { beat: hb.data, lastMs: since });
+      if (!hb.success) continue;
+      // The kept beat may be the node's first (still deciding whether to pull): its phase is not known now, and
+      // a stale 'recovering' would route nothing to the node until it beats again.
+      const { phase: _phase, recovery: _recovery, ...beat } = hb.data;
+      this.nodes.set(hb.data.nodeId, { beat, lastMs: since });
     }
   }
 
