@@ -194,10 +194,10 @@ export class StorageNode implements StorageApi, ReplicaApi {
     this.rows = new ObjectRows(index);
     this.placement = new Placement(volumes);
     this.reads = new ReadPath({ index, rows: this.rows, placement: this.placement, epochs });
-    this.writes = new WritePath({
+    // What local writes and replicated applies both commit through.
+    const commits = {
       index,
       rows: this.rows,
-      binlog,
       locks,
       clock: this.clock,
       placement: this.placement,
@@ -206,18 +206,10 @@ export class StorageNode implements StorageApi, ReplicaApi {
       smallObjectMaxBytes,
       random,
       now,
-    });
+    } as const;
+    this.writes = new WritePath({ ...commits, binlog });
     this.replica = new Replica({
-      index,
-      rows: this.rows,
-      locks,
-      clock: this.clock,
-      placement: this.placement,
-      reads: this.reads,
-      indexSync: opts.indexSync ?? 'ack',
-      smallObjectMaxBytes,
-      random,
-      now,
+      ...commits,
       track: {
         begin: () => {
           const id = --this.applyIds;
