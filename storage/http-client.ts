@@ -34,7 +34,16 @@ import type { BinlogPosition } from './binlog-record.ts';
 import { errorFromWire } from './errors.ts';
 import { frameBody, fromWire, toWire } from './http-wire.ts';
 import type { JoinResult } from './recovery-pull.ts';
-import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
+import type {
+  ApplyReplicaInput,
+  ApplyResult,
+  ApplyUploadInput,
+  PartHandle,
+  ReplicaEnd,
+  ReplicaKey,
+  ReplicaState,
+  UploadState,
+} from './replica-api.ts';
 import { frameApply } from './replica-wire.ts';
 
 export interface StorageClientOptions {
@@ -65,7 +74,7 @@ export interface CallLimits {
   signal?: AbortSignal;
 }
 
-export class StorageClient implements StorageApi, ReplicaApi {
+export class StorageClient implements StorageApi, ReplicaEnd {
   private readonly pool: Pool;
   private readonly auth: Record<string, string>;
   private readonly origin: string;
@@ -195,7 +204,11 @@ export class StorageClient implements StorageApi, ReplicaApi {
       key,
       which,
     });
-    if (!r) return undefined;
+    return r ? { record: r.record, ...this.remoteHandle(r.handleId) } : undefined;
+  }
+  /** The bytes of a handle the node holds open (an object or a part), streamed on demand, released once. */
+  private remoteHandle(handleId: string): Pick<ReadHandle, 'stream' | 'release'> {
+    const r = { handleId };
     let released = false;
     const pool = this.pool;
     const auth = this.auth;
@@ -213,8 +226,7 @@ export class StorageClient implements StorageApi, ReplicaApi {
         return res;
       });
     return {
-      record: r.record,
-      async *stream(range) {
+      async *stream(range?: ByteRangeInclusive) {
         const res = await open(range);
         for await (const c of res.body) yield c as Buffer;
       },
@@ -327,11 +339,41 @@ export class StorageClient implements StorageApi, ReplicaApi {
   scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
     return this.call('scanKeys', opts);
   }
-  /** The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's. */
-  async applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
+  uploadStates(bucket: string, key: Buffer): Promise<UploadState[]> {
+    return this.call('uploadStates', { bucket, key });
+  }
+  async openPart(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    partNumber: number,
+  ): Promise<PartHandle | undefined> {
+    const r = await this.call<{ handleId: string; state: UploadState } | null>('openPart', {
+      bucket,
+      key,
+      uploadId,
+      partNumber,
+    });
+    if (!r) return undefined;
+    const h = this.remoteHandle(r.handleId);
+    return { state: r.state, stream: () => h.stream(), release: h.release };
+  }
+  applyUpload(input: ApplyUploadInput): Promise<ApplyResult> {
     const { body, ...args } = input;
+    return this.applyFramed('applyUpload', args, body);
+  }
+  /** The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's. */
+  applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
+    const { body, ...args } = input;
+    return this.applyFramed('applyReplica', args, body);
+  }
+  private async applyFramed(
+    method: string,
+    args: unknown,
+    body: AsyncIterable<Buffer> | undefined,
+  ): Promise<ApplyResult> {
     const res = await this.pool.request({
-      path: '/v1/applyReplica',
+      path: `/v1/${method}`,
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', ...this.auth },
       body: Readable.from(frameApply(toWire(args), body ?? noBytes())),

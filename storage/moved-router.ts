@@ -11,6 +11,7 @@ import {
   EntryKind,
   prefixEnd,
   uploadKey,
+  uploadTombstoneKey,
   versionKeyPrefix,
 } from './keys.ts';
 import type { ObjectRows } from './object-rows.ts';
@@ -90,6 +91,16 @@ export class MovedRouter {
     } else if (m.key[0] === EntryKind.upload) {
       // Upload rows are keyed by (bucket, key, upload id): the marker's meta names them.
       const e = decodeEntryMeta((await d.placement.volume(volumeId).readEntry(m.to)).meta);
+      if (e.kind === 'upload-removed') {
+        // An upload's tombstone (replica-uploads.ts): its row follows.
+        const tkey = uploadTombstoneKey(e.bucket, e.key, k.toString('latin1'));
+        await d.index.write(() => {
+          const t = getTombstone(d.index, tkey);
+          if (!t?.at || !sameLoc(t.at, volumeId, m.from)) return;
+          putTombstone(d.index, tkey, { ...t, at: { volumeId, location: m.to } });
+        });
+        return;
+      }
       if (e.kind !== 'upload') return;
       const uk = uploadKey(e.meta.bucket, e.meta.key, k.toString('latin1'));
       await d.index.write(() => {

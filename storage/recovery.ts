@@ -38,6 +38,7 @@ import {
   partKey,
   prefixEnd,
   uploadKey,
+  uploadTombstoneKey,
   versionEntryKey,
   versionKey,
   versionKeyPrefix,
@@ -594,7 +595,7 @@ function ownerHolds(node: RecoveryHost, c: Changed, touched: Map<string, Changed
   return at !== undefined && sameLoc(at, c.at);
 }
 
-/** A changed upload marker or part is kept only if its index row points at it. */
+/** A changed upload marker, upload tombstone or part is kept only if its index row points at it. */
 function settleOther(node: RecoveryHost, c: Changed, fix: Fixes, claimed: Set<string>): void {
   const { index } = node;
   let meta: ReturnType<typeof decodeEntryMeta>;
@@ -615,6 +616,17 @@ function settleOther(node: RecoveryHost, c: Changed, fix: Fixes, claimed: Set<st
     fix.touchedUploads.push(uk);
     if (row && sameLoc(decodeUploadValue(row).at, c.at)) return;
     fix.free(c.at);
+  } else if (c.e.key[0] === EntryKind.upload && meta.kind === 'upload-removed') {
+    // An upload's tombstone (replica-uploads.ts): kept if its row names it; else its removal never committed.
+    let tkey: Buffer;
+    try {
+      tkey = uploadTombstoneKey(meta.bucket, meta.key, body.toString('latin1'));
+    } catch {
+      return;
+    }
+    const t = getTombstone(index, tkey);
+    if (t?.at && sameLoc(t.at, c.at)) return;
+    fix.free(c.at, true);
   } else if (c.e.key[0] === EntryKind.part && meta.kind === 'part') {
     const row = index.get(index.parts, body);
     fix.touchedParts.push(Buffer.from(body));

@@ -23,6 +23,7 @@ import type { NodeIndex } from './index-db.ts';
 import {
   decodeObjectKey,
   decodeTombstoneKey,
+  decodeUploadKey,
   decodeVersionKey,
   EntryKind,
   entryKey,
@@ -53,6 +54,7 @@ import {
 } from './records.ts';
 import type { ApplyReplicaInput, ApplyResult, ReplicaKey, ReplicaState } from './replica-api.ts';
 import { getTombstone, putTombstone, tombstoneKeyOf } from './replica-tombstones.ts';
+import { uploadLock } from './replica-uploads.ts';
 
 export interface ReplicaDeps {
   readonly index: NodeIndex;
@@ -109,7 +111,8 @@ export class Replica {
       snapshot: false,
     })) {
       const t = decodeTombstoneValue(value);
-      const { stamp } = decodeTombstoneKey(tkey);
+      const { stamp, uploadId } = decodeTombstoneKey(tkey);
+      if (uploadId !== undefined) continue; // an upload's (replica-uploads.ts)
       const id = stamp ? versionIdOf(stamp) : NULL_VERSION;
       const held = byId.get(id);
       // A version written again after its removal: the newer of the two is what this node holds.
@@ -173,7 +176,7 @@ export class Replica {
     }
   }
 
-  /** Every key with a version row or a tombstone, after `after`, in (bucket, key bytes) order. */
+  /** Every key with a version row, a tombstone or an upload, after `after`, in (bucket, key bytes) order. */
   scanKeys(opts: { after?: ReplicaKey; limit: number }): ReplicaKey[] {
     const out: ReplicaKey[] = [];
     let cur = opts.after;
@@ -182,6 +185,7 @@ export class Replica {
       for (const next of [
         this.nextObject(cur),
         this.nextVersioned(this.d.index.tombstones, cur, decodeTombstoneKey),
+        this.nextVersioned(this.d.index.uploads, cur, decodeUploadKey),
         this.nextNoncurrent(cur),
       ]) {
         if (next && (!best || compareKeys(next, best) < 0)) best = next;
@@ -207,9 +211,10 @@ export class Replica {
     }
     let n = 0;
     for (const tkey of expired) {
-      const { bucket, key } = decodeTombstoneKey(tkey);
-      const okey = objectKey(bucket, key);
-      n += await this.d.locks.run(okey.toString('latin1'), async () => {
+      const { bucket, key, uploadId } = decodeTombstoneKey(tkey);
+      // An upload's tombstone is changed under its upload's lock (replica-uploads.ts), a version's under its key's.
+      const lock = uploadId !== undefined ? uploadLock(uploadId) : objectKey(bucket, key).toString('latin1');
+      n += await this.d.locks.run(lock, async () => {
         const t = getTombstone(this.d.index, tkey);
         if (!t || t.createdMs > cutoff) return 0;
         const release = await this.d.placement.protect(t.at ? [t.at] : []);
@@ -536,7 +541,7 @@ export class Replica {
     return undefined;
   }
 
-  /** The first key of a table keyed like the versions table (tombstones) after `after`. */
+  /** The first key of a table keyed like the versions table (tombstones, uploads) after `after`. */
   private nextVersioned(
     db: NodeIndex['tombstones'],
     after: ReplicaKey | undefined,
