@@ -54,8 +54,8 @@ export function uploadUnit(s: Pick<UploadState, 'uploadId' | 'partNumber'>): str
 }
 
 /**
- * The key's upload states `to` lacks: an upload before its parts (a part of an upload `to` does not hold is
- * refused), a tombstone whatever `to` holds of that upload (it outranks all of it).
+ * The key's upload states `to` lacks or holds older: an upload before its parts (a part of an upload `to` does not
+ * hold is refused), a tombstone whatever `to` holds of that upload but a newer tombstone (it outranks all of it).
  */
 async function copyUploads(
   from: ReplicaEnd,
@@ -70,10 +70,11 @@ async function copyUploads(
     theirs.filter((s) => s.partNumber === undefined && !s.upload).map((s) => s.uploadId),
   );
   for (const s of mine) {
-    if (removed.has(s.uploadId)) continue;
-    const t = held.get(uploadUnit(s));
     const tombstone = s.partNumber === undefined && !s.upload;
-    if (t && !tombstone && compareOpver(s.opver, t.opver) <= 0) continue;
+    // An upload `to` removed takes nothing but a newer tombstone.
+    if (removed.has(s.uploadId) && !tombstone) continue;
+    const t = held.get(uploadUnit(s));
+    if (t && !(tombstone && t.upload) && compareOpver(s.opver, t.opver) <= 0) continue;
     if (!s.part || s.part.size === 0) {
       out[await to.applyUpload({ state: s })] += 1;
       continue;

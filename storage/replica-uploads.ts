@@ -243,7 +243,11 @@ export class UploadReplica {
     const d = this.d;
     const { bucket, key, uploadId, opver } = state;
     const tkey = uploadTombstoneKey(bucket, key, uploadId);
-    if (getTombstone(d.index, tkey)) return 'stale';
+    const held = getTombstone(d.index, tkey);
+    if (held && compareOpver(held.opver, opver) >= 0) return 'stale';
+    // Removed here already (by an older removal): only the tombstone moves up to the newer one, so every node
+    // ends with the same; the rows went with the first.
+    const settled = opts.completed === true || held !== undefined;
     const id = d.track.begin();
     try {
       d.clock.advanceTo(opver.counter);
@@ -259,23 +263,28 @@ export class UploadReplica {
       const uk = uploadKey(bucket, key, uploadId);
       // A completion's commit took the row and the unused parts (with a background index its transaction may
       // not have landed yet: never look, or they would be freed twice).
-      const row = opts.completed ? undefined : d.index.get(d.index.uploads, uk);
+      const row = settled ? undefined : d.index.get(d.index.uploads, uk);
       const upload = row ? decodeUploadValue(row) : undefined;
       const used = d.completedParts(bucket, key, uploadId) ?? new Set<number>();
-      const parts = opts.completed
-        ? []
-        : partRowsOf(d.index, uploadId).filter((p) => !used.has(p.partNumber));
-      const toFree = [...(upload ? [upload.at] : []), ...parts.flatMap((p) => partLocs(p.value))];
+      const parts = settled ? [] : partRowsOf(d.index, uploadId).filter((p) => !used.has(p.partNumber));
+      const toFree = [
+        ...(upload ? [upload.at] : []),
+        ...parts.flatMap((p) => partLocs(p.value)),
+        ...(held?.at ? [held.at] : []),
+      ];
       const release = await d.placement.protect(toFree);
       try {
+        let heldAt: VolLoc | undefined;
         await this.commit(() => {
+          heldAt = getTombstone(d.index, tkey)?.at; // where the older tombstone is now (compaction moves it)
           if (upload) d.index.uploads.remove(uk);
           for (const p of parts) d.index.parts.remove(p.key);
           putTombstone(d.index, tkey, { opver, createdMs, at: d.placement.resolve(at) });
           d.index.putCounter(d.clock.counter);
         });
         opts.onCommit?.();
-        await d.placement.free(toFree);
+        const rest = [...(upload ? [upload.at] : []), ...parts.flatMap((p) => partLocs(p.value))];
+        await d.placement.free(heldAt ? [...rest, heldAt] : rest);
       } finally {
         release();
       }
