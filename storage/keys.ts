@@ -203,6 +203,8 @@ export const EntryKind = {
   /** Any other version: 'V' + objectKey + the 12-byte version stamp (versionStamp). */
   version: 0x56 /* V */,
   upload: 0x55 /* U */,
+  /** A removed upload's tombstone: 'T' + uploadId (replica-uploads.ts); apart from 'U' so neither replaces the other. */
+  uploadTombstone: 0x54 /* T */,
   part: 0x50 /* P */,
   blob: 0x42 /* B */,
 } as const;

@@ -205,7 +205,7 @@ function applyBatch(index: NodeIndex, st: RebuildState, volumeId: string, batch:
         () => encodeUploadValue({ ...m, uploadId, opver: e.opver, at }),
         (b) => decodeUploadValue(b),
       );
-    } else if (e.key[0] === EntryKind.upload && meta.kind === 'upload-removed') {
+    } else if (e.key[0] === EntryKind.uploadTombstone && meta.kind === 'upload-removed') {
       // An upload's tombstone: outranks its upload and parts (resolveReferences); the highest of them stays.
       const uploadId = body.toString('latin1');
       const prev = st.uploadTombstones.get(uploadId);

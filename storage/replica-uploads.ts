@@ -2,7 +2,7 @@
 // upload id: its marker entry 'U'+uploadId and row) and each part (upload id, part number: entry 'P'+..., its
 // bytes inline or in a blob), each applied only if its opver is newer than the row this node holds. The removal of
 // an upload (completion, abort, lifecycle expiry, or a replicated removal) leaves an upload tombstone: an entry
-// 'U'+uploadId of kind 'upload-removed' (records.ts) and its row in the `tombstones` table (keys.ts
+// 'T'+uploadId of kind 'upload-removed' (records.ts) and its row in the `tombstones` table (keys.ts
 // uploadTombstoneKey), which outranks the upload and every part of it whatever their opvers (an upload id is never
 // handed out again), and expires by age like a version's tombstone (replica.ts purgeExpired). A version completed
 // from the upload on this node counts as its removal too (a completion writes its tombstone just after the
@@ -253,7 +253,7 @@ export class UploadReplica {
       d.clock.advanceTo(opver.counter);
       const createdMs = d.now();
       const { at } = await d.placement.put({
-        key: entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1')),
+        key: entryKey(EntryKind.uploadTombstone, Buffer.from(uploadId, 'latin1')),
         meta: { kind: 'upload-removed', bucket, key },
         opver,
         data: EMPTY,
