@@ -66,8 +66,8 @@ test(`SIGKILL during replicated upload applies, ${ROUNDS} rounds: every acknowle
   };
   const model = new Map<string, Upload>();
   const upload = (id: string) => {
-    let u = model.get(id);
-    if (!u) model.set(id, (u = { key: Buffer.from(`key-${id}`), units: new Map() }));
+    const u = model.get(id) ?? { key: Buffer.from(`key-${id}`), units: new Map<string, Unit>() };
+    model.set(id, u);
     return u;
   };
   let acked = 0;
