@@ -197,7 +197,12 @@ export async function storageCommand(args: string[]): Promise<number> {
     onError: (err) =>
       logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
     onRecovered: () => logger.info('tracker reachable again'),
-    report: () => ({ sync: repl.report(), repairs: storage.repairs, ...pull.report() }),
+    report: () => ({
+      sync: repl.report(),
+      mirrors: repl.mirrors(),
+      repairs: storage.repairs,
+      ...pull.report(),
+    }),
     onMembers: (members) => {
       repl.onMembers(members);
       void pull.onMembers(members);

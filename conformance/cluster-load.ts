@@ -452,6 +452,8 @@ export interface StatusNode {
   objects: number;
   phase?: 'serving' | 'recovering';
   sync?: Array<{ nodeId: string; lagOps: number; lagBytes: number; needsPull?: boolean }>;
+  /** The members the node sends its writes to. */
+  mirrors?: string[];
 }
 export interface StatusReport {
   syncgroups: Array<{ name: string; nodes: StatusNode[] }>;

@@ -28,6 +28,8 @@ import type { StorageApi } from './api.ts';
 import type { PartitionGuard } from './partition-guard.ts';
 
 const LAYOUT_FILE = 'cluster-layout.json';
+/** How soon a node that has no layout yet beats again. */
+const UNSETTLED_BEAT_MS = 200;
 const CATALOG_FILE = 'cluster-catalog.json';
 
 export interface MemberOptions {
@@ -45,7 +47,7 @@ export interface MemberOptions {
   /** The first good heartbeat after failed ones. */
   onRecovered?: () => void;
   /** What else the heartbeat reports (recovery progress, push-sync lag, repairs), asked at each beat. */
-  report?: () => Pick<Heartbeat, 'phase' | 'recovery' | 'sync' | 'repairs'>;
+  report?: () => Pick<Heartbeat, 'phase' | 'recovery' | 'sync' | 'mirrors' | 'repairs'>;
   /** Called after each heartbeat reply with the other members of the syncgroup (its mirrors). */
   onMembers?: (members: NodeView[]) => void;
   /** Called once a new catalog from the tracker is kept (durably), with the one it replaced. */
@@ -88,6 +90,8 @@ export class ClusterMember {
   private catalog: { copy: CatalogCopy; configs: Map<string, unknown>; deleted: Set<string> } | undefined;
   private loaded: Promise<void> | undefined;
   private mirrors: NodeView[] = [];
+  /** The last reply changed what this node reports (its layout, its members): the tracker should hear it soon. */
+  private unsettled = false;
 
   constructor(private readonly opts: MemberOptions) {}
 
@@ -171,7 +175,11 @@ export class ClusterMember {
       { timeoutMs: Math.max(1000, o.intervalMs) },
     );
     if (reply.layout && !validLayout(reply.layout)) throw new Error('the tracker sent an invalid layout');
+    const layoutBefore = o.guard.layoutVersion;
+    const idsOf = (ms: readonly NodeView[]) => ms.map((m) => m.nodeId).join(',');
+    this.unsettled = false;
     if (reply.members) {
+      if (idsOf(reply.members) !== idsOf(this.mirrors)) this.unsettled = true;
       this.mirrors = reply.members;
       o.onMembers?.(reply.members);
     }
@@ -190,6 +198,7 @@ export class ClusterMember {
       await writeFileDurable(o.disk, o.dataDir, LAYOUT_FILE, JSON.stringify(reply.layout));
       o.guard.setLayout(reply.layout);
     }
+    if (o.guard.layoutVersion !== layoutBefore) this.unsettled = true;
     if (reply.offer) await this.offer();
   }
 
@@ -216,7 +225,15 @@ export class ClusterMember {
     const loop = () => {
       if (this.stopped) return;
       this.running = this.beat().then(() => {
-        if (!this.stopped) this.timer = setTimeout(loop, this.opts.intervalMs);
+        if (this.stopped) return;
+        // Without a layout the node refuses every key (a new cluster's tracker decides its layout once a node of
+        // each syncgroup has beaten), and after a reply that brought a layout or new members the tracker still
+        // shows what the node reported before it (gateways route by that): ask again soon, not an interval later.
+        const waitMs =
+          this.opts.guard.layoutVersion === undefined || this.unsettled
+            ? Math.min(this.opts.intervalMs, UNSETTLED_BEAT_MS)
+            : this.opts.intervalMs;
+        this.timer = setTimeout(loop, waitMs);
       });
     };
     loop();

@@ -40,6 +40,8 @@ export interface Replication {
   onMembers(members: readonly NodeView[]): void;
   /** ClusterMember's report: push sync's lag per mirror. */
   report(): SyncReport[];
+  /** The members this node sends its writes to (heartbeat `mirrors`): none until the tracker named them. */
+  mirrors(): string[];
   /** Whether this node runs the lifecycle rules now (one member of the syncgroup does). */
   runsLifecycle(): boolean;
   start(): void;
@@ -83,6 +85,7 @@ export async function setUpReplication(o: ReplicationOptions): Promise<Replicati
       peers.update(m);
     },
     report: () => sync.report(),
+    mirrors: () => peers.all().map((m) => m.nodeId),
     // Not before the tracker has said who the members are: two nodes must never both run it.
     runsLifecycle: () => members !== undefined && (o.serving?.() ?? true) && runsLifecycle(o.selfId, members),
     start: () => sync.start(),

@@ -27,6 +27,7 @@ function member(nodeId: string, syncgroup: string, state: NodeState, mirrors = t
     volumes: [],
     state,
     silentMs: 0,
+    layoutVersion: 1,
     ...(mirrors ? { sync: [] } : {}),
   };
 }
@@ -550,6 +551,70 @@ test(
           { ...b, sync: [{ nodeId: a.nodeId, lagOps: 0, lagBytes: 0, behind: true }] },
         ];
         assert.equal(writeTarget(allBehind, BUCKET, key)?.nodeId, ranked[0]);
+      }),
+    );
+  },
+);
+
+test(
+  'a member with no layout yet (it refuses every key) gets writes only when no other is up; reads last',
+  T,
+  () => {
+    fc.assert(
+      fc.property(membersArb, keyArb, fc.nat(), (members, key, which) => {
+        const bare = members[which % members.length]!;
+        const { layoutVersion: _none, ...rest } = bare;
+        const group = members.map((m) => (m === bare ? rest : m));
+        const others = members.filter((m) => m !== bare);
+        const live = bare.state === 'up' || bare.state === 'suspect';
+        if (others.some((m) => m.state === 'up') || bare.state !== 'up')
+          assert.equal(writeTarget(group, BUCKET, key)?.nodeId, writeTarget(others, BUCKET, key)?.nodeId);
+        else assert.equal(writeTarget(group, BUCKET, key)?.nodeId, bare.nodeId);
+        assert.deepEqual(ids(readOrder(group, BUCKET, key)), [
+          ...ids(readOrder(others, BUCKET, key)),
+          ...(live ? [bare.nodeId] : []),
+        ]);
+      }),
+      { numRuns: 1000 },
+    );
+  },
+);
+
+test(
+  'a member that another member up does not mirror to yet (it joined since that member heard the list) is behind',
+  T,
+  () => {
+    const a = member('0000000a', 'g', 'up');
+    const b = member('0000000b', 'g', 'up');
+    fc.assert(
+      fc.property(keyArb, (key) => {
+        // a has not heard of b yet: its writes went to nobody else, so b may lack them.
+        const unknown = [
+          { ...a, mirrors: [] },
+          { ...b, mirrors: [a.nodeId] },
+        ];
+        assert.equal(writeTarget(unknown, BUCKET, key)?.nodeId, a.nodeId);
+        assert.deepEqual(ids(readOrder(unknown, BUCKET, key)), [a.nodeId]);
+        // Once a mirrors to b, both serve their share.
+        const known = [
+          { ...a, mirrors: [b.nodeId] },
+          { ...b, mirrors: [a.nodeId] },
+        ];
+        assert.deepEqual(ids(readOrder(known, BUCKET, key)), rankMembers([a.nodeId, b.nodeId], BUCKET, key));
+        // A member that is not up takes no writes: what it does not know of says nothing.
+        const silent = [
+          { ...a, state: 'suspect' as const, mirrors: [] },
+          { ...b, mirrors: [a.nodeId] },
+        ];
+        assert.equal(writeTarget(silent, BUCKET, key)?.nodeId, b.nodeId);
+        // b restarted a moment ago (knows nobody yet) after missing a's writes: a, which a report of missed writes
+        // does not name, is read first; b only after it.
+        const restarted = [
+          { ...a, mirrors: [b.nodeId], sync: [{ nodeId: b.nodeId, lagOps: 1, lagBytes: 4, behind: true }] },
+          { ...b, mirrors: [] },
+        ];
+        assert.equal(writeTarget(restarted, BUCKET, key)?.nodeId, a.nodeId);
+        assert.deepEqual(ids(readOrder(restarted, BUCKET, key)), [a.nodeId]);
       }),
     );
   },
