@@ -51,4 +51,22 @@ describe('a new cluster loaded at once', { timeout: 240_000 }, () => {
         );
     }
   });
+
+  test("the gateway's /metrics shows every node's state and checksum repairs", {
+    timeout: 30_000,
+  }, async () => {
+    const text = await (await fetch(`${c.endpoint}/metrics`)).text();
+    const s = await trackerStatus(c);
+    for (const g of s.syncgroups)
+      for (const n of g.nodes) {
+        assert.match(
+          text,
+          new RegExp(`^quire_node_state\\{node="${n.nodeId}",syncgroup="${g.name}",state="up"\\} 1$`, 'm'),
+        );
+        assert.match(
+          text,
+          new RegExp(`^quire_node_checksum_repairs\\{node="${n.nodeId}",syncgroup="${g.name}"\\} 0$`, 'm'),
+        );
+      }
+  });
 });

@@ -92,6 +92,10 @@ export class ClusterMember {
   private mirrors: NodeView[] = [];
   /** The last reply changed what this node reports (its layout, its members): the tracker should hear it soon. */
   private unsettled = false;
+  /** The heartbeat loop (set by start), a beat on its way, and a beat asked for meanwhile (beatSoon). */
+  private loop: (() => void) | undefined;
+  private beating = false;
+  private again = false;
 
   constructor(private readonly opts: MemberOptions) {}
 
@@ -221,21 +225,40 @@ export class ClusterMember {
     o.onOffered?.(copy?.seq);
   }
 
+  /**
+   * A heartbeat as soon as possible (what it reports changed in a way gateways must learn at once, e.g. a mirror
+   * left behind): now if none is on its way, else right after the one that is.
+   */
+  beatSoon(): void {
+    if (this.stopped || !this.loop) return;
+    if (this.beating) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.loop();
+  }
+
   start(): void {
     const loop = () => {
       if (this.stopped) return;
+      this.beating = true;
+      this.again = false;
       this.running = this.beat().then(() => {
+        this.beating = false;
         if (this.stopped) return;
         // Without a layout the node refuses every key (a new cluster's tracker decides its layout once a node of
         // each syncgroup has beaten), and after a reply that brought a layout or new members the tracker still
         // shows what the node reported before it (gateways route by that): ask again soon, not an interval later.
-        const waitMs =
-          this.opts.guard.layoutVersion === undefined || this.unsettled
+        const waitMs = this.again
+          ? 0
+          : this.opts.guard.layoutVersion === undefined || this.unsettled
             ? Math.min(this.opts.intervalMs, UNSETTLED_BEAT_MS)
             : this.opts.intervalMs;
         this.timer = setTimeout(loop, waitMs);
       });
     };
+    this.loop = loop;
     loop();
   }
 

@@ -28,6 +28,8 @@ export interface ReplicationOptions {
   retainMs: number;
   retainBytes: number;
   log: MirrorLog & PushSyncLog;
+  /** A mirror that was current missed a write (the heartbeat should report it behind at once). */
+  onBehind?(nodeId: string): void;
   /** Whether this node serves now (false while a recovery pull fills it: it then runs no lifecycle). Default: yes. */
   serving?: () => boolean;
 }
@@ -53,6 +55,7 @@ export async function setUpReplication(o: ReplicationOptions): Promise<Replicati
     selfId: o.selfId,
     connect: (url) => new StorageClient(url, { secret: o.secret }),
     disconnect: (client) => void client.close().catch(() => undefined),
+    onBehind: (id) => o.onBehind?.(id),
   });
   const synclog = await Synclog.open(o.disk, join(o.dataDir, 'synclog'));
   const node = o.node;
