@@ -51,7 +51,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   delete env.extraKeys;
   const config = resolveConfig([env, flags]);
   const trackerUrl = urlFlag(values.tracker, '--tracker');
-  const pollMs = numberFlag(values['poll-ms'] ?? '1000', '--poll-ms', 50);
+  const pollMs = numberFlag(values['poll-ms'] ?? '250', '--poll-ms', 50);
   const connectTimeoutMs = numberFlag(
     values['storage-connect-timeout-ms'] ?? '1000',
     '--storage-connect-timeout-ms',

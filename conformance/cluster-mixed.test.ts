@@ -1,5 +1,5 @@
 // Mixed load through the gateway into 2 syncgroups × 2 storage nodes (real processes, the operator's default
-// timings: heartbeat 2 s, suspect after 10 s, gateway poll 1 s): 10,000 objects of 1 KiB – 3 MiB, some
+// timings: heartbeat 2 s, suspect after 10 s, gateway poll 250 ms): 10,000 objects of 1 KiB – 3 MiB, some
 // multipart, while one node of each syncgroup is SIGKILLed mid-load and later restarted. The client errors of
 // the window are counted and bounded (mirrored writes: PUTs fail only until the tracker marks the dead node
 // suspect, under 15 s; GETs never), listings taken all along stay in UTF-8 byte order without duplicates, the

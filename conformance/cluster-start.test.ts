@@ -1,5 +1,5 @@
 // A new cluster under load from its first moment (real processes, the operator's default timings: heartbeat 2 s,
-// gateway poll 1 s). A fresh tracker decides its layout once a node of each syncgroup has beaten, so the first nodes
+// gateway poll 250 ms). A fresh tracker decides its layout once a node of each syncgroup has beaten, so the first nodes
 // learn it from a later beat, and each node learns its mirrors from the member list of its last beat: until then a
 // node refuses every key, and its mirror may lack what it took. The load starts as soon as a bucket can be created:
 // no PUT may fail, no listing may miss an acknowledged key, and every node reports the members it mirrors to.
