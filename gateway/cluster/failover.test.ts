@@ -8,11 +8,11 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { NodeState, NodeView } from '../../common/cluster-wire.ts';
 import { initialLayout, rankMembers } from '../../common/layout.ts';
-import type { ObjectRecord, ReadHandle, StorageApi } from '../../storage/api.ts';
+import type { ObjectRecord, PutObjectInput, ReadHandle, StorageApi } from '../../storage/api.ts';
 import { StorageClient } from '../../storage/http-client.ts';
 import { S3Error } from '../errors.ts';
 import { ClusterRouter, type NodeClient } from './router.ts';
-import { listOrder, membersOf, mirrored, readOrder, writeTarget } from './routing.ts';
+import { listOrder, membersOf, mirrored, readOrder, writeOrder, writeTarget } from './routing.ts';
 
 const T = { timeout: 120_000 };
 const BUCKET = '~0123456789abcdef0123456789abcdef';
@@ -152,7 +152,7 @@ function fakeNode(
 }
 
 test(
-  'reads fail over in rendezvous order to the first member that answers; writes never fail over',
+  'reads fail over in rendezvous order to the first member that answers; writes only past a refused connection',
   T,
   async () => {
     const behaviourArb = fc.constantFrom<Behaviour>('ok', 'refused', 'frozen', 'slow');
@@ -207,16 +207,26 @@ test(
               want,
             );
           }
-          // A write goes to the up primary and nowhere else, whatever it answers.
+          // A write goes to the up primary, and on to the next member that takes writes only past a member that
+          // refused the connection (nothing reached it); any other answer or failure is the write's.
           log.length = 0;
-          const primary = writeTarget(nodes, BUCKET, key);
-          if (!primary || behaviourOf.get(primary.nodeId) === 'frozen') return;
-          const wrote = router.deleteObject(BUCKET, key);
-          if (behaviourOf.get(primary.nodeId) !== 'refused') assert.equal(await wrote, true);
-          else await assert.rejects(wrote, (e) => e instanceof S3Error && e.code === 'ServiceUnavailable');
+          const wantWrite: Array<[string, boolean]> = [];
+          let wrote: 'ok' | 'unavailable' | 'hangs' = 'unavailable';
+          for (const id of ids(writeOrder(nodes, BUCKET, key))) {
+            wantWrite.push([id, false]);
+            const b = behaviourOf.get(id);
+            if (b === 'refused') continue;
+            wrote = b === 'frozen' ? 'hangs' : 'ok';
+            break;
+          }
+          if (wrote === 'hangs') return;
+          assert.equal(wantWrite[0]?.[0], writeTarget(nodes, BUCKET, key)?.nodeId);
+          const deleted = router.deleteObject(BUCKET, key);
+          if (wrote === 'ok') assert.equal(await deleted, true);
+          else await assert.rejects(deleted, (e) => e instanceof S3Error && e.code === 'ServiceUnavailable');
           assert.deepEqual(
             log.map((l) => [l.node, l.bounded]),
-            [[primary.nodeId, false]],
+            wantWrite,
           );
         },
       ),
@@ -661,5 +671,65 @@ test(
     ]);
     h.release();
     assert.deepEqual(released, [busy, busy]);
+  },
+);
+
+test(
+  'a PUT whose primary refuses the connection goes to the next member with the same bytes; a large one fails',
+  T,
+  async () => {
+    const layout = initialLayout(['g']);
+    const nodes = [member('0000000a', 'g', 'up'), member('0000000b', 'g', 'up')];
+    const key = Buffer.from('photo.jpg');
+    const [primary, next] = ids(writeOrder(nodes, BUCKET, key));
+    const received = new Map<string, Buffer>();
+    const router = new ClusterRouter({
+      view: { layout, nodes, refresh: async () => {} },
+      connect: (url) => {
+        const id = url.slice('http://'.length);
+        const make = (): NodeClient =>
+          ({
+            putObject: async (input: PutObjectInput) => {
+              // A refused connection: the body is never read.
+              if (id === primary) throw refused();
+              const chunks: Buffer[] = [];
+              for await (const c of input.body) chunks.push(c);
+              received.set(id, Buffer.concat(chunks));
+              return record(input.key, 1n, 2);
+            },
+            bounded: () => make(),
+            close: async () => {},
+          }) as unknown as NodeClient;
+        return make();
+      },
+    });
+    const put = (bytes: Buffer) =>
+      router.putObject({
+        bucket: BUCKET,
+        key,
+        size: bytes.length,
+        body: (async function* () {
+          // Arrives in pieces, as a request body does.
+          for (let i = 0; i < bytes.length; i += 1000) yield bytes.subarray(i, i + 1000);
+        })(),
+        finish: async () => ({ etag: 'e', checksums: {} }),
+        headers: { userMeta: {} },
+        nowMs: 0,
+      } as unknown as PutObjectInput);
+    try {
+      const small = Buffer.alloc(64 * 1024, 7);
+      small.write('the first bytes');
+      await put(small);
+      assert.deepEqual(received.get(next!), small);
+      received.clear();
+      // A body too large to hold is sent once, to the primary: its refusal is the write's (a retryable 503).
+      await assert.rejects(
+        put(Buffer.alloc(2 * 1024 * 1024, 1)),
+        (e) => e instanceof S3Error && e.code === 'ServiceUnavailable',
+      );
+      assert.equal(received.size, 0);
+    } finally {
+      await router.close();
+    }
   },
 );

@@ -87,13 +87,22 @@ function ranked(members: readonly NodeView[], bucket: string, key: Buffer): Node
 /**
  * Where a write of (bucket, key) goes: the rendezvous primary over the members that are up (a suspect or
  * recovering member gets no writes, so a write fails over once the tracker marks the primary suspect). Multipart
- * calls go there too: an upload lives on the node that created it, which stays the primary while membership does
- * not change. Undefined when no member can take it.
+ * calls go there too. Undefined when no member can take it.
  */
 export function writeTarget(members: readonly NodeView[], bucket: string, key: Buffer): NodeView | undefined {
-  if (!mirrored(members)) return ranked(members, bucket, key)[0];
+  return writeOrder(members, bucket, key)[0];
+}
+
+/**
+ * The members a write of (bucket, key) may go to, in order: the primary (`writeTarget`), then the other members
+ * that take writes in rendezvous order. A write moves on only when a member could not even be connected to (a
+ * killed node refuses connections at once: nothing of the write reached it), so a dead primary costs no write its
+ * failure while the tracker has not called it suspect yet. Unmirrored: the primary only.
+ */
+export function writeOrder(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
+  if (!mirrored(members)) return ranked(members, bucket, key).slice(0, 1);
   // A member behind would give the write an opver below the newer versions it has not received yet: never it.
-  return ranked(writable(members), bucket, key)[0];
+  return ranked(writable(members), bucket, key);
 }
 
 /**
