@@ -1,7 +1,7 @@
 // MirroringNode's own rules, with the node and its mirrors as small stand-ins (the real two-node runs over HTTP are
 // in mirror-cluster.test.ts): a write answers once every mirror has it; a mirror that fails, or stops taking the
 // body / answering for the timeout, is left behind and skipped by the next writes until push sync reaches it; a
-// large body that keeps moving is never cut; async buckets and uploads in progress are not sent; one member of a
+// large body that keeps moving is never cut; async buckets are not sent (uploads in progress are mirrored on real nodes: mirror-cluster.test.ts); one member of a
 // syncgroup runs the lifecycle.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
