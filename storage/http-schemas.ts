@@ -160,6 +160,7 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
       opver,
       record: objectRecord.optional(),
       seq: opver.optional(),
+      fromUpload: uploadId.optional(),
     }),
     force: z.boolean().optional(),
   }),

@@ -143,9 +143,10 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     return this.mirrored(dst.bucket, dst.key, () => this.o.inner.copyObject(src, dst));
   }
   // Uploads: the unit the call changed (the upload, one part, the upload's tombstone) goes to the mirrors as a
-  // version does. A completion sends the tombstone first, then the version to the mirrors that took it: a mirror
-  // left behind by either gets both from push sync (its record is not acknowledged), never a version whose upload
-  // stays alive there. The mirror stores the version's bytes as sent and frees its copies of the parts.
+  // version does. A completion sends the version without its bytes (each mirror builds it from its copies of the
+  // parts, as the completion did, and removes the upload; one that lacks a part is sent the bytes instead), then the
+  // upload's tombstone. Its record is not noted acknowledged, so push sync passes the key again and a mirror that
+  // missed either gets both.
   async createUpload(...args: Parameters<StorageApi['createUpload']>) {
     const before = this.o.clock();
     const uploadId = await this.o.inner.createUpload(...args);
@@ -173,8 +174,8 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     const [bucket, key, uploadId] = args;
     const before = this.o.clock();
     const result = await this.o.inner.completeUpload(...args);
+    await this.replicate(bucket, key, before, uploadId);
     await this.replicateUpload(bucket, key, before, { uploadId }, false);
-    await this.replicate(bucket, key, before);
     return result;
   }
 
@@ -242,7 +243,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   }
 
   /** Sends the states of `key` newer than `before` to every write target; never throws (push sync is the net). */
-  private async replicate(bucket: string, key: Buffer, before: bigint): Promise<void> {
+  private async replicate(bucket: string, key: Buffer, before: bigint, fromUpload?: string): Promise<void> {
     const targets = this.o.modeFor(bucket) === 'async' ? [] : this.o.peers.writeTargets();
     // Every mirror this write is not sent to misses it until push sync delivers it.
     for (const m of this.o.peers.all()) if (!targets.includes(m)) m.noteMissed();
@@ -260,7 +261,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       this.o.wakeSync();
       return;
     }
-    const outcomes = await Promise.all(states.map((s) => this.sendState(s, targets)));
+    const outcomes = await Promise.all(states.map((s) => this.sendState(s, targets, fromUpload)));
     if (outcomes.every(Boolean)) this.totals.mirrored++;
     else this.o.wakeSync();
   }
@@ -336,7 +337,11 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   }
 
   /** One state to every target; true if all have it. */
-  private async sendState(state: ReplicaState, targets: Mirror<ReplicaTarget>[]): Promise<boolean> {
+  private async sendState(
+    state: ReplicaState,
+    targets: Mirror<ReplicaTarget>[],
+    fromUpload?: string,
+  ): Promise<boolean> {
     let handle: ReadHandle | undefined;
     if (state.record && !state.record.deleteMarker && state.record.size > 0) {
       handle = await this.o.local.openObject(state.bucket, state.key, { versionId: state.versionId });
@@ -347,7 +352,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
         return true;
       }
     }
-    const calls = targets.map((m) => this.sendTo(m, state, handle));
+    const calls = targets.map((m) => this.sendTo(m, state, handle, fromUpload));
     try {
       const results = await Promise.all(calls.map((c) => c.answered));
       return results.every(Boolean);
@@ -364,12 +369,26 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     m: Mirror<ReplicaTarget>,
     state: ReplicaState,
     handle: ReadHandle | undefined,
+    fromUpload?: string,
   ): { answered: Promise<boolean>; ended: Promise<unknown> } {
+    const send = (body: AsyncIterable<Buffer> | undefined) =>
+      m.peer.applyReplica({ state, ...(body ? { body } : {}) });
+    const fromParts = fromUpload !== undefined && state.record?.parts !== undefined;
     return this.transfer(m, {
-      unit: unitKey(state.bucket, state.key, state.opver.counter, state.opver.nodeId),
+      // A completion's record is not noted acknowledged: push sync passes its key again, which brings the
+      // upload's tombstone too should the mirror miss it (copyKey finds the version there and sends no bytes).
+      unit: fromParts ? undefined : unitKey(state.bucket, state.key, state.opver.counter, state.opver.nodeId),
       bytes: handle?.record.size ?? 0,
       ...(handle ? { stream: () => handle.stream() } : {}),
-      apply: (body) => m.peer.applyReplica({ state, ...(body ? { body } : {}) }),
+      // A completion: the mirror builds the version from its copies of the parts; the bytes only if it lacks one.
+      apply: fromParts
+        ? (body) =>
+            m.peer
+              .applyReplica({ state: { ...state, fromUpload } })
+              .catch((err: unknown) =>
+                (err as { code?: unknown }).code === 'NoSuchUpload' ? send(body) : Promise.reject(err),
+              )
+        : send,
     });
   }
 

@@ -224,7 +224,11 @@ export class StorageNode implements StorageApi, ReplicaApi {
         this.checkpoints.recorded(id);
       },
     };
-    this.replica = new Replica({ ...commits, track });
+    this.replica = new Replica({
+      ...commits,
+      track,
+      removeUpload: (u, o) => this.uploadReplica.removeLocked(u, o),
+    });
     this.uploadReplica = new UploadReplica({
       ...commits,
       pins: this.reads.pins,

@@ -25,6 +25,12 @@ export interface ReplicaState {
    * version's stamp is its id; the null version's is sent here (absent: `opver`).
    */
   seq?: Opver;
+  /**
+   * Sent without bytes by a multipart completion to its mirrors: the upload the version was completed from. A node
+   * that holds that upload with every part of `record.parts` (same sizes and ETags) builds the version from them,
+   * as the completion did, and removes the upload; otherwise it answers NoSuchUpload, and the bytes are sent.
+   */
+  fromUpload?: string;
 }
 
 export type ApplyResult = 'applied' | 'stale';

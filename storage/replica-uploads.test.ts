@@ -237,6 +237,65 @@ test(
 );
 
 test(
+  'a completion reaches a mirror without its bytes: built from its copies of the parts, or refused until it has them',
+  T,
+  async () => {
+    const p = await twoNodes();
+    try {
+      const id = await p.a.createUpload('b', K('k'), H, 1);
+      const data = [bytes(SMALL * 2, 1), bytes(2000, 2), bytes(10, 3)];
+      const done = [];
+      for (const [i, d] of data.entries()) done.push(await part(p.a, 'k', id, i + 1, d));
+      const states = await p.a.uploadStates('b', K('k'));
+      const copy = async (s: UploadState) => {
+        const h = s.partNumber ? await p.a.openPart('b', K('k'), id, s.partNumber) : undefined;
+        try {
+          await p.b.applyUpload({ state: s, ...(h ? { body: h.stream() } : {}) });
+        } finally {
+          h?.release();
+        }
+      };
+      // B has the upload and parts 1 and 3 only.
+      for (const s of states) if (s.partNumber !== 2) await copy(s);
+      const rec = await p.a.completeUpload('b', K('k'), id, done.slice(0, 2), 3);
+      const [version] = await p.a.replicaStates('b', K('k'));
+      assert.deepEqual(version!.record?.parts, rec.parts);
+      const fromParts = { state: { ...version!, fromUpload: id } };
+      await assert.rejects(p.b.applyReplica(fromParts), { code: 'NoSuchUpload' });
+      assert.equal(await p.b.headObject('b', K('k')), undefined, 'nothing half done');
+      // Part 2 arrives (as copied before A completed): now B builds the version from its copies.
+      const part2 = states.find((s) => s.partNumber === 2)!;
+      await p.b.applyUpload({ state: part2, body: once(data[1]!) });
+      assert.equal(await p.b.applyReplica(fromParts), 'applied');
+      assert.equal(await p.b.applyReplica(fromParts), 'stale');
+      const got = (await p.b.headObject('b', K('k')))!;
+      assert.deepEqual(
+        [got.etag, got.versionId, got.opver, got.parts],
+        [rec.etag, rec.versionId, rec.opver, rec.parts],
+      );
+      assert.ok((await objectBytes(p.b, 'k'))!.equals(Buffer.concat(data.slice(0, 2))));
+      // The parts it used are the object's (part 3 freed); the upload is gone there too, with its tombstone.
+      assert.equal(p.b.index.parts.getCount(), 2);
+      assert.deepEqual(
+        (await p.b.uploadStates('b', K('k'))).map((s) => [s.uploadId, s.partNumber, s.upload]),
+        [[id, undefined, undefined]],
+      );
+      // A's own tombstone arrives later (newer): it takes the place of B's, and nothing else changes.
+      assert.equal((await copyKey({ from: p.a, to: p.b, bucket: 'b', key: K('k') })).applied, 1);
+      assert.deepEqual(await p.b.uploadStates('b', K('k')), await p.a.uploadStates('b', K('k')));
+      assert.ok((await objectBytes(p.b, 'k'))!.equals(Buffer.concat(data.slice(0, 2))));
+      await p.b.close();
+      await rebuildIndex(p.optsOf(2).dataDir, { volumeOpener: opener });
+      p.b = await StorageNode.open(p.optsOf(2));
+      assert.ok((await objectBytes(p.b, 'k'))!.equals(Buffer.concat(data.slice(0, 2))));
+      assert.deepEqual(await p.b.uploadStates('b', K('k')), await p.a.uploadStates('b', K('k')));
+    } finally {
+      await p.done();
+    }
+  },
+);
+
+test(
   'applied uploads, parts and upload tombstones survive a reopen and a rebuild from the volumes',
   T,
   async () => {
