@@ -371,8 +371,10 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     handle: ReadHandle | undefined,
     fromUpload?: string,
   ): { answered: Promise<boolean>; ended: Promise<unknown> } {
+    // With the bytes, the version is taken as sent (never built from parts).
+    const { fromUpload: _listed, ...plain } = state;
     const send = (body: AsyncIterable<Buffer> | undefined) =>
-      m.peer.applyReplica({ state, ...(body ? { body } : {}) });
+      m.peer.applyReplica({ state: plain, ...(body ? { body } : {}) });
     const fromParts = fromUpload !== undefined && state.record?.parts !== undefined;
     return this.transfer(m, {
       // A completion's record is not noted acknowledged: push sync passes its key again, which brings the
@@ -384,7 +386,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       apply: fromParts
         ? (body) =>
             m.peer
-              .applyReplica({ state: { ...state, fromUpload } })
+              .applyReplica({ state: { ...plain, fromUpload } })
               .catch((err: unknown) =>
                 (err as { code?: unknown }).code === 'NoSuchUpload' ? send(body) : Promise.reject(err),
               )

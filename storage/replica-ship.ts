@@ -119,6 +119,18 @@ async function sendState(
     };
     if (record.deleteMarker || record.size === 0)
       return { result: await to.applyReplica({ state, ...(force ? { force } : {}) }), bytes: 0 };
+    // Completed from an upload: `to` may hold its parts and build the version from them, no bytes sent.
+    if (same && s.fromUpload !== undefined && record.parts) {
+      try {
+        const result = await to.applyReplica({
+          state: { ...state, fromUpload: s.fromUpload },
+          ...(force ? { force } : {}),
+        });
+        return { result, bytes: 0 };
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'NoSuchUpload') throw err;
+      }
+    }
     const result = await to.applyReplica({ state, body: h.stream(), ...(force ? { force } : {}) });
     return { result, bytes: result === 'applied' ? record.size : 0 };
   } finally {

@@ -107,6 +107,7 @@ export class Replica {
         opver: r.v.opver,
         record: toRecord(bucket, key, r.v, r.v.opver, r.vkey === undefined),
         seq: r.v.seq!,
+        ...(r.v.body.kind === 'multipart' ? { fromUpload: r.v.body.uploadId } : {}),
       };
       byId.set(id, s);
       out.push(s);
@@ -127,6 +128,7 @@ export class Replica {
         if (compareOpver(t.opver, held.opver) > 0) {
           delete held.record;
           delete held.seq;
+          delete held.fromUpload;
           held.opver = t.opver;
         }
         continue;
