@@ -54,8 +54,8 @@ class FakeNode implements ReplicaSource {
       },
     };
   }
-  async uploadStates(): Promise<UploadState[]> {
-    return [];
+  async uploadUnit(): Promise<UploadState | undefined> {
+    return undefined;
   }
   async openPart(): Promise<PartHandle | undefined> {
     return undefined;

@@ -42,8 +42,15 @@ import type {
 /** A mirror's side: applies a state if it is newer than what it holds for that unit. */
 export type ReplicaTarget = Pick<ReplicaApi, 'applyReplica' | 'applyUpload'>;
 
-/** The local node's side: every state of a key, and its bodies. */
-export type ReplicaSource = Pick<ReplicaEnd, 'replicaStates' | 'openObject' | 'uploadStates' | 'openPart'>;
+/** The local node's side: every state of a key, and its bodies; one upload unit's state. */
+export type ReplicaSource = Pick<ReplicaEnd, 'replicaStates' | 'openObject' | 'openPart'> & {
+  uploadUnit(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    partNumber?: number,
+  ): Promise<UploadState | undefined>;
+};
 
 export type { ApplyResult, ReplicaState };
 
@@ -288,9 +295,9 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     }
     let states: UploadState[];
     try {
-      states = (await this.o.local.uploadStates(bucket, key)).filter(
-        (s) => s.uploadId === unit.uploadId && s.partNumber === unit.partNumber && s.opver.counter > before,
-      );
+      // The one unit (not every upload and part of the key: an upload may have 10,000 parts).
+      const s = await this.o.local.uploadUnit(bucket, key, unit.uploadId, unit.partNumber);
+      states = s && s.opver.counter > before ? [s] : [];
     } catch (err) {
       for (const m of targets) this.leaveBehind(m, err);
       this.o.wakeSync();

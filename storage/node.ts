@@ -528,6 +528,15 @@ export class StorageNode implements StorageApi, ReplicaApi {
   async uploadStates(bucket: string, key: Buffer): Promise<UploadState[]> {
     return this.uploadReplica.states(bucket, key);
   }
+  /** One upload unit's state (the upload or its tombstone, or one part): what a mirrored call changed. */
+  async uploadUnit(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    partNumber?: number,
+  ): Promise<UploadState | undefined> {
+    return this.uploadReplica.unit(bucket, key, uploadId, partNumber);
+  }
   applyUpload(input: ApplyUploadInput): Promise<ApplyResult> {
     return this.uploadReplica.apply(input);
   }

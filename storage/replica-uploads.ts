@@ -168,6 +168,24 @@ export class UploadReplica {
     return out;
   }
 
+  /** One unit's state now: the upload (or its tombstone), or one part; undefined when the node holds nothing of it. */
+  unit(bucket: string, key: Buffer, uploadId: string, partNumber?: number): UploadState | undefined {
+    const { index } = this.d;
+    const row = index.get(index.uploads, uploadKey(bucket, key, uploadId));
+    if (partNumber !== undefined) {
+      const p = row && index.get(index.parts, partKey(uploadId, partNumber));
+      if (!p) return undefined;
+      const v = decodePartValue(p);
+      return { bucket, key, uploadId, partNumber, opver: v.opver, part: partOf(v) };
+    }
+    if (row) {
+      const u = decodeUploadValue(row);
+      return { bucket, key, uploadId, opver: u.opver, upload: describeUpload(u) };
+    }
+    const t = getTombstone(index, uploadTombstoneKey(bucket, key, uploadId));
+    return t && { bucket, key, uploadId, opver: t.opver };
+  }
+
   async apply(input: ApplyUploadInput): Promise<ApplyResult> {
     const { state } = input;
     const { bucket, key, uploadId } = state;
