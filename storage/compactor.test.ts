@@ -200,7 +200,10 @@ test('upload markers and deferred deletes moved by compaction are still found af
     assert.ok(got);
     assert.deepEqual(await readAll(got.stream()), part);
     got.release();
-    // Nothing is left of the deleted key or the upload marker: only the completed object's entries.
+    // Nothing is left of the deleted key or the upload marker: the completed object's entries and the upload's
+    // tombstone (replica-uploads.ts), which expires like the others.
+    assert.equal((await node.stats()).volumes[0]!.liveEntries, 3);
+    assert.equal(await node.purgeTombstones(), 1);
     const s = (await node.stats()).volumes[0]!;
     assert.equal(s.liveEntries, 2, 'the object manifest and its part');
   } finally {
