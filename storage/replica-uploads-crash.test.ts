@@ -1,4 +1,5 @@
-// SIGKILL during replicated upload applies (uploads, newer copies of them, inline and blob parts, removals), real
+// SIGKILL during replicated upload applies (uploads, newer copies of them, inline and blob parts, removals,
+// completions built from the parts held), real
 // processes: after every restart each acknowledged apply holds (the upload, a part byte-exact at its opver, or the
 // upload's tombstone with nothing else of it), an apply cut by the kill happened whole or not at all; at the end a
 // rebuild of the index from the volumes alone finds the same states.
@@ -47,6 +48,18 @@ interface Upload {
   key: Buffer;
   units: Map<string, Unit>;
   removedAt?: string;
+  /** Completed from its parts (a mirror's side of a completion): the object. */
+  completed?: { etag: string; bytes: Buffer; tombstone: boolean };
+}
+
+/** The bytes of an object completed from these parts of the upload as the model holds them. */
+function partsBytes(u: Upload, parts: number[]): Buffer {
+  return Buffer.concat(
+    parts.map((n) => {
+      const unit = u.units.get(`p${n}`)!;
+      return bytes(unit.size!, unit.seed!);
+    }),
+  );
 }
 
 const unitOf = (l: Line) => (l.start === 'upload' || l.ack === 'upload' ? 'u' : `p${l.partNumber}`);
@@ -71,6 +84,7 @@ test(`SIGKILL during replicated upload applies, ${ROUNDS} rounds: every acknowle
     return u;
   };
   let acked = 0;
+  let completions = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const lines = await runChild(t.dir, round, BigInt(round + 1) * 1_000_000n, 20 + ((round * 11) % 30));
@@ -86,7 +100,16 @@ test(`SIGKILL during replicated upload applies, ${ROUNDS} rounds: every acknowle
         if (l.res !== 'applied') continue;
         const start = lines.find((s) => s.start && s.w === l.w && s.opver === l.opver)!;
         const u = upload(l.uploadId!);
-        if (l.ack === 'remove') {
+        if (l.ack === 'complete') {
+          completions++;
+          // Acknowledged: its tombstone was written before the answer.
+          u.completed = {
+            etag: l.etag as string,
+            bytes: partsBytes(u, start.parts as number[]),
+            tombstone: true,
+          };
+          u.units.clear();
+        } else if (l.ack === 'remove') {
           u.removedAt = l.opver!;
           u.units.clear();
         } else
@@ -103,6 +126,26 @@ test(`SIGKILL during replicated upload applies, ${ROUNDS} rounds: every acknowle
           const states = (await node.uploadStates('b', u.key)).filter((s) => s.uploadId === id);
           const what = `round ${round} ${id}: holds ${JSON.stringify(states.map((s) => [nameOf(s), String(s.opver.counter), !!s.upload || !!s.part]))}, acknowledged ${JSON.stringify([...u.units], (_k, v) => v)} removed ${u.removedAt}, cut ${JSON.stringify(c)}`;
           const tomb = states.find((s) => s.partNumber === undefined && !s.upload);
+          const head = await node.headObject('b', u.key);
+          if (u.completed || (c?.start === 'complete' && head?.etag === c.etag)) {
+            // Completed: the object from the parts, the upload gone (its tombstone written once acknowledged).
+            // Cut after its commit: its tombstone may not have been written (the version says the same meanwhile).
+            const done = u.completed ?? {
+              etag: c!.etag as string,
+              bytes: partsBytes(u, c!.parts as number[]),
+              tombstone: states.length === 1,
+            };
+            assert.equal(head?.etag, done.etag, what);
+            const h = await node.openObject('b', u.key);
+            assert.deepEqual(await readAll(h!.stream()), done.bytes, `${what}: object bytes`);
+            h!.release();
+            assert.ok(states.length <= 1 && (states.length === 0 || tomb), what);
+            assert.equal(states.length, done.tombstone ? 1 : 0, `${what}: the tombstone`);
+            u.completed = done;
+            u.units.clear();
+            continue;
+          }
+          assert.equal(head, undefined, `${what}: no object unless completed`);
           if (u.removedAt || (c?.start === 'remove' && tomb)) {
             // Removed: the tombstone alone (at the acknowledged removal, or the cut one that happened).
             const at = u.removedAt ?? c!.opver;
@@ -115,11 +158,12 @@ test(`SIGKILL during replicated upload applies, ${ROUNDS} rounds: every acknowle
           assert.equal(tomb, undefined, what);
           const held = new Map(states.map((s) => [nameOf(s), s]));
           const names = new Set([...u.units.keys(), ...held.keys()]);
-          if (c && c.start !== 'remove') names.add(unitOf(c));
+          if (c && c.start !== 'remove' && c.start !== 'complete') names.add(unitOf(c));
           for (const name of names) {
             const s = held.get(name);
             const want = u.units.get(name);
-            const cutUnit = c && c.start !== 'remove' && unitOf(c) === name ? c : undefined;
+            const cutUnit =
+              c && c.start !== 'remove' && c.start !== 'complete' && unitOf(c) === name ? c : undefined;
             if (!s) {
               assert.ok(!want, `${what}: ${name} lost`);
               continue;
@@ -165,6 +209,7 @@ test(`SIGKILL during replicated upload applies, ${ROUNDS} rounds: every acknowle
     }
     await node.close();
     assert.ok(acked > 80, `only ${acked} acknowledged applies`);
+    assert.ok(completions > 0, 'completions built from parts were acknowledged');
   } finally {
     await t.remove();
   }

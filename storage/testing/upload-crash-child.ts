@@ -1,5 +1,6 @@
 // Child process of replica-uploads-crash.test.ts: replicated upload states applied to a StorageNode (node 2) until
-// SIGKILLed — uploads, newer copies of them, parts inline and in blobs (new and replaced), removals, stale repeats —
+// SIGKILLed — uploads, newer copies of them, parts inline and in blobs (new and replaced), removals, completions
+// built from the parts held (a mirror's side of a multipart completion), stale repeats —
 // from 4 workers on their own uploads, one line before each apply ("start") and one after it resolved ("ack").
 // Upload ids and keys are new each round (argument 2): `r<round>w<worker>u<n>`.
 
@@ -70,6 +71,32 @@ async function worker(w: number): Promise<void> {
       out({ start: 'part', ...line, partNumber, size, seed });
       const res = await node.applyUpload({ state, ...(size > 0 ? { body: once(data) } : {}) });
       out({ ack: 'part', ...line, partNumber, res });
+    } else if (r < 9 && rand(2) === 0) {
+      // A completion arriving from the primary without bytes: built from the parts held here (every part held, in
+      // order), or refused (NoSuchUpload) when none is.
+      const held = (await node.uploadStates('b', key)).filter((s) => s.uploadId === uploadId && s.part);
+      if (held.length === 0) continue;
+      const parts = held.map((s) => ({ partNumber: s.partNumber!, size: s.part!.size, etag: s.part!.etag }));
+      const size = parts.reduce((n, p) => n + p.size, 0);
+      const etag = `${md5(Buffer.concat(parts.map((p) => Buffer.from(p.etag, 'hex'))))}-${parts.length}`;
+      const record = {
+        bucket: 'b',
+        key,
+        size,
+        etag,
+        lastModifiedMs: 1,
+        headers: { userMeta: {} },
+        checksums: {},
+        opver,
+        versionId: 'null',
+        parts,
+      };
+      out({ start: 'complete', ...line, etag, parts: parts.map((p) => p.partNumber) });
+      const res = await node.applyReplica({
+        state: { bucket: 'b', key, versionId: 'null', opver, seq: opver, record, fromUpload: uploadId },
+      });
+      out({ ack: 'complete', ...line, etag, res });
+      removed = true;
     } else if (r < 9) {
       out({ start: 'remove', ...line });
       const res = await node.applyUpload({ state: base });
