@@ -47,7 +47,7 @@ import { copyHeaders } from '../../storage/api.ts';
 import { NoSuchKeyError, PreconditionFailedError, WrongPartitionError } from '../../storage/errors.ts';
 import { S3Error } from '../errors.ts';
 import { byKey, byKeyThenUpload, mergeSorted } from './merge.ts';
-import { dropTargets, listOrder, membersOf, readOrder, writeOrder, writeTarget } from './routing.ts';
+import { dropTargets, listOrder, membersOf, mirrored, readOrder, writeOrder, writeTarget } from './routing.ts';
 
 /** A storage node's API as the router uses it. */
 export interface NodeClient extends StorageApi {
@@ -497,8 +497,12 @@ export class ClusterRouter implements StorageApi {
             }),
           ),
         );
+        // Mirrored members hold the same objects and uploads: the most any dropped is the group's count.
         const objects = Math.max(0, ...dropped.map((d) => d.objects));
-        return { objects, uploads: dropped.reduce((n, d) => n + d.uploads, 0) };
+        const uploads = mirrored(members)
+          ? Math.max(0, ...dropped.map((d) => d.uploads))
+          : dropped.reduce((n, d) => n + d.uploads, 0);
+        return { objects, uploads };
       }),
     );
     return perGroup.reduce((a, b) => ({ objects: a.objects + b.objects, uploads: a.uploads + b.uploads }), {
