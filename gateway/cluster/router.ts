@@ -47,7 +47,15 @@ import { copyHeaders } from '../../storage/api.ts';
 import { NoSuchKeyError, PreconditionFailedError, WrongPartitionError } from '../../storage/errors.ts';
 import { S3Error } from '../errors.ts';
 import { byKey, byKeyThenUpload, mergeSorted } from './merge.ts';
-import { dropTargets, listOrder, membersOf, mirrored, readOrder, writeOrder, writeTarget } from './routing.ts';
+import {
+  dropTargets,
+  listOrder,
+  membersOf,
+  mirrored,
+  readOrder,
+  writeOrder,
+  writeTarget,
+} from './routing.ts';
 
 /** A storage node's API as the router uses it. */
 export interface NodeClient extends StorageApi {
