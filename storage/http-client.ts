@@ -31,11 +31,21 @@ import type {
   VersionSelector,
 } from './api.ts';
 import type { BinlogPosition } from './binlog-record.ts';
-import { errorFromWire } from './errors.ts';
-import { frameBody, fromWire, toWire } from './http-wire.ts';
+import { errorFromWire, InvalidRangeError } from './errors.ts';
+import {
+  collectChunks,
+  frameBody,
+  frameWhole,
+  fromWire,
+  INLINE_READ_BYTES,
+  INLINE_TYPE,
+  toWire,
+  unframeInline,
+  WHOLE_BODY_BYTES,
+} from './http-wire.ts';
 import type { JoinResult } from './recovery-pull.ts';
 import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
-import { frameApply } from './replica-wire.ts';
+import { frameApply, frameApplyWhole } from './replica-wire.ts';
 
 export interface StorageClientOptions {
   connections?: number;
@@ -131,10 +141,13 @@ export class StorageClient implements StorageApi, ReplicaApi {
     });
   }
 
-  /** Puts and parts: arguments in a header, the framed body streamed, finish() appended to it. */
+  /**
+   * Puts and parts: arguments in a header, the framed body streamed, finish() appended to it; a body of at most
+   * WHOLE_BODY_BYTES is collected first and sent as one buffer.
+   */
   private async upload<T>(
     method: string,
-    args: unknown,
+    args: { size: number },
     body: AsyncIterable<Buffer>,
     finish: () => Promise<BodyFinish>,
   ): Promise<T> {
@@ -149,6 +162,10 @@ export class StorageClient implements StorageApi, ReplicaApi {
     };
     try {
       return await this.deadline(async (signal) => {
+        const framed =
+          args.size <= WHOLE_BODY_BYTES
+            ? frameWhole(await collectChunks(body, args.size), await guarded())
+            : Readable.from(frameBody(body, guarded));
         const res = await this.pool.request({
           path: `/v1/${method}`,
           method: 'POST',
@@ -157,7 +174,7 @@ export class StorageClient implements StorageApi, ReplicaApi {
             'content-type': 'application/octet-stream',
             ...this.auth,
           },
-          body: Readable.from(frameBody(body, guarded)),
+          body: framed,
           signal: signal ?? null,
         });
         const text = await res.body.text();
@@ -185,17 +202,31 @@ export class StorageClient implements StorageApi, ReplicaApi {
   ): Promise<ObjectRecord | undefined> {
     return (await this.call<ObjectRecord | null>('headObject', { bucket, key, which })) ?? undefined;
   }
+  /**
+   * A version up to INLINE_READ_BYTES comes whole in the answer (read under the node's pin, verified, and released
+   * there: one call); a larger one is a handle on the node, streamed by a second call and released by a third.
+   */
   async openObject(
     bucket: string,
     key: Buffer,
     which: VersionSelector = {},
   ): Promise<ReadHandle | undefined> {
-    const r = await this.call<{ handleId: string; record: ObjectRecord } | null>('openObject', {
-      bucket,
-      key,
-      which,
+    const args = { bucket, key, which, inline: INLINE_READ_BYTES };
+    const r = await this.deadline(async (signal) => {
+      const res = await this.pool.request({
+        path: '/v1/openObject',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.auth },
+        body: toWire(args),
+        signal: signal ?? null,
+      });
+      const answer = Buffer.from(await res.body.arrayBuffer());
+      if (res.statusCode !== 200) throw wireError(answer.toString());
+      if (res.headers['content-type'] === INLINE_TYPE) return unframeInline<ObjectRecord>(answer);
+      return fromWire<{ handleId: string; record: ObjectRecord } | null>(answer.toString());
     });
     if (!r) return undefined;
+    if ('bytes' in r) return bytesHandle(r.record, r.bytes);
     let released = false;
     const pool = this.pool;
     const auth = this.auth;
@@ -327,14 +358,23 @@ export class StorageClient implements StorageApi, ReplicaApi {
   scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
     return this.call('scanKeys', opts);
   }
-  /** The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's. */
+  /**
+   * The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's, in one buffer when the
+   * version is at most WHOLE_BODY_BYTES.
+   */
   async applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
     const { body, ...args } = input;
+    const size = input.state.record?.size ?? 0;
+    const json = toWire(args);
+    const framed =
+      !body || size <= WHOLE_BODY_BYTES
+        ? frameApplyWhole(json, body ? await collectChunks(body, size) : [])
+        : Readable.from(frameApply(json, body));
     const res = await this.pool.request({
       path: '/v1/applyReplica',
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', ...this.auth },
-      body: Readable.from(frameApply(toWire(args), body ?? noBytes())),
+      body: framed,
     });
     const text = await res.body.text();
     if (res.statusCode !== 200) throw wireError(text);
@@ -355,4 +395,21 @@ function wireError(text: string): Error {
   }
 }
 
-async function* noBytes(): AsyncIterable<Buffer> {}
+/** A version read whole (an inline answer): ranges cut from memory, checked as the node checks them. */
+function bytesHandle(record: ObjectRecord, bytes: Buffer): ReadHandle {
+  if (bytes.length !== record.size)
+    throw errorFromWire('InternalError', `got ${bytes.length} bytes of a ${record.size}-byte version`);
+  return {
+    record,
+    async *stream(range) {
+      if (!range) {
+        if (bytes.length > 0) yield bytes;
+        return;
+      }
+      if (range.start < 0 || range.end < range.start || range.end >= bytes.length)
+        throw new InvalidRangeError(`range ${range.start}-${range.end} of ${bytes.length} bytes`);
+      yield bytes.subarray(range.start, range.end + 1);
+    },
+    release: () => {},
+  };
+}

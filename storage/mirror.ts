@@ -16,6 +16,7 @@ import type {
   CopyDestination,
   CopySource,
   DeleteOptions,
+  Opver,
   PutObjectInput,
   ReadHandle,
   RemoveObjectInput,
@@ -108,7 +109,15 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   // ---- mutating calls: local first, then the mirrors ----
 
   putObject(input: PutObjectInput) {
-    return this.mirrored(input.bucket, input.key, () => this.o.inner.putObject(input));
+    // A small body is kept as it passes into the local write: the mirrors get it from memory, not read back.
+    const kept = input.size <= KEEP_BODY_BYTES ? keepBody(input) : undefined;
+    return this.mirrored(
+      input.bucket,
+      input.key,
+      () => this.o.inner.putObject(kept?.input ?? input),
+      undefined,
+      kept && ((r) => ({ opver: r.opver, bytes: kept.bytes() })),
+    );
   }
   deleteObject(bucket: string, key: Buffer, opts?: DeleteOptions) {
     return this.mirrored(
@@ -198,15 +207,16 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     key: Buffer,
     op: () => Promise<T>,
     changed: (result: T) => boolean = () => true,
+    written?: (result: T) => KnownBody,
   ): Promise<T> {
     const before = this.o.clock();
     const result = await op();
-    if (changed(result)) await this.replicate(bucket, key, before);
+    if (changed(result)) await this.replicate(bucket, key, before, written?.(result));
     return result;
   }
 
   /** Sends the states of `key` newer than `before` to every write target; never throws (push sync is the net). */
-  private async replicate(bucket: string, key: Buffer, before: bigint): Promise<void> {
+  private async replicate(bucket: string, key: Buffer, before: bigint, known?: KnownBody): Promise<void> {
     const targets = this.o.modeFor(bucket) === 'async' ? [] : this.o.peers.writeTargets();
     // Every mirror this write is not sent to misses it until push sync delivers it.
     for (const m of this.o.peers.all()) if (!targets.includes(m)) m.noteMissed();
@@ -224,15 +234,30 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       this.o.wakeSync();
       return;
     }
-    const outcomes = await Promise.all(states.map((s) => this.sendState(s, targets)));
+    const outcomes = await Promise.all(states.map((s) => this.sendState(s, targets, known)));
     if (outcomes.every(Boolean)) this.totals.mirrored++;
     else this.o.wakeSync();
   }
 
   /** One state to every target; true if all have it. */
-  private async sendState(state: ReplicaState, targets: Mirror<ReplicaTarget>[]): Promise<boolean> {
+  private async sendState(
+    state: ReplicaState,
+    targets: Mirror<ReplicaTarget>[],
+    known?: KnownBody,
+  ): Promise<boolean> {
     let handle: ReadHandle | undefined;
-    if (state.record && !state.record.deleteMarker && state.record.size > 0) {
+    let bytes: Buffer | undefined;
+    const r = state.record;
+    if (
+      r &&
+      !r.deleteMarker &&
+      r.size > 0 &&
+      known?.bytes?.length === r.size &&
+      sameOpver(known.opver, state.opver)
+    )
+      // The version this call wrote: its bytes are the body it was given (the op that replaces it sends its own).
+      bytes = known.bytes;
+    else if (r && !r.deleteMarker && r.size > 0) {
       handle = await this.o.local.openObject(state.bucket, state.key, { versionId: state.versionId });
       const r = handle?.record;
       if (!r || r.opver.counter !== state.opver.counter || r.opver.nodeId !== state.opver.nodeId) {
@@ -241,7 +266,10 @@ export class MirroringNode implements StorageApi, ReplicaApi {
         return true;
       }
     }
-    const calls = targets.map((m) => this.sendTo(m, state, handle));
+    const source = bytes
+      ? { size: bytes.length, stream: () => once(bytes) }
+      : handle && { size: handle.record.size, stream: () => handle.stream() };
+    const calls = targets.map((m) => this.sendTo(m, state, source));
     try {
       const results = await Promise.all(calls.map((c) => c.answered));
       return results.every(Boolean);
@@ -258,7 +286,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   private sendTo(
     m: Mirror<ReplicaTarget>,
     state: ReplicaState,
-    handle: ReadHandle | undefined,
+    source: { size: number; stream: () => AsyncIterable<Buffer> } | undefined,
   ): { answered: Promise<boolean>; ended: Promise<unknown> } {
     const ctl = new AbortController();
     let late!: (err: Error) => void;
@@ -270,8 +298,8 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       late(new MirrorTimeoutError(`mirror ${m.nodeId} made no progress for ${this.ackTimeoutMs} ms`));
     };
     let timer = setTimeout(fire, this.ackTimeoutMs);
-    const body = handle
-      ? progressing(handle.stream(), ctl.signal, {
+    const body = source
+      ? progressing(source.stream(), ctl.signal, {
           chunk: () => timer.refresh(),
           // The whole body is sent: the mirror gets time to make it durable (its final fdatasync) before it answers.
           end: (bytes) => {
@@ -284,7 +312,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     const ended = call.catch(() => undefined);
     const answered = Promise.race([call, timedOut]).then(
       () => {
-        const bytes = handle?.record.size ?? 0;
+        const bytes = source?.size ?? 0;
         m.noteAcked(unitKey(state.bucket, state.key, state.opver.counter, state.opver.nodeId), bytes);
         return true;
       },
@@ -307,6 +335,42 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       'mirror left behind: writes are acknowledged without it until push sync catches it up',
     );
   }
+}
+
+/** What a put wrote: its opver and the body it was given (undefined if it was not taken whole). */
+interface KnownBody {
+  opver: Opver;
+  bytes: Buffer | undefined;
+}
+
+/** Bodies up to this size are kept in memory as they pass into a put (larger ones are read back, streamed). */
+const KEEP_BODY_BYTES = 128 * 1024;
+
+/** The put with its body passing through a copy; `bytes()` once the local write has taken all of it. */
+function keepBody(input: PutObjectInput): { input: PutObjectInput; bytes(): Buffer | undefined } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let whole = false;
+  const body = (async function* () {
+    for await (const c of input.body) {
+      chunks.push(c);
+      size += c.length;
+      yield c;
+    }
+    whole = true;
+  })();
+  return {
+    input: { ...input, body },
+    bytes: () => (whole && size === input.size ? Buffer.concat(chunks, size) : undefined),
+  };
+}
+
+function sameOpver(a: Opver, b: Opver): boolean {
+  return a.counter === b.counter && a.nodeId === b.nodeId;
+}
+
+async function* once(bytes: Buffer): AsyncIterable<Buffer> {
+  yield bytes;
 }
 
 /** Yields `body`'s chunks, telling `on.chunk` of each; throws once `signal` is aborted. */
