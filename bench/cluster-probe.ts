@@ -75,6 +75,14 @@ function threadLine(
   return `    ${name} threads µs/op: ${parts.join(', ')}`;
 }
 
+/** CPU the processes use with no request for 3 s (heartbeats, push sync, background work). */
+async function idle(pids: Array<[string, number]>, when: string): Promise<void> {
+  const idle0 = pids.map(([, pid]) => cpuOf(pid));
+  await new Promise((r) => setTimeout(r, 3000));
+  const each = pids.map(([n, pid], i) => `${n} ${(((cpuOf(pid) - idle0[i]!) / 3) * 1000).toFixed(0)}`);
+  console.log(`cluster idle ${when} the load: CPU ms/s: ${each.join(', ')}`);
+}
+
 async function probe(t: HttpTarget, pids: Array<[string, number]>): Promise<void> {
   for (const [label, run] of [
     ['PUT 4 KiB', () => putSmall(t, concurrency, ms)],
@@ -129,12 +137,9 @@ try {
       x.proc.proc.pid!,
     ]);
     pids.push(...c.others().map((p): [string, number] => [p.name, p.proc.pid!]));
-    const idle0 = pids.map(([, pid]) => cpuOf(pid));
-    await new Promise((r) => setTimeout(r, 3000));
-    console.log(
-      `cluster idle: CPU ms/s: ${pids.map(([n, pid], i) => `${n} ${(((cpuOf(pid) - idle0[i]!) / 3) * 1000).toFixed(0)}`).join(', ')}`,
-    );
+    await idle(pids, 'before');
     await probe(t, pids);
+    await idle(pids, 'after');
     await t.client.close();
   } finally {
     await c.close();
