@@ -28,6 +28,8 @@ interface Rig {
   calls: string[];
   /** TCP connections the server accepted. */
   connections: () => number;
+  /** Per put the server answered: whether its request was read to its end (not destroyed before, with an error). */
+  ended: boolean[];
   dir: string;
 }
 
@@ -46,7 +48,11 @@ async function withRig(
   });
   const server: Server = createStorageServer(wrap(node));
   const calls: string[] = [];
-  server.on('request', (req) => calls.push(req.url ?? ''));
+  const ended: boolean[] = [];
+  server.on('request', (req, res) => {
+    calls.push(req.url ?? '');
+    if (req.url === '/v1/putObject') res.once('finish', () => ended.push(req.readableEnded && !req.errored));
+  });
   let connections = 0;
   server.on('connection', () => connections++);
   server.listen(0, '127.0.0.1');
@@ -55,7 +61,7 @@ async function withRig(
     connections: 1,
   });
   try {
-    await fn({ node, client, calls, connections: () => connections, dir: t.dir });
+    await fn({ node, client, calls, connections: () => connections, ended, dir: t.dir });
   } finally {
     await client.close();
     server.close();
@@ -182,10 +188,10 @@ test('bad bytes are refused: the inline answer is an error, never the corrupted 
   });
 });
 
-test('puts small (one buffer) and large (streamed, chunked) keep the one connection open', {
+test('puts small (one buffer) and large (streamed, chunked) are read to their end; one connection serves all', {
   timeout: 60_000,
 }, async () => {
-  await withRig(async ({ client, connections }) => {
+  await withRig(async ({ client, connections, ended }) => {
     const bodies = [bytes(4096, 31), bytes(300 * 1024, 32), bytes(100, 33), bytes(2 * 1024 * 1024 + 5, 34)];
     for (const [i, data] of bodies.entries()) {
       // The digests come a moment after the bytes (a gateway hashing them): the final frame and the chunked
@@ -205,6 +211,8 @@ test('puts small (one buffer) and large (streamed, chunked) keep the one connect
       h!.release();
     }
     assert.equal(connections(), 1, 'every call on the same keep-alive connection');
+    assert.equal(ended.length, bodies.length);
+    assert.deepEqual(ended, Array(ended.length).fill(true), 'no request destroyed before its end');
   });
 });
 
@@ -221,6 +229,11 @@ function pausedBeforeRead(h: ReadHandle, reached: () => void, go: Promise<void>)
   };
 }
 
+/** Waits (turn by turn of the event loop) until `ok`; fails after 10 s rather than hang the file. */
 async function until(ok: () => boolean): Promise<void> {
-  while (!ok()) await new Promise((r) => setImmediate(r));
+  const limit = performance.now() + 10_000;
+  while (!ok()) {
+    if (performance.now() > limit) throw new Error('condition not reached within 10 s');
+    await new Promise((r) => setImmediate(r));
+  }
 }
