@@ -1,5 +1,5 @@
 // The cluster section of `npm run bench`: a tracker, syncgroups a and b × 2 storage nodes and a gateway on
-// loopback (real processes, default timings: heartbeats every 2 s, suspect after 10 s, gateway polls every 1 s),
+// loopback (real processes, default timings: heartbeats every 2 s, suspect after 10 s, gateway polls every 250 ms),
 // measured against a single `quire server` in the same run:
 // - 4 KiB PUT and GET ops/s and 64 MiB PUT MB/s, single node vs mirrored vs async (the bucket's
 //   'replication-mode' set through the tracker), as ratios to the single node;
@@ -268,7 +268,7 @@ async function setMode(c: BenchCluster, mode: 'async' | undefined): Promise<void
     30_000,
     'nodes holding the new catalog',
   );
-  // The gateway's copy too (it polls every second).
+  // The gateway's copy too (it polls every 250 ms).
   await new Promise((r) => setTimeout(r, 1500));
 }
 

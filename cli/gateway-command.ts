@@ -51,7 +51,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   delete env.extraKeys;
   const config = resolveConfig([env, flags]);
   const trackerUrl = urlFlag(values.tracker, '--tracker');
-  const pollMs = numberFlag(values['poll-ms'] ?? '1000', '--poll-ms', 50);
+  const pollMs = numberFlag(values['poll-ms'] ?? '250', '--poll-ms', 50);
   const connectTimeoutMs = numberFlag(
     values['storage-connect-timeout-ms'] ?? '1000',
     '--storage-connect-timeout-ms',
@@ -74,6 +74,8 @@ export async function gatewayCommand(args: string[]): Promise<number> {
       logger.warn({ err: (err as Error).message }, 'tracker poll failed; serving from the copy held'),
     onPollRecovered: () => logger.info('tracker answering again'),
   });
+  const metrics = new GatewayMetrics(async () => (await router.stats()).volumes);
+  metrics.addCluster(() => directory.nodes);
   const router = new ClusterRouter({
     view: {
       get layout() {
@@ -86,11 +88,13 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     },
     connect: (url) => new StorageClient(url, { secret, connectTimeoutMs }),
     failoverAfterMs,
-    onFailover: ({ nodeId, error }) =>
+    onFailover: ({ nodeId, error }) => {
+      metrics.readFailedOver();
       logger.debug(
         { nodeId, err: (error as Error).message },
         'storage node did not answer a read; asking a mirror',
-      ),
+      );
+    },
   });
   const hasher = createHashingPool();
   let ready = false;
@@ -100,7 +104,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     credentials: (id) => directory.credentials(id),
     ...gatewayConfigOptions(config),
     logger,
-    metrics: new GatewayMetrics(async () => (await router.stats()).volumes),
+    metrics,
     hasher,
     clock: () => Date.now(),
     isReady: () => ready && directory.ready,

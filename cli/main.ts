@@ -125,7 +125,7 @@ routes each key to the storage node that holds it. Object reads and writes go on
   --port N                   S3 port (default 9000)
   --host ADDR                listen address (default 127.0.0.1)
   --cluster-secret-file F    the tracker's cluster-secret file (or QUIRE_CLUSTER_SECRET)
-  --poll-ms N                how often to copy the tracker's state (default 1000)
+  --poll-ms N                how often to copy the tracker's state (default 250)
   --storage-connect-timeout-ms N  how long connecting to a storage node may take (default 1000)
   --failover-after-ms N      a read the storage node has not answered in N ms goes to a mirror (default 2000)
   --log-level L              fatal|error|warn|info|debug|trace|silent

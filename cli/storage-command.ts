@@ -138,6 +138,8 @@ export async function storageCommand(args: string[]): Promise<number> {
     retainMs: config.binlogRetentionHours * 3600 * 1000,
     retainBytes: config.binlogRetentionBytes,
     log: logger.child({ part: 'sync' }),
+    // Gateways route no reads to a member behind, once the tracker has the report: send it now, not a beat later.
+    onBehind: () => member?.beatSoon(),
   });
   replication = repl;
   // An empty node (fresh directory, replaced disk, new member) fills itself from a live mirror before it serves.
@@ -197,7 +199,12 @@ export async function storageCommand(args: string[]): Promise<number> {
     onError: (err) =>
       logger.warn({ err: (err as Error).message }, 'heartbeat failed; serving with the layout held'),
     onRecovered: () => logger.info('tracker reachable again'),
-    report: () => ({ sync: repl.report(), repairs: storage.repairs, ...pull.report() }),
+    report: () => ({
+      sync: repl.report(),
+      mirrors: repl.mirrors(),
+      repairs: storage.repairs,
+      ...pull.report(),
+    }),
     onMembers: (members) => {
       repl.onMembers(members);
       void pull.onMembers(members);

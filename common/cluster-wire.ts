@@ -91,6 +91,11 @@ export const heartbeatSchema = z.object({
   recovery: recoveryReportSchema.optional(),
   /** Push sync as this node sees it: per mirror, what of this node's binlog the mirror has not applied yet. */
   sync: z.array(syncReportSchema).max(64).optional(),
+  /**
+   * The members this node sends its writes to (the member list of the tracker's last reply; absent on a node that
+   * does not mirror). A member missing from it may lack this node's writes: gateways do not read from it yet.
+   */
+  mirrors: z.array(nodeIdSchema).max(64).optional(),
   /** Bad checksums this node has repaired from a mirror since it started. */
   repairs: z.number().int().min(0).optional(),
   /** The change number (`seq`) of the catalog copy the node keeps in its data directory (absent: none). */

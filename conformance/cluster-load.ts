@@ -3,6 +3,7 @@
 // key, the sha256 and size of what was acknowledged (never the bytes), every failed call with its start and end
 // time (so a test computes the failure window around a fault it injected), and every listing that returned a key
 // twice or out of UTF-8 byte order, or missed a key acknowledged before it began.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -386,6 +387,69 @@ export class LoadGenerator {
 }
 
 /** GETs an object and hashes it as it streams (the bytes are not kept). */
+/** When a fault test's phases happened (performance.now() ms): the load, the fault, the tracker's verdict, its end. */
+export interface FaultTimes {
+  loadStartMs: number;
+  faultMs: number;
+  suspectMs: number;
+  /** When the node came back (restarted or resumed). */
+  backMs: number;
+  loadEndMs: number;
+}
+
+/**
+ * The client errors of a load through a node fault (SIGKILL or SIGSTOP of a member mid-load), logged with their
+ * timeline and checked against what the issue bounds: no GET fails, PUTs fail only within `putWindowMs` of the fault
+ * and never before it, listings never return a key twice, out of order, unknown, or miss an acknowledged key, and no
+ * GET returns other bytes. `progressed`: whether the load went on during the fault.
+ */
+export function checkFaultWindow(
+  load: LoadGenerator,
+  t: FaultTimes,
+  opts: { label: string; putWindowMs: number; progressed: boolean },
+): void {
+  const puts = load.failuresOf(['put', 'multipart']);
+  const gets = load.failuresOf(['get']);
+  const lastPutFailure = Math.max(t.faultMs, ...puts.map((f) => f.endMs));
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  const report = {
+    loadSeconds: s(t.loadEndMs - t.loadStartMs),
+    suspectAfterFaultSeconds: s(t.suspectMs - t.faultMs),
+    backAfterFaultSeconds: s(t.backMs - t.faultMs),
+    putFailures: puts.length,
+    putWindowSeconds: s(lastPutFailure - t.faultMs),
+    getFailures: gets.length,
+    slowestGetAfterFaultSeconds: s(load.slowest(['get'], t.faultMs)),
+    slowestPutAfterFaultSeconds: s(load.slowest(['put', 'multipart'], t.faultMs)),
+    listFailures: load.failuresOf(['list']).length,
+    errors: [...new Set(load.failures.map((f) => `${f.op}:${f.error}:${f.status ?? ''}`))],
+  };
+  console.log(
+    `${opts.label}: ${load.summary()}\n${JSON.stringify(report)}\nfailures: ${load.timeline(t.faultMs)}\n` +
+      `listing misses: ${load.missTimeline(t.faultMs)}`,
+  );
+  assert.deepEqual(load.corrupt, [], 'a GET returned other bytes than acknowledged');
+  assert.ok(opts.progressed, `the load stalled during the fault: ${load.summary()}`);
+  assert.deepEqual(
+    puts.filter((f) => f.endMs < t.faultMs),
+    [],
+    'no PUT may fail before the fault',
+  );
+  assert.ok(
+    lastPutFailure - t.faultMs < opts.putWindowMs,
+    `PUTs failed for ${report.putWindowSeconds} s after the fault (bound ${opts.putWindowMs / 1000} s): ` +
+      load.timeline(t.faultMs, 5),
+  );
+  assert.deepEqual(gets.slice(0, 5), [], `${gets.length} GETs of acknowledged objects failed`);
+  assert.deepEqual(load.listingViolations.slice(0, 5), [], 'a listing returned a key twice or out of order');
+  assert.deepEqual(load.listingStrays.slice(0, 5), [], 'a listing returned a key never written');
+  assert.deepEqual(
+    load.listingMisses.slice(0, 5),
+    [],
+    `${load.listingMisses.length} times a listing missed a key acknowledged before it began`,
+  );
+}
+
 export async function readObject(
   s3: S3Client,
   bucket: string,
@@ -452,6 +516,8 @@ export interface StatusNode {
   objects: number;
   phase?: 'serving' | 'recovering';
   sync?: Array<{ nodeId: string; lagOps: number; lagBytes: number; needsPull?: boolean }>;
+  /** The members the node sends its writes to. */
+  mirrors?: string[];
 }
 export interface StatusReport {
   syncgroups: Array<{ name: string; nodes: StatusNode[] }>;

@@ -192,7 +192,7 @@ export interface ClusterTimings {
  */
 export const FAST_TIMINGS: ClusterTimings = { suspectAfterMs: 3000, heartbeatMs: 200, pollMs: 200 };
 /** What an operator gets without flags (the failover windows the issue bounds are measured with these). */
-export const DEFAULT_TIMINGS: ClusterTimings = { suspectAfterMs: 10_000, heartbeatMs: 2000, pollMs: 1000 };
+export const DEFAULT_TIMINGS: ClusterTimings = { suspectAfterMs: 10_000, heartbeatMs: 2000, pollMs: 250 };
 
 export interface ClusterOptions {
   timings?: ClusterTimings;

@@ -31,6 +31,24 @@ export interface LifecycleProgressTotals {
   readonly errors: number;
 }
 
+/** One storage node as the tracker last reported it (cluster gateways): its state and its heartbeat's figures. */
+export interface ClusterNodeMetrics {
+  readonly nodeId: string;
+  readonly syncgroup: string;
+  readonly state: 'up' | 'suspect' | 'recovering';
+  readonly objects: number;
+  /** Bad checksums it repaired from a mirror since it started. */
+  readonly repairs?: number;
+  /** Per mirror, what of this node's binlog the mirror has not applied yet. */
+  readonly sync?: ReadonlyArray<{
+    readonly nodeId: string;
+    readonly lagOps: number;
+    readonly lagBytes: number;
+  }>;
+}
+
+const NODE_STATES = ['up', 'suspect', 'recovering'] as const;
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   /** Requests per (op, status) counted here and handed to prom-client at scrape time: no label hashing per request. */
@@ -167,6 +185,78 @@ export class GatewayMetrics {
       },
     });
   }
+
+  /**
+   * Exports the cluster's storage nodes as the tracker last reported them (read at scrape time): state, objects,
+   * checksum repairs and push-sync lag per mirror. The figures are the nodes' own since they started, so gauges.
+   */
+  addCluster(read: () => readonly ClusterNodeMetrics[]): void {
+    const perNode = (name: string, help: string, pick: (n: ClusterNodeMetrics) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['node', 'syncgroup'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const n of read()) {
+            const v = pick(n);
+            if (v !== undefined) this.set({ node: n.nodeId, syncgroup: n.syncgroup }, v);
+          }
+        },
+      });
+    new Gauge({
+      name: 'quire_node_state',
+      help: 'Storage node state as the tracker reports it: 1 for the state it is in (up, suspect, recovering)',
+      labelNames: ['node', 'syncgroup', 'state'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const n of read())
+          for (const state of NODE_STATES)
+            this.set({ node: n.nodeId, syncgroup: n.syncgroup, state }, n.state === state ? 1 : 0);
+      },
+    });
+    perNode('quire_node_objects', 'Objects the storage node holds (its last heartbeat)', (n) => n.objects);
+    perNode(
+      'quire_node_checksum_repairs',
+      'Bad checksums the storage node repaired from a mirror since it started (its last heartbeat)',
+      (n) => n.repairs ?? 0,
+    );
+    const lag = (name: string, help: string, pick: (r: { lagOps: number; lagBytes: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['node', 'mirror'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const n of read())
+            for (const r of n.sync ?? []) this.set({ node: n.nodeId, mirror: r.nodeId }, pick(r));
+        },
+      });
+    lag(
+      'quire_sync_lag_operations',
+      "Operations of the node's binlog the mirror has not applied yet",
+      (r) => r.lagOps,
+    );
+    lag(
+      'quire_sync_lag_bytes',
+      "Bytes of the node's binlog the mirror has not applied yet",
+      (r) => r.lagBytes,
+    );
+    this.failovers = new Counter({
+      name: 'quire_read_failovers_total',
+      help: 'Reads that moved on to another member because a storage node did not answer',
+      registers: [this.registry],
+    });
+  }
+
+  /** Counts a read that left a storage node that did not answer for the next member (cluster gateways). */
+  readFailedOver(): void {
+    this.failovers?.inc();
+  }
+  private failovers: Counter | undefined;
 
   /** The latency histogram's child per op, so the label object is built and checked once. */
   private readonly latencyChildren = new Map<string, { observe(value: number): void }>();

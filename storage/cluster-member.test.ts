@@ -264,3 +264,110 @@ test('a deleted bucket reaches the node as a deleted incarnation, and the node i
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a node the tracker gave no layout yet beats again soon, not a whole interval later', {
+  timeout: 20_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quire-member-'));
+  // A new cluster's tracker: no layout in the replies until it has decided (here: from the third beat on).
+  let beats = 0;
+  let third: () => void = () => undefined;
+  const thirdBeat = new Promise<void>((resolve) => {
+    third = resolve;
+  });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      beats++;
+      if (beats === 3) third();
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({ suspectAfterMs: 10_000, ...(beats >= 3 ? { layout: initialLayout(['a']) } : {}) }),
+      );
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const guard = new PartitionGuard({} as StorageApi, 'a');
+  const member = new ClusterMember({
+    tracker: new TrackerClient({ url, secret: SECRET }),
+    guard,
+    stats: async () => ({ nodeId: 1, volumes: [], objects: 0, uploads: 0 }),
+    nodeId: '00000001',
+    url: 'http://127.0.0.1:9201',
+    dataDir: dir,
+    disk: nodeDisk,
+    // Far beyond the test's timeout: only the quick beats of a node without a layout can reach the third beat.
+    intervalMs: 60_000,
+    startedMs: 1,
+    onError: () => undefined,
+  });
+  try {
+    member.start();
+    await thirdBeat;
+    await member.stop();
+    assert.equal(guard.layoutVersion, 1);
+  } finally {
+    await member.stop();
+    server.closeAllConnections();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('beatSoon: a beat at once, or right after the one on its way', { timeout: 20_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quire-member-'));
+  // Each beat is announced; the second one's answer waits until the test lets it go.
+  const arrived = new Map<number, () => void>();
+  const beat = (n: number) => new Promise<void>((resolve) => arrived.set(n, resolve));
+  const [second, third, fourth] = [beat(2), beat(3), beat(4)];
+  let beats = 0;
+  let releaseSecond: () => void = () => undefined;
+  const secondHeld = new Promise<void>((resolve) => {
+    releaseSecond = resolve;
+  });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', async () => {
+      const n = ++beats;
+      arrived.get(n)?.();
+      if (n === 2) await secondHeld;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ suspectAfterMs: 10_000, layout: initialLayout(['a']) }));
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const member = new ClusterMember({
+    tracker: new TrackerClient({ url, secret: SECRET }),
+    guard: new PartitionGuard({} as StorageApi, 'a'),
+    stats: async () => ({ nodeId: 1, volumes: [], objects: 0, uploads: 0 }),
+    nodeId: '00000001',
+    url: 'http://127.0.0.1:9201',
+    dataDir: dir,
+    disk: nodeDisk,
+    // Far beyond the test's timeout: a beat comes soon only when one is asked for (or the state is unsettled).
+    intervalMs: 60_000,
+    startedMs: 1,
+    onError: () => undefined,
+  });
+  try {
+    member.start();
+    // The first reply brought a layout: the second beat comes soon (unsettled) and is held.
+    await second;
+    // Asked for while the second is on its way: a third follows it at once.
+    member.beatSoon();
+    releaseSecond();
+    await third;
+    // Settled now (the next beat is an interval away): asked for, it comes at once.
+    await new Promise((r) => setImmediate(r));
+    member.beatSoon();
+    await fourth;
+  } finally {
+    releaseSecond();
+    await member.stop();
+    server.closeAllConnections();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

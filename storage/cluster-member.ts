@@ -28,6 +28,8 @@ import type { StorageApi } from './api.ts';
 import type { PartitionGuard } from './partition-guard.ts';
 
 const LAYOUT_FILE = 'cluster-layout.json';
+/** How soon a node that has no layout yet beats again. */
+const UNSETTLED_BEAT_MS = 200;
 const CATALOG_FILE = 'cluster-catalog.json';
 
 export interface MemberOptions {
@@ -45,7 +47,7 @@ export interface MemberOptions {
   /** The first good heartbeat after failed ones. */
   onRecovered?: () => void;
   /** What else the heartbeat reports (recovery progress, push-sync lag, repairs), asked at each beat. */
-  report?: () => Pick<Heartbeat, 'phase' | 'recovery' | 'sync' | 'repairs'>;
+  report?: () => Pick<Heartbeat, 'phase' | 'recovery' | 'sync' | 'mirrors' | 'repairs'>;
   /** Called after each heartbeat reply with the other members of the syncgroup (its mirrors). */
   onMembers?: (members: NodeView[]) => void;
   /** Called once a new catalog from the tracker is kept (durably), with the one it replaced. */
@@ -88,6 +90,12 @@ export class ClusterMember {
   private catalog: { copy: CatalogCopy; configs: Map<string, unknown>; deleted: Set<string> } | undefined;
   private loaded: Promise<void> | undefined;
   private mirrors: NodeView[] = [];
+  /** The last reply changed what this node reports (its layout, its members): the tracker should hear it soon. */
+  private unsettled = false;
+  /** The heartbeat loop (set by start), a beat on its way, and a beat asked for meanwhile (beatSoon). */
+  private loop: (() => void) | undefined;
+  private beating = false;
+  private again = false;
 
   constructor(private readonly opts: MemberOptions) {}
 
@@ -171,7 +179,11 @@ export class ClusterMember {
       { timeoutMs: Math.max(1000, o.intervalMs) },
     );
     if (reply.layout && !validLayout(reply.layout)) throw new Error('the tracker sent an invalid layout');
+    const layoutBefore = o.guard.layoutVersion;
+    const idsOf = (ms: readonly NodeView[]) => ms.map((m) => m.nodeId).join(',');
+    this.unsettled = false;
     if (reply.members) {
+      if (idsOf(reply.members) !== idsOf(this.mirrors)) this.unsettled = true;
       this.mirrors = reply.members;
       o.onMembers?.(reply.members);
     }
@@ -190,6 +202,7 @@ export class ClusterMember {
       await writeFileDurable(o.disk, o.dataDir, LAYOUT_FILE, JSON.stringify(reply.layout));
       o.guard.setLayout(reply.layout);
     }
+    if (o.guard.layoutVersion !== layoutBefore) this.unsettled = true;
     if (reply.offer) await this.offer();
   }
 
@@ -212,13 +225,40 @@ export class ClusterMember {
     o.onOffered?.(copy?.seq);
   }
 
+  /**
+   * A heartbeat as soon as possible (what it reports changed in a way gateways must learn at once, e.g. a mirror
+   * left behind): now if none is on its way, else right after the one that is.
+   */
+  beatSoon(): void {
+    if (this.stopped || !this.loop) return;
+    if (this.beating) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.loop();
+  }
+
   start(): void {
     const loop = () => {
       if (this.stopped) return;
+      this.beating = true;
+      this.again = false;
       this.running = this.beat().then(() => {
-        if (!this.stopped) this.timer = setTimeout(loop, this.opts.intervalMs);
+        this.beating = false;
+        if (this.stopped) return;
+        // Without a layout the node refuses every key (a new cluster's tracker decides its layout once a node of
+        // each syncgroup has beaten), and after a reply that brought a layout or new members the tracker still
+        // shows what the node reported before it (gateways route by that): ask again soon, not an interval later.
+        const waitMs = this.again
+          ? 0
+          : this.opts.guard.layoutVersion === undefined || this.unsettled
+            ? Math.min(this.opts.intervalMs, UNSETTLED_BEAT_MS)
+            : this.opts.intervalMs;
+        this.timer = setTimeout(loop, waitMs);
       });
     };
+    this.loop = loop;
     loop();
   }
 

@@ -24,6 +24,8 @@ export class Mirror<P> {
   behind = true;
   /** Writes it missed, counted: push sync clears `behind` only after a round with none missed meanwhile. */
   misses = 0;
+  /** Told when a missed write makes it behind (it was not): the node's heartbeat should say so soon. */
+  onBehind: (() => void) | undefined;
   /** Units this mirror acknowledged in a mirrored write that push sync has not passed yet (unit → bytes). */
   private readonly acked = new Map<string, number>();
   /** Units push sync passed before their mirrored write was acknowledged (that ack then notes nothing). */
@@ -44,8 +46,10 @@ export class Mirror<P> {
 
   /** A write of this node did not reach the mirror (push sync is to bring it). */
   noteMissed(): void {
+    const was = this.behind;
     this.behind = true;
     this.misses++;
+    if (!was) this.onBehind?.();
   }
 
   /** A mirrored write of this unit was acknowledged by the mirror. */
@@ -90,6 +94,8 @@ export interface MirrorPeersOptions<P> {
   connect(url: string): P;
   /** Closes a client no longer used (its mirror moved to another address). */
   disconnect(peer: P): void;
+  /** A mirror that was not behind missed a write (gateways must learn it soon: it may lack keys now). */
+  onBehind?(nodeId: string): void;
 }
 
 export class MirrorPeers<P> {
@@ -105,7 +111,9 @@ export class MirrorPeers<P> {
       if (m.nodeId === this.opts.selfId) continue;
       const had = this.byId.get(m.nodeId);
       if (!had) {
-        this.byId.set(m.nodeId, new Mirror(m.nodeId, m.url, m.state, this.opts.connect(m.url)));
+        const mirror = new Mirror(m.nodeId, m.url, m.state, this.opts.connect(m.url));
+        mirror.onBehind = () => this.opts.onBehind?.(m.nodeId);
+        this.byId.set(m.nodeId, mirror);
         changed = true;
         continue;
       }

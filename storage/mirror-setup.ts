@@ -28,6 +28,8 @@ export interface ReplicationOptions {
   retainMs: number;
   retainBytes: number;
   log: MirrorLog & PushSyncLog;
+  /** A mirror that was current missed a write (the heartbeat should report it behind at once). */
+  onBehind?(nodeId: string): void;
   /** Whether this node serves now (false while a recovery pull fills it: it then runs no lifecycle). Default: yes. */
   serving?: () => boolean;
 }
@@ -40,6 +42,8 @@ export interface Replication {
   onMembers(members: readonly NodeView[]): void;
   /** ClusterMember's report: push sync's lag per mirror. */
   report(): SyncReport[];
+  /** The members this node sends its writes to (heartbeat `mirrors`): none until the tracker named them. */
+  mirrors(): string[];
   /** Whether this node runs the lifecycle rules now (one member of the syncgroup does). */
   runsLifecycle(): boolean;
   start(): void;
@@ -51,6 +55,7 @@ export async function setUpReplication(o: ReplicationOptions): Promise<Replicati
     selfId: o.selfId,
     connect: (url) => new StorageClient(url, { secret: o.secret }),
     disconnect: (client) => void client.close().catch(() => undefined),
+    onBehind: (id) => o.onBehind?.(id),
   });
   const synclog = await Synclog.open(o.disk, join(o.dataDir, 'synclog'));
   const node = o.node;
@@ -83,6 +88,7 @@ export async function setUpReplication(o: ReplicationOptions): Promise<Replicati
       peers.update(m);
     },
     report: () => sync.report(),
+    mirrors: () => peers.all().map((m) => m.nodeId),
     // Not before the tracker has said who the members are: two nodes must never both run it.
     runsLifecycle: () => members !== undefined && (o.serving?.() ?? true) && runsLifecycle(o.selfId, members),
     start: () => sync.start(),

@@ -8,11 +8,11 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { NodeState, NodeView } from '../../common/cluster-wire.ts';
 import { initialLayout, rankMembers } from '../../common/layout.ts';
-import type { ObjectRecord, ReadHandle, StorageApi } from '../../storage/api.ts';
+import type { ObjectRecord, PutObjectInput, ReadHandle, StorageApi } from '../../storage/api.ts';
 import { StorageClient } from '../../storage/http-client.ts';
 import { S3Error } from '../errors.ts';
 import { ClusterRouter, type NodeClient } from './router.ts';
-import { listOrder, membersOf, mirrored, readOrder, writeTarget } from './routing.ts';
+import { listOrder, membersOf, mirrored, readOrder, writeOrder, writeTarget } from './routing.ts';
 
 const T = { timeout: 120_000 };
 const BUCKET = '~0123456789abcdef0123456789abcdef';
@@ -27,6 +27,7 @@ function member(nodeId: string, syncgroup: string, state: NodeState, mirrors = t
     volumes: [],
     state,
     silentMs: 0,
+    layoutVersion: 1,
     ...(mirrors ? { sync: [] } : {}),
   };
 }
@@ -151,7 +152,7 @@ function fakeNode(
 }
 
 test(
-  'reads fail over in rendezvous order to the first member that answers; writes never fail over',
+  'reads fail over in rendezvous order to the first member that answers; writes only past a refused connection',
   T,
   async () => {
     const behaviourArb = fc.constantFrom<Behaviour>('ok', 'refused', 'frozen', 'slow');
@@ -206,16 +207,26 @@ test(
               want,
             );
           }
-          // A write goes to the up primary and nowhere else, whatever it answers.
+          // A write goes to the up primary, and on to the next member that takes writes only past a member that
+          // refused the connection (nothing reached it); any other answer or failure is the write's.
           log.length = 0;
-          const primary = writeTarget(nodes, BUCKET, key);
-          if (!primary || behaviourOf.get(primary.nodeId) === 'frozen') return;
-          const wrote = router.deleteObject(BUCKET, key);
-          if (behaviourOf.get(primary.nodeId) !== 'refused') assert.equal(await wrote, true);
-          else await assert.rejects(wrote, (e) => e instanceof S3Error && e.code === 'ServiceUnavailable');
+          const wantWrite: Array<[string, boolean]> = [];
+          let wrote: 'ok' | 'unavailable' | 'hangs' = 'unavailable';
+          for (const id of ids(writeOrder(nodes, BUCKET, key))) {
+            wantWrite.push([id, false]);
+            const b = behaviourOf.get(id);
+            if (b === 'refused') continue;
+            wrote = b === 'frozen' ? 'hangs' : 'ok';
+            break;
+          }
+          if (wrote === 'hangs') return;
+          assert.equal(wantWrite[0]?.[0], writeTarget(nodes, BUCKET, key)?.nodeId);
+          const deleted = router.deleteObject(BUCKET, key);
+          if (wrote === 'ok') assert.equal(await deleted, true);
+          else await assert.rejects(deleted, (e) => e instanceof S3Error && e.code === 'ServiceUnavailable');
           assert.deepEqual(
             log.map((l) => [l.node, l.bounded]),
-            [[primary.nodeId, false]],
+            wantWrite,
           );
         },
       ),
@@ -556,6 +567,70 @@ test(
 );
 
 test(
+  'a member with no layout yet (it refuses every key) gets writes only when no other is up; reads last',
+  T,
+  () => {
+    fc.assert(
+      fc.property(membersArb, keyArb, fc.nat(), (members, key, which) => {
+        const bare = members[which % members.length]!;
+        const { layoutVersion: _none, ...rest } = bare;
+        const group = members.map((m) => (m === bare ? rest : m));
+        const others = members.filter((m) => m !== bare);
+        const live = bare.state === 'up' || bare.state === 'suspect';
+        if (others.some((m) => m.state === 'up') || bare.state !== 'up')
+          assert.equal(writeTarget(group, BUCKET, key)?.nodeId, writeTarget(others, BUCKET, key)?.nodeId);
+        else assert.equal(writeTarget(group, BUCKET, key)?.nodeId, bare.nodeId);
+        assert.deepEqual(ids(readOrder(group, BUCKET, key)), [
+          ...ids(readOrder(others, BUCKET, key)),
+          ...(live ? [bare.nodeId] : []),
+        ]);
+      }),
+      { numRuns: 1000 },
+    );
+  },
+);
+
+test(
+  'a member that another member up does not mirror to yet (it joined since that member heard the list) is behind',
+  T,
+  () => {
+    const a = member('0000000a', 'g', 'up');
+    const b = member('0000000b', 'g', 'up');
+    fc.assert(
+      fc.property(keyArb, (key) => {
+        // a has not heard of b yet: its writes went to nobody else, so b may lack them.
+        const unknown = [
+          { ...a, mirrors: [] },
+          { ...b, mirrors: [a.nodeId] },
+        ];
+        assert.equal(writeTarget(unknown, BUCKET, key)?.nodeId, a.nodeId);
+        assert.deepEqual(ids(readOrder(unknown, BUCKET, key)), [a.nodeId]);
+        // Once a mirrors to b, both serve their share.
+        const known = [
+          { ...a, mirrors: [b.nodeId] },
+          { ...b, mirrors: [a.nodeId] },
+        ];
+        assert.deepEqual(ids(readOrder(known, BUCKET, key)), rankMembers([a.nodeId, b.nodeId], BUCKET, key));
+        // A member that is not up takes no writes: what it does not know of says nothing.
+        const silent = [
+          { ...a, state: 'suspect' as const, mirrors: [] },
+          { ...b, mirrors: [a.nodeId] },
+        ];
+        assert.equal(writeTarget(silent, BUCKET, key)?.nodeId, b.nodeId);
+        // b restarted a moment ago (knows nobody yet) after missing a's writes: a, which a report of missed writes
+        // does not name, is read first; b only after it.
+        const restarted = [
+          { ...a, mirrors: [b.nodeId], sync: [{ nodeId: b.nodeId, lagOps: 1, lagBytes: 4, behind: true }] },
+          { ...b, mirrors: [] },
+        ];
+        assert.equal(writeTarget(restarted, BUCKET, key)?.nodeId, a.nodeId);
+        assert.deepEqual(ids(readOrder(restarted, BUCKET, key)), [a.nodeId]);
+      }),
+    );
+  },
+);
+
+test(
   'a stream that only missed its deadline is read again from its member when every other one is down',
   T,
   async () => {
@@ -596,5 +671,65 @@ test(
     ]);
     h.release();
     assert.deepEqual(released, [busy, busy]);
+  },
+);
+
+test(
+  'a PUT whose primary refuses the connection goes to the next member with the same bytes; a large one fails',
+  T,
+  async () => {
+    const layout = initialLayout(['g']);
+    const nodes = [member('0000000a', 'g', 'up'), member('0000000b', 'g', 'up')];
+    const key = Buffer.from('photo.jpg');
+    const [primary, next] = ids(writeOrder(nodes, BUCKET, key));
+    const received = new Map<string, Buffer>();
+    const router = new ClusterRouter({
+      view: { layout, nodes, refresh: async () => {} },
+      connect: (url) => {
+        const id = url.slice('http://'.length);
+        const make = (): NodeClient =>
+          ({
+            putObject: async (input: PutObjectInput) => {
+              // A refused connection: the body is never read.
+              if (id === primary) throw refused();
+              const chunks: Buffer[] = [];
+              for await (const c of input.body) chunks.push(c);
+              received.set(id, Buffer.concat(chunks));
+              return record(input.key, 1n, 2);
+            },
+            bounded: () => make(),
+            close: async () => {},
+          }) as unknown as NodeClient;
+        return make();
+      },
+    });
+    const put = (bytes: Buffer) =>
+      router.putObject({
+        bucket: BUCKET,
+        key,
+        size: bytes.length,
+        body: (async function* () {
+          // Arrives in pieces, as a request body does.
+          for (let i = 0; i < bytes.length; i += 1000) yield bytes.subarray(i, i + 1000);
+        })(),
+        finish: async () => ({ etag: 'e', checksums: {} }),
+        headers: { userMeta: {} },
+        nowMs: 0,
+      } as unknown as PutObjectInput);
+    try {
+      const small = Buffer.alloc(64 * 1024, 7);
+      small.write('the first bytes');
+      await put(small);
+      assert.deepEqual(received.get(next!), small);
+      received.clear();
+      // A body too large to hold is sent once, to the primary: its refusal is the write's (a retryable 503).
+      await assert.rejects(
+        put(Buffer.alloc(2 * 1024 * 1024, 1)),
+        (e) => e instanceof S3Error && e.code === 'ServiceUnavailable',
+      );
+      assert.equal(received.size, 0);
+    } finally {
+      await router.close();
+    }
   },
 );

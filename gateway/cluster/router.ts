@@ -48,7 +48,15 @@ import { copyHeaders } from '../../storage/api.ts';
 import { NoSuchKeyError, PreconditionFailedError, WrongPartitionError } from '../../storage/errors.ts';
 import { S3Error } from '../errors.ts';
 import { byKey, byKeyThenUpload, mergeSorted } from './merge.ts';
-import { dropTargets, everyServing, listOrder, membersOf, readOrder, writeTarget } from './routing.ts';
+import {
+  dropTargets,
+  everyServing,
+  listOrder,
+  membersOf,
+  readOrder,
+  writeOrder,
+  writeTarget,
+} from './routing.ts';
 
 /** A storage node's API as the router uses it. */
 export interface NodeClient extends StorageApi {
@@ -181,7 +189,11 @@ export class ClusterRouter implements StorageApi {
    * A wrong-partition answer refreshes the layout and starts again with fresh candidates. Any other answer, error
    * or not, is the call's.
    */
-  private async attempt<T>(candidates: () => NodeView[], call: Call<T>): Promise<T> {
+  private async attempt<T>(
+    candidates: () => NodeView[],
+    call: Call<T>,
+    opts: { unreachedOnly?: boolean } = {},
+  ): Promise<T> {
     const retries = this.opts.wrongPartitionRetries ?? 2;
     const waitMs = this.opts.failoverAfterMs ?? DEFAULT_FAILOVER_AFTER_MS;
     for (let refreshed = 0; ; refreshed++) {
@@ -189,7 +201,11 @@ export class ClusterRouter implements StorageApi {
       let failed: { err: unknown; nodeId: string } | undefined;
       let stale = false;
       const slow: NodeView[] = [];
-      const tries = order.map((node, i) => ({ node, answerMs: i < order.length - 1 ? waitMs : undefined }));
+      // A write waits for its answer (it may be taking effect), and moves on only from a member never reached.
+      const tries = order.map((node, i) => ({
+        node,
+        answerMs: i < order.length - 1 && !opts.unreachedOnly ? waitMs : undefined,
+      }));
       for (let i = 0; i < tries.length; i++) {
         const { node, answerMs } = tries[i]!;
         try {
@@ -200,6 +216,7 @@ export class ClusterRouter implements StorageApi {
             break;
           }
           if (!isNetworkError(err)) throw err;
+          if (opts.unreachedOnly && !isUnreached(err)) throw translate(err, node.nodeId);
           failed = { err, nodeId: node.nodeId };
           if (answerMs !== undefined && isTimeout(err)) slow.push(node);
           if (i < tries.length - 1) this.opts.onFailover?.({ nodeId: node.nodeId, error: err });
@@ -222,9 +239,38 @@ export class ClusterRouter implements StorageApi {
     }, call);
   }
 
-  /** A write of (bucket, key) without a body: its primary, retried after a wrong-partition refresh. */
+  /**
+   * A write of (bucket, key) that can be sent again (no body, or one held in memory): its primary, then the next
+   * member that takes writes when one could not be connected to (`writeOrder`), retried after a wrong-partition
+   * refresh.
+   */
   private write<T>(bucket: string, key: Buffer, call: Call<T>): Promise<T> {
-    return this.attempt(() => [this.route(bucket, key)], call);
+    return this.attempt(
+      () => {
+        const { group, members } = this.groupOf(bucket, key);
+        const order = writeOrder(members, bucket, key);
+        if (order.length === 0) throw unavailable(`syncgroup ${group} has no storage node up`);
+        return order;
+      },
+      call,
+      { unreachedOnly: true },
+    );
+  }
+
+  /**
+   * A write whose body is sent as it arrives: a small one is held in memory first and written like a write without
+   * a body (it can go to the next member when the primary cannot be connected to); a larger one is sent once, to
+   * the primary, and a wrong-partition answer refreshes the layout for the next call.
+   */
+  private async writeBody<T>(
+    input: { bucket: string; key: Buffer; size: number; body: AsyncIterable<Buffer> },
+    call: (c: StorageApi, body: AsyncIterable<Buffer>) => Promise<T>,
+  ): Promise<T> {
+    if (input.size > RESEND_BODY_BYTES)
+      return this.writeOnce(input.bucket, input.key, (c) => call(c, input.body));
+    const chunks: Buffer[] = [];
+    for await (const c of input.body) chunks.push(c);
+    return this.write(input.bucket, input.key, (c) => call(c, replay(chunks)));
   }
 
   /** A write with a body: sent once, to the primary; a wrong-partition answer refreshes the layout for the next. */
@@ -261,7 +307,7 @@ export class ClusterRouter implements StorageApi {
   }
 
   putObject(input: PutObjectInput): Promise<ObjectRecord> {
-    return this.writeOnce(input.bucket, input.key, (c) => c.putObject(input));
+    return this.writeBody(input, (c, body) => c.putObject({ ...input, body }));
   }
   headObject(bucket: string, key: Buffer, which?: VersionSelector): Promise<ObjectRecord | undefined> {
     return this.read(bucket, key, (c) => c.headObject(bucket, key, which));
@@ -473,7 +519,7 @@ export class ClusterRouter implements StorageApi {
     return this.write(args[0], args[1], (c) => c.createUpload(...args));
   }
   uploadPart(input: UploadPartInput): Promise<BodyFinish> {
-    return this.writeOnce(input.bucket, input.key, (c) => c.uploadPart(input));
+    return this.writeBody(input, (c, body) => c.uploadPart({ ...input, body }));
   }
   completeUpload(...args: Parameters<StorageApi['completeUpload']>): Promise<ObjectRecord> {
     return this.write(args[0], args[1], (c) => c.completeUpload(...args));
@@ -537,6 +583,22 @@ function isNetworkError(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   const causeCode = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
   return NETWORK_CODES.has(String(code)) || NETWORK_CODES.has(String(causeCode));
+}
+
+/** Codes of a connection that was never made: nothing of the request reached the node. */
+const UNREACHED_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function isUnreached(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const causeCode = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return UNREACHED_CODES.has(String(code)) || UNREACHED_CODES.has(String(causeCode));
+}
+
+/** Bodies up to this size are held in memory by the gateway, so a write can go to the next member (`writeBody`). */
+const RESEND_BODY_BYTES = 1024 * 1024;
+
+async function* replay(chunks: readonly Buffer[]): AsyncIterable<Buffer> {
+  yield* chunks;
 }
 
 /** A call cut because the tracker turned its node suspect: for failover, the node did not answer. */

@@ -29,23 +29,54 @@ export function mirrored(members: readonly NodeView[]): boolean {
 }
 
 /**
- * The members another member reports as behind (they missed writes push sync has not delivered yet, or need a
- * recovery pull): they may lack keys, so they neither answer reads nor take writes while a member that is not
- * behind can. A silent member's last report still counts: erring towards "behind" only moves traffic.
+ * How far behind each member is, as the other members report it (0: not behind). A member another reports behind
+ * (it missed writes push sync has not delivered yet) or needing a recovery pull may lack keys, so it neither answers
+ * reads nor takes writes while a member that is not behind can. So is a member that another member that is up does
+ * not mirror to yet (absent from its `mirrors`: it joined or registered after that member last heard the member
+ * list, and that member's writes since went to nobody else). A silent member's report of what it pushes still
+ * counts: erring towards "behind" only moves traffic; what it does not know of does not, since it takes no writes.
+ * The number orders the members when every one is behind (say all restarted at once): the least behind first.
  */
-function behindIds(members: readonly NodeView[]): Set<string> {
-  const ids = new Set<string>();
-  for (const m of members)
-    for (const r of m.sync ?? []) if (r.behind === true || r.needsPull === true) ids.add(r.nodeId);
-  return ids;
+function lateness(members: readonly NodeView[]): Map<string, number> {
+  const late = new Map<string, number>();
+  const mark = (id: string, n: number) => late.set(id, Math.max(late.get(id) ?? 0, n));
+  for (const m of members) {
+    for (const r of m.sync ?? []) {
+      if (r.needsPull === true) mark(r.nodeId, Number.POSITIVE_INFINITY);
+      else if (r.behind === true) mark(r.nodeId, Math.max(1, r.lagOps));
+    }
+    if (m.state !== 'up' || m.mirrors === undefined) continue;
+    const knows = new Set(m.mirrors);
+    // Less than any report of missed writes: a node restarted a moment ago knows no member yet, and the member
+    // it missed writes of is still the one to read from.
+    for (const other of members)
+      if (other.nodeId !== m.nodeId && !knows.has(other.nodeId)) mark(other.nodeId, 0.5);
+  }
+  return late;
 }
 
-/** The members a write may go to: up and not behind; when every up member is behind (e.g. all restarted at once), all up ones. */
+/**
+ * The members that hold a layout, as their heartbeats say, unless none does: a member without one refuses every key.
+ * A node learns the layout from its heartbeat replies (a new cluster's first nodes are up a moment before the
+ * tracker has decided it) and reports it with its next beat, soon after; when no member reports one yet, they are
+ * tried anyway (one may have it since) rather than failing at once.
+ */
+function withLayout(among: readonly NodeView[]): NodeView[] {
+  const ready = among.filter((m) => m.layoutVersion !== undefined);
+  return ready.length > 0 ? ready : [...among];
+}
+
+/** Of `among`, the ones no member reports behind; when every one is, the least behind ones. */
+function leastBehind(among: readonly NodeView[], late: ReadonlyMap<string, number>): NodeView[] {
+  const by = (m: NodeView) => late.get(m.nodeId) ?? 0;
+  const least = Math.min(...among.map(by));
+  return among.filter((m) => by(m) === least);
+}
+
+/** The members a write may go to: up, with a layout, and the least behind of those (not behind at all, normally). */
 function writable(members: readonly NodeView[]): NodeView[] {
-  const up = members.filter((m) => m.state === 'up');
-  const late = behindIds(members);
-  const current = up.filter((m) => !late.has(m.nodeId));
-  return current.length > 0 ? current : up;
+  const up = withLayout(members.filter((m) => m.state === 'up'));
+  return up.length > 0 ? leastBehind(up, lateness(members)) : [];
 }
 
 function ranked(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
@@ -56,13 +87,22 @@ function ranked(members: readonly NodeView[], bucket: string, key: Buffer): Node
 /**
  * Where a write of (bucket, key) goes: the rendezvous primary over the members that are up (a suspect or
  * recovering member gets no writes, so a write fails over once the tracker marks the primary suspect). Multipart
- * calls go there too: an upload lives on the node that created it, which stays the primary while membership does
- * not change. Undefined when no member can take it.
+ * calls go there too. Undefined when no member can take it.
  */
 export function writeTarget(members: readonly NodeView[], bucket: string, key: Buffer): NodeView | undefined {
-  if (!mirrored(members)) return ranked(members, bucket, key)[0];
+  return writeOrder(members, bucket, key)[0];
+}
+
+/**
+ * The members a write of (bucket, key) may go to, in order: the primary (`writeTarget`), then the other members
+ * that take writes in rendezvous order. A write moves on only when a member could not even be connected to (a
+ * killed node refuses connections at once: nothing of the write reached it), so a dead primary costs no write its
+ * failure while the tracker has not called it suspect yet. Unmirrored: the primary only.
+ */
+export function writeOrder(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
+  if (!mirrored(members)) return ranked(members, bucket, key).slice(0, 1);
   // A member behind would give the write an opver below the newer versions it has not received yet: never it.
-  return ranked(writable(members), bucket, key)[0];
+  return ranked(writable(members), bucket, key);
 }
 
 /**
@@ -74,22 +114,17 @@ export function writeTarget(members: readonly NodeView[], bucket: string, key: B
  */
 export function readOrder(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
   if (!mirrored(members)) return ranked(members, bucket, key).slice(0, 1);
-  const late = behindIds(members);
   const live = members.filter((m) => m.state === 'up' || m.state === 'suspect');
-  const trusted = live.filter((m) => !late.has(m.nodeId));
-  const from = trusted.length > 0 ? trusted : live;
-  return [
-    ...ranked(
-      from.filter((m) => m.state === 'up'),
+  if (live.length === 0) return [];
+  const from = leastBehind(live, lateness(members));
+  const tier = (state: NodeView['state'], layout: boolean) =>
+    ranked(
+      from.filter((m) => m.state === state && (m.layoutVersion !== undefined) === layout),
       bucket,
       key,
-    ),
-    ...ranked(
-      from.filter((m) => m.state === 'suspect'),
-      bucket,
-      key,
-    ),
-  ];
+    );
+  // Members without a layout refuse every key: tried last (one may have it since its last heartbeat).
+  return [...tier('up', true), ...tier('suspect', true), ...tier('up', false), ...tier('suspect', false)];
 }
 
 /**

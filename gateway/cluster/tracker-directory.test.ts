@@ -164,3 +164,66 @@ test(
     }
   },
 );
+
+test(
+  'a mirrored member the tracker no longer lists (forgotten) is dropped; one of an unlisted group is kept',
+  T,
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quire-directory-'));
+    let trackerNow = 0;
+    const catalog = Catalog.open(join(dir, 'catalog'));
+    const leases = await GatewayLeases.open({ dir, leaseMs: LEASE_MS, now: () => trackerNow });
+    const svc = createTrackerService({
+      catalog,
+      layout: initialLayout(['a', 'b']),
+      secret: SECRET,
+      keys: [{ accessKeyId: 'AK1', secretAccessKey: 'secret-one' }],
+      leases,
+      suspectAfterMs: 10_000,
+      now: () => trackerNow,
+      wallClock: () => 0,
+      url: () => 'http://tracker',
+    });
+    const server: Server = createServer(getRequestListener(svc.app.fetch));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const tracker = new TrackerClient({ url, secret: SECRET, timeoutMs: 5000 });
+    const directory = new TrackerDirectory({ tracker, pollMs: 1_000_000, now: () => 0 });
+    const beat = (nodeId: string, syncgroup: string, port: number) =>
+      svc.registry.beat({
+        nodeId,
+        syncgroup,
+        url: `http://127.0.0.1:${port}`,
+        startedMs: 0,
+        objects: 0,
+        volumes: [],
+        layoutVersion: 1,
+        sync: [],
+        mirrors: [],
+      });
+    try {
+      await beat('0000000a', 'a', 1);
+      await beat('0000000b', 'a', 2);
+      await beat('0000000c', 'b', 3);
+      await directory.poll();
+      assert.deepEqual(directory.nodes.map((n) => n.nodeId).sort(), ['0000000a', '0000000b', '0000000c']);
+      // b goes silent, the operator forgets it: the gateway drops it with its reports.
+      trackerNow += 10_000;
+      await beat('0000000a', 'a', 1);
+      assert.equal(await svc.registry.forget('0000000b'), 'forgotten');
+      await directory.poll();
+      assert.deepEqual(directory.nodes.map((n) => n.nodeId).sort(), ['0000000a', '0000000c']);
+      // A tracker that lists nobody of group b (wiped, relearning): c is kept, suspect, to be tried.
+      assert.equal(await svc.registry.forget('0000000c'), 'forgotten');
+      await directory.poll();
+      const c = directory.nodes.find((n) => n.nodeId === '0000000c');
+      assert.equal(c?.state, 'suspect');
+    } finally {
+      await directory.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await catalog.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

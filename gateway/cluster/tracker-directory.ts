@@ -103,13 +103,22 @@ export class TrackerDirectory implements BucketDirectory {
       { timeoutMs: 5000 },
     );
     if (reply.layout) this.layoutHeld = reply.layout;
-    // A member this gateway has seen stays a member even when a restarted (or wiped) tracker has not heard from it
-    // yet: without mirrors, forgetting it would route its keys to another node.
+    // A member this gateway has seen stays one (suspect) while the tracker does not list it in a group that does
+    // not mirror, or lists nobody of its group (a wiped tracker relearning from heartbeats): forgetting it would
+    // route its keys to another node, or leave its group with no member to try. A mirrored group the tracker lists
+    // has its keys on whichever members live: there the list is the truth, and a node the operator forgot (`quire
+    // node forget`) or whose disk was swapped is gone, with its last report (whose "behind" marks would stay).
     const listed = new Set(reply.nodes.map((n) => n.nodeId));
-    const forgotten = this.nodesHeld
-      .filter((n) => !listed.has(n.nodeId))
+    const groups = new Map<string, boolean>();
+    for (const n of reply.nodes)
+      groups.set(
+        n.syncgroup,
+        (groups.get(n.syncgroup) ?? true) && (n.state === 'recovering' || n.sync !== undefined),
+      );
+    const kept = this.nodesHeld
+      .filter((n) => !listed.has(n.nodeId) && (groups.get(n.syncgroup) !== true || n.sync === undefined))
       .map((n) => ({ ...n, state: 'suspect' as const }));
-    this.nodesHeld = [...reply.nodes, ...forgotten];
+    this.nodesHeld = [...reply.nodes, ...kept];
     this.keys = new Map(reply.keys.map((k) => [k.accessKeyId, k]));
     if (reply.catalog) this.apply(reply.catalog);
     // Counted from when the poll was sent: the tracker counts from when it arrived, so ours ends first.
