@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { open, readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chunkFileName } from '../packing/layout.ts';
@@ -214,6 +214,36 @@ test('puts small (one buffer) and large (streamed, chunked) are read to their en
     assert.equal(ended.length, bodies.length);
     assert.deepEqual(ended, Array(ended.length).fill(true), 'no request destroyed before its end');
   });
+});
+
+test("a call bounded only by a signal (a write) is cut with the signal's reason by a node that never answers", {
+  timeout: 30_000,
+}, async () => {
+  // A frozen node as its callers see it: the kernel accepts the connection, nothing ever answers.
+  const sockets: Socket[] = [];
+  const silent = createTcpServer((s) => sockets.push(s));
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  const client = new StorageClient(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+  try {
+    for (const call of [
+      (c: StorageClient) => c.deleteObject('b', Buffer.from('k')),
+      (c: StorageClient) => c.putObject(putInput('b', 'k', bytes(4096, 41))),
+    ]) {
+      const ac = new AbortController();
+      const reason = new Error('the tracker reports the node suspect');
+      const pending = call(client.bounded({ signal: ac.signal }));
+      while (sockets.length === 0) await new Promise((r) => setImmediate(r));
+      ac.abort(reason);
+      await assert.rejects(pending, (err) => err === reason);
+      // Already aborted before the call: refused at once, with the same reason.
+      await assert.rejects(call(client.bounded({ signal: ac.signal })), (err) => err === reason);
+    }
+  } finally {
+    await client.close();
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
 });
 
 /** A handle whose first read waits at a pause point (reported by `reached`) until `go`. */

@@ -288,18 +288,19 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     state: ReplicaState,
     source: { size: number; stream: () => AsyncIterable<Buffer> } | undefined,
   ): { answered: Promise<boolean>; ended: Promise<unknown> } {
-    const ctl = new AbortController();
+    // Whether the transfer timed out (a plain flag: an AbortController per send costs more and nothing listens).
+    const ctl = { aborted: false };
     let late!: (err: Error) => void;
     const timedOut = new Promise<never>((_, reject) => {
       late = reject;
     });
     const fire = () => {
-      ctl.abort();
+      ctl.aborted = true;
       late(new MirrorTimeoutError(`mirror ${m.nodeId} made no progress for ${this.ackTimeoutMs} ms`));
     };
     let timer = setTimeout(fire, this.ackTimeoutMs);
     const body = source
-      ? progressing(source.stream(), ctl.signal, {
+      ? progressing(source.stream(), ctl, {
           chunk: () => timer.refresh(),
           // The whole body is sent: the mirror gets time to make it durable (its final fdatasync) before it answers.
           end: (bytes) => {
@@ -373,15 +374,15 @@ async function* once(bytes: Buffer): AsyncIterable<Buffer> {
   yield bytes;
 }
 
-/** Yields `body`'s chunks, telling `on.chunk` of each; throws once `signal` is aborted. */
+/** Yields `body`'s chunks, telling `on.chunk` of each; throws once `cut` is aborted. */
 async function* progressing(
   body: AsyncIterable<Buffer>,
-  signal: AbortSignal,
+  cut: { readonly aborted: boolean },
   on: { chunk: () => void; end: (bytes: number) => void },
 ): AsyncIterable<Buffer> {
   let bytes = 0;
   for await (const c of body) {
-    if (signal.aborted) throw new MirrorTimeoutError('the mirror stopped taking the body');
+    if (cut.aborted) throw new MirrorTimeoutError('the mirror stopped taking the body');
     on.chunk();
     bytes += c.length;
     yield c;
