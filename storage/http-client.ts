@@ -44,7 +44,16 @@ import {
   WHOLE_BODY_BYTES,
 } from './http-wire.ts';
 import type { JoinResult } from './recovery-pull.ts';
-import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaKey, ReplicaState } from './replica-api.ts';
+import type {
+  ApplyReplicaInput,
+  ApplyResult,
+  ApplyUploadInput,
+  PartHandle,
+  ReplicaEnd,
+  ReplicaKey,
+  ReplicaState,
+  UploadState,
+} from './replica-api.ts';
 import { frameApply, frameApplyWhole } from './replica-wire.ts';
 
 export interface StorageClientOptions {
@@ -75,7 +84,7 @@ export interface CallLimits {
   signal?: AbortSignal;
 }
 
-export class StorageClient implements StorageApi, ReplicaApi {
+export class StorageClient implements StorageApi, ReplicaEnd {
   private readonly pool: Pool;
   private readonly auth: Record<string, string>;
   private readonly origin: string;
@@ -234,6 +243,11 @@ export class StorageClient implements StorageApi, ReplicaApi {
     });
     if (!r) return undefined;
     if ('bytes' in r) return bytesHandle(r.record, r.bytes);
+    return { record: r.record, ...this.remoteHandle(r.handleId) };
+  }
+  /** The bytes of a handle the node holds open (an object or a part), streamed on demand, released once. */
+  private remoteHandle(handleId: string): Pick<ReadHandle, 'stream' | 'release'> {
+    const r = { handleId };
     let released = false;
     const pool = this.pool;
     const auth = this.auth;
@@ -251,8 +265,7 @@ export class StorageClient implements StorageApi, ReplicaApi {
         return res;
       });
     return {
-      record: r.record,
-      async *stream(range) {
+      async *stream(range?: ByteRangeInclusive) {
         const res = await open(range);
         for await (const c of res.body) yield c as Buffer;
       },
@@ -365,23 +378,53 @@ export class StorageClient implements StorageApi, ReplicaApi {
   scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
     return this.call('scanKeys', opts);
   }
+  uploadStates(bucket: string, key: Buffer): Promise<UploadState[]> {
+    return this.call('uploadStates', { bucket, key });
+  }
+  async openPart(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    partNumber: number,
+  ): Promise<PartHandle | undefined> {
+    const r = await this.call<{ handleId: string; state: UploadState } | null>('openPart', {
+      bucket,
+      key,
+      uploadId,
+      partNumber,
+    });
+    if (!r) return undefined;
+    const h = this.remoteHandle(r.handleId);
+    return { state: r.state, stream: () => h.stream(), release: h.release };
+  }
+  applyUpload(input: ApplyUploadInput): Promise<ApplyResult> {
+    const { body, ...args } = input;
+    return this.applyFramed('applyUpload', args, body);
+  }
   /**
    * The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's, in one buffer when the
    * version is at most WHOLE_BODY_BYTES.
    */
-  async applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
+  applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
     const { body, ...args } = input;
-    const size = input.state.record?.size ?? 0;
+    return this.applyFramed('applyReplica', args, body, input.state.record?.size ?? 0);
+  }
+  /** `size`, when known, is the body's: at most WHOLE_BODY_BYTES, it is collected and sent in one buffer. */
+  private async applyFramed(
+    method: string,
+    args: unknown,
+    body: AsyncIterable<Buffer> | undefined,
+    size?: number,
+  ): Promise<ApplyResult> {
     const json = toWire(args);
-    const framed =
-      !body || size <= WHOLE_BODY_BYTES
-        ? frameApplyWhole(json, body ? await collectChunks(body, size) : [])
-        : Readable.from(frameApply(json, body));
+    const whole = !body || (size !== undefined && size <= WHOLE_BODY_BYTES);
     const res = await this.pool.request({
-      path: '/v1/applyReplica',
+      path: `/v1/${method}`,
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', ...this.auth },
-      body: framed,
+      body: whole
+        ? frameApplyWhole(json, body ? await collectChunks(body, size ?? 0) : [])
+        : Readable.from(frameApply(json, body)),
     });
     const text = await res.body.text();
     if (res.statusCode !== 200) throw wireError(text);

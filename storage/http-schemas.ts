@@ -57,6 +57,13 @@ const objectRecord = z.looseObject({
   acl: z.looseObject({ owner: z.string().max(256), grants: z.array(z.looseObject({})).max(100) }).optional(),
 });
 const replicaKey = z.object(keyed);
+/** What an upload's completed object starts with (api.ts UploadAttributes). */
+const uploadAttributes = z.looseObject({
+  tags: z.array(tag).max(10).optional(),
+  retention: z.looseObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retainUntilMs: ms }).optional(),
+  legalHold: z.boolean().optional(),
+  acl: z.looseObject({ owner: z.string().max(256), grants: z.array(z.looseObject({})).max(100) }).optional(),
+});
 
 export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unknown>>> = {
   putObject: z.looseObject({ ...keyed, size: count, headers, nowMs: ms, condition: condition.optional() }),
@@ -119,18 +126,7 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
     headers,
     nowMs: ms,
     checksumAlgorithm: checksumAlgorithm.nullish(),
-    attributes: z
-      .looseObject({
-        tags: z.array(tag).max(10).optional(),
-        retention: z
-          .looseObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), retainUntilMs: ms })
-          .optional(),
-        legalHold: z.boolean().optional(),
-        acl: z
-          .looseObject({ owner: z.string().max(256), grants: z.array(z.looseObject({})).max(100) })
-          .optional(),
-      })
-      .nullish(),
+    attributes: uploadAttributes.nullish(),
   }),
   uploadPartCopy: z.looseObject({ ...keyed, uploadId, partNumber, src: copySource, nowMs: ms }),
   completeUpload: z.looseObject({
@@ -170,9 +166,31 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
       opver,
       record: objectRecord.optional(),
       seq: opver.optional(),
+      fromUpload: uploadId.optional(),
     }),
     force: z.boolean().optional(),
   }),
+  uploadStates: z.looseObject(keyed),
+  applyUpload: z.looseObject({
+    state: z.looseObject({
+      ...keyed,
+      uploadId,
+      partNumber: partNumber.optional(),
+      opver,
+      upload: z
+        .looseObject({
+          headers,
+          initiatedMs: ms,
+          checksumAlgorithm: checksumAlgorithm.optional(),
+          attributes: uploadAttributes.optional(),
+        })
+        .optional(),
+      part: z
+        .looseObject({ size: count, etag: z.string().max(256), checksums, lastModifiedMs: ms })
+        .optional(),
+    }),
+  }),
+  openPart: z.looseObject({ ...keyed, uploadId, partNumber }),
   release: z.looseObject({ handleId: z.string().max(128) }),
   stream: z.looseObject({ handleId: z.string().max(128), range: range.nullish() }),
 };

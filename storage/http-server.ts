@@ -9,7 +9,7 @@ import { errorToWire, StorageError } from './errors.ts';
 import { MAX_ARGS_BYTES, STORAGE_CALL_SCHEMAS } from './http-schemas.ts';
 import { frameInline, fromWire, INLINE_TYPE, toWire, unframeBody } from './http-wire.ts';
 import type { PushSyncControl } from './recovery-pull.ts';
-import type { ReplicaApi } from './replica-api.ts';
+import type { ReplicaEnd } from './replica-api.ts';
 import { readApply } from './replica-wire.ts';
 
 export interface StorageServerOptions {
@@ -42,10 +42,10 @@ type Handler = (req: IncomingMessage, args: Record<string, unknown>) => Promise<
 
 /** A storage node serves the replication calls too (replica-api.ts); a plain StorageApi answers them 404. */
 export function createStorageServer(
-  api: StorageApi & Partial<ReplicaApi>,
+  api: StorageApi & Partial<ReplicaEnd>,
   opts: StorageServerOptions = {},
 ): Server {
-  const handles = new Map<string, { h: ReadHandle; timer: NodeJS.Timeout }>();
+  const handles = new Map<string, { h: Pick<ReadHandle, 'stream' | 'release'>; timer: NodeJS.Timeout }>();
   let seq = 0;
   const nextId = opts.nextHandleId ?? (() => `h${++seq}`);
   const idleMs = opts.handleIdleMs ?? 60_000;
@@ -63,6 +63,14 @@ export function createStorageServer(
     return e.h;
   };
   const a = (v: unknown) => v as never;
+  /** Holds an opened object (or part) for `stream` calls until released or idle. */
+  const keep = (h: Pick<ReadHandle, 'stream' | 'release'>): string => {
+    const id = nextId();
+    const timer = setTimeout(() => drop(id), idleMs);
+    timer.unref();
+    handles.set(id, { h, timer });
+    return id;
+  };
   const pushSync = () => {
     if (!opts.pushSync) throw invalid('this node runs no push sync');
     return opts.pushSync;
@@ -116,21 +124,31 @@ export function createStorageServer(
           h.release();
         }
       }
-      const id = nextId();
-      const timer = setTimeout(() => drop(id), idleMs);
-      timer.unref();
-      handles.set(id, { h, timer });
-      return { handleId: id, record: h.record };
+      return { handleId: keep(h), record: h.record };
     },
     release: async (_r, x) => {
       drop(x.handleId as string);
       return null;
     },
   };
-  const replica = api.replicaStates && api.applyReplica && api.scanKeys ? (api as ReplicaApi) : undefined;
+  const replica = api.replicaStates && api.applyReplica && api.scanKeys ? (api as ReplicaEnd) : undefined;
   if (replica) {
     calls.replicaStates = async (_r, x) => replica.replicaStates(a(x.bucket), a(x.key));
     calls.scanKeys = async (_r, x) => replica.scanKeys(a(x));
+    calls.uploadStates = async (_r, x) => replica.uploadStates(a(x.bucket), a(x.key));
+    calls.openPart = async (_r, x) => {
+      const h = await replica.openPart(a(x.bucket), a(x.key), a(x.uploadId), a(x.partNumber));
+      return h ? { handleId: keep(h), state: h.state } : null;
+    };
+    calls.applyUpload = async (req) => {
+      const apply = await readApply(req, MAX_ARGS_BYTES);
+      try {
+        const x = checkArgs('applyUpload', apply.args);
+        return await replica.applyUpload({ ...(x as object), body: apply.body } as never);
+      } finally {
+        await apply.drain().catch(() => undefined);
+      }
+    };
     // Arguments lead the body (replica-wire.ts); a stale state's bytes are read off unused.
     calls.applyReplica = async (req) => {
       const apply = await readApply(req, MAX_ARGS_BYTES);
@@ -168,7 +186,7 @@ export function createStorageServer(
         Object.assign(new Error(`no such call ${method}`), { code: 'InvalidArgument' }),
         404,
       );
-    if (method === 'applyReplica') return reply(res, await handler(req, {}));
+    if (method === 'applyReplica' || method === 'applyUpload') return reply(res, await handler(req, {}));
     const argsHeader = req.headers['x-quire-args'];
     const args = checkArgs(
       method,

@@ -49,11 +49,16 @@ test('every call the storage client makes has an argument schema on the server',
 }, async () => {
   const source = readFileSync(new URL('./http-client.ts', import.meta.url), 'utf8');
   const calls = new Set(
-    [...source.matchAll(/this\.call(?:<[^(]*>)?\('([A-Za-z]+)'|path: '\/v1\/([A-Za-z]+)'/g)].map(
-      (m) => (m[1] ?? m[2])!,
-    ),
+    [
+      ...source.matchAll(
+        /this\.call(?:<[^(]*>)?\('([A-Za-z]+)'|path: '\/v1\/([A-Za-z]+)'|this\.applyFramed\('([A-Za-z]+)'/g,
+      ),
+    ].map((m) => (m[1] ?? m[2] ?? m[3])!),
   );
-  assert.ok(calls.has('applyReplica'), 'calls with a streamed body are found too');
+  assert.ok(
+    calls.has('applyReplica') && calls.has('applyUpload'),
+    'calls with a streamed body are found too',
+  );
   assert.ok(calls.size >= 15, `found only ${calls.size} calls`);
   for (const method of calls) assert.ok(STORAGE_CALL_SCHEMAS[method], `no schema for ${method}`);
 });

@@ -203,6 +203,8 @@ export const EntryKind = {
   /** Any other version: 'V' + objectKey + the 12-byte version stamp (versionStamp). */
   version: 0x56 /* V */,
   upload: 0x55 /* U */,
+  /** A removed upload's tombstone: 'T' + uploadId (replica-uploads.ts); apart from 'U' so neither replaces the other. */
+  uploadTombstone: 0x54 /* T */,
   part: 0x50 /* P */,
   blob: 0x42 /* B */,
 } as const;
@@ -332,6 +334,8 @@ export function decodePartKey(k: Buffer): { uploadId: string; partNumber: number
 //
 // tombstoneKey(bucket, key, stamp) = esc(bucket) 0x00 lift(key) 0x00 then 0x00 (the null version) or
 //   0x01 + the 12-byte stamp: key ascending as the versions table, so the replica key scan merges them.
+// uploadTombstoneKey(bucket, key, uploadId) = the same head, then 0x02 + the upload id: a removed (completed,
+//   aborted, expired) multipart upload, in the same table (replica-uploads.ts).
 
 export function tombstoneKey(bucket: string, key: Buffer, stamp: Stamp | undefined): Buffer {
   const head = versionKeyPrefix(bucket, key);
@@ -344,9 +348,25 @@ export function tombstoneKey(bucket: string, key: Buffer, stamp: Stamp | undefin
   return out;
 }
 
-export function decodeTombstoneKey(encoded: Buffer): { bucket: string; key: Buffer; stamp?: Stamp } {
+const UPLOAD_TOMBSTONE = 2;
+
+export function uploadTombstoneKey(bucket: string, key: Buffer, uploadId: string): Buffer {
+  if (!isPossibleUploadId(uploadId)) throw new NoSuchUploadError(uploadId);
+  const head = versionKeyPrefix(bucket, key);
+  return Buffer.concat([head, Buffer.from([UPLOAD_TOMBSTONE]), Buffer.from(uploadId, 'latin1')]);
+}
+
+/** A version's tombstone (`stamp` absent: the null version's), or an upload's (`uploadId`). */
+export function decodeTombstoneKey(encoded: Buffer): {
+  bucket: string;
+  key: Buffer;
+  stamp?: Stamp;
+  uploadId?: string;
+} {
   const b = readEscaped(encoded, 0);
   const k = readLifted(encoded, b.next);
   const out = { bucket: b.bytes.toString('utf8'), key: Buffer.from(k.bytes) };
+  if (encoded[k.next] === UPLOAD_TOMBSTONE)
+    return { ...out, uploadId: encoded.subarray(k.next + 1).toString('latin1') };
   return encoded[k.next] === 1 ? { ...out, stamp: readStamp(encoded, k.next + 1) } : out;
 }

@@ -76,6 +76,7 @@ async function member(id: string, o: MemberOptions = {}): Promise<Member> {
     nodeId: Number.parseInt(id, 16),
     volumes: volumeSpecs(dir, 1),
     volumeOpener: o.volumeOpener ?? testOpener().opener,
+    minPartBytes: 1024,
     ...(o.binlogMaxFileBytes ? { binlogMaxFileBytes: o.binlogMaxFileBytes } : {}),
     // As `quire storage` wires it: one member runs the rules, its removals through the mirroring.
     lifecycle: {
@@ -166,6 +167,21 @@ async function pair(o: MemberOptions = {}): Promise<[Member, Member]> {
 
 const put = (m: Member, bucket: string, key: string, data: Buffer, extra: Partial<PutObjectInput> = {}) =>
   m.client.putObject(putInput(bucket, key, data, extra));
+
+function partInput(bucket: string, key: Buffer, uploadId: string, partNumber: number, data: Buffer) {
+  return {
+    bucket,
+    key,
+    uploadId,
+    partNumber,
+    size: data.length,
+    body: (async function* () {
+      yield data;
+    })(),
+    finish: async () => ({ etag: md5(data), checksums: {} }),
+    nowMs: 2,
+  };
+}
 
 async function bodyOf(
   m: Member,
@@ -373,6 +389,110 @@ describe('mirrored syncgroup of two real nodes', () => {
       assert.equal((await bodyOf(b, 'db', 'after'))?.toString(), 'x');
     },
   );
+
+  test(
+    'uploads are mirrored: create, parts, part copies, aborts and completions are on the mirror when acknowledged',
+    T,
+    async () => {
+      const [a, b] = await pair();
+      const k = Buffer.from('mp');
+      const headers = { userMeta: { m: '1' }, contentType: 'x/y' };
+      const id = await a.client.createUpload('ub', k, headers, 1, 'CRC32');
+      // No wait of any kind: acknowledged means the mirror holds it.
+      assert.deepEqual(await b.node.uploadStates('ub', k), await a.node.uploadStates('ub', k));
+      const p1 = bytes(2 * 1024 * 1024, 1);
+      const f1 = await a.client.uploadPart(partInput('ub', k, id, 1, p1));
+      await put(a, 'ub', 'src', bytes(70_000, 2));
+      const f2 = await a.client.uploadPartCopy({
+        bucket: 'ub',
+        key: k,
+        uploadId: id,
+        partNumber: 2,
+        src: { bucket: 'ub', key: Buffer.from('src'), range: { start: 10, end: 60_009 } },
+        nowMs: 2,
+      });
+      const parts = (m: Member) => m.node.listParts('ub', k, id, { afterPart: 0, limit: 100 });
+      assert.deepEqual(await parts(b), await parts(a));
+      assert.equal((await parts(b)).parts.length, 2);
+      // The primary goes away: the mirror continues the same upload and completes the object the primary would have.
+      await a.down();
+      const p3 = bytes(1234, 3);
+      const f3 = await b.client.uploadPart(partInput('ub', k, id, 3, p3));
+      const done = [
+        { partNumber: 1, etag: f1.etag },
+        { partNumber: 2, etag: f2.etag },
+        { partNumber: 3, etag: f3.etag },
+      ];
+      const rec = await b.client.completeUpload('ub', k, id, done, 3);
+      const md5s = Buffer.concat(done.map((d) => Buffer.from(d.etag, 'hex')));
+      assert.equal(rec.etag, `${md5(md5s)}-3`);
+      const whole = Buffer.concat([p1, bytes(70_000, 2).subarray(10, 60_010), p3]);
+      assert.ok((await bodyOf(b, 'ub', 'mp'))?.equals(whole));
+      // Back: push sync brings it the version and the upload's tombstone; its copies of the parts are freed.
+      await a.up();
+      introduce([a, b]);
+      await b.repl.sync.caughtUp(a.id);
+      assert.ok((await bodyOf(a, 'ub', 'mp'))?.equals(whole));
+      assert.equal((await a.node.headObject('ub', k))?.etag, rec.etag);
+      assert.deepEqual(
+        (await a.node.uploadStates('ub', k)).map((s) => [s.uploadId, s.partNumber, s.upload]),
+        [[id, undefined, undefined]],
+      );
+      assert.equal(a.node.index.parts.getCount(), 0, "the mirror's parts are freed");
+      await assert.rejects(parts(a), { code: 'NoSuchUpload' });
+      // Completed on the primary: the mirror has the object and no upload left when it is acknowledged.
+      const id2 = await a.client.createUpload('ub', k, headers, 4);
+      const g1 = await a.client.uploadPart(partInput('ub', k, id2, 1, bytes(100, 5)));
+      assert.equal(b.node.index.parts.getCount() > 3, true, 'the part is on the mirror');
+      const rec2 = await a.client.completeUpload('ub', k, id2, [{ partNumber: 1, etag: g1.etag }], 5);
+      assert.equal((await b.node.headObject('ub', k))?.etag, rec2.etag);
+      assert.ok((await bodyOf(b, 'ub', 'mp'))?.equals(bytes(100, 5)));
+      assert.deepEqual(await b.node.listUploads('ub', { prefix: Buffer.alloc(0), limit: 10 }), []);
+      // The mirror built the version from its own copy of the part (no bytes sent): that part is the object's now;
+      // the parts of the version it replaced are freed.
+      assert.equal(b.node.index.parts.getCount(), 1);
+      assert.deepEqual((await b.node.headObject('ub', k))?.parts, rec2.parts);
+      // An abort: gone on the mirror too, and a late copy of a part stays out.
+      const id3 = await a.client.createUpload('ub', k, headers, 6);
+      await a.client.uploadPart(partInput('ub', k, id3, 1, bytes(100, 6)));
+      const [, late] = await a.node.uploadStates('ub', k);
+      await a.client.abortUpload('ub', k, id3);
+      assert.deepEqual(await b.node.listUploads('ub', { prefix: Buffer.alloc(0), limit: 10 }), []);
+      assert.equal(await b.client.applyUpload({ state: late! }), 'stale');
+      // A completion's record is left to push sync (it passes the key again): then nothing is lag.
+      await a.repl.sync.caughtUp(b.id);
+      assert.deepEqual(
+        a.repl.report().map((r) => r.lagOps),
+        [0],
+      );
+    },
+  );
+
+  test('a mirror that missed an upload gets it, its parts and its removal from push sync', T, async () => {
+    const [a, b] = await pair();
+    const k = Buffer.from('late');
+    await b.down();
+    const id = await a.client.createUpload('pb', k, { userMeta: {} }, 1);
+    const f1 = await a.client.uploadPart(partInput('pb', k, id, 1, bytes(2 * 1024 * 1024, 7)));
+    const gone = await a.client.createUpload('pb', Buffer.from('gone'), { userMeta: {} }, 1);
+    await a.client.abortUpload('pb', Buffer.from('gone'), gone);
+    assert.ok(a.repl.report()[0]!.lagOps >= 4);
+    await b.up();
+    introduce([a, b]);
+    await a.repl.sync.caughtUp(b.id);
+    assert.deepEqual(
+      await b.node.listParts('pb', k, id, { afterPart: 0, limit: 10 }),
+      await a.node.listParts('pb', k, id, { afterPart: 0, limit: 10 }),
+    );
+    assert.deepEqual(
+      await b.node.uploadStates('pb', Buffer.from('gone')),
+      await a.node.uploadStates('pb', Buffer.from('gone')),
+    );
+    // The mirror, now the primary for it, completes it.
+    const rec = await b.client.completeUpload('pb', k, id, [{ partNumber: 1, etag: f1.etag }], 2);
+    assert.ok((await bodyOf(b, 'pb', 'late'))?.equals(bytes(2 * 1024 * 1024, 7)));
+    assert.equal((await a.node.headObject('pb', k))?.etag, rec.etag);
+  });
 
   test('a late older write cannot resurrect a delete (states arriving in the wrong order)', T, async () => {
     const [a, b] = await pair();

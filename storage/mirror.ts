@@ -8,7 +8,8 @@
 // last progress of the transfer (a large body is never cut while it moves), is left behind: the write is
 // acknowledged, the mirror is skipped by the writes after it, and push sync (push-sync.ts) brings it back.
 // A bucket whose 'replication-mode' setting is 'async' is acknowledged after the local write; push sync is woken
-// at once and ships it. Multipart uploads in progress are not replicated, only completed objects.
+// at once and ships it. Multipart uploads in progress are mirrored the same way, unit by unit (the upload, each
+// part, the upload's tombstone: replica-uploads.ts), so the next member continues an upload after a failover.
 
 import type { NodeView } from '../common/cluster-wire.ts';
 import type { ReplicationMode } from '../common/replication-mode.ts';
@@ -26,15 +27,31 @@ import type {
   UploadPartInput,
 } from './api.ts';
 import { type Mirror, type MirrorPeers, unitKey } from './mirror-peers.ts';
-import type { ApplyReplicaInput, ApplyResult, ReplicaApi, ReplicaEnd, ReplicaState } from './replica-api.ts';
+import type {
+  ApplyReplicaInput,
+  ApplyResult,
+  ApplyUploadInput,
+  PartHandle,
+  ReplicaApi,
+  ReplicaEnd,
+  ReplicaState,
+  UploadState,
+} from './replica-api.ts';
 
 // ---- what mirroring uses of the replica primitive (replica-api.ts) ----
 
 /** A mirror's side: applies a state if it is newer than what it holds for that unit. */
-export type ReplicaTarget = Pick<ReplicaApi, 'applyReplica'>;
+export type ReplicaTarget = Pick<ReplicaApi, 'applyReplica' | 'applyUpload'>;
 
-/** The local node's side: every state of a key, and its bodies. */
-export type ReplicaSource = Pick<ReplicaEnd, 'replicaStates' | 'openObject'>;
+/** The local node's side: every state of a key, and its bodies; one upload unit's state. */
+export type ReplicaSource = Pick<ReplicaEnd, 'replicaStates' | 'openObject' | 'openPart'> & {
+  uploadUnit(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    partNumber?: number,
+  ): Promise<UploadState | undefined>;
+};
 
 export type { ApplyResult, ReplicaState };
 
@@ -141,11 +158,44 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   copyObject(src: CopySource, dst: CopyDestination) {
     return this.mirrored(dst.bucket, dst.key, () => this.o.inner.copyObject(src, dst));
   }
-  completeUpload(...args: Parameters<StorageApi['completeUpload']>) {
-    return this.mirrored(args[0], args[1], () => this.o.inner.completeUpload(...args));
+  // Uploads: the unit the call changed (the upload, one part, the upload's tombstone) goes to the mirrors as a
+  // version does. A completion sends the version without its bytes (each mirror builds it from its copies of the
+  // parts, as the completion did, and removes the upload; one that lacks a part is sent the bytes instead), then the
+  // upload's tombstone. Its record is not noted acknowledged, so push sync passes the key again and a mirror that
+  // missed either gets both.
+  async createUpload(...args: Parameters<StorageApi['createUpload']>) {
+    const before = this.o.clock();
+    const uploadId = await this.o.inner.createUpload(...args);
+    await this.replicateUpload(args[0], args[1], before, { uploadId });
+    return uploadId;
+  }
+  async uploadPart(input: UploadPartInput) {
+    const before = this.o.clock();
+    const r = await this.o.inner.uploadPart(input);
+    await this.replicateUpload(input.bucket, input.key, before, input);
+    return r;
+  }
+  async uploadPartCopy(input: UploadPartCopyInput) {
+    const before = this.o.clock();
+    const r = await this.o.inner.uploadPartCopy(input);
+    await this.replicateUpload(input.bucket, input.key, before, input);
+    return r;
+  }
+  async abortUpload(bucket: string, key: Buffer, uploadId: string) {
+    const before = this.o.clock();
+    await this.o.inner.abortUpload(bucket, key, uploadId);
+    await this.replicateUpload(bucket, key, before, { uploadId });
+  }
+  async completeUpload(...args: Parameters<StorageApi['completeUpload']>) {
+    const [bucket, key, uploadId] = args;
+    const before = this.o.clock();
+    const result = await this.o.inner.completeUpload(...args);
+    await this.replicate(bucket, key, before, { fromUpload: uploadId });
+    await this.replicateUpload(bucket, key, before, { uploadId }, false);
+    return result;
   }
 
-  // ---- everything else as it is (uploads in progress are not replicated) ----
+  // ---- everything else as it is ----
 
   headObject(...args: Parameters<StorageApi['headObject']>) {
     return this.o.inner.headObject(...args);
@@ -165,18 +215,6 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   dropBucket(bucket: string) {
     // Its removals are in the binlog: push sync ships them (every node of the group is told to drop anyway).
     return this.o.inner.dropBucket(bucket);
-  }
-  createUpload(...args: Parameters<StorageApi['createUpload']>) {
-    return this.o.inner.createUpload(...args);
-  }
-  uploadPart(input: UploadPartInput) {
-    return this.o.inner.uploadPart(input);
-  }
-  uploadPartCopy(input: UploadPartCopyInput) {
-    return this.o.inner.uploadPartCopy(input);
-  }
-  abortUpload(bucket: string, key: Buffer, uploadId: string) {
-    return this.o.inner.abortUpload(bucket, key, uploadId);
   }
   listParts(...args: Parameters<StorageApi['listParts']>) {
     return this.o.inner.listParts(...args);
@@ -199,6 +237,12 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   scanKeys(opts: Parameters<ReplicaApi['scanKeys']>[0]) {
     return this.o.inner.scanKeys(opts);
   }
+  uploadStates(bucket: string, key: Buffer) {
+    return this.o.inner.uploadStates(bucket, key);
+  }
+  applyUpload(input: ApplyUploadInput) {
+    return this.o.inner.applyUpload(input);
+  }
 
   // ---- mirroring ----
 
@@ -211,12 +255,17 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   ): Promise<T> {
     const before = this.o.clock();
     const result = await op();
-    if (changed(result)) await this.replicate(bucket, key, before, written?.(result));
+    if (changed(result)) await this.replicate(bucket, key, before, { known: written?.(result) });
     return result;
   }
 
   /** Sends the states of `key` newer than `before` to every write target; never throws (push sync is the net). */
-  private async replicate(bucket: string, key: Buffer, before: bigint, known?: KnownBody): Promise<void> {
+  private async replicate(
+    bucket: string,
+    key: Buffer,
+    before: bigint,
+    how: { fromUpload?: string; known?: KnownBody } = {},
+  ): Promise<void> {
     const targets = this.o.modeFor(bucket) === 'async' ? [] : this.o.peers.writeTargets();
     // Every mirror this write is not sent to misses it until push sync delivers it.
     for (const m of this.o.peers.all()) if (!targets.includes(m)) m.noteMissed();
@@ -234,16 +283,86 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       this.o.wakeSync();
       return;
     }
-    const outcomes = await Promise.all(states.map((s) => this.sendState(s, targets, known)));
+    const outcomes = await Promise.all(states.map((s) => this.sendState(s, targets, how)));
     if (outcomes.every(Boolean)) this.totals.mirrored++;
     else this.o.wakeSync();
+  }
+
+  /**
+   * Sends the state of one upload unit (the upload, or part `partNumber`) changed after `before` to every write
+   * target, as `replicate` does for versions; `count`: the call is counted in the stats (a completion is counted
+   * once, by its version).
+   */
+  private async replicateUpload(
+    bucket: string,
+    key: Buffer,
+    before: bigint,
+    unit: { uploadId: string; partNumber?: number },
+    count = true,
+  ): Promise<void> {
+    const targets = this.o.modeFor(bucket) === 'async' ? [] : this.o.peers.writeTargets();
+    for (const m of this.o.peers.all()) if (!targets.includes(m)) m.noteMissed();
+    const behind = this.o.peers.all().some((m) => m.reachable && !m.responsive);
+    if (targets.length === 0 || behind) this.o.wakeSync();
+    if (targets.length === 0) {
+      if (count) this.totals.unmirrored++;
+      return;
+    }
+    let states: UploadState[];
+    try {
+      // The one unit (not every upload and part of the key: an upload may have 10,000 parts).
+      const s = await this.o.local.uploadUnit(bucket, key, unit.uploadId, unit.partNumber);
+      states = s && s.opver.counter > before ? [s] : [];
+    } catch (err) {
+      for (const m of targets) this.leaveBehind(m, err);
+      this.o.wakeSync();
+      return;
+    }
+    const outcomes = await Promise.all(states.map((s) => this.sendUploadState(s, targets, count)));
+    if (outcomes.every(Boolean)) {
+      if (count) this.totals.mirrored++;
+    } else this.o.wakeSync();
+  }
+
+  /** One upload state to every target (a part's bytes read back from the local node); true if all have it. */
+  private async sendUploadState(
+    state: UploadState,
+    targets: Mirror<ReplicaTarget>[],
+    ack: boolean,
+  ): Promise<boolean> {
+    let handle: PartHandle | undefined;
+    if (state.partNumber !== undefined && (state.part?.size ?? 0) > 0) {
+      handle = await this.o.local.openPart(state.bucket, state.key, state.uploadId, state.partNumber);
+      const o = handle?.state.opver;
+      if (!o || o.counter !== state.opver.counter || o.nodeId !== state.opver.nodeId) {
+        // Replaced or removed since: the op that did it sends its own state.
+        handle?.release();
+        return true;
+      }
+    }
+    // The completion's tombstone has no binlog record of its own (the version's record ships the key).
+    const unit = ack ? unitKey(state.bucket, state.key, state.opver.counter, state.opver.nodeId) : undefined;
+    const h = handle;
+    const calls = targets.map((m) =>
+      this.transfer(m, {
+        unit,
+        bytes: state.part?.size ?? 0,
+        ...(h ? { stream: () => h.stream() } : {}),
+        apply: (body) => m.peer.applyUpload({ state, ...(body ? { body } : {}) }),
+      }),
+    );
+    try {
+      return (await Promise.all(calls.map((c) => c.answered))).every(Boolean);
+    } finally {
+      if (h) void Promise.allSettled(calls.map((c) => c.ended)).then(() => h.release());
+    }
   }
 
   /** One state to every target; true if all have it. */
   private async sendState(
     state: ReplicaState,
     targets: Mirror<ReplicaTarget>[],
-    known?: KnownBody,
+    { fromUpload, known }: { fromUpload?: string; known?: KnownBody },
   ): Promise<boolean> {
     let handle: ReadHandle | undefined;
     let bytes: Buffer | undefined;
@@ -269,7 +388,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     const source = bytes
       ? { size: bytes.length, stream: () => once(bytes) }
       : handle && { size: handle.record.size, stream: () => handle.stream() };
-    const calls = targets.map((m) => this.sendTo(m, state, source));
+    const calls = targets.map((m) => this.sendTo(m, state, source, fromUpload));
     try {
       const results = await Promise.all(calls.map((c) => c.answered));
       return results.every(Boolean);
@@ -282,11 +401,47 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     }
   }
 
-  /** `answered`: true when the mirror has it, false when it was left behind; `ended`: the request is over. */
   private sendTo(
     m: Mirror<ReplicaTarget>,
     state: ReplicaState,
     source: { size: number; stream: () => AsyncIterable<Buffer> } | undefined,
+    fromUpload?: string,
+  ): { answered: Promise<boolean>; ended: Promise<unknown> } {
+    // With the bytes, the version is taken as sent (never built from parts).
+    const { fromUpload: _listed, ...plain } = state;
+    const send = (body: AsyncIterable<Buffer> | undefined) =>
+      m.peer.applyReplica({ state: plain, ...(body ? { body } : {}) });
+    const fromParts = fromUpload !== undefined && state.record?.parts !== undefined;
+    return this.transfer(m, {
+      // A completion's record is not noted acknowledged: push sync passes its key again, which brings the
+      // upload's tombstone too should the mirror miss it (copyKey finds the version there and sends no bytes).
+      unit: fromParts ? undefined : unitKey(state.bucket, state.key, state.opver.counter, state.opver.nodeId),
+      bytes: source?.size ?? 0,
+      ...(source ? { stream: source.stream } : {}),
+      // A completion: the mirror builds the version from its copies of the parts; the bytes only if it lacks one.
+      apply: fromParts
+        ? (body) =>
+            m.peer
+              .applyReplica({ state: { ...plain, fromUpload } })
+              .catch((err: unknown) =>
+                (err as { code?: unknown }).code === 'NoSuchUpload' ? send(body) : Promise.reject(err),
+              )
+        : send,
+    });
+  }
+
+  /**
+   * One state to one mirror, bounded by the progress timeout. `answered`: true when the mirror has it, false when
+   * it was left behind; `ended`: the request is over. `unit` is noted acknowledged (push sync skips its record).
+   */
+  private transfer(
+    m: Mirror<ReplicaTarget>,
+    t: {
+      unit: string | undefined;
+      bytes: number;
+      stream?: () => AsyncIterable<Buffer>;
+      apply: (body: AsyncIterable<Buffer> | undefined) => Promise<unknown>;
+    },
   ): { answered: Promise<boolean>; ended: Promise<unknown> } {
     // Whether the transfer timed out (a plain flag: an AbortController per send costs more and nothing listens).
     const ctl = { aborted: false };
@@ -299,8 +454,8 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       late(new MirrorTimeoutError(`mirror ${m.nodeId} made no progress for ${this.ackTimeoutMs} ms`));
     };
     let timer = setTimeout(fire, this.ackTimeoutMs);
-    const body = source
-      ? progressing(source.stream(), ctl, {
+    const body = t.stream
+      ? progressing(t.stream(), ctl, {
           chunk: () => timer.refresh(),
           // The whole body is sent: the mirror gets time to make it durable (its final fdatasync) before it answers.
           end: (bytes) => {
@@ -309,12 +464,11 @@ export class MirroringNode implements StorageApi, ReplicaApi {
           },
         })
       : undefined;
-    const call = m.peer.applyReplica({ state, ...(body ? { body } : {}) });
+    const call = t.apply(body);
     const ended = call.catch(() => undefined);
     const answered = Promise.race([call, timedOut]).then(
       () => {
-        const bytes = source?.size ?? 0;
-        m.noteAcked(unitKey(state.bucket, state.key, state.opver.counter, state.opver.nodeId), bytes);
+        if (t.unit !== undefined) m.noteAcked(t.unit, t.bytes);
         return true;
       },
       (err: unknown) => {

@@ -11,6 +11,7 @@ import {
   EntryKind,
   prefixEnd,
   uploadKey,
+  uploadTombstoneKey,
   versionKeyPrefix,
 } from './keys.ts';
 import type { ObjectRows } from './object-rows.ts';
@@ -86,6 +87,16 @@ export class MovedRouter {
         if (!v || !sameLoc(v.at, volumeId, m.from)) return;
         v.at = { volumeId, location: m.to };
         d.index.parts.put(k, encodePartValue(v));
+      });
+    } else if (m.key[0] === EntryKind.uploadTombstone) {
+      // An upload's tombstone (replica-uploads.ts): its row, keyed by (bucket, key), follows.
+      const e = decodeEntryMeta((await d.placement.volume(volumeId).readEntry(m.to)).meta);
+      if (e.kind !== 'upload-removed') return;
+      const tkey = uploadTombstoneKey(e.bucket, e.key, k.toString('latin1'));
+      await d.index.write(() => {
+        const t = getTombstone(d.index, tkey);
+        if (!t?.at || !sameLoc(t.at, volumeId, m.from)) return;
+        putTombstone(d.index, tkey, { ...t, at: { volumeId, location: m.to } });
       });
     } else if (m.key[0] === EntryKind.upload) {
       // Upload rows are keyed by (bucket, key, upload id): the marker's meta names them.

@@ -56,6 +56,7 @@ import {
   type UploadValue,
   type VolLoc,
 } from './records.ts';
+import { describeUpload, partRowsOf, uploadLock } from './replica-uploads.ts';
 import type { ObjectCommit } from './write-path.ts';
 
 const MAX_PART_NUMBER = 10000;
@@ -76,6 +77,14 @@ export interface MultipartDeps {
     uploadId: string,
   ): { meta: ObjectMeta; record: ObjectRecord } | undefined;
   random(bytes: number): Buffer;
+  /**
+   * Removes an upload and leaves its tombstone (replica-uploads.ts), under the upload's lock; `onCommit` runs
+   * right after its index commit.
+   */
+  removeUpload(
+    u: { bucket: string; key: Buffer; uploadId: string; opver: Opver },
+    opts?: { onCommit?: () => void; completed?: boolean },
+  ): Promise<'applied' | 'stale'>;
   /** Parts up to this size are inline entries; larger ones are blobs written first. */
   readonly smallObjectMaxBytes: number;
   /** S3's 5 MiB minimum for every part but the last. */
@@ -116,7 +125,7 @@ export class Multipart {
     const ekey = entryKey(EntryKind.upload, Buffer.from(uploadId, 'latin1'));
     // Under the (new) upload's lock from the put to the row: a locked section counts as an operation in
     // progress, so compaction keeps a move of the marker followable until the row names where it is now.
-    await node.locks.run(`u:${uploadId}`, async () => {
+    await node.locks.run(uploadLock(uploadId), async () => {
       const { at } = await node.placement.put({
         key: ekey,
         meta: { kind: 'upload', meta },
@@ -186,7 +195,7 @@ export class Multipart {
       });
       written.push(at);
       const value: PartValue = { ...meta, opver: partOpver, at, ...(blobAt ? { blobAt } : {}) };
-      await node.locks.run(`u:${uploadId}`, async () => {
+      await node.locks.run(uploadLock(uploadId), async () => {
         this.upload(bucket, key, uploadId);
         const curRow = node.index.get(node.index.parts, pk);
         const cur = curRow ? decodePartValue(curRow) : undefined;
@@ -225,20 +234,7 @@ export class Multipart {
   }
 
   private partRows(uploadId: string): Array<{ partNumber: number; key: Buffer; value: PartValue }> {
-    const prefix = Buffer.from(uploadId, 'latin1');
-    const out = [];
-    for (const { key, value } of this.node.index.parts.getRange({
-      start: prefix,
-      end: prefixEnd(prefix),
-      snapshot: false,
-    })) {
-      out.push({
-        partNumber: key.readUInt32BE(key.length - 4),
-        key: Buffer.from(key),
-        value: decodePartValue(value),
-      });
-    }
-    return out;
+    return partRowsOf(this.node.index, uploadId);
   }
 
   async complete(
@@ -250,7 +246,7 @@ export class Multipart {
     versioning?: VersioningMode,
   ): Promise<ObjectRecord> {
     const node = this.node;
-    return node.locks.run(`u:${uploadId}`, async () => {
+    return node.locks.run(uploadLock(uploadId), async () => {
       const uploadRow = node.index.get(node.index.uploads, uploadKey(bucket, key, uploadId));
       if (!uploadRow) return this.completed(bucket, key, uploadId, parts);
       const upload = decodeUploadValue(uploadRow);
@@ -279,7 +275,7 @@ export class Multipart {
       const used = new Set(chosen.map((p) => p.partNumber));
       const unused = [...rows.values()].filter((r) => !used.has(r.partNumber));
       const freeAfter = [upload.at, ...unused.flatMap((r) => partLocs(r.value))];
-      return node.commitObject({
+      const record = await node.commitObject({
         bucket,
         key,
         meta,
@@ -295,6 +291,10 @@ export class Multipart {
           freeAfter,
         },
       });
+      // The upload's tombstone, so a late copy of it or of a part from a mirror cannot bring it back there or here
+      // (until it lands, the version completed from it says the same: replica-uploads.ts `removed`).
+      await node.removeUpload({ bucket, key, uploadId, opver: node.clock.next() }, { completed: true });
+      return record;
     });
   }
 
@@ -360,34 +360,29 @@ export class Multipart {
 
   async abort(bucket: string, key: Buffer, uploadId: string): Promise<void> {
     const node = this.node;
-    await node.locks.run(`u:${uploadId}`, async () => {
+    await node.locks.run(uploadLock(uploadId), async () => {
       const upload = this.upload(bucket, key, uploadId);
-      const rows = this.partRows(uploadId);
-      // Record first (voided by recovery if the marker survives a crash), then the marker: without
-      // it, leftover parts are garbage to a rebuild, never a live upload.
+      // Record first (voided if the removal does not commit; recovery voids it if a crash leaves the upload), then
+      // the upload's tombstone entry, then the rows in one commit: the tombstone outranks the upload in a rebuild.
       const opver = node.clock.next(upload.opver);
       const ticket = node.binlog.begin({ op: 'upload-abort', bucket, key, opver, size: 0, uploadId });
       await ticket.durable;
+      let committed = false;
       try {
-        await node.placement.free([upload.at]);
+        const r = await node.removeUpload(
+          { bucket, key, uploadId, opver },
+          {
+            onCommit: () => {
+              committed = true;
+              node.binlog.settle(ticket);
+            },
+          },
+        );
+        // Its tombstone already here (cannot be while its row is: every removal takes both in one commit).
+        if (r === 'stale') throw new NoSuchUploadError(uploadId);
       } catch (err) {
-        await node.binlog.voidRecord(ticket);
+        if (!committed) await node.binlog.voidRecord(ticket);
         throw err;
-      }
-      const parts = rows.flatMap((r) => partLocs(r.value));
-      const release = await node.placement.protect(parts);
-      try {
-        try {
-          await node.index.commit(() => {
-            node.index.uploads.remove(uploadKey(bucket, key, uploadId));
-            for (const r of rows) node.index.parts.remove(r.key);
-          });
-        } finally {
-          node.binlog.settle(ticket);
-        }
-        await node.placement.free(parts);
-      } finally {
-        release();
       }
     });
   }
@@ -419,12 +414,7 @@ export class Multipart {
         checksums: r.value.checksums,
       })),
       isTruncated: rows.length > page.length,
-      upload: {
-        headers: upload.headers,
-        initiatedMs: upload.initiatedMs,
-        ...(upload.checksumAlgorithm ? { checksumAlgorithm: upload.checksumAlgorithm } : {}),
-        ...uploadAttributes(upload),
-      },
+      upload: describeUpload(upload),
     };
   }
 
@@ -483,15 +473,4 @@ export class Multipart {
 
 function partLocs(p: PartValue): VolLoc[] {
   return p.blobAt ? [p.at, p.blobAt] : [p.at];
-}
-
-/** What a listing says the completed object will carry. */
-function uploadAttributes(u: UploadMeta): { attributes?: UploadAttributes } {
-  const a: UploadAttributes = {
-    ...(u.tags?.length ? { tags: u.tags } : {}),
-    ...(u.retention ? { retention: u.retention } : {}),
-    ...(u.legalHold ? { legalHold: true } : {}),
-    ...(u.acl ? { acl: u.acl } : {}),
-  };
-  return Object.keys(a).length > 0 ? { attributes: a } : {};
 }

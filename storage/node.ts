@@ -86,12 +86,16 @@ import { Replica } from './replica.ts';
 import type {
   ApplyReplicaInput,
   ApplyResult,
+  ApplyUploadInput,
+  PartHandle,
   ReplicaApi,
   ReplicaEnd,
   ReplicaKey,
   ReplicaState,
+  UploadState,
 } from './replica-api.ts';
 import { Repairer } from './replica-repair.ts';
+import { UploadReplica } from './replica-uploads.ts';
 import { type ListVersionsOptions, listVersions } from './version-list.ts';
 import type { EntryMoved, VolumeOpener, VolumePort, VolumeSpec, VolumeTuning } from './volume-port.ts';
 import { WritePath } from './write-path.ts';
@@ -132,7 +136,7 @@ export interface StorageNodeOptions {
    */
   lifecycle?: LifecycleSettings & {
     log?: LifecycleLog;
-    through?: () => Pick<StorageApi, 'deleteObject' | 'removeObject'> | undefined;
+    through?: () => Pick<StorageApi, 'deleteObject' | 'removeObject' | 'abortUpload'> | undefined;
   };
   /** How long a removed version's tombstone is kept (replica.ts); default 7 days. */
   tombstoneRetentionMs?: number;
@@ -172,6 +176,7 @@ export class StorageNode implements StorageApi, ReplicaApi {
   /** What recovery did at open (logged by the caller). */
   recovery: RecoveryReport | undefined;
   /** @internal */ readonly replica: Replica;
+  /** @internal */ readonly uploadReplica: UploadReplica;
   private readonly repairer: Repairer | undefined;
   /** Applies in flight (ids below zero, apart from opver counters): volume checkpoints wait for them. */
   private readonly applying = new Set<bigint>();
@@ -208,18 +213,29 @@ export class StorageNode implements StorageApi, ReplicaApi {
       now,
     } as const;
     this.writes = new WritePath({ ...commits, binlog });
+    const track = {
+      begin: () => {
+        const id = --this.applyIds;
+        this.applying.add(id);
+        return id;
+      },
+      end: (id: bigint) => {
+        this.applying.delete(id);
+        this.checkpoints.recorded(id);
+      },
+    };
     this.replica = new Replica({
       ...commits,
-      track: {
-        begin: () => {
-          const id = --this.applyIds;
-          this.applying.add(id);
-          return id;
-        },
-        end: (id) => {
-          this.applying.delete(id);
-          this.checkpoints.recorded(id);
-        },
+      track,
+      removeUpload: (u, o) => this.uploadReplica.removeLocked(u, o),
+    });
+    this.uploadReplica = new UploadReplica({
+      ...commits,
+      pins: this.reads.pins,
+      track,
+      completedParts: (bucket, key, uploadId) => {
+        const body = this.completedVersion(bucket, key, uploadId)?.meta.body;
+        return body?.kind === 'multipart' ? new Set(body.parts.map((p) => p.partNumber)) : undefined;
       },
     });
     if (opts.mirrors) {
@@ -227,7 +243,10 @@ export class StorageNode implements StorageApi, ReplicaApi {
         replicaStates: (b, k) => this.replicaStates(b, k),
         applyReplica: (i) => this.applyReplica(i),
         scanKeys: (o) => this.scanKeys(o),
+        uploadStates: (b, k) => this.uploadStates(b, k),
+        applyUpload: (i) => this.applyUpload(i),
         openObject: (b, k, w) => this.reads.open(b, k, w),
+        openPart: (b, k, id, n) => this.openPart(b, k, id, n),
       };
       this.repairer = new Repairer({
         self,
@@ -243,6 +262,7 @@ export class StorageNode implements StorageApi, ReplicaApi {
       placement: this.placement,
       commitObject: (c) => this.writes.commitObject(c),
       completedVersion: (bucket, key, uploadId) => this.completedVersion(bucket, key, uploadId),
+      removeUpload: (u, o) => this.uploadReplica.removeLocked(u, o),
       random,
       smallObjectMaxBytes,
       minPartBytes: opts.minPartBytes ?? 5 * 1024 * 1024,
@@ -302,7 +322,8 @@ export class StorageNode implements StorageApi, ReplicaApi {
         listObjectVersions: (b, o) => this.listObjectVersions(b, o),
         mayDelete: (_b, record, nowMs) => removalRefusal(record, nowMs, false) === undefined,
         listUploads: (b, o) => this.listUploads(b, o),
-        abortUpload: (b, k, id) => this.abortUpload(b, k, id),
+        // Through the MirroringNode in a cluster too: the mirrors get the upload's tombstone.
+        abortUpload: (b, k, id) => (opts.lifecycle?.through?.() ?? this).abortUpload(b, k, id),
         ...(lifecycleLog ? { log: lifecycleLog } : {}),
       },
       opts.lifecycle ? { ...lifecycle, rulesFor: opts.lifecycle.rulesFor } : undefined,
@@ -504,7 +525,30 @@ export class StorageNode implements StorageApi, ReplicaApi {
   async scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
     return this.replica.scanKeys(opts);
   }
-  /** Removes the tombstones older than the retention; returns how many. */
+  async uploadStates(bucket: string, key: Buffer): Promise<UploadState[]> {
+    return this.uploadReplica.states(bucket, key);
+  }
+  /** One upload unit's state (the upload or its tombstone, or one part): what a mirrored call changed. */
+  async uploadUnit(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    partNumber?: number,
+  ): Promise<UploadState | undefined> {
+    return this.uploadReplica.unit(bucket, key, uploadId, partNumber);
+  }
+  applyUpload(input: ApplyUploadInput): Promise<ApplyResult> {
+    return this.uploadReplica.apply(input);
+  }
+  openPart(
+    bucket: string,
+    key: Buffer,
+    uploadId: string,
+    partNumber: number,
+  ): Promise<PartHandle | undefined> {
+    return this.uploadReplica.openPart(bucket, key, uploadId, partNumber);
+  }
+  /** Removes the tombstones (of versions and of uploads) older than the retention; returns how many. */
   purgeTombstones(): Promise<number> {
     return this.replica.purgeExpired(this.opts.tombstoneRetentionMs ?? TOMBSTONE_RETENTION_MS);
   }

@@ -15,13 +15,13 @@ import type {
   UploadPartInput,
 } from './api.ts';
 import { StorageError, WrongPartitionError } from './errors.ts';
-import type { ApplyReplicaInput, ReplicaApi } from './replica-api.ts';
+import type { ApplyReplicaInput, ApplyUploadInput, ReplicaApi, ReplicaEnd } from './replica-api.ts';
 
 export class PartitionGuard implements StorageApi, ReplicaApi {
   private layout: Layout | undefined;
 
   constructor(
-    private readonly inner: StorageApi & Partial<ReplicaApi>,
+    private readonly inner: StorageApi & Partial<ReplicaEnd>,
     readonly syncgroup: string,
     layout?: Layout,
   ) {
@@ -130,9 +130,23 @@ export class PartitionGuard implements StorageApi, ReplicaApi {
   scanKeys(opts: Parameters<ReplicaApi['scanKeys']>[0]) {
     return this.replica().scanKeys(opts);
   }
+  async uploadStates(bucket: string, key: Buffer) {
+    this.check(bucket, key);
+    return this.replica().uploadStates(bucket, key);
+  }
+  async applyUpload(input: ApplyUploadInput) {
+    this.check(input.state.bucket, input.state.key);
+    return this.replica().applyUpload(input);
+  }
+  async openPart(bucket: string, key: Buffer, uploadId: string, partNumber: number) {
+    this.check(bucket, key);
+    const r = this.inner;
+    if (!r.openPart) throw new StorageError('InvalidArgument', 'this node does not replicate');
+    return r.openPart(bucket, key, uploadId, partNumber);
+  }
   private replica(): ReplicaApi {
     const r = this.inner;
-    if (!r.replicaStates || !r.applyReplica || !r.scanKeys)
+    if (!r.replicaStates || !r.applyReplica || !r.scanKeys || !r.uploadStates || !r.applyUpload)
       throw new StorageError('InvalidArgument', 'this node does not replicate');
     return r as ReplicaApi;
   }

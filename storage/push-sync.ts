@@ -1,5 +1,5 @@
 // Push sync: per mirror, a loop that reads this node's binlog from that mirror's synclog position (synclog.ts),
-// takes up to `batchRecords` records, keeps each key once (a key's newest states are what the mirror needs;
+// takes up to `batchRecords` records (uploads in progress and their parts included), keeps each key once (a key's newest states are what the mirror needs;
 // records the mirror already acknowledged in a mirrored write are skipped), brings the mirror up to this node
 // for each key with `copyKey` (every state newer than the mirror's, tombstones included; the mirror applies a
 // state only if it is newer, so replays and any order are harmless), and only then advances and persists the
@@ -73,8 +73,6 @@ interface Lane {
   skipped: number;
   failures: number;
 }
-
-const SKIP_OPS = new Set<BinlogRecord['op']>(['upload-create', 'upload-part', 'upload-abort']);
 
 export class PushSync<P> {
   private readonly lanes = new Map<string, Lane>();
@@ -323,7 +321,6 @@ export class PushSync<P> {
     }
     const keys = new Map<string, { bucket: string; key: Buffer }>();
     for (const r of batch.records) {
-      if (SKIP_OPS.has(r.op)) continue;
       if (mirror.takeAcked(unitKey(r.bucket, r.key, r.opver.counter, r.opver.nodeId))) {
         lane.skipped++;
         continue;

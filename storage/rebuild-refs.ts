@@ -3,13 +3,14 @@
 // flat however many objects there are.
 import type { Opver } from './api.ts';
 import type { Db, NodeIndex } from './index-db.ts';
-import { decodePartKey } from './keys.ts';
+import { decodePartKey, uploadTombstoneKey } from './keys.ts';
 import {
   decodeObjectValue,
   decodePartValue,
   decodeUploadValue,
   encodeObjectValue,
   encodePartValue,
+  encodeTombstoneValue,
   type VolLoc,
 } from './records.ts';
 
@@ -19,6 +20,8 @@ export interface RebuildState {
   blobs: Map<string, VolLoc>;
   /** Tombstones by entry key (latin1); the winners become the tombstones table (replica-tombstones.ts). */
   tombstones: Map<string, { opver: Opver; at: VolLoc; createdMs: number }>;
+  /** Upload tombstones by upload id: the winners become tombstone rows (replica-uploads.ts). */
+  uploadTombstones: Map<string, { bucket: string; key: Buffer; opver: Opver; at: VolLoc; createdMs: number }>;
   maxCounter: bigint;
   entries: number;
 }
@@ -76,11 +79,17 @@ export function resolveReferences(
   const liveUploads = new Set<string>();
   for (const { key, value } of index.uploads.getRange({ snapshot: false })) {
     const u = decodeUploadValue(value);
-    if (st.manifestUploads.has(u.uploadId)) {
+    if (st.manifestUploads.has(u.uploadId) || st.uploadTombstones.has(u.uploadId)) {
       st.losers.push(u.at);
       fix.remove(index.uploads, key);
     } else liveUploads.add(u.uploadId);
   }
+  for (const [uploadId, t] of st.uploadTombstones)
+    fix.put(
+      index.tombstones,
+      uploadTombstoneKey(t.bucket, t.key, uploadId),
+      encodeTombstoneValue({ opver: t.opver, createdMs: t.createdMs, at: t.at }),
+    );
   fix.flush();
   let parts = 0;
   for (const { key, value } of index.parts.getRange({ snapshot: false })) {

@@ -8,7 +8,9 @@
 // of one object the one with the highest stamp is current (`objects`), the others go to `versions`; an
 // upload marker whose upload id appears in any object manifest was completed (marker deleted); a
 // part is kept if the winning manifest uses it or its upload marker is live; a blob is kept if a
-// kept object or part refers to it. Everything else is garbage from a crash mid-operation.
+// kept object or part refers to it; an upload tombstone (a removed upload, replica-uploads.ts) outranks its
+// upload marker and parts whatever their opvers and stays as its row in the tombstones table. Everything else is
+// garbage from a crash mid-operation.
 //
 // Memory: entries are applied in batches of BATCH; besides the index itself only blobs, multipart
 // manifests, tombstones and garbage are held, so a million small objects need little beyond LMDB.
@@ -37,6 +39,7 @@ import {
   decodeObjectSummary,
   decodeObjectValue,
   decodePartValue,
+  decodeUploadValue,
   encodeCheckpoint,
   encodeObjectValue,
   encodePartValue,
@@ -81,6 +84,7 @@ export async function rebuildInto(
     manifestUploads: new Set(),
     blobs: new Map(),
     tombstones: new Map(),
+    uploadTombstones: new Map(),
     maxCounter: 0n,
     entries: 0,
   };
@@ -185,10 +189,37 @@ function applyBatch(index: NodeIndex, st: RebuildState, volumeId: string, batch:
     } else if (e.key[0] === EntryKind.upload && meta.kind === 'upload') {
       const uploadId = body.toString('latin1');
       const m = meta.meta;
-      index.uploads.put(
-        uploadKey(m.bucket, m.key, uploadId),
-        encodeUploadValue({ ...m, uploadId, opver: e.opver, at }),
+      let uk: Buffer;
+      try {
+        uk = uploadKey(m.bucket, m.key, uploadId);
+      } catch {
+        continue; // not ours
+      }
+      // A marker replaced by a newer copy of it (replica-uploads.ts) whose free a crash cut short: the newer wins.
+      keepHigher(
+        index.uploads,
+        uk,
+        e.opver,
+        at,
+        st,
+        () => encodeUploadValue({ ...m, uploadId, opver: e.opver, at }),
+        (b) => decodeUploadValue(b),
       );
+    } else if (e.key[0] === EntryKind.uploadTombstone && meta.kind === 'upload-removed') {
+      // An upload's tombstone: outranks its upload and parts (resolveReferences); the highest of them stays.
+      const uploadId = body.toString('latin1');
+      const prev = st.uploadTombstones.get(uploadId);
+      if (prev && compareOpver(prev.opver, e.opver) >= 0) st.losers.push(at);
+      else {
+        if (prev) st.losers.push(prev.at);
+        st.uploadTombstones.set(uploadId, {
+          bucket: meta.bucket,
+          key: meta.key,
+          opver: e.opver,
+          at,
+          createdMs: e.createdMs,
+        });
+      }
     } else if (e.key[0] === EntryKind.blob && meta.kind === 'blob') {
       st.blobs.set(body.toString('hex'), at);
     }

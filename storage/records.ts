@@ -113,6 +113,7 @@ const META_UPLOAD = 2;
 const META_PART = 3;
 const META_BLOB = 4;
 const META_TOMBSTONE = 5;
+const META_UPLOAD_REMOVED = 6;
 
 const HEADER_FIELDS = [
   'contentType',
@@ -376,7 +377,12 @@ export type EntryMeta =
    */
   | { kind: 'blob'; owner?: { table: 'objects' | 'parts'; key: Buffer } }
   /** An object deleted while a read still pinned its entry: outranks that entry in a rebuild. */
-  | { kind: 'tombstone' };
+  | { kind: 'tombstone' }
+  /**
+   * A removed (completed, aborted, expired) upload, on its marker's entry key 'U' + upload id: outranks the marker
+   * and every part of that upload whatever their opvers (replica-uploads.ts).
+   */
+  | { kind: 'upload-removed'; bucket: string; key: Buffer };
 
 export function encodeEntryMeta(e: EntryMeta): Buffer {
   const w = new Writer(128).u8(e.kind === 'object' || e.kind === 'upload' ? FORMAT_V2 : FORMAT_V1);
@@ -386,7 +392,8 @@ export function encodeEntryMeta(e: EntryMeta): Buffer {
   else if (e.kind === 'blob') {
     w.u8(META_BLOB);
     if (e.owner) w.u8(e.owner.table === 'objects' ? 1 : 2).bytes(e.owner.key);
-  } else w.u8(META_TOMBSTONE);
+  } else if (e.kind === 'upload-removed') w.u8(META_UPLOAD_REMOVED).str(e.bucket).bytes(e.key);
+  else w.u8(META_TOMBSTONE);
   return w.done();
 }
 
@@ -407,6 +414,7 @@ export function decodeEntryMeta(buf: Buffer): EntryMeta {
     return { kind: 'blob', owner: { table, key: r.bytes() } };
   }
   if (kind === META_TOMBSTONE) return { kind: 'tombstone' };
+  if (kind === META_UPLOAD_REMOVED) return { kind: 'upload-removed', bucket: r.str(), key: r.bytes() };
   throw new Error(`unknown entry meta kind ${kind}`);
 }
 

@@ -161,6 +161,21 @@ async function contents(node: StorageNode, keys: KeyRef[]): Promise<unknown[]> {
       }
       out.push({ key: `${k.bucket}/${k.key.toString()}`, v: s.versionId, opver: s.opver, record: r, body });
     }
+    // Uploads in progress, their parts (with their bytes) and upload tombstones.
+    for (const s of await node.uploadStates(k.bucket, k.key)) {
+      let body: string | undefined;
+      if (s.part) {
+        const h = await node.openPart(k.bucket, k.key, s.uploadId, s.partNumber!);
+        body = md5(await readAll(h!.stream()));
+        h!.release();
+      }
+      out.push({
+        key: `${k.bucket}/${k.key.toString()}`,
+        v: `${s.uploadId}#${s.partNumber}`,
+        state: s,
+        body,
+      });
+    }
   }
   const order = (x: unknown) => {
     const e = x as { key: string; v: string };
@@ -211,6 +226,19 @@ test('two real nodes over HTTP: a pull killed mid-way (recovery.json as on disk 
       ).etag,
     });
   await a.completeUpload('b1', Buffer.from('multi'), up, parts, 2);
+  // An upload in progress with an inline and a blob part, and a key that holds only an aborted upload's tombstone.
+  const inflight = await a.createUpload('b1', Buffer.from('inflight'), { userMeta: { u: '1' } }, 1);
+  for (const [n, size] of [
+    [1, 100_000],
+    [2, 777],
+  ] as const)
+    await a.uploadPart({
+      ...putInput('b1', 'inflight', bytes(size, 300 + n)),
+      uploadId: inflight,
+      partNumber: n,
+    });
+  const aborted = await a.createUpload('b1', Buffer.from('aborted'), { userMeta: {} }, 1);
+  await a.abortUpload('b1', Buffer.from('aborted'), aborted);
   const server = createStorageServer(a, {
     pushSync: {
       position: async () => a.binlog.confirmed,
@@ -219,7 +247,12 @@ test('two real nodes over HTTP: a pull killed mid-way (recovery.json as on disk 
   });
   const client = new StorageClient(await serve(server));
   const keys = await client.scanKeys({ limit: 1000 });
-  assert.ok(keys.length >= 42, `${keys.length} keys`);
+  assert.ok(keys.length >= 44, `${keys.length} keys`);
+  for (const k of ['inflight', 'aborted'])
+    assert.ok(
+      keys.some((x) => x.key.toString() === k),
+      `${k} is scanned`,
+    );
   const member: NodeView = {
     nodeId: '00000001',
     syncgroup: 'a',

@@ -112,7 +112,14 @@ export type RecoveryStep = 'serving' | 'deciding' | 'pulling' | 'catching-up';
  * The storage calls a recovering node still answers: its stats, and what mirroring and push sync send it
  * (`copyKey` asks the target's states to send only what it lacks; a partial answer only means more is sent).
  */
-const WHILE_RECOVERING = new Set(['stats', 'replicaStates', 'applyReplica', 'dropBucket']);
+const WHILE_RECOVERING = new Set([
+  'stats',
+  'replicaStates',
+  'applyReplica',
+  'uploadStates',
+  'applyUpload',
+  'dropBucket',
+]);
 
 const JOIN_WAIT_MS = 10_000;
 

@@ -38,6 +38,7 @@ import {
   partKey,
   prefixEnd,
   uploadKey,
+  uploadTombstoneKey,
   versionEntryKey,
   versionKey,
   versionKeyPrefix,
@@ -53,7 +54,9 @@ import {
   decodeUploadValue,
   encodeCheckpoint,
   encodeObjectValue,
+  encodePartValue,
   encodeTombstoneValue,
+  encodeUploadValue,
   type ObjectValue,
   type VolLoc,
 } from './records.ts';
@@ -261,7 +264,7 @@ async function recoverTail(node: RecoveryHost, report: Report): Promise<void> {
     else await settleObject(node, okey, changed, blobs, fix, claimed);
   }
   for (const r of tail) if (r.op === 'upload-abort') await settleAbort(node, r, fix);
-  for (const c of others) settleOther(node, c, fix, claimed);
+  for (const c of newestByKey(others, fix)) settleOther(node, c, fix, claimed, blobs);
   for (const [id, c] of blobs) {
     if (!claimed.has(id) && !ownerHolds(node, c, objects)) fix.free(c.at);
   }
@@ -594,8 +597,36 @@ function ownerHolds(node: RecoveryHost, c: Changed, touched: Map<string, Changed
   return at !== undefined && sameLoc(at, c.at);
 }
 
-/** A changed upload marker or part is kept only if its index row points at it. */
-function settleOther(node: RecoveryHost, c: Changed, fix: Fixes, claimed: Set<string>): void {
+/**
+ * Of the changed entries with one entry key (a marker or a part replaced by a newer copy, replica-uploads.ts),
+ * the newest; the others are freed (packing, scanning both, keeps the newer of two entries with one key too).
+ */
+function newestByKey(changed: Changed[], fix: Fixes): Changed[] {
+  const best = new Map<string, Changed>();
+  for (const c of changed) {
+    const k = c.e.key.toString('latin1');
+    const b = best.get(k);
+    if (!b) best.set(k, c);
+    else if (compareOpver(c.e.opver, b.e.opver) > 0) {
+      fix.free(b.at);
+      best.set(k, c);
+    } else fix.free(c.at);
+  }
+  return [...best.values()];
+}
+
+/**
+ * A changed upload marker, upload tombstone or part is kept if its index row points at it. A marker or part newer
+ * than its row (a replacement cut before its commit) takes the row's place: packing may already have dropped the
+ * older entry of the same key, so the newer one wins (as a rebuild would), whole.
+ */
+function settleOther(
+  node: RecoveryHost,
+  c: Changed,
+  fix: Fixes,
+  claimed: Set<string>,
+  blobs: Map<string, Changed>,
+): void {
   const { index } = node;
   let meta: ReturnType<typeof decodeEntryMeta>;
   try {
@@ -613,8 +644,26 @@ function settleOther(node: RecoveryHost, c: Changed, fix: Fixes, claimed: Set<st
     }
     const row = index.get(index.uploads, uk);
     fix.touchedUploads.push(uk);
-    if (row && sameLoc(decodeUploadValue(row).at, c.at)) return;
+    const cur = row ? decodeUploadValue(row) : undefined;
+    if (cur && sameLoc(cur.at, c.at)) return;
+    if (cur && compareOpver(c.e.opver, cur.opver) > 0) {
+      const uploadId = body.toString('latin1');
+      fix.put('uploads', uk, encodeUploadValue({ ...meta.meta, uploadId, opver: c.e.opver, at: c.at }));
+      fix.free(cur.at);
+      return;
+    }
     fix.free(c.at);
+  } else if (c.e.key[0] === EntryKind.uploadTombstone && meta.kind === 'upload-removed') {
+    // An upload's tombstone (replica-uploads.ts): kept if its row names it; else its removal never committed.
+    let tkey: Buffer;
+    try {
+      tkey = uploadTombstoneKey(meta.bucket, meta.key, body.toString('latin1'));
+    } catch {
+      return;
+    }
+    const t = getTombstone(index, tkey);
+    if (t?.at && sameLoc(t.at, c.at)) return;
+    fix.free(c.at, true);
   } else if (c.e.key[0] === EntryKind.part && meta.kind === 'part') {
     const row = index.get(index.parts, body);
     fix.touchedParts.push(Buffer.from(body));
@@ -622,6 +671,21 @@ function settleOther(node: RecoveryHost, c: Changed, fix: Fixes, claimed: Set<st
     if (p && sameLoc(p.at, c.at)) {
       claimed.add(locId(p.at));
       if (p.blobAt) claimed.add(locId(p.blobAt));
+      return;
+    }
+    const m = meta.meta;
+    const blobId = m.blobId;
+    const blobAt = blobId && [...blobs.values()].find((b) => b.e.key.subarray(1).equals(blobId))?.at;
+    if (p && compareOpver(c.e.opver, p.opver) > 0 && (!blobId || blobAt)) {
+      fix.put(
+        'parts',
+        Buffer.from(body),
+        encodePartValue({ ...m, opver: c.e.opver, at: c.at, ...(blobAt ? { blobAt } : {}) }),
+      );
+      claimed.add(locId(c.at));
+      if (blobAt) claimed.add(locId(blobAt));
+      fix.free(p.at);
+      fix.free(p.blobAt);
       return;
     }
     fix.free(c.at);

@@ -170,4 +170,68 @@ describe('replication over the internal HTTP API', () => {
       assert.equal(ok.status, 400, 'limit beyond 10,000');
     },
   );
+
+  test(
+    'uploads over HTTP: copyKey brings an upload, its inline and blob parts and its tombstone either way',
+    T,
+    async () => {
+      const [k] = keysIn('a', 6).slice(5) as [Buffer];
+      const id = await remote.createUpload('b', k, { userMeta: { x: 'y' } }, 1, 'SHA256', {
+        legalHold: true,
+      });
+      const parts = [bytes(1000, 21), bytes(40 * 1024, 22)];
+      for (const [i, data] of parts.entries())
+        await remote.uploadPart({
+          bucket: 'b',
+          key: k,
+          uploadId: id,
+          partNumber: i + 1,
+          size: data.length,
+          body: (async function* () {
+            yield data;
+          })(),
+          finish: async () => ({ etag: 'e'.repeat(32), checksums: {} }),
+          nowMs: 2,
+        });
+      // The remote node as the source (a recovery pull's): states, then each part's bytes through a read handle.
+      const r = await copyKey({ from: client, to: local, bucket: 'b', key: k });
+      assert.deepEqual([r.applied, r.bytes], [3, 1000 + 40 * 1024]);
+      assert.deepEqual(await local.uploadStates('b', k), await client.uploadStates('b', k));
+      assert.deepEqual(
+        await local.listParts('b', k, id, { afterPart: 0, limit: 10 }),
+        await remote.listParts('b', k, id, { afterPart: 0, limit: 10 }),
+      );
+      for (const [i, data] of parts.entries()) {
+        const h = (await local.openPart('b', k, id, i + 1))!;
+        assert.ok((await readAll(h.stream())).equals(data));
+        h.release();
+      }
+      // A stale part with its bytes on the client's one connection: answered stale, the next call gets through.
+      const part2 = (await client.uploadStates('b', k)).find((s) => s.partNumber === 2)!;
+      const again = await client.applyUpload({
+        state: part2,
+        body: (async function* () {
+          yield parts[1]!;
+        })(),
+      });
+      assert.equal(again, 'stale');
+      // The other way: the local node aborts, the remote one gets the tombstone.
+      await local.abortUpload('b', k, id);
+      assert.equal((await copyKey({ from: local, to: client, bucket: 'b', key: k })).applied, 1);
+      assert.deepEqual(await remote.listUploads('b', { prefix: k, limit: 10 }), []);
+      assert.deepEqual(
+        (await client.uploadStates('b', k)).map((s) => [s.uploadId, s.upload]),
+        [[id, undefined]],
+      );
+      assert.equal(await client.openPart('b', k, id, 1), undefined);
+      // Refused: another syncgroup's key; a part number out of range.
+      const [theirs] = keysIn('b', 1) as [Buffer];
+      await assert.rejects(client.uploadStates('b', theirs), WrongPartitionError);
+      await assert.rejects(client.openPart('b', theirs, id, 1), WrongPartitionError);
+      await assert.rejects(
+        client.applyUpload({ state: { ...part2, partNumber: 0 } }),
+        /invalid arguments for applyUpload/,
+      );
+    },
+  );
 });

@@ -201,7 +201,12 @@ test('a multipart object is replicated with its parts list (partNumber sizes and
         done.push({ partNumber: i + 1, etag: f.etag });
       }
       const rec = await p.a.completeUpload('b', K(key), id, done, 2);
-      assert.equal((await copyKey({ from: p.a, to: p.b, bucket: 'b', key: K(key) })).applied, 1);
+      // The version, and the tombstone of the upload it completed (replica-uploads.ts).
+      assert.equal((await copyKey({ from: p.a, to: p.b, bucket: 'b', key: K(key) })).applied, 2);
+      assert.deepEqual(
+        (await p.b.uploadStates('b', K(key))).map((s) => [s.uploadId, s.upload === undefined]),
+        [[id, true]],
+      );
       const got = (await p.b.headObject('b', K(key))) as ObjectRecord;
       assert.deepEqual(got.parts, rec.parts);
       assert.equal(got.etag, rec.etag);

@@ -18,11 +18,12 @@
 // same index commit.
 import { NULL_VERSION, type ObjectRecord, type Opver } from './api.ts';
 import { collectBody, exactly } from './body.ts';
-import { StorageError } from './errors.ts';
+import { NoSuchUploadError, StorageError } from './errors.ts';
 import type { NodeIndex } from './index-db.ts';
 import {
   decodeObjectKey,
   decodeTombstoneKey,
+  decodeUploadKey,
   decodeVersionKey,
   EntryKind,
   entryKey,
@@ -30,6 +31,7 @@ import {
   parseVersionId,
   prefixEnd,
   successor,
+  uploadKey,
   versionEntryKey,
   versionIdOf,
   versionKey,
@@ -45,6 +47,7 @@ import {
   compareOpver,
   decodeObjectValue,
   decodeTombstoneValue,
+  decodeUploadValue,
   encodeEntryMeta,
   type ObjectMeta,
   type ObjectValue,
@@ -53,6 +56,7 @@ import {
 } from './records.ts';
 import type { ApplyReplicaInput, ApplyResult, ReplicaKey, ReplicaState } from './replica-api.ts';
 import { getTombstone, putTombstone, tombstoneKeyOf } from './replica-tombstones.ts';
+import { partRowsOf, uploadLock } from './replica-uploads.ts';
 
 export interface ReplicaDeps {
   readonly index: NodeIndex;
@@ -68,6 +72,11 @@ export interface ReplicaDeps {
   readonly now: () => number;
   /** An apply in flight, from before its entry is written until its index commit: volume checkpoints wait. */
   readonly track: { begin(): bigint; end(id: bigint): void };
+  /** Leaves an upload's tombstone after a completion (replica-uploads.ts), under the upload's lock. */
+  removeUpload(
+    u: { bucket: string; key: Buffer; uploadId: string; opver: Opver },
+    opts: { completed: true },
+  ): Promise<unknown>;
 }
 
 /** One version row of a key as it is now. */
@@ -98,6 +107,7 @@ export class Replica {
         opver: r.v.opver,
         record: toRecord(bucket, key, r.v, r.v.opver, r.vkey === undefined),
         seq: r.v.seq!,
+        ...(r.v.body.kind === 'multipart' ? { fromUpload: r.v.body.uploadId } : {}),
       };
       byId.set(id, s);
       out.push(s);
@@ -109,7 +119,8 @@ export class Replica {
       snapshot: false,
     })) {
       const t = decodeTombstoneValue(value);
-      const { stamp } = decodeTombstoneKey(tkey);
+      const { stamp, uploadId } = decodeTombstoneKey(tkey);
+      if (uploadId !== undefined) continue; // an upload's (replica-uploads.ts)
       const id = stamp ? versionIdOf(stamp) : NULL_VERSION;
       const held = byId.get(id);
       // A version written again after its removal: the newer of the two is what this node holds.
@@ -117,6 +128,7 @@ export class Replica {
         if (compareOpver(t.opver, held.opver) > 0) {
           delete held.record;
           delete held.seq;
+          delete held.fromUpload;
           held.opver = t.opver;
         }
         continue;
@@ -138,6 +150,9 @@ export class Replica {
     if (rec.deleteMarker && rec.size !== 0) throw invalid('a delete marker has no data');
     if (rec.parts && rec.parts.reduce((n, p) => n + p.size, 0) !== rec.size)
       throw invalid('the parts do not add up to the size');
+    // Sent without bytes (over HTTP the body is an empty stream, never read here).
+    if (state.fromUpload !== undefined && rec.parts)
+      return this.completeFromParts(input, state.fromUpload, rec.parts, okey, stamp);
     const id = this.d.track.begin();
     let blobAt: VolLoc | undefined;
     let committed = false;
@@ -173,7 +188,58 @@ export class Replica {
     }
   }
 
-  /** Every key with a version row or a tombstone, after `after`, in (bucket, key bytes) order. */
+  /**
+   * A mirror's side of a multipart completion (replica-api.ts `fromUpload`): the version built from this node's
+   * copies of the upload's parts, no bytes sent, as the completion built it (a manifest naming the upload's parts,
+   * which stay where they are); the upload's row and unused parts go in the same commit, then its tombstone is
+   * left. NoSuchUpload when the upload or one of the parts (same size and ETag) is not here: the bytes are then sent.
+   */
+  private completeFromParts(
+    input: ApplyReplicaInput,
+    uploadId: string,
+    parts: ReadonlyArray<{ partNumber: number; size: number; etag: string }>,
+    okey: Buffer,
+    stamp: Opver | undefined,
+  ): Promise<ApplyResult> {
+    const d = this.d;
+    const { bucket, key } = input.state;
+    return d.locks.run(uploadLock(uploadId), async () => {
+      const uk = uploadKey(bucket, key, uploadId);
+      const row = d.index.get(d.index.uploads, uk);
+      if (!row) throw new NoSuchUploadError(uploadId);
+      const upload = decodeUploadValue(row);
+      const rows = new Map(partRowsOf(d.index, uploadId).map((r) => [r.partNumber, r]));
+      for (const p of parts) {
+        const r = rows.get(p.partNumber);
+        if (!r || r.value.size !== p.size || r.value.etag !== p.etag) throw new NoSuchUploadError(uploadId);
+      }
+      const used = new Set(parts.map((p) => p.partNumber));
+      const unused = [...rows.values()].filter((r) => !used.has(r.partNumber));
+      const body = { kind: 'multipart' as const, uploadId, parts: parts.map(partOf) };
+      const id = d.track.begin();
+      try {
+        const result = await d.locks.run(okey.toString('latin1'), () =>
+          this.placeLocked(input, okey, stamp, EMPTY, body, undefined, () => undefined, {
+            inTxn: () => {
+              d.index.uploads.remove(uk);
+              for (const r of unused) d.index.parts.remove(r.key);
+            },
+            freeAfter: [
+              upload.at,
+              ...unused.flatMap((r) => (r.value.blobAt ? [r.value.at, r.value.blobAt] : [r.value.at])),
+            ],
+          }),
+        );
+        if (result === 'applied')
+          await d.removeUpload({ bucket, key, uploadId, opver: input.state.opver }, { completed: true });
+        return result;
+      } finally {
+        d.track.end(id);
+      }
+    });
+  }
+
+  /** Every key with a version row, a tombstone or an upload, after `after`, in (bucket, key bytes) order. */
   scanKeys(opts: { after?: ReplicaKey; limit: number }): ReplicaKey[] {
     const out: ReplicaKey[] = [];
     let cur = opts.after;
@@ -182,6 +248,7 @@ export class Replica {
       for (const next of [
         this.nextObject(cur),
         this.nextVersioned(this.d.index.tombstones, cur, decodeTombstoneKey),
+        this.nextVersioned(this.d.index.uploads, cur, decodeUploadKey),
         this.nextNoncurrent(cur),
       ]) {
         if (next && (!best || compareKeys(next, best) < 0)) best = next;
@@ -207,9 +274,10 @@ export class Replica {
     }
     let n = 0;
     for (const tkey of expired) {
-      const { bucket, key } = decodeTombstoneKey(tkey);
-      const okey = objectKey(bucket, key);
-      n += await this.d.locks.run(okey.toString('latin1'), async () => {
+      const { bucket, key, uploadId } = decodeTombstoneKey(tkey);
+      // An upload's tombstone is changed under its upload's lock (replica-uploads.ts), a version's under its key's.
+      const lock = uploadId !== undefined ? uploadLock(uploadId) : objectKey(bucket, key).toString('latin1');
+      n += await this.d.locks.run(lock, async () => {
         const t = getTombstone(this.d.index, tkey);
         if (!t || t.createdMs > cutoff) return 0;
         const release = await this.d.placement.protect(t.at ? [t.at] : []);
@@ -321,6 +389,8 @@ export class Replica {
     blobAt: VolLoc | undefined,
     /** Told when the row naming the blob may be visible (true), or was taken back (false): then it is the row's. */
     committing: (yes: boolean) => void,
+    /** A version completed from an upload here: the upload's rows go in the same commit, its space after. */
+    completes?: { inTxn: () => void; freeAfter: VolLoc[] },
   ): Promise<ApplyResult> {
     const d = this.d;
     const { state } = input;
@@ -342,6 +412,7 @@ export class Replica {
       const mark = { v: { ...meta, opver: state.opver } as ObjectValue, row: Buffer.alloc(0) };
       const probe = this.arrange(bucket, key, okey, state.versionId, mark);
       const staged =
+        !completes &&
         probe.versions.length === 0 &&
         probe.current === mark.row &&
         space.partKeys.length === 0 &&
@@ -363,10 +434,18 @@ export class Replica {
       }
       await put.durable;
       const tomb = getTombstone(d.index, tkey);
-      const toFree = [...claim.now, ...claim.later, ...(tomb?.at ? [tomb.at] : [])];
+      const toFree = [
+        ...claim.now,
+        ...claim.later,
+        ...(tomb?.at ? [tomb.at] : []),
+        ...(completes?.freeAfter ?? []),
+      ];
       const release = await d.placement.protect(toFree);
       try {
-        const freeNow = put.replaced ? claim.now.filter((l) => l !== replace) : claim.now;
+        const freeNow = [
+          ...(put.replaced ? claim.now.filter((l) => l !== replace) : claim.now),
+          ...(completes?.freeAfter ?? []),
+        ];
         const deferred = d.reads.pins.defer(claim.later);
         const v: ObjectValue = {
           ...meta,
@@ -382,6 +461,7 @@ export class Replica {
           for (const pk of space.partKeys) d.index.parts.remove(pk);
           d.reads.putPending(deferred.rows);
           if (tomb) d.index.tombstones.remove(tkey);
+          completes?.inTxn();
           d.index.putCounter(d.clock.counter);
         });
         claim.release();
@@ -536,7 +616,7 @@ export class Replica {
     return undefined;
   }
 
-  /** The first key of a table keyed like the versions table (tombstones) after `after`. */
+  /** The first key of a table keyed like the versions table (tombstones, uploads) after `after`. */
   private nextVersioned(
     db: NodeIndex['tombstones'],
     after: ReplicaKey | undefined,

@@ -39,6 +39,9 @@ test('an upload marker moved by compaction is followed by the index: abort after
     // The deleted keys' tombstones (kept for replication) expire at once here.
     assert.equal(await node.purgeTombstones(), 20);
     await node.abortUpload('b', Buffer.from('mpu'), id);
+    // The upload's tombstone (replica-uploads.ts) is all that is left; it expires like the others.
+    assert.deepEqual(await entries(node), ['T']);
+    assert.equal(await node.purgeTombstones(), 1);
     assert.deepEqual(await entries(node), [], 'the aborted upload left no entry');
     assert.deepEqual(await node.listUploads('b', { prefix: Buffer.alloc(0), limit: 10 }), []);
     await node.close();

@@ -466,7 +466,7 @@ test('a call in flight to a node the tracker then marks suspect is cut with a re
 });
 
 test(
-  'uploads in progress are listed from every serving member; a drop needs every up member',
+  'uploads in progress are listed from one member per syncgroup, failing over; a drop needs every up member',
   T,
   async () => {
     const layout = initialLayout(['g']);
@@ -476,41 +476,53 @@ test(
       member('0000000c', 'g', 'recovering'),
     ];
     const log: Array<{ node: string; call: string; bounded: boolean }> = [];
+    let downA = false;
     let downB = true;
     const router = new ClusterRouter({
       view: { layout, nodes, refresh: async () => {} },
       connect: (url) => {
         const id = url.slice('http://'.length);
-        return fakeNode(id, () => (id === '0000000b' && downB ? 'refused' : 'ok'), log, {
+        const down = () => (id === '0000000a' && downA) || (id === '0000000b' && downB);
+        return fakeNode(id, () => (down() ? 'refused' : 'ok'), log, {
           listUploads: async () => {
             log.push({ node: id, call: 'listUploads', bounded: false });
-            if (id === '0000000b' && downB) throw refused();
-            return [{ key: Buffer.from(`u-${id}`), uploadId: id, initiatedMs: 0 }];
+            if (down()) throw refused();
+            // Mirrored: every member holds the same uploads.
+            return [{ key: Buffer.from('u'), uploadId: 'x', initiatedMs: 0 }];
           },
           dropBucket: async () => {
             log.push({ node: id, call: 'dropBucket', bounded: false });
-            if (id === '0000000b' && downB) throw refused();
+            if (down()) throw refused();
             return { objects: 5, uploads: 1 };
           },
         });
       },
     });
     const opts = { prefix: Buffer.alloc(0), limit: 10 };
-    // Uploads are not mirrored: a serving member that cannot answer makes the listing unavailable.
-    await assert.rejects(
-      router.listUploads(BUCKET, opts),
-      (e) => e instanceof S3Error && e.code === 'ServiceUnavailable',
-    );
-    downB = false;
+    // Mirrored uploads: the up member alone answers, each upload once.
     assert.deepEqual(
       (await router.listUploads(BUCKET, opts)).map((u) => u.uploadId),
-      ['0000000a', '0000000b'],
+      ['x'],
     );
+    assert.deepEqual(
+      log.filter((l) => l.call === 'listUploads').map((l) => l.node),
+      ['0000000a'],
+    );
+    // The up member does not answer: the suspect one is asked next; never the recovering one.
+    downA = true;
+    downB = false;
+    log.length = 0;
+    assert.deepEqual(
+      (await router.listUploads(BUCKET, opts)).map((u) => u.uploadId),
+      ['x'],
+    );
+    assert.ok(log.some((l) => l.node === '0000000b' && l.call === 'listUploads'));
     assert.ok(
       !log.some((l) => l.node === '0000000c' && l.call === 'listUploads'),
-      'a recovering member has none',
+      'a recovering member does not hold everything yet',
     );
     // Every member is asked to drop; a suspect one that is down cannot fail it; mirrored objects count once.
+    downA = false;
     downB = true;
     log.length = 0;
     assert.deepEqual(await router.dropBucket(BUCKET), { objects: 5, uploads: 2 });

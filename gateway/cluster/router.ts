@@ -7,12 +7,11 @@
 //   rendezvous order (up, then suspect; never recovering) when one does not answer: connection refused or reset,
 //   connect timeout, or no answer within `failoverAfterMs` (a frozen node accepts connections but never answers).
 //   The last member tried gets the ordinary timeouts. Once a body has begun streaming there is no failover;
-// - listings and emptiness to one member per syncgroup, failing over the same way; multipart upload listings to
-//   every member that serves (uploads in progress are not mirrored); a bucket drop to every member.
-// An upload lives on the node that created it: its calls follow the key's write primary, which stays that node
-// while the syncgroup's up members do not change. A member turning suspect or a member joining (a recovered or
-// added node becomes up) moves some keys' primaries, and an upload in progress for such a key answers
-// NoSuchUpload (the client starts it again).
+// - listings (multipart upload listings included) and emptiness to one member per syncgroup, failing over the
+//   same way; a bucket drop to every member.
+// An upload in progress is mirrored like an object (storage/mirror.ts): its calls follow the key's write primary,
+// and when that moves (a member turning suspect, a recovered member becoming up) the new primary continues the
+// same upload; ListParts is a read and fails over like one.
 //
 // A syncgroup whose members do not mirror (see routing.ts) is routed as before mirroring: every member the tracker
 // knows, no failover, and a listing asks every member, their sorted answers k-way merged (the same item from two
@@ -48,15 +47,7 @@ import { copyHeaders } from '../../storage/api.ts';
 import { NoSuchKeyError, PreconditionFailedError, WrongPartitionError } from '../../storage/errors.ts';
 import { S3Error } from '../errors.ts';
 import { byKey, byKeyThenUpload, mergeSorted } from './merge.ts';
-import {
-  dropTargets,
-  everyServing,
-  listOrder,
-  membersOf,
-  readOrder,
-  writeOrder,
-  writeTarget,
-} from './routing.ts';
+import { dropTargets, listOrder, membersOf, readOrder, writeOrder, writeTarget } from './routing.ts';
 
 /** A storage node's API as the router uses it. */
 export interface NodeClient extends StorageApi {
@@ -527,17 +518,16 @@ export class ClusterRouter implements StorageApi {
   abortUpload(bucket: string, key: Buffer, uploadId: string): Promise<void> {
     return this.write(bucket, key, (c) => c.abortUpload(bucket, key, uploadId));
   }
-  /** Parts live with their upload, on the node that created it. */
+  /** Parts are mirrored with their upload: a read, failing over like one. */
   listParts(...args: Parameters<StorageApi['listParts']>) {
-    return this.write(args[0], args[1], (c) => c.listParts(...args));
+    return this.read(args[0], args[1], (c) => c.listParts(...args));
   }
-  /** Uploads in progress are not mirrored: every member that serves is asked, and must answer. */
+  /** Uploads in progress are mirrored: one member per syncgroup is asked, as for an object listing. */
   async listUploads(
     bucket: string,
     opts: { prefix: Buffer; afterKey?: Buffer; afterUploadId?: string; limit: number },
   ): Promise<ListedUpload[]> {
-    const nodes = this.groups().flatMap(({ members }) => everyServing(members));
-    const lists = await Promise.all(nodes.map((n) => this.everyone(n, (c) => c.listUploads(bucket, opts))));
+    const lists = await this.perGroup(bucket, (c) => c.listUploads(bucket, opts));
     return mergeSorted(lists, byKeyThenUpload, opts.limit);
   }
   /** Every node's volumes, and the cluster's object and upload counts. */

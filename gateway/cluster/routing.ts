@@ -87,7 +87,8 @@ function ranked(members: readonly NodeView[], bucket: string, key: Buffer): Node
 /**
  * Where a write of (bucket, key) goes: the rendezvous primary over the members that are up (a suspect or
  * recovering member gets no writes, so a write fails over once the tracker marks the primary suspect). Multipart
- * calls go there too. Undefined when no member can take it.
+ * calls go there too: an upload in progress is mirrored like an object, so whichever member is the primary now
+ * continues it. Undefined when no member can take it.
  */
 export function writeTarget(members: readonly NodeView[], bucket: string, key: Buffer): NodeView | undefined {
   return writeOrder(members, bucket, key)[0];
@@ -138,14 +139,6 @@ export function listOrder(
 ): { askAll: true; nodes: NodeView[] } | { askAll: false; nodes: NodeView[] } {
   if (!mirrored(members)) return { askAll: true, nodes: [...members] };
   return { askAll: false, nodes: readOrder(members, bucket, Buffer.alloc(0)) };
-}
-
-/**
- * The members that hold something of their own that is not mirrored (multipart uploads in progress): every member
- * that serves, each of which must answer.
- */
-export function everyServing(members: readonly NodeView[]): NodeView[] {
-  return members.filter((m) => m.state !== 'recovering');
 }
 
 /**
