@@ -25,7 +25,7 @@ const PUT_WINDOW_MS = 15_000;
 const BUCKET = 'mixed';
 
 describe('cluster under mixed load: one node of each syncgroup SIGKILLed and restarted', {
-  timeout: 590_000,
+  timeout: 880_000,
 }, () => {
   let c: TestCluster;
   const procs = new Map<string, Proc>();

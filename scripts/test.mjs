@@ -36,7 +36,7 @@ if (files.length === 0) {
 }
 // Node 20 applies --test-timeout to each test file as a whole (it runs in its own process): no file may hang
 // the run. Tests that can take long also carry their own { timeout }.
-const FILE_TIMEOUT_MS = 600_000;
+const FILE_TIMEOUT_MS = 900_000;
 const args = [
   '--import',
   'tsx',
