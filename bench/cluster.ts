@@ -106,17 +106,19 @@ interface NodeStatus {
   sync?: Array<{ nodeId: string; lagOps: number; lagBytes: number }>;
 }
 
-interface BenchCluster {
+export interface BenchCluster {
   readonly endpoint: string;
   readonly nodes: Map<string, { proc: Proc; url: string; port: string; nodeId: string }>;
   status(): Promise<NodeStatus[]>;
   tracker(path: string, body: unknown): Promise<unknown>;
   startNode(name: string): Promise<void>;
+  /** The tracker and the gateway. */
+  others(): Proc[];
   close(): Promise<void>;
 }
 
 /** `track` is told of every process started, so the benchmark's own cleanup (Ctrl-C) stops them too. */
-async function startBenchCluster(dir: string, track: (p: ChildServer) => void): Promise<BenchCluster> {
+export async function startBenchCluster(dir: string, track: (p: ChildServer) => void): Promise<BenchCluster> {
   await mkdir(dir, { recursive: true });
   const env = {
     QUIRE_ACCESS_KEY: BENCH_ACCESS_KEY,
@@ -191,6 +193,7 @@ async function startBenchCluster(dir: string, track: (p: ChildServer) => void): 
       status,
       tracker: call,
       startNode,
+      others: () => [tracker, gateway],
       close: async () => {
         for (const p of procs) p.proc.kill('SIGCONT');
         await Promise.all(procs.map((p) => p.stop()));

@@ -31,8 +31,18 @@ import type {
   VersionSelector,
 } from './api.ts';
 import type { BinlogPosition } from './binlog-record.ts';
-import { errorFromWire } from './errors.ts';
-import { frameBody, fromWire, toWire } from './http-wire.ts';
+import { errorFromWire, InvalidRangeError } from './errors.ts';
+import {
+  collectChunks,
+  frameBody,
+  frameWhole,
+  fromWire,
+  INLINE_READ_BYTES,
+  INLINE_TYPE,
+  toWire,
+  unframeInline,
+  WHOLE_BODY_BYTES,
+} from './http-wire.ts';
 import type { JoinResult } from './recovery-pull.ts';
 import type {
   ApplyReplicaInput,
@@ -44,7 +54,7 @@ import type {
   ReplicaState,
   UploadState,
 } from './replica-api.ts';
-import { frameApply } from './replica-wire.ts';
+import { frameApply, frameApplyWhole } from './replica-wire.ts';
 
 export interface StorageClientOptions {
   connections?: number;
@@ -108,10 +118,17 @@ export class StorageClient implements StorageApi, ReplicaEnd {
   /** Runs `send` with this view's limits as its abort signal; `send` settles before it returns. */
   private async deadline<T>(send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     const { answerMs: ms, signal: outer } = this.limits;
-    if (ms === undefined && outer === undefined) return send(undefined);
+    if (ms === undefined) {
+      if (outer === undefined) return send(undefined);
+      // Only the caller's signal: handed on as it is (a controller and a listener per call cost ~25 us here).
+      try {
+        return await send(outer);
+      } catch (err) {
+        throw outer.aborted ? outer.reason : err;
+      }
+    }
     const ac = new AbortController();
-    const timer =
-      ms === undefined ? undefined : setTimeout(() => ac.abort(new NodeAnswerTimeout(this.origin, ms)), ms);
+    const timer = setTimeout(() => ac.abort(new NodeAnswerTimeout(this.origin, ms)), ms);
     const cut = () => ac.abort(outer?.reason);
     if (outer?.aborted) cut();
     else outer?.addEventListener('abort', cut, { once: true });
@@ -140,10 +157,13 @@ export class StorageClient implements StorageApi, ReplicaEnd {
     });
   }
 
-  /** Puts and parts: arguments in a header, the framed body streamed, finish() appended to it. */
+  /**
+   * Puts and parts: arguments in a header, the framed body streamed, finish() appended to it; a body of at most
+   * WHOLE_BODY_BYTES is collected first and sent as one buffer.
+   */
   private async upload<T>(
     method: string,
-    args: unknown,
+    args: { size: number },
     body: AsyncIterable<Buffer>,
     finish: () => Promise<BodyFinish>,
   ): Promise<T> {
@@ -158,6 +178,10 @@ export class StorageClient implements StorageApi, ReplicaEnd {
     };
     try {
       return await this.deadline(async (signal) => {
+        const framed =
+          args.size <= WHOLE_BODY_BYTES
+            ? frameWhole(await collectChunks(body, args.size), await guarded())
+            : Readable.from(frameBody(body, guarded));
         const res = await this.pool.request({
           path: `/v1/${method}`,
           method: 'POST',
@@ -166,7 +190,7 @@ export class StorageClient implements StorageApi, ReplicaEnd {
             'content-type': 'application/octet-stream',
             ...this.auth,
           },
-          body: Readable.from(frameBody(body, guarded)),
+          body: framed,
           signal: signal ?? null,
         });
         const text = await res.body.text();
@@ -194,17 +218,32 @@ export class StorageClient implements StorageApi, ReplicaEnd {
   ): Promise<ObjectRecord | undefined> {
     return (await this.call<ObjectRecord | null>('headObject', { bucket, key, which })) ?? undefined;
   }
+  /**
+   * A version up to INLINE_READ_BYTES comes whole in the answer (read under the node's pin, verified, and released
+   * there: one call); a larger one is a handle on the node, streamed by a second call and released by a third.
+   */
   async openObject(
     bucket: string,
     key: Buffer,
     which: VersionSelector = {},
   ): Promise<ReadHandle | undefined> {
-    const r = await this.call<{ handleId: string; record: ObjectRecord } | null>('openObject', {
-      bucket,
-      key,
-      which,
+    const args = { bucket, key, which, inline: INLINE_READ_BYTES };
+    const r = await this.deadline(async (signal) => {
+      const res = await this.pool.request({
+        path: '/v1/openObject',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.auth },
+        body: toWire(args),
+        signal: signal ?? null,
+      });
+      const answer = Buffer.from(await res.body.arrayBuffer());
+      if (res.statusCode !== 200) throw wireError(answer.toString());
+      if (res.headers['content-type'] === INLINE_TYPE) return unframeInline<ObjectRecord>(answer);
+      return fromWire<{ handleId: string; record: ObjectRecord } | null>(answer.toString());
     });
-    return r ? { record: r.record, ...this.remoteHandle(r.handleId) } : undefined;
+    if (!r) return undefined;
+    if ('bytes' in r) return bytesHandle(r.record, r.bytes);
+    return { record: r.record, ...this.remoteHandle(r.handleId) };
   }
   /** The bytes of a handle the node holds open (an object or a part), streamed on demand, released once. */
   private remoteHandle(handleId: string): Pick<ReadHandle, 'stream' | 'release'> {
@@ -362,21 +401,30 @@ export class StorageClient implements StorageApi, ReplicaEnd {
     const { body, ...args } = input;
     return this.applyFramed('applyUpload', args, body);
   }
-  /** The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's. */
+  /**
+   * The arguments lead the body (replica-wire.ts); the bytes follow framed as a put's, in one buffer when the
+   * version is at most WHOLE_BODY_BYTES.
+   */
   applyReplica(input: ApplyReplicaInput): Promise<ApplyResult> {
     const { body, ...args } = input;
-    return this.applyFramed('applyReplica', args, body);
+    return this.applyFramed('applyReplica', args, body, input.state.record?.size ?? 0);
   }
+  /** `size`, when known, is the body's: at most WHOLE_BODY_BYTES, it is collected and sent in one buffer. */
   private async applyFramed(
     method: string,
     args: unknown,
     body: AsyncIterable<Buffer> | undefined,
+    size?: number,
   ): Promise<ApplyResult> {
+    const json = toWire(args);
+    const whole = !body || (size !== undefined && size <= WHOLE_BODY_BYTES);
     const res = await this.pool.request({
       path: `/v1/${method}`,
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', ...this.auth },
-      body: Readable.from(frameApply(toWire(args), body ?? noBytes())),
+      body: whole
+        ? frameApplyWhole(json, body ? await collectChunks(body, size ?? 0) : [])
+        : Readable.from(frameApply(json, body)),
     });
     const text = await res.body.text();
     if (res.statusCode !== 200) throw wireError(text);
@@ -397,4 +445,21 @@ function wireError(text: string): Error {
   }
 }
 
-async function* noBytes(): AsyncIterable<Buffer> {}
+/** A version read whole (an inline answer): ranges cut from memory, checked as the node checks them. */
+function bytesHandle(record: ObjectRecord, bytes: Buffer): ReadHandle {
+  if (bytes.length !== record.size)
+    throw errorFromWire('InternalError', `got ${bytes.length} bytes of a ${record.size}-byte version`);
+  return {
+    record,
+    async *stream(range) {
+      if (!range) {
+        if (bytes.length > 0) yield bytes;
+        return;
+      }
+      if (range.start < 0 || range.end < range.start || range.end >= bytes.length)
+        throw new InvalidRangeError(`range ${range.start}-${range.end} of ${bytes.length} bytes`);
+      yield bytes.subarray(range.start, range.end + 1);
+    },
+    release: () => {},
+  };
+}

@@ -1,6 +1,7 @@
 // The shape of each internal storage call's arguments, checked (zod) before the node acts on them. Objects are
 // loose: a field added to the API by a later change passes through unchecked rather than being dropped.
 import { z } from 'zod';
+import { INLINE_MAX_BYTES } from './http-wire.ts';
 
 const bytes = z.instanceof(Buffer);
 const key = bytes.refine((b) => b.length <= 4096, 'key too long');
@@ -68,7 +69,12 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
   putObject: z.looseObject({ ...keyed, size: count, headers, nowMs: ms, condition: condition.optional() }),
   uploadPart: z.looseObject({ ...keyed, uploadId, partNumber, size: count, nowMs: ms }),
   headObject: z.looseObject({ ...keyed, which }),
-  openObject: z.looseObject({ ...keyed, which }),
+  // `inline`: a version up to this many bytes comes whole in the answer (http-wire.ts INLINE_TYPE).
+  openObject: z.looseObject({
+    ...keyed,
+    which,
+    inline: z.number().int().min(0).max(INLINE_MAX_BYTES).optional(),
+  }),
   removeObject: z.looseObject({
     ...keyed,
     versionId: versionId.optional(),

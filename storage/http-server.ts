@@ -4,10 +4,10 @@
 // In a cluster every request must carry the cluster secret; arguments are size-limited and checked (zod) always.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SECRET_HEADER, secretMatches } from '../common/cluster-wire.ts';
-import type { ByteRangeInclusive, ReadHandle, StorageApi } from './api.ts';
-import { errorToWire } from './errors.ts';
+import type { ByteRangeInclusive, ObjectRecord, ReadHandle, StorageApi } from './api.ts';
+import { errorToWire, StorageError } from './errors.ts';
 import { MAX_ARGS_BYTES, STORAGE_CALL_SCHEMAS } from './http-schemas.ts';
-import { fromWire, toWire, unframeBody } from './http-wire.ts';
+import { frameInline, fromWire, INLINE_TYPE, toWire, unframeBody } from './http-wire.ts';
 import type { PushSyncControl } from './recovery-pull.ts';
 import type { ReplicaEnd } from './replica-api.ts';
 import { readApply } from './replica-wire.ts';
@@ -114,7 +114,17 @@ export function createStorageServer(
     joinPushSync: async (_r, x) => pushSync().join(a(x.nodeId), a(x.at), a(x.waitMs)),
     openObject: async (_r, x) => {
       const h = await api.openObject(a(x.bucket), a(x.key), a(x.which ?? {}));
-      return h ? { handleId: keep(h), record: h.record } : null;
+      if (!h) return null;
+      // A small version travels whole in the answer: read (every byte verified) under the pin the open took, so
+      // it is one whole version however the key changes meanwhile, and released at once (one call, not three).
+      if (h.record.size <= ((x.inline as number | undefined) ?? -1)) {
+        try {
+          return new Inline(h.record, await readWhole(h));
+        } finally {
+          h.release();
+        }
+      }
+      return { handleId: keep(h), record: h.record };
     },
     release: async (_r, x) => {
       drop(x.handleId as string);
@@ -186,6 +196,11 @@ export function createStorageServer(
   }
 
   function reply(res: ServerResponse, result: unknown): void {
+    if (result instanceof Inline) {
+      const body = frameInline(result.record, result.bytes);
+      res.writeHead(200, { 'content-type': INLINE_TYPE, 'content-length': body.length });
+      return void res.end(body);
+    }
     const body = toWire(result);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -215,6 +230,27 @@ export function createStorageServer(
     for (const id of [...handles.keys()]) drop(id);
   });
   return server;
+}
+
+/** An openObject answer carrying the version's bytes (http-wire.ts INLINE_TYPE). */
+class Inline {
+  constructor(
+    readonly record: ObjectRecord,
+    readonly bytes: Buffer,
+  ) {}
+}
+
+/** Every byte of an open version (the read path verifies them), which must be exactly its size. */
+async function readWhole(h: ReadHandle): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of h.stream()) {
+    chunks.push(c);
+    size += c.length;
+  }
+  if (size !== h.record.size)
+    throw new StorageError('InternalError', `read ${size} bytes of a ${h.record.size}-byte version`);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
 /** An answer outside the storage error codes (the caller is refused before any call runs). */

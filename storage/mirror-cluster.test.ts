@@ -25,6 +25,7 @@ import { StorageNode } from './node.ts';
 import { PartitionGuard } from './partition-guard.ts';
 import { pushSyncControl } from './recovery-pull-join.ts';
 import { bytes, md5, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
+import type { VolumeOpener, VolumePort } from './volume-port.ts';
 
 const T = { timeout: 60_000 };
 const SECRET = 'mirror-cluster-test-secret-0123456789abcdef';
@@ -60,6 +61,7 @@ interface MemberOptions {
   mirrorTimeoutMs?: number;
   binlogMaxFileBytes?: number;
   dir?: string;
+  volumeOpener?: VolumeOpener;
 }
 
 async function member(id: string, o: MemberOptions = {}): Promise<Member> {
@@ -73,7 +75,7 @@ async function member(id: string, o: MemberOptions = {}): Promise<Member> {
     dataDir: dir,
     nodeId: Number.parseInt(id, 16),
     volumes: volumeSpecs(dir, 1),
-    volumeOpener: testOpener().opener,
+    volumeOpener: o.volumeOpener ?? testOpener().opener,
     minPartBytes: 1024,
     ...(o.binlogMaxFileBytes ? { binlogMaxFileBytes: o.binlogMaxFileBytes } : {}),
     // As `quire storage` wires it: one member runs the rules, its removals through the mirroring.
@@ -206,7 +208,76 @@ async function versionsOf(m: Member, bucket: string) {
   }));
 }
 
+/**
+ * The test opener, but the first staged put's entry becomes durable only once `gate` resolves: a pause point at the
+ * mirror's fdatasync (`reached` says a write is held there).
+ */
+function durableAfter(gate: Promise<void>, reached: () => void): VolumeOpener {
+  const inner = testOpener().opener;
+  let held = false;
+  return {
+    async openOrCreate(spec, nodeId, hooks) {
+      const v = await inner.openOrCreate(spec, nodeId, hooks);
+      if (!v.putStaged) return v;
+      const staged = v.putStaged.bind(v);
+      const w: VolumePort = Object.create(v);
+      w.putStaged = async (input) => {
+        const s = await staged(input);
+        if (held) return s;
+        held = true;
+        reached();
+        const durable = s.durable.then(() => gate);
+        durable.catch(() => undefined);
+        return { entry: s.entry, durable };
+      };
+      return w;
+    },
+  };
+}
+
 describe('mirrored syncgroup of two real nodes', () => {
+  test(
+    'a mirrored write is acknowledged only once the mirror holds it durably (held at its fdatasync)',
+    T,
+    async () => {
+      let reached!: () => void;
+      const atSync = new Promise<void>((r) => {
+        reached = r;
+      });
+      let letGo!: () => void;
+      const gate = new Promise<void>((r) => {
+        letGo = r;
+      });
+      const a = await member('0000000a');
+      const b = await member('0000000b', {
+        volumeOpener: durableAfter(gate, reached),
+        mirrorTimeoutMs: 60_000,
+      });
+      cleanups.push(
+        () => a.close(),
+        () => b.close(),
+      );
+      introduce([a, b]);
+      a.repl.start();
+      b.repl.start();
+      const data = bytes(4096, 77);
+      let acked = false;
+      const writing = put(a, 'bk', 'k', data).then((r) => {
+        acked = true;
+        return r;
+      });
+      await atSync;
+      // The mirror has the entry written, not yet durable: every pending callback runs, and still no answer.
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(acked, false, 'not acknowledged while the mirror has not synced it');
+      assert.equal(await bodyOf(b, 'bk', 'k'), undefined, 'not visible on the mirror before it is durable');
+      letGo();
+      const rec = await writing;
+      assert.equal(rec.etag, md5(data));
+      assert.deepEqual(await bodyOf(b, 'bk', 'k'), data);
+    },
+  );
+
   test(
     'a mirrored write is on the mirror when acknowledged: bytes, version id, ETag; deletes too',
     T,

@@ -27,6 +27,8 @@ class FakeNode implements ReplicaSource {
   counter = 0n;
   states = new Map<string, { state: ReplicaState; body: Buffer }>();
   open = 0;
+  /** Read-backs: versions opened to send their bytes. */
+  opened = 0;
   chunkBytes = 64 * 1024;
   async replicaStates(bucket: string, key: Buffer): Promise<ReplicaState[]> {
     return [...this.states.values()]
@@ -41,6 +43,7 @@ class FakeNode implements ReplicaSource {
     const s = this.states.get(`${bucket}/${key}/${which?.versionId ?? 'null'}`);
     if (!s?.state.record) return undefined;
     this.open++;
+    this.opened++;
     let released = false;
     const chunkBytes = this.chunkBytes;
     return {
@@ -95,7 +98,12 @@ class FakeNode implements ReplicaSource {
   }
 }
 
-type Behaviour = 'apply' | 'fail' | 'freeze' | { pauseMs: number };
+type Behaviour =
+  | 'apply'
+  | 'fail'
+  | 'freeze'
+  | { pauseMs: number }
+  | { until: Promise<void>; reached: () => void };
 
 /** A mirror: applies what it is sent (taking the body as told), fails, or freezes (takes nothing, never answers). */
 class FakeMirror implements ReplicaTarget {
@@ -111,9 +119,14 @@ class FakeMirror implements ReplicaTarget {
     if (input.body)
       for await (const c of input.body) {
         parts.push(c);
-        if (typeof b === 'object') await new Promise((r) => setTimeout(r, b.pauseMs));
+        if (typeof b === 'object' && 'pauseMs' in b) await new Promise((r) => setTimeout(r, b.pauseMs));
       }
     this.got.push({ state: input.state, body: Buffer.concat(parts) });
+    // A pause point between taking the body and answering (the mirror making it durable).
+    if (typeof b === 'object' && 'until' in b) {
+      b.reached();
+      await b.until;
+    }
     return 'applied';
   }
   async applyUpload(): Promise<ApplyResult> {
@@ -185,6 +198,50 @@ describe('mirroring', () => {
       assert.equal(b.got[1]!.state.opver.counter, rec.opver.counter + 1n);
     },
   );
+
+  test('a small body goes to the mirrors from memory, as it was given: no read-back', T, async () => {
+    const b = new FakeMirror('apply');
+    const c = new FakeMirror('apply');
+    const s = setup({ bbbbbbbb: b, cccccccc: c });
+    const body = Buffer.from(Array.from({ length: 4096 }, (_, i) => i % 251));
+    const rec = await s.put('k', body);
+    assert.equal(s.node.opened, 0, 'nothing read back from the local node');
+    for (const m of [b, c]) {
+      assert.equal(m.got.length, 1);
+      assert.deepEqual(m.got[0]!.state.opver, rec.opver);
+      assert.ok(m.got[0]!.body.equals(body));
+    }
+    // A larger body is read back (and streamed) as before.
+    await s.put('big', Buffer.alloc(200_000, 9));
+    assert.equal(s.node.opened, 1);
+    assert.equal(s.node.open, 0);
+  });
+
+  test('a mirrored write is answered only once the mirror has answered its apply', T, async () => {
+    let reached!: () => void;
+    const atMirror = new Promise<void>((r) => {
+      reached = r;
+    });
+    let letGo!: () => void;
+    const until = new Promise<void>((r) => {
+      letGo = r;
+    });
+    const c = new FakeMirror({ until, reached });
+    const s = setup({ cccccccc: c }, { ackTimeoutMs: 60_000 });
+    let answered = false;
+    const writing = s.put('k', Buffer.from('held')).then((r) => {
+      answered = true;
+      return r;
+    });
+    await atMirror;
+    // The mirror holds the body but has not answered: every pending callback runs, and still no answer.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(answered, false);
+    letGo();
+    const rec = await writing;
+    assert.equal(answered, true);
+    assert.deepEqual(c.got[0]!.state.opver, rec.opver);
+  });
 
   test(
     'a failing mirror is left behind: acknowledged without it, push sync woken, later writes skip it',

@@ -17,6 +17,7 @@ import type {
   CopyDestination,
   CopySource,
   DeleteOptions,
+  Opver,
   PutObjectInput,
   ReadHandle,
   RemoveObjectInput,
@@ -125,7 +126,15 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   // ---- mutating calls: local first, then the mirrors ----
 
   putObject(input: PutObjectInput) {
-    return this.mirrored(input.bucket, input.key, () => this.o.inner.putObject(input));
+    // A small body is kept as it passes into the local write: the mirrors get it from memory, not read back.
+    const kept = input.size <= KEEP_BODY_BYTES ? keepBody(input) : undefined;
+    return this.mirrored(
+      input.bucket,
+      input.key,
+      () => this.o.inner.putObject(kept?.input ?? input),
+      undefined,
+      kept && ((r) => ({ opver: r.opver, bytes: kept.bytes() })),
+    );
   }
   deleteObject(bucket: string, key: Buffer, opts?: DeleteOptions) {
     return this.mirrored(
@@ -181,7 +190,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     const [bucket, key, uploadId] = args;
     const before = this.o.clock();
     const result = await this.o.inner.completeUpload(...args);
-    await this.replicate(bucket, key, before, uploadId);
+    await this.replicate(bucket, key, before, { fromUpload: uploadId });
     await this.replicateUpload(bucket, key, before, { uploadId }, false);
     return result;
   }
@@ -242,15 +251,21 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     key: Buffer,
     op: () => Promise<T>,
     changed: (result: T) => boolean = () => true,
+    written?: (result: T) => KnownBody,
   ): Promise<T> {
     const before = this.o.clock();
     const result = await op();
-    if (changed(result)) await this.replicate(bucket, key, before);
+    if (changed(result)) await this.replicate(bucket, key, before, { known: written?.(result) });
     return result;
   }
 
   /** Sends the states of `key` newer than `before` to every write target; never throws (push sync is the net). */
-  private async replicate(bucket: string, key: Buffer, before: bigint, fromUpload?: string): Promise<void> {
+  private async replicate(
+    bucket: string,
+    key: Buffer,
+    before: bigint,
+    how: { fromUpload?: string; known?: KnownBody } = {},
+  ): Promise<void> {
     const targets = this.o.modeFor(bucket) === 'async' ? [] : this.o.peers.writeTargets();
     // Every mirror this write is not sent to misses it until push sync delivers it.
     for (const m of this.o.peers.all()) if (!targets.includes(m)) m.noteMissed();
@@ -268,7 +283,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       this.o.wakeSync();
       return;
     }
-    const outcomes = await Promise.all(states.map((s) => this.sendState(s, targets, fromUpload)));
+    const outcomes = await Promise.all(states.map((s) => this.sendState(s, targets, how)));
     if (outcomes.every(Boolean)) this.totals.mirrored++;
     else this.o.wakeSync();
   }
@@ -347,10 +362,21 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   private async sendState(
     state: ReplicaState,
     targets: Mirror<ReplicaTarget>[],
-    fromUpload?: string,
+    { fromUpload, known }: { fromUpload?: string; known?: KnownBody },
   ): Promise<boolean> {
     let handle: ReadHandle | undefined;
-    if (state.record && !state.record.deleteMarker && state.record.size > 0) {
+    let bytes: Buffer | undefined;
+    const r = state.record;
+    if (
+      r &&
+      !r.deleteMarker &&
+      r.size > 0 &&
+      known?.bytes?.length === r.size &&
+      sameOpver(known.opver, state.opver)
+    )
+      // The version this call wrote: its bytes are the body it was given (the op that replaces it sends its own).
+      bytes = known.bytes;
+    else if (r && !r.deleteMarker && r.size > 0) {
       handle = await this.o.local.openObject(state.bucket, state.key, { versionId: state.versionId });
       const r = handle?.record;
       if (!r || r.opver.counter !== state.opver.counter || r.opver.nodeId !== state.opver.nodeId) {
@@ -359,7 +385,10 @@ export class MirroringNode implements StorageApi, ReplicaApi {
         return true;
       }
     }
-    const calls = targets.map((m) => this.sendTo(m, state, handle, fromUpload));
+    const source = bytes
+      ? { size: bytes.length, stream: () => once(bytes) }
+      : handle && { size: handle.record.size, stream: () => handle.stream() };
+    const calls = targets.map((m) => this.sendTo(m, state, source, fromUpload));
     try {
       const results = await Promise.all(calls.map((c) => c.answered));
       return results.every(Boolean);
@@ -375,7 +404,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   private sendTo(
     m: Mirror<ReplicaTarget>,
     state: ReplicaState,
-    handle: ReadHandle | undefined,
+    source: { size: number; stream: () => AsyncIterable<Buffer> } | undefined,
     fromUpload?: string,
   ): { answered: Promise<boolean>; ended: Promise<unknown> } {
     // With the bytes, the version is taken as sent (never built from parts).
@@ -387,8 +416,8 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       // A completion's record is not noted acknowledged: push sync passes its key again, which brings the
       // upload's tombstone too should the mirror miss it (copyKey finds the version there and sends no bytes).
       unit: fromParts ? undefined : unitKey(state.bucket, state.key, state.opver.counter, state.opver.nodeId),
-      bytes: handle?.record.size ?? 0,
-      ...(handle ? { stream: () => handle.stream() } : {}),
+      bytes: source?.size ?? 0,
+      ...(source ? { stream: source.stream } : {}),
       // A completion: the mirror builds the version from its copies of the parts; the bytes only if it lacks one.
       apply: fromParts
         ? (body) =>
@@ -414,18 +443,19 @@ export class MirroringNode implements StorageApi, ReplicaApi {
       apply: (body: AsyncIterable<Buffer> | undefined) => Promise<unknown>;
     },
   ): { answered: Promise<boolean>; ended: Promise<unknown> } {
-    const ctl = new AbortController();
+    // Whether the transfer timed out (a plain flag: an AbortController per send costs more and nothing listens).
+    const ctl = { aborted: false };
     let late!: (err: Error) => void;
     const timedOut = new Promise<never>((_, reject) => {
       late = reject;
     });
     const fire = () => {
-      ctl.abort();
+      ctl.aborted = true;
       late(new MirrorTimeoutError(`mirror ${m.nodeId} made no progress for ${this.ackTimeoutMs} ms`));
     };
     let timer = setTimeout(fire, this.ackTimeoutMs);
     const body = t.stream
-      ? progressing(t.stream(), ctl.signal, {
+      ? progressing(t.stream(), ctl, {
           chunk: () => timer.refresh(),
           // The whole body is sent: the mirror gets time to make it durable (its final fdatasync) before it answers.
           end: (bytes) => {
@@ -462,15 +492,51 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   }
 }
 
-/** Yields `body`'s chunks, telling `on.chunk` of each; throws once `signal` is aborted. */
+/** What a put wrote: its opver and the body it was given (undefined if it was not taken whole). */
+interface KnownBody {
+  opver: Opver;
+  bytes: Buffer | undefined;
+}
+
+/** Bodies up to this size are kept in memory as they pass into a put (larger ones are read back, streamed). */
+const KEEP_BODY_BYTES = 128 * 1024;
+
+/** The put with its body passing through a copy; `bytes()` once the local write has taken all of it. */
+function keepBody(input: PutObjectInput): { input: PutObjectInput; bytes(): Buffer | undefined } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let whole = false;
+  const body = (async function* () {
+    for await (const c of input.body) {
+      chunks.push(c);
+      size += c.length;
+      yield c;
+    }
+    whole = true;
+  })();
+  return {
+    input: { ...input, body },
+    bytes: () => (whole && size === input.size ? Buffer.concat(chunks, size) : undefined),
+  };
+}
+
+function sameOpver(a: Opver, b: Opver): boolean {
+  return a.counter === b.counter && a.nodeId === b.nodeId;
+}
+
+async function* once(bytes: Buffer): AsyncIterable<Buffer> {
+  yield bytes;
+}
+
+/** Yields `body`'s chunks, telling `on.chunk` of each; throws once `cut` is aborted. */
 async function* progressing(
   body: AsyncIterable<Buffer>,
-  signal: AbortSignal,
+  cut: { readonly aborted: boolean },
   on: { chunk: () => void; end: (bytes: number) => void },
 ): AsyncIterable<Buffer> {
   let bytes = 0;
   for await (const c of body) {
-    if (signal.aborted) throw new MirrorTimeoutError('the mirror stopped taking the body');
+    if (cut.aborted) throw new MirrorTimeoutError('the mirror stopped taking the body');
     on.chunk();
     bytes += c.length;
     yield c;

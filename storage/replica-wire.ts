@@ -3,7 +3,7 @@
 //   u32 BE length | arguments (wire JSON) | framed body
 import type { IncomingMessage } from 'node:http';
 import { IncompleteBodyError, StorageError } from './errors.ts';
-import { frameBody, unframeBody } from './http-wire.ts';
+import { frameBody, frameWhole, unframeBody } from './http-wire.ts';
 
 /** Client side. */
 export async function* frameApply(args: string, body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
@@ -12,6 +12,14 @@ export async function* frameApply(args: string, body: AsyncIterable<Buffer>): As
   head.writeUInt32BE(a.length);
   yield Buffer.concat([head, a]);
   yield* frameBody(body, async () => ({ etag: '', checksums: {} }));
+}
+
+/** Client side, a body held whole (`chunks`): the same bytes as frameApply's, in one buffer. */
+export function frameApplyWhole(args: string, chunks: Buffer[]): Buffer {
+  const a = Buffer.from(args);
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(a.length);
+  return Buffer.concat([head, a, frameWhole(chunks, { etag: '', checksums: {} })]);
 }
 
 /**
