@@ -265,6 +265,25 @@ test('a deleted bucket reaches the node as a deleted incarnation, and the node i
   }
 });
 
+/**
+ * A member beating to a fake tracker at `trackerUrl`, with an interval far beyond any test's timeout: a beat comes
+ * soon only when the member asks for one (no layout yet, an unsettled state, beatSoon).
+ */
+function slowMember(trackerUrl: string, dir: string, guard = new PartitionGuard({} as StorageApi, 'a')) {
+  return new ClusterMember({
+    tracker: new TrackerClient({ url: trackerUrl, secret: SECRET }),
+    guard,
+    stats: async () => ({ nodeId: 1, volumes: [], objects: 0, uploads: 0 }),
+    nodeId: '00000001',
+    url: 'http://127.0.0.1:9201',
+    dataDir: dir,
+    disk: nodeDisk,
+    intervalMs: 60_000,
+    startedMs: 1,
+    onError: () => undefined,
+  });
+}
+
 test('a node the tracker gave no layout yet beats again soon, not a whole interval later', {
   timeout: 20_000,
 }, async () => {
@@ -289,19 +308,7 @@ test('a node the tracker gave no layout yet beats again soon, not a whole interv
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const guard = new PartitionGuard({} as StorageApi, 'a');
-  const member = new ClusterMember({
-    tracker: new TrackerClient({ url, secret: SECRET }),
-    guard,
-    stats: async () => ({ nodeId: 1, volumes: [], objects: 0, uploads: 0 }),
-    nodeId: '00000001',
-    url: 'http://127.0.0.1:9201',
-    dataDir: dir,
-    disk: nodeDisk,
-    // Far beyond the test's timeout: only the quick beats of a node without a layout can reach the third beat.
-    intervalMs: 60_000,
-    startedMs: 1,
-    onError: () => undefined,
-  });
+  const member = slowMember(url, dir, guard);
   try {
     member.start();
     await thirdBeat;
@@ -338,19 +345,7 @@ test('beatSoon: a beat at once, or right after the one on its way', { timeout: 2
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const member = new ClusterMember({
-    tracker: new TrackerClient({ url, secret: SECRET }),
-    guard: new PartitionGuard({} as StorageApi, 'a'),
-    stats: async () => ({ nodeId: 1, volumes: [], objects: 0, uploads: 0 }),
-    nodeId: '00000001',
-    url: 'http://127.0.0.1:9201',
-    dataDir: dir,
-    disk: nodeDisk,
-    // Far beyond the test's timeout: a beat comes soon only when one is asked for (or the state is unsettled).
-    intervalMs: 60_000,
-    startedMs: 1,
-    onError: () => undefined,
-  });
+  const member = slowMember(url, dir);
   try {
     member.start();
     // The first reply brought a layout: the second beat comes soon (unsettled) and is held.

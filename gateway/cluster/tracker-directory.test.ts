@@ -19,10 +19,11 @@ const T = { timeout: 30_000 };
 const SECRET = 'tracker-directory-test-secret-0123456789';
 const LEASE_MS = 60_000;
 
-async function setup() {
+/** A real tracker service on 127.0.0.1 and a gateway's directory of it; `trackerNow` is the tracker's clock. */
+async function setup(trackerNow: () => number = () => performance.now()) {
   const dir = mkdtempSync(join(tmpdir(), 'quire-directory-'));
   const catalog = Catalog.open(join(dir, 'catalog'));
-  const leases = await GatewayLeases.open({ dir, leaseMs: LEASE_MS, now: () => performance.now() });
+  const leases = await GatewayLeases.open({ dir, leaseMs: LEASE_MS, now: trackerNow });
   const svc = createTrackerService({
     catalog,
     layout: initialLayout(['a', 'b']),
@@ -30,7 +31,7 @@ async function setup() {
     keys: [{ accessKeyId: 'AK1', secretAccessKey: 'secret-one' }],
     leases,
     suspectAfterMs: 10_000,
-    now: () => performance.now(),
+    now: trackerNow,
     wallClock: () => 0,
     url: () => 'http://tracker',
   });
@@ -44,6 +45,7 @@ async function setup() {
     now: () => gatewayNow,
   });
   return {
+    svc,
     directory,
     advance: (ms: number) => {
       gatewayNow += ms;
@@ -169,26 +171,9 @@ test(
   'a mirrored member the tracker no longer lists (forgotten) is dropped; one of an unlisted group is kept',
   T,
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'quire-directory-'));
     let trackerNow = 0;
-    const catalog = Catalog.open(join(dir, 'catalog'));
-    const leases = await GatewayLeases.open({ dir, leaseMs: LEASE_MS, now: () => trackerNow });
-    const svc = createTrackerService({
-      catalog,
-      layout: initialLayout(['a', 'b']),
-      secret: SECRET,
-      keys: [{ accessKeyId: 'AK1', secretAccessKey: 'secret-one' }],
-      leases,
-      suspectAfterMs: 10_000,
-      now: () => trackerNow,
-      wallClock: () => 0,
-      url: () => 'http://tracker',
-    });
-    const server: Server = createServer(getRequestListener(svc.app.fetch));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const tracker = new TrackerClient({ url, secret: SECRET, timeoutMs: 5000 });
-    const directory = new TrackerDirectory({ tracker, pollMs: 1_000_000, now: () => 0 });
+    const t = await setup(() => trackerNow);
+    const { svc, directory } = t;
     const beat = (nodeId: string, syncgroup: string, port: number) =>
       svc.registry.beat({
         nodeId,
@@ -219,11 +204,7 @@ test(
       const c = directory.nodes.find((n) => n.nodeId === '0000000c');
       assert.equal(c?.state, 'suspect');
     } finally {
-      await directory.stop();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await catalog.close();
-      rmSync(dir, { recursive: true, force: true });
+      await t.close();
     }
   },
 );
