@@ -25,7 +25,8 @@ import { StorageNode } from './node.ts';
 import { PartitionGuard } from './partition-guard.ts';
 import { pushSyncControl } from './recovery-pull-join.ts';
 import { bytes, md5, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
-import type { VolumeOpener, VolumePort } from './volume-port.ts';
+import { gatedOpener } from './testing/staged-gate.ts';
+import type { VolumeOpener } from './volume-port.ts';
 
 const T = { timeout: 60_000 };
 const SECRET = 'mirror-cluster-test-secret-0123456789abcdef';
@@ -208,33 +209,6 @@ async function versionsOf(m: Member, bucket: string) {
   }));
 }
 
-/**
- * The test opener, but the first staged put's entry becomes durable only once `gate` resolves: a pause point at the
- * mirror's fdatasync (`reached` says a write is held there).
- */
-function durableAfter(gate: Promise<void>, reached: () => void): VolumeOpener {
-  const inner = testOpener().opener;
-  let held = false;
-  return {
-    async openOrCreate(spec, nodeId, hooks) {
-      const v = await inner.openOrCreate(spec, nodeId, hooks);
-      if (!v.putStaged) return v;
-      const staged = v.putStaged.bind(v);
-      const w: VolumePort = Object.create(v);
-      w.putStaged = async (input) => {
-        const s = await staged(input);
-        if (held) return s;
-        held = true;
-        reached();
-        const durable = s.durable.then(() => gate);
-        durable.catch(() => undefined);
-        return { entry: s.entry, durable };
-      };
-      return w;
-    },
-  };
-}
-
 describe('mirrored syncgroup of two real nodes', () => {
   test(
     'a mirrored write is acknowledged only once the mirror holds it durably (held at its fdatasync)',
@@ -250,7 +224,10 @@ describe('mirrored syncgroup of two real nodes', () => {
       });
       const a = await member('0000000a');
       const b = await member('0000000b', {
-        volumeOpener: durableAfter(gate, reached),
+        volumeOpener: gatedOpener(
+          gate.then(() => undefined),
+          { firstOnly: true, onHeld: reached },
+        ),
         mirrorTimeoutMs: 60_000,
       });
       cleanups.push(
