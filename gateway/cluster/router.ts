@@ -1,8 +1,9 @@
 // The gateway's StorageApi in a cluster. Each key's calls go to its syncgroup (partition → syncgroup, from the
 // layout) and there to a member chosen by `routing.ts`:
 // - writes (put, delete, attribute updates, copy destination, multipart calls) to the key's rendezvous primary
-//   over the members that are up: a write fails over only once the tracker marks the primary suspect (a body can
-//   be sent once, so a write is never retried elsewhere);
+//   over the members that are up: a write fails over once the tracker marks the primary suspect, and before that
+//   only when the primary could not even be connected to (nothing reached it; a body of up to 1 MiB is held in
+//   memory for that, a larger one is sent once);
 // - reads (head, open + the first bytes of the stream) to the primary, and at once to the next member in
 //   rendezvous order (up, then suspect; never recovering) when one does not answer: connection refused or reset,
 //   connect timeout, or no answer within `failoverAfterMs` (a frozen node accepts connections but never answers).
