@@ -257,9 +257,10 @@ export async function runStorageSim(o: StorageSimOptions): Promise<{ crashes: nu
     const opver = { counter: node.counter + BigInt(rng.between(1, 50)), nodeId: 2 };
     const base = { bucket: BUCKET, key: k.key, versionId: 'null' };
     if (r < 0.2) {
-      const [held] = await node.replicaStates(BUCKET, k.key);
-      if (!held) return;
+      // Tracked (busy) before the first await: no other op of this batch may pick k meanwhile.
       return track(k, k.acked, async () => {
+        const [held] = await node.replicaStates(BUCKET, k.key);
+        if (!held) return;
         const res = await node.applyReplica({ state: held, body: putInput(k.key, Buffer.alloc(0)).body });
         if (res !== 'stale') fail(`the state ${k.key} holds was applied again`);
       });
