@@ -203,6 +203,7 @@ export async function storageCommand(args: string[]): Promise<number> {
       sync: repl.report(),
       mirrors: repl.mirrors(),
       repairs: storage.repairs,
+      opver: storage.counter.toString(),
       ...pull.report(),
     }),
     onMembers: (members) => {

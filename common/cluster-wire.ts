@@ -96,6 +96,14 @@ export const heartbeatSchema = z.object({
    * does not mirror). A member missing from it may lack this node's writes: gateways do not read from it yet.
    */
   mirrors: z.array(nodeIdSchema).max(64).optional(),
+  /**
+   * The node's opver counter (decimal). A member that takes a write for a key this node is the primary of goes past
+   * it first (storage/takeover-clock.ts), so this node's older writes cannot replace that one.
+   */
+  opver: z
+    .string()
+    .regex(/^\d{1,20}$/)
+    .optional(),
   /** Bad checksums this node has repaired from a mirror since it started. */
   repairs: z.number().int().min(0).optional(),
   /** The change number (`seq`) of the catalog copy the node keeps in its data directory (absent: none). */

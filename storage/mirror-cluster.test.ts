@@ -15,7 +15,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { NodeView } from '../common/cluster-wire.ts';
 import { nodeDisk } from '../common/disk.ts';
-import { initialLayout } from '../common/layout.ts';
+import { initialLayout, rankMembers } from '../common/layout.ts';
 import type { ReplicationMode } from '../common/replication-mode.ts';
 import type { PutObjectInput, VersioningMode } from './api.ts';
 import { StorageClient } from './http-client.ts';
@@ -491,6 +491,41 @@ describe('mirrored syncgroup of two real nodes', () => {
     assert.equal(result, 'stale');
     assert.equal(await b.node.headObject('rb', Buffer.from('gone')), undefined);
   });
+
+  test(
+    "a write taken over from a dead primary beats that primary's older, unacknowledged write of the key",
+    T,
+    async () => {
+      const [a, b] = await pair();
+      // A key whose primary is a (rendezvous over both members).
+      const key = Array.from({ length: 64 }, (_, i) => `k${i}`).find(
+        (k) => rankMembers([a.id, b.id], 'tk', Buffer.from(k))[0] === a.id,
+      )!;
+      await put(a, 'tk', key, Buffer.from('v0'));
+      const reported = a.node.counter; // a's last heartbeat before it died
+      // Writes a made durably and had not sent when it was killed (v1 of the key among them, never acknowledged):
+      // its counter runs ahead of everything b applied.
+      for (let i = 0; i < 20; i++) await a.node.putObject(putInput('tk', `other${i}`, Buffer.from('x')));
+      await a.node.putObject(putInput('tk', key, Buffer.from('v1, older, unacknowledged')));
+      await a.down();
+      // The tracker reports a suspect; a gateway sends the key's next write to b, which acknowledges it.
+      b.repl.onMembers([{ ...view(a, 'suspect'), opver: reported.toString() }]);
+      const v2 = await put(b, 'tk', key, Buffer.from('v2, acknowledged'));
+      assert.ok(v2.opver.counter > a.node.counter, 'past every opver a may have handed out');
+      // a comes back: push sync delivers its writes to b, b's to a.
+      await a.up();
+      introduce([a, b]);
+      await a.repl.sync.caughtUp(b.id);
+      await b.repl.sync.caughtUp(a.id);
+      for (const m of [a, b])
+        assert.equal(
+          (await bodyOf(m, 'tk', key))?.toString(),
+          'v2, acknowledged',
+          `${m.id} keeps the acknowledged write`,
+        );
+      assert.equal((await bodyOf(b, 'tk', 'other7'))?.toString(), 'x', "a's other writes reached b");
+    },
+  );
 
   test('the binlog is kept until every mirror applied it, then trimmed', T, async () => {
     const [a, b] = await pair({ binlogMaxFileBytes: 1024 });

@@ -13,6 +13,7 @@ import type { PartitionGuard } from './partition-guard.ts';
 import { PushSync, type PushSyncLog } from './push-sync.ts';
 import { copyKey } from './replica-ship.ts';
 import { Synclog } from './synclog.ts';
+import { TakeoverClock } from './takeover-clock.ts';
 
 export interface ReplicationOptions {
   node: StorageNode;
@@ -69,6 +70,7 @@ export async function setUpReplication(o: ReplicationOptions): Promise<Replicati
     log: o.log,
   });
   node.checkpoints.addFloor(() => sync.floor());
+  const takeover = new TakeoverClock({ selfId: o.selfId, clock: node.clock });
   const api = new MirroringNode({
     inner: o.guard,
     local: node,
@@ -77,6 +79,7 @@ export async function setUpReplication(o: ReplicationOptions): Promise<Replicati
     modeFor: o.modeFor,
     ackTimeoutMs: o.mirrorTimeoutMs,
     wakeSync: () => sync.poke(),
+    beforeWrite: (bucket, key) => takeover.beforeWrite(bucket, key),
     log: o.log,
   });
   let members: readonly NodeView[] | undefined;
@@ -86,6 +89,7 @@ export async function setUpReplication(o: ReplicationOptions): Promise<Replicati
     onMembers: (m) => {
       members = m;
       peers.update(m);
+      takeover.update(m);
     },
     report: () => sync.report(),
     mirrors: () => peers.all().map((m) => m.nodeId),

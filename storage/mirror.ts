@@ -85,6 +85,8 @@ export interface MirroringOptions {
   modeFor(bucket: string): ReplicationMode;
   /** How long a mirror may go without progress (body taken, or the answer once it is sent). Default 2000. */
   ackTimeoutMs?: number;
+  /** Called before each write this node takes, with its key (TakeoverClock.beforeWrite). */
+  beforeWrite?(bucket: string, key: Buffer): void;
   /** Called on each write that push sync must ship (async buckets, mirrors left behind). */
   wakeSync(): void;
   log?: MirrorLog;
@@ -164,30 +166,35 @@ export class MirroringNode implements StorageApi, ReplicaApi {
   // upload's tombstone. Its record is not noted acknowledged, so push sync passes the key again and a mirror that
   // missed either gets both.
   async createUpload(...args: Parameters<StorageApi['createUpload']>) {
+    this.o.beforeWrite?.(args[0], args[1]);
     const before = this.o.clock();
     const uploadId = await this.o.inner.createUpload(...args);
     await this.replicateUpload(args[0], args[1], before, { uploadId });
     return uploadId;
   }
   async uploadPart(input: UploadPartInput) {
+    this.o.beforeWrite?.(input.bucket, input.key);
     const before = this.o.clock();
     const r = await this.o.inner.uploadPart(input);
     await this.replicateUpload(input.bucket, input.key, before, input);
     return r;
   }
   async uploadPartCopy(input: UploadPartCopyInput) {
+    this.o.beforeWrite?.(input.bucket, input.key);
     const before = this.o.clock();
     const r = await this.o.inner.uploadPartCopy(input);
     await this.replicateUpload(input.bucket, input.key, before, input);
     return r;
   }
   async abortUpload(bucket: string, key: Buffer, uploadId: string) {
+    this.o.beforeWrite?.(bucket, key);
     const before = this.o.clock();
     await this.o.inner.abortUpload(bucket, key, uploadId);
     await this.replicateUpload(bucket, key, before, { uploadId });
   }
   async completeUpload(...args: Parameters<StorageApi['completeUpload']>) {
     const [bucket, key, uploadId] = args;
+    this.o.beforeWrite?.(bucket, key);
     const before = this.o.clock();
     const result = await this.o.inner.completeUpload(...args);
     await this.replicate(bucket, key, before, { fromUpload: uploadId });
@@ -253,6 +260,7 @@ export class MirroringNode implements StorageApi, ReplicaApi {
     changed: (result: T) => boolean = () => true,
     written?: (result: T) => KnownBody,
   ): Promise<T> {
+    this.o.beforeWrite?.(bucket, key);
     const before = this.o.clock();
     const result = await op();
     if (changed(result)) await this.replicate(bucket, key, before, { known: written?.(result) });
