@@ -104,6 +104,14 @@ export const heartbeatSchema = z.object({
     .string()
     .regex(/^\d{1,20}$/)
     .optional(),
+  /**
+   * Members that left this node behind and then went silent, whose missed writes this node has since pulled from a
+   * current member (storage/recovery-pull.ts): their last reports about it no longer stand (`reportStands`).
+   */
+  resynced: z
+    .array(z.object({ nodeId: nodeIdSchema, startedMs: z.number().int().min(0) }))
+    .max(64)
+    .optional(),
   /** Bad checksums this node has repaired from a mirror since it started. */
   repairs: z.number().int().min(0).optional(),
   /** The change number (`seq`) of the catalog copy the node keeps in its data directory (absent: none). */
@@ -134,6 +142,20 @@ export const nodeViewSchema = heartbeatSchema.extend({
   silentMs: z.number().min(0),
 });
 export type NodeView = z.infer<typeof nodeViewSchema>;
+
+/**
+ * Whether `reporter`'s push-sync report about member `about` (its `sync` entry) still says what `about` lacks. It
+ * does, except while `reporter` is silent after `about` re-pulled the writes it had missed from a current member
+ * (`about.resynced` names this run of `reporter`): a dead member's last report would otherwise keep `about` behind,
+ * and out of routing, for as long as it stays dead.
+ */
+export function reportStands(
+  reporter: Pick<NodeView, 'nodeId' | 'state' | 'startedMs'>,
+  about: Pick<NodeView, 'resynced'> | undefined,
+): boolean {
+  if (reporter.state !== 'suspect' || !about?.resynced) return true;
+  return !about.resynced.some((r) => r.nodeId === reporter.nodeId && r.startedMs === reporter.startedMs);
+}
 
 const bucketInfoSchema = z.object({
   name: z.string().min(1).max(255),

@@ -3,7 +3,8 @@
 // fdatasync → rename → fsync dir) before the first key is copied and then every few hundred keys.
 //   absent            no pull ever began here: an empty node pulls, a node holding data serves
 //   done: false       a pull is under way: resume it (from `cursor`, or only the join and catch-up when `pulled`)
-//   done: true        the pull finished; the node is an ordinary member
+//   done: true        the pull finished; the node is an ordinary member (`resyncFor`: the silent members whose
+//                     missed writes it brought, reported with heartbeats)
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -44,6 +45,13 @@ const fileSchema = z.object({
   /** The members' push sync was told where to start (joinAt); what is left is catching up. */
   joined: z.boolean(),
   done: z.boolean(),
+  /**
+   * A pull of a serving node that a silent member had left behind: those members (with the start time they
+   * reported), whose missed writes the pull brought from a current member instead.
+   */
+  resyncFor: z
+    .array(z.object({ nodeId: z.string().regex(/^[0-9a-f]{8}$/), startedMs: z.number() }))
+    .optional(),
 });
 
 export interface RecoveryState {
@@ -58,6 +66,7 @@ export interface RecoveryState {
   pulled: boolean;
   joined: boolean;
   done: boolean;
+  resyncFor?: Array<{ nodeId: string; startedMs: number }>;
 }
 
 export class RecoveryFileError extends Error {}

@@ -355,3 +355,84 @@ test('two real nodes over HTTP: a pull killed mid-way (recovery.json as on disk 
     await tb.remove();
   }
 });
+
+test(
+  'three real nodes: the writes a dead member left one mirror without come from the mirror it did not leave behind',
+  T,
+  async () => {
+    const tm = await tempDir('quire-resync-m-');
+    const ty = await tempDir('quire-resync-y-');
+    const open = (dir: string, nodeId: number) =>
+      StorageNode.open({
+        dataDir: dir,
+        nodeId,
+        volumes: volumeSpecs(dir, 1),
+        volumeOpener: testOpener().opener,
+      });
+    // m: current (it has every write of the dead member x); y: left behind by x (a mirrored write timed out).
+    const m = await open(tm.dir, 3);
+    const y = await open(ty.dir, 2);
+    const server = createStorageServer(m, {
+      pushSync: { position: async () => m.binlog.confirmed, join: async () => ({ caughtUp: true }) },
+    });
+    const client = new StorageClient(await serve(server));
+    let puller: RecoveryPull<StorageClient> | undefined;
+    try {
+      for (let i = 0; i < 6; i++) {
+        await m.putObject(putInput('b', `both${i}`, bytes(700 + i, i)));
+        await copyKey({ from: m, to: y, bucket: 'b', key: Buffer.from(`both${i}`) });
+      }
+      // What x wrote after it left y behind, acknowledged by x and m: a new key, a newer version, a delete.
+      const missed = bytes(90_000, 41);
+      await m.putObject(putInput('b', 'missed', missed));
+      await m.putObject(putInput('b', 'both2', Buffer.from('newer')));
+      await m.deleteObject('b', Buffer.from('both4'));
+      const view = (nodeId: string, state: NodeView['state'], extra: Partial<NodeView> = {}): NodeView => ({
+        nodeId,
+        syncgroup: 'a',
+        url: `http://127.0.0.1:1/${nodeId}`,
+        startedMs: 3,
+        objects: 7,
+        volumes: [],
+        state,
+        silentMs: 0,
+        ...extra,
+      });
+      const x = view('0000000a', 'suspect', {
+        silentMs: 45_000,
+        sync: [{ nodeId: '00000002', lagOps: 3, lagBytes: 90_005, behind: true }],
+      });
+      puller = await RecoveryPull.open({
+        dataDir: ty.dir,
+        disk: nodeDisk,
+        nodeId: '00000002',
+        localStats: () => y.stats(),
+        connect: () => client,
+        copyKey: (from, ref) => copyKey({ from, to: y, bucket: ref.bucket, key: ref.key }),
+        log: { info: () => undefined, warn: () => undefined },
+      });
+      assert.equal(puller.phase, 'serving');
+      await puller.onMembers([x, view('00000003', 'up')]);
+      assert.equal(puller.phase, 'pulling');
+      await puller.scanEnded();
+      await puller.onMembers([x, view('00000003', 'up')]);
+      assert.equal(puller.phase, 'serving');
+      assert.deepEqual(puller.report(), { resynced: [{ nodeId: '0000000a', startedMs: 3 }] });
+      const h = await y.openObject('b', Buffer.from('missed'));
+      assert.ok(h, 'the missed key is there');
+      assert.ok((await readAll(h.stream())).equals(missed), 'byte-exact');
+      h.release();
+      assert.equal((await y.headObject('b', Buffer.from('both2')))?.etag, md5(Buffer.from('newer')));
+      assert.equal(await y.headObject('b', Buffer.from('both4')), undefined, 'the delete too');
+      assert.equal((await y.headObject('b', Buffer.from('both1')))?.etag, md5(bytes(701, 1)));
+    } finally {
+      await puller?.stop();
+      await client.close();
+      server.close();
+      await m.close().catch(() => undefined);
+      await y.close().catch(() => undefined);
+      await tm.remove();
+      await ty.remove();
+    }
+  },
+);

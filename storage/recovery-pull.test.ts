@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { NodeView } from '../common/cluster-wire.ts';
+import { type NodeView, reportStands } from '../common/cluster-wire.ts';
 import { nodeDisk } from '../common/disk.ts';
 import type { NodeStats } from './api.ts';
 import { NodeRecoveringError, WrongPartitionError } from './errors.ts';
@@ -455,6 +455,65 @@ describe('recovery pull', () => {
       await t.remove();
     }
   });
+
+  test(
+    'a member that left the node behind and stays silent: the node pulls its missed writes from a current member',
+    T,
+    async () => {
+      const t = await tempDir();
+      try {
+        const peer = source(5);
+        const local = store(['b/k000', 'b/k001']);
+        const h = await open(t.dir, peer, local);
+        // OTHER, a third member, left this node behind (a mirrored write timed out), then died.
+        const silent = (silentMs: number, state: NodeView['state'] = 'suspect') =>
+          member(OTHER, state, 5, {
+            startedMs: 7,
+            silentMs,
+            sync: [{ nodeId: ME, lagOps: 3, lagBytes: 300, behind: true }],
+          });
+        await h.puller.onMembers([silent(12_000), covered()]);
+        assert.equal(h.puller.phase, 'serving', 'silent for less than resyncAfterMs: it may be back');
+        // The only live member was left behind too: it does not hold those writes either.
+        const behindToo = member(OTHER, 'suspect', 5, {
+          startedMs: 7,
+          silentMs: 40_000,
+          sync: [
+            { nodeId: ME, lagOps: 3, lagBytes: 300, behind: true },
+            { nodeId: SOURCE, lagOps: 1, lagBytes: 100, behind: true },
+          ],
+        });
+        await h.puller.onMembers([behindToo, covered()]);
+        assert.equal(h.puller.phase, 'serving', 'no current member to pull from: waits');
+        await h.puller.onMembers([silent(40_000), covered()]);
+        assert.equal(h.puller.phase, 'pulling');
+        assert.throws(() => h.puller.gate('headObject'), NodeRecoveringError, 'serves nothing meanwhile');
+        assert.deepEqual(h.saved.at(-1)?.resyncFor, [{ nodeId: OTHER, startedMs: 7 }]);
+        await h.puller.scanEnded();
+        assert.equal(local.keys.size, 5, 'every key of the current member compared and copied');
+        await h.puller.onMembers([silent(42_000), covered()]);
+        assert.equal(h.puller.phase, 'serving');
+        assert.deepEqual(h.puller.report(), { resynced: [{ nodeId: OTHER, startedMs: 7 }] });
+        // Its last report no longer stands for gateways and the tracker; the node does not pull again for it.
+        assert.equal(reportStands(silent(44_000), { resynced: h.puller.report().resynced }), false);
+        const saves = h.saved.length;
+        await h.puller.onMembers([silent(44_000), covered()]);
+        assert.equal(h.puller.phase, 'serving');
+        assert.equal(h.saved.length, saves);
+        // After a restart too: recovery.json keeps it.
+        await h.puller.stop();
+        const again = await open(t.dir, peer, local);
+        assert.deepEqual(again.puller.report(), { resynced: [{ nodeId: OTHER, startedMs: 7 }] });
+        // Heard again: it reports for itself (and its push sync ships what it still has for this node).
+        await again.puller.onMembers([silent(0, 'up'), covered()]);
+        assert.deepEqual(again.puller.report(), {});
+        assert.equal(reportStands(silent(0, 'up'), { resynced: [{ nodeId: OTHER, startedMs: 7 }] }), true);
+      } finally {
+        await stopAll();
+        await t.remove();
+      }
+    },
+  );
 
   test(
     'killed mid-pull (recovery.json as on disk at that moment): resumes after the cursor, copies nothing before it',

@@ -17,7 +17,12 @@
 //                applied its whole binlog as it stood then (or after a bounded wait: asked again at the next beat).
 //                Writes after that reach the node by mirroring and push sync like any member's.
 //   serving      recovery.json says done; the node answers user calls. A live member reporting that this node
-//                stayed away past its binlog retention (`needsPull`) sends it back to pulling.
+//                stayed away past its binlog retention (`needsPull`) sends it back to pulling. So does a member
+//                that left this node behind (`behind`, `needsPull`) and has been silent for `resyncAfterMs`: its
+//                push sync, the only way its missed writes reach this node, is gone with it, while a member it did
+//                not leave behind holds them (a syncgroup of three or more). The pull copies from such a current
+//                member; once done, the node reports those silent members in `resynced`, and gateways and the
+//                tracker stop counting their last reports (`reportStands`) while they stay silent.
 // Until serving, the node reports phase 'recovering' with its progress (the registry's state 'recovering', which
 // gateways do not route to), and its storage HTTP server refuses every user call with NodeRecoveringError
 // (retryable) while it accepts what mirroring and push sync send (`gate`).
@@ -34,6 +39,8 @@ import {
   saveRecoveryState,
 } from './recovery-pull-file.ts';
 import { type KeyCopied, PullAborted, type PullSource, pullKeys } from './recovery-pull-keys.ts';
+
+type ResyncedFrom = NonNullable<RecoveryState['resyncFor']>[number];
 
 /** A member as the pull uses it (a StorageClient over HTTP). */
 export interface PullPeer extends PullSource {
@@ -104,6 +111,11 @@ export interface RecoveryPullOptions<P extends PullPeer = PullPeer> {
   joinWaitMs?: number;
   /** After each durable write of recovery.json, with what it holds (tests pause on it). */
   onSaved?: (state: RecoveryState) => void;
+  /**
+   * How long a member that left this node behind must be silent before this node pulls what it missed from a
+   * current member (default 30 s: past a restart, or a pause the tracker already calls suspect).
+   */
+  resyncAfterMs?: number;
 }
 
 export type RecoveryStep = 'serving' | 'deciding' | 'pulling' | 'catching-up';
@@ -122,6 +134,14 @@ const WHILE_RECOVERING = new Set([
 ]);
 
 const JOIN_WAIT_MS = 10_000;
+const RESYNC_AFTER_MS = 30_000;
+
+/** Whether `reporter` reports that member `nodeId` lacks some of its writes (gateways then route around it). */
+function leftBehindBy(reporter: NodeView, nodeId: string): boolean {
+  return (
+    reporter.sync?.some((r) => r.nodeId === nodeId && (r.behind === true || r.needsPull === true)) ?? false
+  );
+}
 
 export class RecoveryPull<P extends PullPeer = PullPeer> {
   private step: RecoveryStep;
@@ -174,16 +194,20 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
     }
     // A node that finished a pull and later lost its store (another disk swap) pulls again.
     const stats = await opts.localStats();
-    return new RecoveryPull(opts, undefined, stats.objects === 0 ? 'deciding' : 'serving');
+    if (stats.objects === 0) return new RecoveryPull(opts, undefined, 'deciding');
+    return new RecoveryPull(opts, state, 'serving'); // a finished pull's state: what it resynced
   }
 
   get phase(): RecoveryStep {
     return this.step;
   }
 
-  /** What the heartbeat says about recovery (nothing once serving). */
-  report(): { phase?: 'recovering'; recovery?: RecoveryReport } {
-    if (this.step === 'serving') return {};
+  /** What the heartbeat says about recovery (once serving: the silent members whose missed writes it pulled). */
+  report(): { phase?: 'recovering'; recovery?: RecoveryReport; resynced?: ResyncedFrom[] } {
+    if (this.step === 'serving') {
+      const resynced = this.state?.done ? this.state.resyncFor : undefined;
+      return resynced?.length ? { resynced } : {};
+    }
     const s = this.state;
     if (!s) return { phase: 'recovering' };
     const eta = this.etaSeconds();
@@ -241,7 +265,10 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
     if (this.advancing) return;
     this.advancing = true;
     try {
-      if (this.step === 'serving') return this.checkNeedsPull();
+      if (this.step === 'serving') {
+        await this.checkNeedsPull();
+        if (this.step === 'serving') return;
+      }
       if (this.step === 'deciding') await this.decide();
       if (this.step === 'pulling' && !this.pull) await this.startScan();
       if (this.step === 'catching-up') await this.catchUp();
@@ -250,7 +277,10 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
     }
   }
 
-  /** A serving node that a live member stopped keeping binlog for (away past the retention) pulls again. */
+  /**
+   * A serving node that a live member stopped keeping binlog for (away past the retention) pulls again; so does one
+   * a silent member left behind (see the file comment).
+   */
   private async checkNeedsPull(): Promise<void> {
     const me = this.opts.nodeId;
     // Only reports sent after this node began serving: one from before its pull's join may still carry the mark.
@@ -260,13 +290,55 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
         this.reportedAt(m) > this.servingSinceMs &&
         m.sync?.some((r) => r.nodeId === me && r.needsPull),
     );
-    if (!marked) return;
+    if (!marked) return this.checkLeftBehind();
     this.opts.log.warn(
       { by: marked.nodeId },
       'recovery pull: a mirror no longer keeps its binlog for this node (away past the retention); pulling again',
     );
     const source = this.bestSource();
     if (source) await this.begin(source);
+  }
+
+  /** Members that left this node behind and stayed silent: pull what they had from a member they did not. */
+  private async checkLeftBehind(): Promise<void> {
+    const me = this.opts.nodeId;
+    const s = this.state?.done ? this.state : undefined;
+    // A member heard again (or gone from the list) reports for itself again: no longer covered.
+    const covered = (s?.resyncFor ?? []).filter((r) =>
+      this.members.some((m) => m.nodeId === r.nodeId && m.state === 'suspect' && m.startedMs === r.startedMs),
+    );
+    if (s && covered.length !== (s.resyncFor?.length ?? 0)) {
+      s.resyncFor = covered;
+      this.save();
+    }
+    const afterMs = this.opts.resyncAfterMs ?? RESYNC_AFTER_MS;
+    const silent = this.members.filter(
+      (m) =>
+        m.state === 'suspect' &&
+        m.silentMs >= afterMs &&
+        leftBehindBy(m, me) &&
+        !covered.some((r) => r.nodeId === m.nodeId && r.startedMs === m.startedMs),
+    );
+    if (silent.length === 0) return;
+    const ids = silent.map((m) => m.nodeId);
+    const source = this.members
+      .filter((m) => m.state === 'up' && !silent.some((x) => leftBehindBy(x, m.nodeId)))
+      .sort((a, b) => b.objects - a.objects)[0];
+    if (!source) {
+      this.waitLog(
+        { silent: ids },
+        'recovery pull: a silent member left this node behind and no live member holds its writes; waiting',
+      );
+      return;
+    }
+    this.opts.log.warn(
+      { silent: ids, source: source.nodeId },
+      'recovery pull: a member that left this node behind is silent; pulling what it missed from a current member',
+    );
+    await this.begin(source, [
+      ...covered,
+      ...silent.map((m) => ({ nodeId: m.nodeId, startedMs: m.startedMs })),
+    ]);
   }
 
   private bestSource(exclude?: string): NodeView | undefined {
@@ -293,7 +365,7 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
    * must start, before any key is copied (a member that does not answer is left out: push sync ships a mirror it
    * never saw everything its binlog still holds).
    */
-  private async begin(source: NodeView): Promise<void> {
+  private async begin(source: NodeView, resyncFor = this.state?.resyncFor): Promise<void> {
     const peer = this.opts.connect(source.url);
     const joinAt: Record<string, BinlogPosition> = {
       [source.nodeId]: await peer.syncPosition(source.nodeId, this.opts.nodeId),
@@ -320,13 +392,14 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
       pulled: false,
       joined: false,
       done: false,
+      ...(resyncFor?.length ? { resyncFor } : {}),
     };
     this.save();
     await this.saving;
     this.step = 'pulling';
     this.opts.log.info(
       { source: source.nodeId, sourceUrl: source.url, ...totals },
-      'recovery pull: this node is empty and its syncgroup holds data; pulling from a live mirror',
+      'recovery pull: pulling from a live mirror',
     );
   }
 

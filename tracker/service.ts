@@ -21,6 +21,7 @@ import {
   type PollReply,
   pollSchema,
   putConfigSchema,
+  reportStands,
   SECRET_HEADER,
   secretMatches,
   TRACKER,
@@ -329,7 +330,8 @@ function behindOf(
   let reported = false;
   const behind = { ops: 0, bytes: 0, needsPull: false };
   for (const m of members) {
-    if (m.nodeId === node.nodeId) continue;
+    // A silent member's last report, once the node pulled what it had missed from a current member, no longer stands.
+    if (m.nodeId === node.nodeId || !reportStands(m, node)) continue;
     for (const s of m.sync ?? []) {
       if (s.nodeId !== node.nodeId) continue;
       reported = true;

@@ -580,6 +580,33 @@ test(
 );
 
 test(
+  "a silent member's report of a member behind stands until that member re-pulled from a current one (resynced)",
+  T,
+  () => {
+    // Three members: x left b behind and died; c is current. b pulled what it missed from c and says so.
+    const x = { ...member('0000000a', 'g', 'suspect'), startedMs: 5 };
+    const xReports = { ...x, sync: [{ nodeId: '0000000b', lagOps: 3, lagBytes: 10, behind: true }] };
+    const b = member('0000000b', 'g', 'up');
+    const c = member('0000000c', 'g', 'up');
+    const resynced = { ...b, resynced: [{ nodeId: x.nodeId, startedMs: 5 }] };
+    fc.assert(
+      fc.property(keyArb, (key) => {
+        assert.equal(writeTarget([xReports, b, c], BUCKET, key)?.nodeId, c.nodeId, 'b may lack x writes');
+        assert.ok(!ids(readOrder([xReports, b, c], BUCKET, key)).includes(b.nodeId));
+        const live = rankMembers([b.nodeId, c.nodeId], BUCKET, key);
+        assert.equal(writeTarget([xReports, resynced, c], BUCKET, key)?.nodeId, live[0]);
+        assert.deepEqual(ids(readOrder([xReports, resynced, c], BUCKET, key)), [...live, x.nodeId]);
+        // x back (up, or a new run of it): its reports count again.
+        const back = { ...xReports, state: 'up' as const };
+        assert.ok(!ids(readOrder([back, resynced, c], BUCKET, key)).includes(b.nodeId));
+        const rerun = { ...xReports, startedMs: 6 };
+        assert.ok(!ids(readOrder([rerun, resynced, c], BUCKET, key)).includes(b.nodeId));
+      }),
+    );
+  },
+);
+
+test(
   'a member with no layout yet (it refuses every key) gets writes only when no other is up; reads last',
   T,
   () => {

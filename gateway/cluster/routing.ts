@@ -6,7 +6,7 @@
 // each hold only the keys they were primary for, so such a group is routed as before mirroring: a key to its
 // rendezvous primary over every known member whatever its state (its keys would seem absent elsewhere), and a
 // listing asks every member.
-import type { NodeView } from '../../common/cluster-wire.ts';
+import { type NodeView, reportStands } from '../../common/cluster-wire.ts';
 import { rankMembers } from '../../common/layout.ts';
 
 /**
@@ -35,13 +35,16 @@ export function mirrored(members: readonly NodeView[]): boolean {
  * not mirror to yet (absent from its `mirrors`: it joined or registered after that member last heard the member
  * list, and that member's writes since went to nobody else). A silent member's report of what it pushes still
  * counts: erring towards "behind" only moves traffic; what it does not know of does not, since it takes no writes.
+ * Until the member it reported behind pulled the missed writes from a current member (`reportStands`).
  * The number orders the members when every one is behind (say all restarted at once): the least behind first.
  */
 function lateness(members: readonly NodeView[]): Map<string, number> {
   const late = new Map<string, number>();
   const mark = (id: string, n: number) => late.set(id, Math.max(late.get(id) ?? 0, n));
+  const byId = new Map(members.map((m) => [m.nodeId, m]));
   for (const m of members) {
     for (const r of m.sync ?? []) {
+      if (!reportStands(m, byId.get(r.nodeId))) continue;
       if (r.needsPull === true) mark(r.nodeId, Number.POSITIVE_INFINITY);
       else if (r.behind === true) mark(r.nodeId, Math.max(1, r.lagOps));
     }
