@@ -1,7 +1,8 @@
 // The recovery pull's rate on this machine, against the raw disk measured in the same run: a source node filled
 // with mixed objects is served over its internal HTTP API on 127.0.0.1 and an empty node pulls it (the same
-// pullKeys + copyKey a recovering node runs: scanKeys pages, 12 keys in flight, bodies streamed).
-//   node --import tsx bench/recovery-pull.ts [--objects 2000] [--dir DIR] [--concurrency 12]
+// pullKeys + copyKey a recovering node runs: scanStates pages with small versions' bytes, 32 keys in flight,
+// larger bodies streamed).
+//   node --import tsx bench/recovery-pull.ts [--objects 2000] [--dir DIR] [--concurrency 32]
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import { StorageClient } from '../storage/http-client.ts';
 import { createStorageServer } from '../storage/http-server.ts';
 import { StorageNode } from '../storage/node.ts';
 import { pullKeys } from '../storage/recovery-pull-keys.ts';
+import { prefetchedEnd } from '../storage/replica-scan.ts';
 import { copyKey } from '../storage/replica-ship.ts';
 import { putInput } from '../storage/testing/harness.ts';
 import { measureDisk } from './disk.ts';
@@ -20,7 +22,7 @@ const { values } = parseArgs({
   options: {
     objects: { type: 'string', default: '2000' },
     dir: { type: 'string' },
-    concurrency: { type: 'string', default: '12' },
+    concurrency: { type: 'string', default: '32' },
   },
 });
 const count = Number(values.objects);
@@ -76,8 +78,9 @@ let copied = 0;
 let copiedBytes = 0;
 await pullKeys({
   source: client,
-  copy: async (ref) => {
-    const r = await copyKey({ from: client, to: dest, bucket: ref.bucket, key: ref.key });
+  copy: async (ref, scanned) => {
+    const from = scanned ? prefetchedEnd(client, scanned) : client;
+    const r = await copyKey({ from, to: dest, bucket: ref.bucket, key: ref.key });
     return { applied: r.applied, bytes: r.bytes };
   },
   concurrency: Number(values.concurrency),

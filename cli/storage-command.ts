@@ -20,6 +20,7 @@ import { PartitionGuard } from '../storage/partition-guard.ts';
 import { RecoveryPull } from '../storage/recovery-pull.ts';
 import { pushSyncControl } from '../storage/recovery-pull-join.ts';
 import { ReplicaPeers } from '../storage/replica-peers.ts';
+import { prefetchedEnd } from '../storage/replica-scan.ts';
 import { copyKey } from '../storage/replica-ship.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
@@ -157,7 +158,13 @@ export async function storageCommand(args: string[]): Promise<number> {
       }
       return c;
     },
-    copyKey: (from, ref) => copyKey({ from, to: storage, bucket: ref.bucket, key: ref.key }),
+    copyKey: (from, ref, scanned) =>
+      copyKey({
+        from: scanned ? prefetchedEnd(from, scanned) : from,
+        to: storage,
+        bucket: ref.bucket,
+        key: ref.key,
+      }),
     bytesPerSecond: recoveryBytesPerSecond,
     log: logger.child({ part: 'recovery-pull' }),
   });

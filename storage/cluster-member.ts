@@ -47,7 +47,10 @@ export interface MemberOptions {
   /** The first good heartbeat after failed ones. */
   onRecovered?: () => void;
   /** What else the heartbeat reports (recovery progress, push-sync lag, repairs, opver counter), asked at each beat. */
-  report?: () => Pick<Heartbeat, 'phase' | 'recovery' | 'sync' | 'mirrors' | 'repairs' | 'opver' | 'resynced'>;
+  report?: () => Pick<
+    Heartbeat,
+    'phase' | 'recovery' | 'sync' | 'mirrors' | 'repairs' | 'opver' | 'resynced'
+  >;
   /** Called after each heartbeat reply with the other members of the syncgroup (its mirrors). */
   onMembers?: (members: NodeView[]) => void;
   /** Called once a new catalog from the tracker is kept (durably), with the one it replaced. */

@@ -31,7 +31,7 @@ import type {
   VersionSelector,
 } from './api.ts';
 import type { BinlogPosition } from './binlog-record.ts';
-import { errorFromWire, InvalidRangeError } from './errors.ts';
+import { errorFromWire } from './errors.ts';
 import {
   collectChunks,
   frameBody,
@@ -54,6 +54,7 @@ import type {
   ReplicaState,
   UploadState,
 } from './replica-api.ts';
+import { bytesHandle, pageFromWire, type ScannedKey } from './replica-scan.ts';
 import { frameApply, frameApplyWhole } from './replica-wire.ts';
 
 export interface StorageClientOptions {
@@ -378,6 +379,22 @@ export class StorageClient implements StorageApi, ReplicaEnd {
   scanKeys(opts: { after?: ReplicaKey; limit: number }): Promise<ReplicaKey[]> {
     return this.call('scanKeys', opts);
   }
+  /** A page of keys with their states and small versions' bytes (replica-scan.ts), in one call. */
+  scanStates(opts: { after?: ReplicaKey; limit: number }): Promise<ScannedKey[]> {
+    return this.deadline(async (signal) => {
+      const res = await this.pool.request({
+        path: '/v1/scanStates',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.auth },
+        body: toWire({ ...opts, inline: INLINE_READ_BYTES }),
+        signal: signal ?? null,
+      });
+      const answer = Buffer.from(await res.body.arrayBuffer());
+      if (res.statusCode !== 200) throw wireError(answer.toString());
+      const { record: head, bytes } = unframeInline<Parameters<typeof pageFromWire>[0]>(answer);
+      return pageFromWire(head, bytes);
+    });
+  }
   uploadStates(bucket: string, key: Buffer): Promise<UploadState[]> {
     return this.call('uploadStates', { bucket, key });
   }
@@ -443,23 +460,4 @@ function wireError(text: string): Error {
   } catch {
     return errorFromWire('InternalError', text.slice(0, 200));
   }
-}
-
-/** A version read whole (an inline answer): ranges cut from memory, checked as the node checks them. */
-function bytesHandle(record: ObjectRecord, bytes: Buffer): ReadHandle {
-  if (bytes.length !== record.size)
-    throw errorFromWire('InternalError', `got ${bytes.length} bytes of a ${record.size}-byte version`);
-  return {
-    record,
-    async *stream(range) {
-      if (!range) {
-        if (bytes.length > 0) yield bytes;
-        return;
-      }
-      if (range.start < 0 || range.end < range.start || range.end >= bytes.length)
-        throw new InvalidRangeError(`range ${range.start}-${range.end} of ${bytes.length} bytes`);
-      yield bytes.subarray(range.start, range.end + 1);
-    },
-    release: () => {},
-  };
 }

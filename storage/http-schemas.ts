@@ -159,6 +159,11 @@ export const STORAGE_CALL_SCHEMAS: Record<string, z.ZodType<Record<string, unkno
   }),
   replicaStates: z.looseObject(keyed),
   scanKeys: z.looseObject({ after: replicaKey.optional(), limit: z.number().int().min(1).max(10_000) }),
+  scanStates: z.looseObject({
+    after: replicaKey.optional(),
+    limit: z.number().int().min(1).max(2_000),
+    inline: z.number().int().min(0).max(INLINE_MAX_BYTES),
+  }),
   applyReplica: z.looseObject({
     state: z.looseObject({
       ...keyed,

@@ -4,12 +4,13 @@
 // In a cluster every request must carry the cluster secret; arguments are size-limited and checked (zod) always.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SECRET_HEADER, secretMatches } from '../common/cluster-wire.ts';
-import type { ByteRangeInclusive, ObjectRecord, ReadHandle, StorageApi } from './api.ts';
-import { errorToWire, StorageError } from './errors.ts';
+import type { ByteRangeInclusive, ReadHandle, StorageApi } from './api.ts';
+import { errorToWire } from './errors.ts';
 import { MAX_ARGS_BYTES, STORAGE_CALL_SCHEMAS } from './http-schemas.ts';
 import { frameInline, fromWire, INLINE_TYPE, toWire, unframeBody } from './http-wire.ts';
 import type { PushSyncControl } from './recovery-pull.ts';
 import type { ReplicaEnd } from './replica-api.ts';
+import { pageHead, readWhole, scanStates } from './replica-scan.ts';
 import { readApply } from './replica-wire.ts';
 
 export interface StorageServerOptions {
@@ -135,6 +136,10 @@ export function createStorageServer(
   if (replica) {
     calls.replicaStates = async (_r, x) => replica.replicaStates(a(x.bucket), a(x.key));
     calls.scanKeys = async (_r, x) => replica.scanKeys(a(x));
+    calls.scanStates = async (_r, x) => {
+      const { head, bytes } = pageHead(await scanStates(replica, a(x)));
+      return new Inline(head, Buffer.concat(bytes));
+    };
     calls.uploadStates = async (_r, x) => replica.uploadStates(a(x.bucket), a(x.key));
     calls.openPart = async (_r, x) => {
       const h = await replica.openPart(a(x.bucket), a(x.key), a(x.uploadId), a(x.partNumber));
@@ -232,25 +237,12 @@ export function createStorageServer(
   return server;
 }
 
-/** An openObject answer carrying the version's bytes (http-wire.ts INLINE_TYPE). */
+/** An answer carrying bytes after its JSON head (http-wire.ts INLINE_TYPE): a version's record, a scanStates page. */
 class Inline {
   constructor(
-    readonly record: ObjectRecord,
+    readonly record: unknown,
     readonly bytes: Buffer,
   ) {}
-}
-
-/** Every byte of an open version (the read path verifies them), which must be exactly its size. */
-async function readWhole(h: ReadHandle): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of h.stream()) {
-    chunks.push(c);
-    size += c.length;
-  }
-  if (size !== h.record.size)
-    throw new StorageError('InternalError', `read ${size} bytes of a ${h.record.size}-byte version`);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
 /** An answer outside the storage error codes (the caller is refused before any call runs). */

@@ -4,10 +4,13 @@
 // the finished prefix, so resuming after it never skips a key (keys after it that were done already are copied
 // again, which apply-if-newer turns into cheap 'stale' answers).
 import type { KeyRef } from './recovery-pull-file.ts';
+import type { ScannedKey } from './replica-scan.ts';
 
 export interface PullSource {
   /** Every key of the node after `after` (all buckets), in order, at most `limit`. */
   scanKeys(opts: { after?: KeyRef; limit: number }): Promise<KeyRef[]>;
+  /** The same page with each key's states and small versions' bytes (replica-scan.ts): used when offered. */
+  scanStates?(opts: { after?: KeyRef; limit: number }): Promise<ScannedKey[]>;
 }
 
 /** What copying one key did on the local node. */
@@ -20,10 +23,14 @@ export interface KeyCopied {
 
 export interface PullKeysOptions {
   source: PullSource;
-  copy: (ref: KeyRef) => Promise<KeyCopied>;
+  /** Copies one key; `scanned`: what its page brought of it (absent on a retry: everything asked again). */
+  copy: (ref: KeyRef, scanned?: ScannedKey) => Promise<KeyCopied>;
   /** Resume after this key (the persisted cursor); absent: from the first key. */
   after?: KeyRef;
-  /** Keys copied at once (default 12): enough to keep the source's disk and the network busy, bounded memory. */
+  /**
+   * Keys copied at once (default 32): enough that the local node's commits group many applies and the source's disk
+   * and the network stay busy; memory stays bounded (a page, and one body in flight per key).
+   */
   concurrency?: number;
   /** Keys per scanKeys page (default 512). */
   pageSize?: number;
@@ -43,41 +50,54 @@ export class PullAborted extends Error {
 
 /** Copies every key of the source after `after`; resolves when the scan reached the end. */
 export async function pullKeys(opts: PullKeysOptions): Promise<void> {
-  const concurrency = Math.max(1, opts.concurrency ?? 12);
+  const concurrency = Math.max(1, opts.concurrency ?? 32);
   const pageSize = Math.max(1, opts.pageSize ?? 512);
   const attempts = Math.max(1, opts.attempts ?? 3);
 
   // The keys handed out and not yet part of the finished prefix, in scan order.
-  const window: Array<{ ref: KeyRef; done: boolean; copied?: KeyCopied }> = [];
-  let page: KeyRef[] = [];
+  type Slot = { ref: KeyRef; scanned?: ScannedKey; done: boolean; copied?: KeyCopied };
+  const window: Slot[] = [];
+  type Page = Array<{ ref: KeyRef; scanned?: ScannedKey }>;
+  let page: Page = [];
   let pageAt = 0;
   let after = opts.after;
+  /** The scan handed out its last page: nothing more to fetch. */
   let exhausted = false;
-  let fetching: Promise<void> | undefined;
+  /** The next page, fetched while the current one is halfway through (the workers never wait a whole fetch). */
+  let ahead: Promise<Page> | undefined;
   let failure: unknown;
 
-  const fetchPage = async () => {
-    const next = await opts.source.scanKeys({ ...(after ? { after } : {}), limit: pageSize });
-    page = next;
-    pageAt = 0;
-    if (next.length < pageSize) exhausted = true;
-    if (next.length > 0) after = next[next.length - 1];
+  const fetchPage = async (at: { after?: KeyRef; limit: number }): Promise<Page> =>
+    opts.source.scanStates
+      ? (await opts.source.scanStates(at)).map((s) => ({ ref: { bucket: s.bucket, key: s.key }, scanned: s }))
+      : (await opts.source.scanKeys(at)).map((ref) => ({ ref }));
+
+  const fetchAhead = () => {
+    if (ahead || exhausted) return;
+    ahead = fetchPage({ ...(after ? { after } : {}), limit: pageSize });
+    ahead.catch(() => undefined); // awaited by take(), which reports it; never unhandled meanwhile
   };
 
   /** The next key to copy, or undefined at the end (one page fetch at a time, shared by every worker). */
-  const take = async (): Promise<{ ref: KeyRef; done: boolean; copied?: KeyCopied } | undefined> => {
+  const take = async (): Promise<Slot | undefined> => {
     for (;;) {
       if (failure !== undefined || opts.signal?.aborted) return undefined;
       if (pageAt < page.length) {
-        const slot = { ref: page[pageAt++]!, done: false };
+        const slot: Slot = { ...page[pageAt++]!, done: false };
         window.push(slot);
+        if (pageAt * 2 >= page.length) fetchAhead();
         return slot;
       }
-      if (exhausted) return undefined;
-      fetching ??= fetchPage().finally(() => {
-        fetching = undefined;
-      });
-      await fetching;
+      fetchAhead();
+      if (!ahead) return undefined;
+      const fetching = ahead;
+      const next = await fetching;
+      if (ahead !== fetching) continue; // another worker took this page in already
+      ahead = undefined;
+      page = next;
+      pageAt = 0;
+      if (next.length < pageSize) exhausted = true;
+      if (next.length > 0) after = next[next.length - 1]!.ref;
     }
   };
 
@@ -88,10 +108,10 @@ export async function pullKeys(opts: PullKeysOptions): Promise<void> {
     }
   };
 
-  const copyWithRetry = async (ref: KeyRef): Promise<KeyCopied> => {
+  const copyWithRetry = async (ref: KeyRef, scanned: ScannedKey | undefined): Promise<KeyCopied> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await opts.copy(ref);
+        return await opts.copy(ref, attempt === 1 ? scanned : undefined);
       } catch (err) {
         if (attempt >= attempts || opts.signal?.aborted) throw err;
         await new Promise((r) => setTimeout(r, 100 * attempt));
@@ -110,7 +130,8 @@ export async function pullKeys(opts: PullKeysOptions): Promise<void> {
       }
       if (!slot) return;
       try {
-        slot.copied = await copyWithRetry(slot.ref);
+        slot.copied = await copyWithRetry(slot.ref, slot.scanned);
+        slot.scanned = undefined; // its bytes are not held while the slot waits for the prefix
         slot.done = true;
         settle();
       } catch (err) {

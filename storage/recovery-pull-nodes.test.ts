@@ -17,6 +17,7 @@ import { createStorageServer } from './http-server.ts';
 import { StorageNode } from './node.ts';
 import { RecoveryPull } from './recovery-pull.ts';
 import { type KeyRef, loadRecoveryState, RECOVERY_FILE, type RecoveryState } from './recovery-pull-file.ts';
+import { prefetchedEnd } from './replica-scan.ts';
 import { copyKey } from './replica-ship.ts';
 import { bytes, md5, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
 
@@ -276,7 +277,7 @@ test('two real nodes over HTTP: a pull killed mid-way (recovery.json as on disk 
       nodeId: '00000002',
       localStats: () => to.stats(),
       connect: () => client,
-      copyKey: async (from, ref) => {
+      copyKey: async (from, ref, scanned) => {
         const name = `${ref.bucket}/${ref.key.toString()}`;
         if (hold && name === hold.key) {
           hold.reached();
@@ -284,7 +285,13 @@ test('two real nodes over HTTP: a pull killed mid-way (recovery.json as on disk 
           // The process dies here: this key is never applied by this run.
           throw new Error('killed');
         }
-        const r = await copyKey({ from, to, bucket: ref.bucket, key: ref.key });
+        // As a storage node copies (cli/storage-command.ts): from the scanStates page where it has the key.
+        const r = await copyKey({
+          from: scanned ? prefetchedEnd(from, scanned) : from,
+          to,
+          bucket: ref.bucket,
+          key: ref.key,
+        });
         calls.push({ key: name, applied: r.applied });
         return r;
       },
@@ -408,7 +415,13 @@ test(
         nodeId: '00000002',
         localStats: () => y.stats(),
         connect: () => client,
-        copyKey: (from, ref) => copyKey({ from, to: y, bucket: ref.bucket, key: ref.key }),
+        copyKey: (from, ref, scanned) =>
+          copyKey({
+            from: scanned ? prefetchedEnd(from, scanned) : from,
+            to: y,
+            bucket: ref.bucket,
+            key: ref.key,
+          }),
         log: { info: () => undefined, warn: () => undefined },
       });
       assert.equal(puller.phase, 'serving');

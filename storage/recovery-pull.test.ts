@@ -238,6 +238,54 @@ describe('recovery pull', () => {
     assert.equal(local.keys.size, 30);
   });
 
+  test(
+    'pullKeys with scanStates pages: each key copied with its page entry (not on a retry); the next page fetched while this one is half done',
+    T,
+    async () => {
+      const peer = source(20);
+      const fetched: string[] = [];
+      let copiedWhenFetched: number[] = [];
+      const local = store();
+      const scanning = {
+        scanKeys: () => Promise.reject(new Error('scanStates is offered: never asked')),
+        async scanStates(opts: { after?: KeyRef; limit: number }) {
+          fetched.push(opts.after ? name(opts.after) : '(start)');
+          copiedWhenFetched.push(local.keys.size);
+          const refs = await peer.scanKeys(opts);
+          return refs.map((r) => ({ ...r, states: [], uploads: [], bodies: [] }));
+        },
+      };
+      copiedWhenFetched = [];
+      const got: Array<{ key: string; scanned: boolean }> = [];
+      let failedOnce = false;
+      await pullKeys({
+        source: scanning,
+        copy: async (r, scanned) => {
+          got.push({ key: name(r), scanned: scanned !== undefined });
+          assert.ok(!scanned || name(scanned) === name(r), 'its own entry');
+          if (name(r) === name(ref(3)) && !failedOnce) {
+            failedOnce = true;
+            throw new Error('a transient failure');
+          }
+          return local.copy(peer, r);
+        },
+        concurrency: 1,
+        pageSize: 8,
+        onCursor: () => undefined,
+      });
+      assert.equal(local.keys.size, 20);
+      assert.deepEqual(fetched, ['(start)', name(ref(7)), name(ref(15))]);
+      // One worker: page 2 is asked for when page 1 is half handed out, long before page 1 is all copied.
+      assert.deepEqual(copiedWhenFetched, [0, 3, 11]);
+      const k3 = got.filter((g) => g.key === name(ref(3)));
+      assert.deepEqual(k3, [
+        { key: name(ref(3)), scanned: true },
+        { key: name(ref(3)), scanned: false },
+      ]);
+      assert.ok(got.filter((g) => g.key !== name(ref(3))).every((g) => g.scanned));
+    },
+  );
+
   test('an empty node whose live mirrors hold nothing serves at once, and writes no file', T, async () => {
     const t = await tempDir();
     try {

@@ -39,6 +39,7 @@ import {
   saveRecoveryState,
 } from './recovery-pull-file.ts';
 import { type KeyCopied, PullAborted, type PullSource, pullKeys } from './recovery-pull-keys.ts';
+import type { ScannedKey } from './replica-scan.ts';
 
 type ResyncedFrom = NonNullable<RecoveryState['resyncFor']>[number];
 
@@ -91,10 +92,13 @@ export interface RecoveryPullOptions<P extends PullPeer = PullPeer> {
   localStats: () => Promise<NodeStats>;
   /** A client for the member whose storage API answers at `url`. */
   connect: (url: string) => P;
-  /** Brings the local node up to `from` for one key (storage/replica-ship.ts copyKey). */
-  copyKey: (from: P, ref: KeyRef) => Promise<KeyCopied>;
+  /**
+   * Brings the local node up to `from` for one key (storage/replica-ship.ts copyKey); `scanned`: what the scan's
+   * page brought of the key (replica-scan.ts prefetchedEnd answers from it), absent when the source offers none.
+   */
+  copyKey: (from: P, ref: KeyRef, scanned?: ScannedKey) => Promise<KeyCopied>;
   log: RecoveryLog;
-  /** Keys copied at once (default 12). */
+  /** Keys copied at once (default 32). */
   concurrency?: number;
   /** Keys per scanKeys page (default 512). */
   pageSize?: number;
@@ -431,8 +435,8 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
     );
     this.pull = pullKeys({
       source: peer,
-      copy: async (ref) => {
-        const copied = await this.opts.copyKey(peer, ref);
+      copy: async (ref, scanned) => {
+        const copied = await this.opts.copyKey(peer, ref, scanned);
         await this.pace(copied.bytes);
         return copied;
       },
