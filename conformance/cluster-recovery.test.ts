@@ -142,10 +142,10 @@ describe('recovery pull: a wiped node and a third node refill from a live mirror
     }
   }
 
-  async function stats(url: string): Promise<{ objects: number }> {
+  async function stats(url: string): Promise<{ objects: number; volumes: Array<{ liveBytes: number }> }> {
     const r = await c.internal(`${url}/v1/stats`, {});
     assert.equal(r.status, 200, JSON.stringify(r.json));
-    return r.json as { objects: number };
+    return r.json as { objects: number; volumes: Array<{ liveBytes: number }> };
   }
 
   async function put(key: string, body: Buffer): Promise<void> {
@@ -236,14 +236,21 @@ describe('recovery pull: a wiped node and a third node refill from a live mirror
       const victimUrl = c.nodeUrls.get('storage-a-1')!;
       const mirrorUrl = c.nodeUrls.get('storage-a-2')!;
       const mirror = before.find((n) => n.url === mirrorUrl)!;
-      const held = (await stats(mirrorUrl)).objects;
+      const mirrorStats = await stats(mirrorUrl);
+      const held = mirrorStats.objects;
       assert.ok(held > 40, `the mirror holds ${held} objects`);
       assert.equal((await stats(victimUrl)).objects, held, 'both members of a syncgroup hold everything');
 
       // The disk is replaced: the node's whole data directory is gone.
       await c.nodes.find((n) => n.name === 'storage-a-1')!.kill();
       rmSync(join(c.dir, 'storage-a-1'), { recursive: true, force: true });
-      const throttle = ['--recovery-bytes-per-second', String(0.75 * MiB)];
+      // Throttled so the pull takes about 12 s whatever share of the data this syncgroup got (keys spread by the
+      // nodes' random ids): a kill by its progress lands mid-pull, with the cursor persisted (every 2 s) before it.
+      const groupBytes = mirrorStats.volumes.reduce((n, v) => n + v.liveBytes, 0);
+      const throttle = [
+        '--recovery-bytes-per-second',
+        String(Math.max(64 * 1024, Math.round(groupBytes / 12))),
+      ];
       // At the same address: the tracker lets the new node (a new id) replace the old one's entry.
       const port = new URL(victimUrl).port;
       let fresh = await startNode('storage-a-1', throttle, port);
