@@ -36,6 +36,11 @@ export interface PullKeysOptions {
   pageSize?: number;
   /** Attempts per key before the pull stops with its error (default 3; the caller retries the pull later). */
   attempts?: number;
+  /**
+   * Called after each key is copied and the cursor moved past what is finished, before its worker takes the next
+   * key: a throttle waits here, so it slows the pull without holding back the cursor of keys already copied.
+   */
+  pace?: (copied: KeyCopied) => Promise<void>;
   /** The finished prefix grew: its last key, and the key just finished. */
   onCursor: (cursor: KeyRef, copied: KeyCopied) => void;
   /** Stops the pull between keys (in-flight keys finish). */
@@ -130,10 +135,12 @@ export async function pullKeys(opts: PullKeysOptions): Promise<void> {
       }
       if (!slot) return;
       try {
-        slot.copied = await copyWithRetry(slot.ref, slot.scanned);
+        const copied = await copyWithRetry(slot.ref, slot.scanned);
+        slot.copied = copied;
         slot.scanned = undefined; // its bytes are not held while the slot waits for the prefix
         slot.done = true;
         settle();
+        await opts.pace?.(copied);
       } catch (err) {
         failure ??= err;
         return;

@@ -435,11 +435,8 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
     );
     this.pull = pullKeys({
       source: peer,
-      copy: async (ref, scanned) => {
-        const copied = await this.opts.copyKey(peer, ref, scanned);
-        await this.pace(copied.bytes);
-        return copied;
-      },
+      copy: (ref, scanned) => this.opts.copyKey(peer, ref, scanned),
+      pace: (copied) => this.pace(copied.bytes),
       ...(s.cursor ? { after: s.cursor } : {}),
       ...(this.opts.concurrency !== undefined ? { concurrency: this.opts.concurrency } : {}),
       ...(this.opts.pageSize !== undefined ? { pageSize: this.opts.pageSize } : {}),
@@ -527,12 +524,17 @@ export class RecoveryPull<P extends PullPeer = PullPeer> {
     this.finish();
   }
 
-  /** Throttle: waits until the bytes copied in this run are within `bytesPerSecond` of its start. */
+  /**
+   * Throttle, after each key (pullKeys' `pace`): waits until the bytes copied in this run are within
+   * `bytesPerSecond` of its start. A large object is copied at full speed and the keys after it wait.
+   */
   private async pace(bytes: number): Promise<void> {
     const rate = this.opts.bytesPerSecond ?? 0;
     if (rate <= 0) return;
     this.paced += bytes;
     const waitMs = this.run.startMs + (this.paced / rate) * 1000 - this.now();
+    // The cursor as it stands is kept before a long wait: a kill during it resumes after every key copied so far.
+    if (waitMs >= 500 && this.keysSinceSave > 0) this.save();
     if (waitMs > 0)
       await delay(Math.min(waitMs, 10_000), undefined, { signal: this.abort.signal }).catch(() => undefined);
   }

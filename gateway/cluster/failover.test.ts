@@ -580,6 +580,30 @@ test(
 );
 
 test(
+  'reads fall back to an up member reported behind once every member not behind is suspect (dead, most likely)',
+  T,
+  () => {
+    const b = member('0000000b', 'g', 'up');
+    const reports = (state: NodeView['state']) => ({
+      ...member('0000000a', 'g', state),
+      sync: [{ nodeId: b.nodeId, lagOps: 2, lagBytes: 10, behind: true }],
+    });
+    fc.assert(
+      fc.property(keyArb, (key) => {
+        // a is up (or only slow): b is not read from, a 503 after a fails lets the client retry.
+        assert.deepEqual(ids(readOrder([reports('up'), b], BUCKET, key)), ['0000000a']);
+        // a is silent for the suspect time: b, which takes the writes meanwhile, serves reads after a fails.
+        assert.deepEqual(ids(readOrder([reports('suspect'), b], BUCKET, key)), ['0000000a', '0000000b']);
+        assert.equal(writeTarget([reports('suspect'), b], BUCKET, key)?.nodeId, b.nodeId);
+        // A third member that is up and current: b stays out.
+        const c = member('0000000c', 'g', 'up');
+        assert.ok(!ids(readOrder([reports('suspect'), b, c], BUCKET, key)).includes(b.nodeId));
+      }),
+    );
+  },
+);
+
+test(
   "a silent member's report of a member behind stands until that member re-pulled from a current one (resynced)",
   T,
   () => {

@@ -114,7 +114,8 @@ export function writeOrder(members: readonly NodeView[], bucket: string, key: Bu
  * write primary), then the suspect ones in rendezvous order; never a recovering one (it does not hold everything
  * yet). The next is tried only when one does not answer. A member reported behind is not asked while any member
  * that is not behind could be, even a slow or silent one: its answer may be a NoSuchKey, or a listing without the
- * keys it has not received yet, where a 503 after the others failed lets the client retry.
+ * keys it has not received yet, where a 503 after the others failed lets the client retry. Once every member that
+ * is not behind is suspect, the up members behind come last (below).
  */
 export function readOrder(members: readonly NodeView[], bucket: string, key: Buffer): NodeView[] {
   if (!mirrored(members)) return ranked(members, bucket, key).slice(0, 1);
@@ -128,7 +129,12 @@ export function readOrder(members: readonly NodeView[], bucket: string, key: Buf
       key,
     );
   // Members without a layout refuse every key: tried last (one may have it since its last heartbeat).
-  return [...tier('up', true), ...tier('suspect', true), ...tier('up', false), ...tier('suspect', false)];
+  const order = [...tier('up', true), ...tier('suspect', true), ...tier('up', false), ...tier('suspect', false)];
+  // Every member that is not behind is silent (suspect: most likely dead, maybe for good): the up members it left
+  // behind come after it, the least behind first. What they hold beats a 503 for as long as it stays away.
+  if (!from.every((m) => m.state === 'suspect')) return order;
+  const up = live.filter((m) => m.state === 'up');
+  return up.length === 0 ? order : [...order, ...ranked(leastBehind(up, lateness(members)), bucket, key)];
 }
 
 /**
