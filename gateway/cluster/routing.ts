@@ -129,7 +129,12 @@ export function readOrder(members: readonly NodeView[], bucket: string, key: Buf
       key,
     );
   // Members without a layout refuse every key: tried last (one may have it since its last heartbeat).
-  const order = [...tier('up', true), ...tier('suspect', true), ...tier('up', false), ...tier('suspect', false)];
+  const order = [
+    ...tier('up', true),
+    ...tier('suspect', true),
+    ...tier('up', false),
+    ...tier('suspect', false),
+  ];
   // Every member that is not behind is silent (suspect: most likely dead, maybe for good): the up members it left
   // behind come after it, the least behind first. What they hold beats a 503 for as long as it stays away.
   if (!from.every((m) => m.state === 'suspect')) return order;
