@@ -294,11 +294,7 @@ describe('recovery pull: a wiped node and a third node refill from a live mirror
 
       // Mid-pull (by the progress it reports, not by time): SIGKILL once it reported a third done and recovery.json
       // holds a cursor (kept every 2 s or 256 keys, and before each long throttle wait); the pull takes about 12 s.
-      const half = await waitNode(
-        fresh.url,
-        (n) => (n.recovery?.objects ?? 0) >= held / 3,
-        'reached a third of the pull',
-      );
+      await waitNode(fresh.url, (n) => (n.recovery?.objects ?? 0) >= held / 3, 'reached a third of the pull');
       type Kept = { objects: number; done: boolean; pulled: boolean };
       const readKept = (): Kept | undefined => {
         try {
@@ -312,7 +308,6 @@ describe('recovery pull: a wiped node and a third node refill from a live mirror
         await new Promise((r) => setTimeout(r, 20));
       await fresh.proc.kill();
       const kept = readKept()!;
-      assert.ok(half.recovery!.objects < held, 'killed before the pull finished');
       assert.equal(kept.done, false);
       assert.equal(kept.pulled, false, 'killed before the scan finished');
       assert.ok(kept.objects > 0, 'the cursor was kept');
