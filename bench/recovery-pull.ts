@@ -13,8 +13,7 @@ import { StorageClient } from '../storage/http-client.ts';
 import { createStorageServer } from '../storage/http-server.ts';
 import { StorageNode } from '../storage/node.ts';
 import { pullKeys } from '../storage/recovery-pull-keys.ts';
-import { prefetchedEnd } from '../storage/replica-scan.ts';
-import { copyKey } from '../storage/replica-ship.ts';
+import { copyScanned } from '../storage/replica-scan.ts';
 import { putInput } from '../storage/testing/harness.ts';
 import { measureDisk } from './disk.ts';
 
@@ -79,8 +78,7 @@ let copiedBytes = 0;
 await pullKeys({
   source: client,
   copy: async (ref, scanned) => {
-    const from = scanned ? prefetchedEnd(client, scanned) : client;
-    const r = await copyKey({ from, to: dest, bucket: ref.bucket, key: ref.key });
+    const r = await copyScanned({ from: client, to: dest, ref, scanned });
     return { applied: r.applied, bytes: r.bytes };
   },
   concurrency: Number(values.concurrency),

@@ -20,8 +20,7 @@ import { PartitionGuard } from '../storage/partition-guard.ts';
 import { RecoveryPull } from '../storage/recovery-pull.ts';
 import { pushSyncControl } from '../storage/recovery-pull-join.ts';
 import { ReplicaPeers } from '../storage/replica-peers.ts';
-import { prefetchedEnd } from '../storage/replica-scan.ts';
-import { copyKey } from '../storage/replica-ship.ts';
+import { copyScanned } from '../storage/replica-scan.ts';
 import { listenOn, numberFlag, urlFlag, urlOf, waitForStop } from './cluster-process.ts';
 import { givenClusterSecret } from './cluster-secret.ts';
 import { ConfigError, configFromEnv, resolveConfig } from './config.ts';
@@ -158,13 +157,7 @@ export async function storageCommand(args: string[]): Promise<number> {
       }
       return c;
     },
-    copyKey: (from, ref, scanned) =>
-      copyKey({
-        from: scanned ? prefetchedEnd(from, scanned) : from,
-        to: storage,
-        bucket: ref.bucket,
-        key: ref.key,
-      }),
+    copyKey: (from, ref, scanned) => copyScanned({ from, to: storage, ref, scanned }),
     bytesPerSecond: recoveryBytesPerSecond,
     log: logger.child({ part: 'recovery-pull' }),
   });

@@ -17,7 +17,7 @@ import { createStorageServer } from './http-server.ts';
 import { StorageNode } from './node.ts';
 import { RecoveryPull } from './recovery-pull.ts';
 import { type KeyRef, loadRecoveryState, RECOVERY_FILE, type RecoveryState } from './recovery-pull-file.ts';
-import { prefetchedEnd } from './replica-scan.ts';
+import { copyScanned } from './replica-scan.ts';
 import { copyKey } from './replica-ship.ts';
 import { bytes, md5, putInput, readAll, tempDir, testOpener, volumeSpecs } from './testing/harness.ts';
 
@@ -286,12 +286,7 @@ test('two real nodes over HTTP: a pull killed mid-way (recovery.json as on disk 
           throw new Error('killed');
         }
         // As a storage node copies (cli/storage-command.ts): from the scanStates page where it has the key.
-        const r = await copyKey({
-          from: scanned ? prefetchedEnd(from, scanned) : from,
-          to,
-          bucket: ref.bucket,
-          key: ref.key,
-        });
+        const r = await copyScanned({ from, to, ref, scanned });
         calls.push({ key: name, applied: r.applied });
         return r;
       },
@@ -415,13 +410,7 @@ test(
         nodeId: '00000002',
         localStats: () => y.stats(),
         connect: () => client,
-        copyKey: (from, ref, scanned) =>
-          copyKey({
-            from: scanned ? prefetchedEnd(from, scanned) : from,
-            to: y,
-            bucket: ref.bucket,
-            key: ref.key,
-          }),
+        copyKey: (from, ref, scanned) => copyScanned({ from, to: y, ref, scanned }),
         log: { info: () => undefined, warn: () => undefined },
       });
       assert.equal(puller.phase, 'serving');

@@ -7,6 +7,7 @@
 import type { ObjectRecord, ReadHandle, VersionSelector } from './api.ts';
 import { InvalidRangeError, StorageError } from './errors.ts';
 import type { ReplicaEnd, ReplicaKey, ReplicaState, UploadState } from './replica-api.ts';
+import { type CopyKeyResult, copyKey } from './replica-ship.ts';
 
 /** One key of a scanStates page. */
 export interface ScannedKey {
@@ -160,4 +161,15 @@ export function pageFromWire(head: WireKey[], bytes: Buffer): ScannedKey[] {
   }));
   if (at !== bytes.length) throw new StorageError('InternalError', 'scanStates answer has bytes left over');
   return page;
+}
+
+/** A recovery pull's copy of one key of `from` into `to`: answered from the key's page entry where there is one. */
+export function copyScanned(o: {
+  from: ReplicaEnd;
+  to: ReplicaEnd;
+  ref: ReplicaKey;
+  scanned: ScannedKey | undefined;
+}): Promise<CopyKeyResult> {
+  const from = o.scanned ? prefetchedEnd(o.from, o.scanned) : o.from;
+  return copyKey({ from, to: o.to, bucket: o.ref.bucket, key: o.ref.key });
 }
