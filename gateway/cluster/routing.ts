@@ -121,7 +121,8 @@ export function readOrder(members: readonly NodeView[], bucket: string, key: Buf
   if (!mirrored(members)) return ranked(members, bucket, key).slice(0, 1);
   const live = members.filter((m) => m.state === 'up' || m.state === 'suspect');
   if (live.length === 0) return [];
-  const from = leastBehind(live, lateness(members));
+  const late = lateness(members);
+  const from = leastBehind(live, late);
   const tier = (state: NodeView['state'], layout: boolean) =>
     ranked(
       from.filter((m) => m.state === state && (m.layoutVersion !== undefined) === layout),
@@ -139,7 +140,7 @@ export function readOrder(members: readonly NodeView[], bucket: string, key: Buf
   // behind come after it, the least behind first. What they hold beats a 503 for as long as it stays away.
   if (!from.every((m) => m.state === 'suspect')) return order;
   const up = live.filter((m) => m.state === 'up');
-  return up.length === 0 ? order : [...order, ...ranked(leastBehind(up, lateness(members)), bucket, key)];
+  return up.length === 0 ? order : [...order, ...ranked(leastBehind(up, late), bucket, key)];
 }
 
 /**
