@@ -153,9 +153,10 @@ function introduce(members: Member[], states: Record<string, NodeView['state']> 
   for (const m of members) m.repl.onMembers(members.filter((x) => x !== m).map((x) => view(x, states[x.id])));
 }
 
-async function pair(o: MemberOptions = {}): Promise<[Member, Member]> {
+/** Two members that know each other, mirroring; `onlyB`: options for b alone (a mirror held at its fdatasync). */
+async function pair(o: MemberOptions = {}, onlyB: MemberOptions = {}): Promise<[Member, Member]> {
   const a = await member('0000000a', o);
-  const b = await member('0000000b', o);
+  const b = await member('0000000b', { ...o, ...onlyB });
   cleanups.push(
     () => a.close(),
     () => b.close(),
@@ -222,21 +223,16 @@ describe('mirrored syncgroup of two real nodes', () => {
       const gate = new Promise<void>((r) => {
         letGo = r;
       });
-      const a = await member('0000000a');
-      const b = await member('0000000b', {
-        volumeOpener: gatedOpener(
-          gate.then(() => undefined),
-          { firstOnly: true, onHeld: reached },
-        ),
-        mirrorTimeoutMs: 60_000,
-      });
-      cleanups.push(
-        () => a.close(),
-        () => b.close(),
+      const [a, b] = await pair(
+        {},
+        {
+          volumeOpener: gatedOpener(
+            gate.then(() => undefined),
+            { firstOnly: true, onHeld: reached },
+          ),
+          mirrorTimeoutMs: 60_000,
+        },
       );
-      introduce([a, b]);
-      a.repl.start();
-      b.repl.start();
       const data = bytes(4096, 77);
       let acked = false;
       const writing = put(a, 'bk', 'k', data).then((r) => {
