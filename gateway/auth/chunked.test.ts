@@ -210,6 +210,15 @@ describe('rejections', () => {
     const spaced = Buffer.from(`${text.slice(0, sigEnd)} ${text.slice(sigEnd)}`, 'latin1');
     throwsCode(() => decodeAt(SIGNED, spaced, []), 'InvalidRequest');
   });
+  test('a line ending in a bare LF (its CR changed, e.g. into a space) → InvalidRequest, never a silent trim', () => {
+    // Fuzz seed 465382589: the CR of the checksum trailer line flipped into a space was trimmed off and accepted.
+    const trailerLf = unsignedWire.toString('latin1').replace('DUoRhQ==\r\n', 'DUoRhQ== \n');
+    const sizeLf = unsignedWire.toString('latin1').replace('\r\n', '\n');
+    for (const wire of [trailerLf, sizeLf]) {
+      assert.notEqual(wire, unsignedWire.toString('latin1'));
+      throwsCode(() => decodeAt(UNSIGNED_TRAILER, Buffer.from(wire, 'latin1'), []), 'InvalidRequest');
+    }
+  });
   test('more data than allowed fails at the chunk header, before the data arrives', () => {
     const d = new AwsChunkedDecoder({
       trailer: true,

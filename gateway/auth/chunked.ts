@@ -98,12 +98,14 @@ export class AwsChunkedDecoder {
     if (this.lineBytes > LINE_BYTES_MAX) throw malformed('line too long');
     if (end > pos) this.line.push(buf.subarray(pos, end));
     if (lf < 0) return buf.length;
-    let text = Buffer.concat(this.line, this.lineBytes).toString('latin1');
-    if (text.endsWith('\r')) text = text.slice(0, -1);
+    const text = Buffer.concat(this.line, this.lineBytes).toString('latin1');
+    // Every line ends in CRLF: a bare LF is a corrupt body (a CR changed into a space would otherwise be trimmed
+    // off a trailer value and the body accepted).
+    if (!text.endsWith('\r')) throw malformed('a line of the body does not end in CRLF');
     this.line = [];
     this.lineBytes = 0;
-    if (this.state === 'size') this.onSizeLine(text);
-    else this.onTrailerLine(text);
+    if (this.state === 'size') this.onSizeLine(text.slice(0, -1));
+    else this.onTrailerLine(text.slice(0, -1));
     return lf + 1;
   }
 
